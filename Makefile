@@ -1,0 +1,37 @@
+# The README's two commands: `make demo` and `make test`. Each sets itself up first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.taktline-installed
+
+.PHONY: demo test test-fast lint typecheck services bench clean
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	PYTHON=$(PYTHON) bash scripts/bootstrap.sh
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/taktline demo $(DEMO_ARGS)
+
+services:
+	bash scripts/test-services.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) services lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A quick subset while you work: no fault injection, no browser, nothing slow.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not faults and not browser" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/uplink.py --quick
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

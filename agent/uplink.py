@@ -1,0 +1,279 @@
+"""The uplink: drains the outbox to the cloud over MQTT and forgets only what the cloud settled.
+
+One thread owns the MQTT session and does everything in turn: network I/O, applying the cloud's
+`settled` confirmations to the outbox, and sending pending events in batches (one event per
+message when live, up to `batch_size` when there is a backlog). A PUBACK is not a confirmation —
+a broker can lose what it acknowledged — so an event stays in the outbox until the cloud's
+`settled` message names it. Whatever stays unsettled for `resend_after_s`, and everything pending
+after a reconnect, is sent again; the cloud deduplicates.
+
+On MQTT 5 a PUBACK with a failure reason (135, not authorised) means the broker refused the
+publish: those events move to the outbox's dead-letter table and one `agent.alarm` is raised,
+instead of retrying forever. On MQTT 3.1.1 a broker acknowledges a refused publish like any other,
+so the agent cannot tell; such events are re-sent until the cloud settles them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent.outbox import Outbox
+from contract import (
+    AgentPath,
+    AgentStatus,
+    ContractError,
+    SentStamp,
+    encode_batch,
+    parse_settlement,
+)
+from contract.envelope import MAX_MESSAGE_BYTES
+from taktline.clock import Clock, SystemClock, utc_iso
+from taktline.mqtt import BrokerSettings, Session
+
+__all__ = ["Uplink", "UplinkStats"]
+
+log = logging.getLogger(__name__)
+
+_MAX_BATCH_BYTES: Final = MAX_MESSAGE_BYTES // 2
+
+
+@dataclass
+class UplinkStats:
+    """Counters for monitoring and tests."""
+
+    messages_sent: int = 0
+    events_sent: int = 0
+    events_settled: int = 0
+    resends: int = 0
+    refused: int = 0
+    foreign_messages: int = 0
+    bad_settlements: int = 0
+
+
+@dataclass
+class _InFlight:
+    first_id: int
+    last_id: int
+    sent_at: float
+
+
+class Uplink:
+    """Sends an agent's outbox to the cloud; use as a context manager or `start()`/`stop()`."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        path: AgentPath,
+        broker: BrokerSettings,
+        *,
+        clock: Clock | None = None,
+        batch_size: int = 1000,
+        max_in_flight: int = 16,
+        resend_after_s: float = 10.0,
+    ) -> None:
+        if path.agent != outbox.agent:
+            raise ValueError(
+                f"outbox belongs to agent {outbox.agent!r}, topic path to {path.agent!r}"
+            )
+        self.outbox = outbox
+        self.path = path
+        self.batch_size = batch_size
+        self.max_in_flight = max_in_flight
+        self.resend_after_s = resend_after_s
+        self.stats = UplinkStats()
+        self._clock = clock or SystemClock()
+        offline = AgentStatus(path.agent, "offline", utc_iso(self._clock.now())).encode()
+        self._session = Session(
+            broker,
+            f"taktline-agent-{path.agent}",
+            on_connect=self._on_connect,
+            will=(path.status, offline),
+        )
+        self._session.client.on_message = self._on_message
+        self._session.client.on_publish = self._on_publish
+        self._settlements: deque[bytes] = deque()
+        self._refused: deque[tuple[int, int, str]] = deque()
+        self._mids: dict[int, tuple[int, int]] = {}
+        self._in_flight: deque[_InFlight] = deque()
+        self._cursor = 0
+        self._refusal_alarm_pending = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Uplink:
+        """Starts the uplink thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"uplink-{self.path.agent}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Says offline (retained), disconnects cleanly and joins the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> Uplink:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the MQTT session is up."""
+        return self._session.is_connected
+
+    def wait_for_connection(self, timeout: float) -> bool:
+        """Blocks until connected or `timeout` seconds passed; returns whether connected."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._session.is_connected:
+                return True
+            time.sleep(0.01)
+        return self._session.is_connected
+
+    def wait_until_drained(self, timeout: float) -> bool:
+        """Blocks until the outbox is empty (everything settled) or `timeout` passed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.outbox.depth() == 0:
+                return True
+            time.sleep(0.01)
+        return self.outbox.depth() == 0
+
+    # --- the thread ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        session = self._session
+        while not self._stop.is_set():
+            if not session.connect(self._stop.is_set):
+                break
+            while not self._stop.is_set() and session.run_once(0.005):
+                if session.is_connected:
+                    self._apply_settlements()
+                    self._apply_refusals()
+                    self._send_due()
+        if session.is_connected:
+            status = AgentStatus(self.path.agent, "offline", utc_iso(self._clock.now()))
+            info = session.client.publish(self.path.status, status.encode(), qos=1, retain=True)
+            deadline = time.monotonic() + 1.0
+            while (
+                not info.is_published() and time.monotonic() < deadline and session.run_once(0.01)
+            ):
+                pass
+        session.disconnect()
+
+    def _on_connect(self) -> None:
+        client = self._session.client
+        client.subscribe(self.path.settled, qos=1)
+        status = AgentStatus(self.path.agent, "online", utc_iso(self._clock.now()))
+        client.publish(self.path.status, status.encode(), qos=1, retain=True)
+        # Whatever was in flight may be lost with the old connection: send it all again.
+        self._rewind()
+
+    def _rewind(self) -> None:
+        self._cursor = 0
+        self._in_flight.clear()
+        self._mids.clear()
+
+    # --- callbacks (on this thread, inside run_once) -------------------------------------------
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # Brokers may deliver what we never subscribed to (amqtt 0.12 sends retained messages
+        # matching anybody's wildcard to every new client): act only on our own downlink.
+        if message.topic == self.path.settled:
+            self._settlements.append(bytes(message.payload))
+        else:
+            self.stats.foreign_messages += 1
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
+    ) -> None:
+        batch = self._mids.pop(mid, None)
+        if batch is not None and reason.is_failure:
+            self._refused.append((*batch, f"broker refused the publish: {reason} ({reason.value})"))
+
+    # --- work --------------------------------------------------------------------------------
+
+    def _apply_settlements(self) -> None:
+        while self._settlements:
+            raw = self._settlements.popleft()
+            try:
+                ranges = parse_settlement(raw)
+            except ContractError as exc:
+                self.stats.bad_settlements += 1
+                log.warning("ignoring a bad settled message: %s", exc)
+                continue
+            self.stats.events_settled += self.outbox.settle(ranges)
+            self._refusal_alarm_pending = False
+        # Batches whose events are all gone no longer need watching.
+        while self._in_flight and not self.outbox.has_pending_between(
+            self._in_flight[0].first_id, self._in_flight[0].last_id
+        ):
+            self._in_flight.popleft()
+
+    def _apply_refusals(self) -> None:
+        while self._refused:
+            first, last, reason = self._refused.popleft()
+            ids = self.outbox.pending_ids_between(first, last)
+            moved = self.outbox.dead_letter(ids, reason)
+            self.stats.refused += moved
+            log.error("%d events dead-lettered: %s", moved, reason)
+            if not self._refusal_alarm_pending:
+                self._refusal_alarm_pending = True
+                detail = f"{moved} events refused by the broker on {self.path.events}: {reason}"
+                self.outbox.append(
+                    "agent.alarm",
+                    {"alarm": "publish_refused", "detail": detail},
+                    source=self.path.agent,
+                )
+
+    def _send_due(self) -> None:
+        now = time.monotonic()
+        if self._in_flight and now - self._in_flight[0].sent_at > self.resend_after_s:
+            self.stats.resends += 1
+            self._rewind()
+        while len(self._in_flight) < self.max_in_flight:
+            rows = self.outbox.pending(self._cursor, self.batch_size)
+            if not rows:
+                return
+            bodies: list[str] = []
+            size = 0
+            for _, body in rows:
+                if bodies and size + len(body) > _MAX_BATCH_BYTES:
+                    break
+                bodies.append(body)
+                size += len(body) + 1
+            first_id, last_id = rows[0][0], rows[len(bodies) - 1][0]
+            stamp = SentStamp(
+                utc_iso(self._clock.now()), self._clock.monotonic_ns(), self._clock.boot
+            )
+            payload = encode_batch(self.path.agent, stamp, bodies)
+            info = self._session.client.publish(self.path.events, payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                return  # connection lost: the reconnect rewinds and re-sends
+            self._mids[info.mid] = (first_id, last_id)
+            self._in_flight.append(_InFlight(first_id, last_id, time.monotonic()))
+            self._cursor = last_id
+            self.stats.messages_sent += 1
+            self.stats.events_sent += len(bodies)

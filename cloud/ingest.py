@@ -1,0 +1,336 @@
+"""Cloud ingest: validate, check identity, append once, fold into the status, confirm.
+
+Every message on an agent's `events` topic goes through the same steps. The contract is checked
+(`contract.parse_batch`); the publishing agent named in the message must be the agent whose topic
+it arrived on, and each event's source must be registered to that agent (the broker's ACLs are
+the first line of defence; this is the second). Valid events are appended to the event log once
+(`EventLog.commit`); everything else lands in the dead-letter table with its reason. After the
+transaction is durable the cloud confirms to the topic's agent every event key it settled —
+committed, duplicate or dead-lettered — so the agent stops re-sending it. A message without
+usable keys (not JSON, too large) cannot be confirmed; it is dead-lettered and ingest goes on.
+
+One thread owns the MQTT session and does network I/O and ingest rounds in turn; a round takes
+every message queued since the last one, so a backlog is committed in few transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+
+from cloud.status import ResourceStatus
+from cloud.store import DeadLetter, EventLog, LogRecord
+from contract import (
+    AgentPath,
+    AgentStatus,
+    ContractError,
+    Event,
+    TopicError,
+    corrected_time,
+    encode_settlement,
+    parse_agent_topic,
+    parse_batch,
+    subscription,
+)
+from contract.envelope import MAX_MESSAGE_BYTES
+from taktline.clock import Clock, SystemClock, utc_iso
+from taktline.mqtt import BrokerSettings, Session
+
+__all__ = ["Ingest", "IngestStats"]
+
+log = logging.getLogger(__name__)
+
+_MAX_MESSAGES_PER_ROUND: Final = 64
+_DEAD_BODY_CHARS: Final = 4096
+
+
+@dataclass
+class IngestStats:
+    """Counters for monitoring and tests."""
+
+    messages: int = 0
+    committed: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    rounds: int = 0
+
+
+@dataclass
+class _Round:
+    records: list[LogRecord]
+    letters: list[DeadLetter]
+    settle: dict[AgentPath, list[tuple[str, int]]]
+
+
+class Ingest:
+    """Subscribes to every agent's uplink and applies it to the log and the status."""
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        status: ResourceStatus,
+        broker: BrokerSettings,
+        *,
+        site: str = "+",
+        clock: Clock | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        on_change: Callable[[str], None] | None = None,
+        on_commit: Callable[[list[LogRecord]], None] | None = None,
+        client_id: str = "taktline-cloud-ingest",
+    ) -> None:
+        self.log = event_log
+        self.status = status
+        self.site = site
+        self.max_message_bytes = max_message_bytes
+        self.stats = IngestStats()
+        self._clock = clock or SystemClock()
+        self._on_change = on_change
+        self._on_commit = on_commit
+        self._session = Session(broker, client_id, on_connect=self._subscribe)
+        self._session.client.on_message = self._on_message
+        self._queue: deque[tuple[str, bytes, datetime]] = deque()
+        self._agents, self._devices = event_log.registry()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Ingest:
+        """Rebuilds nothing (see `ResourceStatus.rebuild`); starts the ingest thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="cloud-ingest", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Finishes the current round, disconnects and joins the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> Ingest:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def wait_for_connection(self, timeout: float) -> bool:
+        """Blocks until subscribed or `timeout` passed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._session.is_connected:
+            time.sleep(0.01)
+        return self._session.is_connected
+
+    def reload_registry(self) -> None:
+        """Re-reads the device registry (after devices were registered)."""
+        self._agents, self._devices = self.log.registry()
+
+    def _subscribe(self) -> None:
+        client = self._session.client
+        client.subscribe(
+            [(subscription("events", self.site), 1), (subscription("status", self.site), 1)]
+        )
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._queue.append((message.topic, bytes(message.payload), self._clock.now()))
+
+    def _run(self) -> None:
+        session = self._session
+        while not self._stop.is_set():
+            if not session.connect(self._stop.is_set):
+                break
+            while not self._stop.is_set() and session.run_once(0.005):
+                if self._queue:
+                    self._ingest_round()
+        if self._queue:
+            self._ingest_round(publish=False)
+        session.disconnect()
+
+    # --- one round -----------------------------------------------------------------------------
+
+    def _ingest_round(self, publish: bool = True) -> None:
+        work = _Round(records=[], letters=[], settle={})
+        for _ in range(min(len(self._queue), _MAX_MESSAGES_PER_ROUND)):
+            topic, payload, received = self._queue.popleft()
+            self.stats.messages += 1
+            try:
+                self.handle(topic, payload, received, work)
+            except Exception as exc:  # a bug must not stop ingest: dead-letter and go on
+                log.exception("ingest failed on a message from %s", topic)
+                work.letters.append(_letter(topic, payload, received, f"internal error: {exc!r}"))
+        result = self.log.commit(work.records, work.letters)
+        self.stats.rounds += 1
+        self.stats.committed += len(result.committed)
+        self.stats.duplicates += len(result.duplicates)
+        self.stats.dead_lettered += result.dead_lettered
+        for record in result.committed:
+            change = self.status.apply(json.loads(record.body), record.corrected_time)
+            if change and self._on_change:
+                self._on_change(change)
+        if self._on_commit is not None and result.committed:
+            self._on_commit(result.committed)
+        if publish:
+            for path, keys in work.settle.items():
+                self._session.client.publish(path.settled, encode_settlement(keys), qos=1)
+
+    def handle(self, topic: str, payload: bytes, received: datetime, work: _Round) -> None:
+        """Validates one message into `work` (records to append, dead letters, keys to settle)."""
+        try:
+            path, channel = parse_agent_topic(topic)
+        except TopicError as exc:
+            work.letters.append(_letter(topic, payload, received, str(exc)))
+            return
+        if channel == "status":
+            self._handle_status(path, topic, payload, received, work)
+            return
+        try:
+            batch = parse_batch(payload, self.max_message_bytes)
+        except ContractError as exc:
+            keys = _salvage_keys(payload) if len(payload) <= self.max_message_bytes else []
+            work.letters.append(
+                _letter(topic, payload, received, f"{type(exc).__name__}: {exc}", path.agent)
+            )
+            work.settle.setdefault(path, []).extend(keys)
+            return
+        settle = work.settle.setdefault(path, [])
+        problem = self._identity_problem(path, batch.agent)
+        received_iso = utc_iso(received)
+        for item, reason in batch.rejected:
+            key = _key_of(item)
+            work.letters.append(
+                _letter(topic, json.dumps(item).encode(), received, reason, path.agent, key)
+            )
+            if key:
+                settle.append(key)
+        for event in batch.events:
+            refusal = problem or self._source_problem(event, batch.agent)
+            settle.append(event.key)
+            if refusal:
+                work.letters.append(
+                    _letter(
+                        topic, event.to_json().encode(), received, refusal, path.agent, event.key
+                    )
+                )
+                continue
+            at, basis = corrected_time(event, batch.sent, received)
+            work.records.append(
+                LogRecord(
+                    instance=event.instance,
+                    seq=event.seq,
+                    type=event.type,
+                    source=event.source,
+                    agent=event.agent,
+                    station=event.station,
+                    device_time=event.time,
+                    corrected_time=utc_iso(at),
+                    time_basis=basis,
+                    received_at=received_iso,
+                    body=event.to_json(),
+                )
+            )
+
+    def _handle_status(
+        self, path: AgentPath, topic: str, payload: bytes, received: datetime, work: _Round
+    ) -> None:
+        try:
+            status = AgentStatus.decode(payload)
+        except ContractError as exc:
+            work.letters.append(
+                _letter(topic, payload, received, f"{type(exc).__name__}: {exc}", path.agent)
+            )
+            return
+        if status.agent != path.agent:
+            reason = (
+                f"status for agent {status.agent!r} published under agent {path.agent!r}'s topic"
+            )
+            work.letters.append(_letter(topic, payload, received, reason, path.agent))
+            return
+        self.status.set_online(path.agent, status.state == "online", utc_iso(received))
+        if self._on_change:
+            self._on_change(f"agent {path.agent} {status.state}")
+
+    def _identity_problem(self, path: AgentPath, claimed: str) -> str | None:
+        if claimed != path.agent:
+            return f"message from agent {claimed!r} published under agent {path.agent!r}'s topic"
+        if path.agent not in self._agents:
+            self.reload_registry()
+        registered = self._agents.get(path.agent)
+        if registered is None:
+            return f"agent {path.agent!r} is not registered"
+        if registered != (path.site, path.area):
+            where = "/".join(registered)
+            return f"agent {path.agent!r} is registered at {where}, not {path.site}/{path.area}"
+        return None
+
+    def _source_problem(self, event: Event, agent: str) -> str | None:
+        if event.agent != agent:
+            return f"event of agent {event.agent!r} inside a message from agent {agent!r}"
+        if event.source == agent:
+            return None
+        if event.source not in self._devices:
+            self.reload_registry()
+        owner = self._devices.get(event.source)
+        if owner is None:
+            return f"source {event.source!r} is not registered"
+        if owner[0] != agent:
+            return f"source {event.source!r} belongs to agent {owner[0]!r}, not {agent!r}"
+        return None
+
+
+def _letter(
+    topic: str,
+    payload: bytes,
+    received: datetime,
+    reason: str,
+    agent: str | None = None,
+    key: tuple[str, int] | None = None,
+) -> DeadLetter:
+    text = payload[:_DEAD_BODY_CHARS].decode("utf-8", errors="replace")
+    if len(payload) > _DEAD_BODY_CHARS:
+        text += f"... [{len(payload)} bytes in all]"
+    return DeadLetter(
+        received_at=utc_iso(received),
+        topic=topic,
+        reason=reason,
+        body=text,
+        agent=agent,
+        instance=key[0] if key else None,
+        seq=key[1] if key else None,
+    )
+
+
+def _key_of(item: Any) -> tuple[str, int] | None:
+    """The (instance, seq) of a rejected event, when it has a usable one."""
+    if isinstance(item, dict):
+        instance, seq = item.get("instance"), item.get("seq")
+        if isinstance(instance, str) and len(instance) == 32 and type(seq) is int and seq > 0:
+            return (instance, seq)
+    return None
+
+
+def _salvage_keys(payload: bytes) -> list[tuple[str, int]]:
+    """Keys of the events inside a message whose envelope is broken, so they can be settled."""
+    try:
+        obj = json.loads(payload)
+    except ValueError:
+        return []
+    items = obj.get("events") if isinstance(obj, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [key for key in map(_key_of, items) if key is not None]

@@ -1,0 +1,425 @@
+"""Event contract v1: the envelope, the payload of every event type, and the wire messages.
+
+This module is the one definition of what crosses the wire. The agent builds events with
+`Event`, batches them into an `events` message (`encode_batch`), the cloud parses that message
+with `parse_batch`, and confirms what it settled with a `settled` message (`encode_settlement`,
+`parse_settlement`). `docs/asyncapi.yaml` describes the same messages as JSON Schemas, and
+`tests/contract/test_docs_agree.py` checks that both accept and reject the same documents.
+
+Identity: an event is identified by its source store's `instance` (a random 128-bit id made when
+the store is first created) and `seq` (monotonic within the instance, never reused). Time: `time`
+is the device's wall clock (UTC); `mono_ns` and `boot` are the device's monotonic clock and its
+time base. Each message carries the same triple for the moment it was sent, so the cloud can
+place an event on its own clock (`corrected_time`) even when the Pi's wall clock is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from contract.errors import (
+    MalformedMessage,
+    MessageTooLarge,
+    SchemaViolation,
+    UnknownEventType,
+)
+from contract.tags import validate_tag_id
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "EVENT_TYPES",
+    "MAX_EVENTS_PER_MESSAGE",
+    "MAX_MESSAGE_BYTES",
+    "Batch",
+    "Event",
+    "SentStamp",
+    "corrected_time",
+    "encode_batch",
+    "encode_settlement",
+    "parse_batch",
+    "parse_event",
+    "parse_settlement",
+    "parse_time",
+    "validate_payload",
+]
+
+CONTRACT_VERSION: Final = 1
+MAX_MESSAGE_BYTES: Final = 1_048_576
+MAX_EVENTS_PER_MESSAGE: Final = 5_000
+MAX_SEQ: Final = 2**63 - 1
+
+ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+INSTANCE_PATTERN: Final = r"^[0-9a-f]{32}$"
+BOOT_PATTERN: Final = r"^[0-9A-Za-z-]{1,64}$"
+TIME_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
+
+_ID_RE = re.compile(ID_PATTERN)
+_INSTANCE_RE = re.compile(INSTANCE_PATTERN)
+_BOOT_RE = re.compile(BOOT_PATTERN)
+_TIME_RE = re.compile(TIME_PATTERN)
+
+AGENT_ALARMS: Final = ("outbox_full", "outbox_accepting", "publish_refused")
+MACHINE_SIGNALS: Final = ("run", "cycle")
+
+
+# --- field checks -----------------------------------------------------------------------------
+
+
+def _fail(where: str, message: str) -> SchemaViolation:
+    return SchemaViolation(f"{where}: {message}")
+
+
+def _check_keys(
+    obj: Mapping[str, Any], required: frozenset[str], allowed: frozenset[str], where: str
+) -> None:
+    keys = obj.keys()
+    missing = required - keys
+    if missing:
+        raise _fail(where, f"missing {', '.join(sorted(missing))}")
+    extra = keys - allowed
+    if extra:
+        raise _fail(where, f"unexpected {', '.join(sorted(extra))}")
+
+
+def _int(value: Any, where: str, low: int = 0, high: int = MAX_SEQ) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise _fail(where, f"{value!r} is not an integer in [{low}, {high}]")
+    return value
+
+
+def _number(value: Any, where: str, low: float = 0.0) -> float:
+    if type(value) not in (int, float) or value < low:
+        raise _fail(where, f"{value!r} is not a number >= {low}")
+    return float(value)
+
+
+def _match(value: Any, pattern: re.Pattern[str], where: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise _fail(where, f"{value!r} does not match {pattern.pattern}")
+    return value
+
+
+def parse_time(value: Any, where: str = "time") -> datetime:
+    """Parses the contract's UTC timestamp (`2026-11-23T09:32:19.123456Z`)."""
+    _match(value, _TIME_RE, where)
+    try:
+        return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise _fail(where, f"{value!r} is not a valid date and time") from exc
+
+
+# --- payloads ---------------------------------------------------------------------------------
+
+
+def _tag_payload(payload: Mapping[str, Any], where: str) -> None:
+    _check_keys(payload, frozenset({"tag"}), frozenset({"tag"}), where)
+    validate_tag_id(payload["tag"])
+
+
+def _signal_payload(payload: Mapping[str, Any], where: str) -> None:
+    signal = payload.get("signal")
+    if signal == "run":
+        _check_keys(payload, frozenset({"signal", "on"}), frozenset({"signal", "on"}), where)
+        if type(payload["on"]) is not bool:
+            raise _fail(f"{where}.on", f"{payload['on']!r} is not a boolean")
+    elif signal == "cycle":
+        _check_keys(payload, frozenset({"signal", "count"}), frozenset({"signal", "count"}), where)
+        _int(payload["count"], f"{where}.count", 1, 1_000_000)
+    else:
+        raise _fail(f"{where}.signal", f"{signal!r} is not one of {', '.join(MACHINE_SIGNALS)}")
+
+
+_HEARTBEAT_KEYS = frozenset({"uptime_s", "outbox_depth", "outbox_oldest_age_s", "dead_letters"})
+
+
+def _heartbeat_payload(payload: Mapping[str, Any], where: str) -> None:
+    _check_keys(payload, _HEARTBEAT_KEYS, _HEARTBEAT_KEYS, where)
+    _number(payload["uptime_s"], f"{where}.uptime_s")
+    _int(payload["outbox_depth"], f"{where}.outbox_depth")
+    if payload["outbox_oldest_age_s"] is not None:
+        _number(payload["outbox_oldest_age_s"], f"{where}.outbox_oldest_age_s")
+    _int(payload["dead_letters"], f"{where}.dead_letters")
+
+
+def _alarm_payload(payload: Mapping[str, Any], where: str) -> None:
+    _check_keys(payload, frozenset({"alarm", "detail"}), frozenset({"alarm", "detail"}), where)
+    if payload["alarm"] not in AGENT_ALARMS:
+        raise _fail(
+            f"{where}.alarm", f"{payload['alarm']!r} is not one of {', '.join(AGENT_ALARMS)}"
+        )
+    detail = payload["detail"]
+    if not isinstance(detail, str) or len(detail) > 1000:
+        raise _fail(f"{where}.detail", "must be a string of at most 1000 characters")
+
+
+PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] = {
+    "badge.read": _tag_payload,
+    "tool.read": _tag_payload,
+    "machine.signal": _signal_payload,
+    "agent.heartbeat": _heartbeat_payload,
+    "agent.alarm": _alarm_payload,
+}
+EVENT_TYPES: Final = tuple(PAYLOAD_VALIDATORS)
+
+
+def validate_payload(event_type: str, payload: Any, where: str = "payload") -> None:
+    """Checks `payload` against the schema of `event_type`; raises a `SchemaViolation`."""
+    validator = PAYLOAD_VALIDATORS.get(event_type)
+    if validator is None:
+        raise UnknownEventType(f"type: {event_type!r} is not one of {', '.join(EVENT_TYPES)}")
+    if not isinstance(payload, dict):
+        raise _fail(where, f"{type(payload).__name__} is not an object")
+    validator(payload, where)
+
+
+# --- the envelope -----------------------------------------------------------------------------
+
+_EVENT_REQUIRED = frozenset(
+    {"v", "type", "source", "agent", "instance", "seq", "time", "mono_ns", "boot", "payload"}
+)
+_EVENT_ALLOWED = _EVENT_REQUIRED | {"station"}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One fact from the shop floor, in the contract's envelope."""
+
+    type: str
+    source: str
+    agent: str
+    instance: str
+    seq: int
+    time: str
+    mono_ns: int
+    boot: str
+    payload: dict[str, Any]
+    station: str | None = None
+    v: int = field(default=CONTRACT_VERSION)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The event's identity: (source instance, sequence number)."""
+        return (self.instance, self.seq)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope as a JSON-ready dict (no `station` key when there is none)."""
+        out: dict[str, Any] = {
+            "v": self.v,
+            "type": self.type,
+            "source": self.source,
+            "agent": self.agent,
+            "instance": self.instance,
+            "seq": self.seq,
+            "time": self.time,
+            "mono_ns": self.mono_ns,
+            "boot": self.boot,
+            "payload": self.payload,
+        }
+        if self.station is not None:
+            out["station"] = self.station
+        return out
+
+    def to_json(self) -> str:
+        """Compact JSON text of the envelope, as stored in the outbox and the event log."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+    def validate(self) -> Event:
+        """Checks every field; returns self or raises a `SchemaViolation`."""
+        parse_event(self.to_dict())
+        return self
+
+
+def parse_event(obj: Any, where: str = "event") -> Event:
+    """Validates a decoded envelope and returns it as an `Event`."""
+    if not isinstance(obj, dict):
+        raise _fail(where, f"{type(obj).__name__} is not an object")
+    _check_keys(obj, _EVENT_REQUIRED, _EVENT_ALLOWED, where)
+    if obj["v"] != CONTRACT_VERSION or type(obj["v"]) is not int:
+        raise _fail(f"{where}.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
+    event_type = obj["type"]
+    if event_type not in PAYLOAD_VALIDATORS:
+        raise UnknownEventType(
+            f"{where}.type: {event_type!r} is not one of {', '.join(EVENT_TYPES)}"
+        )
+    station = obj.get("station")
+    if station is not None:
+        _match(station, _ID_RE, f"{where}.station")
+    payload = obj["payload"]
+    validate_payload(event_type, payload, f"{where}.payload")
+    return Event(
+        type=event_type,
+        source=_match(obj["source"], _ID_RE, f"{where}.source"),
+        agent=_match(obj["agent"], _ID_RE, f"{where}.agent"),
+        instance=_match(obj["instance"], _INSTANCE_RE, f"{where}.instance"),
+        seq=_int(obj["seq"], f"{where}.seq", 1),
+        time=_time_text(obj["time"], f"{where}.time"),
+        mono_ns=_int(obj["mono_ns"], f"{where}.mono_ns"),
+        boot=_match(obj["boot"], _BOOT_RE, f"{where}.boot"),
+        payload=payload,
+        station=station,
+    )
+
+
+# --- the `events` message (agent -> cloud) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SentStamp:
+    """The publishing agent's clocks at the moment it sent a message."""
+
+    time: str
+    mono_ns: int
+    boot: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"time": self.time, "mono_ns": self.mono_ns, "boot": self.boot}
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A parsed `events` message: valid events, and the ones that failed with their reason."""
+
+    agent: str
+    sent: SentStamp
+    events: list[Event]
+    rejected: list[tuple[dict[str, Any] | Any, str]]
+
+
+def encode_batch(agent: str, sent: SentStamp, event_json: Iterable[str]) -> bytes:
+    """Builds an `events` message from events already serialised by `Event.to_json`."""
+    head = json.dumps(
+        {"v": CONTRACT_VERSION, "agent": agent, "sent": sent.to_dict()}, separators=(",", ":")
+    )
+    return (head[:-1] + ',"events":[' + ",".join(event_json) + "]}").encode()
+
+
+_BATCH_KEYS = frozenset({"v", "agent", "sent", "events"})
+_SENT_KEYS = frozenset({"time", "mono_ns", "boot"})
+
+
+def _decode(raw: bytes, limit: int) -> dict[str, Any]:
+    if len(raw) > limit:
+        raise MessageTooLarge(f"message of {len(raw)} bytes exceeds the limit of {limit} bytes")
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise MalformedMessage(f"message is a JSON {type(obj).__name__}, not an object")
+    return obj
+
+
+def parse_batch(raw: bytes, limit: int = MAX_MESSAGE_BYTES) -> Batch:
+    """Parses an `events` message.
+
+    A broken message (not JSON, wrong envelope, too large) raises a `ContractError`; a single bad
+    event inside a good message is returned in `Batch.rejected` with its reason, so the good events
+    of the same message are not held hostage by it.
+    """
+    obj = _decode(raw, limit)
+    _check_keys(obj, _BATCH_KEYS, _BATCH_KEYS, "message")
+    if obj["v"] != CONTRACT_VERSION or type(obj["v"]) is not int:
+        raise _fail("message.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
+    agent = _match(obj["agent"], _ID_RE, "message.agent")
+    sent = obj["sent"]
+    if not isinstance(sent, dict):
+        raise _fail("message.sent", "is not an object")
+    _check_keys(sent, _SENT_KEYS, _SENT_KEYS, "message.sent")
+    parse_time(sent["time"], "message.sent.time")
+    stamp = SentStamp(
+        time=sent["time"],
+        mono_ns=_int(sent["mono_ns"], "message.sent.mono_ns"),
+        boot=_match(sent["boot"], _BOOT_RE, "message.sent.boot"),
+    )
+    items = obj["events"]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_EVENTS_PER_MESSAGE:
+        raise _fail("message.events", f"must be a list of 1 to {MAX_EVENTS_PER_MESSAGE} events")
+    events: list[Event] = []
+    rejected: list[tuple[dict[str, Any] | Any, str]] = []
+    for index, item in enumerate(items):
+        try:
+            events.append(parse_event(item, f"events[{index}]"))
+        except SchemaViolation as exc:
+            rejected.append((item, str(exc)))
+    return Batch(agent=agent, sent=stamp, events=events, rejected=rejected)
+
+
+def corrected_time(event: Event, sent: SentStamp, received: datetime) -> tuple[datetime, str]:
+    """Places an event on the receiver's clock.
+
+    When the event and its message share a monotonic time base, the event happened
+    `sent.mono_ns - event.mono_ns` before the message was sent, and the message was sent (to
+    within the network latency) when it was received: that is independent of the device's wall
+    clock. Otherwise (the device rebooted in between) the device's own wall time is all there is.
+    Returns the time and how it was obtained (`"monotonic"` or `"device"`).
+    """
+    if event.boot == sent.boot and event.mono_ns <= sent.mono_ns:
+        return received - timedelta(
+            microseconds=(sent.mono_ns - event.mono_ns) // 1000
+        ), "monotonic"
+    return parse_time(event.time), "device"
+
+
+# --- the `settled` message (cloud -> agent) ---------------------------------------------------
+
+
+def _ranges(seqs: Iterable[int]) -> list[list[int]]:
+    ranges: list[list[int]] = []
+    for seq in sorted(set(seqs)):
+        if ranges and ranges[-1][1] == seq - 1:
+            ranges[-1][1] = seq
+        else:
+            ranges.append([seq, seq])
+    return ranges
+
+
+def _time_text(value: Any, where: str) -> str:
+    parse_time(value, where)
+    return str(value)
+
+
+def encode_settlement(keys: Iterable[tuple[str, int]]) -> bytes:
+    """Builds a `settled` message confirming events by (instance, seq) as ranges per instance."""
+    by_instance: dict[str, list[int]] = {}
+    for instance, seq in keys:
+        by_instance.setdefault(instance, []).append(seq)
+    settled = [
+        {"instance": inst, "ranges": _ranges(seqs)} for inst, seqs in sorted(by_instance.items())
+    ]
+    return json.dumps({"v": CONTRACT_VERSION, "settled": settled}, separators=(",", ":")).encode()
+
+
+_SETTLED_KEYS = frozenset({"v", "settled"})
+_ENTRY_KEYS = frozenset({"instance", "ranges"})
+
+
+def parse_settlement(raw: bytes) -> list[tuple[str, int, int]]:
+    """Parses a `settled` message into (instance, first seq, last seq) ranges."""
+    obj = _decode(raw, MAX_MESSAGE_BYTES)
+    _check_keys(obj, _SETTLED_KEYS, _SETTLED_KEYS, "settled")
+    if obj["v"] != CONTRACT_VERSION:
+        raise _fail("settled.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
+    if not isinstance(obj["settled"], list):
+        raise _fail("settled.settled", "is not a list")
+    out: list[tuple[str, int, int]] = []
+    for i, entry in enumerate(obj["settled"]):
+        where = f"settled[{i}]"
+        if not isinstance(entry, dict):
+            raise _fail(where, "is not an object")
+        _check_keys(entry, _ENTRY_KEYS, _ENTRY_KEYS, where)
+        instance = _match(entry["instance"], _INSTANCE_RE, f"{where}.instance")
+        if not isinstance(entry["ranges"], list):
+            raise _fail(f"{where}.ranges", "is not a list")
+        for pair in entry["ranges"]:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise _fail(f"{where}.ranges", f"{pair!r} is not a [first, last] pair")
+            first = _int(pair[0], f"{where}.ranges", 1)
+            last = _int(pair[1], f"{where}.ranges", first)
+            out.append((instance, first, last))
+    return out

@@ -1,0 +1,46 @@
+"""The retained per-agent status message (`…/status`), which is also the agent's MQTT will."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from contract.envelope import CONTRACT_VERSION, ID_PATTERN, parse_time
+from contract.errors import MalformedMessage, SchemaViolation
+
+__all__ = ["AGENT_STATES", "AgentStatus"]
+
+AGENT_STATES: Final = ("online", "offline")
+_KEYS = frozenset({"v", "agent", "state", "time"})
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    """Whether an agent is connected, as it last said (or as its will said for it)."""
+
+    agent: str
+    state: str
+    time: str
+
+    def encode(self) -> bytes:
+        """The message body."""
+        body = {"v": CONTRACT_VERSION, "agent": self.agent, "state": self.state, "time": self.time}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> AgentStatus:
+        """Parses and validates a status message."""
+        try:
+            obj: Any = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MalformedMessage(f"status is not JSON: {exc}") from exc
+        if not isinstance(obj, dict) or obj.keys() != _KEYS:
+            raise SchemaViolation(f"status must have exactly the keys {sorted(_KEYS)}")
+        if obj["v"] != CONTRACT_VERSION or obj["state"] not in AGENT_STATES:
+            raise SchemaViolation(f"status has version {obj['v']!r} and state {obj['state']!r}")
+        if not isinstance(obj["agent"], str) or not re.match(ID_PATTERN, obj["agent"]):
+            raise SchemaViolation(f"status.agent {obj['agent']!r} is not a valid id")
+        parse_time(obj["time"], "status.time")
+        return cls(agent=obj["agent"], state=obj["state"], time=obj["time"])

@@ -1,0 +1,96 @@
+"""MQTT topics of contract v1 (ISA-95 style namespace).
+
+Every agent owns one path, `taktline/v1/{site}/{area}/{agent}`, and publishes only under it; the
+cloud publishes the agent's downlink under the same path. `docs/asyncapi.yaml` lists the same
+channels; a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "AGENT_CHANNELS",
+    "NAMESPACE",
+    "AgentPath",
+    "TopicError",
+    "parse_agent_topic",
+    "subscription",
+]
+
+NAMESPACE: Final = "taktline/v1"
+
+#: channel suffix -> (direction, retained, QoS), seen from the agent.
+AGENT_CHANNELS: Final = {
+    "events": ("publish", False, 1),
+    "settled": ("subscribe", False, 1),
+    "status": ("publish", True, 1),
+}
+
+_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_SEGMENT_RE = re.compile(f"^{_SEGMENT}$")
+_AGENT_TOPIC_RE = re.compile(
+    f"^{re.escape(NAMESPACE)}/(?P<site>{_SEGMENT})/(?P<area>{_SEGMENT})/(?P<agent>{_SEGMENT})/(?P<channel>[a-z]+)$"
+)
+
+
+class TopicError(ValueError):
+    """A topic or topic segment does not follow the namespace."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPath:
+    """Where one agent lives in the namespace."""
+
+    site: str
+    area: str
+    agent: str
+
+    def __post_init__(self) -> None:
+        for name in ("site", "area", "agent"):
+            value = getattr(self, name)
+            if not _SEGMENT_RE.match(value):
+                raise TopicError(f"{name} {value!r} is not a valid topic segment ({_SEGMENT})")
+
+    @property
+    def root(self) -> str:
+        """The agent's topic root."""
+        return f"{NAMESPACE}/{self.site}/{self.area}/{self.agent}"
+
+    def topic(self, channel: str) -> str:
+        """The full topic of one of the agent's channels."""
+        if channel not in AGENT_CHANNELS:
+            raise TopicError(f"unknown channel {channel!r}; known: {', '.join(AGENT_CHANNELS)}")
+        return f"{self.root}/{channel}"
+
+    @property
+    def events(self) -> str:
+        """Uplink: `events` messages."""
+        return self.topic("events")
+
+    @property
+    def settled(self) -> str:
+        """Downlink: the cloud's confirmations."""
+        return self.topic("settled")
+
+    @property
+    def status(self) -> str:
+        """Retained online/offline status, also the MQTT will."""
+        return self.topic("status")
+
+
+def subscription(channel: str, site: str = "+") -> str:
+    """The wildcard filter the cloud uses for one agent channel across a site."""
+    if channel not in AGENT_CHANNELS:
+        raise TopicError(f"unknown channel {channel!r}")
+    return f"{NAMESPACE}/{site}/+/+/{channel}"
+
+
+def parse_agent_topic(topic: str) -> tuple[AgentPath, str]:
+    """Splits an agent topic into its path and channel; raises `TopicError` otherwise."""
+    match = _AGENT_TOPIC_RE.match(topic)
+    if not match or match["channel"] not in AGENT_CHANNELS:
+        raise TopicError(f"topic {topic!r} is not an agent channel under {NAMESPACE}")
+    return AgentPath(match["site"], match["area"], match["agent"]), match["channel"]

@@ -1,0 +1,151 @@
+"""The one injectable clock.
+
+Agent, cloud and scheduler take time from a `Clock` so that the demo can run a shift in minutes
+and tests are deterministic. Wall time is always UTC and timezone-aware. Monotonic time is
+reported together with the kernel's boot id: two monotonic readings can be compared only when
+their boot ids match, which is how the cloud corrects a Pi's wrong wall clock (see
+`contract.envelope`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Clock", "FakeClock", "ScaledClock", "SystemClock", "boot_id", "utc_iso"]
+
+_BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+_PROCESS_BOOT_ID = uuid.uuid4().hex
+
+
+def boot_id() -> str:
+    """Returns the kernel's boot id (new at every boot), or a per-process id where none exists."""
+    try:
+        return _BOOT_ID_PATH.read_text().strip().replace("-", "")
+    except OSError:
+        return _PROCESS_BOOT_ID
+
+
+def utc_iso(moment: datetime) -> str:
+    """Formats an aware datetime as the contract's UTC timestamp (microseconds, `Z` suffix)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """What every component asks for the time."""
+
+    def now(self) -> datetime:
+        """Current wall-clock time, timezone-aware UTC."""
+        ...
+
+    def monotonic_ns(self) -> int:
+        """Monotonic nanoseconds; comparable only within one `boot`."""
+        ...
+
+    @property
+    def boot(self) -> str:
+        """Identifies the monotonic time base (the kernel's boot id for the real clock)."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Waits `seconds` of this clock's time."""
+        ...
+
+
+class SystemClock:
+    """The machine's own clock."""
+
+    def __init__(self) -> None:
+        self._boot = boot_id()
+
+    def now(self) -> datetime:
+        """Returns the current UTC time."""
+        return datetime.now(UTC)
+
+    def monotonic_ns(self) -> int:
+        """Returns monotonic nanoseconds since an arbitrary origin."""
+        return time.monotonic_ns()
+
+    @property
+    def boot(self) -> str:
+        """Names the monotonic time base (changes at every boot)."""
+        return self._boot
+
+    def sleep(self, seconds: float) -> None:
+        """Waits `seconds` of this clock's time."""
+        time.sleep(max(0.0, seconds))
+
+
+class FakeClock:
+    """A clock that moves only when told to; `sleep` advances it at once. For tests."""
+
+    def __init__(self, start: datetime | None = None, boot: str = "fakeboot") -> None:
+        self._now = start or datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
+        self._mono = 0
+        self._boot = boot
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """Returns the current UTC time."""
+        with self._lock:
+            return self._now
+
+    def monotonic_ns(self) -> int:
+        """Returns monotonic nanoseconds since an arbitrary origin."""
+        with self._lock:
+            return self._mono
+
+    @property
+    def boot(self) -> str:
+        """Names the monotonic time base (changes at every boot)."""
+        return self._boot
+
+    def advance(self, seconds: float) -> None:
+        """Moves wall and monotonic time forward by `seconds`."""
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+            self._mono += int(seconds * 1e9)
+
+    def set_wall(self, moment: datetime) -> None:
+        """Steps the wall clock (as NTP would) without touching monotonic time."""
+        with self._lock:
+            self._now = moment
+
+    def sleep(self, seconds: float) -> None:
+        """Waits `seconds` of this clock's time."""
+        self.advance(max(0.0, seconds))
+
+
+class ScaledClock:
+    """Plant time running `speed` times faster than real time from `start` (the demo's shift)."""
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        if speed <= 0:
+            raise ValueError(f"clock speed must be positive, got {speed}")
+        self._start = start
+        self._speed = speed
+        self._t0 = time.monotonic_ns()
+        # Scaled monotonic time is its own time base: never comparable with the kernel's.
+        self._boot = f"scaled{uuid.uuid4().hex[:16]}"
+
+    def now(self) -> datetime:
+        """Returns the current UTC time."""
+        return self._start + timedelta(microseconds=self.monotonic_ns() / 1000)
+
+    def monotonic_ns(self) -> int:
+        """Returns monotonic nanoseconds since an arbitrary origin."""
+        return int((time.monotonic_ns() - self._t0) * self._speed)
+
+    @property
+    def boot(self) -> str:
+        """Names the monotonic time base (changes at every boot)."""
+        return self._boot
+
+    def sleep(self, seconds: float) -> None:
+        """Waits `seconds` of this clock's time."""
+        time.sleep(max(0.0, seconds) / self._speed)

@@ -1,0 +1,203 @@
+"""The MQTT session every Taktline process opens: settings, client construction, reconnection.
+
+Agent and cloud both talk MQTT through paho-mqtt 2.x; this module is the one place that knows how
+a session is configured (protocol, credentials, TLS, will) and how it reconnects (exponential
+backoff with full jitter, via tenacity). It runs no thread of its own: callers drive the network
+loop from their own thread with `Session.run_once()` so that they can interleave their work with
+it and stop cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
+from tenacity import Retrying, retry_if_exception_type, stop_never, wait_random_exponential
+
+__all__ = ["BrokerSettings", "Session"]
+
+log = logging.getLogger(__name__)
+
+Protocol = Literal["5", "3.1.1"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """Where the broker is and how to talk to it."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    protocol: Protocol = "5"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    keepalive_s: int = 30
+    backoff_max_s: float = 30.0
+
+    @classmethod
+    def from_url(cls, url: str, **overrides: Any) -> BrokerSettings:
+        """Parses `mqtt://user:pass@host:port` (or `mqtts://`); `?protocol=3.1.1` picks 3.1.1."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"broker URL {url!r} must start with mqtt:// or mqtts://")
+        query = dict(item.split("=", 1) for item in parts.query.split("&") if "=" in item)
+        protocol = query.get("protocol", "5")
+        if protocol not in ("5", "3.1.1"):
+            raise ValueError(f"broker URL {url!r}: protocol must be 5 or 3.1.1, not {protocol!r}")
+        settings: dict[str, Any] = {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or (8883 if parts.scheme == "mqtts" else 1883),
+            "protocol": protocol,
+            "username": parts.username,
+            "password": parts.password,
+            "tls": parts.scheme == "mqtts",
+        }
+        settings.update(overrides)
+        return cls(**settings)
+
+    @property
+    def is_v5(self) -> bool:
+        """Whether the session speaks MQTT 5 (needed to see a broker's refusal of a publish)."""
+        return self.protocol == "5"
+
+
+class Session:
+    """One paho client with Taktline's connection policy; the owner drives it from one thread."""
+
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        client_id: str,
+        *,
+        on_connect: Callable[[], None] | None = None,
+        will: tuple[str, bytes] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self._on_connect_hook = on_connect
+        version = MQTTProtocolVersion.MQTTv5 if settings.is_v5 else MQTTProtocolVersion.MQTTv311
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=version,
+            clean_session=None if settings.is_v5 else True,
+            reconnect_on_failure=False,
+        )
+        self.client.max_inflight_messages_set(100)
+        self.client.max_queued_messages_set(0)
+        if settings.username is not None:
+            self.client.username_pw_set(settings.username, settings.password)
+        if settings.tls:
+            context = ssl.create_default_context(cafile=settings.ca_file)
+            if settings.cert_file:
+                context.load_cert_chain(settings.cert_file, settings.key_file)
+            self.client.tls_set_context(context)
+        if will is not None:
+            self.client.will_set(will[0], will[1], qos=1, retain=True)
+        self.client.on_connect = self._handle_connect
+        self.client.on_disconnect = self._handle_disconnect
+        self._connected = False
+        self._connects = 0
+        self.last_error: str | None = None
+
+    # --- callbacks (run inside run_once, on the owner's thread) -----------------------------------
+
+    def _handle_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if reason.is_failure:
+            self.last_error = f"broker refused the connection: {reason}"
+            log.warning("%s: %s", self.client_id, self.last_error)
+            return
+        self._connected = True
+        self._connects += 1
+        if self._on_connect_hook is not None:
+            self._on_connect_hook()
+
+    def _handle_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if self._connected:
+            log.info("%s disconnected: %s", self.client_id, reason)
+        self._connected = False
+
+    # --- driving the session ---------------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the broker accepted the session and it has not dropped since."""
+        return self._connected
+
+    @property
+    def connect_count(self) -> int:
+        """How many times the session (re)connected."""
+        return self._connects
+
+    def connect(self, should_stop: Callable[[], bool]) -> bool:
+        """Connects, retrying with exponential backoff and full jitter until `should_stop()`.
+
+        Returns True once the network connection is open (the CONNACK arrives in a later
+        `run_once`), False when asked to stop first.
+        """
+        retrying = Retrying(
+            wait=wait_random_exponential(multiplier=0.2, max=self.settings.backoff_max_s),
+            retry=retry_if_exception_type(OSError),
+            stop=stop_never,
+            sleep=self._interruptible_sleep(should_stop),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    if should_stop():
+                        return False
+                    self.client.connect(
+                        self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
+                    )
+        except _Stopped:
+            return False
+        return True
+
+    @staticmethod
+    def _interruptible_sleep(should_stop: Callable[[], bool]) -> Callable[[float], None]:
+        import time
+
+        def sleep(seconds: float) -> None:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                if should_stop():
+                    raise _Stopped
+                time.sleep(min(0.05, deadline - time.monotonic()))
+
+        return sleep
+
+    def run_once(self, timeout: float = 0.01) -> bool:
+        """Runs one pass of the network loop; returns False when the connection is lost."""
+        rc = self.client.loop(timeout=timeout)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            self._connected = False
+            return False
+        return True
+
+    def disconnect(self) -> None:
+        """Closes the session cleanly (the broker does not send the will)."""
+        try:
+            self.client.disconnect()
+            self.client.loop(timeout=0.1)
+        except (OSError, ValueError):  # pragma: no cover - already gone
+            pass
+        self._connected = False
+
+
+class _Stopped(Exception):
+    """Raised inside the backoff sleep when the owner asked to stop."""
