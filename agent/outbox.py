@@ -121,6 +121,11 @@ class Outbox:
     # --- what the device layer calls ---------------------------------------------------------
 
     @property
+    def next_seq(self) -> int:
+        """The sequence number the next new event of this instance gets."""
+        return self._next_seq
+
+    @property
     def instance(self) -> str:
         """This store's instance id: part of every event key it allocates."""
         return self._instance
@@ -192,15 +197,11 @@ class Outbox:
             boot=self._clock.boot,
             payload=payload,
         ).validate()
+        # Event row and sequence counter in one transaction: a crash keeps both or neither.
         with self._db.atomic():
-            self._db.table("events").insert(
-                {
-                    "instance": event.instance,
-                    "seq": event.seq,
-                    "type": event.type,
-                    "created": now.timestamp(),
-                    "body": event.to_json(),
-                }
+            self._db.execute(
+                "INSERT INTO events (instance, seq, type, created, body) VALUES (?, ?, ?, ?, ?)",
+                [event.instance, event.seq, event.type, now.timestamp(), event.to_json()],
             )
             self._db.execute(
                 "UPDATE meta SET value = ? WHERE key = 'next_seq'", [str(event.seq + 1)]

@@ -98,6 +98,8 @@ class Ingest:
         self._on_commit = on_commit
         self._session = Session(broker, client_id, on_connect=self._subscribe)
         self._session.client.on_message = self._on_message
+        self._session.client.on_subscribe = self._on_subscribe
+        self._subscribed = False
         self._queue: deque[tuple[str, bytes, datetime]] = deque()
         self._agents, self._devices = event_log.registry()
         self._stop = threading.Event()
@@ -130,12 +132,17 @@ class Ingest:
     ) -> None:
         self.stop()
 
+    @property
+    def is_subscribed(self) -> bool:
+        """Whether the broker confirmed the subscriptions of the current connection."""
+        return self._session.is_connected and self._subscribed
+
     def wait_for_connection(self, timeout: float) -> bool:
-        """Blocks until subscribed or `timeout` passed."""
+        """Blocks until connected and subscribed, or `timeout` passed; returns which."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self._session.is_connected:
+        while time.monotonic() < deadline and not self.is_subscribed:
             time.sleep(0.01)
-        return self._session.is_connected
+        return self.is_subscribed
 
     def reload_registry(self) -> None:
         """Re-reads the device registry (after devices were registered)."""
@@ -143,9 +150,15 @@ class Ingest:
 
     def _subscribe(self) -> None:
         client = self._session.client
+        self._subscribed = False
         client.subscribe(
             [(subscription("events", self.site), 1), (subscription("status", self.site), 1)]
         )
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any
+    ) -> None:
+        self._subscribed = True
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._queue.append((message.topic, bytes(message.payload), self._clock.now()))

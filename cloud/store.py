@@ -222,7 +222,7 @@ class EventLog:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
 
-    def keys(self) -> list[tuple[str, int]]:
+    def event_keys(self) -> list[tuple[str, int]]:
         """Every (instance, seq) in log order."""
         with self._lock:
             return [

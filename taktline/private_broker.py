@@ -1,0 +1,169 @@
+"""A private Mosquitto broker for tests and benchmarks: own config, free loopback port, persistence.
+
+The broker runs from a temporary folder with its own config (never the system's), listens on
+127.0.0.1 only, keeps its persistence file there, and can be stopped, SIGKILLed and restarted on
+the same port, which is what the fault-injection tests need. Run as root, Mosquitto drops to the
+`mosquitto` user, so the folder is handed to that user first (see ../shared/FIELD-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["BrokerUnavailable", "PrivateMosquitto", "free_port", "mosquitto_binary"]
+
+
+class BrokerUnavailable(RuntimeError):
+    """Mosquitto is not installed or would not start."""
+
+
+def mosquitto_binary() -> str | None:
+    """Path of the `mosquitto` executable, looking in /usr/sbin too (not on every PATH)."""
+    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class PrivateMosquitto:
+    """One private Mosquitto process; a context manager that starts and removes it."""
+
+    def __init__(self, *, persistence: bool = True, max_packet_bytes: int | None = None) -> None:
+        binary = mosquitto_binary()
+        if binary is None:
+            raise BrokerUnavailable(
+                "Mosquitto is not installed: install Debian's `mosquitto` package "
+                "(`make test` does that itself when run as root)"
+            )
+        self.binary = binary
+        self.port = free_port()
+        self.persistence = persistence
+        self.max_packet_bytes = max_packet_bytes
+        # Outside pytest's 0700 temp tree, so a broker that dropped to `mosquitto` can enter it.
+        self.folder = Path(tempfile.mkdtemp(prefix="taktline-mosquitto-"))
+        self.config = self.folder / "mosquitto.conf"
+        self.log = self.folder / "mosquitto.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._write_config()
+
+    @property
+    def url(self) -> str:
+        """`mqtt://127.0.0.1:PORT`."""
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def _write_config(self) -> None:
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            f"persistence {'true' if self.persistence else 'false'}",
+            f"persistence_location {self.folder}/",
+            "autosave_interval 1",
+            f"log_dest file {self.log}",
+            "log_type error",
+            "log_type warning",
+            "max_queued_messages 100000",
+        ]
+        if self.max_packet_bytes:
+            lines.append(f"max_packet_size {self.max_packet_bytes}")
+        self.config.write_text("\n".join(lines) + "\n")
+        if os.geteuid() == 0:
+            try:
+                user = pwd.getpwnam("mosquitto")
+            except KeyError:
+                return
+            os.chmod(self.folder, 0o755)
+            for path in (self.folder, self.config):
+                os.chown(path, user.pw_uid, user.pw_gid)
+
+    def start(self, timeout: float = 10.0) -> PrivateMosquitto:
+        """Starts the broker and waits until it accepts connections."""
+        if self._process is not None and self._process.poll() is None:
+            return self
+        self._process = subprocess.Popen(
+            [self.binary, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                err = self._process.stderr.read().decode() if self._process.stderr else ""
+                raise BrokerUnavailable(f"mosquitto exited at start: {err.strip()}{self._tail()}")
+            if _port_open(self.port):
+                return self
+            time.sleep(0.02)
+        raise BrokerUnavailable(f"mosquitto did not listen on port {self.port} in {timeout} s")
+
+    def _tail(self) -> str:
+        try:
+            return "\n" + self.log.read_text()[-2000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Stops the broker cleanly (SIGTERM: it saves its persistence file)."""
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILLs the broker, as a crash or power cut would."""
+        self._end(signal.SIGKILL)
+
+    def restart(self) -> None:
+        """Starts the broker again on the same port with the same persistence."""
+        self.start()
+
+    def _end(self, sig: signal.Signals) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        if process.stderr:
+            process.stderr.close()
+        deadline = time.monotonic() + 5
+        while _port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the broker process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def close(self) -> None:
+        """Stops the broker and removes its folder."""
+        self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> PrivateMosquitto:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
