@@ -1,0 +1,2 @@
+package("taktnode")
+module("main.py")
