@@ -83,19 +83,13 @@ class Outbox:
         with self._db.atomic():
             if "meta" not in self._db.table_names():
                 self._db.table("meta").create({"key": str, "value": str}, pk="key")
-                self._db.table("events").create(
-                    {
-                        "id": int,
-                        "instance": str,
-                        "seq": int,
-                        "type": str,
-                        "created": float,
-                        "body": str,
-                    },
-                    pk="id",
-                    not_null={"instance", "seq", "body"},
+                # AUTOINCREMENT: ids are never reused after the table empties, so the uplink's
+                # cursor (the last id it sent) never skips a new event.
+                self._db.execute(
+                    "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                    "instance TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, "
+                    "created REAL NOT NULL, body TEXT NOT NULL, UNIQUE (instance, seq))"
                 )
-                self._db.table("events").create_index(["instance", "seq"], unique=True)
                 self._db.table("dead_letters").create(
                     {"id": int, "instance": str, "seq": int, "body": str, "reason": str, "at": str},
                     pk="id",

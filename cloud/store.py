@@ -248,10 +248,14 @@ class EventLog:
                 yield int(pos), json.loads(body), str(corrected)
             position = int(rows[-1][0])
 
-    def dead_letters(self) -> list[dict[str, Any]]:
-        """Every dead letter, oldest first."""
+    def dead_letters(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every dead letter oldest first, or the most recent `limit` of them newest first."""
         with self._lock:
-            return list(self._db.query("SELECT * FROM dead_letters ORDER BY id"))
+            if limit is None:
+                return list(self._db.query("SELECT * FROM dead_letters ORDER BY id"))
+            return list(
+                self._db.query("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", [limit])
+            )
 
     def close(self) -> None:
         """Closes the database."""

@@ -14,6 +14,7 @@ from typing import Final
 __all__ = [
     "AGENT_CHANNELS",
     "NAMESPACE",
+    "SEGMENT_PATTERN",
     "AgentPath",
     "TopicError",
     "parse_agent_topic",
@@ -30,7 +31,8 @@ AGENT_CHANNELS: Final = {
 }
 
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-_SEGMENT_RE = re.compile(f"^{_SEGMENT}$")
+SEGMENT_PATTERN: Final = f"^{_SEGMENT}$"
+_SEGMENT_RE = re.compile(SEGMENT_PATTERN)
 _AGENT_TOPIC_RE = re.compile(
     f"^{re.escape(NAMESPACE)}/(?P<site>{_SEGMENT})/(?P<area>{_SEGMENT})/(?P<agent>{_SEGMENT})/(?P<channel>[a-z]+)$"
 )

@@ -29,3 +29,16 @@ def test_badge_tap_reaches_status(tmp_path: Path, mosquitto: PrivateMosquitto) -
     assert snap["machines"]["crimp-01"]["operators"] == ["04A1B2C3"]
     assert snap["machines"]["crimp-01"]["running"] is True
     assert snap["operators"] == {"04A1B2C3": "crimp-01"}
+
+
+def test_events_after_a_drained_outbox_are_sent(
+    tmp_path: Path, mosquitto: PrivateMosquitto
+) -> None:
+    """Regression: row ids reused after the outbox emptied left new events behind the cursor."""
+    log, ingest = make_cloud(tmp_path, mosquitto.url, ["pi-crimp-01"])
+    outbox, uplink = make_agent(tmp_path, mosquitto.url, "pi-crimp-01")
+    with ingest, uplink:
+        for round_ in range(1, 4):
+            outbox.append("machine.signal", {"signal": "cycle", "count": 1}, source="pi-crimp-01")
+            wait_for(lambda n=round_: log.count() == n, 5, f"event {round_} in the log")  # type: ignore[misc]
+            assert uplink.wait_until_drained(5)

@@ -1,0 +1,60 @@
+"""`taktline agent`: run one Pi's agent from its TOML config until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from agent.config import load_config
+from agent.errors import AgentError
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Adds the agent's options."""
+    parser.add_argument("--config", required=True, help="the agent's TOML file")
+    parser.add_argument(
+        "--check", action="store_true", help="validate the config and exit (0 when it is good)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the agent; returns 0 after a clean stop, 2 on a bad config."""
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(args.config)
+    except AgentError as exc:
+        print(f"taktline agent: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"{args.config}: agent {config.agent} at {config.site}/{config.area} is valid")
+        return 0
+    from agent.runtime import Agent
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with Agent(config) as agent:
+        logging.info(
+            "agent %s up: outbox %s (%d pending), broker %s",
+            config.agent,
+            config.outbox,
+            agent.outbox.depth(),
+            config.broker,
+        )
+        stop.wait()
+        logging.info("stopping: %d events pending in the outbox", agent.outbox.depth())
+    return 0

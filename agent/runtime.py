@@ -1,0 +1,107 @@
+"""One agent process: its outbox, its uplink and its heartbeat, started and stopped together.
+
+The roles (station, gate, rest zone, lorry) get an `EventRecorder` per source from here; the
+heartbeat reports the outbox's depth, oldest age and dead letters, so the cloud sees a backlog
+building before it becomes a loss. `stop()` is what SIGTERM and Ctrl-C call: the uplink says
+offline, the outbox is closed, nothing pending is lost (it is sent at the next start).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from types import TracebackType
+
+from agent.config import AgentConfig
+from agent.outbox import Outbox
+from agent.recorder import EventRecorder
+from agent.uplink import Uplink
+from contract import AgentPath
+from taktline.clock import Clock, SystemClock
+from taktline.mqtt import BrokerSettings
+
+__all__ = ["Agent"]
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    """The composition of one Pi's agent; a context manager."""
+
+    def __init__(self, config: AgentConfig, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.path = AgentPath(config.site, config.area, config.agent)
+        config.outbox.parent.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(
+            config.outbox,
+            agent=config.agent,
+            clock=self.clock,
+            synchronous=config.synchronous,  # type: ignore[arg-type]
+            max_events=config.max_events,
+        )
+        self.uplink = Uplink(
+            self.outbox,
+            self.path,
+            BrokerSettings.from_url(config.broker),
+            clock=self.clock,
+            resend_after_s=config.resend_after_s,
+        )
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    def recorder(self, source: str, station: str | None = None) -> EventRecorder:
+        """The device-layer API for one source device (reader, input board) at a station."""
+        return EventRecorder(self.outbox, source, station)
+
+    def heartbeat(self) -> None:
+        """Records one `agent.heartbeat` event now."""
+        self.outbox.append(
+            "agent.heartbeat",
+            {
+                "uptime_s": round(time.monotonic() - self._started, 3),
+                "outbox_depth": self.outbox.depth(),
+                "outbox_oldest_age_s": self.outbox.oldest_age_s(),
+                "dead_letters": self.outbox.dead_letter_count,
+            },
+            source=self.config.agent,
+        )
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.config.heartbeat_s):
+            try:
+                self.heartbeat()
+            except Exception:  # a full outbox must not kill the heartbeat thread
+                log.exception("heartbeat not recorded")
+
+    def start(self) -> Agent:
+        """Starts the uplink and the heartbeat."""
+        self.uplink.start()
+        self.heartbeat()
+        self._heartbeat = threading.Thread(
+            target=self._beat, name=f"heartbeat-{self.config.agent}", daemon=True
+        )
+        self._heartbeat.start()
+        return self
+
+    def stop(self) -> None:
+        """Stops heartbeat and uplink, then closes the outbox; pending events stay in it."""
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(5)
+            self._heartbeat = None
+        self.uplink.stop()
+        self.outbox.close()
+
+    def __enter__(self) -> Agent:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
