@@ -25,9 +25,9 @@ KIND_TOOL = const(2)
 KIND_RUN = const(3)
 KIND_CYCLE = const(4)
 
-EVENT_HEAD = ">BIQQB"  # type, seq, event uptime us, sent uptime us, kind
-EVENT_HEAD_LEN = const(22)
-SENT_AT = const(13)  # offset of the sent-uptime field, rewritten at every (re)transmission
+EVENT_HEAD = ">B16sIQQB"  # type, instance, seq, event uptime us, sent uptime us, kind
+EVENT_HEAD_LEN = const(38)
+SENT_AT = const(29)  # offset of the sent-uptime field, rewritten at every (re)transmission
 HELLO_HEAD = ">B16sQIBIB"  # type, instance, uptime us, next seq, ring depth, overflow, flags
 HELLO_HEAD_LEN = const(35)
 CMD_ACK_FMT = ">B16sH"
@@ -95,7 +95,9 @@ class NodeLink:
         seq = self.next_seq
         self.next_seq = seq + 1
         buf = ring.frames[slot]
-        struct.pack_into(EVENT_HEAD, buf, 0, fr.T_EVENT, seq, event_ms * 1000, 0, kind)
+        struct.pack_into(
+            EVENT_HEAD, buf, 0, fr.T_EVENT, self.instance, seq, event_ms * 1000, 0, kind
+        )
         n = len(data)
         buf[EVENT_HEAD_LEN : EVENT_HEAD_LEN + n] = data
         ring.commit(slot, seq, EVENT_HEAD_LEN + n)

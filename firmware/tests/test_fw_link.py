@@ -60,7 +60,7 @@ class TestEvents(unittest.TestCase):
         sent = node.sent()
         self.assertEqual(len(sent), 1)
         head = struct.unpack_from(lk.EVENT_HEAD, sent[0], 0)
-        self.assertEqual(head, (fr.T_EVENT, 1, 40000, 50000, lk.KIND_BADGE))
+        self.assertEqual(head, (fr.T_EVENT, INSTANCE, 1, 40000, 50000, lk.KIND_BADGE))
         self.assertEqual(sent[0][lk.EVENT_HEAD_LEN :], b"\x04\xa1\xb2\xc3")
 
     def test_unacked_event_is_retransmitted_until_acked(self):
@@ -73,8 +73,8 @@ class TestEvents(unittest.TestCase):
         node.ticks.advance(1)
         node.link.poll()
         again = node.events()
-        self.assertEqual([e[1] for e in again], [1])
-        self.assertEqual(again[0][3], 100000)  # the sent stamp is fresh
+        self.assertEqual([e[2] for e in again], [1])
+        self.assertEqual(again[0][4], 100000)  # the sent stamp is fresh
         node.stream.rx.push(ack(1))
         node.ticks.advance(500)
         node.link.poll()
