@@ -1,0 +1,237 @@
+"""The AsyncAPI document and its JSON Schemas in docs/ agree with the code's contract."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contract import (
+    EVENT_TYPES,
+    NAMESPACE,
+    AgentStatus,
+    ContractError,
+    Event,
+    SentStamp,
+    encode_batch,
+    encode_settlement,
+    parse_batch,
+    parse_event,
+)
+from contract.envelope import (
+    AGENT_ALARMS,
+    BOOT_PATTERN,
+    ID_PATTERN,
+    INSTANCE_PATTERN,
+    MAX_EVENTS_PER_MESSAGE,
+    TIME_PATTERN,
+)
+from contract.tags import TAG_ID_PATTERN
+from contract.topics import AGENT_CHANNELS, AgentPath
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+ASYNCAPI = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
+
+
+def _schema(name: str) -> dict[str, Any]:
+    return json.loads((DOCS / "schemas" / name).read_text())
+
+
+EVENT_SCHEMA = _schema("event.schema.json")
+EVENT_VALIDATOR = jsonschema.Draft202012Validator(EVENT_SCHEMA)
+
+
+def test_every_schema_file_is_a_valid_json_schema() -> None:
+    for path in sorted((DOCS / "schemas").glob("*.schema.json")):
+        jsonschema.Draft202012Validator.check_schema(json.loads(path.read_text()))
+
+
+def test_channels_match_the_code() -> None:
+    channels = ASYNCAPI["channels"]
+    assert set(channels) == set(AGENT_CHANNELS)
+    sample = AgentPath("plant1", "harness", "pi-1")
+    for name, (direction, retained, qos) in AGENT_CHANNELS.items():
+        channel = channels[name]
+        address = channel["address"].format(site="plant1", area="harness", agent="pi-1")
+        assert address == sample.topic(name)
+        assert channel["address"].startswith(NAMESPACE + "/")
+        assert channel["bindings"]["mqtt"] == {"qos": qos, "retain": retained}
+        actions = [
+            op["action"]
+            for op in ASYNCAPI["operations"].values()
+            if op["channel"]["$ref"] == f"#/channels/{name}"
+        ]
+        assert actions == ["send" if direction == "publish" else "receive"]
+
+
+def test_message_schemas_exist_for_every_channel() -> None:
+    for channel in ASYNCAPI["channels"].values():
+        for message in channel["messages"].values():
+            name = message["$ref"].rsplit("/", 1)[1]
+            payload = ASYNCAPI["components"]["messages"][name]["payload"]["$ref"]
+            assert (DOCS / payload).is_file(), payload
+
+
+def test_enums_and_patterns_match_the_code() -> None:
+    props = EVENT_SCHEMA["properties"]
+    defs = EVENT_SCHEMA["$defs"]
+    assert tuple(props["type"]["enum"]) == EVENT_TYPES
+    assert tuple(defs["alarmPayload"]["properties"]["alarm"]["enum"]) == AGENT_ALARMS
+    assert defs["id"]["pattern"] == ID_PATTERN
+    assert props["instance"]["pattern"] == INSTANCE_PATTERN
+    assert props["boot"]["pattern"] == BOOT_PATTERN
+    assert defs["time"]["pattern"] == TIME_PATTERN
+    assert defs["tagId"]["pattern"] == TAG_ID_PATTERN
+    message = _schema("events-message.schema.json")
+    assert message["properties"]["events"]["maxItems"] == MAX_EVENTS_PER_MESSAGE
+    # Every event type has a payload rule in the schema.
+    covered = set()
+    for rule in EVENT_SCHEMA["allOf"]:
+        kind = rule["if"]["properties"]["type"]
+        covered |= set(kind.get("enum", [kind.get("const")]))
+    assert covered == set(EVENT_TYPES)
+
+
+# --- property tests: the two definitions accept and reject the same events ----------------------
+
+ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,20}\Z")
+tags = st.one_of(st.from_regex(r"\A[0-7][0-9A-F]{7}\Z"), st.from_regex(r"\A[0-7][0-9A-F]{13}\Z"))
+times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)).map(
+    lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+)
+payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "badge.read": st.fixed_dictionaries({"tag": tags}),
+    "tool.read": st.fixed_dictionaries({"tag": tags}),
+    "machine.signal": st.one_of(
+        st.fixed_dictionaries({"signal": st.just("run"), "on": st.booleans()}),
+        st.fixed_dictionaries({"signal": st.just("cycle"), "count": st.integers(1, 1_000_000)}),
+    ),
+    "agent.heartbeat": st.fixed_dictionaries(
+        {
+            "uptime_s": st.floats(0, 1e9),
+            "outbox_depth": st.integers(0, 10**7),
+            "outbox_oldest_age_s": st.none() | st.floats(0, 1e9),
+            "dead_letters": st.integers(0, 10**6),
+        }
+    ),
+    "agent.alarm": st.fixed_dictionaries(
+        {"alarm": st.sampled_from(AGENT_ALARMS), "detail": st.text(max_size=50)}
+    ),
+}
+
+
+@st.composite
+def events(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(EVENT_TYPES))
+    event = Event(
+        type=kind,
+        source=draw(ids),
+        agent=draw(ids),
+        station=draw(st.none() | ids),
+        instance=draw(st.from_regex(r"\A[0-9a-f]{32}\Z")),
+        seq=draw(st.integers(1, 2**63 - 1)),
+        time=draw(times),
+        mono_ns=draw(st.integers(0, 2**63 - 1)),
+        boot=draw(st.from_regex(r"\A[0-9A-Za-z-]{1,64}\Z")),
+        payload=draw(payloads[kind]),
+    )
+    return event.to_dict()
+
+
+# JSON values a buggy or hostile publisher might put anywhere. Integral floats are left out: JSON
+# Schema counts 1.0 as an integer, the contract (stricter, like our encoders) does not.
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer())
+    | st.text(max_size=20)
+    | tags
+    | ids,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+
+
+def _contract_accepts(obj: Any) -> bool:
+    try:
+        parse_event(obj)
+    except ContractError:
+        return False
+    return True
+
+
+def _schema_accepts(obj: Any) -> bool:
+    return EVENT_VALIDATOR.is_valid(obj)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(events())
+def test_every_valid_event_fits_the_schema(event: dict[str, Any]) -> None:
+    assert _contract_accepts(event)
+    assert _schema_accepts(event), list(EVENT_VALIDATOR.iter_errors(event))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(events(), st.data())
+def test_mutated_events_are_judged_alike(event: dict[str, Any], data: st.DataObject) -> None:
+    target = event
+    if data.draw(st.booleans(), "mutate the payload"):
+        target = event["payload"]
+    key = data.draw(st.sampled_from([*sorted(target), "surplus"]), "key")
+    action = data.draw(st.sampled_from(["drop", "replace"]), "action")
+    if action == "drop":
+        target.pop(key, None)
+    else:
+        target[key] = data.draw(json_values, "value")
+    assert _contract_accepts(event) == _schema_accepts(event), (
+        event,
+        [e.message for e in EVENT_VALIDATOR.iter_errors(event)],
+    )
+
+
+@pytest.mark.parametrize(
+    ("schema", "raw"),
+    [
+        (
+            "settled.schema.json",
+            encode_settlement([("ab" * 16, 1), ("ab" * 16, 2), ("cd" * 16, 9)]),
+        ),
+        (
+            "agent-status.schema.json",
+            AgentStatus("pi-1", "online", "2026-11-23T08:00:00Z").encode(),
+        ),
+        (
+            "events-message.schema.json",
+            encode_batch(
+                "pi-1",
+                SentStamp("2026-11-23T08:00:00.5Z", 5, "boot1"),
+                [json.dumps({"v": 1})],
+            ),
+        ),
+    ],
+)
+def test_encoded_messages_fit_their_schemas(schema: str, raw: bytes) -> None:
+    jsonschema.validate(json.loads(raw), _schema(schema), cls=jsonschema.Draft202012Validator)
+
+
+@settings(max_examples=100)
+@given(st.lists(events(), min_size=1, max_size=5))
+def test_batches_round_trip(items: list[dict[str, Any]]) -> None:
+    raw = encode_batch(
+        "pi-1",
+        SentStamp("2026-11-23T08:00:00Z", 10, "boot1"),
+        [json.dumps(item) for item in items],
+    )
+    jsonschema.validate(json.loads(raw), _schema("events-message.schema.json"))
+    batch = parse_batch(raw)
+    assert [e.to_dict() for e in batch.events] == items
