@@ -1,0 +1,356 @@
+"""Improvement phase: lower total weighted earliness + tardiness of a backward plan.
+
+Sequence is separated from timing. For fixed resource sequences the best start times under
+earliness and tardiness costs are a linear programme over difference constraints (precedence,
+transfer, one holding window after the other on each resource), solved exactly with scipy's HiGHS;
+its duals say which resource-sequence constraints cost money. A seeded local search swaps
+neighbours on those constraints (most expensive first), keeps improvements, and perturbs when it
+is stuck (iterated local search). With a seed and an iteration budget it is deterministic.
+
+The timing step ignores calendars, so `improve_plan` uses it only for resources that are open over
+the whole horizon (the benchmark shop, machines without shifts); elsewhere it keeps the plan.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.optimize import linprog
+
+from cloud.scheduler.backward import NO_DUE, Plan, Problem, step_costs
+
+__all__ = ["Improvement", "Timing", "improve_plan", "resource_sequences", "solve_timing"]
+
+I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
+
+
+@dataclass
+class Timing:
+    """Optimal start times for fixed sequences.
+
+    Attributes:
+        start: (S,) start slot per step.
+        cost: total weighted earliness + tardiness.
+        pair_duals: (P,) cost decrease per slot of relaxing each resource-sequence pair.
+    """
+
+    start: I64
+    cost: float
+    pair_duals: F64
+
+
+@dataclass
+class Improvement:
+    """Result of the improvement phase."""
+
+    start: I64
+    res: I64
+    cost_before: float
+    cost_after: float
+    iterations: int
+    seconds: float
+
+
+class _TimingModel:
+    """The fixed part of the timing LP (precedence and due rows); resource pairs are added."""
+
+    def __init__(self, p: Problem) -> None:
+        self.p = p
+        n = p.n_steps
+        self.n = n
+        step_order = p.step_order()
+        self.step_of_req = np.repeat(np.arange(n, dtype=np.int64), np.diff(p.req_ptr))
+        # precedence rows: S_s - S_{s+1} <= -(dur_s + transfer_s)
+        s = np.flatnonzero(step_order[:-1] == step_order[1:]).astype(np.int64)
+        self.prec_i, self.prec_j = s, s + 1
+        self.prec_b = -(p.dur[s] + p.transfer[s]).astype(np.float64)
+        due = np.flatnonzero(p.due < NO_DUE).astype(np.int64)
+        self.due = due
+        m = due.shape[0]
+        # variables: S (n), E (m), T (m)
+        self.c = np.concatenate([np.zeros(n), p.w_early[due], p.w_tardy[due]]).astype(np.float64)
+        rows = np.arange(m)
+        # -S - E <= dur - due ;  S - T <= due - dur
+        self.due_rows = sp.vstack(
+            [
+                sp.csr_matrix(
+                    (
+                        np.r_[-np.ones(m), -np.ones(m)],
+                        (np.r_[rows, rows], np.r_[due, n + rows]),
+                    ),
+                    shape=(m, n + 2 * m),
+                ),
+                sp.csr_matrix(
+                    (np.r_[np.ones(m), -np.ones(m)], (np.r_[rows, rows], np.r_[due, n + m + rows])),
+                    shape=(m, n + 2 * m),
+                ),
+            ]
+        )
+        dd = (p.dur[due] - p.due[due]).astype(np.float64)
+        self.due_b = np.r_[dd, -dd]
+        lo = p.release.astype(np.float64)
+        hi = (p.n_slots - p.dur).astype(np.float64)
+        self.bounds = np.c_[np.r_[lo, np.zeros(2 * m)], np.r_[hi, np.full(2 * m, np.inf)]]
+
+    def solve(self, pi: I64, pj: I64, pb: F64) -> Timing | None:
+        """Solves the LP with resource pairs S_pi - S_pj <= pb; None if infeasible."""
+        n, m = self.n, self.due.shape[0]
+        ii = np.r_[self.prec_i, pi]
+        jj = np.r_[self.prec_j, pj]
+        k = ii.shape[0]
+        rows = np.arange(k)
+        diff = sp.csr_matrix(
+            (np.r_[np.ones(k), -np.ones(k)], (np.r_[rows, rows], np.r_[ii, jj])),
+            shape=(k, n + 2 * m),
+        )
+        a = sp.vstack([diff, self.due_rows]).tocsr()
+        b = np.r_[self.prec_b, pb, self.due_b]
+        res = linprog(self.c, A_ub=a, b_ub=b, bounds=self.bounds, method="highs-ds")
+        if res.status != 0:
+            return None
+        start = np.rint(res.x[:n]).astype(np.int64)
+        marg = -np.asarray(res.ineqlin.marginals, dtype=np.float64)
+        e, t = step_costs(self.p, start)
+        return Timing(
+            start=start,
+            cost=float(e.sum() + t.sum()),
+            pair_duals=marg[self.prec_i.shape[0] : k],
+        )
+
+
+def resource_sequences(p: Problem, plan: Plan) -> list[I64]:
+    """Requirements held on each resource, in the order of their holding windows."""
+    step_of_req = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
+    begin = plan.start[step_of_req] + p.req_off
+    placed = plan.res >= 0
+    q = np.flatnonzero(placed)
+    order = np.lexsort((begin[q], plan.res[q]))
+    q = q[order]
+    bounds = np.searchsorted(plan.res[q], np.arange(p.n_res + 1))
+    return [q[bounds[r] : bounds[r + 1]] for r in range(p.n_res)]
+
+
+def _pairs(p: Problem, step_of_req: I64, seqs: list[I64]) -> tuple[I64, I64, F64, I64]:
+    """Constraint pairs from resource sequences: (step i, step j, bound, position index)."""
+    first = np.concatenate([s[:-1] for s in seqs if s.shape[0] > 1] or [np.zeros(0, np.int64)])
+    second = np.concatenate([s[1:] for s in seqs if s.shape[0] > 1] or [np.zeros(0, np.int64)])
+    pb = (p.req_off[second] - p.req_off[first] - p.req_len[first]).astype(np.float64)
+    return step_of_req[first], step_of_req[second], pb, first
+
+
+def solve_timing(p: Problem, seqs: list[I64]) -> Timing | None:
+    """Exact best start times for the given resource sequences (None if they form a cycle)."""
+    model = _TimingModel(p)
+    pi, pj, pb, _ = _pairs(p, model.step_of_req, seqs)
+    return model.solve(pi, pj, pb)
+
+
+class _IncrementalTiming:
+    """The timing LP kept warm in HiGHS: a swap rewrites three rows and re-solves from the basis.
+
+    Uses the HiGHS binding that scipy ships (`scipy.optimize._highspy`); `available` is False
+    where that private module is missing, and callers fall back to `_TimingModel`.
+    """
+
+    def __init__(self, p: Problem, model: _TimingModel, seqs: list[I64]) -> None:
+        from scipy.optimize._highspy import _core as hc
+
+        self.hc = hc
+        self.p = p
+        self.model = model
+        n, m = model.n, model.due.shape[0]
+        pi, pj, pb, _ = _pairs(p, model.step_of_req, seqs)
+        self.n_prec = model.prec_i.shape[0]
+        self.pi, self.pj = pi.copy(), pj.copy()
+        diff_i = np.r_[model.prec_i, pi]
+        diff_j = np.r_[model.prec_j, pj]
+        k = diff_i.shape[0]
+        rows = np.arange(k)
+        diff = sp.csr_matrix(
+            (np.r_[np.ones(k), -np.ones(k)], (np.r_[rows, rows], np.r_[diff_i, diff_j])),
+            shape=(k, n + 2 * m),
+        )
+        a = sp.vstack([model.due_rows, diff]).tocsr()
+        self.pair_row0 = model.due_rows.shape[0] + self.n_prec
+        ub = np.r_[model.due_b, model.prec_b, pb]
+        lp = hc.HighsLp()
+        lp.num_col_ = n + 2 * m
+        lp.num_row_ = a.shape[0]
+        lp.col_cost_ = model.c
+        lp.col_lower_ = model.bounds[:, 0].copy()
+        lp.col_upper_ = np.where(np.isinf(model.bounds[:, 1]), hc.kHighsInf, model.bounds[:, 1])
+        lp.row_lower_ = np.full(a.shape[0], -hc.kHighsInf)
+        lp.row_upper_ = ub
+        lp.a_matrix_.format_ = hc.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data.astype(np.float64)
+        lp.a_matrix_.num_col_ = n + 2 * m
+        lp.a_matrix_.num_row_ = a.shape[0]
+        h = hc._Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")
+        h.passModel(lp)
+        self.h = h
+
+    def set_pair(self, c: int, i: int, j: int, bound: float) -> None:
+        """Rewrites pair row c as S_i - S_j <= bound."""
+        row = self.pair_row0 + c
+        h = self.h
+        h.changeCoeff(row, int(self.pi[c]), 0.0)
+        h.changeCoeff(row, int(self.pj[c]), 0.0)
+        h.changeCoeff(row, i, 1.0)
+        h.changeCoeff(row, j, -1.0)
+        h.changeRowBounds(row, -self.hc.kHighsInf, bound)
+        self.pi[c], self.pj[c] = i, j
+
+    def load(self, seqs: list[I64]) -> None:
+        """Makes the pair rows follow `seqs` (rewrites only the rows that differ)."""
+        pi, pj, pb, _ = _pairs(self.p, self.model.step_of_req, seqs)
+        for c in np.flatnonzero((pi != self.pi) | (pj != self.pj)).tolist():
+            self.set_pair(c, int(pi[c]), int(pj[c]), float(pb[c]))
+
+    def solve(self) -> Timing | None:
+        """Re-solves from the current basis; None if the sequences form a cycle."""
+        h = self.h
+        h.run()
+        if h.getModelStatus() != self.hc.HighsModelStatus.kOptimal:
+            return None
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value)
+        start = np.rint(x[: self.model.n]).astype(np.int64)
+        duals = -np.asarray(sol.row_dual)[self.pair_row0 :]
+        e, t = step_costs(self.p, start)
+        return Timing(start=start, cost=float(e.sum() + t.sum()), pair_duals=duals)
+
+
+def _swap_rows(
+    p: Problem, step_of_req: I64, seq: I64, k: int, pair0: int
+) -> list[tuple[int, int, int, float]]:
+    """Pair rows (c, i, j, bound) touched by swapping positions k, k+1 of one sequence."""
+    out = []
+    for pos in (k - 1, k, k + 1):
+        if 0 <= pos < seq.shape[0] - 1:
+            q1, q2 = int(seq[pos]), int(seq[pos + 1])
+            bound = float(p.req_off[q2] - p.req_off[q1] - p.req_len[q1])
+            out.append((pair0 + pos, int(step_of_req[q1]), int(step_of_req[q2]), bound))
+    return out
+
+
+def improve_plan(
+    p: Problem,
+    plan: Plan,
+    *,
+    seed: int = 0,
+    max_iters: int = 1000,
+    time_s: float = 1.0,
+) -> Improvement:
+    """Iterated local search over resource sequences with exact timing; never makes it worse.
+
+    Args:
+        p: the problem.
+        plan: a feasible plan (from `plan_backward`).
+        seed: seed of the perturbations.
+        max_iters: most timing solves.
+        time_s: wall-clock budget in seconds.
+
+    Returns:
+        The best plan found (the input plan when nothing better or the phase does not apply).
+    """
+    t_start = time.perf_counter()
+    e, t = step_costs(p, plan.start)
+    before = float(e.sum() + t.sum())
+    keep = Improvement(plan.start, plan.res, before, before, 0, 0.0)
+    if plan.unplaced.any() or not p.open_.all() or not p.open_span.all():
+        keep.seconds = time.perf_counter() - t_start
+        return keep
+    model = _TimingModel(p)
+    rng = np.random.default_rng(seed)
+    seqs = [s.copy() for s in resource_sequences(p, plan)]
+    lp = _IncrementalTiming(p, model, seqs)
+    lens = np.array([max(s.shape[0] - 1, 0) for s in seqs], dtype=np.int64)
+    pair0 = np.cumsum(lens) - lens
+    pair_res, pair_pos = _pair_positions(seqs)
+    cur = lp.solve()
+    iters = 1
+    if cur is None:
+        return keep
+    best_cost, best_start, best_seqs = before, plan.start, [s.copy() for s in seqs]
+    if cur.cost < best_cost:
+        best_cost, best_start = cur.cost, cur.start
+
+    def out_of_budget() -> bool:
+        return iters >= max_iters or time.perf_counter() - t_start > time_s
+
+    stuck = 0
+    while not out_of_budget():
+        duals = cur.pair_duals
+        cand = np.flatnonzero(duals > 1e-9)
+        order = cand[np.argsort(-duals[cand], kind="stable")]
+        improved = False
+        for c in order[:8].tolist():
+            r, k = int(pair_res[c]), int(pair_pos[c])
+            seq = seqs[r]
+            seq[k], seq[k + 1] = seq[k + 1], seq[k]
+            touched = _swap_rows(p, model.step_of_req, seq, k, int(pair0[r]))
+            for row in touched:
+                lp.set_pair(*row)
+            nxt = lp.solve()
+            iters += 1
+            if nxt is not None and nxt.cost < cur.cost - 1e-9:
+                cur = nxt
+                improved = True
+                break
+            seq[k], seq[k + 1] = seq[k + 1], seq[k]
+            for row in _swap_rows(p, model.step_of_req, seq, k, int(pair0[r])):
+                lp.set_pair(*row)
+            if out_of_budget():
+                break
+        if cur.cost < best_cost - 1e-9:
+            best_cost, best_start = cur.cost, cur.start
+            best_seqs = [s.copy() for s in seqs]
+            stuck = 0
+        if improved:
+            continue
+        # stuck: perturb the best sequences with a few random neighbour swaps
+        stuck += 1
+        seqs = [s.copy() for s in best_seqs]
+        for _ in range(1 + min(stuck, 4)):
+            if pair_res.shape[0] == 0:
+                break
+            c = int(rng.integers(pair_res.shape[0]))
+            r, k = int(pair_res[c]), int(pair_pos[c])
+            seqs[r][k], seqs[r][k + 1] = seqs[r][k + 1], seqs[r][k]
+        lp.load(seqs)
+        nxt = lp.solve()
+        iters += 1
+        if nxt is None:
+            seqs = [s.copy() for s in best_seqs]
+            lp.load(seqs)
+            nxt = lp.solve()
+            iters += 1
+            if nxt is None:
+                break
+        cur = nxt
+    return Improvement(
+        start=best_start,
+        res=plan.res,
+        cost_before=before,
+        cost_after=min(best_cost, before),
+        iterations=iters,
+        seconds=time.perf_counter() - t_start,
+    )
+
+
+def _pair_positions(seqs: list[I64]) -> tuple[I64, I64]:
+    """For every consecutive pair in the sequences: its resource and the index of its first."""
+    lens = np.array([max(s.shape[0] - 1, 0) for s in seqs], dtype=np.int64)
+    res = np.repeat(np.arange(len(seqs), dtype=np.int64), lens)
+    starts = np.cumsum(lens) - lens
+    pos = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(starts, lens)
+    return res, pos
