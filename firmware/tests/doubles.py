@@ -130,6 +130,9 @@ class Watchdog:
         self.feeds += 1
 
 
+_SEED = [0]
+
+
 class FakeBoard:
     """Same methods as taktnode.hw.Board, backed by the doubles above."""
 
@@ -148,8 +151,9 @@ class FakeBoard:
         return a - b
 
     def urandom(self, n):
-        self._seed += 1
-        return bytes(((self._seed * 131 + i * 29) & 0xFF) for i in range(n))
+        _SEED[0] += 1  # every board (every boot) draws different bytes, like os.urandom
+        seed = _SEED[0] * 7919 + self._seed
+        return bytes(((seed >> (i % 3) * 8) * 131 + i * 29) & 0xFF for i in range(n))
 
     def spi(self):
         return SPI(self.chip)
@@ -169,3 +173,9 @@ class FakeBoard:
 
     def reset_cause(self):
         return 0
+
+    def node_id(self):
+        return "node-fake"
+
+    def sleep_ms(self, ms):
+        self.ticks.advance(ms)
