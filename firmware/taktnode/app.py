@@ -99,4 +99,8 @@ def main():
                 setattr(config, name, getattr(nodeconf, name))
     except ImportError:
         pass
-    Node(hw.Board(config)).run_forever()
+    board = hw.Board(config)
+    if board.maintenance():
+        print("taktnode: maintenance jumper fitted, not starting")
+        return
+    Node(board, config).run_forever()

@@ -17,7 +17,7 @@ class UsbSerial:
     """Non-blocking byte stream over the USB CDC port (the REPL's stdin/stdout).
 
     Ctrl-C (0x03) is a data byte in our frames, so keyboard interrupts are switched off; see
-    `docs/serial-link.md` for how to get a REPL back (the maintenance pin).
+    `docs/serial-link.md` for how to get a REPL back (the maintenance jumper).
     """
 
     def __init__(self):
@@ -51,6 +51,11 @@ class Board:
         self.sleep_ms = time.sleep_ms
         rst = machine.Pin(cfg.PIN_RST, machine.Pin.OUT)
         rst.value(1)
+
+    def maintenance(self):
+        """Whether the maintenance jumper (PIN_MAINTENANCE to ground) is fitted."""
+        pin = machine.Pin(self.cfg.PIN_MAINTENANCE, machine.Pin.IN, machine.Pin.PULL_UP)
+        return pin.value() == 0
 
     def ticks_ms(self):
         """Wrapping millisecond ticks."""
