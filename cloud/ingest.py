@@ -193,7 +193,8 @@ class Ingest:
         self.stats.duplicates += len(result.duplicates)
         self.stats.dead_lettered += result.dead_lettered
         for record in result.committed:
-            change = self.status.apply(json.loads(record.body), record.corrected_time)
+            event = record.event if record.event is not None else json.loads(record.body)
+            change = self.status.apply(event, record.corrected_time)
             if change and self._on_change:
                 self._on_change(change)
         if self._on_commit is not None and result.committed:
@@ -255,6 +256,7 @@ class Ingest:
                     time_basis=basis,
                     received_at=received_iso,
                     body=event.to_json(),
+                    event=event.to_dict(),
                 )
             )
 

@@ -40,6 +40,8 @@ class LogRecord:
     time_basis: str
     received_at: str
     body: str
+    #: The decoded event, when the caller has it (saves the status fold a `json.loads`).
+    event: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, int]:

@@ -58,6 +58,9 @@ INSTANCE_PATTERN: Final = r"^[0-9a-f]{32}$"
 BOOT_PATTERN: Final = r"^[0-9A-Za-z-]{1,64}$"
 TIME_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
 
+#: One encoder for every event body: building one per call costs more than the encoding.
+_CANONICAL: Final = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
 _ID_RE = re.compile(ID_PATTERN)
 _INSTANCE_RE = re.compile(INSTANCE_PATTERN)
 _BOOT_RE = re.compile(BOOT_PATTERN)
@@ -101,6 +104,13 @@ def _number(value: Any, where: str, low: float = 0.0) -> float:
 def _match(value: Any, pattern: re.Pattern[str], where: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise _fail(where, f"{value!r} does not match {pattern.pattern}")
+    return value
+
+
+def _field(obj: Mapping[str, Any], name: str, pattern: re.Pattern[str], where: str) -> str:
+    value = obj[name]
+    if type(value) is not str or not pattern.match(value):
+        raise _fail(f"{where}.{name}", f"{value!r} does not match {pattern.pattern}")
     return value
 
 
@@ -226,7 +236,7 @@ class Event:
 
     def to_json(self) -> str:
         """Compact JSON text of the envelope, as stored in the outbox and the event log."""
-        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+        return _CANONICAL.encode(self.to_dict())
 
     def validate(self) -> Event:
         """Checks every field; returns self or raises a `SchemaViolation`."""
@@ -238,7 +248,10 @@ def parse_event(obj: Any, where: str = "event") -> Event:
     """Validates a decoded envelope and returns it as an `Event`."""
     if not isinstance(obj, dict):
         raise _fail(where, f"{type(obj).__name__} is not an object")
-    _check_keys(obj, _EVENT_REQUIRED, _EVENT_ALLOWED, where)
+    keys = obj.keys()
+    # The common case first (ingest validates every event): messages are built only on failure.
+    if keys != _EVENT_REQUIRED and keys != _EVENT_ALLOWED:
+        _check_keys(obj, _EVENT_REQUIRED, _EVENT_ALLOWED, where)
     if obj["v"] != CONTRACT_VERSION or type(obj["v"]) is not int:
         raise _fail(f"{where}.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
     event_type = obj["type"]
@@ -248,18 +261,27 @@ def parse_event(obj: Any, where: str = "event") -> Event:
         )
     station = obj.get("station")
     if station is not None:
-        _match(station, _ID_RE, f"{where}.station")
+        _field(obj, "station", _ID_RE, where)
     payload = obj["payload"]
-    validate_payload(event_type, payload, f"{where}.payload")
+    if type(payload) is not dict:
+        raise _fail(f"{where}.payload", f"{type(payload).__name__} is not an object")
+    PAYLOAD_VALIDATORS[event_type](payload, f"{where}.payload")
+    seq, mono_ns = obj["seq"], obj["mono_ns"]
+    if type(seq) is not int or not 1 <= seq <= MAX_SEQ:
+        _int(seq, f"{where}.seq", 1)
+    if type(mono_ns) is not int or not 0 <= mono_ns <= MAX_SEQ:
+        _int(mono_ns, f"{where}.mono_ns")
+    time_text = _field(obj, "time", _TIME_RE, where)
+    parse_time(time_text, f"{where}.time")
     return Event(
         type=event_type,
-        source=_match(obj["source"], _ID_RE, f"{where}.source"),
-        agent=_match(obj["agent"], _ID_RE, f"{where}.agent"),
-        instance=_match(obj["instance"], _INSTANCE_RE, f"{where}.instance"),
-        seq=_int(obj["seq"], f"{where}.seq", 1),
-        time=_time_text(obj["time"], f"{where}.time"),
-        mono_ns=_int(obj["mono_ns"], f"{where}.mono_ns"),
-        boot=_match(obj["boot"], _BOOT_RE, f"{where}.boot"),
+        source=_field(obj, "source", _ID_RE, where),
+        agent=_field(obj, "agent", _ID_RE, where),
+        instance=_field(obj, "instance", _INSTANCE_RE, where),
+        seq=seq,
+        time=time_text,
+        mono_ns=mono_ns,
+        boot=_field(obj, "boot", _BOOT_RE, where),
         payload=payload,
         station=station,
     )
@@ -377,11 +399,6 @@ def _ranges(seqs: Iterable[int]) -> list[list[int]]:
         else:
             ranges.append([seq, seq])
     return ranges
-
-
-def _time_text(value: Any, where: str) -> str:
-    parse_time(value, where)
-    return str(value)
 
 
 def encode_settlement(keys: Iterable[tuple[str, int]]) -> bytes:

@@ -32,7 +32,8 @@ def boot_id() -> str:
 
 def utc_iso(moment: datetime) -> str:
     """Formats an aware datetime as the contract's UTC timestamp (microseconds, `Z` suffix)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime, and ingest formats every event's time.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 @runtime_checkable
