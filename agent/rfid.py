@@ -123,7 +123,8 @@ def _to_card(self: Any, command: int, send: list[int]) -> tuple[int, list[int], 
         count = self.Read_MFRC522(self.FIFOLevelReg)
         last_bits = self.Read_MFRC522(self.ControlReg) & 0x07
         back_len = (count - 1) * 8 + last_bits if last_bits and count else count * 8
-        back.extend(self.Read_MFRC522(self.FIFODataReg) for _ in range(min(count, 64)))
+        # Like the package: at most MAX_LEN bytes (READ leaves its two CRC bytes in the FIFO).
+        back.extend(self.Read_MFRC522(self.FIFODataReg) for _ in range(min(count, self.MAX_LEN)))
     self.last_status, self.last_bits = status, back_len
     return status, back, back_len
 

@@ -16,7 +16,8 @@ API (stable; `firmware/` tests depend on it):
       resets it); `unplug()` / `plug()` model a loose cable (MISO then reads `0x00`).
     - Field: `add_tag(tag)`, `remove_tag(tag)`, `tags` (in the field); `antenna_on`.
     - Faults: `fail_next_crc(count=1)` corrupts the CRC_A of the next `count` tag answers that
-      carry one (the SAK, READ data).
+      carry one (the SAK, READ data); `fail_next_bcc(count=1)` flips a UID bit in the next
+      `count` complete anticollision answers, so their BCC fails.
     - Inspection: `registers` (read-only view), `fifo`, `transfers` (SPI frames so far),
       `frames` (frames sent to the air: list of bytes lists, for assertions).
 - `Tag(uid, *, sak=None, atqa=None, memory=None, key_a=bytes(6 * [255]), ...)`: a tag with
@@ -375,6 +376,7 @@ class MFRC522Chip:
         self.connected = True
         self.powered = True
         self._crc_faults = 0
+        self._bcc_faults = 0
         self._selected = False
         self._frame_index = 0
         self._write_addr: int | None = None
@@ -418,6 +420,10 @@ class MFRC522Chip:
         if tag in self.tags:
             self.tags.remove(tag)
             tag.power_off()
+
+    def fail_next_bcc(self, count: int = 1) -> None:
+        """Flips a UID bit in the next `count` complete anticollision answers (their BCC fails)."""
+        self._bcc_faults += count
 
     def fail_next_crc(self, count: int = 1) -> None:
         """Corrupts the CRC_A of the next `count` tag answers that carry one."""
@@ -637,6 +643,9 @@ class MFRC522Chip:
             if reply.crc and self._crc_faults:
                 self._crc_faults -= 1
                 reply.bits[-1] ^= 1  # flips the CRC's most significant bit
+            elif not reply.crc and len(reply.bits) == 40 and self._bcc_faults:
+                self._bcc_faults -= 1
+                reply.bits[0] ^= 1  # a UID bit lost in noise: the BCC no longer matches
         received = self._air(replies)
         out, last_bits = _to_bytes(received, rx_align)
         if regs[Reg.RxMode] & 0x80 and last_bits == 0 and len(out) >= 3:

@@ -214,3 +214,35 @@ def test_missing_spi_device_is_an_error_state_and_retried(clock: FakeClock) -> N
 def test_bad_reset_pin_is_rejected(hw: EmulatedHardware) -> None:
     with pytest.raises(RfidError, match="GPIO99"):
         RfidReader(hw, 0, 0, reset_pin=99)
+
+
+def test_a_garbled_uid_is_counted_not_reported(
+    reader: RfidReader, chip: MFRC522Chip, clock: FakeClock
+) -> None:
+    chip.add_tag(Tag(bytes.fromhex("DEADBEEF")))
+    chip.fail_next_bcc()
+    # The garbled answer (DFADBEEF, BCC 0x22) is counted; the tag still answering is re-read.
+    assert hold(reader, clock, 0.5) == ["DEADBEEF"]
+    assert reader.crc_errors == 1 and reader.reads == 1
+
+
+def test_the_subclass_keeps_the_package_block_read_and_write(
+    hw: EmulatedHardware, chip: MFRC522Chip
+) -> None:
+    from agent.rfid import _driver_class
+
+    logger = logging.getLogger("mfrc522Logger")
+    handlers = list(logger.handlers)
+    driver = _driver_class(hw.mfrc522_class())(bus=0, device=0, pin_mode=11, pin_rst=25)
+    driver.clock = hw.clock
+    chip.add_tag(Tag(bytes.fromhex("DEADBEEF")))
+    assert driver.MFRC522_Request(driver.PICC_REQIDL) == (driver.MI_OK, 16)
+    status, uid = driver.MFRC522_Anticoll()
+    assert status == driver.MI_OK
+    assert driver.MFRC522_SelectTag(uid) == 0x08
+    assert driver.MFRC522_Auth(driver.PICC_AUTHENT1A, 8, [0xFF] * 6, uid) == driver.MI_OK
+    driver.MFRC522_Write(8, list(range(16)))
+    assert driver.MFRC522_Read(8) == list(range(16))
+    for handler in logger.handlers[:]:
+        if handler not in handlers:
+            logger.removeHandler(handler)  # the package adds one per instance

@@ -273,3 +273,13 @@ def test_tag_rejects_bad_uids() -> None:
         Tag(b"\x01\x02\x03\x04\x05")
     with pytest.raises(ValueError, match="cascade tag"):
         Tag(b"\x88\x02\x03\x04")
+
+
+def test_failed_bcc_garbles_the_next_full_anticollision_answer(host: Host) -> None:
+    host.chip.add_tag(Tag(bytes.fromhex("DEADBEEF")))
+    host.chip.fail_next_bcc()
+    host.transceive([0x26], framing=0x07)
+    answer, _, _ = host.transceive([0x93, 0x20])
+    assert answer[0] ^ answer[1] ^ answer[2] ^ answer[3] != answer[4]
+    answer, _, _ = host.transceive([0x93, 0x20])  # the tag is still READY: a clean answer now
+    assert answer == [0xDE, 0xAD, 0xBE, 0xEF, 0x22]
