@@ -7,9 +7,11 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.rfid import RfidError, RfidReader
-from hardware.factory import EmulatedHardware
+from hardware.factory import EmulatedHardware, PiHardware
 from hardware.mfrc522_chip import MFRC522Chip, Tag
 from taktline.clock import FakeClock
 
@@ -246,3 +248,32 @@ def test_the_subclass_keeps_the_package_block_read_and_write(
     for handler in logger.handlers[:]:
         if handler not in handlers:
             logger.removeHandler(handler)  # the package adds one per instance
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.binary(min_size=4, max_size=4), st.binary(min_size=7, max_size=7)).filter(
+            lambda uid: uid[0] != 0x88
+        ),
+        min_size=1,
+        max_size=3,
+        unique=True,
+    )
+)
+def test_every_tag_in_the_field_is_read_once(tag_uids: list[bytes]) -> None:
+    clock = FakeClock()
+    with EmulatedHardware(clock) as hw:
+        chip = hw.add_mfrc522(0, 0)
+        for uid in tag_uids:
+            chip.add_tag(Tag(uid))
+        with RfidReader(hw, 0, 0, max_tags=4) as rfid:
+            reads = hold(rfid, clock, 2.0)
+    assert sorted(reads) == sorted(uid.hex().upper() for uid in tag_uids)
+
+
+def test_real_hardware_off_a_pi_is_an_error_state_not_a_crash() -> None:
+    rfid = RfidReader(PiHardware(FakeClock()), 0, 0)
+    assert rfid.error is not None and "TAKTLINE_HARDWARE=emulated" in rfid.error
+    assert rfid.poll() is None and not rfid.is_connected
+    rfid.close()

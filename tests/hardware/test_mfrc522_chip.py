@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hardware.mfrc522_chip import ACTIVE, HALT, IDLE, READY, MFRC522Chip, Reg, Tag, crc_a
 
@@ -283,3 +285,40 @@ def test_failed_bcc_garbles_the_next_full_anticollision_answer(host: Host) -> No
     assert answer[0] ^ answer[1] ^ answer[2] ^ answer[3] != answer[4]
     answer, _, _ = host.transceive([0x93, 0x20])  # the tag is still READY: a clean answer now
     assert answer == [0xDE, 0xAD, 0xBE, 0xEF, 0x22]
+
+
+uids = st.one_of(st.binary(min_size=4, max_size=4), st.binary(min_size=7, max_size=7)).filter(
+    lambda uid: uid[0] != 0x88
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=40))
+def test_chip_crc_matches_software(data: bytes) -> None:
+    host = Host(MFRC522Chip())
+    host.init()
+    crc = crc_a(list(data))
+    assert host.crc(list(data)) == [crc & 0xFF, crc >> 8]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(uids, min_size=1, max_size=4, unique=True))
+def test_bitwise_anticollision_finds_every_tag(tag_uids: list[bytes]) -> None:
+    host = Host(MFRC522Chip())
+    host.init()
+    for uid in tag_uids:
+        host.chip.add_tag(Tag(uid))
+    found: set[bytes] = set()
+    for _ in range(len(tag_uids)):
+        host.transceive([0x26], framing=0x07)
+        levels = []
+        for sel in (0x93, 0x95):
+            answer = _resolve(host, sel)
+            sak = host.select(sel, answer)[0]
+            levels.append(bytes(answer[:4]))
+            if not sak & 0x04:
+                break
+        found.add(levels[0] if len(levels) == 1 else levels[0][1:] + levels[1])
+        halt = [0x50, 0x00]
+        host.transceive(halt + host.crc(halt))
+    assert found == set(tag_uids)
