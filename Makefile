@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.taktline-installed
 
-.PHONY: demo test test-fast lint typecheck services bench clean
+.PHONY: demo test test-fast lint typecheck typecheck-firmware firmware-tests services bench clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	PYTHON=$(PYTHON) bash scripts/bootstrap.sh
@@ -23,8 +23,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) services lint typecheck
+# The firmware against the MicroPython stubs (installed into .cache/, not the venv).
+typecheck-firmware: $(STAMP)
+	bash scripts/typecheck-firmware.sh
+
+# The firmware's test modules under real MicroPython (WebAssembly port, Node.js).
+firmware-tests: services
+	bash scripts/firmware-tests.sh
+
+test: $(STAMP) services lint typecheck typecheck-firmware
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	bash scripts/firmware-tests.sh
 
 # A quick subset while you work: no fault injection, no browser, nothing slow.
 test-fast: $(STAMP)

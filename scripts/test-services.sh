@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Makes sure the programs the tests start for themselves are installed: Mosquitto (broker and
-# clients). Installs them from Debian's packages when missing and running as root; otherwise says
+# clients) and Node.js with npm (the firmware tests run MicroPython's WebAssembly port under it). Installs them from Debian's packages when missing and running as root; otherwise says
 # which package to install. The tests start their own private instances on free ports.
 set -uo pipefail
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "Installing Debian packages for the tests: ${missing[*]}"
