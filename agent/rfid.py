@@ -184,27 +184,22 @@ def _halt(self: Any) -> None:
     self.MFRC522_ToCard(self.PCD_TRANSCEIVE, frame)
 
 
-_SUBCLASSES: dict[type[Any], type[Any]] = {}
-
-
 def _driver_class(base: type[Any]) -> type[Any]:
-    """The package's class with the fixes above (one subclass per base class)."""
-    if base not in _SUBCLASSES:
-        _SUBCLASSES[base] = type(
-            "TaktlineMFRC522",
-            (base,),
-            {
-                "MFRC522_ToCard": _to_card,
-                "MFRC522_AnticollLevel": _anticoll_level,
-                "MFRC522_SelectTagLevel": _select_level,
-                "MFRC522_Halt": _halt,
-                "max_irq_polls": 600,
-                "wait_ns": 40_000_000,
-                "collisions": 0,
-                "__module__": __name__,
-            },
-        )
-    return _SUBCLASSES[base]
+    """The package's class with the fixes above, as a subclass (made per reader: cheap)."""
+    return type(
+        "TaktlineMFRC522",
+        (base,),
+        {
+            "MFRC522_ToCard": _to_card,
+            "MFRC522_AnticollLevel": _anticoll_level,
+            "MFRC522_SelectTagLevel": _select_level,
+            "MFRC522_Halt": _halt,
+            "max_irq_polls": 600,
+            "wait_ns": 40_000_000,
+            "collisions": 0,
+            "__module__": __name__,
+        },
+    )
 
 
 # ----- the reader -------------------------------------------------------------------------------
@@ -419,9 +414,9 @@ class RfidReader:
         # A field reset puts every tag in the field back to IDLE, so REQA finds halted ones too;
         # each tag read is halted so the next REQA finds the next one.
         driver.AntennaOff()
-        self._clock.sleep(0.001)
+        self._clock.sleep(0.005)  # ISO 14443-3 field reset: at least 5 ms off
         driver.AntennaOn()
-        self._clock.sleep(0.005)  # tags need a few milliseconds of field to power up
+        self._clock.sleep(0.005)  # and a few milliseconds for tags to power up
         found: list[str] = []
         for _ in range(self.max_tags):
             status, _bits = driver.MFRC522_Request(driver.PICC_REQIDL)
