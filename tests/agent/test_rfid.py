@@ -250,7 +250,7 @@ def test_the_subclass_keeps_the_package_block_read_and_write(
             logger.removeHandler(handler)  # the package adds one per instance
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, database=None)
 @given(
     st.lists(
         st.one_of(st.binary(min_size=4, max_size=4), st.binary(min_size=7, max_size=7)).filter(

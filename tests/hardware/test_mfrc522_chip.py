@@ -292,7 +292,7 @@ uids = st.one_of(st.binary(min_size=4, max_size=4), st.binary(min_size=7, max_si
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(st.binary(max_size=40))
 def test_chip_crc_matches_software(data: bytes) -> None:
     host = Host(MFRC522Chip())
@@ -301,7 +301,7 @@ def test_chip_crc_matches_software(data: bytes) -> None:
     assert host.crc(list(data)) == [crc & 0xFF, crc >> 8]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, database=None)
 @given(st.lists(uids, min_size=1, max_size=4, unique=True))
 def test_bitwise_anticollision_finds_every_tag(tag_uids: list[bytes]) -> None:
     host = Host(MFRC522Chip())
