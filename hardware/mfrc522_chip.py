@@ -368,13 +368,13 @@ class MFRC522Chip:
 
     def __init__(self, version: int = 0x92) -> None:
         self.version = version
+        self.powered = True
         self._regs = [0] * 64
         self.fifo: list[int] = []
         self.tags: list[Tag] = []
         self.frames: list[list[int]] = []
         self.transfers = 0
         self.connected = True
-        self.powered = True
         self._crc_faults = 0
         self._bcc_faults = 0
         self._selected = False
@@ -387,11 +387,11 @@ class MFRC522Chip:
 
     def set_reset_pin(self, high: bool) -> None:
         """Drives NRSTPD: low powers the chip down; a rising edge performs a hard reset."""
+        was_on = self.antenna_on
         if high and not self.powered:
             self._reset()
         self.powered = high
-        if not high:
-            self._field_changed(False)
+        self._field_changed(was_on)
 
     def unplug(self) -> None:
         """Disconnects the chip from the bus: reads return 0x00 and writes are lost."""
@@ -483,12 +483,13 @@ class MFRC522Chip:
     # ----- registers ------------------------------------------------------------------------
 
     def _reset(self) -> None:
+        was_on = self.antenna_on
         self._regs = [0] * 64
         for reg, value in _RESET_VALUES.items():
             self._regs[reg] = value
         self._regs[Reg.Version] = self.version
         self.fifo = []
-        self._field_changed(False)
+        self._field_changed(was_on)
 
     def _field_changed(self, was_on: bool) -> None:
         if was_on != self.antenna_on:

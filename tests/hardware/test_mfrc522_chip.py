@@ -322,3 +322,18 @@ def test_bitwise_anticollision_finds_every_tag(tag_uids: list[bytes]) -> None:
         halt = [0x50, 0x00]
         host.transceive(halt + host.crc(halt))
     assert found == set(tag_uids)
+
+
+def test_power_loss_resets_tags_in_the_field(host: Host) -> None:
+    tag = host.chip.add_tag(Tag(bytes.fromhex("DEADBEEF")))
+    host.transceive([0x26], framing=0x07)
+    answer, _, _ = host.transceive([0x93, 0x20])
+    host.select(0x93, answer)
+    halt = [0x50, 0x00]
+    host.transceive(halt + host.crc(halt))
+    assert tag.state == HALT
+    host.chip.set_reset_pin(False)
+    assert tag.state == IDLE and not host.chip.antenna_on
+    host.chip.set_reset_pin(True)
+    host.init()
+    assert host.transceive([0x26], framing=0x07)[0] == [0x04, 0x00]
