@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["NO_DUE", "Plan", "Problem", "plan_backward", "step_costs"]
+__all__ = ["NO_DUE", "Plan", "Problem", "ideal_starts", "plan_backward", "step_costs"]
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -428,3 +428,23 @@ def step_costs(p: Problem, start: I64) -> tuple[F64, F64]:
     early = np.where(has, np.maximum(p.due - end, 0), 0) * p.w_early
     tardy = np.where(has, np.maximum(end - p.due, 0), 0) * p.w_tardy
     return early.astype(np.float64), tardy.astype(np.float64)
+
+
+def ideal_starts(p: Problem) -> I64:
+    """The ideal JIT plan: every step right-aligned as if capacity were unlimited.
+
+    Each order's last step ends at its due slot, each earlier step at the earlier of its own due
+    slot and its successor's start minus the transfer time. Calendars and releases are ignored:
+    this is the plan the resource requirement by time is computed from.
+    """
+    counts = np.diff(p.order_ptr)
+    start = np.zeros(p.n_steps, dtype=np.int64)
+    last = p.order_ptr[1:] - 1
+    due_last = np.where(p.due[last] < NO_DUE, p.due[last], p.n_slots)
+    start[last] = due_last - p.dur[last]
+    for k in range(1, int(counts.max(initial=0))):
+        o = np.flatnonzero(counts > k)
+        s = last[o] - k
+        end = np.minimum(p.due[s], start[s + 1] - p.transfer[s])
+        start[s] = end - p.dur[s]
+    return start

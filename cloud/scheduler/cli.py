@@ -1,14 +1,16 @@
 """The `taktline plan` subcommand: plant and orders in, schedule, summary and Gantt chart out.
 
 A thin layer over `cloud.scheduler`; heavy imports (numpy) happen inside `run` so that
-`taktline --help` stays fast.
+`taktline --help` stays fast. Exit code 0 when everything was planned, 1 when some orders could
+not be (the rest of the plan still comes out), 2 when the inputs are invalid.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["configure", "run"]
@@ -23,16 +25,71 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--now", help="plan from this UTC time (ISO 8601) instead of the clock")
     parser.add_argument("--seed", type=int, default=0, help="seed of the improvement phase")
     parser.add_argument(
-        "--improve-s", type=float, default=1.0, help="time budget of the improvement phase"
+        "--improve-s", type=float, default=1.0, help="time budget of the improvement phase (s)"
+    )
+    parser.add_argument(
+        "--improve-iters", type=int, default=10_000, help="iteration budget of the improvement"
     )
 
 
+class _Progress:
+    """A progress bar on stderr, shown only once the plan has taken more than a second."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.t0 = time.perf_counter()
+        self.budget = max(budget_s, 1e-9)
+        self.shown = False
+
+    def __call__(self, fraction: float) -> None:
+        if time.perf_counter() - self.t0 < 1.0 or not sys.stderr.isatty():
+            return
+        self.shown = True
+        n = int(30 * min(max(fraction, 0.0), 1.0))
+        print(f"\rplanning [{'#' * n}{'.' * (30 - n)}] {fraction:4.0%}", end="", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Plans the orders on the plant; returns the exit code (0 ok, 1 inputs with errors)."""
-    for path in (args.plant, args.orders):
-        try:
-            json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            print(f"taktline plan: cannot read {path}: {exc}", file=sys.stderr)
-            return 2
-    return 0
+    """Plans the orders on the plant; returns the exit code."""
+    from cloud.plant import PlantInvalid, load_orders, load_plant
+    from cloud.scheduler.service import plan_orders, schedule_document, summary_lines
+
+    try:
+        plant = load_plant(args.plant)
+        orders = load_orders(args.orders, plant)
+    except PlantInvalid as exc:
+        print("taktline plan: invalid input:", file=sys.stderr)
+        for line in exc.errors:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    if args.now:
+        now = datetime.fromisoformat(args.now.replace("Z", "+00:00")).astimezone(UTC)
+    else:
+        from taktline.clock import SystemClock
+
+        now = SystemClock().now()
+    progress = _Progress(args.improve_s)
+    result = plan_orders(
+        plant,
+        orders,
+        now,
+        seed=args.seed,
+        improve_s=args.improve_s,
+        improve_iters=args.improve_iters,
+        progress=progress,
+    )
+    progress.close()
+    if args.out:
+        import json
+
+        args.out.write_text(json.dumps(schedule_document(result), indent=1) + "\n")
+    if args.gantt:
+        from cloud.scheduler.gantt import gantt_svg
+
+        args.gantt.write_text(gantt_svg(result.model, result.plan))
+    for line in summary_lines(result):
+        print(line)
+    return 1 if result.model.errors or result.plan.unplaced.any() else 0

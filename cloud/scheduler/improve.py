@@ -7,13 +7,15 @@ its duals say which resource-sequence constraints cost money. A seeded local sea
 neighbours on those constraints (most expensive first), keeps improvements, and perturbs when it
 is stuck (iterated local search). With a seed and an iteration budget it is deterministic.
 
-The timing step ignores calendars, so `improve_plan` uses it only for resources that are open over
-the whole horizon (the benchmark shop, machines without shifts); elsewhere it keeps the plan.
+The timing step ignores calendars: a solution is kept only if every holding window lies inside
+its resource's calendar (always true for resources open around the clock, as in the benchmark
+shop), so the phase never returns a plan that is worse or infeasible.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +23,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.optimize import linprog
 
-from cloud.scheduler.backward import NO_DUE, Plan, Problem, step_costs
+from cloud.scheduler.backward import NO_DUE, Plan, Problem, ideal_starts, step_costs
 
 __all__ = ["Improvement", "Timing", "improve_plan", "resource_sequences", "solve_timing"]
 
@@ -123,10 +125,14 @@ class _TimingModel:
         )
 
 
-def resource_sequences(p: Problem, plan: Plan) -> list[I64]:
-    """Requirements held on each resource, in the order of their holding windows."""
+def resource_sequences(p: Problem, plan: Plan, start: I64 | None = None) -> list[I64]:
+    """Requirements held on each resource, in the order of their holding windows.
+
+    With `start`, the order follows those start times instead of the plan's (the plan still
+    says which resource each requirement holds).
+    """
     step_of_req = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
-    begin = plan.start[step_of_req] + p.req_off
+    begin = (plan.start if start is None else start)[step_of_req] + p.req_off
     placed = plan.res >= 0
     q = np.flatnonzero(placed)
     order = np.lexsort((begin[q], plan.res[q]))
@@ -148,6 +154,32 @@ def solve_timing(p: Problem, seqs: list[I64]) -> Timing | None:
     model = _TimingModel(p)
     pi, pj, pb, _ = _pairs(p, model.step_of_req, seqs)
     return model.solve(pi, pj, pb)
+
+
+class _CalendarFilter:
+    """Says whether start times keep every holding window inside its resource's calendar.
+
+    The timing LP knows nothing of shifts and breaks; its solutions are kept only where they
+    fit (always, on resources open around the clock).
+    """
+
+    def __init__(self, p: Problem, res: I64) -> None:
+        self.p = p
+        self.trivial = bool(p.open_.all())
+        self.step_of_req = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
+        self.row = res + p.n_res * p.span[self.step_of_req]
+        closed = np.concatenate([~p.open_, ~p.open_span])
+        self.cs = np.zeros((closed.shape[0], closed.shape[1] + 1), dtype=np.int32)
+        np.cumsum(closed, axis=1, out=self.cs[:, 1:])
+
+    def __call__(self, start: I64) -> bool:
+        if self.trivial:
+            return True
+        a = start[self.step_of_req] + self.p.req_off
+        b = a + self.p.req_len
+        if a.min() < 0 or b.max() > self.p.n_slots:
+            return False
+        return bool((self.cs[self.row, b] == self.cs[self.row, a]).all())
 
 
 class _IncrementalTiming:
@@ -229,17 +261,41 @@ class _IncrementalTiming:
         return Timing(start=start, cost=float(e.sum() + t.sum()), pair_duals=duals)
 
 
-def _swap_rows(
-    p: Problem, step_of_req: I64, seq: I64, k: int, pair0: int
+def _best_start_sequences(p: Problem, plan: Plan, model: _TimingModel) -> list[I64]:
+    """The plan's own sequences or those of the ideal JIT plan, whichever times better."""
+    best: list[I64] = resource_sequences(p, plan)
+    timing = model.solve(*_pairs(p, model.step_of_req, best)[:3])
+    best_cost = timing.cost if timing is not None else np.inf
+    ideal = ideal_starts(p)
+    # ties broken by step index keep one global order, so ideal sequences never form a cycle
+    for key in (ideal, ideal + p.dur):
+        seqs = resource_sequences(p, plan, key)
+        timing = model.solve(*_pairs(p, model.step_of_req, seqs)[:3])
+        if timing is not None and timing.cost < best_cost:
+            best, best_cost = seqs, timing.cost
+    return best
+
+
+def _rows_between(
+    p: Problem, step_of_req: I64, seq: I64, lo: int, hi: int, pair0: int
 ) -> list[tuple[int, int, int, float]]:
-    """Pair rows (c, i, j, bound) touched by swapping positions k, k+1 of one sequence."""
+    """Pair rows (c, i, j, bound) for positions lo-1 .. hi of one sequence."""
     out = []
-    for pos in (k - 1, k, k + 1):
+    for pos in range(lo - 1, hi + 1):
         if 0 <= pos < seq.shape[0] - 1:
             q1, q2 = int(seq[pos]), int(seq[pos + 1])
             bound = float(p.req_off[q2] - p.req_off[q1] - p.req_len[q1])
             out.append((pair0 + pos, int(step_of_req[q1]), int(step_of_req[q2]), bound))
     return out
+
+
+def _move(seq: I64, a: int, b: int) -> I64:
+    """`seq` with the element at position a moved to position b."""
+    return np.insert(np.delete(seq, a), b, seq[a])
+
+
+#: moves tried around a costly pair at positions (k, k+1): (element offset, new position offset)
+_MOVES = ((1, 0), (1, -1), (0, 2), (1, -2), (0, 3))
 
 
 def improve_plan(
@@ -249,6 +305,7 @@ def improve_plan(
     seed: int = 0,
     max_iters: int = 1000,
     time_s: float = 1.0,
+    progress: Callable[[float], None] | None = None,
 ) -> Improvement:
     """Iterated local search over resource sequences with exact timing; never makes it worse.
 
@@ -258,6 +315,7 @@ def improve_plan(
         seed: seed of the perturbations.
         max_iters: most timing solves.
         time_s: wall-clock budget in seconds.
+        progress: called now and then with the fraction of the budget used.
 
     Returns:
         The best plan found (the input plan when nothing better or the phase does not apply).
@@ -266,12 +324,13 @@ def improve_plan(
     e, t = step_costs(p, plan.start)
     before = float(e.sum() + t.sum())
     keep = Improvement(plan.start, plan.res, before, before, 0, 0.0)
-    if plan.unplaced.any() or not p.open_.all() or not p.open_span.all():
+    if plan.unplaced.any() or p.n_steps == 0:
         keep.seconds = time.perf_counter() - t_start
         return keep
     model = _TimingModel(p)
+    fits = _CalendarFilter(p, plan.res)
     rng = np.random.default_rng(seed)
-    seqs = [s.copy() for s in resource_sequences(p, plan)]
+    seqs = _best_start_sequences(p, plan, model)
     lp = _IncrementalTiming(p, model, seqs)
     lens = np.array([max(s.shape[0] - 1, 0) for s in seqs], dtype=np.int64)
     pair0 = np.cumsum(lens) - lens
@@ -281,7 +340,7 @@ def improve_plan(
     if cur is None:
         return keep
     best_cost, best_start, best_seqs = before, plan.start, [s.copy() for s in seqs]
-    if cur.cost < best_cost:
+    if cur.cost < best_cost and fits(cur.start):
         best_cost, best_start = cur.cost, cur.start
 
     def out_of_budget() -> bool:
@@ -289,29 +348,38 @@ def improve_plan(
 
     stuck = 0
     while not out_of_budget():
+        if progress is not None:
+            progress(max(iters / max_iters, (time.perf_counter() - t_start) / time_s))
         duals = cur.pair_duals
         cand = np.flatnonzero(duals > 1e-9)
         order = cand[np.argsort(-duals[cand], kind="stable")]
         improved = False
-        for c in order[:8].tolist():
-            r, k = int(pair_res[c]), int(pair_pos[c])
-            seq = seqs[r]
-            seq[k], seq[k + 1] = seq[k + 1], seq[k]
-            touched = _swap_rows(p, model.step_of_req, seq, k, int(pair0[r]))
-            for row in touched:
-                lp.set_pair(*row)
-            nxt = lp.solve()
-            iters += 1
-            if nxt is not None and nxt.cost < cur.cost - 1e-9:
-                cur = nxt
-                improved = True
+        for da, db in _MOVES:
+            for c in order[:8].tolist():
+                r, k = int(pair_res[c]), int(pair_pos[c])
+                n_r = seqs[r].shape[0]
+                src, dst = k + da, k + db
+                if not 0 <= dst < n_r:
+                    continue
+                old = seqs[r]
+                seqs[r] = _move(old, src, dst)
+                lo, hi = min(src, dst), max(src, dst)
+                for row in _rows_between(p, model.step_of_req, seqs[r], lo, hi, int(pair0[r])):
+                    lp.set_pair(*row)
+                nxt = lp.solve()
+                iters += 1
+                if nxt is not None and nxt.cost < cur.cost - 1e-9:
+                    cur = nxt
+                    improved = True
+                    break
+                seqs[r] = old
+                for row in _rows_between(p, model.step_of_req, old, lo, hi, int(pair0[r])):
+                    lp.set_pair(*row)
+                if out_of_budget():
+                    break
+            if improved or out_of_budget():
                 break
-            seq[k], seq[k + 1] = seq[k + 1], seq[k]
-            for row in _swap_rows(p, model.step_of_req, seq, k, int(pair0[r])):
-                lp.set_pair(*row)
-            if out_of_budget():
-                break
-        if cur.cost < best_cost - 1e-9:
+        if cur.cost < best_cost - 1e-9 and fits(cur.start):
             best_cost, best_start = cur.cost, cur.start
             best_seqs = [s.copy() for s in seqs]
             stuck = 0

@@ -1,0 +1,586 @@
+"""The plant model: master data the scheduler plans on and the status pages show.
+
+Machines, tools and operators are individual resources, each with a calendar; resource groups
+name the alternatives a step may use (listed members, or every resource of a kind with a skill);
+products have processes of ordered steps with standard times (set-up plus per unit), the groups
+each step holds and when it holds them relative to the step's start, materials and transfer
+times. Calendars (shifts, breaks, holidays, maintenance) are in the plant's local time zone;
+everything else is UTC. Orders are a separate document. Both load from JSON (documented by
+`docs/schemas/plant.schema.json` and `orders.schema.json`); validation collects every problem
+with the path of the offending item before raising `PlantInvalid`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cloud.errors import CloudError
+
+__all__ = [
+    "DAYS",
+    "Calendar",
+    "Group",
+    "Hold",
+    "Material",
+    "Order",
+    "Plant",
+    "PlantInvalid",
+    "Product",
+    "Resource",
+    "Step",
+    "StepDue",
+    "WeeklyWindow",
+    "Window",
+    "load_orders",
+    "load_plant",
+    "parse_orders",
+    "parse_plant",
+]
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+KINDS = ("machine", "tool", "operator")
+_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+T = TypeVar("T")
+
+
+class PlantInvalid(CloudError, ValueError):
+    """Plant or orders break the schema; `errors` lists every problem with its item's path."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        self.errors = list(errors)
+        shown = "; ".join(self.errors[:10])
+        more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
+        super().__init__(f"{len(self.errors)} error(s): {shown}{more}")
+
+
+@dataclass(frozen=True)
+class WeeklyWindow:
+    """A recurring window on some weekdays, local wall-clock times (end <= start: next day)."""
+
+    days: tuple[str, ...]
+    start: time
+    end: time
+
+
+@dataclass(frozen=True)
+class Window:
+    """A one-off window: maintenance, a breakdown, a closure."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """When resources on this calendar can work, in the plant's local time."""
+
+    id: str
+    shifts: tuple[WeeklyWindow, ...]
+    breaks: tuple[WeeklyWindow, ...] = ()
+    holidays: tuple[date, ...] = ()
+    closures: tuple[Window, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One machine, tool or operator."""
+
+    id: str
+    kind: str
+    calendar: str
+    skills: tuple[str, ...] = ()
+    name: str = ""
+    unavailable: tuple[Window, ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    """Alternatives a step may use: listed members, or every resource of `kind` with `skill`."""
+
+    id: str
+    kind: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Material:
+    """A material and when it is ready at the line (UTC)."""
+
+    id: str
+    ready: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A group held by a step from `start_min` to `end_min` after the step's start (None: end)."""
+
+    group: str
+    start_min: float = 0.0
+    end_min: float | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a process."""
+
+    id: str
+    setup_min: float
+    per_unit_min: float
+    holds: tuple[Hold, ...]
+    materials: tuple[str, ...] = ()
+    transfer_min: float = 0.0
+    spans_breaks: bool = False
+
+    def minutes(self, quantity: int) -> float:
+        """Standard time for `quantity` units."""
+        return self.setup_min + self.per_unit_min * quantity
+
+
+@dataclass(frozen=True)
+class Product:
+    """A product and its process (ordered steps)."""
+
+    id: str
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Plant:
+    """The whole master data of one site."""
+
+    site: str
+    timezone: str
+    slot_minutes: int
+    calendars: Mapping[str, Calendar]
+    resources: tuple[Resource, ...]
+    groups: Mapping[str, Group]
+    materials: Mapping[str, Material]
+    products: Mapping[str, Product]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The plant's time zone."""
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class StepDue:
+    """A due date and weights of one step of an order (overrides the order's for that step)."""
+
+    due: datetime
+    earliness_weight: float = 1.0
+    tardiness_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Order:
+    """A production order."""
+
+    id: str
+    product: str
+    quantity: int
+    due: datetime
+    release: datetime | None = None
+    priority: int = 0
+    earliness_weight: float = 1.0
+    tardiness_weight: float = 1.0
+    steps: Mapping[str, StepDue] = field(default_factory=dict)
+
+
+class _Reader:
+    """Collects errors with paths while reading untyped JSON."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.append(f"{path}: {message}")
+
+    def get(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str,
+        conv: Callable[[Any, str], T],
+        default: T | None = None,
+        required: bool = True,
+    ) -> T | None:
+        if key not in obj:
+            if required and default is None:
+                self.fail(f"{path}.{key}", "is required")
+            return default
+        try:
+            return conv(obj[key], f"{path}.{key}")
+        except (TypeError, ValueError) as exc:
+            self.fail(f"{path}.{key}", str(exc))
+            return default
+
+    def items(self, obj: Mapping[str, Any], key: str, path: str) -> list[tuple[str, Any]]:
+        value = obj.get(key, [])
+        if not isinstance(value, list):
+            self.fail(f"{path}.{key}", "must be a list")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            p = f"{path}.{key}[{i}]"
+            if not isinstance(item, dict):
+                self.fail(p, "must be an object")
+                continue
+            ident = item.get("id")
+            out.append((f"{key}[{i}]" + (f" ({ident!r})" if ident else ""), item))
+        return out
+
+
+def _text(v: Any, _: str) -> str:
+    if not isinstance(v, str) or not v:
+        raise ValueError(f"must be a non-empty string, got {v!r}")
+    return v
+
+
+def _number(v: Any, _: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise ValueError(f"must be a number >= 0, got {v!r}")
+    return float(v)
+
+
+def _count(v: Any, _: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"must be an integer >= 1, got {v!r}")
+    return v
+
+
+def _int(v: Any, _: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"must be an integer, got {v!r}")
+    return v
+
+
+def _flag(v: Any, _: str) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"must be true or false, got {v!r}")
+    return v
+
+
+def _utc(v: Any, _: str) -> datetime:
+    if not isinstance(v, str):
+        raise ValueError(f"must be an ISO 8601 UTC timestamp, got {v!r}")
+    moment = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    if moment.tzinfo is None or moment.utcoffset() != UTC.utcoffset(None):
+        raise ValueError(f"must be UTC (end in Z or +00:00), got {v!r}")
+    return moment.astimezone(UTC)
+
+
+def _clock(v: Any, _: str) -> time:
+    m = _CLOCK.match(v) if isinstance(v, str) else None
+    if m is None:
+        raise ValueError(f"must be a local time HH:MM, got {v!r}")
+    hour, minute = int(m.group(1)), int(m.group(2))
+    return time(0, 0) if hour == 24 else time(hour, minute)
+
+
+def _days(v: Any, _: str) -> tuple[str, ...]:
+    if not isinstance(v, list) or not v or any(d not in DAYS for d in v):
+        raise ValueError(f"must be a non-empty list of {', '.join(DAYS)}, got {v!r}")
+    return tuple(v)
+
+
+def _strings(v: Any, _: str) -> tuple[str, ...]:
+    if not isinstance(v, list) or any(not isinstance(x, str) or not x for x in v):
+        raise ValueError(f"must be a list of strings, got {v!r}")
+    return tuple(v)
+
+
+def _dates(v: Any, _: str) -> tuple[date, ...]:
+    if not isinstance(v, list):
+        raise ValueError(f"must be a list of dates YYYY-MM-DD, got {v!r}")
+    return tuple(date.fromisoformat(x) for x in v)
+
+
+def _weekly(r: _Reader, obj: Mapping[str, Any], key: str, path: str) -> tuple[WeeklyWindow, ...]:
+    out = []
+    for name, item in r.items(obj, key, path):
+        p = f"{path}.{name}"
+        days = r.get(item, "days", p, _days)
+        start = r.get(item, "start", p, _clock)
+        end = r.get(item, "end", p, _clock)
+        if days and start is not None and end is not None:
+            out.append(WeeklyWindow(days, start, end))
+    return tuple(out)
+
+
+def _windows(r: _Reader, obj: Mapping[str, Any], key: str, path: str, local: str | None) -> Any:
+    out = []
+    for name, item in r.items(obj, key, path):
+        p = f"{path}.{name}"
+        conv = _utc if local is None else _local_to_utc(local)
+        start = r.get(item, "start", p, conv)
+        end = r.get(item, "end", p, conv)
+        reason = r.get(item, "reason", p, _text, default="", required=False) or ""
+        if start is not None and end is not None:
+            if end <= start:
+                r.fail(p, f"ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+            else:
+                out.append(Window(start, end, reason))
+    return tuple(out)
+
+
+def _local_to_utc(tz: str) -> Callable[[Any, str], datetime]:
+    def conv(v: Any, _: str) -> datetime:
+        if not isinstance(v, str):
+            raise ValueError(f"must be a local timestamp YYYY-MM-DDTHH:MM, got {v!r}")
+        moment = datetime.fromisoformat(v)
+        if moment.tzinfo is not None:
+            raise ValueError(f"calendar times are local wall-clock times, got offset in {v!r}")
+        return moment.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+    return conv
+
+
+def parse_plant(data: Any) -> Plant:
+    """Builds and validates a `Plant` from decoded JSON; raises `PlantInvalid` with every error."""
+    r = _Reader()
+    if not isinstance(data, dict):
+        raise PlantInvalid(["plant: must be a JSON object"])
+    site = r.get(data, "site", "plant", _text) or ""
+    tz = r.get(data, "timezone", "plant", _text) or "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("plant.timezone", f"unknown time zone {tz!r}")
+        tz = "UTC"
+    slot = r.get(data, "slot_minutes", "plant", _count, default=1, required=False) or 1
+    calendars: dict[str, Calendar] = {}
+    for name, item in r.items(data, "calendars", "plant"):
+        p = f"plant.{name}"
+        cid = r.get(item, "id", p, _text)
+        if cid is None:
+            continue
+        if cid in calendars:
+            r.fail(p, f"duplicate calendar id {cid!r}")
+        shifts = _weekly(r, item, "shifts", p)
+        if not shifts:
+            r.fail(p, "has no shifts")
+        calendars[cid] = Calendar(
+            id=cid,
+            shifts=shifts,
+            breaks=_weekly(r, item, "breaks", p),
+            holidays=r.get(item, "holidays", p, _dates, required=False) or (),
+            closures=_windows(r, item, "closures", p, tz),
+        )
+    resources: list[Resource] = []
+    seen: set[str] = set()
+    for name, item in r.items(data, "resources", "plant"):
+        p = f"plant.{name}"
+        rid = r.get(item, "id", p, _text)
+        kind = r.get(item, "kind", p, _text)
+        cal = r.get(item, "calendar", p, _text)
+        if rid is None or kind is None or cal is None:
+            continue
+        if rid in seen:
+            r.fail(p, f"duplicate resource id {rid!r}")
+        seen.add(rid)
+        if kind not in KINDS:
+            r.fail(f"{p}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+        if cal not in calendars:
+            r.fail(f"{p}.calendar", f"unknown calendar {cal!r}")
+        resources.append(
+            Resource(
+                id=rid,
+                kind=kind,
+                calendar=cal,
+                skills=r.get(item, "skills", p, _strings, required=False) or (),
+                name=r.get(item, "name", p, _text, default="", required=False) or "",
+                unavailable=_windows(r, item, "unavailable", p, None),
+            )
+        )
+    by_id = {res.id: res for res in resources}
+    groups: dict[str, Group] = {}
+    for name, item in r.items(data, "groups", "plant"):
+        p = f"plant.{name}"
+        gid = r.get(item, "id", p, _text)
+        kind = r.get(item, "kind", p, _text)
+        if gid is None or kind is None:
+            continue
+        if gid in groups:
+            r.fail(p, f"duplicate group id {gid!r}")
+        members = r.get(item, "members", p, _strings, required=False) or ()
+        skill = r.get(item, "skill", p, _text, default="", required=False) or ""
+        if members and skill:
+            r.fail(p, "give either members or skill, not both")
+        for m in members:
+            if m not in by_id:
+                r.fail(f"{p}.members", f"unknown resource {m!r}")
+            elif by_id[m].kind != kind:
+                r.fail(f"{p}.members", f"{m!r} is a {by_id[m].kind}, not a {kind}")
+        if skill:
+            members = tuple(x.id for x in resources if x.kind == kind and skill in x.skills)
+        groups[gid] = Group(id=gid, kind=kind, members=tuple(members))
+    materials: dict[str, Material] = {}
+    for name, item in r.items(data, "materials", "plant"):
+        p = f"plant.{name}"
+        mid = r.get(item, "id", p, _text)
+        if mid is not None:
+            ready = r.get(item, "ready", p, _utc, required=False)
+            materials[mid] = Material(id=mid, ready=ready)
+    products: dict[str, Product] = {}
+    for name, item in r.items(data, "products", "plant"):
+        p = f"plant.{name}"
+        pid = r.get(item, "id", p, _text)
+        if pid is None:
+            continue
+        if pid in products:
+            r.fail(p, f"duplicate product id {pid!r}")
+        steps = []
+        for sname, sitem in r.items(item, "steps", p):
+            sp = f"{p}.{sname}"
+            sid = r.get(sitem, "id", sp, _text) or "?"
+            holds = []
+            for hname, hitem in r.items(sitem, "holds", sp):
+                hp = f"{sp}.{hname}"
+                group = r.get(hitem, "group", hp, _text) or "?"
+                if group not in groups:
+                    r.fail(f"{hp}.group", f"unknown resource group {group!r}")
+                h0 = r.get(hitem, "start_min", hp, _number, default=0.0, required=False) or 0.0
+                h1 = r.get(hitem, "end_min", hp, _number, required=False)
+                if h1 is not None and h1 <= h0:
+                    r.fail(hp, f"holding window ends ({h1}) before it starts ({h0})")
+                holds.append(Hold(group=group, start_min=h0, end_min=h1))
+            if not holds:
+                r.fail(sp, "holds no resource group")
+            mats = r.get(sitem, "materials", sp, _strings, required=False) or ()
+            for m in mats:
+                if m not in materials:
+                    r.fail(f"{sp}.materials", f"unknown material {m!r}")
+            steps.append(
+                Step(
+                    id=sid,
+                    setup_min=r.get(sitem, "setup_min", sp, _number, default=0.0, required=False)
+                    or 0.0,
+                    per_unit_min=r.get(sitem, "per_unit_min", sp, _number, default=0.0) or 0.0,
+                    holds=tuple(holds),
+                    materials=mats,
+                    transfer_min=r.get(
+                        sitem, "transfer_min", sp, _number, default=0.0, required=False
+                    )
+                    or 0.0,
+                    spans_breaks=bool(
+                        r.get(sitem, "spans_breaks", sp, _flag, default=False, required=False)
+                    ),
+                )
+            )
+        products[pid] = Product(id=pid, steps=tuple(steps))
+    if r.errors:
+        raise PlantInvalid(r.errors)
+    return Plant(
+        site=site,
+        timezone=tz,
+        slot_minutes=slot,
+        calendars=calendars,
+        resources=tuple(resources),
+        groups=groups,
+        materials=materials,
+        products=products,
+    )
+
+
+def parse_orders(data: Any, plant: Plant | None = None) -> list[Order]:
+    """Builds and validates orders from decoded JSON; raises `PlantInvalid` with every error.
+
+    Unknown products or steps are not errors here (the planner reports them per order, and
+    plans the rest); with `plant`, an unknown step name in an order's `steps` is.
+    """
+    r = _Reader()
+    if not isinstance(data, dict):
+        raise PlantInvalid(["orders: must be a JSON object with an 'orders' list"])
+    out: list[Order] = []
+    seen: set[str] = set()
+    for name, item in r.items(data, "orders", "orders"):
+        p = f"orders.{name}"
+        oid = r.get(item, "id", p, _text)
+        product = r.get(item, "product", p, _text)
+        qty = r.get(item, "quantity", p, _count)
+        due = r.get(item, "due", p, _utc)
+        if oid is None or product is None or qty is None or due is None:
+            continue
+        if oid in seen:
+            r.fail(p, f"duplicate order id {oid!r}")
+        seen.add(oid)
+        steps: dict[str, StepDue] = {}
+        raw = item.get("steps", {})
+        if not isinstance(raw, dict):
+            r.fail(f"{p}.steps", "must be an object keyed by step id")
+            raw = {}
+        known = (
+            {s.id for s in plant.products[product].steps}
+            if plant is not None and product in plant.products
+            else None
+        )
+        for sid, sitem in raw.items():
+            sp = f"{p}.steps.{sid}"
+            if known is not None and sid not in known:
+                r.fail(sp, f"product {product!r} has no step {sid!r}")
+            if not isinstance(sitem, dict):
+                r.fail(sp, "must be an object")
+                continue
+            sdue = r.get(sitem, "due", sp, _utc)
+            if sdue is None:
+                continue
+            steps[sid] = StepDue(
+                due=sdue,
+                earliness_weight=r.get(
+                    sitem, "earliness_weight", sp, _number, default=1.0, required=False
+                )
+                or 0.0,
+                tardiness_weight=r.get(
+                    sitem, "tardiness_weight", sp, _number, default=1.0, required=False
+                )
+                or 0.0,
+            )
+        out.append(
+            Order(
+                id=oid,
+                product=product,
+                quantity=qty,
+                due=due,
+                release=r.get(item, "release", p, _utc, required=False),
+                priority=r.get(item, "priority", p, _int, default=0, required=False) or 0,
+                earliness_weight=_weight(r, item, "earliness_weight", p),
+                tardiness_weight=_weight(r, item, "tardiness_weight", p),
+                steps=steps,
+            )
+        )
+    if r.errors:
+        raise PlantInvalid(r.errors)
+    return out
+
+
+def _weight(r: _Reader, item: Mapping[str, Any], key: str, path: str) -> float:
+    value = r.get(item, key, path, _number, default=1.0, required=False)
+    return 1.0 if value is None else value
+
+
+def load_plant(path: str | Path) -> Plant:
+    """Reads and validates a plant JSON file."""
+    return parse_plant(_read(path))
+
+
+def load_orders(path: str | Path, plant: Plant | None = None) -> list[Order]:
+    """Reads and validates an orders JSON file."""
+    return parse_orders(_read(path), plant)
+
+
+def _read(path: str | Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise PlantInvalid([f"{path}: cannot read ({exc.strerror})"]) from exc
+    except ValueError as exc:
+        raise PlantInvalid([f"{path}: not valid JSON ({exc})"]) from exc
