@@ -48,6 +48,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_REFUSALS_BEFORE_ACK: Final = 3
+
 T_HELLO: Final = 0x01
 T_EVENT: Final = 0x02
 T_CMD_ACK: Final = 0x04
@@ -249,6 +251,8 @@ class SerialLink:
         self.stats = LinkStats()
         self.node: NodeInfo | None = None
         self._instances: dict[bytes, str] = {}  # node instances seen -> node id
+        # (instance, seq) -> (frame body, times refused): see the rejection branch below.
+        self._refused: dict[tuple[bytes, int], tuple[bytes, int]] = {}
         self._decoder = _Decoder()
         self._write_lock = threading.Lock()
         self._commands: dict[int, _Command] = {}
@@ -378,8 +382,21 @@ class SerialLink:
             self.stats.outbox_full += 1
             return  # no ack: the node keeps it and sends it again
         except (ContractError, ValueError, struct.error) as exc:
-            # A frame with a good CRC but a payload the contract refuses will never get better:
-            # acknowledge it so it does not block the ring, and say so loudly.
+            # A good CRC with a payload the contract refuses is either damage that CRC-16 missed
+            # (about 1 in 65,536 damaged frames) or a firmware bug. Damage does not repeat: leave
+            # the frame unacknowledged so the node sends it again. Only the same bytes refused
+            # _REFUSALS_BEFORE_ACK times are acknowledged (and logged), so a bug cannot block
+            # the node's ring for ever.
+            key = (instance, seq)
+            previous = self._refused.get(key)
+            count = previous[1] + 1 if previous and previous[0] == body else 1
+            self._refused[key] = (bytes(body), count)
+            if count < _REFUSALS_BEFORE_ACK:
+                log.warning(
+                    "serial link: node %s event %d refused, awaiting resend: %s", node_id, seq, exc
+                )
+                return
+            del self._refused[key]
             self.stats.rejected += 1
             log.error("serial link: node %s event %d rejected: %s", node_id, seq, exc)
         else:

@@ -179,7 +179,7 @@ EVENT_TYPES: Final = tuple(PAYLOAD_VALIDATORS)
 
 def validate_payload(event_type: str, payload: Any, where: str = "payload") -> None:
     """Checks `payload` against the schema of `event_type`; raises a `SchemaViolation`."""
-    validator = PAYLOAD_VALIDATORS.get(event_type)
+    validator = PAYLOAD_VALIDATORS.get(event_type) if type(event_type) is str else None
     if validator is None:
         raise UnknownEventType(f"type: {event_type!r} is not one of {', '.join(EVENT_TYPES)}")
     if not isinstance(payload, dict):
@@ -255,7 +255,7 @@ def parse_event(obj: Any, where: str = "event") -> Event:
     if obj["v"] != CONTRACT_VERSION or type(obj["v"]) is not int:
         raise _fail(f"{where}.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
     event_type = obj["type"]
-    if event_type not in PAYLOAD_VALIDATORS:
+    if type(event_type) is not str or event_type not in PAYLOAD_VALIDATORS:
         raise UnknownEventType(
             f"{where}.type: {event_type!r} is not one of {', '.join(EVENT_TYPES)}"
         )

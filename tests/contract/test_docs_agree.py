@@ -235,3 +235,14 @@ def test_batches_round_trip(items: list[dict[str, Any]]) -> None:
     jsonschema.validate(json.loads(raw), _schema("events-message.schema.json"))
     batch = parse_batch(raw)
     assert [e.to_dict() for e in batch.events] == items
+
+
+@pytest.mark.parametrize("bad_type", [[], {}, 1, None])
+def test_unhashable_or_foreign_event_types_are_refused(bad_type: object) -> None:
+    """Regression (found by the mutation test): a list as `type` crashed the lookup."""
+    event = {
+        "v": 1, "type": bad_type, "source": "a", "agent": "a", "instance": "0" * 32, "seq": 1,
+        "time": "2026-11-23T08:00:00Z", "mono_ns": 0, "boot": "b", "payload": {},
+    }  # fmt: skip
+    assert not _contract_accepts(event)
+    assert not _schema_accepts(event)
