@@ -64,7 +64,14 @@ def run(args: argparse.Namespace) -> int:
     from cloud.registry import apply_registry
     from cloud.service import CloudService, CloudSettings
     from demo.broker import EmbeddedBroker
-    from demo.plant import HARNESS_LINE, SimulatedStation, build_agents, registry
+    from demo.plant import (
+        HARNESS_LINE,
+        SimulatedStation,
+        badge_recorders,
+        build_agents,
+        registry,
+    )
+    from demo.readers import BadgeReaders
     from taktline.clock import SystemClock, utc_iso
     from taktline.private_broker import free_port
 
@@ -118,8 +125,17 @@ def run(args: argparse.Namespace) -> int:
         by_name = {agent.config.agent: agent for agent in agents}
         sim_stop = threading.Event()
         stack.callback(sim_stop.set)
+        readers = {
+            name: stack.enter_context(
+                BadgeReaders(name, badge_recorders(agent, HARNESS_LINE), clock)
+            )
+            for name, agent in by_name.items()
+        }
         for number, plan in enumerate(HARNESS_LINE):
-            SimulatedStation(plan, by_name[plan.agent], clock, args.seed + number, sim_stop).start()
+            SimulatedStation(
+                plan, by_name[plan.agent], clock, args.seed + number, sim_stop,
+                readers[plan.agent].tap,
+            ).start()  # fmt: skip
         started = time.monotonic()
         while not stop.wait(0.2):
             if args.duration is not None and time.monotonic() - started >= args.duration:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,14 @@ from agent.recorder import EventRecorder
 from agent.runtime import Agent
 from taktline.clock import Clock
 
-__all__ = ["HARNESS_LINE", "SimulatedStation", "StationPlan", "build_agents", "registry"]
+__all__ = [
+    "HARNESS_LINE",
+    "SimulatedStation",
+    "StationPlan",
+    "badge_recorders",
+    "build_agents",
+    "registry",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,15 @@ def registry(plans: tuple[StationPlan, ...] = HARNESS_LINE) -> list[dict[str, An
     return list(agents.values())
 
 
+def badge_recorders(agent: Agent, plans: tuple[StationPlan, ...]) -> dict[str, EventRecorder]:
+    """The badge reader recorder of each of `agent`'s stations, by station."""
+    return {
+        plan.station: agent.recorder(_readers(plan)[0], plan.station)
+        for plan in plans
+        if plan.agent == agent.config.agent
+    }
+
+
 def build_agents(
     data: Path, broker: str, clock: Clock, plans: tuple[StationPlan, ...] = HARNESS_LINE
 ) -> list[Agent]:
@@ -89,11 +106,17 @@ class SimulatedStation:
     """Drives one station's badge reader and machine inputs in a thread, as a shift would."""
 
     def __init__(
-        self, plan: StationPlan, agent: Agent, clock: Clock, seed: int, stop: threading.Event
+        self,
+        plan: StationPlan,
+        agent: Agent,
+        clock: Clock,
+        seed: int,
+        stop: threading.Event,
+        tap: Callable[[str, str], None],
     ) -> None:
-        badge_source, io_source = _readers(plan)
+        _, io_source = _readers(plan)
         self.plan = plan
-        self.badge = agent.recorder(badge_source, plan.station)
+        self._tap = tap
         self.io: EventRecorder = agent.recorder(io_source, plan.station)
         self.clock = clock
         self.rng = random.Random(f"{seed}-{plan.station}")
@@ -110,12 +133,16 @@ class SimulatedStation:
             self.clock.sleep(min(left, 0.1))
         return False
 
+    def _badge(self, operator: str) -> None:
+        """Holds the operator's badge at the station's reader (the reader records the read)."""
+        self._tap(self.plan.station, operator)
+
     def _run(self) -> None:
         rng, plan = self.rng, self.plan
         operator = rng.choice(plan.operators)
         if not self._wait(rng.uniform(0.2, 2.0)):
             return
-        self.badge.badge_read(operator)
+        self._badge(operator)
         self.io.tool_read(rng.choice(plan.tools))
         while not self.stop.is_set():
             self.io.run_signal(True)
@@ -129,9 +156,11 @@ class SimulatedStation:
                     return
                 self.io.tool_read(rng.choice(plan.tools))
                 if len(plan.operators) > 1 and rng.random() < 0.5:
-                    self.badge.badge_read(operator)  # out
+                    self._badge(operator)  # out
                     operator = rng.choice([o for o in plan.operators if o != operator])
-                    self.badge.badge_read(operator)  # in
+                    if not self._wait(1.0):
+                        return
+                    self._badge(operator)  # in
             elif not self._wait(rng.uniform(0.5, 2)):
                 return
 
