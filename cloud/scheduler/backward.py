@@ -23,12 +23,21 @@ only make a later start or an earlier-listed candidate infeasible, never feasibl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["NO_DUE", "Plan", "Problem", "ideal_starts", "plan_backward", "step_costs"]
+__all__ = [
+    "NO_DUE",
+    "Plan",
+    "Problem",
+    "ideal_starts",
+    "plan_backward",
+    "replan",
+    "step_costs",
+]
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -115,6 +124,7 @@ class Plan:
         forward: (O,) order did not fit backward and was placed forward.
         unplaced: (O,) order (or part of it) could not be placed in the horizon.
         busy: (R, T) slots taken by the plan.
+        state: the kernel's state, for an incremental `replan` (None once handed on).
     """
 
     start: I64
@@ -122,6 +132,31 @@ class Plan:
     forward: B
     unplaced: B
     busy: B = field(repr=False)
+    state: _Kernel | None = field(default=None, repr=False, compare=False)
+
+
+_SAT = 32767
+
+
+def _runs_of(free: B, sat: int) -> tuple[NDArray[np.int16], NDArray[np.int16]]:
+    """Free-run lengths per row: starting at each slot, and ending at each slot (saturated)."""
+    t = np.arange(free.shape[1], dtype=np.int32)[None, :]
+    big = np.int32(free.shape[1])
+    nxt = np.minimum.accumulate(np.where(free, big, t)[:, ::-1], axis=1)[:, ::-1]
+    last = np.maximum.accumulate(np.where(free, -1, t), axis=1)
+    frun = np.minimum(nxt - t, sat).astype(np.int16)
+    brun = np.minimum(t - last, sat).astype(np.int16)
+    return frun, brun
+
+
+def _starts_of(key: I64) -> I64:
+    """Indices where a new run of equal consecutive values begins."""
+    if key.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    change = np.empty(key.shape[0], dtype=np.bool_)
+    change[0] = True
+    np.not_equal(key[1:], key[:-1], out=change[1:])
+    return np.flatnonzero(change)
 
 
 def _ranges(starts: I64, counts: I64) -> I64:
@@ -153,8 +188,59 @@ class _Kernel:
         blk[:r, :t] = ~p.open_
         blk[r:, :t] = ~p.open_span
         self.blk = blk
+        self._calendar_index(~blk)
+        # free runs: frun[r, t] free slots starting at t, brun[r, t] free slots ending at t
+        # (saturated just above the longest holding window: feasibility stays exact and an
+        # update never has to look further than that)
+        self.sat = min(int(p.req_len.max(initial=1)) + 1, _SAT)
+        cal = ~blk[np.unique(self.cal_of_row, return_index=True)[1]]
+        frun_c, brun_c = _runs_of(cal, self.sat)
+        self.frun = frun_c[self.cal_of_row]
+        self.brun = brun_c[self.cal_of_row]
         self.start = np.full(p.n_steps, -1, dtype=np.int64)
         self.res = np.full(q, -1, dtype=np.int64)
+
+    def _calendar_index(self, open_rows: B) -> None:
+        """Per distinct calendar row: last open slot and last closed slot at or before t."""
+        packed = np.packbits(open_rows, axis=1)
+        ids: dict[bytes, int] = {}
+        self.cal_of_row = np.array(
+            [ids.setdefault(row.tobytes(), len(ids)) for row in packed], dtype=np.int64
+        )
+        first = np.unique(self.cal_of_row, return_index=True)[1]
+        cal = open_rows[first]
+        t = np.arange(cal.shape[1], dtype=np.int32)[None, :]
+        self.last_open = np.maximum.accumulate(np.where(cal, t, -1), axis=1).astype(np.int32)
+        self.last_closed = np.maximum.accumulate(np.where(cal, -1, t), axis=1).astype(np.int32)
+
+    def calendar_bound(self, steps: I64, hi: I64) -> I64:
+        """Latest start <= hi not ruled out by the calendars alone (skips nights, weekends).
+
+        Only starts that would put a holding window over a closed slot are skipped, so the
+        search result is the same as without the bound, only cheaper.
+        """
+        p = self.p
+        rs = self.step_rows_ptr[steps]
+        counts = self.step_rows_ptr[steps + 1] - rs
+        rows = _ranges(rs, counts)
+        row_step = np.repeat(np.arange(steps.shape[0], dtype=np.int64), counts)
+        req = self.row_req[rows]
+        off = p.req_off[req]
+        length = p.req_len[req]
+        cal = self.cal_of_row[self.row_res[rows] + self.n_res * p.span[steps][row_step]]
+        x = np.maximum(hi[row_step] + off + length - 1, 0)
+        y = self.last_open[cal, x].astype(np.int64)
+        run0 = self.last_closed[cal, np.maximum(y, 0)].astype(np.int64) + 1
+        short = y - run0 + 1 < length
+        y2 = self.last_open[cal, np.maximum(run0 - 1, 0)].astype(np.int64)
+        y2 = np.where(run0 - 1 < 0, -1, y2)
+        end = np.where(short, y2, y)
+        bound = np.where(end < 0, -(2**40), end - length + 1 - off)
+        q_first = _starts_of(req)
+        best = np.maximum.reduceat(bound, q_first)
+        q_step = row_step[q_first]
+        s_first = _starts_of(q_step)
+        return np.minimum(hi, np.minimum.reduceat(best, s_first))
 
     # -- search ------------------------------------------------------------------------------
 
@@ -174,24 +260,64 @@ class _Kernel:
         req = self.row_req[rows]
         off = p.req_off[req]
         length = p.req_len[req]
-        lmax = int(length.max())
         base = t0[row_step] + off
-        cols = base[:, None] + np.arange(w + lmax, dtype=np.int64)[None, :]
-        rr = self.row_res[rows] + self.n_res * p.span[steps][row_step]
-        g = self.blk[rr[:, None], cols]
-        cs = np.zeros((rows.shape[0], w + lmax + 1), dtype=np.int32)
-        np.cumsum(g, axis=1, out=cs[:, 1:])
         ar = np.arange(w, dtype=np.int64)[None, :]
-        cnt = np.take_along_axis(cs, length[:, None] + ar, axis=1) - cs[:, :w]
-        okc = cnt == 0
+        rr = self.row_res[rows] + self.n_res * p.span[steps][row_step]
+        flat = (rr * self.frun.shape[1] + base)[:, None] + ar
+        okc = self.frun.ravel()[flat] >= length[:, None]
         okc &= ar < width[row_step][:, None]
         # any over a requirement's candidates, then all over a step's requirements
-        q_first = np.flatnonzero(np.r_[True, req[1:] != req[:-1]])
+        q_first = _starts_of(req)
         okq = np.logical_or.reduceat(okc, q_first, axis=0)
         q_step = row_step[q_first]
-        s_first = np.flatnonzero(np.r_[True, q_step[1:] != q_step[:-1]])
+        s_first = _starts_of(q_step)
         ok = np.logical_and.reduceat(okq, s_first, axis=0)
         return ok, rows, row_step, okc
+
+    def _rows_of(self, steps: I64) -> tuple[I64, I64, I64, I64]:
+        """Candidate rows of `steps`: (rows, step index per row, requirement, mode row)."""
+        rs = self.step_rows_ptr[steps]
+        counts = self.step_rows_ptr[steps + 1] - rs
+        rows = _ranges(rs, counts)
+        row_step = np.repeat(np.arange(steps.shape[0], dtype=np.int64), counts)
+        rr = self.row_res[rows] + self.n_res * self.p.span[steps][row_step]
+        return rows, row_step, self.row_req[rows], rr
+
+    def _fit_rows(self, steps: I64, start: I64) -> tuple[I64, I64, I64, B]:
+        """Which candidate rows fit if each step starts at `start` (one flat gather)."""
+        p = self.p
+        rows, row_step, req, rr = self._rows_of(steps)
+        at = start[row_step] + p.req_off[req]
+        fit = self.frun.ravel()[rr * self.frun.shape[1] + at] >= p.req_len[req]
+        return rows, row_step, req, fit
+
+    def fits_at(self, steps: I64, start: I64) -> B:
+        """Whether each step fits at its given start (ignoring distinctness)."""
+        _, row_step, req, fit = self._fit_rows(steps, start)
+        q_first = _starts_of(req)
+        okq = np.logical_or.reduceat(fit, q_first)
+        q_step = row_step[q_first]
+        s_first = _starts_of(q_step)
+        return np.logical_and.reduceat(okq, s_first)
+
+    def assign_at(self, steps: I64, start: I64) -> tuple[I64, I64, B]:
+        """First fitting candidate per requirement with each step at `start`.
+
+        Returns:
+            (req (Qb,), chosen row (Qb,), step_has_duplicate (B,))
+        """
+        rows, row_step, req, fit = self._fit_rows(steps, start)
+        q_first = _starts_of(req)
+        key = np.where(fit, np.arange(rows.shape[0]), np.iinfo(np.int64).max)
+        # steps that fit nowhere get an arbitrary pick; callers cut the batch before them
+        chosen = np.minimum(np.minimum.reduceat(key, q_first), rows.shape[0] - 1)
+        qstep = row_step[q_first]
+        res = self.row_res[rows[chosen]]
+        order = np.lexsort((res, qstep))
+        dup_sorted = (np.diff(qstep[order]) == 0) & (np.diff(res[order]) == 0)
+        dup = np.zeros(steps.shape[0], dtype=np.bool_)
+        dup[qstep[order][1:][dup_sorted]] = True
+        return req[q_first], rows[chosen], dup
 
     def assign(self, rows: I64, row_step: I64, okc: B, w: I64) -> tuple[I64, I64, B]:
         """Picks the first fitting candidate per requirement at offsets `w` (per step).
@@ -201,7 +327,7 @@ class _Kernel:
         """
         fit = okc[np.arange(rows.shape[0]), w[row_step]]
         req = self.row_req[rows]
-        q_first = np.flatnonzero(np.r_[True, req[1:] != req[:-1]])
+        q_first = _starts_of(req)
         key = np.where(fit, np.arange(rows.shape[0]), np.iinfo(np.int64).max)
         # steps without a fitting start get an arbitrary pick; callers cut the batch before them
         chosen = np.minimum(np.minimum.reduceat(key, q_first), rows.shape[0] - 1)
@@ -217,20 +343,49 @@ class _Kernel:
 
     def occupy(self, qreq: I64, chosen_rows: I64, step_start: I64) -> None:
         """Marks the holding windows of requirements `qreq` (at their steps' starts) busy."""
+        self.hold(qreq, self.row_res[chosen_rows], step_start)
+
+    def hold(self, qreq: I64, res: I64, step_start: I64) -> None:
+        """Marks requirements `qreq` held on resources `res` from their steps' starts busy."""
         p = self.p
         a = step_start + p.req_off[qreq]
-        length = p.req_len[qreq]
-        res = self.row_res[chosen_rows]
-        cols = _ranges(a, length)
-        rr = np.repeat(res, length)
-        self.blk[rr, cols] = True
-        self.blk[rr + self.n_res, cols] = True
+        b = a + p.req_len[qreq]
         self.res[qreq] = res
+        rows = np.concatenate((res, res + self.n_res))
+        a2, b2 = np.concatenate((a, a)), np.concatenate((b, b))
+        width = self.blk.shape[1]
+        blk, frun, brun = self.blk.ravel(), self.frun.ravel(), self.brun.ravel()
+        # free runs around each window, read before anything changes
+        before = np.where(a2 > 0, self.brun[rows, np.maximum(a2 - 1, 0)], 0).astype(np.int64)
+        after = self.frun[rows, b2].astype(np.int64)
+        length = b2 - a2
+        flat = _ranges(rows * width + a2, length)
+        blk[flat] = True
+        frun[flat] = 0
+        brun[flat] = 0
+        # slots before a window: free run now ends at the next blocked slot (a itself at most)
+        cnt = before + 1
+        flat = _ranges(rows * width + a2 - before, cnt)
+        pos = np.arange(flat.shape[0], dtype=np.int64)
+        nxt = np.minimum.accumulate(np.where(blk[flat], pos, flat.shape[0])[::-1])[::-1]
+        frun[flat] = np.minimum(flat[nxt] - flat, self.sat)
+        # slots after a window: free run now starts after the last blocked slot (b - 1 at least)
+        cnt = after + 1
+        flat = _ranges(rows * width + b2 - 1, cnt)
+        pos = np.arange(flat.shape[0], dtype=np.int64)
+        last = np.maximum.accumulate(np.where(blk[flat], pos, -1))
+        brun[flat] = np.minimum(flat - flat[last], self.sat)
+
+    def refresh_rows(self, rows: I64) -> None:
+        """Recomputes the free runs of whole rows (after slots were freed)."""
+        rows = np.unique(rows)
+        self.frun[rows], self.brun[rows] = _runs_of(~self.blk[rows], self.sat)
 
     def release_order(self, o: int) -> None:
         """Frees everything order `o` holds (before placing it forward)."""
         p = self.p
         s0, s1 = int(p.order_ptr[o]), int(p.order_ptr[o + 1])
+        touched: list[int] = []
         for s in range(s0, s1):
             if self.start[s] < 0:
                 continue
@@ -240,8 +395,11 @@ class _Kernel:
                 b = a + int(p.req_len[q])
                 self.blk[r, a:b] = ~p.open_[r, a:b]
                 self.blk[r + self.n_res, a:b] = ~p.open_span[r, a:b]
+                touched.extend((r, r + self.n_res))
                 self.res[q] = -1
             self.start[s] = -1
+        if touched:
+            self.refresh_rows(np.array(touched, dtype=np.int64))
 
     # -- one step at a time (window growth, duplicates, forward placement) ----------------------
 
@@ -249,12 +407,17 @@ class _Kernel:
         """Places step `s` at its latest (or earliest, `forward`) feasible start in [lo, hi]."""
         steps = np.array([s], dtype=np.int64)
         cur_lo, cur_hi = lo, hi
+        span = self.window
         while cur_lo <= cur_hi:
+            if not forward:
+                cur_hi = int(self.calendar_bound(steps, np.array([cur_hi], dtype=np.int64))[0])
+                if cur_hi < cur_lo:
+                    break
             if forward:
                 t0 = cur_lo
-                width = min(self.window, cur_hi - cur_lo + 1)
+                width = min(span, cur_hi - cur_lo + 1)
             else:
-                t0 = max(cur_lo, cur_hi - self.window + 1)
+                t0 = max(cur_lo, cur_hi - span + 1)
                 width = cur_hi - t0 + 1
             ok, rows, _, okc = self.search(
                 steps, np.array([t0], dtype=np.int64), np.array([width], dtype=np.int64)
@@ -269,6 +432,7 @@ class _Kernel:
                 cur_lo = t0 + width
             else:
                 cur_hi = t0 - 1
+            span *= 2  # nights and weekends: widen the search geometrically
         return False
 
     def _try_distinct(self, s: int, rows: I64, okc: B, w: int, t0: int) -> bool:
@@ -307,6 +471,7 @@ def plan_backward(
     *,
     window: int = _WINDOW,
     max_batch: int = _MAX_BATCH,
+    fixed: Plan | None = None,
 ) -> Plan:
     """Builds the backward JIT plan (see the module's docstring for the placement rule).
 
@@ -315,6 +480,8 @@ def plan_backward(
         sequence: order in which orders are placed within each level (default: 0..O-1).
         window: candidate starts evaluated per step and gather.
         max_batch: most steps evaluated in one gather.
+        fixed: for a replan from scratch: orders not in `sequence` keep their placements from
+            this plan (and the capacity they hold); only the orders in `sequence` are placed.
 
     Returns:
         The plan.
@@ -322,17 +489,71 @@ def plan_backward(
     if sequence is None:
         sequence = np.arange(p.n_orders, dtype=np.int64)
     k = _Kernel(p, window)
+    if fixed is not None:
+        _keep(k, p, fixed, sequence)
+        k.refresh_rows(np.arange(2 * p.n_res, dtype=np.int64))
+    return _run(k, sequence, max_batch)
+
+
+def replan(
+    plan: Plan,
+    orders: I64,
+    closures: Sequence[tuple[int, int, int]] = (),
+    *,
+    max_batch: int = _MAX_BATCH,
+) -> Plan:
+    """Replans incrementally from `plan`'s kernel state: closes resources, re-places `orders`.
+
+    Each closure `(resource, a, b)` takes the resource out of slots [a, b) (a breakdown, a
+    maintenance window) in the problem's calendars too. The orders in `orders` are released and
+    placed again by the same rule; every other order keeps its placement. The kernel state moves
+    to the returned plan: replan from the newest plan only.
+
+    Args:
+        plan: a plan from `plan_backward` or `replan`.
+        orders: orders to place again (those hit by the closures, changed or new orders).
+        closures: resource closures to apply first.
+        max_batch: most steps evaluated in one gather.
+
+    Returns:
+        The new plan.
+    """
+    k = plan.state
+    if k is None:
+        raise ValueError("this plan's kernel state was handed on; replan from the newest plan")
+    plan.state = None
+    p = k.p
+    for o in np.asarray(orders, dtype=np.int64).tolist():
+        k.release_order(o)
+    touched = []
+    for r, a, b in closures:
+        p.open_[r, a:b] = False
+        p.open_span[r, a:b] = False
+        k.blk[r, a:b] = True
+        k.blk[r + k.n_res, a:b] = True
+        touched += [r, r + k.n_res]
+    if touched:
+        k.refresh_rows(np.array(touched, dtype=np.int64))
+    return _run(k, np.asarray(orders, dtype=np.int64), max_batch, plan)
+
+
+def _run(k: _Kernel, sequence: I64, max_batch: int, previous: Plan | None = None) -> Plan:
+    """Places the orders of `sequence` level by level on the kernel's current state."""
+    p = k.p
+    window = k.window
     n_orders = p.n_orders
     step_order = p.step_order()
     is_last = np.zeros(p.n_steps, dtype=np.bool_)
     is_last[p.order_ptr[1:] - 1] = True
     done = np.zeros(n_orders, dtype=np.bool_)
-    forward = np.zeros(n_orders, dtype=np.bool_)
-    unplaced = np.zeros(n_orders, dtype=np.bool_)
+    forward = np.zeros(n_orders, dtype=np.bool_) if previous is None else previous.forward.copy()
+    unplaced = np.zeros(n_orders, dtype=np.bool_) if previous is None else previous.unplaced.copy()
+    forward[sequence] = False
+    unplaced[sequence] = False
     seq = _level_sequence(p, sequence)
     pos, n = 0, seq.shape[0]
     # a batch never crosses a level: a step's successor must be placed before it is searched
-    counts = np.diff(p.order_ptr)
+    counts = np.diff(p.order_ptr)[sequence]
     level_sizes = np.bincount(counts - 1, minlength=1)[::-1].cumsum()[::-1]
     level_end = np.repeat(np.cumsum(level_sizes), level_sizes)
     batch = 16
@@ -348,15 +569,15 @@ def plan_backward(
         nxt = np.minimum(steps + 1, p.n_steps - 1)
         succ_start = np.where(is_last[steps], NO_DUE, k.start[nxt])
         hi = np.minimum(p.due[steps], succ_start - p.transfer[steps]) - p.dur[steps]
-        hi = np.minimum(hi, p.n_slots - 1)
+        hi = k.calendar_bound(steps, np.minimum(hi, p.n_slots - 1))
         t0 = np.maximum(lo, hi - window + 1)
         width = np.maximum(hi - t0 + 1, 0)
         n_ok = int(np.argmin(width > 0)) if (width <= 0).any() else steps.shape[0]
-        consumed = 0
+        consumed, single = 0, True
         if n_ok > 0:
-            consumed = _batch(k, steps[:n_ok], t0[:n_ok], width[:n_ok])
+            consumed, single = _batch(k, steps[:n_ok], t0[:n_ok], width[:n_ok])
             batch = min(max_batch, batch * 2) if consumed == n_ok else max(4, batch // 2)
-        if consumed < steps.shape[0]:
+        if consumed < steps.shape[0] and (single or consumed == n_ok):
             # this step goes one at a time: a wider search, distinct picks, or forward placement
             s = int(steps[consumed])
             placed = width[consumed] > 0 and k.place_one(
@@ -371,23 +592,46 @@ def plan_backward(
             consumed += 1
         pos = int(idx[consumed - 1]) + 1
     busy = k.blk[: p.n_res, : p.n_slots] & p.open_
-    return Plan(start=k.start, res=k.res, forward=forward, unplaced=unplaced, busy=busy)
+    return Plan(
+        start=k.start.copy(),
+        res=k.res.copy(),
+        forward=forward,
+        unplaced=unplaced,
+        busy=busy,
+        state=k,
+    )
 
 
-def _batch(k: _Kernel, bs: I64, t0: I64, width: I64) -> int:
-    """Places a batch speculatively; returns how many leading steps were accepted."""
+def _batch(k: _Kernel, bs: I64, t0: I64, width: I64) -> tuple[int, bool]:
+    """Places a batch speculatively.
+
+    Every step is first tried at its latest start `hi` (one gather for the whole batch); only
+    the steps that do not fit there get the windowed search.
+
+    Returns:
+        (how many leading steps were accepted, whether the next one must go one at a time
+        rather than lead the next batch: it has no fitting start in its window, or its
+        requirements picked the same resource twice).
+    """
     p = k.p
     n_ok = bs.shape[0]
-    ok, rows, row_step, okc = k.search(bs, t0, width)
-    has = ok.any(axis=1)
-    w = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
+    hi = t0 + width - 1
+    start = hi.copy()
+    has = k.fits_at(bs, hi)
+    miss = np.flatnonzero(~has & (width > 1))
+    if miss.shape[0]:
+        ok, _, _, _ = k.search(bs[miss], t0[miss], width[miss] - 1)
+        found = ok.any(axis=1)
+        w = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
+        start[miss] = t0[miss] + w
+        has[miss] = found
     cut = int(np.argmin(has)) if not has.all() else n_ok
-    qreq, crow, dup = k.assign(rows, row_step, okc, np.where(has, w, 0))
+    qreq, crow, dup = k.assign_at(bs, np.where(has, start, hi))
     if dup[:cut].any():
         cut = int(np.argmax(dup[:cut]))
+    single = cut < n_ok
     # collisions with earlier steps of the same batch
     qstep = np.repeat(np.arange(n_ok, dtype=np.int64), np.diff(p.req_ptr)[bs])
-    start = t0 + w
     a = start[qstep] + p.req_off[qreq]
     b = a + p.req_len[qreq]
     r = k.row_res[crow]
@@ -401,12 +645,25 @@ def _batch(k: _Kernel, bs: I64, t0: I64, width: I64) -> int:
             & (si[:, None] < si[None, :])
         )
         if clash.any():
-            cut = min(cut, int(si[np.flatnonzero(clash.any(axis=0))].min()))
+            first = int(si[np.flatnonzero(clash.any(axis=0))].min())
+            if first < cut:
+                cut, single = first, False
     if cut > 0:
         acc = qstep < cut
         k.start[bs[:cut]] = start[:cut]
         k.occupy(qreq[acc], crow[acc], start[qstep[acc]])
-    return cut
+    return cut, single
+
+
+def _keep(k: _Kernel, p: Problem, fixed: Plan, sequence: I64) -> None:
+    """Takes over the placements of every order not in `sequence` from `fixed`."""
+    again = np.zeros(p.n_orders, dtype=np.bool_)
+    again[sequence] = True
+    step_keep = ~again[p.step_order()] & (fixed.start >= 0)
+    req_step = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
+    q = np.flatnonzero(step_keep[req_step] & (fixed.res >= 0))
+    k.start[step_keep] = fixed.start[step_keep]
+    k.hold(q, fixed.res[q], fixed.start[req_step[q]])
 
 
 def _place_forward(k: _Kernel, p: Problem, o: int) -> bool:

@@ -306,6 +306,7 @@ def improve_plan(
     max_iters: int = 1000,
     time_s: float = 1.0,
     progress: Callable[[float], None] | None = None,
+    max_lp_steps: int = 3000,
 ) -> Improvement:
     """Iterated local search over resource sequences with exact timing; never makes it worse.
 
@@ -316,6 +317,7 @@ def improve_plan(
         max_iters: most timing solves.
         time_s: wall-clock budget in seconds.
         progress: called now and then with the fraction of the budget used.
+        max_lp_steps: larger problems keep their plan (one timing solve would take seconds).
 
     Returns:
         The best plan found (the input plan when nothing better or the phase does not apply).
@@ -324,7 +326,7 @@ def improve_plan(
     e, t = step_costs(p, plan.start)
     before = float(e.sum() + t.sum())
     keep = Improvement(plan.start, plan.res, before, before, 0, 0.0)
-    if plan.unplaced.any() or p.n_steps == 0:
+    if plan.unplaced.any() or p.n_steps == 0 or p.n_steps > max_lp_steps:
         keep.seconds = time.perf_counter() - t_start
         return keep
     model = _TimingModel(p)

@@ -1,0 +1,70 @@
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "docs" / "examples"
+SCHEMAS = ROOT / "docs" / "schemas"
+
+
+def run_plan(*args: str) -> int:
+    import argparse
+
+    from cloud.scheduler import cli
+
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
+    return cli.run(parser.parse_args(list(args)))
+
+
+def test_plan_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "schedule.json"
+    svg = tmp_path / "plan.svg"
+    code = run_plan(
+        "--plant",
+        str(EXAMPLES / "harness_plant.json"),
+        "--orders",
+        str(EXAMPLES / "harness_orders.json"),
+        "--now",
+        "2026-03-23T05:00:00Z",
+        "--out",
+        str(out),
+        "--gantt",
+        str(svg),
+        "--improve-s",
+        "0.2",
+        "--improve-iters",
+        "20",
+    )
+    assert code == 1  # SO-1008 has no routing; the rest is planned
+    text = capsys.readouterr().out
+    assert "7 orders planned" in text
+    assert "SO-1008: product 'HARNESS-MIRROR' has no routing" in text
+    doc = json.loads(out.read_text())
+    assert doc["summary"]["orders"] == 7
+    assert doc["errors"][0]["order"] == "SO-1008"
+    assert svg.read_text().startswith("<svg")
+    schema = json.loads((SCHEMAS / "schedule.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+
+
+def test_example_inputs_match_their_schemas() -> None:
+    for name, schema in (("harness_plant", "plant"), ("harness_orders", "orders")):
+        doc = json.loads((EXAMPLES / f"{name}.json").read_text())
+        jsonschema.validate(doc, json.loads((SCHEMAS / f"{schema}.schema.json").read_text()))
+
+
+def test_invalid_input_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "orders.json"
+    bad.write_text(json.dumps({"orders": [{"id": "x", "product": "HARNESS-DOOR"}]}))
+    code = run_plan("--plant", str(EXAMPLES / "harness_plant.json"), "--orders", str(bad))
+    assert code == 2
+    assert "orders[0] ('x').quantity: is required" in capsys.readouterr().err
+
+
+def test_plan_subcommand_is_registered() -> None:
+    from taktline.cli import SUBCOMMANDS
+
+    assert SUBCOMMANDS["plan"][0] == "cloud.scheduler.cli"
