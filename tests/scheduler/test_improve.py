@@ -134,3 +134,17 @@ def test_plant_scale_bench_tiny(capsys: pytest.CaptureFixture[str]) -> None:
     finally:
         sys.path.remove(str(BENCH))
     assert '"same_construction": true' in capsys.readouterr().out
+
+
+def test_jobshop_bench_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    inst = Path(__file__).resolve().parents[3] / "shared/benchmarks/jobshop_makespan"
+    if not inst.exists():
+        pytest.skip("benchmark data not present")
+    sys.path.insert(0, str(BENCH))
+    try:
+        import jobshop_makespan
+
+        assert jobshop_makespan.main(["--instances", str(inst), "--quick"]) == 0
+    finally:
+        sys.path.remove(str(BENCH))
+    assert '"total_tardiness"' in capsys.readouterr().out
