@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -112,12 +113,15 @@ def _naive_publisher(url_port: int, count: int, rate: float | None) -> None:
     client.connect("127.0.0.1", url_port)
     client.loop_start()
     start = time.perf_counter()
-    infos = []
+    infos: deque[mqtt.MQTTMessageInfo] = deque()
     for n in range(count):
         if rate is not None:
             delay = start + n / rate - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
+        # Backpressure as a careful naive client would apply it: at most 1,000 unacknowledged.
+        while len(infos) >= 1000:
+            infos.popleft().wait_for_publish(60)
         body = json.dumps({"t": time.time(), "n": n, "payload": PAYLOAD}).encode()
         infos.append(client.publish("naive/events", body, qos=1))
     for info in infos:
