@@ -295,7 +295,15 @@ def _move(seq: I64, a: int, b: int) -> I64:
 
 
 #: moves tried around a costly pair at positions (k, k+1): (element offset, new position offset)
-_MOVES = ((1, 0), (1, -1), (0, 2), (1, -2), (0, 3))
+_MOVES = ((1, 0), (1, -1), (0, 2))
+#: costly pairs (highest duals) tried per local-search step
+_TOP = 1000
+#: perturb with swaps of binding pairs only (False: any neighbours)
+_PERTURB_BINDING = True
+#: most random swaps in one perturbation
+_KICK = 4
+#: a new local optimum becomes the base of the perturbations if at most this much worse
+_ACCEPT = 0.0
 
 
 def improve_plan(
@@ -341,9 +349,11 @@ def improve_plan(
     iters = 1
     if cur is None:
         return keep
-    best_cost, best_start, best_seqs = before, plan.start, [s.copy() for s in seqs]
+    best_cost, best_start = before, plan.start
     if cur.cost < best_cost and fits(cur.start):
         best_cost, best_start = cur.cost, cur.start
+    # the base the perturbations start from: the best, or a local optimum close to it
+    base_cost, base_seqs, base_duals = cur.cost, [s.copy() for s in seqs], cur.pair_duals
 
     def out_of_budget() -> bool:
         return iters >= max_iters or time.perf_counter() - t_start > time_s
@@ -357,7 +367,7 @@ def improve_plan(
         order = cand[np.argsort(-duals[cand], kind="stable")]
         improved = False
         for da, db in _MOVES:
-            for c in order[:8].tolist():
+            for c in order[:_TOP].tolist():
                 r, k = int(pair_res[c]), int(pair_pos[c])
                 n_r = seqs[r].shape[0]
                 src, dst = k + da, k + db
@@ -383,24 +393,30 @@ def improve_plan(
                 break
         if cur.cost < best_cost - 1e-9 and fits(cur.start):
             best_cost, best_start = cur.cost, cur.start
-            best_seqs = [s.copy() for s in seqs]
             stuck = 0
         if improved:
             continue
-        # stuck: perturb the best sequences with a few random neighbour swaps
+        # stuck at a local optimum: keep it as the base if it is close enough to the base,
+        # then perturb the base with a few random swaps of binding pairs
         stuck += 1
-        seqs = [s.copy() for s in best_seqs]
-        for _ in range(1 + min(stuck, 4)):
-            if pair_res.shape[0] == 0:
+        if cur.cost <= base_cost * (1 + _ACCEPT) + 1e-9:
+            base_cost, base_seqs, base_duals = cur.cost, [s.copy() for s in seqs], cur.pair_duals
+        seqs = [s.copy() for s in base_seqs]
+        pool = np.arange(pair_res.shape[0])
+        if _PERTURB_BINDING:
+            tight = np.flatnonzero(base_duals > 1e-9)
+            pool = tight if tight.shape[0] else pool
+        for _ in range(1 + min(stuck, _KICK)):
+            if pool.shape[0] == 0:
                 break
-            c = int(rng.integers(pair_res.shape[0]))
+            c = int(pool[int(rng.integers(pool.shape[0]))])
             r, k = int(pair_res[c]), int(pair_pos[c])
             seqs[r][k], seqs[r][k + 1] = seqs[r][k + 1], seqs[r][k]
         lp.load(seqs)
         nxt = lp.solve()
         iters += 1
         if nxt is None:
-            seqs = [s.copy() for s in best_seqs]
+            seqs = [s.copy() for s in base_seqs]
             lp.load(seqs)
             nxt = lp.solve()
             iters += 1
