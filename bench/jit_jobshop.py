@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -118,32 +119,32 @@ def solve_cpsat(inst: Instance, seconds: float) -> float:
     )
     scale = 100
     terms = []
-    by_m: dict[int, list[object]] = {}
+    by_m: dict[int, list[Any]] = {}
     for j, job in enumerate(inst.jobs):
         prev = None
         for k, (mach, p, d, a, b) in enumerate(job):
-            s = model.NewIntVar(0, horizon, f"s{j}_{k}")
-            e = model.NewIntVar(0, horizon, f"e{j}_{k}")
-            model.Add(e == s + p)
-            by_m.setdefault(mach, []).append(model.NewIntervalVar(s, p, e, f"i{j}_{k}"))
+            s = model.new_int_var(0, horizon, f"s{j}_{k}")
+            e = model.new_int_var(0, horizon, f"e{j}_{k}")
+            model.add(e == s + p)
+            by_m.setdefault(mach, []).append(model.new_interval_var(s, p, e, f"i{j}_{k}"))
             if prev is not None:
-                model.Add(s >= prev)
+                model.add(s >= prev)
             prev = e
-            er = model.NewIntVar(0, horizon, "")
-            ta = model.NewIntVar(0, horizon, "")
-            model.Add(er >= d - e)
-            model.Add(ta >= e - d)
+            er = model.new_int_var(0, horizon, "")
+            ta = model.new_int_var(0, horizon, "")
+            model.add(er >= d - e)
+            model.add(ta >= e - d)
             terms.append(round(a * scale) * er + round(b * scale) * ta)
     for ivs in by_m.values():
-        model.AddNoOverlap(ivs)
-    model.Minimize(sum(terms))
+        model.add_no_overlap(ivs)
+    model.minimize(sum(terms))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = seconds
     solver.parameters.num_workers = 2
-    status = solver.Solve(model)
+    status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return float("nan")
-    return float(solver.ObjectiveValue()) / scale
+    return float(solver.objective_value) / scale
 
 
 def main(argv: list[str] | None = None) -> int:
