@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     loaded = [m for m in machines if (plan.res == m).sum() > 5]
     picks = rng.choice(loaded, size=min(args.replans, len(loaded)), replace=False)
     times = []
-    current = plan
+    current = imp.plan if imp.plan is not None else plan
     for m in picks.tolist():
         q = int(rng.choice(np.flatnonzero(current.res == m)))
         at = int(current.start[step_of_req[q]] + p.req_off[q])

@@ -36,6 +36,7 @@ __all__ = [
     "ideal_starts",
     "plan_backward",
     "replan",
+    "restore",
     "step_costs",
 ]
 
@@ -501,6 +502,7 @@ def replan(
     closures: Sequence[tuple[int, int, int]] = (),
     *,
     max_batch: int = _MAX_BATCH,
+    with_busy: bool = True,
 ) -> Plan:
     """Replans incrementally from `plan`'s kernel state: closes resources, re-places `orders`.
 
@@ -514,6 +516,7 @@ def replan(
         orders: orders to place again (those hit by the closures, changed or new orders).
         closures: resource closures to apply first.
         max_batch: most steps evaluated in one gather.
+        with_busy: compute the plan's busy map (skip it in tight loops).
 
     Returns:
         The new plan.
@@ -534,10 +537,54 @@ def replan(
         touched += [r, r + k.n_res]
     if touched:
         k.refresh_rows(np.array(touched, dtype=np.int64))
-    return _run(k, np.asarray(orders, dtype=np.int64), max_batch, plan)
+    return _run(k, np.asarray(orders, dtype=np.int64), max_batch, plan, with_busy)
 
 
-def _run(k: _Kernel, sequence: I64, max_batch: int, previous: Plan | None = None) -> Plan:
+def restore(plan: Plan, orders: I64, old: Plan) -> Plan:
+    """Puts `orders` back where `old` had them (undoes a trial `replan`).
+
+    Args:
+        plan: the newest plan (holds the kernel state).
+        orders: the orders to put back.
+        old: the earlier plan.
+
+    Returns:
+        The plan with those orders restored (without a busy map).
+    """
+    start, res = old.start, old.res
+    k = plan.state
+    if k is None:
+        raise ValueError("this plan's kernel state was handed on; restore on the newest plan")
+    plan.state = None
+    p = k.p
+    for o in np.asarray(orders, dtype=np.int64).tolist():
+        k.release_order(o)
+    s = _ranges(p.order_ptr[orders], np.diff(p.order_ptr)[orders])
+    s = s[start[s] >= 0]
+    q = _ranges(p.req_ptr[s], np.diff(p.req_ptr)[s])
+    step_of_q = np.repeat(s, np.diff(p.req_ptr)[s])
+    k.start[s] = start[s]
+    k.hold(q, res[q], start[step_of_q])
+    forward, unplaced = plan.forward.copy(), plan.unplaced.copy()
+    forward[orders] = old.forward[orders]
+    unplaced[orders] = old.unplaced[orders]
+    return Plan(
+        start=k.start.copy(),
+        res=k.res.copy(),
+        forward=forward,
+        unplaced=unplaced,
+        busy=np.zeros((0, 0), np.bool_),
+        state=k,
+    )
+
+
+def _run(
+    k: _Kernel,
+    sequence: I64,
+    max_batch: int,
+    previous: Plan | None = None,
+    with_busy: bool = True,
+) -> Plan:
     """Places the orders of `sequence` level by level on the kernel's current state."""
     p = k.p
     window = k.window
@@ -591,7 +638,7 @@ def _run(k: _Kernel, sequence: I64, max_batch: int, previous: Plan | None = None
                 unplaced[o] = not _place_forward(k, p, o)
             consumed += 1
         pos = int(idx[consumed - 1]) + 1
-    busy = k.blk[: p.n_res, : p.n_slots] & p.open_
+    busy = k.blk[: p.n_res, : p.n_slots] & p.open_ if with_busy else np.zeros((0, 0), np.bool_)
     return Plan(
         start=k.start.copy(),
         res=k.res.copy(),

@@ -23,9 +23,24 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.optimize import linprog
 
-from cloud.scheduler.backward import NO_DUE, Plan, Problem, ideal_starts, step_costs
+from cloud.scheduler.backward import (
+    NO_DUE,
+    Plan,
+    Problem,
+    ideal_starts,
+    replan,
+    restore,
+    step_costs,
+)
 
-__all__ = ["Improvement", "Timing", "improve_plan", "resource_sequences", "solve_timing"]
+__all__ = [
+    "Improvement",
+    "Timing",
+    "improve_orders",
+    "improve_plan",
+    "resource_sequences",
+    "solve_timing",
+]
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -48,7 +63,7 @@ class Timing:
 
 @dataclass
 class Improvement:
-    """Result of the improvement phase."""
+    """Result of the improvement phase (`plan`: the improved plan with kernel state, if any)."""
 
     start: I64
     res: I64
@@ -56,6 +71,7 @@ class Improvement:
     cost_after: float
     iterations: int
     seconds: float
+    plan: Plan | None = None
 
 
 class _TimingModel:
@@ -325,7 +341,8 @@ def improve_plan(
         max_iters: most timing solves.
         time_s: wall-clock budget in seconds.
         progress: called now and then with the fraction of the budget used.
-        max_lp_steps: larger problems keep their plan (one timing solve would take seconds).
+        max_lp_steps: larger problems use `improve_orders` instead (one timing solve would
+            take seconds there).
 
     Returns:
         The best plan found (the input plan when nothing better or the phase does not apply).
@@ -334,6 +351,10 @@ def improve_plan(
     e, t = step_costs(p, plan.start)
     before = float(e.sum() + t.sum())
     keep = Improvement(plan.start, plan.res, before, before, 0, 0.0)
+    if p.n_steps > max_lp_steps and plan.state is not None:
+        return improve_orders(
+            p, plan, seed=seed, max_iters=max_iters, time_s=time_s, progress=progress
+        )
     if plan.unplaced.any() or p.n_steps == 0 or p.n_steps > max_lp_steps:
         keep.seconds = time.perf_counter() - t_start
         return keep
@@ -431,6 +452,100 @@ def improve_plan(
         iterations=iters,
         seconds=time.perf_counter() - t_start,
     )
+
+
+def improve_orders(
+    p: Problem,
+    plan: Plan,
+    *,
+    seed: int = 0,
+    max_iters: int = 1000,
+    time_s: float = 1.0,
+    progress: Callable[[float], None] | None = None,
+) -> Improvement:
+    """Order-level improvement with the kernel itself, for plans too large for the timing LP.
+
+    The costliest orders first: release the order and one order holding its resources where
+    it wanted to be, place the costly one first and the other after it (an incremental
+    `replan`); keep the result if their joint earliness + tardiness went down, otherwise put
+    both back. Consumes `plan`'s kernel state; the improved plan carries it on.
+
+    Args:
+        p: the problem.
+        plan: a plan with kernel state (from `plan_backward`).
+        seed: seed for the order in which blockers are tried.
+        max_iters: most trial replans.
+        time_s: wall-clock budget in seconds.
+        progress: called now and then with the fraction of the budget used.
+
+    Returns:
+        The best plan found.
+    """
+    t_start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    step_order = p.step_order()
+    step_of_req = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
+    e, t = step_costs(p, plan.start)
+    order_cost = np.bincount(step_order, weights=e + t, minlength=p.n_orders)
+    before = float(order_cost.sum())
+    cur = plan
+    iters = 0
+    tried: set[tuple[int, int]] = set()
+
+    def out_of_budget() -> bool:
+        return iters >= max_iters or time.perf_counter() - t_start > time_s
+
+    for x in np.argsort(-order_cost, kind="stable").tolist():
+        if order_cost[x] <= 0 or out_of_budget():
+            break
+        if progress is not None:
+            progress(max(iters / max_iters, (time.perf_counter() - t_start) / time_s))
+        for y in _blockers(p, cur, x, step_of_req, step_order, rng)[:3].tolist():
+            if (x, y) in tried or out_of_budget():
+                continue
+            tried.add((x, y))
+            pair = np.array([x, y], dtype=np.int64)
+            trial = replan(cur, pair, with_busy=False)
+            iters += 1
+            ea, ta = step_costs(p, trial.start)
+            cost = np.bincount(step_order, weights=ea + ta, minlength=p.n_orders)
+            if cost[pair].sum() < order_cost[pair].sum() - 1e-9 and not trial.unplaced[pair].any():
+                cur, order_cost = trial, cost
+                break
+            cur = restore(trial, pair, cur)
+    after = float(order_cost.sum())
+    return Improvement(
+        start=cur.start,
+        res=cur.res,
+        cost_before=before,
+        cost_after=after,
+        iterations=iters,
+        seconds=time.perf_counter() - t_start,
+        plan=cur,
+    )
+
+
+def _blockers(
+    p: Problem, plan: Plan, x: int, step_of_req: I64, step_order: I64, rng: np.random.Generator
+) -> I64:
+    """Orders holding x's candidate resources where x's steps with due dates wanted to be."""
+    s = np.arange(int(p.order_ptr[x]), int(p.order_ptr[x + 1]), dtype=np.int64)
+    s = s[(p.due[s] < NO_DUE) & (plan.start[s] + p.dur[s] != p.due[s])]
+    if s.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    found: list[I64] = []
+    for step in s.tolist():
+        a_ideal = int(p.due[step] - p.dur[step])
+        for q in range(int(p.req_ptr[step]), int(p.req_ptr[step + 1])):
+            cands = p.cand_res[p.cand_ptr[q] : p.cand_ptr[q + 1]]
+            a0 = a_ideal + int(p.req_off[q])
+            a1 = a0 + int(p.req_len[q])
+            qa = plan.start[step_of_req] + p.req_off
+            hit = np.isin(plan.res, cands) & (qa < a1) & (qa + p.req_len > a0)
+            found.append(step_order[step_of_req[hit]])
+    orders = np.unique(np.concatenate(found))
+    orders = orders[orders != x]
+    return rng.permutation(orders)
 
 
 def _pair_positions(seqs: list[I64]) -> tuple[I64, I64]:

@@ -59,8 +59,8 @@ def plan_orders(
     imp = improve_plan(
         p, plan, seed=seed, max_iters=improve_iters, time_s=improve_s, progress=progress
     )
-    plan.start = imp.start
-    # the improvement keeps resources and order on them: rebuild the busy map from the starts
+    plan.start, plan.res = imp.start, imp.res
+    # rebuild the busy map from the improved starts and resources
     busy = np.zeros_like(plan.busy)
     step_of_req = np.repeat(np.arange(p.n_steps), np.diff(p.req_ptr))
     for q in np.flatnonzero(plan.res >= 0).tolist():

@@ -148,3 +148,20 @@ def test_jobshop_bench_quick(capsys: pytest.CaptureFixture[str]) -> None:
     finally:
         sys.path.remove(str(BENCH))
     assert '"total_tardiness"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_order_level_improvement_never_worse_and_feasible(seed: int) -> None:
+    from cloud.scheduler.improve import improve_orders
+
+    p = random_problem(seed, n_orders=20, load=3)
+    plan = plan_backward(p)
+    e, t = step_costs(p, plan.start)
+    imp = improve_orders(p, plan, seed=seed, max_iters=40, time_s=30)
+    assert imp.plan is not None
+    e2, t2 = step_costs(p, imp.plan.start)
+    assert e2.sum() + t2.sum() <= e.sum() + t.sum() + 1e-9
+    assert imp.cost_after == pytest.approx(e2.sum() + t2.sum())
+    final = replan(imp.plan, np.zeros(0, dtype=np.int64))  # recomputes the busy map
+    assert_feasible(p, final)
+    np.testing.assert_array_equal(final.start, imp.plan.start)
