@@ -243,6 +243,8 @@ class _IncrementalTiming:
         h = hc._Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")
+        for key, value in _HIGHS_OPTIONS.items():
+            h.setOptionValue(key, value)
         h.passModel(lp)
         self.h = h
 
@@ -318,6 +320,10 @@ _TOP = 1000
 _PERTURB_BINDING = True
 #: most random swaps in one perturbation
 _KICK = 4
+#: pick the pairs a perturbation swaps with probability by their dual (else uniformly)
+_KICK_BY_DUAL = True
+#: extra HiGHS options for the warm timing LP
+_HIGHS_OPTIONS: dict[str, object] = {}
 #: a new local optimum becomes the base of the perturbations if at most this much worse
 _ACCEPT = 0.0
 
@@ -430,7 +436,11 @@ def improve_plan(
         for _ in range(1 + min(stuck, _KICK)):
             if pool.shape[0] == 0:
                 break
-            c = int(pool[int(rng.integers(pool.shape[0]))])
+            if _KICK_BY_DUAL and pool.shape[0] and base_duals[pool].sum() > 0:
+                weights = base_duals[pool] / base_duals[pool].sum()
+                c = int(pool[int(rng.choice(pool.shape[0], p=weights))])
+            else:
+                c = int(pool[int(rng.integers(pool.shape[0]))])
             r, k = int(pair_res[c]), int(pair_pos[c])
             seqs[r][k], seqs[r][k + 1] = seqs[r][k + 1], seqs[r][k]
         lp.load(seqs)
