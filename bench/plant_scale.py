@@ -102,6 +102,9 @@ def synthetic_plant(seed: int, n_orders: int) -> tuple[dict[str, Any], dict[str,
                 "product": f"P{int(rng.integers(20)):02d}",
                 "quantity": int(rng.integers(20, 110)),
                 "due": due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                # inventory costs differ by product value; lateness costs more
+                "earliness_weight": round(float(rng.uniform(0.2, 2.0)), 2),
+                "tardiness_weight": 5,
             }
         )
     return plant, {"orders": orders}
