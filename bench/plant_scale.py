@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     imp = improve_plan(p, plan, seed=args.seed, max_iters=10**9, time_s=args.improve_s)
     removed = imp.cost_before - imp.cost_after
     print(
-        f"improvement: {imp.seconds:.3f} s, {imp.iterations} timing solves, "
+        f"improvement: {imp.seconds:.3f} s, {imp.iterations} iterations, "
         f"E+T {imp.cost_before:.0f} -> {imp.cost_after:.0f} (removed {removed:.0f})"
     )
     # breakdowns: a different loaded machine each time, 4 hours from the start of a held window

@@ -14,8 +14,10 @@ each requirement takes the first such candidate in its group's order that no ear
 of the step took. An order with a step that has no feasible start is unplaced and placed forward
 from its earliest feasible start, step by step (earliest feasible start each), and reported late.
 
-Speed comes from batching: one gather evaluates all candidate starts of all alternative
-resources of all requirements of a whole batch of steps at once. The batch's placements are
+Capacity is kept as free-run lengths per resource and slot (how many free slots start there),
+so whether a holding window fits is one lookup. Speed comes from batching: one gather tries a
+whole batch of steps at their latest starts, one more evaluates all candidate starts of all
+alternative resources of all requirements of the steps that missed. The batch's placements are
 accepted in sequence order up to the first one that collides with an earlier one of the same
 batch; those are exactly what one-at-a-time placement would give, because extra busy slots can
 only make a later start or an earlier-listed candidate infeasible, never feasible.
@@ -319,28 +321,6 @@ class _Kernel:
         dup = np.zeros(steps.shape[0], dtype=np.bool_)
         dup[qstep[order][1:][dup_sorted]] = True
         return req[q_first], rows[chosen], dup
-
-    def assign(self, rows: I64, row_step: I64, okc: B, w: I64) -> tuple[I64, I64, B]:
-        """Picks the first fitting candidate per requirement at offsets `w` (per step).
-
-        Returns:
-            (req (Qb,), chosen row (Qb,), step_has_duplicate (B,))
-        """
-        fit = okc[np.arange(rows.shape[0]), w[row_step]]
-        req = self.row_req[rows]
-        q_first = _starts_of(req)
-        key = np.where(fit, np.arange(rows.shape[0]), np.iinfo(np.int64).max)
-        # steps without a fitting start get an arbitrary pick; callers cut the batch before them
-        chosen = np.minimum(np.minimum.reduceat(key, q_first), rows.shape[0] - 1)
-        qreq = req[q_first]
-        qstep = row_step[q_first]
-        res = self.row_res[rows[chosen]]
-        # duplicate resource within a step (groups that overlap)
-        order = np.lexsort((res, qstep))
-        dup_sorted = (np.diff(qstep[order]) == 0) & (np.diff(res[order]) == 0)
-        dup = np.zeros(int(row_step.max(initial=-1)) + 1, dtype=np.bool_)
-        dup[qstep[order][1:][dup_sorted]] = True
-        return qreq, rows[chosen], dup
 
     def occupy(self, qreq: I64, chosen_rows: I64, step_start: I64) -> None:
         """Marks the holding windows of requirements `qreq` (at their steps' starts) busy."""
