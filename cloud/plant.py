@@ -164,6 +164,9 @@ class Plant:
     groups: Mapping[str, Group]
     materials: Mapping[str, Material]
     products: Mapping[str, Product]
+    #: seconds and timing solves the planner's improvement phase may spend per plan
+    improve_seconds: float = 1.0
+    improve_iterations: int = 10_000
 
     @property
     def tz(self) -> ZoneInfo:
@@ -357,6 +360,12 @@ def parse_plant(data: Any) -> Plant:
         r.fail("plant.timezone", f"unknown time zone {tz!r}")
         tz = "UTC"
     slot = r.get(data, "slot_minutes", "plant", _count, default=1, required=False) or 1
+    planning = data.get("planning", {})
+    if not isinstance(planning, dict):
+        r.fail("plant.planning", "must be an object")
+        planning = {}
+    improve_s = r.get(planning, "improve_seconds", "plant.planning", _number, required=False)
+    improve_n = r.get(planning, "improve_iterations", "plant.planning", _count, required=False)
     calendars: dict[str, Calendar] = {}
     for name, item in r.items(data, "calendars", "plant"):
         p = f"plant.{name}"
@@ -483,6 +492,8 @@ def parse_plant(data: Any) -> Plant:
         site=site,
         timezone=tz,
         slot_minutes=slot,
+        improve_seconds=1.0 if improve_s is None else improve_s,
+        improve_iterations=10_000 if improve_n is None else improve_n,
         calendars=calendars,
         resources=tuple(resources),
         groups=groups,

@@ -25,10 +25,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--now", help="plan from this UTC time (ISO 8601) instead of the clock")
     parser.add_argument("--seed", type=int, default=0, help="seed of the improvement phase")
     parser.add_argument(
-        "--improve-s", type=float, default=1.0, help="time budget of the improvement phase (s)"
+        "--improve-s",
+        type=float,
+        help="time budget of the improvement phase (s; default: the plant's planning budget)",
     )
     parser.add_argument(
-        "--improve-iters", type=int, default=10_000, help="iteration budget of the improvement"
+        "--improve-iters",
+        type=int,
+        help="iteration budget of the improvement (default: the plant's planning budget)",
     )
 
 
@@ -71,14 +75,16 @@ def run(args: argparse.Namespace) -> int:
         from taktline.clock import SystemClock
 
         now = SystemClock().now()
-    progress = _Progress(args.improve_s)
+    improve_s = plant.improve_seconds if args.improve_s is None else args.improve_s
+    improve_iters = plant.improve_iterations if args.improve_iters is None else args.improve_iters
+    progress = _Progress(improve_s)
     result = plan_orders(
         plant,
         orders,
         now,
         seed=args.seed,
-        improve_s=args.improve_s,
-        improve_iters=args.improve_iters,
+        improve_s=improve_s,
+        improve_iters=improve_iters,
         progress=progress,
     )
     progress.close()

@@ -120,3 +120,11 @@ def test_unreadable_file(tmp_path: Path) -> None:
     bad.write_text(json.dumps([1]))
     with pytest.raises(PlantInvalid, match="must be a JSON object"):
         load_plant(bad)
+
+
+def test_planning_budget() -> None:
+    assert parse_plant(minimal_plant()).improve_seconds == 1.0
+    plant = parse_plant(minimal_plant(planning={"improve_seconds": 0.25, "improve_iterations": 9}))
+    assert (plant.improve_seconds, plant.improve_iterations) == (0.25, 9)
+    with pytest.raises(PlantInvalid, match=r"plant.planning.improve_seconds: must be a number"):
+        parse_plant(minimal_plant(planning={"improve_seconds": -1}))
