@@ -19,9 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.optimize import linprog
 
 from cloud.scheduler.backward import (
     NO_DUE,
@@ -31,6 +29,15 @@ from cloud.scheduler.backward import (
     replan,
     restore,
     step_costs,
+)
+from cloud.scheduler.timing import (
+    CalendarFilter,
+    IncrementalTiming,
+    Timing,
+    TimingModel,
+    pairs,
+    resource_sequences,
+    solve_timing,
 )
 
 __all__ = [
@@ -47,21 +54,6 @@ F64 = NDArray[np.float64]
 
 
 @dataclass
-class Timing:
-    """Optimal start times for fixed sequences.
-
-    Attributes:
-        start: (S,) start slot per step.
-        cost: total weighted earliness + tardiness.
-        pair_duals: (P,) cost decrease per slot of relaxing each resource-sequence pair.
-    """
-
-    start: I64
-    cost: float
-    pair_duals: F64
-
-
-@dataclass
 class Improvement:
     """Result of the improvement phase (`plan`: the improved plan with kernel state, if any)."""
 
@@ -74,221 +66,16 @@ class Improvement:
     plan: Plan | None = None
 
 
-class _TimingModel:
-    """The fixed part of the timing LP (precedence and due rows); resource pairs are added."""
-
-    def __init__(self, p: Problem) -> None:
-        self.p = p
-        n = p.n_steps
-        self.n = n
-        step_order = p.step_order()
-        self.step_of_req = np.repeat(np.arange(n, dtype=np.int64), np.diff(p.req_ptr))
-        # precedence rows: S_s - S_{s+1} <= -(dur_s + transfer_s)
-        s = np.flatnonzero(step_order[:-1] == step_order[1:]).astype(np.int64)
-        self.prec_i, self.prec_j = s, s + 1
-        self.prec_b = -(p.dur[s] + p.transfer[s]).astype(np.float64)
-        due = np.flatnonzero(p.due < NO_DUE).astype(np.int64)
-        self.due = due
-        m = due.shape[0]
-        # variables: S (n), E (m), T (m)
-        self.c = np.concatenate([np.zeros(n), p.w_early[due], p.w_tardy[due]]).astype(np.float64)
-        rows = np.arange(m)
-        # -S - E <= dur - due ;  S - T <= due - dur
-        self.due_rows = sp.vstack(
-            [
-                sp.csr_matrix(
-                    (
-                        np.r_[-np.ones(m), -np.ones(m)],
-                        (np.r_[rows, rows], np.r_[due, n + rows]),
-                    ),
-                    shape=(m, n + 2 * m),
-                ),
-                sp.csr_matrix(
-                    (np.r_[np.ones(m), -np.ones(m)], (np.r_[rows, rows], np.r_[due, n + m + rows])),
-                    shape=(m, n + 2 * m),
-                ),
-            ]
-        )
-        dd = (p.dur[due] - p.due[due]).astype(np.float64)
-        self.due_b = np.r_[dd, -dd]
-        lo = p.release.astype(np.float64)
-        hi = (p.n_slots - p.dur).astype(np.float64)
-        self.bounds = np.c_[np.r_[lo, np.zeros(2 * m)], np.r_[hi, np.full(2 * m, np.inf)]]
-
-    def solve(self, pi: I64, pj: I64, pb: F64) -> Timing | None:
-        """Solves the LP with resource pairs S_pi - S_pj <= pb; None if infeasible."""
-        n, m = self.n, self.due.shape[0]
-        ii = np.r_[self.prec_i, pi]
-        jj = np.r_[self.prec_j, pj]
-        k = ii.shape[0]
-        rows = np.arange(k)
-        diff = sp.csr_matrix(
-            (np.r_[np.ones(k), -np.ones(k)], (np.r_[rows, rows], np.r_[ii, jj])),
-            shape=(k, n + 2 * m),
-        )
-        a = sp.vstack([diff, self.due_rows]).tocsr()
-        b = np.r_[self.prec_b, pb, self.due_b]
-        res = linprog(self.c, A_ub=a, b_ub=b, bounds=self.bounds, method="highs-ds")
-        if res.status != 0:
-            return None
-        start = np.rint(res.x[:n]).astype(np.int64)
-        marg = -np.asarray(res.ineqlin.marginals, dtype=np.float64)
-        e, t = step_costs(self.p, start)
-        return Timing(
-            start=start,
-            cost=float(e.sum() + t.sum()),
-            pair_duals=marg[self.prec_i.shape[0] : k],
-        )
-
-
-def resource_sequences(p: Problem, plan: Plan, start: I64 | None = None) -> list[I64]:
-    """Requirements held on each resource, in the order of their holding windows.
-
-    With `start`, the order follows those start times instead of the plan's (the plan still
-    says which resource each requirement holds).
-    """
-    step_of_req = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
-    begin = (plan.start if start is None else start)[step_of_req] + p.req_off
-    placed = plan.res >= 0
-    q = np.flatnonzero(placed)
-    order = np.lexsort((begin[q], plan.res[q]))
-    q = q[order]
-    bounds = np.searchsorted(plan.res[q], np.arange(p.n_res + 1))
-    return [q[bounds[r] : bounds[r + 1]] for r in range(p.n_res)]
-
-
-def _pairs(p: Problem, step_of_req: I64, seqs: list[I64]) -> tuple[I64, I64, F64, I64]:
-    """Constraint pairs from resource sequences: (step i, step j, bound, position index)."""
-    first = np.concatenate([s[:-1] for s in seqs if s.shape[0] > 1] or [np.zeros(0, np.int64)])
-    second = np.concatenate([s[1:] for s in seqs if s.shape[0] > 1] or [np.zeros(0, np.int64)])
-    pb = (p.req_off[second] - p.req_off[first] - p.req_len[first]).astype(np.float64)
-    return step_of_req[first], step_of_req[second], pb, first
-
-
-def solve_timing(p: Problem, seqs: list[I64]) -> Timing | None:
-    """Exact best start times for the given resource sequences (None if they form a cycle)."""
-    model = _TimingModel(p)
-    pi, pj, pb, _ = _pairs(p, model.step_of_req, seqs)
-    return model.solve(pi, pj, pb)
-
-
-class _CalendarFilter:
-    """Says whether start times keep every holding window inside its resource's calendar.
-
-    The timing LP knows nothing of shifts and breaks; its solutions are kept only where they
-    fit (always, on resources open around the clock).
-    """
-
-    def __init__(self, p: Problem, res: I64) -> None:
-        self.p = p
-        self.trivial = bool(p.open_.all())
-        self.step_of_req = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
-        self.row = res + p.n_res * p.span[self.step_of_req]
-        closed = np.concatenate([~p.open_, ~p.open_span])
-        self.cs = np.zeros((closed.shape[0], closed.shape[1] + 1), dtype=np.int32)
-        np.cumsum(closed, axis=1, out=self.cs[:, 1:])
-
-    def __call__(self, start: I64) -> bool:
-        if self.trivial:
-            return True
-        a = start[self.step_of_req] + self.p.req_off
-        b = a + self.p.req_len
-        if a.min() < 0 or b.max() > self.p.n_slots:
-            return False
-        return bool((self.cs[self.row, b] == self.cs[self.row, a]).all())
-
-
-class _IncrementalTiming:
-    """The timing LP kept warm in HiGHS: a swap rewrites three rows and re-solves from the basis.
-
-    Uses the HiGHS binding that scipy ships (`scipy.optimize._highspy`); `available` is False
-    where that private module is missing, and callers fall back to `_TimingModel`.
-    """
-
-    def __init__(self, p: Problem, model: _TimingModel, seqs: list[I64]) -> None:
-        from scipy.optimize._highspy import _core as hc
-
-        self.hc = hc
-        self.p = p
-        self.model = model
-        n, m = model.n, model.due.shape[0]
-        pi, pj, pb, _ = _pairs(p, model.step_of_req, seqs)
-        self.n_prec = model.prec_i.shape[0]
-        self.pi, self.pj = pi.copy(), pj.copy()
-        diff_i = np.r_[model.prec_i, pi]
-        diff_j = np.r_[model.prec_j, pj]
-        k = diff_i.shape[0]
-        rows = np.arange(k)
-        diff = sp.csr_matrix(
-            (np.r_[np.ones(k), -np.ones(k)], (np.r_[rows, rows], np.r_[diff_i, diff_j])),
-            shape=(k, n + 2 * m),
-        )
-        a = sp.vstack([model.due_rows, diff]).tocsr()
-        self.pair_row0 = model.due_rows.shape[0] + self.n_prec
-        ub = np.r_[model.due_b, model.prec_b, pb]
-        lp = hc.HighsLp()
-        lp.num_col_ = n + 2 * m
-        lp.num_row_ = a.shape[0]
-        lp.col_cost_ = model.c
-        lp.col_lower_ = model.bounds[:, 0].copy()
-        lp.col_upper_ = np.where(np.isinf(model.bounds[:, 1]), hc.kHighsInf, model.bounds[:, 1])
-        lp.row_lower_ = np.full(a.shape[0], -hc.kHighsInf)
-        lp.row_upper_ = ub
-        lp.a_matrix_.format_ = hc.MatrixFormat.kRowwise
-        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = a.indices.astype(np.int32)
-        lp.a_matrix_.value_ = a.data.astype(np.float64)
-        lp.a_matrix_.num_col_ = n + 2 * m
-        lp.a_matrix_.num_row_ = a.shape[0]
-        h = hc._Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("presolve", "off")
-        for key, value in _HIGHS_OPTIONS.items():
-            h.setOptionValue(key, value)
-        h.passModel(lp)
-        self.h = h
-
-    def set_pair(self, c: int, i: int, j: int, bound: float) -> None:
-        """Rewrites pair row c as S_i - S_j <= bound."""
-        row = self.pair_row0 + c
-        h = self.h
-        h.changeCoeff(row, int(self.pi[c]), 0.0)
-        h.changeCoeff(row, int(self.pj[c]), 0.0)
-        h.changeCoeff(row, i, 1.0)
-        h.changeCoeff(row, j, -1.0)
-        h.changeRowBounds(row, -self.hc.kHighsInf, bound)
-        self.pi[c], self.pj[c] = i, j
-
-    def load(self, seqs: list[I64]) -> None:
-        """Makes the pair rows follow `seqs` (rewrites only the rows that differ)."""
-        pi, pj, pb, _ = _pairs(self.p, self.model.step_of_req, seqs)
-        for c in np.flatnonzero((pi != self.pi) | (pj != self.pj)).tolist():
-            self.set_pair(c, int(pi[c]), int(pj[c]), float(pb[c]))
-
-    def solve(self) -> Timing | None:
-        """Re-solves from the current basis; None if the sequences form a cycle."""
-        h = self.h
-        h.run()
-        if h.getModelStatus() != self.hc.HighsModelStatus.kOptimal:
-            return None
-        sol = h.getSolution()
-        x = np.asarray(sol.col_value)
-        start = np.rint(x[: self.model.n]).astype(np.int64)
-        duals = -np.asarray(sol.row_dual)[self.pair_row0 :]
-        e, t = step_costs(self.p, start)
-        return Timing(start=start, cost=float(e.sum() + t.sum()), pair_duals=duals)
-
-
-def _best_start_sequences(p: Problem, plan: Plan, model: _TimingModel) -> list[I64]:
+def _best_start_sequences(p: Problem, plan: Plan, model: TimingModel) -> list[I64]:
     """The plan's own sequences or those of the ideal JIT plan, whichever times better."""
     best: list[I64] = resource_sequences(p, plan)
-    timing = model.solve(*_pairs(p, model.step_of_req, best)[:3])
+    timing = model.solve(*pairs(p, model.step_of_req, best)[:3])
     best_cost = timing.cost if timing is not None else np.inf
     ideal = ideal_starts(p)
     # ties broken by step index keep one global order, so ideal sequences never form a cycle
     for key in (ideal, ideal + p.dur):
         seqs = resource_sequences(p, plan, key)
-        timing = model.solve(*_pairs(p, model.step_of_req, seqs)[:3])
+        timing = model.solve(*pairs(p, model.step_of_req, seqs)[:3])
         if timing is not None and timing.cost < best_cost:
             best, best_cost = seqs, timing.cost
     return best
@@ -322,8 +109,6 @@ _PERTURB_BINDING = True
 _KICK = 4
 #: pick the pairs a perturbation swaps with probability by their dual (else uniformly)
 _KICK_BY_DUAL = True
-#: extra HiGHS options for the warm timing LP
-_HIGHS_OPTIONS: dict[str, object] = {}
 #: a new local optimum becomes the base of the perturbations if at most this much worse
 _ACCEPT = 0.0
 
@@ -364,11 +149,11 @@ def improve_plan(
     if plan.unplaced.any() or p.n_steps == 0 or p.n_steps > max_lp_steps:
         keep.seconds = time.perf_counter() - t_start
         return keep
-    model = _TimingModel(p)
-    fits = _CalendarFilter(p, plan.res)
+    model = TimingModel(p)
+    fits = CalendarFilter(p, plan.res)
     rng = np.random.default_rng(seed)
     seqs = _best_start_sequences(p, plan, model)
-    lp = _IncrementalTiming(p, model, seqs)
+    lp = IncrementalTiming(p, model, seqs)
     lens = np.array([max(s.shape[0] - 1, 0) for s in seqs], dtype=np.int64)
     pair0 = np.cumsum(lens) - lens
     pair_res, pair_pos = _pair_positions(seqs)

@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 
 import numpy as np
 
-from cloud.scheduler.backward import NO_DUE, Plan, Problem, _level_sequence
+from cloud.scheduler.problem import NO_DUE, Plan, Problem, level_sequence
 
 __all__ = ["plan_reference"]
 
@@ -182,7 +182,7 @@ def plan_reference(p: Problem, sequence: np.ndarray | None = None) -> Plan:
     done = [False] * p.n_orders
     forward = [False] * p.n_orders
     unplaced = [False] * p.n_orders
-    for s in _level_sequence(p, np.asarray(sequence, dtype=np.int64)).tolist():
+    for s in level_sequence(p, np.asarray(sequence, dtype=np.int64)).tolist():
         o = step_order[s]
         if done[o]:
             continue
