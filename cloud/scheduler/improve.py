@@ -32,9 +32,9 @@ from cloud.scheduler.backward import (
 )
 from cloud.scheduler.timing import (
     CalendarFilter,
-    IncrementalTiming,
     Timing,
     TimingModel,
+    open_timing,
     pairs,
     resource_sequences,
     solve_timing,
@@ -153,7 +153,7 @@ def improve_plan(
     fits = CalendarFilter(p, plan.res)
     rng = np.random.default_rng(seed)
     seqs = _best_start_sequences(p, plan, model)
-    lp = IncrementalTiming(p, model, seqs)
+    lp = open_timing(p, model, seqs)
     lens = np.array([max(s.shape[0] - 1, 0) for s in seqs], dtype=np.int64)
     pair0 = np.cumsum(lens) - lens
     pair_res, pair_pos = _pair_positions(seqs)

@@ -20,9 +20,11 @@ from cloud.scheduler.problem import F64, I64, NO_DUE, Plan, Problem, step_costs
 __all__ = [
     "HIGHS_OPTIONS",
     "CalendarFilter",
+    "ColdTiming",
     "IncrementalTiming",
     "Timing",
     "TimingModel",
+    "open_timing",
     "pairs",
     "resource_sequences",
     "solve_timing",
@@ -175,8 +177,8 @@ class CalendarFilter:
 class IncrementalTiming:
     """The timing LP kept warm in HiGHS: a swap rewrites three rows and re-solves from the basis.
 
-    Uses the HiGHS binding that scipy ships (`scipy.optimize._highspy`); `available` is False
-    where that private module is missing, and callers fall back to `TimingModel`.
+    Uses the HiGHS binding that scipy ships (`scipy.optimize._highspy`, private); where it is
+    missing, `open_timing` falls back to `ColdTiming` (same answers, slower).
     """
 
     def __init__(self, p: Problem, model: TimingModel, seqs: list[I64]) -> None:
@@ -251,3 +253,33 @@ class IncrementalTiming:
         duals = -np.asarray(sol.row_dual)[self.pair_row0 :]
         e, t = step_costs(self.p, start)
         return Timing(start=start, cost=float(e.sum() + t.sum()), pair_duals=duals)
+
+
+class ColdTiming:
+    """`IncrementalTiming`'s interface over `scipy.optimize.linprog` (solves from scratch)."""
+
+    def __init__(self, p: Problem, model: TimingModel, seqs: list[I64]) -> None:
+        self.p = p
+        self.model = model
+        pi, pj, pb, _ = pairs(p, model.step_of_req, seqs)
+        self.pi, self.pj, self.pb = pi.copy(), pj.copy(), pb.copy()
+
+    def set_pair(self, c: int, i: int, j: int, bound: float) -> None:
+        """Rewrites pair row c as S_i - S_j <= bound."""
+        self.pi[c], self.pj[c], self.pb[c] = i, j, bound
+
+    def load(self, seqs: list[I64]) -> None:
+        """Makes the pair rows follow `seqs`."""
+        self.pi, self.pj, self.pb, _ = pairs(self.p, self.model.step_of_req, seqs)
+
+    def solve(self) -> Timing | None:
+        """Solves the LP; None if the sequences form a cycle."""
+        return self.model.solve(self.pi, self.pj, self.pb)
+
+
+def open_timing(p: Problem, model: TimingModel, seqs: list[I64]) -> IncrementalTiming | ColdTiming:
+    """The warm HiGHS timing LP where scipy's binding is there, else the cold one."""
+    try:
+        return IncrementalTiming(p, model, seqs)
+    except (ImportError, AttributeError):
+        return ColdTiming(p, model, seqs)

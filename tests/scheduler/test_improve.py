@@ -165,3 +165,17 @@ def test_order_level_improvement_never_worse_and_feasible(seed: int) -> None:
     final = replan(imp.plan, np.zeros(0, dtype=np.int64))  # recomputes the busy map
     assert_feasible(p, final)
     np.testing.assert_array_equal(final.start, imp.plan.start)
+
+
+def test_cold_timing_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cloud.scheduler.improve as improve_mod
+    from cloud.scheduler.timing import ColdTiming
+
+    monkeypatch.setattr(improve_mod, "open_timing", ColdTiming)
+    p = shop(2, jobs=4, machines=3, horizon=50)
+    plan = plan_backward(p)
+    e, t = step_costs(p, plan.start)
+    imp = improve_plan(p, plan, seed=0, max_iters=30, time_s=30)
+    assert imp.cost_after <= e.sum() + t.sum() + 1e-9
+    plan.start = imp.start
+    assert_feasible(p, plan)
