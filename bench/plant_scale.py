@@ -7,7 +7,7 @@ improvement phase separately, and replans after breakdowns of loaded machines (a
 machine each time; the schedule must change), beside the plain-Python bisect reference of the
 same placement rule run in the same process (it must give the same construction).
 
-    python bench/plant_scale.py [--quick] [--orders N] [--replans K]
+    python bench/plant_scale.py [--quick] [--orders N] [--replans K] [--departures]
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ NOW = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # Monday 06:00 in Berlin
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 
 
-def synthetic_plant(seed: int, n_orders: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def synthetic_plant(
+    seed: int, n_orders: int, departures: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
     rng = np.random.default_rng(seed)
     cal = {
         "id": "two-shift",
@@ -95,7 +97,12 @@ def synthetic_plant(seed: int, n_orders: int) -> tuple[dict[str, Any], dict[str,
     for o in range(n_orders):
         day = int(rng.integers(3, 12))  # working days from Monday
         week, wd = divmod(day, 5)
-        due = day0 + timedelta(days=7 * week + wd, minutes=int(rng.integers(120, 960)))
+        if departures:
+            # lorries leave at fixed times (09:45, 13:30, 17:45, 21:30 local): dues bunch up
+            minute = int(rng.choice([225, 450, 705, 930]))
+        else:
+            minute = int(rng.integers(120, 960))
+        due = day0 + timedelta(days=7 * week + wd, minutes=minute)
         orders.append(
             {
                 "id": f"SO{o:05d}",
@@ -135,9 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replans", type=int, default=5)
     ap.add_argument("--improve-s", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--departures",
+        action="store_true",
+        help="due dates at four lorry departures a day (congested) instead of spread out",
+    )
     args = ap.parse_args(argv)
     reps = 1 if args.quick else 3
-    plant_doc, orders_doc = synthetic_plant(args.seed, args.orders)
+    plant_doc, orders_doc = synthetic_plant(args.seed, args.orders, args.departures)
     t0 = time.perf_counter()
     plant = parse_plant(plant_doc)
     orders = parse_orders(orders_doc, plant)

@@ -109,6 +109,8 @@ _PERTURB_BINDING = True
 _KICK = 4
 #: pick the pairs a perturbation swaps with probability by their dual (else uniformly)
 _KICK_BY_DUAL = True
+#: most blockers released together with a costly order in the order-level phase
+_GROUP = 6
 #: a new local optimum becomes the base of the perturbations if at most this much worse
 _ACCEPT = 0.0
 
@@ -260,10 +262,11 @@ def improve_orders(
 ) -> Improvement:
     """Order-level improvement with the kernel itself, for plans too large for the timing LP.
 
-    The costliest orders first: release the order and one order holding its resources where
-    it wanted to be, place the costly one first and the other after it (an incremental
-    `replan`); keep the result if their joint earliness + tardiness went down, otherwise put
-    both back. Consumes `plan`'s kernel state; the improved plan carries it on.
+    The costliest orders first: release the order and the orders holding its resources where
+    it wanted to be (all of them together, then each alone), place the costly one first and
+    the others after it (an incremental `replan`); keep the result if their joint earliness +
+    tardiness went down, otherwise put them back. Consumes `plan`'s kernel state; the
+    improved plan carries it on.
 
     Args:
         p: the problem.
@@ -285,7 +288,7 @@ def improve_orders(
     before = float(order_cost.sum())
     cur = plan
     iters = 0
-    tried: set[tuple[int, int]] = set()
+    tried: set[tuple[int, ...]] = set()
 
     def out_of_budget() -> bool:
         return iters >= max_iters or time.perf_counter() - t_start > time_s
@@ -295,19 +298,24 @@ def improve_orders(
             break
         if progress is not None:
             progress(max(iters / max_iters, (time.perf_counter() - t_start) / time_s))
-        for y in _blockers(p, cur, x, step_of_req, step_order, rng)[:3].tolist():
-            if (x, y) in tried or out_of_budget():
+        blockers = _blockers(p, cur, x, step_of_req, step_order, rng)
+        # the costly order first, then all of its blockers together, then each one alone
+        trials = [blockers[:_GROUP]] if blockers.shape[0] > 1 else []
+        trials += [blockers[i : i + 1] for i in range(min(3, blockers.shape[0]))]
+        for group in trials:
+            key = (x, *group.tolist())
+            if key in tried or out_of_budget():
                 continue
-            tried.add((x, y))
-            pair = np.array([x, y], dtype=np.int64)
-            trial = replan(cur, pair, with_busy=False)
+            tried.add(key)
+            sel = np.concatenate((np.array([x], dtype=np.int64), group))
+            trial = replan(cur, sel, with_busy=False)
             iters += 1
             ea, ta = step_costs(p, trial.start)
             cost = np.bincount(step_order, weights=ea + ta, minlength=p.n_orders)
-            if cost[pair].sum() < order_cost[pair].sum() - 1e-9 and not trial.unplaced[pair].any():
+            if cost[sel].sum() < order_cost[sel].sum() - 1e-9 and not trial.unplaced[sel].any():
                 cur, order_cost = trial, cost
                 break
-            cur = restore(trial, pair, cur)
+            cur = restore(trial, sel, cur)
     after = float(order_cost.sum())
     return Improvement(
         start=cur.start,

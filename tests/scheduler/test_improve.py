@@ -131,6 +131,9 @@ def test_plant_scale_bench_tiny(capsys: pytest.CaptureFixture[str]) -> None:
         import plant_scale
 
         assert plant_scale.main(["--quick", "--orders", "60", "--replans", "2"]) == 0
+        assert (
+            plant_scale.main(["--quick", "--orders", "60", "--replans", "1", "--departures"]) == 0
+        )
     finally:
         sys.path.remove(str(BENCH))
     assert '"same_construction": true' in capsys.readouterr().out
