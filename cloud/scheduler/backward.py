@@ -212,7 +212,7 @@ def _run(
         consumed, single = 0, True
         if n_ok > 0:
             consumed, single = _batch(k, steps[:n_ok], t0[:n_ok], width[:n_ok])
-            batch = min(max_batch, batch * 2) if consumed == n_ok else max(4, batch // 2)
+            batch = min(max_batch, batch * 2) if consumed == n_ok else max(8, 2 * consumed)
         if consumed < steps.shape[0] and (single or consumed == n_ok):
             # this step goes one at a time: a wider search, distinct picks, or forward placement
             s = int(steps[consumed])
