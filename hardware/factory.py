@@ -22,6 +22,7 @@ import importlib
 import os
 import sys
 import tty
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from types import ModuleType, TracebackType
@@ -60,7 +61,7 @@ class HardwareUnavailable(HardwareError, OSError):
     """The requested hardware (a module, a device node, a serial port) is not there."""
 
 
-class Hardware:
+class Hardware(ABC):
     """What drivers ask for their bus, pins, serial ports, gpsd address and clock.
 
     Args:
@@ -90,27 +91,31 @@ class Hardware:
         """The `RPi.GPIO` module drivers must use."""
         return self.module("RPi.GPIO")
 
+    @abstractmethod
     def module(self, name: str) -> Any:
         """The module `name` (`spidev`, `RPi.GPIO`, ...) as this factory provides it."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def pin_factory(self) -> Any:
         """The gpiozero pin factory for this hardware."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def serial_port(self, port: str, *, baudrate: int = 115200, timeout: float | None = 0.1) -> Any:
         """An opened `serial.Serial` on `port`."""
-        raise NotImplementedError
+        ...
 
     def gpsd_address(self) -> tuple[str, int]:
         """Host and port of the gpsd daemon."""
         return self.gpsd
 
+    @abstractmethod
     def mfrc522_class(self) -> type[Any]:
         """The `mfrc522.MFRC522` class, bound to this factory's `spidev` and `RPi.GPIO`."""
-        raise NotImplementedError
+        ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a default: real hardware holds nothing to release
         """Releases what the factory opened."""
 
     def __enter__(self) -> Hardware:

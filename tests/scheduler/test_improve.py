@@ -7,6 +7,7 @@ import pytest
 
 from cloud.scheduler.backward import NO_DUE, Problem, plan_backward, replan, step_costs
 from cloud.scheduler.improve import improve_plan, resource_sequences, solve_timing
+from tests.conftest import service_missing
 
 from .problems import random_problem
 from .test_backward import assert_feasible
@@ -107,7 +108,7 @@ def test_replan_after_closure_is_feasible(seed: int) -> None:
 def test_jit_bench_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     inst = Path(__file__).resolve().parents[3] / "shared/benchmarks/jit_jobshop_baptiste2008"
     if not inst.exists():
-        pytest.skip("benchmark data not present")
+        service_missing(f"benchmark data not present: {inst}")
     sys.path.insert(0, str(BENCH))
     try:
         import jit_jobshop
@@ -142,7 +143,7 @@ def test_plant_scale_bench_tiny(capsys: pytest.CaptureFixture[str]) -> None:
 def test_jobshop_bench_quick(capsys: pytest.CaptureFixture[str]) -> None:
     inst = Path(__file__).resolve().parents[3] / "shared/benchmarks/jobshop_makespan"
     if not inst.exists():
-        pytest.skip("benchmark data not present")
+        service_missing(f"benchmark data not present: {inst}")
     sys.path.insert(0, str(BENCH))
     try:
         import jobshop_makespan
