@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from agent.errors import ConfigError
-from contract.envelope import ID_PATTERN
+from contract.fields import ID_PATTERN
 from contract.topics import SEGMENT_PATTERN
 
 __all__ = ["AgentConfig", "StationConfig", "load_config", "parse_config"]

@@ -8,6 +8,8 @@ bug fails at the station rather than in the cloud's dead-letter table.
 
 from __future__ import annotations
 
+from typing import Any
+
 from agent.outbox import Outbox
 from contract import Event, validate_tag_id
 
@@ -38,5 +40,70 @@ class EventRecorder:
         """The machine completed `count` cycles since the last report."""
         return self._record("machine.signal", {"signal": "cycle", "count": int(count)})
 
-    def _record(self, event_type: str, payload: dict[str, object]) -> Event:
+    def good(self, count: int = 1) -> Event:
+        """`count` good parts were counted since the last report."""
+        return self._record("machine.signal", {"signal": "good", "count": int(count)})
+
+    def scrap(self, count: int = 1) -> Event:
+        """`count` scrap parts were counted since the last report."""
+        return self._record("machine.signal", {"signal": "scrap", "count": int(count)})
+
+    def stop_reason(self, reason: str) -> Event:
+        """An operator gave the reason for the current stop (a `STOP_REASONS` value)."""
+        return self._record("machine.stop_reason", {"reason": reason})
+
+    def job_ticket(self, tag: str, action: str) -> Event:
+        """A job ticket's tag was read to `"start"` or `"end"` a job step."""
+        return self._record("job.ticket", {"tag": validate_tag_id(tag), "action": action})
+
+    def gate_passage(self, tag: str, direction: str, readers: list[str]) -> Event:
+        """A tool passed the crib gate (`"in"`, `"out"`) or one reader alone saw it."""
+        payload = {"tag": validate_tag_id(tag), "direction": direction, "readers": list(readers)}
+        return self._record("tool.gate", payload)
+
+    def rest_read(self, tag: str) -> Event:
+        """An operator's badge was read at a rest-zone reader."""
+        return self._record("rest.read", {"tag": validate_tag_id(tag)})
+
+    def position(
+        self,
+        lat: float,
+        lon: float,
+        speed_mps: float,
+        heading_deg: float | None,
+        fix: str,
+        gps_time: str | None,
+    ) -> Event:
+        """A GPS position (fix `"2d"` or `"3d"`)."""
+        payload = {
+            "lat": lat,
+            "lon": lon,
+            "speed_mps": speed_mps,
+            "heading_deg": heading_deg,
+            "fix": fix,
+            "gps_time": gps_time,
+        }
+        return self._record("gps.position", payload)
+
+    def fix_changed(self, fix: str, detail: str = "") -> Event:
+        """The GPS fix changed; `"none"` is the explicit no-fix state."""
+        return self._record("gps.fix", {"fix": fix, "detail": detail})
+
+    def package_read(
+        self, tag: str, stage: str, delivery: str | None, manifest: dict[str, Any] | None
+    ) -> Event:
+        """A package tag at `"load"` or `"unload"`, with its manifest line (None: not listed)."""
+        payload = {
+            "tag": validate_tag_id(tag),
+            "stage": stage,
+            "delivery": delivery,
+            "manifest": manifest,
+        }
+        return self._record("package.read", payload)
+
+    def alarm(self, alarm: str, detail: str) -> Event:
+        """An `agent.alarm` from this source (a reader lost or back, gpsd gone, ...)."""
+        return self._record("agent.alarm", {"alarm": alarm, "detail": detail[:1000]})
+
+    def _record(self, event_type: str, payload: dict[str, Any]) -> Event:
         return self.outbox.append(event_type, payload, source=self.source, station=self.station)

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from cloud.errors import CloudError
 from cloud.store import EventLog
-from contract.envelope import ID_PATTERN
+from contract.fields import ID_PATTERN
 from contract.topics import SEGMENT_PATTERN
 
 __all__ = ["RegistryError", "apply_registry", "load_registry"]

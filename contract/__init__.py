@@ -3,6 +3,7 @@
 Imported by agent, cloud, demo and tests; imports none of them.
 """
 
+from contract.downlink import ScheduledJob, StackLightCommand, StationSchedule
 from contract.envelope import (
     CONTRACT_VERSION,
     EVENT_TYPES,
@@ -30,7 +31,14 @@ from contract.errors import (
 )
 from contract.status import AGENT_STATES, AgentStatus
 from contract.tags import tag_id_from_cascade, tag_id_from_uid, validate_tag_id
-from contract.topics import NAMESPACE, AgentPath, TopicError, parse_agent_topic, subscription
+from contract.topics import (
+    NAMESPACE,
+    AgentPath,
+    TopicError,
+    parse_agent_topic,
+    station_schedule_topic,
+    subscription,
+)
 
 __all__ = [
     "AGENT_STATES",
@@ -47,8 +55,11 @@ __all__ = [
     "InvalidTagId",
     "MalformedMessage",
     "MessageTooLarge",
+    "ScheduledJob",
     "SchemaViolation",
     "SentStamp",
+    "StackLightCommand",
+    "StationSchedule",
     "TopicError",
     "UnknownEventType",
     "corrected_time",
@@ -59,6 +70,7 @@ __all__ = [
     "parse_event",
     "parse_settlement",
     "parse_time",
+    "station_schedule_topic",
     "subscription",
     "tag_id_from_cascade",
     "tag_id_from_uid",

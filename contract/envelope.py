@@ -16,10 +16,9 @@ place an event on its own clock (`corrected_time`) even when the Pi's wall clock
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from contract.errors import (
@@ -28,7 +27,24 @@ from contract.errors import (
     SchemaViolation,
     UnknownEventType,
 )
-from contract.tags import validate_tag_id
+from contract.fields import (
+    BOOT_RE,
+    ID_RE,
+    INSTANCE_RE,
+    MAX_SEQ,
+    TIME_RE,
+    check_keys,
+    fail,
+    integer,
+    match,
+    parse_time,
+    string_field,
+)
+from contract.payloads import (
+    EVENT_TYPES,
+    PAYLOAD_VALIDATORS,
+    validate_payload,
+)
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -51,140 +67,9 @@ __all__ = [
 CONTRACT_VERSION: Final = 1
 MAX_MESSAGE_BYTES: Final = 1_048_576
 MAX_EVENTS_PER_MESSAGE: Final = 5_000
-MAX_SEQ: Final = 2**63 - 1
-
-ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-INSTANCE_PATTERN: Final = r"^[0-9a-f]{32}$"
-BOOT_PATTERN: Final = r"^[0-9A-Za-z-]{1,64}$"
-TIME_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
 
 #: One encoder for every event body: building one per call costs more than the encoding.
 _CANONICAL: Final = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
-
-_ID_RE = re.compile(ID_PATTERN)
-_INSTANCE_RE = re.compile(INSTANCE_PATTERN)
-_BOOT_RE = re.compile(BOOT_PATTERN)
-_TIME_RE = re.compile(TIME_PATTERN)
-
-AGENT_ALARMS: Final = ("outbox_full", "outbox_accepting", "publish_refused")
-MACHINE_SIGNALS: Final = ("run", "cycle")
-
-
-# --- field checks -----------------------------------------------------------------------------
-
-
-def _fail(where: str, message: str) -> SchemaViolation:
-    return SchemaViolation(f"{where}: {message}")
-
-
-def _check_keys(
-    obj: Mapping[str, Any], required: frozenset[str], allowed: frozenset[str], where: str
-) -> None:
-    keys = obj.keys()
-    missing = required - keys
-    if missing:
-        raise _fail(where, f"missing {', '.join(sorted(missing))}")
-    extra = keys - allowed
-    if extra:
-        raise _fail(where, f"unexpected {', '.join(sorted(extra))}")
-
-
-def _int(value: Any, where: str, low: int = 0, high: int = MAX_SEQ) -> int:
-    if type(value) is not int or not low <= value <= high:
-        raise _fail(where, f"{value!r} is not an integer in [{low}, {high}]")
-    return value
-
-
-def _number(value: Any, where: str, low: float = 0.0) -> float:
-    if type(value) not in (int, float) or value < low:
-        raise _fail(where, f"{value!r} is not a number >= {low}")
-    return float(value)
-
-
-def _match(value: Any, pattern: re.Pattern[str], where: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
-        raise _fail(where, f"{value!r} does not match {pattern.pattern}")
-    return value
-
-
-def _field(obj: Mapping[str, Any], name: str, pattern: re.Pattern[str], where: str) -> str:
-    value = obj[name]
-    if type(value) is not str or not pattern.match(value):
-        raise _fail(f"{where}.{name}", f"{value!r} does not match {pattern.pattern}")
-    return value
-
-
-def parse_time(value: Any, where: str = "time") -> datetime:
-    """Parses the contract's UTC timestamp (`2026-11-23T09:32:19.123456Z`)."""
-    _match(value, _TIME_RE, where)
-    try:
-        return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise _fail(where, f"{value!r} is not a valid date and time") from exc
-
-
-# --- payloads ---------------------------------------------------------------------------------
-
-
-def _tag_payload(payload: Mapping[str, Any], where: str) -> None:
-    _check_keys(payload, frozenset({"tag"}), frozenset({"tag"}), where)
-    validate_tag_id(payload["tag"])
-
-
-def _signal_payload(payload: Mapping[str, Any], where: str) -> None:
-    signal = payload.get("signal")
-    if signal == "run":
-        _check_keys(payload, frozenset({"signal", "on"}), frozenset({"signal", "on"}), where)
-        if type(payload["on"]) is not bool:
-            raise _fail(f"{where}.on", f"{payload['on']!r} is not a boolean")
-    elif signal == "cycle":
-        _check_keys(payload, frozenset({"signal", "count"}), frozenset({"signal", "count"}), where)
-        _int(payload["count"], f"{where}.count", 1, 1_000_000)
-    else:
-        raise _fail(f"{where}.signal", f"{signal!r} is not one of {', '.join(MACHINE_SIGNALS)}")
-
-
-_HEARTBEAT_KEYS = frozenset({"uptime_s", "outbox_depth", "outbox_oldest_age_s", "dead_letters"})
-
-
-def _heartbeat_payload(payload: Mapping[str, Any], where: str) -> None:
-    _check_keys(payload, _HEARTBEAT_KEYS, _HEARTBEAT_KEYS, where)
-    _number(payload["uptime_s"], f"{where}.uptime_s")
-    _int(payload["outbox_depth"], f"{where}.outbox_depth")
-    if payload["outbox_oldest_age_s"] is not None:
-        _number(payload["outbox_oldest_age_s"], f"{where}.outbox_oldest_age_s")
-    _int(payload["dead_letters"], f"{where}.dead_letters")
-
-
-def _alarm_payload(payload: Mapping[str, Any], where: str) -> None:
-    _check_keys(payload, frozenset({"alarm", "detail"}), frozenset({"alarm", "detail"}), where)
-    if payload["alarm"] not in AGENT_ALARMS:
-        raise _fail(
-            f"{where}.alarm", f"{payload['alarm']!r} is not one of {', '.join(AGENT_ALARMS)}"
-        )
-    detail = payload["detail"]
-    if not isinstance(detail, str) or len(detail) > 1000:
-        raise _fail(f"{where}.detail", "must be a string of at most 1000 characters")
-
-
-PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] = {
-    "badge.read": _tag_payload,
-    "tool.read": _tag_payload,
-    "machine.signal": _signal_payload,
-    "agent.heartbeat": _heartbeat_payload,
-    "agent.alarm": _alarm_payload,
-}
-EVENT_TYPES: Final = tuple(PAYLOAD_VALIDATORS)
-
-
-def validate_payload(event_type: str, payload: Any, where: str = "payload") -> None:
-    """Checks `payload` against the schema of `event_type`; raises a `SchemaViolation`."""
-    validator = PAYLOAD_VALIDATORS.get(event_type) if type(event_type) is str else None
-    if validator is None:
-        raise UnknownEventType(f"type: {event_type!r} is not one of {', '.join(EVENT_TYPES)}")
-    if not isinstance(payload, dict):
-        raise _fail(where, f"{type(payload).__name__} is not an object")
-    validator(payload, where)
 
 
 # --- the envelope -----------------------------------------------------------------------------
@@ -247,13 +132,13 @@ class Event:
 def parse_event(obj: Any, where: str = "event") -> Event:
     """Validates a decoded envelope and returns it as an `Event`."""
     if not isinstance(obj, dict):
-        raise _fail(where, f"{type(obj).__name__} is not an object")
+        raise fail(where, f"{type(obj).__name__} is not an object")
     keys = obj.keys()
     # The common case first (ingest validates every event): messages are built only on failure.
     if keys != _EVENT_REQUIRED and keys != _EVENT_ALLOWED:
-        _check_keys(obj, _EVENT_REQUIRED, _EVENT_ALLOWED, where)
+        check_keys(obj, _EVENT_REQUIRED, _EVENT_ALLOWED, where)
     if obj["v"] != CONTRACT_VERSION or type(obj["v"]) is not int:
-        raise _fail(f"{where}.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
+        raise fail(f"{where}.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
     event_type = obj["type"]
     if type(event_type) is not str or event_type not in PAYLOAD_VALIDATORS:
         raise UnknownEventType(
@@ -261,27 +146,27 @@ def parse_event(obj: Any, where: str = "event") -> Event:
         )
     station = obj.get("station")
     if station is not None:
-        _field(obj, "station", _ID_RE, where)
+        string_field(obj, "station", ID_RE, where)
     payload = obj["payload"]
     if type(payload) is not dict:
-        raise _fail(f"{where}.payload", f"{type(payload).__name__} is not an object")
+        raise fail(f"{where}.payload", f"{type(payload).__name__} is not an object")
     PAYLOAD_VALIDATORS[event_type](payload, f"{where}.payload")
     seq, mono_ns = obj["seq"], obj["mono_ns"]
     if type(seq) is not int or not 1 <= seq <= MAX_SEQ:
-        _int(seq, f"{where}.seq", 1)
+        integer(seq, f"{where}.seq", 1)
     if type(mono_ns) is not int or not 0 <= mono_ns <= MAX_SEQ:
-        _int(mono_ns, f"{where}.mono_ns")
-    time_text = _field(obj, "time", _TIME_RE, where)
+        integer(mono_ns, f"{where}.mono_ns")
+    time_text = string_field(obj, "time", TIME_RE, where)
     parse_time(time_text, f"{where}.time")
     return Event(
         type=event_type,
-        source=_field(obj, "source", _ID_RE, where),
-        agent=_field(obj, "agent", _ID_RE, where),
-        instance=_field(obj, "instance", _INSTANCE_RE, where),
+        source=string_field(obj, "source", ID_RE, where),
+        agent=string_field(obj, "agent", ID_RE, where),
+        instance=string_field(obj, "instance", INSTANCE_RE, where),
         seq=seq,
         time=time_text,
         mono_ns=mono_ns,
-        boot=_field(obj, "boot", _BOOT_RE, where),
+        boot=string_field(obj, "boot", BOOT_RE, where),
         payload=payload,
         station=station,
     )
@@ -345,23 +230,23 @@ def parse_batch(raw: bytes, limit: int = MAX_MESSAGE_BYTES) -> Batch:
     of the same message are not held hostage by it.
     """
     obj = _decode(raw, limit)
-    _check_keys(obj, _BATCH_KEYS, _BATCH_KEYS, "message")
+    check_keys(obj, _BATCH_KEYS, _BATCH_KEYS, "message")
     if obj["v"] != CONTRACT_VERSION or type(obj["v"]) is not int:
-        raise _fail("message.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
-    agent = _match(obj["agent"], _ID_RE, "message.agent")
+        raise fail("message.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
+    agent = match(obj["agent"], ID_RE, "message.agent")
     sent = obj["sent"]
     if not isinstance(sent, dict):
-        raise _fail("message.sent", "is not an object")
-    _check_keys(sent, _SENT_KEYS, _SENT_KEYS, "message.sent")
+        raise fail("message.sent", "is not an object")
+    check_keys(sent, _SENT_KEYS, _SENT_KEYS, "message.sent")
     parse_time(sent["time"], "message.sent.time")
     stamp = SentStamp(
         time=sent["time"],
-        mono_ns=_int(sent["mono_ns"], "message.sent.mono_ns"),
-        boot=_match(sent["boot"], _BOOT_RE, "message.sent.boot"),
+        mono_ns=integer(sent["mono_ns"], "message.sent.mono_ns"),
+        boot=match(sent["boot"], BOOT_RE, "message.sent.boot"),
     )
     items = obj["events"]
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_EVENTS_PER_MESSAGE:
-        raise _fail("message.events", f"must be a list of 1 to {MAX_EVENTS_PER_MESSAGE} events")
+        raise fail("message.events", f"must be a list of 1 to {MAX_EVENTS_PER_MESSAGE} events")
     events: list[Event] = []
     rejected: list[tuple[dict[str, Any] | Any, str]] = []
     for index, item in enumerate(items):
@@ -419,24 +304,24 @@ _ENTRY_KEYS = frozenset({"instance", "ranges"})
 def parse_settlement(raw: bytes) -> list[tuple[str, int, int]]:
     """Parses a `settled` message into (instance, first seq, last seq) ranges."""
     obj = _decode(raw, MAX_MESSAGE_BYTES)
-    _check_keys(obj, _SETTLED_KEYS, _SETTLED_KEYS, "settled")
+    check_keys(obj, _SETTLED_KEYS, _SETTLED_KEYS, "settled")
     if obj["v"] != CONTRACT_VERSION:
-        raise _fail("settled.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
+        raise fail("settled.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
     if not isinstance(obj["settled"], list):
-        raise _fail("settled.settled", "is not a list")
+        raise fail("settled.settled", "is not a list")
     out: list[tuple[str, int, int]] = []
     for i, entry in enumerate(obj["settled"]):
         where = f"settled[{i}]"
         if not isinstance(entry, dict):
-            raise _fail(where, "is not an object")
-        _check_keys(entry, _ENTRY_KEYS, _ENTRY_KEYS, where)
-        instance = _match(entry["instance"], _INSTANCE_RE, f"{where}.instance")
+            raise fail(where, "is not an object")
+        check_keys(entry, _ENTRY_KEYS, _ENTRY_KEYS, where)
+        instance = match(entry["instance"], INSTANCE_RE, f"{where}.instance")
         if not isinstance(entry["ranges"], list):
-            raise _fail(f"{where}.ranges", "is not a list")
+            raise fail(f"{where}.ranges", "is not a list")
         for pair in entry["ranges"]:
             if not isinstance(pair, list) or len(pair) != 2:
-                raise _fail(f"{where}.ranges", f"{pair!r} is not a [first, last] pair")
-            first = _int(pair[0], f"{where}.ranges", 1)
-            last = _int(pair[1], f"{where}.ranges", first)
+                raise fail(f"{where}.ranges", f"{pair!r} is not a [first, last] pair")
+            first = integer(pair[0], f"{where}.ranges", 1)
+            last = integer(pair[1], f"{where}.ranges", first)
             out.append((instance, first, last))
     return out

@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from contract.envelope import CONTRACT_VERSION, ID_PATTERN, parse_time
+from contract.envelope import CONTRACT_VERSION
 from contract.errors import MalformedMessage, SchemaViolation
+from contract.fields import ID_PATTERN, parse_time
 
 __all__ = ["AGENT_STATES", "AgentStatus"]
 

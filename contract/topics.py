@@ -14,10 +14,12 @@ from typing import Final
 __all__ = [
     "AGENT_CHANNELS",
     "NAMESPACE",
+    "PLAN_CHANNELS",
     "SEGMENT_PATTERN",
     "AgentPath",
     "TopicError",
     "parse_agent_topic",
+    "station_schedule_topic",
     "subscription",
 ]
 
@@ -28,6 +30,13 @@ AGENT_CHANNELS: Final = {
     "events": ("publish", False, 1),
     "settled": ("subscribe", False, 1),
     "status": ("publish", True, 1),
+    "command": ("subscribe", False, 1),
+}
+
+#: Plan channels under `taktline/v1/{site}/plan/...`: seven levels, so no agent wildcard
+#: (`taktline/v1/+/+/+/events`, six levels) can ever match one. kind -> (retained, QoS).
+PLAN_CHANNELS: Final = {
+    "station": (True, 1),
 }
 
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -82,6 +91,11 @@ class AgentPath:
         """Retained online/offline status, also the MQTT will."""
         return self.topic("status")
 
+    @property
+    def command(self) -> str:
+        """Downlink: commands for the agent's stations (stack light)."""
+        return self.topic("command")
+
 
 def subscription(channel: str, site: str = "+") -> str:
     """The wildcard filter the cloud uses for one agent channel across a site."""
@@ -96,3 +110,11 @@ def parse_agent_topic(topic: str) -> tuple[AgentPath, str]:
     if not match or match["channel"] not in AGENT_CHANNELS:
         raise TopicError(f"topic {topic!r} is not an agent channel under {NAMESPACE}")
     return AgentPath(match["site"], match["area"], match["agent"]), match["channel"]
+
+
+def station_schedule_topic(site: str, station: str) -> str:
+    """The retained schedule of one station (see `contract.downlink.StationSchedule`)."""
+    for name, value in (("site", site), ("station", station)):
+        if not _SEGMENT_RE.match(value):
+            raise TopicError(f"{name} {value!r} is not a valid topic segment ({_SEGMENT})")
+    return f"{NAMESPACE}/{site}/plan/station/{station}/schedule"

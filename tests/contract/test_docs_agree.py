@@ -25,16 +25,20 @@ from contract import (
     parse_batch,
     parse_event,
 )
-from contract.envelope import (
+from contract.downlink import ScheduledJob, StackLightCommand, StationSchedule
+from contract.envelope import MAX_EVENTS_PER_MESSAGE
+from contract.fields import BOOT_PATTERN, ID_PATTERN, INSTANCE_PATTERN, TIME_PATTERN
+from contract.payloads import (
     AGENT_ALARMS,
-    BOOT_PATTERN,
-    ID_PATTERN,
-    INSTANCE_PATTERN,
-    MAX_EVENTS_PER_MESSAGE,
-    TIME_PATTERN,
+    FIX_STATES,
+    GATE_DIRECTIONS,
+    JOB_ACTIONS,
+    MACHINE_SIGNALS,
+    PACKAGE_STAGES,
+    STOP_REASONS,
 )
 from contract.tags import TAG_ID_PATTERN
-from contract.topics import AGENT_CHANNELS, AgentPath
+from contract.topics import AGENT_CHANNELS, PLAN_CHANNELS, AgentPath, station_schedule_topic
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ASYNCAPI = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
@@ -54,7 +58,7 @@ def test_every_schema_file_is_a_valid_json_schema() -> None:
 
 
 def test_channels_match_the_code() -> None:
-    channels = ASYNCAPI["channels"]
+    channels = {k: v for k, v in ASYNCAPI["channels"].items() if "x-plan-kind" not in v}
     assert set(channels) == set(AGENT_CHANNELS)
     sample = AgentPath("plant1", "harness", "pi-1")
     for name, (direction, retained, qos) in AGENT_CHANNELS.items():
@@ -84,6 +88,16 @@ def test_enums_and_patterns_match_the_code() -> None:
     defs = EVENT_SCHEMA["$defs"]
     assert tuple(props["type"]["enum"]) == EVENT_TYPES
     assert tuple(defs["alarmPayload"]["properties"]["alarm"]["enum"]) == AGENT_ALARMS
+    assert tuple(defs["stopReasonPayload"]["properties"]["reason"]["enum"]) == STOP_REASONS
+    assert tuple(defs["jobTicketPayload"]["properties"]["action"]["enum"]) == JOB_ACTIONS
+    assert tuple(defs["gatePayload"]["properties"]["direction"]["enum"]) == GATE_DIRECTIONS
+    assert tuple(defs["fixPayload"]["properties"]["fix"]["enum"]) == FIX_STATES
+    assert tuple(defs["packagePayload"]["properties"]["stage"]["enum"]) == PACKAGE_STAGES
+    signals = defs["signalPayload"]["oneOf"]
+    assert (
+        signals[0]["properties"]["signal"]["const"],
+        *signals[1]["properties"]["signal"]["enum"],
+    ) == MACHINE_SIGNALS
     assert defs["id"]["pattern"] == ID_PATTERN
     assert props["instance"]["pattern"] == INSTANCE_PATTERN
     assert props["boot"]["pattern"] == BOOT_PATTERN
@@ -106,12 +120,59 @@ tags = st.one_of(st.from_regex(r"\A[0-7][0-9A-F]{7}\Z"), st.from_regex(r"\A[0-7]
 times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)).map(
     lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 )
+counts = st.integers(1, 1_000_000)
+coords = st.floats(-90, 90) | st.integers(-90, 90)
+manifest_lines = st.none() | st.fixed_dictionaries(
+    {"material": ids, "order": ids, "quantity": st.integers(1, 10**6) | st.floats(0.001, 1e6)}
+)
 payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "badge.read": st.fixed_dictionaries({"tag": tags}),
     "tool.read": st.fixed_dictionaries({"tag": tags}),
+    "rest.read": st.fixed_dictionaries({"tag": tags}),
     "machine.signal": st.one_of(
         st.fixed_dictionaries({"signal": st.just("run"), "on": st.booleans()}),
-        st.fixed_dictionaries({"signal": st.just("cycle"), "count": st.integers(1, 1_000_000)}),
+        st.fixed_dictionaries(
+            {"signal": st.sampled_from([s for s in MACHINE_SIGNALS if s != "run"]), "count": counts}
+        ),
+    ),
+    "machine.stop_reason": st.fixed_dictionaries({"reason": st.sampled_from(STOP_REASONS)}),
+    "job.ticket": st.fixed_dictionaries({"tag": tags, "action": st.sampled_from(JOB_ACTIONS)}),
+    "tool.gate": st.one_of(
+        st.fixed_dictionaries(
+            {
+                "tag": tags,
+                "direction": st.just("unpaired"),
+                "readers": st.lists(ids, min_size=1, max_size=1),
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "tag": tags,
+                "direction": st.sampled_from(GATE_DIRECTIONS[:2]),
+                "readers": st.lists(ids, min_size=2, max_size=2),
+            }
+        ),
+    ),
+    "gps.position": st.fixed_dictionaries(
+        {
+            "lat": coords,
+            "lon": st.floats(-180, 180),
+            "speed_mps": st.floats(0, 400),
+            "heading_deg": st.none() | st.floats(0, 360),
+            "fix": st.sampled_from(FIX_STATES[1:]),
+            "gps_time": st.none() | times,
+        }
+    ),
+    "gps.fix": st.fixed_dictionaries(
+        {"fix": st.sampled_from(FIX_STATES), "detail": st.text(max_size=50)}
+    ),
+    "package.read": st.fixed_dictionaries(
+        {
+            "tag": tags,
+            "stage": st.sampled_from(PACKAGE_STAGES),
+            "delivery": st.none() | ids,
+            "manifest": manifest_lines,
+        }
     ),
     "agent.heartbeat": st.fixed_dictionaries(
         {
@@ -174,14 +235,14 @@ def _schema_accepts(obj: Any) -> bool:
     return EVENT_VALIDATOR.is_valid(obj)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
 @given(events())
 def test_every_valid_event_fits_the_schema(event: dict[str, Any]) -> None:
     assert _contract_accepts(event)
     assert _schema_accepts(event), list(EVENT_VALIDATOR.iter_errors(event))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
 @given(events(), st.data())
 def test_mutated_events_are_judged_alike(event: dict[str, Any], data: st.DataObject) -> None:
     target = event
@@ -246,3 +307,56 @@ def test_unhashable_or_foreign_event_types_are_refused(bad_type: object) -> None
     }  # fmt: skip
     assert not _contract_accepts(event)
     assert not _schema_accepts(event)
+
+
+def test_plan_channels_match_the_code() -> None:
+    plan = {v["x-plan-kind"]: v for v in ASYNCAPI["channels"].values() if "x-plan-kind" in v}
+    assert set(plan) == set(PLAN_CHANNELS)
+    station = plan["station"]
+    assert station["address"].format(site="plant1", station="crimp-01") == station_schedule_topic(
+        "plant1", "crimp-01"
+    )
+    retained, qos = PLAN_CHANNELS["station"]
+    assert station["bindings"]["mqtt"] == {"qos": qos, "retain": retained}
+    # Seven levels: no agent wildcard subscription (six levels) can match a plan topic.
+    assert station_schedule_topic("s", "events").count("/") == 6
+
+
+def test_downlink_messages_fit_their_schemas() -> None:
+    command = StackLightCommand("c-1", "crimp-01", "red", True, "2026-11-23T08:00:00Z")
+    jsonschema.validate(json.loads(command.encode()), _schema("command.schema.json"))
+    assert StackLightCommand.decode(command.encode()) == command
+    schedule = StationSchedule(
+        site="plant1",
+        station="crimp-01",
+        version=3,
+        generated="2026-11-23T08:00:00Z",
+        jobs=(
+            ScheduledJob("o-1", "crimp", "2026-11-23T08:10:00Z", "2026-11-23T08:40:00Z"),
+            ScheduledJob(
+                "o-2", "crimp", "2026-11-23T09:00:00Z", "2026-11-23T09:30:00Z", "P1", 200.0,
+                ("op-7",), ("app-3",),
+            ),
+        ),
+        changed=("o-2/crimp",),
+    )  # fmt: skip
+    jsonschema.validate(json.loads(schedule.encode()), _schema("station-schedule.schema.json"))
+    assert StationSchedule.decode(schedule.encode()) == schedule
+    assert [j.order for j in schedule.next_jobs("2026-11-23T08:45:00Z")] == ["o-2"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "not JSON"),
+        (b'{"v": 1, "id": "x", "station": "s", "command": "reboot"}', "reboot"),
+        (
+            b'{"v":1,"id":"x","station":"s","command":"stack_light","colour":"pink",'
+            b'"blink":false,"time":"2026-11-23T08:00:00Z"}',
+            "pink",
+        ),
+    ],
+)
+def test_bad_commands_are_refused_with_the_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(ContractError, match=reason):
+        StackLightCommand.decode(raw)

@@ -1,0 +1,239 @@
+"""Cloud -> shop floor messages of contract v1: stack-light commands and station schedules.
+
+A `command` goes to one agent's `command` channel (QoS 1, not retained) and names the station it
+is for; the agent drives that station's output, or forwards it to the firmware node serving the
+station. The cloud sends the current light again whenever an agent comes online, so a restarted
+agent never shows a stale light.
+
+A station's schedule is retained on `plan/station/{station}/schedule` under the site: a station (or
+anyone, `mosquitto_sub` included) gets the current version at once on subscribing. `version` grows
+by one per published change and `changed` names the jobs that are new, moved or gone since the
+previous version, so a station can tell its operator what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from contract.errors import MalformedMessage
+from contract.fields import (
+    ID_RE,
+    check_keys,
+    fail,
+    integer,
+    match,
+    number,
+    parse_time,
+)
+
+__all__ = [
+    "COMMANDS",
+    "LIGHT_COLOURS",
+    "ScheduledJob",
+    "StackLightCommand",
+    "StationSchedule",
+]
+
+CONTRACT_VERSION: Final = 1
+COMMANDS: Final = ("stack_light",)
+LIGHT_COLOURS: Final = ("off", "green", "amber", "red")
+_COMMAND_ID_RE: Final = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+MAX_JOBS: Final = 10_000
+
+
+def _decode(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"{what} is not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise MalformedMessage(f"{what} is a JSON {type(obj).__name__}, not an object")
+    if obj.get("v") != CONTRACT_VERSION or type(obj.get("v")) is not int:
+        raise fail(f"{what}.v", f"{obj.get('v')!r} is not contract version {CONTRACT_VERSION}")
+    return obj
+
+
+def _encode(obj: Mapping[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+_COMMAND_KEYS = frozenset({"v", "id", "station", "command", "colour", "blink", "time"})
+
+
+@dataclass(frozen=True, slots=True)
+class StackLightCommand:
+    """Set a station's stack light: one colour (or off), steady or blinking."""
+
+    id: str
+    station: str
+    colour: str
+    blink: bool
+    time: str
+
+    def __post_init__(self) -> None:
+        self._check(self.to_dict(), "command")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "v": CONTRACT_VERSION,
+            "id": self.id,
+            "station": self.station,
+            "command": "stack_light",
+            "colour": self.colour,
+            "blink": self.blink,
+            "time": self.time,
+        }
+
+    def encode(self) -> bytes:
+        """The message body."""
+        return _encode(self.to_dict())
+
+    @staticmethod
+    def _check(obj: Mapping[str, Any], where: str) -> None:
+        check_keys(obj, _COMMAND_KEYS, _COMMAND_KEYS, where)
+        match(obj["id"], _COMMAND_ID_RE, f"{where}.id")
+        match(obj["station"], ID_RE, f"{where}.station")
+        if obj["command"] not in COMMANDS:
+            raise fail(f"{where}.command", f"{obj['command']!r} is not one of {COMMANDS}")
+        if obj["colour"] not in LIGHT_COLOURS:
+            raise fail(f"{where}.colour", f"{obj['colour']!r} is not one of {LIGHT_COLOURS}")
+        if type(obj["blink"]) is not bool:
+            raise fail(f"{where}.blink", f"{obj['blink']!r} is not a boolean")
+        parse_time(obj["time"], f"{where}.time")
+
+    @classmethod
+    def decode(cls, raw: bytes) -> StackLightCommand:
+        """Parses and validates a command message."""
+        obj = _decode(raw, "command")
+        if type(obj.get("command")) is not str or obj.get("command") not in COMMANDS:
+            raise fail("command.command", f"{obj.get('command')!r} is not one of {COMMANDS}")
+        cls._check(obj, "command")
+        return cls(obj["id"], obj["station"], obj["colour"], obj["blink"], obj["time"])
+
+
+_JOB_REQUIRED = frozenset({"order", "step", "start", "end"})
+_JOB_ALLOWED = _JOB_REQUIRED | {"product", "quantity", "operators", "tools"}
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    """One job step planned on a station."""
+
+    order: str
+    step: str
+    start: str
+    end: str
+    product: str | None = None
+    quantity: float | None = None
+    operators: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """`order/step`: how `changed` names a job."""
+        return f"{self.order}/{self.step}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (optional fields only when known)."""
+        out: dict[str, Any] = {
+            "order": self.order,
+            "step": self.step,
+            "start": self.start,
+            "end": self.end,
+        }
+        if self.product is not None:
+            out["product"] = self.product
+        if self.quantity is not None:
+            out["quantity"] = self.quantity
+        if self.operators:
+            out["operators"] = list(self.operators)
+        if self.tools:
+            out["tools"] = list(self.tools)
+        return out
+
+    @classmethod
+    def parse(cls, obj: Any, where: str) -> ScheduledJob:
+        """Validates one job of a schedule message."""
+        if not isinstance(obj, dict):
+            raise fail(where, "is not an object")
+        check_keys(obj, _JOB_REQUIRED, _JOB_ALLOWED, where)
+        if parse_time(obj["end"], f"{where}.end") < parse_time(obj["start"], f"{where}.start"):
+            raise fail(where, f"ends ({obj['end']}) before it starts ({obj['start']})")
+        lists = {}
+        for name in ("operators", "tools"):
+            items = obj.get(name, [])
+            if not isinstance(items, list):
+                raise fail(f"{where}.{name}", "is not a list")
+            lists[name] = tuple(match(x, ID_RE, f"{where}.{name}") for x in items)
+        quantity = obj.get("quantity")
+        return cls(
+            order=match(obj["order"], ID_RE, f"{where}.order"),
+            step=match(obj["step"], ID_RE, f"{where}.step"),
+            start=obj["start"],
+            end=obj["end"],
+            product=None if "product" not in obj else match(obj["product"], ID_RE, where),
+            quantity=None if quantity is None else number(quantity, f"{where}.quantity"),
+            operators=lists["operators"],
+            tools=lists["tools"],
+        )
+
+
+_SCHEDULE_KEYS = frozenset({"v", "site", "station", "version", "generated", "jobs", "changed"})
+
+
+@dataclass(frozen=True, slots=True)
+class StationSchedule:
+    """The retained plan of one station: its jobs in start order, versioned."""
+
+    site: str
+    station: str
+    version: int
+    generated: str
+    jobs: tuple[ScheduledJob, ...] = field(default_factory=tuple)
+    changed: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "v": CONTRACT_VERSION,
+            "site": self.site,
+            "station": self.station,
+            "version": self.version,
+            "generated": self.generated,
+            "jobs": [job.to_dict() for job in self.jobs],
+            "changed": list(self.changed),
+        }
+
+    def encode(self) -> bytes:
+        """The message body."""
+        return _encode(self.to_dict())
+
+    def next_jobs(self, now: str, count: int = 3) -> list[ScheduledJob]:
+        """The jobs not yet ended at `now` (UTC contract time), first `count` of them."""
+        moment = parse_time(now)
+        return [job for job in self.jobs if parse_time(job.end) > moment][:count]
+
+    @classmethod
+    def decode(cls, raw: bytes) -> StationSchedule:
+        """Parses and validates a station schedule message."""
+        obj = _decode(raw, "schedule")
+        check_keys(obj, _SCHEDULE_KEYS, _SCHEDULE_KEYS, "schedule")
+        parse_time(obj["generated"], "schedule.generated")
+        jobs, changed = obj["jobs"], obj["changed"]
+        if not isinstance(jobs, list) or len(jobs) > MAX_JOBS:
+            raise fail("schedule.jobs", f"must be a list of at most {MAX_JOBS} jobs")
+        if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+            raise fail("schedule.changed", "must be a list of order/step keys")
+        return cls(
+            site=match(obj["site"], ID_RE, "schedule.site"),
+            station=match(obj["station"], ID_RE, "schedule.station"),
+            version=integer(obj["version"], "schedule.version", 1),
+            generated=obj["generated"],
+            jobs=tuple(ScheduledJob.parse(j, f"schedule.jobs[{i}]") for i, j in enumerate(jobs)),
+            changed=tuple(changed),
+        )

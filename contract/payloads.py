@@ -1,0 +1,244 @@
+"""The payload of every event type in contract v1, and the value lists they draw on.
+
+One validator per type; `PAYLOAD_VALIDATORS` maps the type to it and is the list of record of the
+types (`EVENT_TYPES`). `docs/schemas/event.schema.json` states the same rules; the docs-agreement
+test checks both with generated documents.
+
+Meaning of the types, by the role that records them:
+
+- machine station: `badge.read` (operator badge in/out), `tool.read` (tooling at the machine),
+  `machine.signal` (run/stop, cycle, good and scrap counts), `machine.stop_reason` (a stop-reason
+  button), `job.ticket` (a job ticket's tag at start or end of a job step);
+- tool-crib gate: `tool.gate` (a tool through the gate, its direction from the order of reads);
+- rest zone: `rest.read` (an operator's badge at a rest-zone reader);
+- lorry unit: `gps.position`, `gps.fix` (fix gained or lost), `package.read` (a package's tag at
+  loading or unloading, with the manifest line it matched, or none);
+- every agent: `agent.heartbeat`, `agent.alarm`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from contract.errors import UnknownEventType
+from contract.fields import (
+    ID_RE,
+    check_keys,
+    fail,
+    integer,
+    match,
+    number,
+    parse_time,
+)
+from contract.tags import validate_tag_id
+
+__all__ = [
+    "AGENT_ALARMS",
+    "EVENT_TYPES",
+    "FIX_STATES",
+    "GATE_DIRECTIONS",
+    "JOB_ACTIONS",
+    "MACHINE_SIGNALS",
+    "PACKAGE_STAGES",
+    "PAYLOAD_VALIDATORS",
+    "STOP_REASONS",
+    "validate_payload",
+]
+
+AGENT_ALARMS: Final = (
+    "outbox_full",
+    "outbox_accepting",
+    "publish_refused",
+    "reader_lost",
+    "reader_restored",
+    "gps_lost",
+    "gps_restored",
+    "node_lost",
+    "node_restored",
+)
+MACHINE_SIGNALS: Final = ("run", "cycle", "good", "scrap")
+COUNT_SIGNALS: Final = ("cycle", "good", "scrap")
+STOP_REASONS: Final = (
+    "changeover",
+    "maintenance",
+    "breakdown",
+    "material_shortage",
+    "quality",
+    "other",
+)
+JOB_ACTIONS: Final = ("start", "end")
+#: "in": into the crib (returned); "out": out of the crib (issued); "unpaired": one reader only.
+GATE_DIRECTIONS: Final = ("in", "out", "unpaired")
+#: "none" is the explicit no-fix state (no satellites, or no receiver).
+FIX_STATES: Final = ("none", "2d", "3d")
+PACKAGE_STAGES: Final = ("load", "unload")
+MAX_COUNT: Final = 1_000_000
+MAX_DETAIL: Final = 1000
+
+
+def _one_of(value: Any, allowed: tuple[str, ...], where: str) -> str:
+    if type(value) is not str or value not in allowed:
+        raise fail(where, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _text(value: Any, where: str, limit: int = MAX_DETAIL) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise fail(where, f"must be a string of at most {limit} characters")
+    return value
+
+
+def _keys(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+_TAG = _keys("tag")
+
+
+def _tag_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _TAG, _TAG, where)
+    validate_tag_id(payload["tag"])
+
+
+_RUN, _COUNT = _keys("signal", "on"), _keys("signal", "count")
+
+
+def _signal_payload(payload: Mapping[str, Any], where: str) -> None:
+    signal = payload.get("signal")
+    if signal == "run":
+        check_keys(payload, _RUN, _RUN, where)
+        if type(payload["on"]) is not bool:
+            raise fail(f"{where}.on", f"{payload['on']!r} is not a boolean")
+    elif type(signal) is str and signal in COUNT_SIGNALS:
+        check_keys(payload, _COUNT, _COUNT, where)
+        integer(payload["count"], f"{where}.count", 1, MAX_COUNT)
+    else:
+        raise fail(f"{where}.signal", f"{signal!r} is not one of {', '.join(MACHINE_SIGNALS)}")
+
+
+_REASON = _keys("reason")
+
+
+def _stop_reason_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _REASON, _REASON, where)
+    _one_of(payload["reason"], STOP_REASONS, f"{where}.reason")
+
+
+_TICKET = _keys("tag", "action")
+
+
+def _job_ticket_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _TICKET, _TICKET, where)
+    validate_tag_id(payload["tag"])
+    _one_of(payload["action"], JOB_ACTIONS, f"{where}.action")
+
+
+_GATE = _keys("tag", "direction", "readers")
+
+
+def _gate_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _GATE, _GATE, where)
+    validate_tag_id(payload["tag"])
+    direction = _one_of(payload["direction"], GATE_DIRECTIONS, f"{where}.direction")
+    readers = payload["readers"]
+    size = 1 if direction == "unpaired" else 2
+    if type(readers) is not list or len(readers) != size:
+        raise fail(f"{where}.readers", f"must list the {size} reader(s) in the order they read")
+    for index, reader in enumerate(readers):
+        match(reader, ID_RE, f"{where}.readers[{index}]")
+
+
+_POSITION = _keys("lat", "lon", "speed_mps", "heading_deg", "fix", "gps_time")
+
+
+def _position_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _POSITION, _POSITION, where)
+    number(payload["lat"], f"{where}.lat", -90.0, 90.0)
+    number(payload["lon"], f"{where}.lon", -180.0, 180.0)
+    number(payload["speed_mps"], f"{where}.speed_mps", 0.0, 400.0)
+    if payload["heading_deg"] is not None:
+        number(payload["heading_deg"], f"{where}.heading_deg", 0.0, 360.0)
+    _one_of(payload["fix"], FIX_STATES[1:], f"{where}.fix")
+    if payload["gps_time"] is not None:
+        parse_time(payload["gps_time"], f"{where}.gps_time")
+
+
+_FIX = _keys("fix", "detail")
+
+
+def _fix_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _FIX, _FIX, where)
+    _one_of(payload["fix"], FIX_STATES, f"{where}.fix")
+    _text(payload["detail"], f"{where}.detail")
+
+
+_PACKAGE = _keys("tag", "stage", "delivery", "manifest")
+_MANIFEST = _keys("material", "order", "quantity")
+
+
+def _package_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _PACKAGE, _PACKAGE, where)
+    validate_tag_id(payload["tag"])
+    _one_of(payload["stage"], PACKAGE_STAGES, f"{where}.stage")
+    if payload["delivery"] is not None:
+        match(payload["delivery"], ID_RE, f"{where}.delivery")
+    line = payload["manifest"]
+    if line is None:
+        return  # a tag the manifest does not list: reported as such, never guessed
+    if type(line) is not dict:
+        raise fail(f"{where}.manifest", "must be an object or null (tag not in the manifest)")
+    check_keys(line, _MANIFEST, _MANIFEST, f"{where}.manifest")
+    match(line["material"], ID_RE, f"{where}.manifest.material")
+    match(line["order"], ID_RE, f"{where}.manifest.order")
+    quantity = line["quantity"]
+    if type(quantity) not in (int, float) or not 0 < quantity <= 1e9:
+        raise fail(f"{where}.manifest.quantity", f"{quantity!r} is not a number in (0, 1e9]")
+
+
+_HEARTBEAT = _keys("uptime_s", "outbox_depth", "outbox_oldest_age_s", "dead_letters")
+
+
+def _heartbeat_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _HEARTBEAT, _HEARTBEAT, where)
+    number(payload["uptime_s"], f"{where}.uptime_s")
+    integer(payload["outbox_depth"], f"{where}.outbox_depth")
+    if payload["outbox_oldest_age_s"] is not None:
+        number(payload["outbox_oldest_age_s"], f"{where}.outbox_oldest_age_s")
+    integer(payload["dead_letters"], f"{where}.dead_letters")
+
+
+_ALARM = _keys("alarm", "detail")
+
+
+def _alarm_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _ALARM, _ALARM, where)
+    _one_of(payload["alarm"], AGENT_ALARMS, f"{where}.alarm")
+    _text(payload["detail"], f"{where}.detail")
+
+
+PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] = {
+    "badge.read": _tag_payload,
+    "tool.read": _tag_payload,
+    "machine.signal": _signal_payload,
+    "machine.stop_reason": _stop_reason_payload,
+    "job.ticket": _job_ticket_payload,
+    "tool.gate": _gate_payload,
+    "rest.read": _tag_payload,
+    "gps.position": _position_payload,
+    "gps.fix": _fix_payload,
+    "package.read": _package_payload,
+    "agent.heartbeat": _heartbeat_payload,
+    "agent.alarm": _alarm_payload,
+}
+EVENT_TYPES: Final = tuple(PAYLOAD_VALIDATORS)
+
+
+def validate_payload(event_type: str, payload: Any, where: str = "payload") -> None:
+    """Checks `payload` against the schema of `event_type`; raises a `SchemaViolation`."""
+    validator = PAYLOAD_VALIDATORS.get(event_type) if type(event_type) is str else None
+    if validator is None:
+        raise UnknownEventType(f"type: {event_type!r} is not one of {', '.join(EVENT_TYPES)}")
+    if not isinstance(payload, dict):
+        raise fail(where, f"{type(payload).__name__} is not an object")
+    validator(payload, where)
