@@ -13,7 +13,9 @@ Meaning of the types, by the role that records them:
 - rest zone: `rest.read` (an operator's badge at a rest-zone reader);
 - lorry unit: `gps.position`, `gps.fix` (fix gained or lost), `package.read` (a package's tag at
   loading or unloading, with the manifest line it matched, or none);
-- every agent: `agent.heartbeat`, `agent.alarm`.
+- every agent: `agent.heartbeat`, `agent.alarm`;
+- the cloud, for a person: `correction` (a forgotten badge-out, a wrong stop reason, missed
+  counts), a new fact in the log that names who made it and why.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any, Final
 from contract.errors import UnknownEventType
 from contract.fields import (
     ID_RE,
+    INSTANCE_RE,
+    MAX_SEQ,
     check_keys,
     fail,
     integer,
@@ -35,6 +39,7 @@ from contract.tags import validate_tag_id
 
 __all__ = [
     "AGENT_ALARMS",
+    "CORRECTIONS",
     "EVENT_TYPES",
     "FIX_STATES",
     "GATE_DIRECTIONS",
@@ -56,6 +61,7 @@ AGENT_ALARMS: Final = (
     "gps_restored",
     "node_lost",
     "node_restored",
+    "unknown_tag",
 )
 MACHINE_SIGNALS: Final = ("run", "cycle", "good", "scrap")
 COUNT_SIGNALS: Final = ("cycle", "good", "scrap")
@@ -73,6 +79,16 @@ GATE_DIRECTIONS: Final = ("in", "out", "unpaired")
 #: "none" is the explicit no-fix state (no satellites, or no receiver).
 FIX_STATES: Final = ("none", "2d", "3d")
 PACKAGE_STAGES: Final = ("load", "unload")
+#: What a planner or supervisor may correct by hand (see `_correction_payload`).
+CORRECTIONS: Final = (
+    "badge_out",
+    "stop_reason",
+    "tool_location",
+    "cycles",
+    "good",
+    "scrap",
+    "void",
+)
 MAX_COUNT: Final = 1_000_000
 MAX_DETAIL: Final = 1000
 
@@ -196,6 +212,52 @@ def _package_payload(payload: Mapping[str, Any], where: str) -> None:
         raise fail(f"{where}.manifest.quantity", f"{quantity!r} is not a number in (0, 1e9]")
 
 
+_CORRECTION = _keys("correction", "by", "reason", "at", "station", "tag", "value", "voids")
+
+
+def _correction_payload(payload: Mapping[str, Any], where: str) -> None:
+    """A hand correction, recorded as a new fact: history is never edited.
+
+    `at` is when the corrected fact happened. By kind: `badge_out` (operator `tag` left
+    `station`), `stop_reason` (`value` is the reason for the stop at `station` covering `at`),
+    `tool_location` (tool `tag` is at `value`: a station id or `crib`), `cycles`/`good`/`scrap`
+    (`value` more counts at `station` that a dead reader or input missed), `void` (the event
+    `voids` = [instance, seq] is to be ignored; `value` null).
+    """
+    check_keys(payload, _CORRECTION, _CORRECTION, where)
+    kind = _one_of(payload["correction"], CORRECTIONS, f"{where}.correction")
+    by = payload["by"]
+    if not isinstance(by, str) or not 1 <= len(by) <= 100:
+        raise fail(f"{where}.by", "must name who corrected it (1 to 100 characters)")
+    _text(payload["reason"], f"{where}.reason")
+    parse_time(payload["at"], f"{where}.at")
+    if payload["station"] is not None:
+        match(payload["station"], ID_RE, f"{where}.station")
+    if payload["tag"] is not None:
+        validate_tag_id(payload["tag"])
+    value, voids = payload["value"], payload["voids"]
+    if kind == "void":
+        if (
+            type(voids) is not list
+            or len(voids) != 2
+            or not isinstance(voids[0], str)
+            or not INSTANCE_RE.match(voids[0])
+            or type(voids[1]) is not int
+            or not 1 <= voids[1] <= MAX_SEQ
+        ):
+            raise fail(f"{where}.voids", "must be the [instance, seq] key of the voided event")
+    elif voids is not None:
+        raise fail(f"{where}.voids", "is only for a void correction; use null")
+    if kind == "stop_reason":
+        _one_of(value, STOP_REASONS, f"{where}.value")
+    elif kind == "tool_location":
+        match(value, ID_RE, f"{where}.value")
+    elif kind in COUNT_SIGNALS:
+        integer(value, f"{where}.value", 1, MAX_COUNT)
+    elif value is not None:
+        raise fail(f"{where}.value", f"must be null for a {kind} correction")
+
+
 _HEARTBEAT = _keys("uptime_s", "outbox_depth", "outbox_oldest_age_s", "dead_letters")
 
 
@@ -228,6 +290,7 @@ PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] =
     "gps.position": _position_payload,
     "gps.fix": _fix_payload,
     "package.read": _package_payload,
+    "correction": _correction_payload,
     "agent.heartbeat": _heartbeat_payload,
     "agent.alarm": _alarm_payload,
 }

@@ -30,6 +30,7 @@ from contract.envelope import MAX_EVENTS_PER_MESSAGE
 from contract.fields import BOOT_PATTERN, ID_PATTERN, INSTANCE_PATTERN, TIME_PATTERN
 from contract.payloads import (
     AGENT_ALARMS,
+    CORRECTIONS,
     FIX_STATES,
     GATE_DIRECTIONS,
     JOB_ACTIONS,
@@ -91,6 +92,7 @@ def test_enums_and_patterns_match_the_code() -> None:
     assert tuple(defs["stopReasonPayload"]["properties"]["reason"]["enum"]) == STOP_REASONS
     assert tuple(defs["jobTicketPayload"]["properties"]["action"]["enum"]) == JOB_ACTIONS
     assert tuple(defs["gatePayload"]["properties"]["direction"]["enum"]) == GATE_DIRECTIONS
+    assert tuple(defs["correctionPayload"]["properties"]["correction"]["enum"]) == CORRECTIONS
     assert tuple(defs["fixPayload"]["properties"]["fix"]["enum"]) == FIX_STATES
     assert tuple(defs["packagePayload"]["properties"]["stage"]["enum"]) == PACKAGE_STAGES
     signals = defs["signalPayload"]["oneOf"]
@@ -173,6 +175,47 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "delivery": st.none() | ids,
             "manifest": manifest_lines,
         }
+    ),
+    "correction": st.one_of(
+        st.fixed_dictionaries(
+            {
+                "correction": st.just("void"),
+                "value": st.none(),
+                "voids": st.tuples(
+                    st.from_regex(r"\A[0-9a-f]{32}\Z"), st.integers(1, 2**63 - 1)
+                ).map(list),
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "correction": st.just("stop_reason"),
+                "value": st.sampled_from(STOP_REASONS),
+                "voids": st.none(),
+            }
+        ),
+        st.fixed_dictionaries(
+            {"correction": st.just("tool_location"), "value": ids, "voids": st.none()}
+        ),
+        st.fixed_dictionaries(
+            {
+                "correction": st.sampled_from(["cycles", "good", "scrap"]),
+                "value": counts,
+                "voids": st.none(),
+            }
+        ),
+        st.fixed_dictionaries(
+            {"correction": st.just("badge_out"), "value": st.none(), "voids": st.none()}
+        ),
+    ).flatmap(
+        lambda base: st.fixed_dictionaries(
+            {
+                "by": st.text(min_size=1, max_size=20),
+                "reason": st.text(max_size=30),
+                "at": times,
+                "station": st.none() | ids,
+                "tag": st.none() | tags,
+            }
+        ).map(lambda rest: {**base, **rest})
     ),
     "agent.heartbeat": st.fixed_dictionaries(
         {
