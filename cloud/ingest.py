@@ -36,14 +36,13 @@ from contract import (
     ContractError,
     Event,
     TopicError,
-    corrected_time,
     encode_settlement,
     parse_agent_topic,
     parse_batch,
     subscription,
 )
-from contract.envelope import MAX_MESSAGE_BYTES
-from taktline.clock import Clock, SystemClock, utc_iso
+from contract.envelope import MAX_MESSAGE_BYTES, corrected_epoch_us
+from taktline.clock import Clock, SystemClock, epoch_us, utc_iso, utc_iso_us
 from taktline.mqtt import BrokerSettings, Session
 
 __all__ = ["Ingest", "IngestStats"]
@@ -225,6 +224,8 @@ class Ingest:
         settle = work.settle.setdefault(path, [])
         problem = self._identity_problem(path, batch.agent)
         received_iso = utc_iso(received)
+        received_us = epoch_us(received)
+        sent = batch.sent
         for item, reason in batch.rejected:
             key = _key_of(item)
             work.letters.append(
@@ -232,31 +233,30 @@ class Ingest:
             )
             if key:
                 settle.append(key)
-        for event in batch.events:
+        records = work.records
+        for event, body, item in zip(batch.events, batch.bodies, batch.items, strict=True):
             refusal = problem or self._source_problem(event, batch.agent)
             settle.append(event.key)
             if refusal:
                 work.letters.append(
-                    _letter(
-                        topic, event.to_json().encode(), received, refusal, path.agent, event.key
-                    )
+                    _letter(topic, body.encode(), received, refusal, path.agent, event.key)
                 )
                 continue
-            at, basis = corrected_time(event, batch.sent, received)
-            work.records.append(
+            at_us, basis = corrected_epoch_us(event, sent, received_us)
+            records.append(
                 LogRecord(
-                    instance=event.instance,
-                    seq=event.seq,
-                    type=event.type,
-                    source=event.source,
-                    agent=event.agent,
-                    station=event.station,
-                    device_time=event.time,
-                    corrected_time=utc_iso(at),
-                    time_basis=basis,
-                    received_at=received_iso,
-                    body=event.to_json(),
-                    event=event.to_dict(),
+                    event.instance,
+                    event.seq,
+                    event.type,
+                    event.source,
+                    event.agent,
+                    event.station,
+                    event.time,
+                    utc_iso_us(at_us),
+                    basis,
+                    received_iso,
+                    body,
+                    item,
                 )
             )
 

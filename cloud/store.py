@@ -10,13 +10,14 @@ which reused a key with different content (dead-lettered, never silently dropped
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import sqlite_utils
 
@@ -25,9 +26,8 @@ __all__ = ["CommitResult", "DeadLetter", "EventLog", "LogRecord"]
 Synchronous = Literal["FULL", "EXTRA", "NORMAL"]
 
 
-@dataclass(frozen=True, slots=True)
-class LogRecord:
-    """One validated event, ready to append."""
+class LogRecord(NamedTuple):
+    """One validated event, ready to append (a named tuple: ingest makes one per event)."""
 
     instance: str
     seq: int
@@ -41,7 +41,7 @@ class LogRecord:
     received_at: str
     body: str
     #: The decoded event, when the caller has it (saves the status fold a `json.loads`).
-    event: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    event: dict[str, Any] | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -72,10 +72,17 @@ class CommitResult:
     dead_lettered: int = 0
 
 
-_EVENT_COLUMNS = (
-    "instance", "seq", "type", "source", "agent", "station",
-    "device_time", "corrected_time", "time_basis", "received_at", "body",
-)  # fmt: skip
+#: The stored columns: the leading fields of `LogRecord`, in order (rows are its slices).
+_EVENT_COLUMNS = LogRecord._fields[:11]
+_ROW = operator.itemgetter(*range(len(_EVENT_COLUMNS)))  # LogRecord's leading fields
+
+
+def _same_event(stored: str, body: str) -> bool:
+    """Whether two texts are the same event (a publisher may space or order keys differently)."""
+    try:
+        return bool(json.loads(stored) == json.loads(body))
+    except ValueError:
+        return False
 
 
 class EventLog:
@@ -166,7 +173,7 @@ class EventLog:
                     known = fresh[key].body
                 if known is None:
                     fresh[key] = record
-                elif known == record.body:
+                elif known == record.body or _same_event(known, record.body):
                     result.duplicates.append(key)
                 else:
                     result.conflicts.append(key)
@@ -185,10 +192,7 @@ class EventLog:
                         )
                     )
             if fresh:
-                self._db.conn.executemany(
-                    self._insert_sql,
-                    [tuple(getattr(r, c) for c in _EVENT_COLUMNS) for r in fresh.values()],
-                )
+                self._db.conn.executemany(self._insert_sql, map(_ROW, fresh.values()))
             if letters:
                 cursor = self._db.conn.executemany(
                     "INSERT OR IGNORE INTO dead_letters "

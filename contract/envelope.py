@@ -16,10 +16,11 @@ place an event on its own clock (`corrected_time`) even when the Pi's wall clock
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Final
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, NamedTuple
 
 from contract.errors import (
     MalformedMessage,
@@ -32,8 +33,8 @@ from contract.fields import (
     ID_RE,
     INSTANCE_RE,
     MAX_SEQ,
-    TIME_RE,
     check_keys,
+    check_time,
     fail,
     integer,
     match,
@@ -54,6 +55,7 @@ __all__ = [
     "Batch",
     "Event",
     "SentStamp",
+    "corrected_epoch_us",
     "corrected_time",
     "encode_batch",
     "encode_settlement",
@@ -80,9 +82,12 @@ _EVENT_REQUIRED = frozenset(
 _EVENT_ALLOWED = _EVENT_REQUIRED | {"station"}
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One fact from the shop floor, in the contract's envelope."""
+class Event(NamedTuple):
+    """One fact from the shop floor, in the contract's envelope.
+
+    A named tuple rather than a frozen dataclass: ingest builds one per event, and a frozen
+    dataclass's `__init__` costs several times as much for the same immutability.
+    """
 
     type: str
     source: str
@@ -94,7 +99,7 @@ class Event:
     boot: str
     payload: dict[str, Any]
     station: str | None = None
-    v: int = field(default=CONTRACT_VERSION)
+    v: int = CONTRACT_VERSION
 
     @property
     def key(self) -> tuple[str, int]:
@@ -129,6 +134,25 @@ class Event:
         return self
 
 
+# Ids seen valid before: a batch repeats its agent, sources, instance and boot in every event,
+# and a set lookup costs a fraction of a regular-expression match. Bounded; cleared when full.
+_GOOD_IDS: Final[set[str]] = set()
+_GOOD_INSTANCES: Final[set[str]] = set()
+_GOOD_BOOTS: Final[set[str]] = set()
+_GOOD_LIMIT: Final = 65_536
+
+
+def _known(obj: dict[str, Any], name: str, pattern: Any, good: set[str], where: str) -> str:
+    value = obj[name]
+    if type(value) is str and value in good:
+        return value
+    string_field(obj, name, pattern, where)
+    if len(good) >= _GOOD_LIMIT:
+        good.clear()
+    good.add(value)
+    return value  # type: ignore[no-any-return]
+
+
 def parse_event(obj: Any, where: str = "event") -> Event:
     """Validates a decoded envelope and returns it as an `Event`."""
     if not isinstance(obj, dict):
@@ -146,7 +170,7 @@ def parse_event(obj: Any, where: str = "event") -> Event:
         )
     station = obj.get("station")
     if station is not None:
-        string_field(obj, "station", ID_RE, where)
+        _known(obj, "station", ID_RE, _GOOD_IDS, where)
     payload = obj["payload"]
     if type(payload) is not dict:
         raise fail(f"{where}.payload", f"{type(payload).__name__} is not an object")
@@ -156,17 +180,18 @@ def parse_event(obj: Any, where: str = "event") -> Event:
         integer(seq, f"{where}.seq", 1)
     if type(mono_ns) is not int or not 0 <= mono_ns <= MAX_SEQ:
         integer(mono_ns, f"{where}.mono_ns")
-    time_text = string_field(obj, "time", TIME_RE, where)
-    parse_time(time_text, f"{where}.time")
+    time_text = obj["time"]
+    if type(time_text) is not str or not check_time(time_text):
+        parse_time(time_text, f"{where}.time")  # raises with the reason
     return Event(
         type=event_type,
-        source=string_field(obj, "source", ID_RE, where),
-        agent=string_field(obj, "agent", ID_RE, where),
-        instance=string_field(obj, "instance", INSTANCE_RE, where),
+        source=_known(obj, "source", ID_RE, _GOOD_IDS, where),
+        agent=_known(obj, "agent", ID_RE, _GOOD_IDS, where),
+        instance=_known(obj, "instance", INSTANCE_RE, _GOOD_INSTANCES, where),
         seq=seq,
         time=time_text,
         mono_ns=mono_ns,
-        boot=string_field(obj, "boot", BOOT_RE, where),
+        boot=_known(obj, "boot", BOOT_RE, _GOOD_BOOTS, where),
         payload=payload,
         station=station,
     )
@@ -196,6 +221,11 @@ class Batch:
     sent: SentStamp
     events: list[Event]
     rejected: list[tuple[dict[str, Any] | Any, str]]
+    #: Each valid event's JSON text as it arrived (parallel to `events`): what the log stores,
+    #: so ingest never re-encodes an event.
+    bodies: list[str] = field(default_factory=list)
+    #: Each valid event as decoded (parallel to `events`), for the status fold.
+    items: list[dict[str, Any]] = field(default_factory=list)
 
 
 def encode_batch(agent: str, sent: SentStamp, event_json: Iterable[str]) -> bytes:
@@ -222,6 +252,81 @@ def _decode(raw: bytes, limit: int) -> dict[str, Any]:
     return obj
 
 
+_DECODER: Final = json.JSONDecoder()
+_SPACE: Final = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_space(text: str, pos: int) -> int:
+    found = _SPACE.match(text, pos)
+    return found.end() if found is not None else pos
+
+
+def _split_message(raw: bytes) -> tuple[dict[str, Any], list[str]] | None:
+    """Decodes a message in one pass, keeping the text of each item of its `events` array.
+
+    The result equals `json.loads(raw)`; `None` means "not the plain shape" (not UTF-8, invalid
+    JSON, a repeated key, an `events` that is not an array), and the caller falls back to
+    `json.loads` for the decision and the error message.
+    """
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        return None
+    scan, skip = _DECODER.raw_decode, _skip_space
+    obj: dict[str, Any] = {}
+    spans: list[str] = []
+    try:
+        pos = skip(text, 0)
+        if text[pos : pos + 1] != "{":
+            return None
+        pos = skip(text, pos + 1)
+        closed = text[pos : pos + 1] == "}"
+        pos += closed
+        while not closed:
+            if text[pos : pos + 1] != '"':
+                return None
+            key, pos = scan(text, pos)
+            pos = skip(text, pos)
+            if text[pos : pos + 1] != ":" or key in obj:
+                return None
+            pos = skip(text, pos + 1)
+            if key == "events":
+                if text[pos : pos + 1] != "[":
+                    return None
+                items: list[Any] = []
+                pos = skip(text, pos + 1)
+                done = text[pos : pos + 1] == "]"
+                pos += done
+                while not done:
+                    item, end = scan(text, pos)
+                    items.append(item)
+                    spans.append(text[pos:end])
+                    pos = skip(text, end)
+                    mark = text[pos : pos + 1]
+                    if mark == ",":
+                        pos = skip(text, pos + 1)
+                    elif mark == "]":
+                        pos, done = pos + 1, True
+                    else:
+                        return None
+                obj[key] = items
+            else:
+                obj[key], pos = scan(text, pos)
+            pos = skip(text, pos)
+            mark = text[pos : pos + 1]
+            if mark == ",":
+                pos = skip(text, pos + 1)
+            elif mark == "}":
+                pos, closed = pos + 1, True
+            else:
+                return None
+    except json.JSONDecodeError:
+        return None
+    if skip(text, pos) != len(text):
+        return None
+    return obj, spans
+
+
 def parse_batch(raw: bytes, limit: int = MAX_MESSAGE_BYTES) -> Batch:
     """Parses an `events` message.
 
@@ -229,7 +334,11 @@ def parse_batch(raw: bytes, limit: int = MAX_MESSAGE_BYTES) -> Batch:
     event inside a good message is returned in `Batch.rejected` with its reason, so the good events
     of the same message are not held hostage by it.
     """
-    obj = _decode(raw, limit)
+    split = _split_message(raw) if len(raw) <= limit else None
+    if split is None:
+        obj, spans = _decode(raw, limit), None
+    else:
+        obj, spans = split
     check_keys(obj, _BATCH_KEYS, _BATCH_KEYS, "message")
     if obj["v"] != CONTRACT_VERSION or type(obj["v"]) is not int:
         raise fail("message.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
@@ -248,13 +357,21 @@ def parse_batch(raw: bytes, limit: int = MAX_MESSAGE_BYTES) -> Batch:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_EVENTS_PER_MESSAGE:
         raise fail("message.events", f"must be a list of 1 to {MAX_EVENTS_PER_MESSAGE} events")
     events: list[Event] = []
+    bodies: list[str] = []
+    valid: list[dict[str, Any]] = []
     rejected: list[tuple[dict[str, Any] | Any, str]] = []
     for index, item in enumerate(items):
         try:
-            events.append(parse_event(item, f"events[{index}]"))
+            event = parse_event(item, f"events[{index}]")
         except SchemaViolation as exc:
             rejected.append((item, str(exc)))
-    return Batch(agent=agent, sent=stamp, events=events, rejected=rejected)
+            continue
+        events.append(event)
+        valid.append(item)
+        bodies.append(spans[index] if spans is not None else event.to_json())
+    return Batch(
+        agent=agent, sent=stamp, events=events, rejected=rejected, bodies=bodies, items=valid
+    )
 
 
 def corrected_time(event: Event, sent: SentStamp, received: datetime) -> tuple[datetime, str]:
@@ -271,6 +388,18 @@ def corrected_time(event: Event, sent: SentStamp, received: datetime) -> tuple[d
             microseconds=(sent.mono_ns - event.mono_ns) // 1000
         ), "monotonic"
     return parse_time(event.time), "device"
+
+
+def corrected_epoch_us(event: Event, sent: SentStamp, received_us: int) -> tuple[int, str]:
+    """`corrected_time` in integer microseconds since the epoch (ingest's per-event fast path)."""
+    if event.boot == sent.boot and event.mono_ns <= sent.mono_ns:
+        return received_us - (sent.mono_ns - event.mono_ns) // 1000, "monotonic"
+    device = parse_time(event.time)
+    return (device - _EPOCH) // _MICROSECOND, "device"
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 # --- the `settled` message (cloud -> agent) ---------------------------------------------------

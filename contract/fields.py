@@ -21,6 +21,7 @@ __all__ = [
     "MAX_SEQ",
     "TIME_PATTERN",
     "check_keys",
+    "check_time",
     "fail",
     "integer",
     "match",
@@ -88,6 +89,17 @@ def string_field(obj: Mapping[str, Any], name: str, pattern: re.Pattern[str], wh
     if type(value) is not str or not pattern.match(value):
         raise fail(f"{where}.{name}", f"{value!r} does not match {pattern.pattern}")
     return value
+
+
+def check_time(value: str) -> bool:
+    """Whether `value` is a valid contract timestamp (the fast check; `parse_time` says why not)."""
+    if not TIME_RE.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value[:-1])
+    except ValueError:
+        return False
+    return True
 
 
 def parse_time(value: Any, where: str = "time") -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
@@ -145,3 +146,18 @@ def test_key_reused_with_other_content_is_dead_lettered(
     wait_for(lambda: len(log.dead_letters()) == 1, 10, "a dead letter")
     assert "reused with different content" in _reasons(log)[0]
     assert log.count() == 1
+
+
+def test_a_resend_spaced_differently_is_a_duplicate_not_a_conflict(
+    cloud: tuple[EventLog, Ingest, Publisher],
+) -> None:
+    """The log keeps each event's text as it arrived; the same event re-encoded is the same."""
+    log, _ingest, pub = cloud
+    event = _event()
+    topic = AgentPath(SITE, AREA, A1).events
+    spaced = json.dumps(dict(reversed(event.to_dict().items())), separators=(", ", ": "))
+    pub.publish(topic, _message(A1, event))
+    pub.publish(topic, encode_batch(A1, SentStamp(NOW, 2_000, "boot1"), [spaced]))
+    pub.publish(topic, _message(A1, _event(seq=2, instance=event.instance)))
+    wait_for(lambda: log.count() == 2, 10, "both events")
+    assert log.dead_letters() == []
