@@ -47,7 +47,13 @@ def _port_open(port: int) -> bool:
 class PrivateMosquitto:
     """One private Mosquitto process; a context manager that starts and removes it."""
 
-    def __init__(self, *, persistence: bool = True, max_packet_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        persistence: bool = True,
+        max_packet_bytes: int | None = None,
+        acl: str | None = None,
+    ) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise BrokerUnavailable(
@@ -58,6 +64,8 @@ class PrivateMosquitto:
         self.port = free_port()
         self.persistence = persistence
         self.max_packet_bytes = max_packet_bytes
+        #: Mosquitto ACL file text (rules before any `user` line apply to anonymous clients).
+        self.acl = acl
         # Outside pytest's 0700 temp tree, so a broker that dropped to `mosquitto` can enter it.
         self.folder = Path(tempfile.mkdtemp(prefix="taktline-mosquitto-"))
         self.config = self.folder / "mosquitto.conf"
@@ -86,6 +94,12 @@ class PrivateMosquitto:
         ]
         if self.max_packet_bytes:
             lines.append(f"max_packet_size {self.max_packet_bytes}")
+        owned = [self.folder, self.config]
+        if self.acl is not None:
+            acl_file = self.folder / "acl"
+            acl_file.write_text(self.acl)
+            lines.append(f"acl_file {acl_file}")
+            owned.append(acl_file)
         self.config.write_text("\n".join(lines) + "\n")
         if os.geteuid() == 0:
             try:
@@ -93,7 +107,7 @@ class PrivateMosquitto:
             except KeyError:
                 return
             os.chmod(self.folder, 0o755)
-            for path in (self.folder, self.config):
+            for path in owned:
                 os.chown(path, user.pw_uid, user.pw_gid)
 
     def start(self, timeout: float = 10.0) -> PrivateMosquitto:
