@@ -1,4 +1,9 @@
-"""`taktline agent`: run one Pi's agent from its TOML config until SIGTERM or Ctrl-C."""
+"""`taktline agent`: run one Pi's agent and its role from its TOML config until SIGTERM or Ctrl-C.
+
+The hardware is the config's `hardware` (else `$TAKTLINE_HARDWARE`, else the Pi's own); on a stop
+signal the role stops first (readers released, pins closed), then the agent (outbox closed,
+pending events kept for the next start), then the hardware.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs the agent; returns 0 after a clean stop, 2 on a bad config."""
+    """Runs the agent; returns 0 after a clean stop, 2 on a bad config, 3 on unusable pins."""
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -36,9 +41,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"taktline agent: {exc}", file=sys.stderr)
         return 2
     if args.check:
-        print(f"{args.config}: agent {config.agent} at {config.site}/{config.area} is valid")
+        print(
+            f"{args.config}: agent {config.agent} at {config.site}/{config.area}, "
+            f"role {config.role}, is valid"
+        )
         return 0
-    from agent.runtime import Agent
+    from agent.runtime import Agent, start_role
+    from hardware.factory import HardwareError, hardware_factory
 
     stop = threading.Event()
 
@@ -47,14 +56,28 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with Agent(config) as agent:
-        logging.info(
-            "agent %s up: outbox %s (%d pending), broker %s",
-            config.agent,
-            config.outbox,
-            agent.outbox.depth(),
-            config.broker,
-        )
-        stop.wait()
+    try:
+        hardware = hardware_factory(config.hardware)
+    except HardwareError as exc:
+        print(f"taktline agent: {exc}", file=sys.stderr)
+        return 2
+    with hardware, Agent(config, clock=hardware.clock) as agent:
+        try:
+            role = start_role(agent, hardware)
+        except AgentError as exc:  # a pin in use or missing: say which, stop cleanly
+            print(f"taktline agent: cannot start role {config.role}: {exc}", file=sys.stderr)
+            return 3
+        with role:
+            logging.info(
+                "agent %s up as %s on %s hardware: outbox %s (%d pending), broker %s",
+                config.agent,
+                config.role,
+                hardware.kind,
+                config.outbox,
+                agent.outbox.depth(),
+                config.broker,
+            )
+            stop.wait()
+            logging.info("stopping the %s role", config.role)
         logging.info("stopping: %d events pending in the outbox", agent.outbox.depth())
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AgentError", "ConfigError", "OutboxCorrupt", "OutboxFull"]
+__all__ = ["AgentError", "ConfigError", "OutboxCorrupt", "OutboxFull", "PinUnavailable"]
 
 
 class AgentError(Exception):
@@ -19,3 +19,7 @@ class OutboxFull(AgentError, OSError):
 
 class OutboxCorrupt(AgentError, OSError):
     """The outbox file exists but is not a Taktline outbox (or is from an incompatible version)."""
+
+
+class PinUnavailable(AgentError, OSError):
+    """A GPIO pin named in the config cannot be claimed (not on the header, or in use)."""

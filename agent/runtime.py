@@ -2,8 +2,10 @@
 
 The roles (station, gate, rest zone, lorry) get an `EventRecorder` per source from here; the
 heartbeat reports the outbox's depth, oldest age and dead letters, so the cloud sees a backlog
-building before it becomes a loss. `stop()` is what SIGTERM and Ctrl-C call: the uplink says
-offline, the outbox is closed, nothing pending is lost (it is sent at the next start).
+building before it becomes a loss. `start_role` starts the configured role (`agent.roles.ROLES`)
+on a started agent with the chosen hardware. SIGTERM and Ctrl-C stop the role first (its readers
+and pins released, what it still held recorded), then the agent: the uplink says offline, the
+outbox is closed, nothing pending is lost (it is sent at the next start).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import threading
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from agent.config import AgentConfig
 from agent.outbox import Outbox
@@ -21,7 +24,11 @@ from contract import AgentPath
 from taktline.clock import Clock, SystemClock
 from taktline.mqtt import BrokerSettings
 
-__all__ = ["Agent"]
+if TYPE_CHECKING:
+    from agent.roles import Role
+    from hardware.factory import Hardware
+
+__all__ = ["Agent", "start_role"]
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +112,15 @@ class Agent:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def start_role(agent: Agent, hardware: Hardware) -> Role:
+    """Starts `agent`'s configured role on `hardware`; the caller stops it before the agent."""
+    # Imported here: role modules may import this one.
+    from agent.roles import ROLES
+
+    spec = ROLES[agent.config.role]
+    config = agent.config.role_config
+    if config is None:  # an AgentConfig built in code, not parsed: the role's defaults
+        config = spec.parse({}, f"agent {agent.config.agent}", agent.config.outbox.parent)
+    return spec.start(agent, config, hardware)

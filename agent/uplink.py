@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
@@ -106,6 +107,8 @@ class Uplink:
         self._in_flight: deque[_InFlight] = deque()
         self._cursor = 0
         self._refusal_alarm_pending = False
+        self._handlers: dict[str, Callable[[bytes], None]] = {}
+        self._to_subscribe: deque[str] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -137,6 +140,15 @@ class Uplink:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def subscribe(self, topic: str, handler: Callable[[bytes], None]) -> None:
+        """Hands every message on `topic` (a downlink: command, a station schedule) to `handler`.
+
+        The handler runs on the uplink thread and must be quick; its exceptions are logged. The
+        subscription is made (again) on every connect, so it survives reconnects.
+        """
+        self._handlers[topic] = handler
+        self._to_subscribe.append(topic)
 
     @property
     def is_connected(self) -> bool:
@@ -170,6 +182,8 @@ class Uplink:
                 break
             while not self._stop.is_set() and session.run_once(0.005):
                 if session.is_connected:
+                    while self._to_subscribe:
+                        session.client.subscribe(self._to_subscribe.popleft(), qos=1)
                     self._apply_settlements()
                     self._apply_refusals()
                     self._send_due()
@@ -186,6 +200,8 @@ class Uplink:
     def _on_connect(self) -> None:
         client = self._session.client
         client.subscribe(self.path.settled, qos=1)
+        self._to_subscribe.clear()
+        self._to_subscribe.extend(list(self._handlers))
         status = AgentStatus(self.path.agent, "online", utc_iso(self._clock.now()))
         client.publish(self.path.status, status.encode(), qos=1, retain=True)
         # Whatever was in flight may be lost with the old connection: send it all again.
@@ -203,6 +219,11 @@ class Uplink:
         # matching anybody's wildcard to every new client): act only on our own downlink.
         if message.topic == self.path.settled:
             self._settlements.append(bytes(message.payload))
+        elif message.topic in self._handlers:
+            try:
+                self._handlers[message.topic](bytes(message.payload))
+            except Exception:  # a bad downlink message must not stop the uplink
+                log.exception("handling a message on %s failed", message.topic)
         else:
             self.stats.foreign_messages += 1
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig, StationConfig
+from agent.config import AgentConfig
 from agent.recorder import EventRecorder
+from agent.roles.station import StationConfig, StationRoleConfig
 from agent.runtime import Agent
 from taktline.clock import Clock
 
@@ -94,7 +95,7 @@ def build_agents(
                 outbox=data / f"{name}.outbox.db",
                 heartbeat_s=10.0,
                 resend_after_s=5.0,
-                stations=tuple(own),
+                role_config=StationRoleConfig(stations=tuple(own)),
             ),
             clock=clock,
         )

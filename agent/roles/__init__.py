@@ -16,6 +16,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from agent.roles.gate import parse_gate, start_gate
+from agent.roles.rest import parse_rest, start_rest
+from agent.roles.station import parse_station, start_station
+
 if TYPE_CHECKING:
     from agent.runtime import Agent
     from hardware.factory import Hardware
@@ -56,4 +60,9 @@ class RoleSpec:
     section: str = ""
 
 
-ROLES: dict[str, RoleSpec] = {}
+#: role name -> how to parse and start it; the lorry engineer adds `"lorry": RoleSpec(...)`.
+ROLES: dict[str, RoleSpec] = {
+    "station": RoleSpec(parse_station, start_station),
+    "gate": RoleSpec(parse_gate, start_gate),
+    "rest": RoleSpec(parse_rest, start_rest),
+}
