@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the programs the tests start for themselves are installed: Mosquitto (broker and
-# clients) and Node.js with npm (the firmware tests run MicroPython's WebAssembly port under it). Installs them from Debian's packages when missing and running as root; otherwise says
+# clients), Node.js with npm (the firmware tests run MicroPython's WebAssembly port under it),
+# PostgreSQL (the store's tests run on SQLite and on a private PostgreSQL server). Installs them from Debian's packages when missing and running as root; otherwise says
 # which package to install. The tests start their own private instances on free ports.
 set -uo pipefail
 missing=()
@@ -10,6 +11,7 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v gpsd >/dev/null 2>&1 || [ -x /usr/sbin/gpsd ] || missing+=(gpsd)
 command -v gpsfake >/dev/null 2>&1 || missing+=(gpsd-clients)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "Installing Debian packages for the tests: ${missing[*]}"
