@@ -133,11 +133,13 @@ def _parse_one(item: Any, where: str, base: Path) -> StationConfig:
     raw_readers = item.get("reader", [])
     if not isinstance(raw_readers, list):
         raise ConfigError(f"{where}: reader must be an array of tables ([[station.reader]])")
-    readers = []
+    readers: list[ReaderConfig] = []
     for index, raw in enumerate(raw_readers):
         at = f"{where}.reader[{index}]"
         kinds = raw.get("reads", ["badge"]) if isinstance(raw, dict) else []
-        default = f"{station}-{'-'.join(kinds) if isinstance(kinds, list) else 'rfid'}"
+        default = f"{station}-{'-'.join(map(str, kinds)) if isinstance(kinds, list) else 'rfid'}"
+        if any(r.name == default for r in readers):
+            default += str(index + 1)
         readers.append(parse_reader(raw, at, default_name=default, kinds=TAG_KINDS))
     tags = None if "tags" not in item else load_directory(item["tags"], where, base)
     for index, reader in enumerate(readers):
