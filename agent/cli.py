@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     with hardware, Agent(config, clock=hardware.clock) as agent:
         try:
             role = start_role(agent, hardware)
-        except AgentError as exc:  # a pin in use or missing: say which, stop cleanly
+        except (AgentError, HardwareError) as exc:  # pins in use or missing: say which, stop
             print(f"taktline agent: cannot start role {config.role}: {exc}", file=sys.stderr)
             return 3
         with role:

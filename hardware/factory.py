@@ -152,10 +152,17 @@ class PiHardware(Hardware):
             from gpiozero.pins.lgpio import LGPIOFactory
 
             return LGPIOFactory()
-        except Exception:  # lgpio missing or failing: fall back to the next real factory
-            from gpiozero.pins.rpigpio import RPiGPIOFactory
+        except Exception as first:  # lgpio missing or failing: fall back to the next real factory
+            try:
+                from gpiozero.pins.rpigpio import RPiGPIOFactory
 
-            return RPiGPIOFactory()
+                return RPiGPIOFactory()
+            except Exception as exc:
+                raise HardwareUnavailable(
+                    f"no GPIO pin factory: lgpio ({first}), RPi.GPIO ({exc}). Off a Pi, choose the "
+                    f'emulated hardware: {ENV_VAR}=emulated or `hardware = "emulated"` in the '
+                    "agent's config; on a Pi, install the `pi` extra"
+                ) from exc
 
     def serial_port(self, port: str, *, baudrate: int = 115200, timeout: float | None = 0.1) -> Any:
         """Opens a real serial port (`/dev/ttyACM0`, `/dev/serial0`, ...)."""

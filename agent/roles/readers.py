@@ -223,7 +223,9 @@ class WatchedReader:
         where = f"reader {self.name} (SPI {self.config.bus}.{self.config.device})"
         if not self.reader.is_connected and not self.lost:
             self.lost = True
-            log.error("%s lost: %s; serving the other readers and inputs", where, self.reader.error)
+            log.error(
+                "%s lost: %s (serving the other readers and inputs)", where, self.reader.error
+            )
             self.recorder.alarm("reader_lost", f"{where}: {self.reader.error}")
         elif self.reader.is_connected and self.lost:
             self.lost = False

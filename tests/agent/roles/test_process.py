@@ -62,3 +62,22 @@ def test_station_agent_stops_cleanly_with_nothing_lost(
         instance = outbox.instance
     in_cloud = {seq for source, seq in log.event_keys() if source == instance}
     assert recorded and recorded == in_cloud | pending
+
+
+def test_real_hardware_off_a_pi_is_a_clear_message_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "tags.toml").write_text(TAGS)
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        'agent = "pi-crimp-01"\nsite = "plant1"\narea = "harness"\nhardware = "pi"\n'
+        'broker = "mqtt://127.0.0.1:1"\n' + STATION
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "taktline.cli", "agent", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "cannot start role station" in done.stderr and "hardware = " in done.stderr
+    assert "Traceback" not in done.stderr
