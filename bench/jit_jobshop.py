@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         rows = [r for r in rows if args.only in r["instance"]]
     gaps, times = [], []
+    cp_gaps: list[float] = []
+    cp_times: list[float] = []
+    ratios: list[float] = []
     for row in rows:
         inst = read_instance(args.instances / row["folder"] / row["file"], row["instance"])
         t0 = time.perf_counter()
@@ -188,8 +191,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.cpsat is not None:
             t1 = time.perf_counter()
             c2 = solve_cpsat(inst, args.cpsat)
+            t2 = time.perf_counter() - t1
             g2 = 100.0 * (c2 - best) / best
-            line += f"  | cpsat {c2:10.2f} gap {g2:7.1f}%  {time.perf_counter() - t1:5.2f}s"
+            ratio = cost / c2 if c2 > 0 else float("nan")
+            cp_gaps.append(g2)
+            cp_times.append(t2)
+            ratios.append(ratio)
+            line += f"  | cpsat {c2:10.2f} gap {g2:7.1f}%  {t2:5.2f}s  ours/cpsat {ratio:5.3f}"
         print(line, flush=True)
     summary = {
         "instances": len(gaps),
@@ -197,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         "max_gap_pct": round(float(np.max(gaps)), 2),
         "max_time_s": round(float(np.max(times)), 3),
     }
+    if cp_gaps:
+        summary["cpsat_seconds"] = args.cpsat
+        summary["cpsat_mean_gap_pct"] = round(float(np.nanmean(cp_gaps)), 2)
+        summary["cpsat_max_time_s"] = round(float(np.max(cp_times)), 3)
+        summary["mean_ratio_ours_to_cpsat"] = round(float(np.nanmean(ratios)), 3)
+        summary["instances_ours_better_or_equal"] = int(sum(r <= 1.0 + 1e-9 for r in ratios))
     print(json.dumps(summary))
     return 0
 
