@@ -37,7 +37,7 @@ _KEYS: Final = frozenset({"id", "window_s", *SIDES})
 
 @dataclass(frozen=True, slots=True)
 class GateConfig:
-    """A crib gate: its id (the events' source and station), its two readers, the window."""
+    """A crib gate: its id (the events' source), its two readers, the window."""
 
     id: str
     crib: ReaderConfig
@@ -89,14 +89,15 @@ class GateRole(PollingRole):
     def __init__(self, agent: Agent, config: GateConfig, hardware: Hardware) -> None:
         super().__init__(f"gate-{config.id}", config.poll_s)
         self.config = config
-        self.passages: EventRecorder = agent.recorder(config.id, config.id)
+        # No station: the gate is a place, not a machine (the cloud maps the source to it).
+        self.passages: EventRecorder = agent.recorder(config.id)
         self._clock: Clock = hardware.clock
         self._window_ns = int(config.window_s * 1e9)
         self._waiting: dict[str, _Seen] = {}
         self.readers: dict[str, WatchedReader] = {}
         try:
             for side, reader in zip(SIDES, config.readers, strict=True):
-                recorder = agent.recorder(reader.name, config.id)
+                recorder = agent.recorder(reader.name)
                 self.readers[side] = self.devices.enter_context(
                     WatchedReader(hardware, reader, recorder)
                 )

@@ -1,8 +1,9 @@
 """The rest zone role: every badge read at a rest-zone reader marks its operator at rest.
 
-`[rest]` names the zone (`id`, the events' station) and its readers (`[[rest.reader]]`, one per
-door or table). With a tag directory (`tags`), only tags listed as badges count and any other tag
-gives an `unknown_tag` alarm; without one, every tag is taken as a badge.
+`[rest]` names the zone (`id`) and its readers (`[[rest.reader]]`, one per door or table). The
+events carry no station (a rest zone is not a machine): the reader, their source, names the zone.
+With a tag directory (`tags`), only tags listed as badges count and any other tag gives an
+`unknown_tag` alarm; without one, every tag is taken as a badge.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class RestRole(PollingRole):
         self.readers: list[tuple[WatchedReader, EventRecorder]] = []
         try:
             for reader in config.readers:
-                recorder = agent.recorder(reader.name, config.id)
+                recorder = agent.recorder(reader.name)
                 watched = self.devices.enter_context(WatchedReader(hardware, reader, recorder))
                 self.readers.append((watched, recorder))
         except BaseException:
