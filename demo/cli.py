@@ -1,10 +1,12 @@
 """`taktline demo`: a simulated harness line end to end on an embedded broker and SQLite.
 
 Starts, in one process: the embedded MQTT broker on 127.0.0.1 (or uses `--broker`), the cloud
-(event log, status, ingest, web interface on 127.0.0.1) and three agents with their outboxes,
-whose stations are driven by the simulation in `demo.plant`. The cloud's view of every change is
-printed as it happens. Stops on Ctrl-C, SIGTERM or after `--duration` seconds, then prints what
-the cloud holds.
+(event log, status, ingest, web interface on 127.0.0.1) and the plant's agents (`demo.plant`),
+each running its role (machine stations, tool-crib gate, rest zone) on an emulated Pi
+(`demo.readers`) whose chips and pins the simulation drives (`demo.floor`). The cloud's view of
+every change is printed as it happens. Stops on Ctrl-C, SIGTERM or after `--duration` seconds:
+the simulation, then the roles, then the agents once their outboxes are drained; then it prints
+what the cloud holds.
 """
 
 from __future__ import annotations
@@ -61,17 +63,13 @@ def _web_server_port(host: str, port: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the demo; returns 0 after a clean stop."""
+    from agent.runtime import Agent, start_role
     from cloud.registry import apply_registry
     from cloud.service import CloudService, CloudSettings
     from demo.broker import EmbeddedBroker
-    from demo.plant import (
-        HARNESS_LINE,
-        SimulatedStation,
-        badge_recorders,
-        build_agents,
-        registry,
-    )
-    from demo.readers import BadgeReaders
+    from demo.floor import RestZone, SimulatedStation, ToolCrib
+    from demo.plant import CRIB, HARNESS_LINE, REST, agent_configs, registry
+    from demo.readers import EmulatedPi
     from taktline.clock import SystemClock, utc_iso
     from taktline.private_broker import free_port
 
@@ -110,37 +108,37 @@ def run(args: argparse.Namespace) -> int:
             web_port=_web_server_port(host, int(port_text)),
         )
         cloud = CloudService(settings, clock=clock, on_change=show)
-        apply_registry(cloud.log, registry())
+        configs = agent_configs(data, url)
+        apply_registry(cloud.log, registry(configs))
         cloud.ingest.reload_registry()
         stack.enter_context(cloud)
         print(
-            f"Taktline demo: {len({p.agent for p in HARNESS_LINE})} agents, "
-            f"{len(HARNESS_LINE)} stations, broker {url}\n"
+            f"Taktline demo: {len(configs)} agents, {len(HARNESS_LINE)} stations, a tool-crib "
+            f"gate and a rest zone, broker {url}\n"
             f"  web interface: {cloud.web.url if cloud.web else 'off'}\n"
             f"  data: {data}/ (status rebuilt from {cloud.rebuilt} logged events)\n"
             f"  stop with Ctrl-C" + (f" (or after {args.duration:g} s)" if args.duration else ""),
             flush=True,
         )
-        agents = [stack.enter_context(agent) for agent in build_agents(data, url, clock)]
-        by_name = {agent.config.agent: agent for agent in agents}
+        pis = {c.agent: stack.enter_context(EmulatedPi(c, clock)) for c in configs}
+        agents = [stack.enter_context(Agent(c, clock=clock)) for c in configs]
+        roles = [stack.enter_context(start_role(a, pis[a.config.agent].hardware)) for a in agents]
         sim_stop = threading.Event()
         stack.callback(sim_stop.set)
-        readers = {
-            name: stack.enter_context(
-                BadgeReaders(name, badge_recorders(agent, HARNESS_LINE), clock)
-            )
-            for name, agent in by_name.items()
-        }
+        crib = ToolCrib(pis[CRIB[0]], CRIB[1], clock, args.seed)
+        rest = RestZone(pis[REST[0]], f"{REST[1]}-door")
         for number, plan in enumerate(HARNESS_LINE):
             SimulatedStation(
-                plan, by_name[plan.agent], clock, args.seed + number, sim_stop,
-                readers[plan.agent].tap,
-            ).start()  # fmt: skip
+                plan, HARNESS_LINE, pis[plan.agent], clock, args.seed + number, sim_stop, crib, rest
+            ).start()
         started = time.monotonic()
         while not stop.wait(0.2):
             if args.duration is not None and time.monotonic() - started >= args.duration:
                 break
         sim_stop.set()
+        time.sleep(0.8)  # tags still in a field are read; then the roles record what they hold
+        for role in roles:
+            role.stop()
         # Let the agents hand over what they recorded before the cloud goes away.
         for agent in agents:
             agent.uplink.wait_until_drained(5)

@@ -1,170 +1,180 @@
-"""The demo's simulated harness plant: stations, operators and tools driving real agents.
+"""The demo's harness plant: its stations, tool crib and rest zone, as agent configs.
 
-Three agents serve four machine stations of a wire-harness line (cutting, two crimping presses,
-assembly). Each station's simulation taps operator badges in and out, puts a tool on the machine,
-switches the run signal and counts cycles, with stops for changeovers; every fact goes through the
-agent's device-layer API (`EventRecorder`) into its durable outbox, and from there over MQTT to
-the cloud, exactly as on a Pi.
+A wire-harness line: cutting, two crimping presses (crimp applicators are the shared tooling,
+kept in the tool crib), sealing, twisting, an assembly board and electrical test. Four station
+agents serve them (two stations on a Pi where the pins allow), one agent runs the tool-crib gate
+and one the rest zone. Each agent's config is built here as a TOML document would be and checked
+by `agent.config.parse_config`, so the demo runs exactly what a Pi runs; `registry()` lists the
+sources of every agent for the cloud.
 """
 
 from __future__ import annotations
 
-import random
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from agent.config import AgentConfig
-from agent.recorder import EventRecorder
-from agent.roles.station import StationConfig, StationRoleConfig
-from agent.runtime import Agent
-from taktline.clock import Clock
+from agent.config import AgentConfig, parse_config
 
 __all__ = [
+    "AREA",
+    "CRIB",
     "HARNESS_LINE",
-    "SimulatedStation",
+    "REST",
+    "SITE",
     "StationPlan",
-    "badge_recorders",
-    "build_agents",
+    "agent_configs",
     "registry",
+    "station_pins",
+    "write_tag_directory",
 ]
+
+SITE, AREA = "plant1", "harness"
+CRIB: Final = ("pi-crib-01", "crib-01")
+REST: Final = ("pi-rest-01", "rest-01")
 
 
 @dataclass(frozen=True, slots=True)
 class StationPlan:
-    """One simulated machine: which agent serves it, its operators, tools and cycle time."""
+    """One simulated machine: its process, agent, operators, tools, job tickets and cycle time.
+
+    Attributes:
+        shared_tools: The tools come from the tool crib and go back there (crimp applicators).
+    """
 
     station: str
+    process: str
     agent: str
     operators: tuple[str, ...]
     tools: tuple[str, ...]
+    tickets: tuple[str, ...]
     cycle_s: float
+    shared_tools: bool = False
 
-
-SITE, AREA = "plant1", "harness"
 
 HARNESS_LINE: tuple[StationPlan, ...] = (
-    StationPlan("cut-01", "pi-cut-01", ("04A1B2C3", "04D4E5F6"), ("E0010001",), 2.0),
-    StationPlan("crimp-01", "pi-crimp-01", ("04112233",), ("E0020001", "E0020002"), 1.5),
-    StationPlan("crimp-02", "pi-crimp-01", ("04445566",), ("E0020003", "E0020004"), 1.5),
-    StationPlan("assy-01", "pi-assy-01", ("04778899", "047A7B7C7D7E7F"), ("E0030001",), 4.0),
+    StationPlan(
+        "cut-01", "cutting", "pi-cut-01", ("04A1B2C3", "04D4E5F6"), ("E0010001",),
+        ("0A010001", "0A010002"), 2.0,
+    ),
+    StationPlan(
+        "crimp-01", "crimping", "pi-crimp-01", ("04112233",), ("E0020001", "E0020002"),
+        ("0A020001", "0A020002"), 1.5, shared_tools=True,
+    ),
+    StationPlan(
+        "crimp-02", "crimping", "pi-crimp-01", ("04445566",), ("E0020003", "E0020004"),
+        ("0A030001", "0A030002"), 1.5, shared_tools=True,
+    ),
+    StationPlan(
+        "seal-01", "sealing", "pi-seal-01", ("04AA0001",), ("E0040001",),
+        ("0A040001", "0A040002"), 1.8,
+    ),
+    StationPlan(
+        "twist-01", "twisting", "pi-seal-01", ("04AA0002",), ("E0050001",),
+        ("0A050001", "0A050002"), 2.5,
+    ),
+    StationPlan(
+        "assy-01", "assembly board", "pi-assy-01", ("04778899", "047A7B7C7D7E7F"), ("E0030001",),
+        ("0A060001", "0A060002"), 4.0,
+    ),
+    StationPlan(
+        "test-01", "electrical test", "pi-assy-01", ("04AA0003",), ("E0060001",),
+        ("0A070001", "0A070002"), 3.0,
+    ),
+)  # fmt: skip
+
+#: The pins of the first and second station on one Pi (see hardware/pins/station.md).
+_SLOTS: Final[tuple[dict[str, Any], ...]] = (
+    {
+        "reader": {"device": 0, "reset_pin": 25},
+        "inputs": {"run": 17, "cycle": 27, "good": 22, "scrap": 23},
+        "stop_buttons": {"changeover": 5, "breakdown": 6},
+        "stack_light": {"green": 16, "amber": 20, "red": 21},
+    },
+    {
+        "reader": {"device": 1, "reset_pin": 24},
+        "inputs": {"run": 13, "cycle": 19, "good": 26, "scrap": 4},
+        "stop_buttons": {"changeover": 12, "breakdown": 18},
+    },
 )
 
 
-def _readers(plan: StationPlan) -> tuple[str, str]:
-    return f"{plan.station}-badge", f"{plan.station}-io"
+def station_pins(plans: tuple[StationPlan, ...], station: str) -> dict[str, Any]:
+    """The pin table of `station` on its Pi (its slot among the stations of its agent)."""
+    plan = next(p for p in plans if p.station == station)
+    slot = [p.station for p in plans if p.agent == plan.agent].index(station)
+    return _SLOTS[slot]
 
 
-def registry(plans: tuple[StationPlan, ...] = HARNESS_LINE) -> list[dict[str, Any]]:
-    """The device registry of the simulated line (the cloud's `--registry` format)."""
-    agents: dict[str, dict[str, Any]] = {}
+def write_tag_directory(folder: Path, plans: tuple[StationPlan, ...] = HARNESS_LINE) -> Path:
+    """Writes the stations' tag directory (badges, tools, job tickets) into `folder`."""
+
+    def line(kind: str, tags: list[str]) -> str:
+        return f"{kind} = [{', '.join(repr(t).replace(chr(39), chr(34)) for t in tags)}]\n"
+
+    path = folder / "tags.toml"
+    path.write_text(
+        line("badge", sorted({o for p in plans for o in p.operators}))
+        + line("tool", sorted({t for p in plans for t in p.tools}))
+        + line("ticket", sorted({t for p in plans for t in p.tickets}))
+    )
+    return path
+
+
+def agent_configs(
+    data: Path, broker: str, plans: tuple[StationPlan, ...] = HARNESS_LINE
+) -> list[AgentConfig]:
+    """One checked config per Pi (stations, crib gate, rest zone), outboxes in `data`."""
+    write_tag_directory(data, plans)
+    documents: dict[str, dict[str, Any]] = {}
+
+    def document(agent: str, role: str) -> dict[str, Any]:
+        return documents.setdefault(
+            agent,
+            {
+                "agent": agent, "site": SITE, "area": AREA, "role": role, "hardware": "emulated",
+                "broker": broker, "outbox": f"{agent}.outbox.db", "heartbeat_s": 10,
+                "resend_after_s": 5,
+            },
+        )  # fmt: skip
+
     for plan in plans:
-        entry = agents.setdefault(
-            plan.agent, {"agent": plan.agent, "site": SITE, "area": AREA, "devices": []}
-        )
-        for source in _readers(plan):
-            entry["devices"].append({"source": source, "station": plan.station})
-    return list(agents.values())
-
-
-def badge_recorders(agent: Agent, plans: tuple[StationPlan, ...]) -> dict[str, EventRecorder]:
-    """The badge reader recorder of each of `agent`'s stations, by station."""
-    return {
-        plan.station: agent.recorder(_readers(plan)[0], plan.station)
-        for plan in plans
-        if plan.agent == agent.config.agent
+        pins = station_pins(plans, plan.station)
+        reader = {
+            **pins["reader"],
+            "name": f"{plan.station}-rfid",
+            "reads": ["badge", "tool", "ticket"],
+        }
+        station = {"id": plan.station, "tags": "tags.toml", "reader": [reader]}
+        station.update({k: v for k, v in pins.items() if k != "reader"})
+        document(plan.agent, "station").setdefault("station", []).append(station)
+    gate_agent, gate = CRIB
+    document(gate_agent, "gate")["gate"] = {
+        "id": gate,
+        "window_s": 5,
+        "crib": {"device": 0, "reset_pin": 25},
+        "floor": {"device": 1, "reset_pin": 24},
     }
+    rest_agent, rest = REST
+    document(rest_agent, "rest")["rest"] = {
+        "id": rest,
+        "tags": "tags.toml",
+        "reader": [{"name": f"{rest}-door", "device": 0, "reset_pin": 25}],
+    }
+    return [parse_config(doc, f"demo agent {name}", data) for name, doc in documents.items()]
 
 
-def build_agents(
-    data: Path, broker: str, clock: Clock, plans: tuple[StationPlan, ...] = HARNESS_LINE
-) -> list[Agent]:
-    """One `Agent` per Pi of the line, each with its own outbox file under `data`."""
-    stations: dict[str, list[StationConfig]] = {}
-    for plan in plans:
-        stations.setdefault(plan.agent, []).append(StationConfig(plan.station))
-    return [
-        Agent(
-            AgentConfig(
-                agent=name,
-                site=SITE,
-                area=AREA,
-                broker=broker,
-                outbox=data / f"{name}.outbox.db",
-                heartbeat_s=10.0,
-                resend_after_s=5.0,
-                role_config=StationRoleConfig(stations=tuple(own)),
-            ),
-            clock=clock,
-        )
-        for name, own in stations.items()
-    ]
-
-
-class SimulatedStation:
-    """Drives one station's badge reader and machine inputs in a thread, as a shift would."""
-
-    def __init__(
-        self,
-        plan: StationPlan,
-        agent: Agent,
-        clock: Clock,
-        seed: int,
-        stop: threading.Event,
-        tap: Callable[[str, str], None],
-    ) -> None:
-        _, io_source = _readers(plan)
-        self.plan = plan
-        self._tap = tap
-        self.io: EventRecorder = agent.recorder(io_source, plan.station)
-        self.clock = clock
-        self.rng = random.Random(f"{seed}-{plan.station}")
-        self.stop = stop
-        self.thread = threading.Thread(target=self._run, name=f"sim-{plan.station}", daemon=True)
-
-    def _wait(self, seconds: float) -> bool:
-        """Sleeps plant time; returns False when the demo is stopping."""
-        deadline = self.clock.monotonic_ns() + int(seconds * 1e9)
-        while not self.stop.is_set():
-            left = (deadline - self.clock.monotonic_ns()) / 1e9
-            if left <= 0:
-                return True
-            self.clock.sleep(min(left, 0.1))
-        return False
-
-    def _badge(self, operator: str) -> None:
-        """Holds the operator's badge at the station's reader (the reader records the read)."""
-        self._tap(self.plan.station, operator)
-
-    def _run(self) -> None:
-        rng, plan = self.rng, self.plan
-        operator = rng.choice(plan.operators)
-        if not self._wait(rng.uniform(0.2, 2.0)):
-            return
-        self._badge(operator)
-        self.io.tool_read(rng.choice(plan.tools))
-        while not self.stop.is_set():
-            self.io.run_signal(True)
-            for _ in range(rng.randint(5, 15)):
-                if not self._wait(plan.cycle_s * rng.uniform(0.85, 1.3)):
-                    return
-                self.io.cycles(1)
-            self.io.run_signal(False)
-            if rng.random() < 0.3:  # changeover: another tool, maybe another operator
-                if not self._wait(rng.uniform(2, 5)):
-                    return
-                self.io.tool_read(rng.choice(plan.tools))
-                if len(plan.operators) > 1 and rng.random() < 0.5:
-                    self._badge(operator)  # out
-                    operator = rng.choice([o for o in plan.operators if o != operator])
-                    if not self._wait(1.0):
-                        return
-                    self._badge(operator)  # in
-            elif not self._wait(rng.uniform(0.5, 2)):
-                return
-
-    def start(self) -> None:
-        """Starts the station's thread."""
-        self.thread.start()
+def registry(configs: list[AgentConfig]) -> list[dict[str, Any]]:
+    """The device registry (the cloud's `--registry` format): every source of every agent."""
+    entries = []
+    for config in configs:
+        devices: list[dict[str, Any]] = []
+        for station in config.stations:
+            devices.append({"source": f"{station.id}-io", "station": station.id})
+            devices += [{"source": r.name, "station": station.id} for r in station.readers]
+        if config.role == "gate":
+            devices.append({"source": config.role_config.id})
+        if config.role in ("gate", "rest"):
+            devices += [{"source": r.name} for r in config.role_config.readers]
+        entries.append({"agent": config.agent, "site": SITE, "area": AREA, "devices": devices})
+    return entries

@@ -1,55 +1,67 @@
-"""The demo's badge readers: emulated MFRC522 chips driven by the real `mfrc522` package code.
+"""The demo's emulated Pis: MFRC522 chips on every configured reader, gpiozero mock pins.
 
-Each demo agent gets an emulated Pi (`hardware.factory.EmulatedHardware`) with one MFRC522 per
-station on its own chip select; a poller thread per agent runs `agent.rfid.RfidReader` over them,
-exactly as on a Pi, and records each tag entering a field as a `badge.read`. The simulation taps
-a badge by putting a tag into the chip's field for a moment.
+Each demo agent gets an `EmulatedPi`: the hardware factory's `EmulatedHardware` with one emulated
+MFRC522 on each reader's chip select and reset pin, and gpiozero's `MockFactory` for its inputs
+and stack light. The agent's role runs on it exactly as on a Pi (the real `mfrc522` package code,
+gpiozero devices); the simulation acts as the people and machines: it holds tags in a reader's
+field and drives the input pins.
+
+The simulation's threads change a chip's field while the role's thread talks to the chip over
+SPI; a lock around each SPI frame and each change of the field keeps the emulator's state whole,
+as the real chip's state is whole between two frames.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
+from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
-from agent.recorder import EventRecorder
-from agent.rfid import RfidReader
+from agent.config import AgentConfig
+from agent.roles.readers import ReaderConfig
 from hardware.factory import EmulatedHardware
 from hardware.mfrc522_chip import MFRC522Chip, Tag
 from taktline.clock import Clock
 
-__all__ = ["BadgeReaders"]
-
-log = logging.getLogger(__name__)
-
-#: (SPI device, BCM reset pin) of the first and second reader on a Pi's SPI0.
-_WIRING = ((0, 25), (1, 24))
+__all__ = ["EmulatedPi"]
 
 
-class BadgeReaders:
-    """One emulated Pi's badge readers and the thread that polls them; a context manager."""
+class _LockedChip:
+    """An SPI target that clocks each frame into its chip under the Pi's lock."""
 
-    def __init__(self, name: str, recorders: dict[str, EventRecorder], clock: Clock) -> None:
-        if len(recorders) > len(_WIRING):
-            raise ValueError(f"{name}: at most {len(_WIRING)} readers on one SPI bus")
-        self.name = name
+    def __init__(self, chip: MFRC522Chip, lock: threading.Lock) -> None:
+        self.chip = chip
+        self.lock = lock
+
+    def transfer(self, frame: Sequence[int]) -> list[int]:
+        """One chip-select frame."""
+        with self.lock:
+            return self.chip.transfer(frame)
+
+
+def _readers(config: AgentConfig) -> tuple[ReaderConfig, ...]:
+    readers: tuple[ReaderConfig, ...] = getattr(config.role_config, "readers", ())
+    return readers
+
+
+class EmulatedPi:
+    """One demo agent's emulated Pi; a context manager that closes its hardware."""
+
+    def __init__(self, config: AgentConfig, clock: Clock) -> None:
+        self.name = config.agent
         self.hardware = EmulatedHardware(clock)
-        self._lock = threading.Lock()  # the chips' field is touched by two threads
-        self._chips: dict[str, MFRC522Chip] = {}
-        self._readers: list[tuple[RfidReader, EventRecorder]] = []
-        for (station, recorder), (device, reset) in zip(recorders.items(), _WIRING, strict=False):
-            self._chips[station] = self.hardware.add_mfrc522(0, device, reset_pin=reset)
-            reader = RfidReader(
-                self.hardware, 0, device, reset_pin=reset, clock=clock, name=f"{station}-badge"
-            )
-            self._readers.append((reader, recorder))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name=f"rfid-{name}", daemon=True)
+        self._lock = threading.Lock()
+        self.chips: dict[str, MFRC522Chip] = {}
+        for reader in _readers(config):
+            chip = self.hardware.add_mfrc522(reader.bus, reader.device, reset_pin=reader.reset_pin)
+            self.hardware.wiring.attach(reader.bus, reader.device, _LockedChip(chip, self._lock))
+            self.chips[reader.name] = chip
 
-    def tap(self, station: str, tag_id: str, hold_s: float = 0.6) -> None:
-        """Holds a badge with UID `tag_id` (hex) at `station`'s reader for `hold_s` seconds."""
+    def tap(self, reader: str, tag_id: str, hold_s: float = 0.6) -> None:
+        """Holds the tag with UID `tag_id` (hex) at `reader` for `hold_s` seconds."""
         tag = Tag(bytes.fromhex(tag_id))
-        chip = self._chips[station]
+        chip = self.chips[reader]
         with self._lock:
             chip.add_tag(tag)
         timer = threading.Timer(hold_s, self._remove, (chip, tag))
@@ -60,32 +72,16 @@ class BadgeReaders:
         with self._lock:
             chip.remove_tag(tag)
 
-    def _poll(self) -> None:
-        while not self._stop.wait(0.05):
-            for reader, recorder in self._readers:
-                with self._lock:
-                    tag = reader.poll()
-                if tag is not None:
-                    try:
-                        recorder.badge_read(tag)
-                    except Exception:  # a full outbox must not stop the reader thread
-                        log.exception("%s: badge %s not recorded", self.name, tag)
+    def pin(self, bcm: int) -> Any:
+        """The gpiozero mock pin `bcm` (drive it with `drive_low()` / `drive_high()`)."""
+        return self.hardware.pin_factory().pin(bcm)
 
-    def start(self) -> BadgeReaders:
-        """Starts polling."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stops polling and releases the readers and the emulated Pi."""
-        self._stop.set()
-        self._thread.join(5)
-        for reader, _ in self._readers:
-            reader.close()
+    def close(self) -> None:
+        """Closes the emulated hardware (mock pins included)."""
         self.hardware.close()
 
-    def __enter__(self) -> BadgeReaders:
-        return self.start()
+    def __enter__(self) -> EmulatedPi:
+        return self
 
     def __exit__(
         self,
@@ -93,4 +89,4 @@ class BadgeReaders:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.close()
