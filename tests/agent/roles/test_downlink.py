@@ -53,12 +53,27 @@ def test_command_and_schedule_over_mosquitto(
             wait_for(lambda: agent.uplink.is_connected, 5, "the agent subscribed")
 
             def sent_and_lit() -> bool:
-                cloud.publish(agent.path.command, command.encode(), qos=1).wait_for_publish(5)
-                return bool(red.state)
+                if cloud.is_connected():
+                    cloud.publish(agent.path.command, command.encode(), qos=1).wait_for_publish(5)
+                light = role.stations["crimp-01"].light
+                return light is not None and light.colour == command.colour
 
             wait_for(sent_and_lit, 10, "the red lamp on")
+            assert red.state
             assert role.stations["crimp-01"].light is not None
             assert role.stations["crimp-01"].light.colour == "red"
+            # A broker that lost its state (killed): the agent subscribes again on reconnect.
+            connects = agent.uplink._session.connect_count
+            mosquitto.kill()
+            mosquitto.restart()
+            wait_for(
+                lambda: agent.uplink._session.connect_count > connects, 20, "the agent reconnected"
+            )
+            command = StackLightCommand("c-10", "crimp-01", "green", True, "2026-11-05T10:01:00Z")
+            green = hw.pin_factory().pin(16)
+            wait_for(lambda: sent_and_lit() and not red.state, 20, "green after the restart")
+            wait_for(lambda: sum(1 for st in green.states if st.state) >= 3, 2, "green blinking")
+            assert role.stations["crimp-01"].light.blinking
     finally:
         cloud.loop_stop()
         cloud.disconnect()
