@@ -21,7 +21,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL (default: %(default)s)"
     )
     parser.add_argument(
-        "--db", default="taktline-cloud.db", help="SQLite event log file (default: %(default)s)"
+        "--db",
+        default="taktline-cloud.db",
+        help="event log: a SQLite file, or a PostgreSQL URL such as "
+        "postgresql+psycopg://user@host/taktline (default: %(default)s)",
     )
     parser.add_argument("--site", default="+", help="serve one site only (default: every site)")
     parser.add_argument("--registry", help="JSON file of agents and their devices to register")
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"taktline cloud: --web must be HOST:PORT or off, not {args.web!r}", file=sys.stderr)
         return 2
     settings = CloudSettings(
-        database=Path(args.db),
+        database=args.db if "://" in args.db else Path(args.db),
         broker=args.broker,
         site=args.site,
         registry=Path(args.registry) if args.registry else None,

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 class CloudSettings:
     """Where the cloud keeps its log, which broker and site it serves, where its web page is."""
 
-    database: Path
+    #: A SQLite file, or a database URL (`postgresql+psycopg://...`).
+    database: Path | str
     broker: str = "mqtt://127.0.0.1:1883"
     site: str = "+"
     registry: Path | None = None
@@ -50,7 +51,8 @@ class CloudService:
         on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
-        settings.database.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(settings.database, Path):
+            settings.database.parent.mkdir(parents=True, exist_ok=True)
         self.log = EventLog(settings.database)
         if settings.registry is not None:
             apply_registry(self.log, load_registry(settings.registry))

@@ -1,25 +1,34 @@
-"""The cloud's event log, dead-letter table and device registry, in SQLite.
+"""The cloud's event log, dead-letter table and device registry, in SQLite or PostgreSQL.
 
 The event log is the truth: each event is appended once, keyed by (source instance, sequence),
 in arrival order (`pos`); everything else is a projection rebuilt from it. `commit()` takes a
 whole ingest round — new events and dead letters — in one transaction, and tells the caller which
 events were new, which were duplicates of what the log already holds (safe to confirm again), and
 which reused a key with different content (dead-lettered, never silently dropped).
+
+The same SQLAlchemy Core code serves both databases (`cloud/schema.py` holds the tables and
+their migrations): a path means a SQLite file (the default; WAL, `synchronous=FULL`), a URL such
+as `postgresql+psycopg://user@host/db` means PostgreSQL. One connection, guarded by a lock, serves
+ingest (the only writer) and the readers; the hot insert goes to the driver's `executemany` with
+prebuilt rows, so SQLAlchemy adds nothing per event.
 """
 
 from __future__ import annotations
 
 import json
 import operator
-import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
 
-import sqlite_utils
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cloud import schema
 
 __all__ = ["CommitResult", "DeadLetter", "EventLog", "LogRecord"]
 
@@ -89,72 +98,54 @@ class EventLog:
     """The append-once event log plus dead letters and the device registry."""
 
     def __init__(self, path: str | Path, *, synchronous: Synchronous = "FULL") -> None:
-        self.path = Path(path)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db = sqlite_utils.Database(conn)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._lock = threading.Lock()
-        self._migrate()
-        placeholders = ", ".join("?" * len(_EVENT_COLUMNS))
-        self._insert_sql = (
-            f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({placeholders})"
+        text = str(path)
+        self.url = text if "://" in text else f"sqlite:///{Path(text)}"
+        self.path = None if "://" in text else Path(text)
+        if synchronous not in ("FULL", "EXTRA", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL, EXTRA or NORMAL, not {synchronous!r}")
+        sqlite_file = "://" not in text or text.startswith("sqlite")
+        self._engine = sa.create_engine(
+            self.url,
+            poolclass=sa.pool.StaticPool,
+            # One connection, used by ingest's thread and the readers' threads under our lock.
+            connect_args={"check_same_thread": False, "timeout": 30} if sqlite_file else {},
         )
-
-    def _migrate(self) -> None:
-        with self._db.atomic():
-            tables = set(self._db.table_names())
-            if "events" not in tables:
-                self._db.execute(
-                    "CREATE TABLE events (pos INTEGER PRIMARY KEY, instance TEXT NOT NULL, "
-                    "seq INTEGER NOT NULL, type TEXT NOT NULL, source TEXT NOT NULL, "
-                    "agent TEXT NOT NULL, "
-                    "station TEXT, device_time TEXT NOT NULL, corrected_time TEXT NOT NULL, "
-                    "time_basis TEXT NOT NULL, received_at TEXT NOT NULL, body TEXT NOT NULL, "
-                    "UNIQUE (instance, seq))"
-                )
-            if "dead_letters" not in tables:
-                self._db.table("dead_letters").create(
-                    {
-                        "id": int, "received_at": str, "topic": str, "agent": str,
-                        "instance": str, "seq": int, "reason": str, "body": str,
-                    },
-                    pk="id",
-                )  # fmt: skip
-                # A re-sent bad event is recorded once per reason (NULL keys never collide).
-                self._db.table("dead_letters").create_index(
-                    ["instance", "seq", "reason"], unique=True
-                )
-            if "agents" not in tables:
-                self._db.table("agents").create(
-                    {"agent": str, "site": str, "area": str}, pk="agent"
-                )
-            if "devices" not in tables:
-                self._db.table("devices").create(
-                    {"source": str, "agent": str, "station": str}, pk="source"
-                )
+        self.dialect = self._engine.dialect.name
+        if self.dialect == "sqlite":
+            _sqlite_pragmas(self._engine, synchronous)
+        self._lock = threading.Lock()
+        self._conn = self._engine.connect()
+        marks = ", ".join(["?" if self._engine.dialect.paramstyle == "qmark" else "%s"] * 11)
+        columns = ", ".join(_EVENT_COLUMNS)
+        self._insert_sql = f"INSERT INTO events ({columns}) VALUES ({marks})"
+        self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        with self._conn.begin():
+            self.schema_version = schema.migrate(self._conn, _now())
 
     # --- registry --------------------------------------------------------------------------------
 
+    def _upsert(self, table: sa.Table, values: dict[str, Any]) -> None:
+        key = [c.name for c in table.primary_key.columns]
+        statement = self._insert(table).values(**values)
+        update = {k: v for k, v in values.items() if k not in key}
+        with self._lock, self._conn.begin():
+            self._conn.execute(statement.on_conflict_do_update(index_elements=key, set_=update))
+
     def register_agent(self, agent: str, site: str, area: str) -> None:
         """Adds or updates an agent (its topic path)."""
-        with self._lock, self._db.atomic():
-            self._db.table("agents").upsert(
-                {"agent": agent, "site": site, "area": area}, pk="agent"
-            )
+        self._upsert(schema.agents, {"agent": agent, "site": site, "area": area})
 
     def register_device(self, source: str, agent: str, station: str | None = None) -> None:
         """Registers a device (reader, node) as belonging to `agent`, serving `station`."""
-        with self._lock, self._db.atomic():
-            self._db.table("devices").upsert(
-                {"source": source, "agent": agent, "station": station}, pk="source"
-            )
+        self._upsert(schema.devices, {"source": source, "agent": agent, "station": station})
 
     def registry(self) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str | None]]]:
         """Agents (agent -> (site, area)) and devices (source -> (agent, station))."""
-        with self._lock:
-            agents = {r["agent"]: (r["site"], r["area"]) for r in self._db["agents"].rows}
-            devices = {r["source"]: (r["agent"], r["station"]) for r in self._db["devices"].rows}
+        with self._lock, self._conn.begin():
+            agent_rows = self._conn.execute(sa.select(schema.agents)).all()
+            device_rows = self._conn.execute(sa.select(schema.devices)).all()
+        agents = {r.agent: (r.site, r.area) for r in agent_rows}
+        devices = {r.source: (r.agent, r.station) for r in device_rows}
         return agents, devices
 
     # --- appending -------------------------------------------------------------------------------
@@ -163,7 +154,7 @@ class EventLog:
         """Appends new events once and records dead letters, all in one durable transaction."""
         result = CommitResult()
         letters = list(letters)
-        with self._lock, self._db.atomic():
+        with self._lock, self._conn.begin():
             existing = self._existing_bodies(records)
             fresh: dict[tuple[str, int], LogRecord] = {}
             for record in records:
@@ -192,18 +183,26 @@ class EventLog:
                         )
                     )
             if fresh:
-                self._db.conn.executemany(self._insert_sql, map(_ROW, fresh.values()))
+                self._conn.exec_driver_sql(self._insert_sql, list(map(_ROW, fresh.values())))
             if letters:
-                cursor = self._db.conn.executemany(
-                    "INSERT OR IGNORE INTO dead_letters "
-                    "(received_at, topic, agent, instance, seq, reason, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                # RETURNING counts what was new on both databases (executemany's rowcount does not).
+                statement = (
+                    self._insert(schema.dead_letters)
+                    .on_conflict_do_nothing()
+                    .returning(schema.dead_letters.c.id)
+                )
+                cursor = self._conn.execute(
+                    statement,
                     [
-                        (d.received_at, d.topic, d.agent, d.instance, d.seq, d.reason, d.body)
+                        {
+                            "received_at": d.received_at, "topic": d.topic, "agent": d.agent,
+                            "instance": d.instance, "seq": d.seq, "reason": d.reason,
+                            "body": d.body,
+                        }
                         for d in letters
                     ],
-                )
-                result.dead_lettered = cursor.rowcount
+                )  # fmt: skip
+                result.dead_lettered = len(cursor.all())
         result.committed = list(fresh.values())
         return result
 
@@ -213,41 +212,52 @@ class EventLog:
             low, high = spans.get(r.instance, (r.seq, r.seq))
             spans[r.instance] = (min(low, r.seq), max(high, r.seq))
         found: dict[tuple[str, int], str] = {}
+        table = schema.events
         for instance, (low, high) in spans.items():
-            for seq, body in self._db.conn.execute(
-                "SELECT seq, body FROM events WHERE instance = ? AND seq BETWEEN ? AND ?",
-                (instance, low, high),
-            ):
-                found[(instance, seq)] = body
+            rows = self._conn.execute(
+                sa.select(table.c.seq, table.c.body).where(
+                    table.c.instance == instance, table.c.seq.between(low, high)
+                )
+            )
+            for seq, body in rows:
+                found[(instance, int(seq))] = body
         return found
 
     # --- reading ---------------------------------------------------------------------------------
 
     def count(self) -> int:
         """Number of events in the log."""
-        with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+        with self._lock, self._conn.begin():
+            return int(
+                self._conn.execute(
+                    sa.select(sa.func.count()).select_from(schema.events)
+                ).scalar_one()
+            )
 
     def event_keys(self) -> list[tuple[str, int]]:
         """Every (instance, seq) in log order."""
-        with self._lock:
-            return [
-                (str(i), int(s))
-                for i, s in self._db.execute("SELECT instance, seq FROM events ORDER BY pos")
-            ]
+        table = schema.events
+        with self._lock, self._conn.begin():
+            rows = self._conn.execute(
+                sa.select(table.c.instance, table.c.seq).order_by(table.c.pos)
+            ).all()
+        return [(str(i), int(s)) for i, s in rows]
 
     def replay(
         self, after: int = 0, chunk: int = 10_000
     ) -> Iterator[tuple[int, dict[str, Any], str]]:
         """Yields (pos, event dict, corrected time) in log order, from position `after`."""
+        table = schema.events
         position = after
         while True:
-            with self._lock:
-                rows = self._db.execute(
-                    "SELECT pos, body, corrected_time FROM events "
-                    "WHERE pos > ? ORDER BY pos LIMIT ?",
-                    [position, chunk],
-                ).fetchall()
+            query = (
+                sa.select(table.c.pos, table.c.body, table.c.corrected_time)
+                .where(table.c.pos > position)
+                .order_by(table.c.pos)
+                .limit(chunk)
+            )
+            with self._lock, self._conn.begin():
+                rows = self._conn.execute(query).all()
             if not rows:
                 return
             for pos, body, corrected in rows:
@@ -256,17 +266,18 @@ class EventLog:
 
     def dead_letters(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Every dead letter oldest first, or the most recent `limit` of them newest first."""
-        with self._lock:
-            if limit is None:
-                return list(self._db.query("SELECT * FROM dead_letters ORDER BY id"))
-            return list(
-                self._db.query("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", [limit])
-            )
+        table = schema.dead_letters
+        query = sa.select(table).order_by(table.c.id)
+        if limit is not None:
+            query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
+        with self._lock, self._conn.begin():
+            return [dict(row._mapping) for row in self._conn.execute(query)]
 
     def close(self) -> None:
         """Closes the database."""
         with self._lock:
-            self._db.close()
+            self._conn.close()
+            self._engine.dispose()
 
     def __enter__(self) -> EventLog:
         return self
@@ -278,3 +289,28 @@ class EventLog:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _sqlite_pragmas(engine: sa.Engine, synchronous: str) -> None:
+    """WAL and the durability level on every connection; transactions begun explicitly.
+
+    pysqlite's own transaction handling would defer BEGIN and commit behind SQLAlchemy's back;
+    turning it off and emitting BEGIN ourselves is SQLAlchemy's documented recipe.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -89,6 +89,7 @@ CORRECTIONS: Final = (
     "scrap",
     "void",
 )
+COUNT_CORRECTIONS: Final = ("cycles", "good", "scrap")
 MAX_COUNT: Final = 1_000_000
 MAX_DETAIL: Final = 1000
 
@@ -257,7 +258,7 @@ def _correction_payload(payload: Mapping[str, Any], where: str) -> None:
         _one_of(value, STOP_REASONS, f"{where}.value")
     elif kind == "tool_location":
         match(value, ID_RE, f"{where}.value")
-    elif kind in COUNT_SIGNALS:
+    elif kind in COUNT_CORRECTIONS:
         integer(value, f"{where}.value", 1, MAX_COUNT)
     elif value is not None:
         raise fail(f"{where}.value", f"must be null for a {kind} correction")

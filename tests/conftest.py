@@ -7,11 +7,14 @@ fails under CI (`CI=true`): CI must never pass by skipping what it was meant to 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from taktline.private_broker import BrokerUnavailable, PrivateMosquitto
+from taktline.private_postgres import PostgresUnavailable, PrivatePostgres
 
 
 def service_missing(reason: str) -> None:
@@ -34,3 +37,47 @@ def mosquitto() -> Iterator[PrivateMosquitto]:
         yield broker
     finally:
         broker.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of a PostgreSQL server: `TAKTLINE_TEST_PG_URL`, or a private one for the session."""
+    given = os.environ.get("TAKTLINE_TEST_PG_URL")
+    if given:
+        yield given
+        return
+    try:
+        server = PrivatePostgres().start()
+    except PostgresUnavailable as exc:
+        service_missing(str(exc))
+        raise
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the session's PostgreSQL server, dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = f"t_{secrets.token_hex(6)}"
+    admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    base, _, _ = postgres_server.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The cloud database, once as a SQLite file and once on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "cloud.db")
+    return str(request.getfixturevalue("postgres_url"))

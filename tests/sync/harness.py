@@ -21,8 +21,10 @@ def settings(url: str) -> BrokerSettings:
     return BrokerSettings.from_url(url, backoff_max_s=0.5)
 
 
-def make_cloud(folder: Path, url: str, agents: list[str]) -> tuple[EventLog, Ingest]:
-    log = EventLog(folder / "cloud.db")
+def make_cloud(
+    folder: Path, url: str, agents: list[str], database: str | None = None
+) -> tuple[EventLog, Ingest]:
+    log = EventLog(database or folder / "cloud.db")
     for agent in agents:
         log.register_agent(agent, SITE, AREA)
     ingest = Ingest(log, ResourceStatus(), settings(url), site=SITE)

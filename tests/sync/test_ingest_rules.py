@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -61,16 +62,20 @@ class Publisher:
 
 
 @pytest.fixture
-def cloud(tmp_path: Path, mosquitto: PrivateMosquitto) -> tuple[EventLog, Ingest, Publisher]:
-    log, ingest = make_cloud(tmp_path, mosquitto.url, [A1, A2])
+def cloud(
+    tmp_path: Path, mosquitto: PrivateMosquitto, database: str
+) -> Iterator[tuple[EventLog, Ingest, Publisher]]:
+    """Ingest on SQLite and on PostgreSQL (the `database` fixture runs each test on both)."""
+    log, ingest = make_cloud(tmp_path, mosquitto.url, [A1, A2], database)
     log.register_device("crimp-01-badge", A1, "crimp-01")
     ingest.reload_registry()
     ingest.start()
     assert ingest.wait_for_connection(10)
     publisher = Publisher(mosquitto.port)
-    yield log, ingest, publisher  # type: ignore[misc]
+    yield log, ingest, publisher
     publisher.close()
     ingest.stop()
+    log.close()
 
 
 def test_same_message_twice_is_applied_once(cloud: tuple[EventLog, Ingest, Publisher]) -> None:

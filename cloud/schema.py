@@ -1,0 +1,106 @@
+"""The cloud database's tables and their migrations, for SQLite and PostgreSQL alike.
+
+One SQLAlchemy Core `MetaData` describes every table; `migrate()` brings a database to the
+newest schema version, recording each step in `schema_version`, so the same code creates a new
+SQLite file, a new PostgreSQL database, or upgrades either in place. A migration is a function
+of a connection inside a transaction; each is written once and runs on both dialects. A SQLite
+file made before versioning (the walking skeleton's tables, same shape) is stamped version 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+import sqlalchemy as sa
+
+__all__ = [
+    "MIGRATIONS",
+    "agents",
+    "dead_letters",
+    "devices",
+    "events",
+    "metadata",
+    "migrate",
+    "schema_version",
+]
+
+metadata = sa.MetaData()
+
+#: SQLite's rowid alias must be declared exactly INTEGER; PostgreSQL gets a 64-bit identity.
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("pos", _ID, primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.Text, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("agent", sa.Text, nullable=False),
+    sa.Column("station", sa.Text),
+    sa.Column("device_time", sa.Text, nullable=False),
+    sa.Column("corrected_time", sa.Text, nullable=False),
+    sa.Column("time_basis", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.UniqueConstraint("instance", "seq"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("received_at", sa.Text),
+    sa.Column("topic", sa.Text),
+    sa.Column("agent", sa.Text),
+    sa.Column("instance", sa.Text),
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("reason", sa.Text),
+    sa.Column("body", sa.Text),
+    # A re-sent bad event is recorded once per reason (NULL keys never collide).
+    sa.Index("idx_dead_letters_instance_seq_reason", "instance", "seq", "reason", unique=True),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("agent", sa.Text, primary_key=True),
+    sa.Column("site", sa.Text),
+    sa.Column("area", sa.Text),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("agent", sa.Text),
+    sa.Column("station", sa.Text),
+)
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", sa.Text, nullable=False),
+)
+
+
+def _v1_base(conn: sa.Connection) -> None:
+    for table in (events, dead_letters, agents, devices):
+        table.create(conn, checkfirst=True)
+
+
+#: Version n is MIGRATIONS[n - 1]. Append; never edit one that has shipped.
+MIGRATIONS: Final[list[Callable[[sa.Connection], None]]] = [_v1_base]
+
+
+def migrate(conn: sa.Connection, now: str) -> int:
+    """Applies the missing migrations inside the caller's transaction; returns the version."""
+    schema_version.create(conn, checkfirst=True)
+    current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+    for version in range(current + 1, len(MIGRATIONS) + 1):
+        MIGRATIONS[version - 1](conn)
+        conn.execute(sa.insert(schema_version).values(version=version, applied_at=now))
+    return len(MIGRATIONS)

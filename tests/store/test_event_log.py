@@ -1,0 +1,104 @@
+"""The event log on SQLite and on a real PostgreSQL: the same code, the same answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from cloud import schema
+from cloud.store import DeadLetter, EventLog, LogRecord
+
+I1, I2 = "a" * 32, "b" * 32
+
+
+def _record(instance: str, seq: int, payload: str = "04A1B2C3") -> LogRecord:
+    body = json.dumps({"instance": instance, "seq": seq, "payload": {"tag": payload}})
+    return LogRecord(
+        instance, seq, "badge.read", "pi-1", "pi-1", "crimp-01", "2026-11-23T08:00:00Z",
+        "2026-11-23T08:00:00.000001Z", "monotonic", "2026-11-23T08:00:01Z", body,
+    )  # fmt: skip
+
+
+def _letter(reason: str, key: tuple[str, int] | None = None) -> DeadLetter:
+    return DeadLetter(
+        received_at="2026-11-23T08:00:01Z", topic="t", reason=reason, body="{}", agent="pi-1",
+        instance=key[0] if key else None, seq=key[1] if key else None,
+    )  # fmt: skip
+
+
+def test_each_key_is_appended_once_in_arrival_order(database: str) -> None:
+    with EventLog(database) as log:
+        first = log.commit([_record(I1, 1), _record(I2, 1), _record(I1, 2)], [])
+        assert [r.key for r in first.committed] == [(I1, 1), (I2, 1), (I1, 2)]
+        again = log.commit([_record(I1, 2), _record(I1, 3), _record(I1, 3)], [])
+        assert again.duplicates == [(I1, 2), (I1, 3)]
+        assert [r.key for r in again.committed] == [(I1, 3)]
+        assert log.count() == 4
+        assert log.event_keys() == [(I1, 1), (I2, 1), (I1, 2), (I1, 3)]
+        positions = [pos for pos, _, _ in log.replay()]
+        assert positions == sorted(positions) and len(positions) == 4
+        assert [pos for pos, _, _ in log.replay(after=positions[1])] == positions[2:]
+
+
+def test_a_reused_key_with_other_content_is_dead_lettered(database: str) -> None:
+    with EventLog(database) as log:
+        log.commit([_record(I1, 1)], [])
+        result = log.commit([_record(I1, 1, payload="04FFFFFF")], [])
+        assert result.conflicts == [(I1, 1)] and result.dead_lettered == 1
+        (letter,) = log.dead_letters()
+        assert "reused with different content" in letter["reason"]
+        assert log.count() == 1
+
+
+def test_dead_letters_are_kept_once_per_key_and_reason(database: str) -> None:
+    with EventLog(database) as log:
+        result = log.commit(
+            [], [_letter("bad", (I1, 5)), _letter("bad", (I1, 5)), _letter("other", (I1, 5))]
+        )
+        assert result.dead_lettered == 2
+        # Messages without a key are all kept (NULL keys never collide).
+        assert log.commit([], [_letter("not JSON"), _letter("not JSON")]).dead_lettered == 2
+        assert [d["reason"] for d in log.dead_letters()] == ["bad", "other", "not JSON", "not JSON"]
+        assert [d["reason"] for d in log.dead_letters(limit=1)] == ["not JSON"]
+
+
+def test_registry_upserts(database: str) -> None:
+    with EventLog(database) as log:
+        log.register_agent("pi-1", "plant1", "harness")
+        log.register_agent("pi-1", "plant1", "assembly")
+        log.register_device("reader-1", "pi-1", "crimp-01")
+        log.register_device("reader-1", "pi-1", None)
+        assert log.registry() == ({"pi-1": ("plant1", "assembly")}, {"reader-1": ("pi-1", None)})
+
+
+def test_reopening_keeps_everything_and_migrates_once(database: str) -> None:
+    with EventLog(database) as log:
+        log.commit([_record(I1, 1)], [])
+    with EventLog(database) as log:
+        assert log.count() == 1
+        assert log.schema_version == len(schema.MIGRATIONS)
+    url = database if "://" in database else f"sqlite:///{database}"
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        versions = conn.execute(sa.select(schema.schema_version.c.version)).scalars().all()
+    engine.dispose()
+    assert versions == list(range(1, len(schema.MIGRATIONS) + 1))
+
+
+def test_a_pre_versioning_sqlite_log_is_adopted(tmp_path: Path) -> None:
+    """A log made by the walking skeleton (same tables, no schema_version) opens as it is."""
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with EventLog(path) as log:
+        log.commit([_record(I1, 1)], [])
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE schema_version")
+    conn.commit()
+    conn.close()
+    with EventLog(path) as log:
+        assert log.event_keys() == [(I1, 1)]
+        log.commit([_record(I1, 2)], [])
+        assert log.count() == 2
