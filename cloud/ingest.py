@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -142,6 +142,19 @@ class Ingest:
         while time.monotonic() < deadline and not self.is_subscribed:
             time.sleep(0.01)
         return self.is_subscribed
+
+    def apply_messages(self, messages: Iterable[tuple[str, bytes, datetime]]) -> None:
+        """Runs ingest rounds over (topic, payload, received) without a broker.
+
+        The same rounds as the live loop (validation, identity checks, one transaction per
+        round, the status fold), for replays and benchmarks; no settlement is published. Only
+        while ingest is not started.
+        """
+        if self._thread is not None:
+            raise RuntimeError("apply_messages() is for a stopped ingest; this one is running")
+        self._queue.extend(messages)
+        while self._queue:
+            self._ingest_round(publish=False)
 
     def reload_registry(self) -> None:
         """Re-reads the device registry (after devices were registered)."""
