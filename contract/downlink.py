@@ -33,6 +33,9 @@ from contract.fields import (
 __all__ = [
     "COMMANDS",
     "LIGHT_COLOURS",
+    "GapReport",
+    "OperatorSchedule",
+    "PlanSnapshot",
     "ScheduledJob",
     "StackLightCommand",
     "StationSchedule",
@@ -236,4 +239,162 @@ class StationSchedule:
             generated=obj["generated"],
             jobs=tuple(ScheduledJob.parse(j, f"schedule.jobs[{i}]") for i, j in enumerate(jobs)),
             changed=tuple(changed),
+        )
+
+
+_OPERATOR_KEYS = frozenset({"v", "site", "operator", "version", "generated", "jobs", "changed"})
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorSchedule:
+    """The retained plan of one operator: the job steps they are planned on, versioned.
+
+    Retained on `plan/operator/{operator}/schedule`; `version` and `changed` work as for a
+    station's schedule.
+    """
+
+    site: str
+    operator: str
+    version: int
+    generated: str
+    jobs: tuple[ScheduledJob, ...] = field(default_factory=tuple)
+    changed: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "v": CONTRACT_VERSION,
+            "site": self.site,
+            "operator": self.operator,
+            "version": self.version,
+            "generated": self.generated,
+            "jobs": [job.to_dict() for job in self.jobs],
+            "changed": list(self.changed),
+        }
+
+    def encode(self) -> bytes:
+        """The message body."""
+        return _encode(self.to_dict())
+
+    @classmethod
+    def decode(cls, raw: bytes) -> OperatorSchedule:
+        """Parses and validates an operator schedule message."""
+        obj = _decode(raw, "operator_schedule")
+        check_keys(obj, _OPERATOR_KEYS, _OPERATOR_KEYS, "operator_schedule")
+        parse_time(obj["generated"], "operator_schedule.generated")
+        jobs, changed = obj["jobs"], obj["changed"]
+        if not isinstance(jobs, list) or len(jobs) > MAX_JOBS:
+            raise fail("operator_schedule.jobs", f"must be a list of at most {MAX_JOBS} jobs")
+        if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+            raise fail("operator_schedule.changed", "must be a list of order/step keys")
+        return cls(
+            site=match(obj["site"], ID_RE, "operator_schedule.site"),
+            operator=match(obj["operator"], ID_RE, "operator_schedule.operator"),
+            version=integer(obj["version"], "operator_schedule.version", 1),
+            generated=obj["generated"],
+            jobs=tuple(
+                ScheduledJob.parse(j, f"operator_schedule.jobs[{i}]") for i, j in enumerate(jobs)
+            ),
+            changed=tuple(changed),
+        )
+
+
+_PLAN_KEYS = frozenset({"v", "site", "version", "generated", "plan"})
+_GAPS_KEYS = frozenset({"v", "site", "version", "generated", "digest", "gaps", "orders"})
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSnapshot:
+    """The whole current plan for planners (the schedule document), retained and versioned.
+
+    `plan` follows `docs/schemas/schedule.schema.json` (what `taktline plan --out` writes).
+    """
+
+    site: str
+    version: int
+    generated: str
+    plan: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "v": CONTRACT_VERSION,
+            "site": self.site,
+            "version": self.version,
+            "generated": self.generated,
+            "plan": dict(self.plan),
+        }
+
+    def encode(self) -> bytes:
+        """The message body."""
+        return _encode(self.to_dict())
+
+    @classmethod
+    def decode(cls, raw: bytes) -> PlanSnapshot:
+        """Parses and validates a plan message (the schedule document is checked by its schema)."""
+        obj = _decode(raw, "plan")
+        check_keys(obj, _PLAN_KEYS, _PLAN_KEYS, "plan")
+        parse_time(obj["generated"], "plan.generated")
+        if not isinstance(obj["plan"], dict):
+            raise fail("plan.plan", "is not an object")
+        return cls(
+            site=match(obj["site"], ID_RE, "plan.site"),
+            version=integer(obj["version"], "plan.version", 1),
+            generated=obj["generated"],
+            plan=obj["plan"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GapReport:
+    """The resource check's gap report for planners, retained and versioned.
+
+    `gaps`: per resource group and run of time, how many members are short and which orders it
+    makes early or late by how many minutes; `orders`: every order that ends early or late.
+    `digest` is the SHA-256 of the canonical report (without `version` and `generated`): equal
+    digests, equal reports.
+    """
+
+    site: str
+    version: int
+    generated: str
+    digest: str
+    gaps: tuple[Mapping[str, Any], ...] = ()
+    orders: tuple[Mapping[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "v": CONTRACT_VERSION,
+            "site": self.site,
+            "version": self.version,
+            "generated": self.generated,
+            "digest": self.digest,
+            "gaps": [dict(g) for g in self.gaps],
+            "orders": [dict(o) for o in self.orders],
+        }
+
+    def encode(self) -> bytes:
+        """The message body."""
+        return _encode(self.to_dict())
+
+    @classmethod
+    def decode(cls, raw: bytes) -> GapReport:
+        """Parses and validates a gap report message."""
+        obj = _decode(raw, "gaps")
+        check_keys(obj, _GAPS_KEYS, _GAPS_KEYS, "gaps")
+        parse_time(obj["generated"], "gaps.generated")
+        for name in ("gaps", "orders"):
+            items = obj[name]
+            if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+                raise fail(f"gaps.{name}", "must be a list of objects")
+        if not isinstance(obj["digest"], str) or len(obj["digest"]) != 64:
+            raise fail("gaps.digest", f"{obj['digest']!r} is not a SHA-256 hex digest")
+        return cls(
+            site=match(obj["site"], ID_RE, "gaps.site"),
+            version=integer(obj["version"], "gaps.version", 1),
+            generated=obj["generated"],
+            digest=obj["digest"],
+            gaps=tuple(obj["gaps"]),
+            orders=tuple(obj["orders"]),
         )

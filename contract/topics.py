@@ -18,7 +18,10 @@ __all__ = [
     "SEGMENT_PATTERN",
     "AgentPath",
     "TopicError",
+    "gap_report_topic",
+    "operator_schedule_topic",
     "parse_agent_topic",
+    "plan_topic",
     "station_schedule_topic",
     "subscription",
 ]
@@ -37,6 +40,9 @@ AGENT_CHANNELS: Final = {
 #: (`taktline/v1/+/+/+/events`, six levels) can ever match one. kind -> (retained, QoS).
 PLAN_CHANNELS: Final = {
     "station": (True, 1),
+    "operator": (True, 1),
+    "plan": (True, 1),
+    "gaps": (True, 1),
 }
 
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -118,3 +124,25 @@ def station_schedule_topic(site: str, station: str) -> str:
         if not _SEGMENT_RE.match(value):
             raise TopicError(f"{name} {value!r} is not a valid topic segment ({_SEGMENT})")
     return f"{NAMESPACE}/{site}/plan/station/{station}/schedule"
+
+
+def operator_schedule_topic(site: str, operator: str) -> str:
+    """The retained schedule of one operator (see `contract.downlink.OperatorSchedule`)."""
+    for name, value in (("site", site), ("operator", operator)):
+        if not _SEGMENT_RE.match(value):
+            raise TopicError(f"{name} {value!r} is not a valid topic segment ({_SEGMENT})")
+    return f"{NAMESPACE}/{site}/plan/operator/{operator}/schedule"
+
+
+def plan_topic(site: str) -> str:
+    """The retained whole plan for planners (see `contract.downlink.PlanSnapshot`)."""
+    if not _SEGMENT_RE.match(site):
+        raise TopicError(f"site {site!r} is not a valid topic segment ({_SEGMENT})")
+    return f"{NAMESPACE}/{site}/plan/planners/all/plan"
+
+
+def gap_report_topic(site: str) -> str:
+    """The retained gap report for planners (see `contract.downlink.GapReport`)."""
+    if not _SEGMENT_RE.match(site):
+        raise TopicError(f"site {site!r} is not a valid topic segment ({_SEGMENT})")
+    return f"{NAMESPACE}/{site}/plan/planners/all/gaps"

@@ -25,7 +25,14 @@ from contract import (
     parse_batch,
     parse_event,
 )
-from contract.downlink import ScheduledJob, StackLightCommand, StationSchedule
+from contract.downlink import (
+    GapReport,
+    OperatorSchedule,
+    PlanSnapshot,
+    ScheduledJob,
+    StackLightCommand,
+    StationSchedule,
+)
 from contract.envelope import MAX_EVENTS_PER_MESSAGE
 from contract.fields import BOOT_PATTERN, ID_PATTERN, INSTANCE_PATTERN, TIME_PATTERN
 from contract.payloads import (
@@ -39,7 +46,15 @@ from contract.payloads import (
     STOP_REASONS,
 )
 from contract.tags import TAG_ID_PATTERN
-from contract.topics import AGENT_CHANNELS, PLAN_CHANNELS, AgentPath, station_schedule_topic
+from contract.topics import (
+    AGENT_CHANNELS,
+    PLAN_CHANNELS,
+    AgentPath,
+    gap_report_topic,
+    operator_schedule_topic,
+    plan_topic,
+    station_schedule_topic,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ASYNCAPI = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
@@ -359,10 +374,46 @@ def test_plan_channels_match_the_code() -> None:
     assert station["address"].format(site="plant1", station="crimp-01") == station_schedule_topic(
         "plant1", "crimp-01"
     )
-    retained, qos = PLAN_CHANNELS["station"]
-    assert station["bindings"]["mqtt"] == {"qos": qos, "retain": retained}
+    operator = plan["operator"]
+    assert operator["address"].format(site="plant1", operator="op-7") == operator_schedule_topic(
+        "plant1", "op-7"
+    )
+    assert plan["plan"]["address"].format(site="plant1") == plan_topic("plant1")
+    assert plan["gaps"]["address"].format(site="plant1") == gap_report_topic("plant1")
+    for kind, (retained, qos) in PLAN_CHANNELS.items():
+        assert plan[kind]["bindings"]["mqtt"] == {"qos": qos, "retain": retained}
     # Seven levels: no agent wildcard subscription (six levels) can match a plan topic.
     assert station_schedule_topic("s", "events").count("/") == 6
+    assert operator_schedule_topic("s", "events").count("/") == 6
+    assert plan_topic("s").count("/") == 6
+    assert gap_report_topic("s").count("/") == 6
+
+
+def test_plan_messages_fit_their_schemas() -> None:
+    from referencing import Registry, Resource
+
+    job = ScheduledJob("o-1", "crimp", "2026-11-23T08:10:00Z", "2026-11-23T08:40:00Z")
+    operator = OperatorSchedule("plant1", "op-7", 2, "2026-11-23T08:00:00Z", (job,), ("o-1/crimp",))
+    jsonschema.validate(json.loads(operator.encode()), _schema("operator-schedule.schema.json"))
+    assert OperatorSchedule.decode(operator.encode()) == operator
+    report = GapReport(
+        "plant1", 1, "2026-11-23T08:00:00Z", "a" * 64,
+        ({"group": "machines-01", "start": "2026-11-23T08:00:00Z", "end": "2026-11-23T09:00:00Z",
+          "shortfall": 1, "orders": ["o-1"], "earliness_min": 0, "tardiness_min": 30},),
+        ({"order": "o-1", "status": "late", "earliness_min": 0, "tardiness_min": 30},),
+    )  # fmt: skip
+    jsonschema.validate(json.loads(report.encode()), _schema("gap-report.schema.json"))
+    assert GapReport.decode(report.encode()) == report
+    schedule = _schema("schedule.schema.json")
+    registry = Registry().with_resource(schedule["$id"], Resource.from_contents(schedule))
+    doc = {"site": "plant1", "origin": "2026-11-23T08:00:00Z", "slot_minutes": 1, "summary": {k: 0 for k in (
+               "orders", "on_time", "early", "late", "unplanned", "not_planned",
+               "earliness_min", "tardiness_min", "weighted_cost", "gaps")},
+           "orders": [], "resources": {}, "gaps": [], "blocked": [], "errors": []}  # fmt: skip
+    snapshot = PlanSnapshot("plant1", 1, "2026-11-23T08:00:00Z", doc)
+    validator = jsonschema.Draft202012Validator(_schema("plan.schema.json"), registry=registry)
+    validator.validate(json.loads(snapshot.encode()))
+    assert PlanSnapshot.decode(snapshot.encode()) == snapshot
 
 
 def test_downlink_messages_fit_their_schemas() -> None:
@@ -403,3 +454,4 @@ def test_downlink_messages_fit_their_schemas() -> None:
 def test_bad_commands_are_refused_with_the_reason(raw: bytes, reason: str) -> None:
     with pytest.raises(ContractError, match=reason):
         StackLightCommand.decode(raw)
+
