@@ -406,10 +406,19 @@ def test_plan_messages_fit_their_schemas() -> None:
     assert GapReport.decode(report.encode()) == report
     schedule = _schema("schedule.schema.json")
     registry = Registry().with_resource(schedule["$id"], Resource.from_contents(schedule))
-    doc = {"site": "plant1", "origin": "2026-11-23T08:00:00Z", "slot_minutes": 1, "summary": {k: 0 for k in (
-               "orders", "on_time", "early", "late", "unplanned", "not_planned",
-               "earliness_min", "tardiness_min", "weighted_cost", "gaps")},
-           "orders": [], "resources": {}, "gaps": [], "blocked": [], "errors": []}  # fmt: skip
+    counts = ("orders", "on_time", "early", "late", "unplanned", "not_planned")
+    totals = ("earliness_min", "tardiness_min", "weighted_cost", "gaps")
+    doc = {
+        "site": "plant1",
+        "origin": "2026-11-23T08:00:00Z",
+        "slot_minutes": 1,
+        "summary": dict.fromkeys(counts + totals, 0),
+        "orders": [],
+        "resources": {},
+        "gaps": [],
+        "blocked": [],
+        "errors": [],
+    }
     snapshot = PlanSnapshot("plant1", 1, "2026-11-23T08:00:00Z", doc)
     validator = jsonschema.Draft202012Validator(_schema("plan.schema.json"), registry=registry)
     validator.validate(json.loads(snapshot.encode()))
@@ -454,4 +463,3 @@ def test_downlink_messages_fit_their_schemas() -> None:
 def test_bad_commands_are_refused_with_the_reason(raw: bytes, reason: str) -> None:
     with pytest.raises(ContractError, match=reason):
         StackLightCommand.decode(raw)
-
