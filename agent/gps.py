@@ -251,6 +251,10 @@ def _to_fix(response: Any) -> Fix:
     assert state in FIX_STATES
     if state == "none":
         return Fix("none", detail="the receiver has no fix (too few satellites in view)")
+    if response.lat == 0 and response.lon == 0:
+        # gpsd-py3 fills a missing lat/lon with 0.0: a fix without a position (seen from gpsd
+        # for the odd report right after a fix is gained) is no usable fix.
+        return Fix("none", detail="the receiver reported a fix without a position")
     speed = max(0.0, float(response.hspeed))
     track = float(response.track)
     heading = track % 360 if speed >= STILL_MPS and math.isfinite(track) else None
