@@ -17,6 +17,7 @@ import logging
 import signal
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -152,6 +153,18 @@ def run(args: argparse.Namespace) -> int:
                 f"cycles {machine['cycles']:5}  operators {', '.join(machine['operators']) or '-'}"
                 f"  tool {machine['tool'] or '-'}"
             )
+        facts: Counter[str] = Counter()
+        for _, event, _ in cloud.log.replay():
+            payload = event["payload"]
+            if event["type"] == "tool.gate":
+                facts[f"tools {payload['direction']}"] += 1
+            elif event["type"] in ("job.ticket", "machine.stop_reason", "rest.read"):
+                facts[event["type"]] += 1
+        print(
+            f"  tool crib: {facts['tools out']} out, {facts['tools in']} in, "
+            f"{facts['tools unpaired']} unpaired; job tickets: {facts['job.ticket']}; "
+            f"stop reasons: {facts['machine.stop_reason']}; rest zone: {facts['rest.read']}"
+        )
         pending = sum(agent.outbox.depth() for agent in agents)
         print(
             f"  dead letters: {len(cloud.log.dead_letters())}; unconfirmed in outboxes: {pending}"
