@@ -23,6 +23,7 @@ __all__ = [
     "metadata",
     "migrate",
     "schema_version",
+    "snapshots",
 ]
 
 metadata = sa.MetaData()
@@ -79,6 +80,17 @@ devices = sa.Table(
     sa.Column("station", sa.Text),
 )
 
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("pos", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+)
+
 schema_version = sa.Table(
     "schema_version",
     metadata,
@@ -92,8 +104,12 @@ def _v1_base(conn: sa.Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v2_snapshots(conn: sa.Connection) -> None:
+    snapshots.create(conn, checkfirst=True)
+
+
 #: Version n is MIGRATIONS[n - 1]. Append; never edit one that has shipped.
-MIGRATIONS: Final[list[Callable[[sa.Connection], None]]] = [_v1_base]
+MIGRATIONS: Final[list[Callable[[sa.Connection], None]]] = [_v1_base, _v2_snapshots]
 
 
 def migrate(conn: sa.Connection, now: str) -> int:

@@ -1,8 +1,9 @@
 """The cloud as one service: event log, status rebuilt from it, ingest, web interface.
 
-This is what `taktline cloud` and the demo run. At start the resource status is rebuilt from the
-whole event log (the log is the truth; the status is a projection of it), then ingest connects
-and applies new events as they arrive.
+This is what `taktline cloud` and the demo run. At start the resource status is restored from
+the newest snapshot plus the events after it, or rebuilt from the whole event log (the log is
+the truth; the status is a projection of it); then ingest connects and applies new events as
+they arrive, and the status is snapshotted every `snapshot_every` events and at a clean stop.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from types import TracebackType
 
 from cloud.ingest import Ingest
 from cloud.registry import apply_registry, load_registry
+from cloud.snapshots import Snapshotter
 from cloud.status import ResourceStatus
 from cloud.store import EventLog
 from cloud.web import WebServer
@@ -38,6 +40,8 @@ class CloudSettings:
     web_host: str = "127.0.0.1"
     web_port: int | None = 8080
     client_id: str = "taktline-cloud-ingest"
+    #: Snapshot the status every this many events (fast restarts; see cloud/snapshots.py).
+    snapshot_every: int = 100_000
 
 
 class CloudService:
@@ -56,8 +60,9 @@ class CloudService:
         self.log = EventLog(settings.database)
         if settings.registry is not None:
             apply_registry(self.log, load_registry(settings.registry))
-        self.status = ResourceStatus()
-        self.rebuilt = self.status.rebuild(self.log.replay())
+        self.snapshots = Snapshotter(self.log, every_events=settings.snapshot_every)
+        self.status, self.restored = self.snapshots.restore(ResourceStatus)
+        self.rebuilt = self.restored.replayed
         self.ingest = Ingest(
             self.log,
             self.status,
@@ -65,6 +70,7 @@ class CloudService:
             site=settings.site,
             clock=clock or SystemClock(),
             on_change=on_change,
+            on_commit=lambda records: self.snapshots.committed(self.status, len(records)),
             client_id=settings.client_id,
         )
         self.web: WebServer | None = None
@@ -88,6 +94,8 @@ class CloudService:
         if self.web is not None:
             self.web.stop()
         self.ingest.stop()
+        if self.snapshots.pending:
+            self.snapshots.take(self.status)  # the next start replays nothing
         self.log.close()
 
     def __enter__(self) -> CloudService:

@@ -264,6 +264,48 @@ class EventLog:
                 yield int(pos), json.loads(body), str(corrected)
             position = int(rows[-1][0])
 
+    def last_position(self) -> int:
+        """The position of the newest event (0 for an empty log)."""
+        with self._lock, self._conn.begin():
+            value = self._conn.execute(sa.select(sa.func.max(schema.events.c.pos))).scalar()
+        return int(value or 0)
+
+    # --- snapshots of projections ----------------------------------------------------------------
+
+    def save_snapshot(
+        self, pos: int, fingerprint: str, events: int, body: bytes, keep: int = 3
+    ) -> None:
+        """Stores a projection's state as of log position `pos`; keeps the newest `keep`."""
+        table = schema.snapshots
+        with self._lock, self._conn.begin():
+            self._conn.execute(
+                sa.insert(table).values(
+                    pos=pos, created_at=_now(), fingerprint=fingerprint, events=events, body=body
+                )
+            )
+            stale = (
+                sa.select(table.c.id)
+                .where(table.c.fingerprint == fingerprint)
+                .order_by(table.c.pos.desc(), table.c.id.desc())
+                .offset(keep)
+            )
+            ids = self._conn.execute(stale).scalars().all()
+            if ids:
+                self._conn.execute(sa.delete(table).where(table.c.id.in_(ids)))
+
+    def latest_snapshot(self, fingerprint: str) -> tuple[int, int, bytes] | None:
+        """(pos, events folded, body) of the newest snapshot made by the same code, if any."""
+        table = schema.snapshots
+        query = (
+            sa.select(table.c.pos, table.c.events, table.c.body)
+            .where(table.c.fingerprint == fingerprint)
+            .order_by(table.c.pos.desc(), table.c.id.desc())
+            .limit(1)
+        )
+        with self._lock, self._conn.begin():
+            row = self._conn.execute(query).first()
+        return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]))
+
     def dead_letters(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Every dead letter oldest first, or the most recent `limit` of them newest first."""
         table = schema.dead_letters
