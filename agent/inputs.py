@@ -166,9 +166,11 @@ class StackLight:
 
     def set(self, colour: str, blink: bool = False) -> None:
         """Shows `colour` (`off`, `green`, `amber`, `red`), steady or blinking."""
-        if colour != "off" and colour not in self._lamps:
+        if colour != "off" and colour not in COLOURS:
             raise ValueError(f"stack light colour {colour!r} is not one of off, {COLOURS}")
         with self._lock:
+            if not self._lamps:
+                return  # closed: a command that raced the agent's stop changes nothing
             for name, lamp in self._lamps.items():
                 if name != colour:
                     lamp.off()

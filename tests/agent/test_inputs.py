@@ -77,6 +77,8 @@ def test_stack_light_one_colour_steady_or_blinking(factory: MockFactory) -> None
         assert [p.state for p in pins] == [False, False, False] and light.colour == "off"
         with pytest.raises(ValueError, match="purple"):
             light.set("purple")
+    light.set("red")  # after close: nothing to drive, no error
+    assert light.colour == "off"
 
 
 def test_a_pin_in_use_is_a_clear_error(factory: MockFactory) -> None:
