@@ -186,6 +186,7 @@ class StackLight:
         """Switches the lamps off and releases their pins."""
         with self._lock:
             for lamp in self._lamps.values():
+                lamp.off()  # a stopped agent shows no stale colour
                 lamp.close()
             self._lamps.clear()
 

@@ -77,6 +77,8 @@ def test_stack_light_one_colour_steady_or_blinking(factory: MockFactory) -> None
         assert [p.state for p in pins] == [False, False, False] and light.colour == "off"
         with pytest.raises(ValueError, match="purple"):
             light.set("purple")
+        light.set("green")
+    assert not pins[0].state  # closing switched it off
     light.set("red")  # after close: nothing to drive, no error
     assert light.colour == "off"
 
