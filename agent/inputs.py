@@ -189,6 +189,7 @@ class StackLight:
                 lamp.off()  # a stopped agent shows no stale colour
                 lamp.close()
             self._lamps.clear()
+            self.colour, self.blinking = "off", False
 
     def __enter__(self) -> StackLight:
         return self
