@@ -1,0 +1,48 @@
+"""Dynamic scheduling: triggers -> incremental replan -> schedules over MQTT, gap reports by mail.
+
+Public surface: `Replanner` (the loop; `submit(trigger)` is its input), `Engine` (the plan and
+the rules for changing it), the trigger classes, `PlanPublisher`, `GapMailer` / `SmtpSettings`,
+and the ERP intake (`OrderDesk`, `parse_order_file`, `submit_orders`, `OrderFolderWatcher`).
+See docs/replan.md.
+"""
+
+from cloud.replan.engine import Engine, Outcome
+from cloud.replan.errors import ManualModeActive, OrderFileRejected, ReplanError, UnknownOrder
+from cloud.replan.mailer import GapMailer, SmtpSettings, gap_digest
+from cloud.replan.publish import PlanPublisher
+from cloud.replan.replanner import AuditEntry, Replanner
+from cloud.replan.triggers import (
+    DeliveryLate,
+    OrderCancelled,
+    OrderChanged,
+    OrderCreated,
+    ResourceBack,
+    ResourceLost,
+    StepLate,
+    StepStarted,
+    Trigger,
+)
+
+__all__ = [
+    "AuditEntry",
+    "DeliveryLate",
+    "Engine",
+    "GapMailer",
+    "ManualModeActive",
+    "OrderCancelled",
+    "OrderChanged",
+    "OrderCreated",
+    "OrderFileRejected",
+    "Outcome",
+    "PlanPublisher",
+    "ReplanError",
+    "Replanner",
+    "ResourceBack",
+    "ResourceLost",
+    "SmtpSettings",
+    "StepLate",
+    "StepStarted",
+    "Trigger",
+    "UnknownOrder",
+    "gap_digest",
+]

@@ -1,0 +1,392 @@
+"""Incremental replanning: what stays, what moves, and the kernel calls that move it.
+
+The engine holds the plant, the live orders, what is known to be lost (breakdowns, absences)
+and real progress (actual starts), plus the current `Model` and `Plan` with the kernel's state.
+Steps already started stay where they are; steps starting inside the frozen window (from now)
+stay too unless a resource they hold is lost. Both are *pinned*: for the duration of a kernel call
+a pinned step's release and due slot are its start (weights zero) and its planned resource is
+first among its candidates, so the placement rule can only put it back where it was.
+
+Two paths: a resource lost, a late step, a late delivery or a moved start go through the kernel's
+incremental `replan` (close the resource, release the orders that held it, place them again:
+milliseconds); orders created / changed / cancelled and a resource back rebuild the model from
+now with every pin carried over. Both may then run the improvement phase within the plant's
+budget (`Plant.improve_seconds`), again with all pins in force.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cloud.plant import Material, Order, Plant, Window
+from cloud.replan.errors import UnknownOrder
+from cloud.replan.triggers import (
+    DeliveryLate,
+    OrderCancelled,
+    OrderChanged,
+    OrderCreated,
+    ResourceBack,
+    ResourceLost,
+    StepLate,
+    StepStarted,
+    Trigger,
+)
+from cloud.scheduler._kernel import Kernel
+from cloud.scheduler.arrays import Model, build
+from cloud.scheduler.backward import Plan, plan_backward, replan, step_costs
+from cloud.scheduler.calendar import slot_of
+from cloud.scheduler.check import Check, check_plan
+from cloud.scheduler.improve import improve_plan
+
+__all__ = ["Engine", "Outcome"]
+
+I64 = NDArray[np.int64]
+Pin = tuple[datetime, tuple[str, ...]]  # start, resource per requirement
+
+
+@dataclass
+class Outcome:
+    """What one replan did."""
+
+    path: str  # "fast" or "full"
+    orders_moved: int
+    seconds: float
+    cost_before_improvement: float = 0.0
+    cost_after_improvement: float = 0.0
+    improve_seconds: float = 0.0
+
+
+class Engine:
+    """The current plan and the rules for changing it (see the module docstring)."""
+
+    def __init__(
+        self,
+        plant: Plant,
+        orders: Iterable[Order],
+        now: datetime,
+        *,
+        frozen: timedelta = timedelta(minutes=30),
+        seed: int = 0,
+    ) -> None:
+        self.plant = plant
+        self.orders: dict[str, Order] = {o.id: o for o in orders}
+        self.frozen = frozen
+        self.seed = seed
+        self.down: dict[str, list[Window]] = {}
+        self.actual_start: dict[tuple[str, str], datetime] = {}
+        self.floors: dict[tuple[str, str], datetime] = {}
+        self.manual: dict[tuple[str, str], Pin] = {}
+        self.model: Model
+        self.plan: Plan
+        self.rebuilt = True
+        self._rebuild(now, {})
+
+    # --- reading the plan --------------------------------------------------------------------
+
+    def slot(self, moment: datetime, *, up: bool = False) -> int:
+        """Slot of `moment` in the current model."""
+        return slot_of(moment, self.model.origin, self.plant.slot_minutes, up=up)
+
+    def cost(self) -> float:
+        """Total weighted earliness + tardiness of the current plan."""
+        e, t = step_costs(self.model.problem, self.plan.start)
+        return float(e.sum() + t.sum())
+
+    def check(self) -> Check:
+        """The resource check of the current plan (gaps)."""
+        return check_plan(self.model, self._busy())
+
+    def step_index(self, order: str, step: str) -> int:
+        """Index of `order`'s `step` in the current model."""
+        for o, od in enumerate(self.model.orders):
+            if od.id == order:
+                p = self.model.problem
+                for s in range(int(p.order_ptr[o]), int(p.order_ptr[o + 1])):
+                    if self.model.steps[s][1].id == step:
+                        return s
+        raise UnknownOrder(f"{order}/{step} is not in the plan")
+
+    # --- applying triggers -------------------------------------------------------------------
+
+    def apply(self, triggers: list[Trigger], now: datetime) -> Outcome:
+        """Applies a burst of triggers with one replan (fast path when every one allows it)."""
+        t0 = time.perf_counter()
+        needs_full = False
+        drop_pins: set[str] = set()
+        closures: list[tuple[int, int, int]] = []
+        again: set[int] = set()
+        res_index = {r.id: i for i, r in enumerate(self.plant.resources)}
+        for trig in triggers:
+            if isinstance(trig, ResourceLost):
+                self.down.setdefault(trig.resource, []).append(
+                    Window(trig.at, trig.until or datetime.max.replace(tzinfo=trig.at.tzinfo))
+                )
+                r = res_index.get(trig.resource)
+                if r is not None:
+                    a = max(self.slot(trig.at), self.slot(now))
+                    b = (
+                        self.model.problem.n_slots
+                        if trig.until is None
+                        else self.slot(trig.until, up=True)
+                    )
+                    a = max(a, self._started_end_on(r, now))
+                    if b > a:
+                        closures.append((r, a, b))
+            elif isinstance(trig, ResourceBack):
+                self.down[trig.resource] = [
+                    Window(w.start, min(w.end, trig.at))
+                    for w in self.down.get(trig.resource, [])
+                    if w.start < trig.at
+                ]
+                needs_full = True
+            elif isinstance(trig, DeliveryLate):
+                mats = dict(self.plant.materials)
+                mats[trig.material] = Material(trig.material, trig.ready)
+                self.plant = dataclasses.replace(self.plant, materials=mats)
+                for o, step in self.model.steps:
+                    if trig.material in step.materials:
+                        self.floors[(self.model.orders[o].id, step.id)] = trig.ready
+                        again.add(o)
+            elif isinstance(trig, StepLate):
+                s = self.step_index(trig.order, trig.step)
+                p = self.model.problem
+                end = int(self.plan.start[s] + p.dur[s])
+                new_end = self.slot(trig.expected_end, up=True)
+                if new_end > end:
+                    for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1])):
+                        if self.plan.res[q] >= 0:
+                            closures.append((int(self.plan.res[q]), end, new_end))
+                    o = int(p.step_order()[s])
+                    later = self.model.steps[s + 1 : int(p.order_ptr[o + 1])]
+                    if later:
+                        self.floors[(trig.order, later[0][1].id)] = trig.expected_end + timedelta(
+                            minutes=self.model.steps[s][1].transfer_min
+                        )
+                    again.add(o)
+            elif isinstance(trig, StepStarted):
+                self.actual_start[(trig.order, trig.step)] = trig.at
+                s = self.step_index(trig.order, trig.step)
+                if self.slot(trig.at) != int(self.plan.start[s]):
+                    again.add(int(self.model.problem.step_order()[s]))
+            elif isinstance(trig, OrderCreated):
+                self.orders[trig.order.id] = trig.order
+                needs_full = True
+            elif isinstance(trig, OrderChanged):
+                self.orders[trig.order.id] = trig.order
+                if trig.decision == "new":
+                    drop_pins.add(trig.order.id)
+                needs_full = True
+            elif isinstance(trig, OrderCancelled):
+                if self.orders.pop(trig.order, None) is None:
+                    raise UnknownOrder(f"order {trig.order!r} is not in the plan")
+                drop_pins.add(trig.order)
+                needs_full = True
+        if needs_full:
+            moved = self._rebuild(now, self._pins(now, closures), drop_pins)
+            return Outcome("full", moved, time.perf_counter() - t0)
+        moved = self._fast(now, closures, again)
+        return Outcome("fast", moved, time.perf_counter() - t0)
+
+    def improve(self, now: datetime, seconds: float | None = None) -> Outcome:
+        """Runs the improvement phase on the current plan with every pin in force."""
+        t0 = time.perf_counter()
+        p = self.model.problem
+        before = self.cost()
+        pins = self._pin_steps(self._pins(now, []))
+        undo = self._apply_pins(pins, self.slot(now))
+        try:
+            imp = improve_plan(
+                p,
+                self.plan,
+                seed=self.seed,
+                max_iters=self.plant.improve_iterations,
+                time_s=self.plant.improve_seconds if seconds is None else seconds,
+            )
+            kept = all(int(imp.start[s]) == slot for s, (slot, _) in pins.items())
+            if imp.plan is not None:
+                self.plan = imp.plan
+            elif kept and imp.cost_after < imp.cost_before - 1e-9:
+                fixed = Plan(
+                    imp.start, imp.res, self.plan.forward, self.plan.unplaced, self.plan.busy
+                )
+                self.plan = plan_backward(p, np.zeros(0, dtype=np.int64), fixed=fixed)
+        finally:
+            undo()
+        after = self.cost()
+        return Outcome("improve", 0, time.perf_counter() - t0, before, after, imp.seconds)
+
+    # --- the two paths -----------------------------------------------------------------------
+
+    def _fast(self, now: datetime, closures: list[tuple[int, int, int]], again: set[int]) -> int:
+        p = self.model.problem
+        step_of_req = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
+        a = self.plan.start[step_of_req] + p.req_off
+        hit = np.zeros(p.n_orders, dtype=np.bool_)
+        so = p.step_order()
+        for r, x, y in closures:
+            mask = (self.plan.res == r) & (a < y) & (a + p.req_len > x)
+            hit[so[step_of_req[mask]]] = True
+        hit[list(again)] = True
+        orders = np.flatnonzero(hit).astype(np.int64)
+        pins = {s: v for s, v in self._pin_steps(self._pins(now, closures)).items() if hit[so[s]]}
+        undo = self._apply_pins(pins, self.slot(now), orders)
+        try:
+            self.plan = replan(self.plan, orders, closures, with_busy=False)
+        finally:
+            undo()
+        self.rebuilt = False
+        return int(orders.shape[0])
+
+    def _rebuild(
+        self, now: datetime, pins: dict[tuple[str, str], Pin], drop: set[str] | None = None
+    ) -> int:
+        pins = {k: v for k, v in pins.items() if k[0] not in (drop or set())}
+        resources = tuple(
+            dataclasses.replace(r, unavailable=(*r.unavailable, *self.down.get(r.id, ())))
+            if self.down.get(r.id)
+            else r
+            for r in self.plant.resources
+        )
+        plant = dataclasses.replace(self.plant, resources=resources)
+        model = build(plant, list(self.orders.values()), now)
+        self.model = model
+        self.model.plant = self.plant  # resource ids and kinds; downtime lives in the arrays
+        p = model.problem
+        seq = np.array(
+            sorted(range(p.n_orders), key=lambda i: -model.orders[i].priority), dtype=np.int64
+        )
+        by_step = self._pin_steps(pins)
+        undo = self._apply_pins(by_step, self.slot(now))
+        try:
+            self.plan = plan_backward(p, seq)
+        finally:
+            undo(kernel=self.plan.state)
+        self.rebuilt = True
+        return p.n_orders
+
+    # --- pins --------------------------------------------------------------------------------
+
+    def _started_end_on(self, r: int, now: datetime) -> int:
+        """End of the latest step already started on resource `r` (it keeps the resource)."""
+        p = self.model.problem
+        now_slot = self.slot(now)
+        step_of_req = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
+        st = self.plan.start[step_of_req]
+        mask = (self.plan.res == r) & (st >= 0) & (st <= now_slot)
+        ends = st[mask] + p.req_off[mask] + p.req_len[mask]
+        return int(ends.max(initial=now_slot))
+
+    def _pins(self, now: datetime, lost: list[tuple[int, int, int]]) -> dict[tuple[str, str], Pin]:
+        """Steps that stay: started, manual, or in the frozen window on no lost resource."""
+        model, plan = self.model, self.plan
+        p = model.problem
+        now_slot = self.slot(now)
+        frozen_end = self.slot(now + self.frozen)
+        res_ids = [r.id for r in model.plant.resources]
+        out: dict[tuple[str, str], Pin] = {}
+        first = p.order_ptr[:-1]
+        cands = np.flatnonzero((plan.start[first] >= 0) & (plan.start[first] < frozen_end))
+        started_orders = {k[0] for k in (*self.actual_start, *self.manual)}
+        extra = [o for o, od in enumerate(model.orders) if od.id in started_orders]
+        for o in sorted({*cands.tolist(), *extra}):
+            oid = model.orders[o].id
+            for s in range(int(p.order_ptr[o]), int(p.order_ptr[o + 1])):
+                st = int(plan.start[s])
+                key = (oid, model.steps[s][1].id)
+                qs = range(int(p.req_ptr[s]), int(p.req_ptr[s + 1]))
+                held = tuple(res_ids[int(plan.res[q])] if plan.res[q] >= 0 else "" for q in qs)
+                if key in self.manual:
+                    out[key] = self.manual[key]
+                elif key in self.actual_start:
+                    out[key] = (self.actual_start[key], held)
+                elif 0 <= st <= now_slot or (
+                    0 <= st < frozen_end
+                    and not any(
+                        plan.res[q] == r
+                        and st + p.req_off[q] < b
+                        and st + p.req_off[q] + p.req_len[q] > a
+                        for q in qs
+                        for r, a, b in lost
+                    )
+                ):
+                    out[key] = (model.time_of(st), held)
+                else:
+                    break
+        return out
+
+    def _pin_steps(
+        self, pins: dict[tuple[str, str], Pin]
+    ) -> dict[int, tuple[int, tuple[str, ...]]]:
+        """Pins by step index of the current model."""
+        model = self.model
+        index = {(model.orders[o].id, step.id): s for s, (o, step) in enumerate(model.steps)}
+        return {index[k]: (self.slot(v[0]), v[1]) for k, v in pins.items() if k in index}
+
+    def _apply_pins(
+        self, pins: dict[int, tuple[int, tuple[str, ...]]], now_slot: int, orders: I64 | None = None
+    ) -> Callable[..., None]:
+        """Pins steps in the problem arrays and floors every other step at now; returns undo."""
+        p = self.model.problem
+        saved = (
+            p.release.copy(),
+            p.due.copy(),
+            p.w_early.copy(),
+            p.w_tardy.copy(),
+            p.cand_res.copy(),
+        )
+        res_index = {r.id: i for i, r in enumerate(self.model.plant.resources)}
+        rel = np.maximum(p.release, now_slot)
+        index = {
+            (self.model.orders[o].id, step.id): s for s, (o, step) in enumerate(self.model.steps)
+        }
+        for key, moment in self.floors.items():
+            s = index.get(key)
+            if s is not None:
+                rel[s] = max(int(rel[s]), self.slot(moment, up=True))
+        for s, (slot, held) in pins.items():
+            rel[s] = slot
+            p.due[s] = slot + p.dur[s]
+            p.w_early[s] = 0.0
+            p.w_tardy[s] = 0.0
+            for q, rid in zip(range(int(p.req_ptr[s]), int(p.req_ptr[s + 1])), held, strict=False):
+                r = res_index.get(rid)
+                c0, c1 = int(p.cand_ptr[q]), int(p.cand_ptr[q + 1])
+                seg = p.cand_res[c0:c1].tolist()
+                if r is not None and r in seg:
+                    seg.remove(r)
+                    p.cand_res[c0:c1] = [r, *seg]
+        counts = np.diff(p.order_ptr)
+        pinned = np.zeros(p.n_steps, dtype=np.bool_)
+        pinned[list(pins)] = True
+        for level in range(1, int(counts.max(initial=0))):
+            at = p.order_ptr[:-1][counts > level] + level
+            at = at[~pinned[at]]
+            rel[at] = np.maximum(rel[at], rel[at - 1] + p.dur[at - 1] + p.transfer[at - 1])
+        p.release[:] = rel
+        current: Plan | None = getattr(self, "plan", None)  # None while the first plan is built
+        state = None if current is None else current.state
+        if state is not None:
+            state.row_res = p.cand_res.astype(np.int64)
+
+        def undo(kernel: Kernel | None = None) -> None:
+            p.release[:], p.due[:], p.w_early[:], p.w_tardy[:], p.cand_res[:] = saved
+            for k in (state, kernel, self.plan.state):
+                if k is not None:
+                    k.row_res = p.cand_res.astype(np.int64)
+
+        del orders
+        return undo
+
+    def _busy(self) -> Plan:
+        k = self.plan.state
+        p = self.model.problem
+        if k is not None:
+            self.plan.busy = k.blk[: p.n_res, : p.n_slots] & p.open_
+        return self.plan

@@ -1,0 +1,119 @@
+"""The gap report by e-mail: SMTP (plain, STARTTLS or SSL, optional login), role-based recipients.
+
+A report is mailed only when it differs from the last one mailed: reports are compared by the
+SHA-256 digest of their canonical JSON (`gap_digest`), which leaves out when they were made. The
+digest of the empty report is the starting point, so a plant without gaps sends nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any, Literal
+
+__all__ = ["GapMailer", "SmtpSettings", "gap_digest", "render_report"]
+
+
+def gap_digest(gaps: Sequence[Mapping[str, Any]], orders: Sequence[Mapping[str, Any]]) -> str:
+    """SHA-256 of the canonical report (keys sorted, no whitespace)."""
+    text = json.dumps(
+        {"gaps": list(gaps), "orders": list(orders)}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+EMPTY_DIGEST = gap_digest([], [])
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send mail (`security`: plain, starttls or ssl)."""
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: Literal["plain", "starttls", "ssl"] = "plain"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = "taktline@localhost"
+    timeout_s: float = 10.0
+    ca_file: str | None = None
+
+
+def render_report(
+    site: str, gaps: Sequence[Mapping[str, Any]], orders: Sequence[Mapping[str, Any]]
+) -> str:
+    """Plain-text body: every gap, then every order it makes early or late."""
+    lines = [f"Resource check for site {site}: {len(gaps)} gap(s)", ""]
+    for g in gaps:
+        lines.append(
+            f"- {g['group']}: short {g['shortfall']} from {g['start']} to {g['end']}; "
+            f"orders {', '.join(g['orders']) or '-'}; earliness {g['earliness_min']} min, "
+            f"tardiness {g['tardiness_min']} min"
+        )
+    if orders:
+        lines += ["", "Orders off their due date:"]
+        for o in orders:
+            lines.append(
+                f"- {o['order']}: {o['status']}, early {o['earliness_min']} min, "
+                f"late {o['tardiness_min']} min"
+            )
+    return "\n".join(lines) + "\n"
+
+
+class GapMailer:
+    """Mails the gap report to the addresses of the given roles, only when it changed."""
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        recipients: Mapping[str, Sequence[str]],
+        *,
+        roles: Sequence[str] = ("planner",),
+    ) -> None:
+        self.settings = settings
+        self.recipients = recipients
+        self.roles = tuple(roles)
+        self.last_digest = EMPTY_DIGEST
+        self.sent = 0
+
+    def addresses(self) -> list[str]:
+        """Every address of the report's roles, each once."""
+        return list(dict.fromkeys(a for role in self.roles for a in self.recipients.get(role, ())))
+
+    def send_if_changed(
+        self, site: str, gaps: Sequence[Mapping[str, Any]], orders: Sequence[Mapping[str, Any]]
+    ) -> bool:
+        """Sends the report if its digest differs from the last one sent; returns whether it did."""
+        digest = gap_digest(gaps, orders)
+        to = self.addresses()
+        if digest == self.last_digest or not to:
+            return False
+        msg = EmailMessage()
+        msg["From"] = self.settings.sender
+        msg["To"] = ", ".join(to)
+        msg["Subject"] = f"[taktline {site}] resource gaps: {len(gaps)} (report {digest[:12]})"
+        msg.set_content(render_report(site, gaps, orders))
+        self._send(msg)
+        self.last_digest = digest
+        self.sent += 1
+        return True
+
+    def _send(self, msg: EmailMessage) -> None:
+        s = self.settings
+        context = ssl.create_default_context(cafile=s.ca_file)
+        smtp: smtplib.SMTP
+        if s.security == "ssl":
+            smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s, context=context)
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout_s)
+        with smtp:
+            if s.security == "starttls":
+                smtp.starttls(context=context)
+            if s.username is not None:
+                smtp.login(s.username, s.password or "")
+            smtp.send_message(msg)

@@ -1,0 +1,162 @@
+"""Publishing the plan over MQTT: stations', operators' schedules, the whole plan, the gap report.
+
+Everything is retained (QoS 1), so any subscriber — a station, an operator's display,
+`mosquitto_sub` — gets the current version at once. A schedule's `version` grows by one per
+published change and `changed` names the jobs new, moved or gone; a list that did not change is
+not published again. The publisher owns one `taktline.mqtt.Session` and a thread that drives it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from cloud.plant import Plant
+from cloud.replan.jobs import Job, JobBook
+from contract.downlink import (
+    GapReport,
+    OperatorSchedule,
+    PlanSnapshot,
+    ScheduledJob,
+    StationSchedule,
+)
+from contract.topics import (
+    gap_report_topic,
+    operator_schedule_topic,
+    plan_topic,
+    station_schedule_topic,
+)
+from taktline.mqtt import BrokerSettings, Session
+
+__all__ = ["PlanPublisher"]
+
+
+def _scheduled(job: Job) -> ScheduledJob:
+    return ScheduledJob(
+        job.order,
+        job.step,
+        job.start,
+        job.end,
+        job.product,
+        float(job.quantity),
+        job.operators,
+        job.tools,
+    )
+
+
+class PlanPublisher:
+    """Retained, versioned plan messages for one site (a context manager)."""
+
+    def __init__(
+        self, broker: BrokerSettings, site: str, *, client_id: str = "taktline-planner"
+    ) -> None:
+        self.site = site
+        self._session = Session(broker, client_id)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: dict[str, dict[str, tuple[str, str]]] = {}
+        self.versions: dict[str, int] = {}
+
+    def start(self) -> PlanPublisher:
+        """Connects and starts the network thread; waits up to 10 s for the connection."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="plan-publisher", daemon=True)
+            self._thread.start()
+            deadline = time.monotonic() + 10
+            while not self._session.is_connected and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return self
+
+    def close(self) -> None:
+        """Stops the thread (after the pending messages went out) and disconnects."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def __enter__(self) -> PlanPublisher:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        session = self._session
+        while not self._stop.is_set():
+            if not session.connect(self._stop.is_set):
+                break
+            while not self._stop.is_set() and session.run_once(0.002):
+                pass
+        session.disconnect()
+
+    def _publish(self, topic: str, body: bytes) -> None:
+        self._session.client.publish(topic, body, qos=1, retain=True)
+
+    def schedules(self, plant: Plant, book: JobBook, generated: str) -> list[str]:
+        """Publishes every station's (machine's) and operator's schedule that changed.
+
+        Returns:
+            The resources whose schedule got a new version.
+        """
+        kinds = {r.id: r.kind for r in plant.resources}
+        out: list[str] = []
+        for res_id in sorted(book.dirty):
+            kind = kinds.get(res_id)
+            if kind not in ("machine", "operator"):
+                continue
+            jobs = sorted(book.jobs.get(res_id, {}).values(), key=lambda j: (j.start, j.key))
+            now = {j.key: (j.start, j.end) for j in jobs}
+            before = self._seen.get(res_id, {})
+            changed = sorted(k for k in now.keys() | before.keys() if now.get(k) != before.get(k))
+            if not changed and res_id in self.versions:
+                continue
+            version = self.versions.get(res_id, 0) + 1
+            body: bytes
+            items = tuple(_scheduled(j) for j in jobs)
+            if kind == "machine":
+                body = StationSchedule(
+                    self.site, res_id, version, generated, items, tuple(changed)
+                ).encode()
+                topic = station_schedule_topic(self.site, res_id)
+            else:
+                body = OperatorSchedule(
+                    self.site, res_id, version, generated, items, tuple(changed)
+                ).encode()
+                topic = operator_schedule_topic(self.site, res_id)
+            self._publish(topic, body)
+            self._seen[res_id] = now
+            self.versions[res_id] = version
+            out.append(res_id)
+        book.dirty.clear()
+        return out
+
+    def plan(self, document: Mapping[str, Any], generated: str) -> int:
+        """Publishes the whole plan; returns its version."""
+        version = self.versions.get("@plan", 0) + 1
+        self.versions["@plan"] = version
+        self._publish(
+            plan_topic(self.site), PlanSnapshot(self.site, version, generated, document).encode()
+        )
+        return version
+
+    def gaps(
+        self,
+        digest: str,
+        gaps: Sequence[Mapping[str, Any]],
+        orders: Sequence[Mapping[str, Any]],
+        generated: str,
+    ) -> int:
+        """Publishes the gap report when its digest changed (or first); returns its version."""
+        if self._seen.get("@gaps", {}).get("digest") == (digest, "") and "@gaps" in self.versions:
+            return self.versions["@gaps"]
+        version = self.versions.get("@gaps", 0) + 1
+        self.versions["@gaps"] = version
+        self._seen["@gaps"] = {"digest": (digest, "")}
+        report = GapReport(self.site, version, generated, digest, tuple(gaps), tuple(orders))
+        self._publish(gap_report_topic(self.site), report.encode())
+        return version

@@ -1,0 +1,318 @@
+"""The replanning loop: triggers in, one replan per burst, plans and gap reports out.
+
+`Replanner.submit(trigger)` is the whole input surface: the status model, the ERP intake and
+planners call it from any thread. Triggers are coalesced: a replan runs once no trigger arrived
+for `quiet` (on the injected clock), or `max_delay` after the first one of a burst, whichever
+comes first. A replan publishes the stations' and operators' schedules that changed at once,
+then the improvement phase runs within the plant's budget (another version goes out if it moved
+anything), then the whole plan and the gap report; the report is mailed only when it changed.
+
+Manual mode (the backup plan) stops automatic replans: triggers wait until it ends, planners'
+edits pin steps where they put them, and `export` writes the current plan. Every decision and
+manual edit is kept in `audit` with who made it and when.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cloud.replan.engine import Engine, Outcome
+from cloud.replan.errors import ManualModeActive
+from cloud.replan.jobs import JobBook
+from cloud.replan.mailer import GapMailer, gap_digest
+from cloud.replan.publish import PlanPublisher
+from cloud.replan.triggers import StepLate, Trigger
+from cloud.scheduler.arrays import order_summary
+from cloud.scheduler.improve import Improvement
+from cloud.scheduler.service import PlanResult, schedule_document
+from taktline.clock import Clock, SystemClock
+
+__all__ = ["AuditEntry", "ReplanStats", "Replanner"]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what, when (decisions on changed orders, manual mode, manual edits)."""
+
+    who: str
+    when: str
+    what: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ReplanStats:
+    """Counters and the last outcomes, for tests, benchmarks and the web view."""
+
+    replans: int = 0
+    triggers: int = 0
+    ignored: int = 0
+    mails: int = 0
+    last: Outcome | None = None
+    last_improvement: Outcome | None = None
+    removed_by_improvement: float = 0.0
+
+
+class Replanner:
+    """Owns the engine; turns bursts of triggers into replans and publishes the results."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        publisher: PlanPublisher | None = None,
+        mailer: GapMailer | None = None,
+        clock: Clock | None = None,
+        quiet: timedelta = timedelta(seconds=2),
+        max_delay: timedelta = timedelta(seconds=10),
+        late_threshold: timedelta = timedelta(minutes=5),
+        improve: bool = True,
+        on_replan: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.publisher = publisher
+        self.mailer = mailer
+        self.clock = clock or SystemClock()
+        self.quiet = quiet
+        self.max_delay = max_delay
+        self.late_threshold = late_threshold
+        self.improve_enabled = improve
+        self.on_replan = on_replan
+        self.book = JobBook()
+        self.stats = ReplanStats()
+        self.audit: list[AuditEntry] = []
+        self.gap_report: dict[str, Any] = {"digest": "", "gaps": [], "orders": []}
+        self._pending: list[Trigger] = []
+        self._first: datetime | None = None
+        self._last: datetime | None = None
+        self._manual: str | None = None
+        self._lock = threading.RLock()
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- input -------------------------------------------------------------------------------
+
+    def submit(self, trigger: Trigger) -> None:
+        """Queues one trigger (thread-safe); the loop replans once the burst is over."""
+        now = self.clock.now()
+        with self._wake:
+            if isinstance(trigger, StepLate):
+                planned = self._planned_end(trigger.order, trigger.step)
+                if planned is not None and trigger.expected_end - planned < self.late_threshold:
+                    self.stats.ignored += 1
+                    return
+            self._pending.append(trigger)
+            self.stats.triggers += 1
+            self._first = self._first or now
+            self._last = now
+            self._wake.notify_all()
+
+    def _planned_end(self, order: str, step: str) -> datetime | None:
+        eng = self.engine
+        try:
+            s = eng.step_index(order, step)
+        except KeyError:
+            return None
+        p = eng.model.problem
+        return eng.model.time_of(int(eng.plan.start[s] + p.dur[s]))
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def due(self) -> bool:
+        """Whether a burst is over (or waited long enough) and manual mode is off."""
+        if not self._pending or self._manual is not None:
+            return False
+        now = self.clock.now()
+        assert self._first is not None and self._last is not None
+        return now - self._last >= self.quiet or now - self._first >= self.max_delay
+
+    def poll(self) -> Outcome | None:
+        """Replans if a burst is due; returns what the replan did (None when nothing was due)."""
+        with self._wake:
+            if not self.due():
+                return None
+            burst, self._pending = self._pending, []
+            self._first = self._last = None
+        return self.replan(burst)
+
+    def replan(self, triggers: list[Trigger]) -> Outcome:
+        """Applies `triggers` in one replan and publishes (see the module docstring)."""
+        with self._lock:
+            now = self.clock.now()
+            outcome = self.engine.apply(triggers, now)
+            self.stats.replans += 1
+            self.stats.last = outcome
+            self._publish_schedules(now)
+            if self.improve_enabled:
+                imp = self.engine.improve(now)
+                self.stats.last_improvement = imp
+                self.stats.removed_by_improvement += max(
+                    0.0, imp.cost_before_improvement - imp.cost_after_improvement
+                )
+                self._publish_schedules(now)
+            self._publish_plan_and_gaps(now)
+            if self.on_replan is not None:
+                self.on_replan(outcome)
+            return outcome
+
+    def publish_all(self) -> None:
+        """Publishes the current plan everywhere (at start-up, after a reconnect)."""
+        with self._lock:
+            now = self.clock.now()
+            self._publish_schedules(now, full=True)
+            self._publish_plan_and_gaps(now)
+
+    def _publish_schedules(self, now: datetime, full: bool = False) -> None:
+        eng = self.engine
+        self.book.update(eng.model, eng.plan, full=full or eng.rebuilt)
+        if self.publisher is not None:
+            self.publisher.schedules(eng.plant, self.book, _iso(now))
+        else:
+            self.book.dirty.clear()
+
+    def _publish_plan_and_gaps(self, now: datetime) -> None:
+        report = self.current_gap_report()
+        self.gap_report = report
+        generated = _iso(now)
+        if self.publisher is not None:
+            self.publisher.plan(self.document(), generated)
+            self.publisher.gaps(report["digest"], report["gaps"], report["orders"], generated)
+        if self.mailer is not None and self.mailer.send_if_changed(
+            self.engine.plant.site, report["gaps"], report["orders"]
+        ):
+            self.stats.mails += 1
+
+    def current_gap_report(self) -> dict[str, Any]:
+        """The resource check as a report: gaps, and every order it makes early or late."""
+        eng = self.engine
+        model = eng.model
+        check = eng.check()
+        slot = eng.plant.slot_minutes
+        gaps = [
+            {
+                "group": g.group,
+                "start": _iso(model.time_of(g.start_slot)),
+                "end": _iso(model.time_of(g.end_slot)),
+                "shortfall": g.shortfall,
+                "orders": list(g.orders),
+                "earliness_min": g.earliness_slots * slot,
+                "tardiness_min": g.tardiness_slots * slot,
+            }
+            for g in check.gaps
+        ]
+        orders = [
+            {
+                "order": str(r["order"]),
+                "status": str(r["status"]),
+                "earliness_min": int(r["earliness_min"]),  # type: ignore[call-overload]
+                "tardiness_min": int(r["tardiness_min"]),  # type: ignore[call-overload]
+            }
+            for r in order_summary(model, eng.plan)
+            if r["status"] in ("early", "late", "unplanned")
+        ]
+        return {"digest": gap_digest(gaps, orders), "gaps": gaps, "orders": orders}
+
+    def document(self) -> dict[str, Any]:
+        """The current plan as a schedule document (`docs/schemas/schedule.schema.json`)."""
+        eng = self.engine
+        cost = eng.cost()
+        imp = Improvement(eng.plan.start, eng.plan.res, cost, cost, 0, 0.0)
+        result = PlanResult(eng.model, eng._busy(), imp, eng.check(), 0.0)
+        return schedule_document(result)
+
+    # --- manual mode (backup plan) -----------------------------------------------------------
+
+    @property
+    def manual(self) -> str | None:
+        """The planner who holds manual mode, or None."""
+        return self._manual
+
+    def enter_manual(self, user: str) -> None:
+        """Stops automatic replans; triggers wait until `leave_manual`."""
+        with self._lock:
+            self._manual = user
+            self._record(user, "manual_mode_on")
+
+    def leave_manual(self, user: str) -> None:
+        """Resumes automatic replans (the triggers that waited are replanned at once)."""
+        with self._wake:
+            self._manual = None
+            self._record(user, "manual_mode_off")
+            if self._pending:
+                self._first = self._last = self.clock.now() - self.max_delay
+            self._wake.notify_all()
+
+    def move_step(self, order: str, step: str, start: datetime, user: str) -> Outcome:
+        """A planner's manual edit: pins `order`'s `step` at `start` and replans around it."""
+        with self._lock:
+            if self._manual is None:
+                raise ManualModeActive("manual edits need manual mode (enter_manual first)")
+            eng = self.engine
+            s = eng.step_index(order, step)
+            p = eng.model.problem
+            held = tuple(
+                eng.plant.resources[int(eng.plan.res[q])].id
+                for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1]))
+            )
+            eng.manual[(order, step)] = (start, held)
+            self._record(user, "move_step", order=order, step=step, start=_iso(start))
+            from cloud.replan.triggers import OrderChanged
+
+            return self.replan([OrderChanged(eng.orders[order], "adjust")])
+
+    def export(self, path: str | Path) -> Path:
+        """Writes the current plan (schedule document) as JSON; returns the path."""
+        out = Path(path)
+        with self._lock:
+            out.write_text(json.dumps(self.document(), indent=1))
+        return out
+
+    def _record(self, who: str, what: str, **detail: Any) -> AuditEntry:
+        entry = AuditEntry(who, _iso(self.clock.now()), what, dict(detail))
+        self.audit.append(entry)
+        return entry
+
+    # --- thread ------------------------------------------------------------------------------
+
+    def start(self) -> Replanner:
+        """Starts the loop thread (it polls on the injected clock every few milliseconds)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="replanner", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stops the loop thread."""
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def __enter__(self) -> Replanner:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._wake:
+                if not self.due():
+                    self._wake.wait(0.005)
+            self.poll()

@@ -1,0 +1,113 @@
+"""The replanning loop's input: typed triggers, one class per thing that can change on the floor.
+
+The real-time status model (and the ERP intake, and a planner) turn what they see into these
+triggers and hand them to `Replanner.submit`; the replanner never looks at raw shop-floor events
+itself. Times are aware UTC datetimes; `until=None` means "until further notice".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from cloud.plant import Order
+
+__all__ = [
+    "DeliveryLate",
+    "OrderCancelled",
+    "OrderChanged",
+    "OrderCreated",
+    "ResourceBack",
+    "ResourceLost",
+    "StepLate",
+    "StepStarted",
+    "Trigger",
+]
+
+LostReason = Literal["breakdown", "stop", "absent", "tool_missing", "maintenance"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceLost:
+    """A machine stopped or broke down, an operator is absent, a tool is not where it is needed."""
+
+    resource: str
+    at: datetime
+    until: datetime | None = None
+    reason: LostReason = "breakdown"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceBack:
+    """A machine is back in service, an operator is back, a missing tool turned up."""
+
+    resource: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLate:
+    """A material's ready time slipped (a late lorry): steps needing it cannot start before."""
+
+    material: str
+    ready: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StepLate:
+    """A running job step will end at `expected_end`, later than planned.
+
+    The replanner ignores it while the delay is below its `late_threshold`.
+    """
+
+    order: str
+    step: str
+    expected_end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """Real progress: a job step actually started at `at` (it stays there from now on)."""
+
+    order: str
+    step: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCreated:
+    """A new order from the ERP (file drop or REST)."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChanged:
+    """An order's due date, quantity or product changed; `decision` says how to apply it.
+
+    `new`: a new schedule, the old one does not start; `adjust`: started (and frozen) steps stay,
+    the rest is re-placed step by step.
+    """
+
+    order: Order
+    decision: Literal["new", "adjust"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled:
+    """An order was cancelled: it frees its resources."""
+
+    order: str
+
+
+Trigger = (
+    ResourceLost
+    | ResourceBack
+    | DeliveryLate
+    | StepLate
+    | StepStarted
+    | OrderCreated
+    | OrderChanged
+    | OrderCancelled
+)
