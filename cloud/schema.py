@@ -17,6 +17,8 @@ import sqlalchemy as sa
 __all__ = [
     "MIGRATIONS",
     "agents",
+    "archived_keys",
+    "archives",
     "dead_letters",
     "devices",
     "events",
@@ -91,6 +93,28 @@ snapshots = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),
 )
 
+archives = sa.Table(
+    "archives",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("first_pos", sa.BigInteger, nullable=False),
+    sa.Column("last_pos", sa.BigInteger, nullable=False),
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+)
+
+#: Keys of archived events, as seq ranges per instance: a late resend of one is a duplicate.
+archived_keys = sa.Table(
+    "archived_keys",
+    metadata,
+    sa.Column("instance", sa.Text, nullable=False),
+    sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    sa.Index("idx_archived_keys", "instance", "first_seq"),
+)
+
 schema_version = sa.Table(
     "schema_version",
     metadata,
@@ -108,8 +132,17 @@ def _v2_snapshots(conn: sa.Connection) -> None:
     snapshots.create(conn, checkfirst=True)
 
 
+def _v3_archives(conn: sa.Connection) -> None:
+    archives.create(conn, checkfirst=True)
+    archived_keys.create(conn, checkfirst=True)
+
+
 #: Version n is MIGRATIONS[n - 1]. Append; never edit one that has shipped.
-MIGRATIONS: Final[list[Callable[[sa.Connection], None]]] = [_v1_base, _v2_snapshots]
+MIGRATIONS: Final[list[Callable[[sa.Connection], None]]] = [
+    _v1_base,
+    _v2_snapshots,
+    _v3_archives,
+]
 
 
 def migrate(conn: sa.Connection, now: str) -> int:

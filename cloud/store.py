@@ -15,15 +15,18 @@ prebuilt rows, so SQLAlchemy adds nothing per event.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import operator
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -121,6 +124,9 @@ class EventLog:
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
         with self._conn.begin():
             self.schema_version = schema.migrate(self._conn, _now())
+            self._archives = self._conn.execute(
+                sa.select(sa.func.count()).select_from(schema.archives)
+            ).scalar_one()
 
     # --- registry --------------------------------------------------------------------------------
 
@@ -164,7 +170,7 @@ class EventLog:
                     known = fresh[key].body
                 if known is None:
                     fresh[key] = record
-                elif known == record.body or _same_event(known, record.body):
+                elif known is _ARCHIVED or known == record.body or _same_event(known, record.body):
                     result.duplicates.append(key)
                 else:
                     result.conflicts.append(key)
@@ -221,7 +227,34 @@ class EventLog:
             )
             for seq, body in rows:
                 found[(instance, int(seq))] = body
+            if self._archives:
+                self._archived_keys(instance, low, high, records, found)
         return found
+
+    def _archived_keys(
+        self,
+        instance: str,
+        low: int,
+        high: int,
+        records: list[LogRecord],
+        found: dict[tuple[str, int], str],
+    ) -> None:
+        table = schema.archived_keys
+        ranges = self._conn.execute(
+            sa.select(table.c.first_seq, table.c.last_seq).where(
+                table.c.instance == instance, table.c.first_seq <= high, table.c.last_seq >= low
+            )
+        ).all()
+        if not ranges:
+            return
+        for record in records:
+            key = (record.instance, record.seq)
+            if (
+                record.instance == instance
+                and key not in found
+                and any(first <= record.seq <= last for first, last in ranges)
+            ):
+                found[key] = _ARCHIVED
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -246,9 +279,19 @@ class EventLog:
     def replay(
         self, after: int = 0, chunk: int = 10_000
     ) -> Iterator[tuple[int, dict[str, Any], str]]:
-        """Yields (pos, event dict, corrected time) in log order, from position `after`."""
+        """Yields (pos, event dict, corrected time) in log order, from position `after`.
+
+        Archived events come first, read back from their archive files, so a full rebuild
+        after archiving folds the same events in the same order as before.
+        """
         table = schema.events
         position = after
+        for archive in self.archives():
+            if archive["last_pos"] > position:
+                for pos, body, corrected in read_archive(Path(archive["path"])):
+                    if pos > position:
+                        yield pos, json.loads(body), corrected
+                position = max(position, int(archive["last_pos"]))
         while True:
             query = (
                 sa.select(table.c.pos, table.c.body, table.c.corrected_time)
@@ -265,10 +308,69 @@ class EventLog:
             position = int(rows[-1][0])
 
     def last_position(self) -> int:
-        """The position of the newest event (0 for an empty log)."""
+        """The position of the newest event, archived or not (0 for an empty log)."""
         with self._lock, self._conn.begin():
-            value = self._conn.execute(sa.select(sa.func.max(schema.events.c.pos))).scalar()
+            live = self._conn.execute(sa.select(sa.func.max(schema.events.c.pos))).scalar()
+            cold = self._conn.execute(sa.select(sa.func.max(schema.archives.c.last_pos))).scalar()
+        return int(max(live or 0, cold or 0))
+
+    def position_received_before(self, cutoff: str) -> int:
+        """The newest position among the events received before `cutoff` (contract time)."""
+        table = schema.events
+        with self._lock, self._conn.begin():
+            value = self._conn.execute(
+                sa.select(sa.func.max(table.c.pos)).where(table.c.received_at < cutoff)
+            ).scalar()
         return int(value or 0)
+
+    # --- archiving old events --------------------------------------------------------------------
+
+    def archives(self) -> list[dict[str, Any]]:
+        """The archive files, oldest first."""
+        table = schema.archives
+        with self._lock, self._conn.begin():
+            rows = self._conn.execute(sa.select(table).order_by(table.c.first_pos)).all()
+        return [dict(row._mapping) for row in rows]
+
+    def archive(self, through: int, folder: Path) -> dict[str, Any] | None:
+        """Moves the events up to position `through` into a compressed file in `folder`.
+
+        The file (JSON lines, gzip, fsynced, checksummed) is written before the rows are
+        deleted, in one transaction that also records the file and the archived keys (so a
+        late resend of one is still a duplicate). The newest event always stays in the table:
+        SQLite would otherwise hand out its position again. Returns the archive's record, or
+        None when there is nothing to archive.
+        """
+        table = schema.events
+        with self._lock, self._conn.begin():
+            newest = self._conn.execute(sa.select(sa.func.max(table.c.pos))).scalar() or 0
+            through = min(through, int(newest) - 1)
+            rows = self._conn.execute(
+                sa.select(table).where(table.c.pos <= through).order_by(table.c.pos)
+            ).all()
+            if not rows:
+                return None
+            first, last = int(rows[0].pos), int(rows[-1].pos)
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"events-{first:012d}-{last:012d}.jsonl.gz"
+            digest = write_archive(path, [dict(row._mapping) for row in rows])
+            record = {
+                "first_pos": first, "last_pos": last, "events": len(rows), "path": str(path),
+                "sha256": digest, "created_at": _now(),
+            }  # fmt: skip
+            self._conn.execute(sa.insert(schema.archives).values(**record))
+            keys: dict[str, list[int]] = {}
+            for row in rows:
+                keys.setdefault(row.instance, []).append(int(row.seq))
+            ranges = [
+                {"instance": instance, "first_seq": a, "last_seq": b}
+                for instance, seqs in keys.items()
+                for a, b in _ranges(seqs)
+            ]
+            self._conn.execute(sa.insert(schema.archived_keys), ranges)
+            self._conn.execute(sa.delete(table).where(table.c.pos <= last))
+            self._archives += 1
+        return record
 
     # --- snapshots of projections ----------------------------------------------------------------
 
@@ -331,6 +433,40 @@ class EventLog:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+_ARCHIVED: Final = "\x00archived"  # a body no event can have: the key's event is archived
+
+
+def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for seq in sorted(set(seqs)):
+        if out and out[-1][1] == seq - 1:
+            out[-1] = (out[-1][0], seq)
+        else:
+            out.append((seq, seq))
+    return out
+
+
+def write_archive(path: Path, rows: list[dict[str, Any]]) -> str:
+    """Writes event rows as gzipped JSON lines, durably; returns the file's sha256."""
+    temporary = path.with_suffix(".tmp")
+    with gzip.open(temporary, "wt", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, separators=(",", ":")) + "\n")
+    with open(temporary, "rb") as written:
+        digest = hashlib.sha256(written.read()).hexdigest()
+        os.fsync(written.fileno())
+    os.replace(temporary, path)
+    return digest
+
+
+def read_archive(path: Path) -> Iterator[tuple[int, str, str]]:
+    """(pos, body, corrected time) of each event in an archive file, in log order."""
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            yield int(row["pos"]), str(row["body"]), str(row["corrected_time"])
 
 
 def _sqlite_pragmas(engine: sa.Engine, synchronous: str) -> None:

@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("agent.cli", "run the edge agent of one Pi from its TOML config"),
     "cloud": ("cloud.cli", "run the cloud: ingest, event log, resource status, web interface"),
     "plan": ("cloud.scheduler.cli", "plan orders on a plant with the backward JIT scheduler"),
+    "archive": ("cloud.archive", "move old events from the cloud's event log into archive files"),
 }
 
 
