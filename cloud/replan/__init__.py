@@ -8,6 +8,12 @@ See docs/replan.md.
 
 from cloud.replan.engine import Engine, Outcome
 from cloud.replan.errors import ManualModeActive, OrderFileRejected, ReplanError, UnknownOrder
+from cloud.replan.intake import (
+    OrderDesk,
+    OrderFolderWatcher,
+    parse_order_file,
+    submit_orders,
+)
 from cloud.replan.mailer import GapMailer, SmtpSettings, gap_digest
 from cloud.replan.publish import PlanPublisher
 from cloud.replan.replanner import AuditEntry, Replanner
@@ -32,7 +38,9 @@ __all__ = [
     "OrderCancelled",
     "OrderChanged",
     "OrderCreated",
+    "OrderDesk",
     "OrderFileRejected",
+    "OrderFolderWatcher",
     "Outcome",
     "PlanPublisher",
     "ReplanError",
@@ -45,4 +53,6 @@ __all__ = [
     "Trigger",
     "UnknownOrder",
     "gap_digest",
+    "parse_order_file",
+    "submit_orders",
 ]

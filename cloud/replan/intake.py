@@ -1,0 +1,229 @@
+"""ERP intake: orders and order changes by file drop (CSV / JSON) or by the REST API.
+
+Every row is checked on its own (unknown product, non-positive quantity, duplicate order id,
+unparsable date, ...); if any row is bad the whole file is rejected with the reasons per row and
+nothing of it is applied. JSON follows `docs/schemas/orders.schema.json` plus an optional
+top-level `"cancel": [order ids]`; CSV has the columns `id, product, quantity, due` and optional
+`release, priority, earliness_weight, tardiness_weight, action` (`action` = `cancel` cancels).
+
+A new id creates an order. A known id with other values is a change: under policy `ask` it waits
+for a planner's decision (`OrderDesk.decide`: `new` or `adjust`), otherwise the policy decides.
+Decisions record who made them and when (`Replanner.audit`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import shutil
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from cloud.plant import Order, Plant, PlantInvalid, parse_orders
+from cloud.replan.errors import OrderFileRejected, UnknownOrder
+from cloud.replan.replanner import Replanner
+from cloud.replan.triggers import OrderCancelled, OrderChanged, OrderCreated
+
+__all__ = ["OrderDesk", "OrderFolderWatcher", "PendingChange", "parse_order_file", "submit_orders"]
+
+Policy = Literal["ask", "new", "adjust"]
+_NUMERIC = {"quantity": int, "priority": int, "earliness_weight": float, "tardiness_weight": float}
+
+
+def _rows_from_csv(text: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for raw in csv.DictReader(io.StringIO(text)):
+        row: dict[str, Any] = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+        for key in list(row):
+            if row[key] == "":
+                del row[key]
+            elif key in _NUMERIC:
+                # a value that does not convert stays text: the row check names it
+                with contextlib.suppress(ValueError):
+                    row[key] = _NUMERIC[key](row[key])
+        rows.append(row)
+    return rows
+
+
+def parse_order_file(
+    text: str, fmt: Literal["csv", "json"], plant: Plant
+) -> tuple[list[Order], list[str]]:
+    """Checks every row; returns (orders, ids to cancel) or raises `OrderFileRejected`."""
+    cancels: list[str] = []
+    bad: list[dict[str, object]] = []
+    if fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise OrderFileRejected(
+                "json", [{"row": 0, "order": None, "reasons": [str(exc)]}]
+            ) from exc
+        rows = list(data.get("orders", [])) if isinstance(data, dict) else []
+        cancels = [str(x) for x in data.get("cancel", [])] if isinstance(data, dict) else []
+    else:
+        rows = []
+        for row in _rows_from_csv(text):
+            if str(row.pop("action", "")).lower() == "cancel":
+                cancels.append(str(row.get("id", "")))
+            else:
+                rows.append(row)
+    orders: list[Order] = []
+    seen: set[str] = set()
+    for n, row in enumerate(rows, start=1):
+        reasons: list[str] = []
+        oid = row.get("id") if isinstance(row, dict) else None
+        if oid in seen:
+            reasons.append(f"duplicate order id {oid!r}")
+        if isinstance(row, dict) and row.get("product") not in plant.products:
+            reasons.append(f"unknown product {row.get('product')!r}")
+        try:
+            parsed = parse_orders({"orders": [row]}, plant)
+        except PlantInvalid as exc:
+            reasons += [str(e).replace("orders.0", "row") for e in exc.errors]
+            parsed = []
+        if reasons:
+            bad.append({"row": n, "order": oid, "reasons": reasons})
+        else:
+            orders.extend(parsed)
+        if isinstance(oid, str):
+            seen.add(oid)
+    if bad:
+        raise OrderFileRejected(fmt, bad)
+    return orders, cancels
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """A changed order waiting for a planner's decision."""
+
+    order: Order
+    received: str
+    source: str
+
+
+class OrderDesk:
+    """Turns accepted orders into triggers; holds changes that wait for a planner."""
+
+    def __init__(self, replanner: Replanner, *, policy: Policy = "ask") -> None:
+        self.replanner = replanner
+        self.policy = policy
+        self.pending: dict[str, PendingChange] = {}
+
+    @property
+    def plant(self) -> Plant:
+        """The plant orders are checked against."""
+        return self.replanner.engine.plant
+
+    def accept(
+        self, orders: list[Order], cancels: list[str], user: str, source: str
+    ) -> dict[str, Any]:
+        """Applies checked orders: creations, changes (by policy), cancellations."""
+        known = self.replanner.engine.orders
+        out: dict[str, list[str]] = {"created": [], "changed": [], "pending": [], "cancelled": []}
+        for oid in cancels:
+            if oid not in known:
+                raise UnknownOrder(f"order {oid!r} is not in the plan")
+        for order in orders:
+            old = known.get(order.id)
+            if old is None:
+                self.replanner.submit(OrderCreated(order))
+                out["created"].append(order.id)
+            elif old != order:
+                if self.policy == "ask":
+                    when = self.replanner.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+                    self.pending[order.id] = PendingChange(order, when, source)
+                    out["pending"].append(order.id)
+                else:
+                    self._apply(order, self.policy, f"policy:{self.policy}", user)
+                    out["changed"].append(order.id)
+        for oid in cancels:
+            self.replanner.submit(OrderCancelled(oid))
+            self.replanner._record(user, "cancel_order", order=oid, source=source)
+            out["cancelled"].append(oid)
+        return out
+
+    def decide(self, order_id: str, decision: Literal["new", "adjust"], user: str) -> None:
+        """A planner's decision on a pending change (recorded with who and when)."""
+        change = self.pending.pop(order_id, None)
+        if change is None:
+            raise UnknownOrder(f"no change of order {order_id!r} waits for a decision")
+        self._apply(change.order, decision, user, user)
+
+    def _apply(self, order: Order, decision: Literal["new", "adjust"], who: str, user: str) -> None:
+        self.replanner._record(who, f"order_change_{decision}", order=order.id, submitted_by=user)
+        self.replanner.submit(OrderChanged(order, decision))
+
+
+def submit_orders(desk: OrderDesk, payload: Mapping[str, Any], user: str) -> dict[str, Any]:
+    """The REST API's entry point: a JSON body as in the file drop; returns what happened.
+
+    Raises:
+        OrderFileRejected: some rows were bad (`.rows` has the reasons); nothing was applied.
+    """
+    orders, cancels = parse_order_file(json.dumps(dict(payload)), "json", desk.plant)
+    return desk.accept(orders, cancels, user, "api")
+
+
+class OrderFolderWatcher:
+    """Polls a drop folder: `*.csv` / `*.json` go to `done/` or to `rejected/` with reasons."""
+
+    def __init__(
+        self, folder: str | Path, desk: OrderDesk, *, user: str = "erp", poll_s: float = 1.0
+    ) -> None:
+        self.folder = Path(folder)
+        self.desk = desk
+        self.user = user
+        self.poll_s = poll_s
+        for sub in ("done", "rejected"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def scan_once(self) -> list[tuple[str, dict[str, Any]]]:
+        """Handles every file in the folder now; returns (file name, result or rejection)."""
+        results: list[tuple[str, dict[str, Any]]] = []
+        for path in sorted(self.folder.iterdir()):
+            if not path.is_file() or path.suffix.lower() not in (".csv", ".json"):
+                continue
+            fmt: Literal["csv", "json"] = "csv" if path.suffix.lower() == ".csv" else "json"
+            try:
+                orders, cancels = parse_order_file(path.read_text(), fmt, self.desk.plant)
+                result = self.desk.accept(orders, cancels, self.user, f"file:{path.name}")
+                shutil.move(path, self.folder / "done" / path.name)
+            except (OrderFileRejected, UnknownOrder) as exc:
+                rows = (
+                    exc.rows
+                    if isinstance(exc, OrderFileRejected)
+                    else [{"row": 0, "order": None, "reasons": [str(exc)]}]
+                )
+                result = {"rejected": rows}
+                target = self.folder / "rejected" / path.name
+                shutil.move(path, target)
+                target.with_suffix(target.suffix + ".errors.json").write_text(
+                    json.dumps(rows, indent=1)
+                )
+            results.append((path.name, result))
+        return results
+
+    def start(self) -> OrderFolderWatcher:
+        """Starts polling in a thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="order-drop", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stops polling."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            self.scan_once()
