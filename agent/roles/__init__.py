@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.roles.gate import parse_gate, start_gate
+from agent.roles.lorry import parse_lorry, start_lorry
 from agent.roles.rest import parse_rest, start_rest
 from agent.roles.station import parse_station, start_station
 
@@ -65,4 +66,5 @@ ROLES: dict[str, RoleSpec] = {
     "station": RoleSpec(parse_station, start_station),
     "gate": RoleSpec(parse_gate, start_gate),
     "rest": RoleSpec(parse_rest, start_rest),
+    "lorry": RoleSpec(parse_lorry, start_lorry),
 }
