@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,44 @@ def test_real_hardware_off_a_pi_is_a_clear_message_not_a_traceback(tmp_path: Pat
     assert done.returncode == 3, done.stderr
     assert "cannot start role station" in done.stderr and "hardware = " in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "example", ["agent-station-assy-01.toml", "agent-gate-crib-01.toml", "agent-rest-01.toml"]
+)
+def test_every_example_runs_on_emulated_hardware(
+    tmp_path: Path, mosquitto: PrivateMosquitto, example: str
+) -> None:
+    examples = ROOT / "hardware" / "examples"
+    (tmp_path / "tags.toml").write_text((examples / "tags.toml").read_text())
+    text = (examples / example).read_text()
+    text = text.replace('hardware = "pi"', 'hardware = "emulated"')
+    text = text.replace("mqtt://127.0.0.1:1883", mosquitto.url)
+    text = text.replace("/var/lib/taktline/outbox.db", "outbox.db")
+    text = text.replace('area = "harness"', 'area = "harness"\nheartbeat_s = 0.2')
+    config = tmp_path / example
+    config.write_text(text)
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "taktline.cli", "agent", "--config", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        outbox = tmp_path / "outbox.db"
+
+        def recorded() -> int:
+            try:
+                with closing(sqlite3.connect(f"file:{outbox}?mode=ro", uri=True)) as db:
+                    return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+            except sqlite3.OperationalError:
+                return 0  # not there yet, or its tables not yet made
+
+        wait_for(lambda: recorded() >= 3, 15, "heartbeats recorded")
+        agent.send_signal(signal.SIGTERM)
+        out, _ = agent.communicate(timeout=20)
+    finally:
+        agent.kill()
+    assert agent.returncode == 0, out
+    assert "on emulated hardware" in out and "reader_lost" not in out and "Traceback" not in out
