@@ -28,6 +28,8 @@ __all__ = [
     "Calendar",
     "Group",
     "Hold",
+    "Leave",
+    "Logistics",
     "Material",
     "Order",
     "Plant",
@@ -36,6 +38,8 @@ __all__ = [
     "Resource",
     "Step",
     "StepDue",
+    "Supplier",
+    "TagEntry",
     "WeeklyWindow",
     "Window",
     "load_orders",
@@ -46,6 +50,7 @@ __all__ = [
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KINDS = ("machine", "tool", "operator")
+TAG_KINDS = ("badge", "tool", "ticket")
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 T = TypeVar("T")
 
@@ -99,6 +104,14 @@ class Resource:
     skills: tuple[str, ...] = ()
     name: str = ""
     unavailable: tuple[Window, ...] = ()
+    #: status monitoring: the station id a machine's events carry (default: the resource id)
+    station: str = ""
+    #: status monitoring: an operator's badge or a tool's tag (also in the tag directory)
+    tag: str = ""
+    #: a tool's type, e.g. "crimp_applicator" (shared tooling)
+    tool_type: str = ""
+    #: a machine: an operator needs one of these skills to run it (none: anyone may)
+    operator_skills: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,9 @@ class Material:
 
     id: str
     ready: datetime | None = None
+    supplier: str = ""
+    #: when the line needs it (UTC): a delivery ready later than this is flagged late
+    needed: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +169,53 @@ class Product:
 
 
 @dataclass(frozen=True)
+class TagEntry:
+    """What a tag is: an operator's badge, a tool, or a job ticket (an order's step)."""
+
+    tag: str
+    kind: str
+    ref: str
+    step: str = ""
+    product: str = ""
+    quantity: int = 0
+
+
+@dataclass(frozen=True)
+class Leave:
+    """An operator's leave (holiday, sickness, training), UTC."""
+
+    operator: str
+    start: datetime
+    end: datetime
+    kind: str = "leave"
+
+
+@dataclass(frozen=True)
+class Supplier:
+    """A supplier, its lorries (agent ids) and its own mean handling times, if any."""
+
+    id: str
+    name: str = ""
+    lorries: tuple[str, ...] = ()
+    unload_min: float | None = None
+    inspect_min: float | None = None
+    shelve_min: float | None = None
+
+
+@dataclass(frozen=True)
+class Logistics:
+    """Where the plant is and the delivery constants behind the material-ready estimate."""
+
+    lat: float | None = None
+    lon: float | None = None
+    road_factor: float = 1.3
+    cruise_kmh: float = 50.0
+    unload_min: float = 15.0
+    inspect_min: float = 10.0
+    shelve_min: float = 10.0
+
+
+@dataclass(frozen=True)
 class Plant:
     """The whole master data of one site."""
 
@@ -167,6 +230,11 @@ class Plant:
     #: seconds and timing solves the planner's improvement phase may spend per plan
     improve_seconds: float = 1.0
     improve_iterations: int = 10_000
+    #: status monitoring (optional sections; the scheduler ignores them)
+    tags: Mapping[str, TagEntry] = field(default_factory=dict)
+    leave: tuple[Leave, ...] = ()
+    suppliers: Mapping[str, Supplier] = field(default_factory=dict)
+    logistics: Logistics = field(default_factory=lambda: Logistics())
 
     @property
     def tz(self) -> ZoneInfo:
@@ -408,6 +476,10 @@ def parse_plant(data: Any) -> Plant:
                 skills=r.get(item, "skills", p, _strings, required=False) or (),
                 name=r.get(item, "name", p, _text, default="", required=False) or "",
                 unavailable=_windows(r, item, "unavailable", p, None),
+                station=r.get(item, "station", p, _text, default="", required=False) or "",
+                tag=r.get(item, "tag", p, _text, default="", required=False) or "",
+                tool_type=r.get(item, "tool_type", p, _text, default="", required=False) or "",
+                operator_skills=r.get(item, "operator_skills", p, _strings, required=False) or (),
             )
         )
     by_id = {res.id: res for res in resources}
@@ -438,7 +510,9 @@ def parse_plant(data: Any) -> Plant:
         mid = r.get(item, "id", p, _text)
         if mid is not None:
             ready = r.get(item, "ready", p, _utc, required=False)
-            materials[mid] = Material(id=mid, ready=ready)
+            supplier = r.get(item, "supplier", p, _text, default="", required=False) or ""
+            needed = r.get(item, "needed", p, _utc, required=False)
+            materials[mid] = Material(id=mid, ready=ready, supplier=supplier, needed=needed)
     products: dict[str, Product] = {}
     for name, item in r.items(data, "products", "plant"):
         p = f"plant.{name}"
@@ -486,9 +560,14 @@ def parse_plant(data: Any) -> Plant:
                 )
             )
         products[pid] = Product(id=pid, steps=tuple(steps))
+    tags, leave, suppliers, logistics = _monitoring(r, data, resources, materials)
     if r.errors:
         raise PlantInvalid(r.errors)
     return Plant(
+        tags=tags,
+        leave=leave,
+        suppliers=suppliers,
+        logistics=logistics,
         site=site,
         timezone=tz,
         slot_minutes=slot,
@@ -500,6 +579,121 @@ def parse_plant(data: Any) -> Plant:
         materials=materials,
         products=products,
     )
+
+
+def _monitoring(
+    r: _Reader, data: Mapping[str, Any], resources: list[Resource], materials: Mapping[str, Any]
+) -> tuple[dict[str, TagEntry], tuple[Leave, ...], dict[str, Supplier], Logistics]:
+    """The sections status monitoring adds: tag directory, leave, suppliers, logistics."""
+    by_id = {res.id: res for res in resources}
+    tags: dict[str, TagEntry] = {}
+
+    def add_tag(entry: TagEntry, p: str) -> None:
+        known = tags.get(entry.tag)
+        if known is not None and known != entry:
+            r.fail(p, f"tag {entry.tag!r} is already {known.kind} {known.ref!r}")
+        tags[entry.tag] = entry
+
+    for index, res in enumerate(resources):
+        if res.tag and res.kind in ("operator", "tool"):
+            tag_kind = "badge" if res.kind == "operator" else "tool"
+            add_tag(TagEntry(res.tag, tag_kind, res.id), f"plant.resources[{index}].tag")
+    for name, item in r.items(data, "tags", "plant"):
+        p = f"plant.{name}"
+        tag = r.get(item, "tag", p, _text)
+        kind = r.get(item, "kind", p, _text)
+        ref = r.get(item, "ref", p, _text)
+        if tag is None or kind is None or ref is None:
+            continue
+        if kind not in TAG_KINDS:
+            r.fail(f"{p}.kind", f"must be one of {', '.join(TAG_KINDS)}, got {kind!r}")
+        elif kind != "ticket" and ref not in by_id:
+            r.fail(f"{p}.ref", f"unknown resource {ref!r}")
+        add_tag(
+            TagEntry(
+                tag,
+                kind,
+                ref,
+                step=r.get(item, "step", p, _text, default="", required=False) or "",
+                product=r.get(item, "product", p, _text, default="", required=False) or "",
+                quantity=r.get(item, "quantity", p, _count, required=False) or 0,
+            ),
+            p,
+        )
+    leave: list[Leave] = []
+    for name, item in r.items(data, "leave", "plant"):
+        p = f"plant.{name}"
+        who = r.get(item, "operator", p, _text)
+        start = r.get(item, "start", p, _utc)
+        end = r.get(item, "end", p, _utc)
+        if who is not None and (who not in by_id or by_id[who].kind != "operator"):
+            r.fail(f"{p}.operator", f"unknown operator {who!r}")
+        if who is None or start is None or end is None:
+            continue
+        if end <= start:
+            r.fail(p, f"ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+        kind = r.get(item, "kind", p, _text, default="leave", required=False) or "leave"
+        leave.append(Leave(who, start, end, kind))
+    suppliers: dict[str, Supplier] = {}
+    for name, item in r.items(data, "suppliers", "plant"):
+        p = f"plant.{name}"
+        sid = r.get(item, "id", p, _text)
+        if sid is None:
+            continue
+        if sid in suppliers:
+            r.fail(p, f"duplicate supplier id {sid!r}")
+        suppliers[sid] = Supplier(
+            id=sid,
+            name=r.get(item, "name", p, _text, default="", required=False) or "",
+            lorries=r.get(item, "lorries", p, _strings, required=False) or (),
+            unload_min=r.get(item, "unload_min", p, _number, required=False),
+            inspect_min=r.get(item, "inspect_min", p, _number, required=False),
+            shelve_min=r.get(item, "shelve_min", p, _number, required=False),
+        )
+    for mid, material in materials.items():
+        if material.supplier and material.supplier not in suppliers:
+            r.fail(f"plant.materials ({mid!r}).supplier", f"unknown supplier {material.supplier!r}")
+    raw = data.get("logistics", {})
+    if not isinstance(raw, dict):
+        r.fail("plant.logistics", "must be an object")
+        raw = {}
+    p = "plant.logistics"
+    lat = r.get(raw, "lat", p, _latitude, required=False)
+    lon = r.get(raw, "lon", p, _longitude, required=False)
+    base = Logistics()
+    logistics = Logistics(
+        lat=lat,
+        lon=lon,
+        road_factor=_or(r.get(raw, "road_factor", p, _factor, required=False), base.road_factor),
+        cruise_kmh=_or(r.get(raw, "cruise_kmh", p, _factor, required=False), base.cruise_kmh),
+        unload_min=_or(r.get(raw, "unload_min", p, _number, required=False), base.unload_min),
+        inspect_min=_or(r.get(raw, "inspect_min", p, _number, required=False), base.inspect_min),
+        shelve_min=_or(r.get(raw, "shelve_min", p, _number, required=False), base.shelve_min),
+    )
+    return tags, tuple(leave), suppliers, logistics
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _factor(v: Any, where: str) -> float:
+    value = _number(v, where)
+    if value <= 0:
+        raise ValueError(f"must be a number > 0, got {v!r}")
+    return value
+
+
+def _latitude(v: Any, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not -90 <= v <= 90:
+        raise ValueError(f"must be a latitude in [-90, 90], got {v!r}")
+    return float(v)
+
+
+def _longitude(v: Any, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not -180 <= v <= 180:
+        raise ValueError(f"must be a longitude in [-180, 180], got {v!r}")
+    return float(v)
 
 
 def parse_orders(data: Any, plant: Plant | None = None) -> list[Order]:
