@@ -255,7 +255,9 @@ class Engine:
             for r in self.plant.resources
         )
         plant = dataclasses.replace(self.plant, resources=resources)
-        model = build(plant, list(self.orders.values()), now)
+        # the model starts early enough to hold every pinned step (started ones began before now)
+        origin = min([now, *(v[0] for v in pins.values())])
+        model = build(plant, list(self.orders.values()), origin)
         self.model = model
         self.model.plant = self.plant  # resource ids and kinds; downtime lives in the arrays
         p = model.problem
@@ -297,6 +299,7 @@ class Engine:
         extra = [o for o, od in enumerate(model.orders) if od.id in started_orders]
         for o in sorted({*cands.tolist(), *extra}):
             oid = model.orders[o].id
+            prefix = True  # automatic pins form a prefix of the routing; manual ones need not
             for s in range(int(p.order_ptr[o]), int(p.order_ptr[o + 1])):
                 st = int(plan.start[s])
                 key = (oid, model.steps[s][1].id)
@@ -304,9 +307,11 @@ class Engine:
                 held = tuple(res_ids[int(plan.res[q])] if plan.res[q] >= 0 else "" for q in qs)
                 if key in self.manual:
                     out[key] = self.manual[key]
+                elif not prefix:
+                    continue
                 elif key in self.actual_start:
                     out[key] = (self.actual_start[key], held)
-                elif 0 <= st <= now_slot or (
+                elif (0 <= st <= now_slot) or (
                     0 <= st < frozen_end
                     and not any(
                         plan.res[q] == r
@@ -318,7 +323,7 @@ class Engine:
                 ):
                     out[key] = (model.time_of(st), held)
                 else:
-                    break
+                    prefix = False
         return out
 
     def _pin_steps(
