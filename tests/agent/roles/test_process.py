@@ -86,7 +86,13 @@ def test_real_hardware_off_a_pi_is_a_clear_message_not_a_traceback(tmp_path: Pat
 
 
 @pytest.mark.parametrize(
-    "example", ["agent-station-assy-01.toml", "agent-gate-crib-01.toml", "agent-rest-01.toml"]
+    "example",
+    [
+        "agent-crimp-01.toml",
+        "agent-station-assy-01.toml",
+        "agent-gate-crib-01.toml",
+        "agent-rest-01.toml",
+    ],
 )
 def test_every_example_runs_on_emulated_hardware(
     tmp_path: Path, mosquitto: PrivateMosquitto, example: str
@@ -97,7 +103,9 @@ def test_every_example_runs_on_emulated_hardware(
     text = text.replace('hardware = "pi"', 'hardware = "emulated"')
     text = text.replace("mqtt://127.0.0.1:1883", mosquitto.url)
     text = text.replace("/var/lib/taktline/outbox.db", "outbox.db")
-    text = text.replace('area = "harness"', 'area = "harness"\nheartbeat_s = 0.2')
+    text = text.replace("heartbeat_s = 30", "").replace(
+        'area = "harness"', 'area = "harness"\nheartbeat_s = 0.2'
+    )
     config = tmp_path / example
     config.write_text(text)
     agent = subprocess.Popen(
