@@ -279,9 +279,11 @@ def test_stack_light_commands_drive_the_right_pins(role: StationRole, hw: Emulat
     role.on_command(command("green"))
     assert (green.state, amber.state, red.state) == (True, False, False)
     role.on_command(command("amber", blink=True))
-    time.sleep(0.2)  # gpiozero's blink thread, 20 ms on and off
-    assert not green.state and not red.state
+    deadline = time.monotonic() + 5  # gpiozero's blink thread, 20 ms on and off
+    while sum(1 for s in amber.states if s.state) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert sum(1 for s in amber.states if s.state) >= 3
+    assert not green.state and not red.state
     role.on_command(command("off"))
     assert (green.state, amber.state, red.state) == (False, False, False)
     role.on_command(b"not json")
