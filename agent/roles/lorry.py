@@ -241,6 +241,9 @@ class LorryUnit(PollingRole):
             self.devices.close()
             raise
 
+    def __enter__(self) -> LorryUnit:
+        return self
+
     @property
     def stage(self) -> str:
         """`"load"` or `"unload"`: the switch's position (closed: unload), or the fixed stage."""

@@ -429,3 +429,41 @@ def test_dead_zone_events_reach_the_cloud_exactly_once(
     kinds = {event["type"] for _, event, _ in log.replay()}
     assert {"gps.position", "gps.fix", "agent.heartbeat"} <= kinds
     assert not [r for r in caplog.records if "poll failed" in r.getMessage()]
+
+
+def test_the_example_config_loads_and_runs_on_emulated_hardware(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from dataclasses import replace
+
+    from agent.config import load_config
+    from agent.runtime import start_role
+
+    root = Path(__file__).resolve().parents[3]
+    config = load_config(root / "hardware/examples/agent-lorry-01.toml")
+    lorry_config = config.role_config
+    assert config.role == "lorry" and isinstance(lorry_config, LorryConfig)
+    assert lorry_config.reader is not None and lorry_config.reader.name == "lorry-01-packages"
+    assert lorry_config.manifest == root / "hardware/examples/manifest-lorry-01.json"
+    assert (lorry_config.stage, lorry_config.stage_pin, lorry_config.rule.interval_s) == (
+        "switch",
+        17,
+        30.0,
+    )
+    agent = Agent(replace(config, outbox=tmp_path / "outbox.db"), clock=clock)  # not started
+    try:
+        with EmulatedHardware(clock) as hw, start_emu(clock) as emu:
+            hw.gpsd = emu.address
+            role = start_role(agent, hw)
+            try:
+                chip = hw.wiring.target(0, 0)
+                assert isinstance(chip, MFRC522Chip)  # wired by the role on emulated hardware
+                chip.add_tag(Tag(bytes.fromhex("04A1B2C4")))
+                wait_for(lambda: len(events(agent, "package.read")) == 1, 10, "a package read")
+                wait_for(lambda: len(events(agent, "gps.position")) == 1, 10, "a position")
+            finally:
+                role.stop()
+        (read,) = payloads(agent, "package.read")
+        assert read["delivery"] == "D-1001" and read["manifest"]["material"] == "TERM-F-63"
+    finally:
+        agent.outbox.close()
