@@ -257,7 +257,10 @@ class LorryUnit(PollingRole):
         now = self.clock.monotonic_ns()
         if now >= self._next_gps_ns:
             self._next_gps_ns = now + int(self.config.gps_poll_s * 1e9)
-            self.poll_gps(now)
+            try:
+                self.poll_gps(now)
+            except Exception:  # e.g. a full outbox: the package reader must still be served
+                log.exception("%s: GPS poll failed; the package reader goes on", self.name)
         if self.reader is not None:
             tag = self.reader.poll()
             if tag is not None:

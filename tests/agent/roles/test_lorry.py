@@ -467,3 +467,19 @@ def test_the_example_config_loads_and_runs_on_emulated_hardware(
         assert read["delivery"] == "D-1001" and read["manifest"]["material"] == "TERM-F-63"
     finally:
         agent.outbox.close()
+
+
+def test_a_failing_gps_poll_does_not_stop_the_package_reader(
+    tmp_path: Path, agent: Agent, hw: EmulatedHardware, clock: FakeClock, emu: GpsdEmulator
+) -> None:
+    manifest = write_manifest(tmp_path, "json")
+    section = fast(manifest=str(manifest), reader={"device": 0, "reset_pin": 25}, stage="load")
+    chip = hw.add_mfrc522(0, 0, reset_pin=25)
+    with LorryUnit(agent, parse_lorry(section, "agent.toml", tmp_path), hw) as lorry:
+
+        def broken() -> None:
+            raise RuntimeError("a bug in the GPS path")
+
+        lorry.gps.read = broken  # type: ignore[assignment, method-assign]
+        tap(chip, lorry, clock, "04A1B2C3")
+    assert [p["tag"] for p in payloads(agent, "package.read")] == ["04A1B2C3"]
