@@ -483,3 +483,19 @@ def test_a_failing_gps_poll_does_not_stop_the_package_reader(
         lorry.gps.read = broken  # type: ignore[assignment, method-assign]
         tap(chip, lorry, clock, "04A1B2C3")
     assert [p["tag"] for p in payloads(agent, "package.read")] == ["04A1B2C3"]
+
+
+def test_an_unplugged_receiver_is_no_fix_and_an_alarm(
+    tmp_path: Path, agent: Agent, hw: EmulatedHardware, clock: FakeClock, emu: GpsdEmulator
+) -> None:
+    with LorryUnit(agent, parse_lorry(fast(), "agent.toml", tmp_path), hw) as lorry:
+        run_for(lorry, clock, 5, every=0.25)
+        emu.attached = False  # the USB receiver pulled out: gpsd stays, the device goes
+        run_for(lorry, clock, 10, every=0.25)
+        assert lorry.fix == "none"
+        emu.attached = True
+        run_for(lorry, clock, 10, every=0.25)
+    fixes = payloads(agent, "gps.fix")
+    assert [f["fix"] for f in fixes] == ["3d", "none", "3d"]
+    assert "no active GPS receiver" in fixes[1]["detail"]
+    assert [a for a, _ in alarms(agent)] == ["gps_lost", "gps_restored"]
