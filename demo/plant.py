@@ -95,6 +95,8 @@ _SLOTS: Final[tuple[dict[str, Any], ...]] = (
         "reader": {"device": 1, "reset_pin": 24},
         "inputs": {"run": 13, "cycle": 19, "good": 26, "scrap": 4},
         "stop_buttons": {"changeover": 12, "breakdown": 18},
+        # The last free pins (I2C and UART TX on a real Pi: fine for a relay module's inputs).
+        "stack_light": {"green": 2, "amber": 3, "red": 14},
     },
 )
 

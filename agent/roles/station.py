@@ -389,13 +389,16 @@ class StationRole(PollingRole):
             log.warning("ignoring a bad command: %s", exc)
             return
         station = self.stations.get(command.station)
-        if station is None or station.light is None:
+        if station is None:
             log.warning(
-                "command %s for station %s: this agent has no stack light there (stations: %s)",
+                "command %s is for station %s, which this agent does not serve (it serves %s)",
                 command.id,
                 command.station,
-                ", ".join(s.id for s in self.stations.values() if s.light) or "none",
+                ", ".join(self.stations) or "none",
             )
+            return
+        if station.light is None:  # the cloud sets every station's light; this one has none
+            log.debug("%s: no stack light wired; %s ignored", station.id, command.colour)
             return
         if self.is_stopped:
             return

@@ -323,3 +323,25 @@ def test_stop_releases_pins_and_readers(
 
     LED(16, pin_factory=hw.pin_factory()).close()  # the pin is free again
     role.stop()  # twice is fine
+
+
+def test_commands_for_a_station_without_a_light_are_ignored_quietly(
+    tmp_path: Path,
+    agent: Agent,
+    hw: EmulatedHardware,
+    chips: tuple[MFRC522Chip, MFRC522Chip],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = station_config(tmp_path, STATION + '\n[[station]]\nid = "crimp-02"\n')
+    with (
+        caplog.at_level(logging.DEBUG, logger="agent.roles.station"),
+        StationRole(agent, config, hw) as role,
+    ):
+        role.on_command(command("red", station="crimp-02"))  # served, no light: nothing to do
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        role.on_command(command("red", station="cut-01"))
+    (warning,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "cut-01, which this agent does not serve (it serves crimp-01, crimp-02)" in (
+        warning.getMessage()
+    )
+    assert not pin(hw, 21).state
