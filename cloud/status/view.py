@@ -1,0 +1,200 @@
+"""The status as shown: the folded state joined with the master data, JSON-ready.
+
+Called under the status's lock by `ResourceStatus.snapshot`. Everything that needs a clock or
+master data is decided here — absence, leave, skills, ETAs, lateness, standard times — so the
+fold stays a pure function of the log.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cloud.status.deliveries import estimate
+from cloud.status.jobs import CycleSample, rolling, seconds_between
+from cloud.status.labour import ABSENT_AFTER_S
+from cloud.status.machines import MachineState
+
+if TYPE_CHECKING:
+    from cloud.status.model import ResourceStatus
+
+__all__ = ["render"]
+
+
+def render(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
+    """The whole status at `now` (default: the newest event time)."""
+    master = status.master
+    if now is None and status.latest is not None:
+        now = datetime.fromisoformat(status.latest)
+    machines: dict[str, Any] = {}
+    agent_of: dict[str, bool] = {}
+    for name in sorted(set(status.machines) | set(master.machines)):
+        machine = status.machines.get(name)
+        if machine is None:
+            machine = MachineState(name)
+        view = machine.to_dict(timeline=True)
+        resource = master.machines.get(name)
+        view["name"] = (resource.name or resource.id) if resource else name
+        view["operator_names"] = [_operator_name(master, tag) for tag in machine.operators]
+        view["unskilled"] = [
+            tag for tag in machine.operators if master.qualified(tag, name, machine.job) is False
+        ]
+        view["tool_name"] = _tool_name(master, machine.tool) if machine.tool else None
+        step = master.ticket(machine.job) if machine.job else None
+        view["job_step"] = {"order": step.ref, "step": step.step} if step else None
+        machines[name] = view
+    for agent in status.agents.values():
+        agent_of[agent.agent] = agent.online
+    return {
+        "position": status.position,
+        "applied": status.applied,
+        "now": _iso(now) if now else None,
+        "machines": machines,
+        "operators": {
+            tag: person.station
+            for tag, person in sorted(status.people.items())
+            if person.station is not None
+        },
+        "labour": _labour(status, now),
+        "tools": _tools(status),
+        "deliveries": _deliveries(status),
+        "jobs": _jobs(status),
+        "cycle_times": _cycle_times(status),
+        "corrections": list(status.corrections)[-100:],
+        "agents": {k: a.to_dict() for k, a in sorted(status.agents.items())},
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _operator_name(master: Any, tag: str) -> str:
+    operator = master.operator_of(tag)
+    return str(operator.name or operator.id) if operator is not None else tag
+
+
+def _tool_name(master: Any, tag: str) -> str:
+    tool = master.tool_of(tag)
+    return str(tool.name or tool.id) if tool is not None else tag
+
+
+def _labour(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
+    master = status.master
+    out: dict[str, Any] = {}
+    known = {tag: tag for tag in status.people}
+    for tag, entry in master.tags.items():
+        if entry.kind == "badge":
+            known[tag] = tag
+    for tag in sorted(known):
+        person = status.people.get(tag)
+        operator = master.operator_of(tag)
+        activity = person.activity if person is not None else "absent"
+        leave = master.on_leave(operator.id, now) if operator is not None and now else None
+        seen = person.last_seen if person is not None else None
+        if activity == "idle" and seen and now is not None and _age(now, seen) > ABSENT_AFTER_S:
+            activity = "absent"
+        if activity == "absent" and leave is not None:
+            activity = "on_leave"
+        station = person.station if person else None
+        job = status.machines[station].job if station in status.machines else None
+        out[tag] = {
+            "operator": operator.id if operator else None,
+            "name": _operator_name(master, tag),
+            "status": activity,
+            "station": station,
+            "rest_zone": person.rest_zone if person else None,
+            "since": person.since if person else None,
+            "last_seen": person.last_seen if person else None,
+            "leave": leave.kind if leave else None,
+            "skills": list(operator.skills) if operator else [],
+            "unskilled": bool(station and master.qualified(tag, station, job) is False),
+        }
+    return out
+
+
+def _age(now: datetime, then: str) -> float:
+    return (now - datetime.fromisoformat(then)).total_seconds()
+
+
+def _tools(status: ResourceStatus) -> dict[str, Any]:
+    master = status.master
+    out: dict[str, Any] = {}
+    tags = set(status.tools) | {t for t, e in master.tags.items() if e.kind == "tool"}
+    for tag in sorted(tags):
+        tool = status.tools.get(tag)
+        view = tool.to_dict() if tool else {"tag": tag, "place": "unknown", "cycles": 0}
+        resource = master.tool_of(tag)
+        view["tool"] = resource.id if resource else None
+        view["name"] = _tool_name(master, tag)
+        view["tool_type"] = resource.tool_type if resource else None
+        out[tag] = view
+    return out
+
+
+def _deliveries(status: ResourceStatus) -> dict[str, Any]:
+    master = status.master
+    out: dict[str, Any] = {}
+    for name, delivery in sorted(status.deliveries.items()):
+        needs = [master.needs[m] for m in delivery.materials if m in master.needs]
+        out[name] = estimate(
+            delivery,
+            status.lorries.get(delivery.lorry),
+            master.logistics,
+            min(needs) if needs else None,
+            status._adjusters,
+            master.handling(delivery.lorry),
+        )
+    lorries = {}
+    for name, lorry in sorted(status.lorries.items()):
+        lorries[name] = {
+            "fix": lorry.fix,
+            "lat": lorry.lat,
+            "lon": lorry.lon,
+            "speed_mps": lorry.speed_mps,
+            "at": lorry.position_at,
+            "delivery": lorry.delivery,
+        }
+    return {"deliveries": out, "lorries": lorries}
+
+
+def _jobs(status: ResourceStatus) -> dict[str, Any]:
+    master = status.master
+    out: dict[str, Any] = {}
+    for tag, step in sorted(status.jobs.items()):
+        view = step.to_dict()
+        entry = master.ticket(tag)
+        view["order"] = entry.ref if entry else None
+        view["step"] = entry.step if entry else None
+        view["quantity"] = entry.quantity if entry and entry.quantity else None
+        out[tag] = view
+    return out
+
+
+def _cycle_times(status: ResourceStatus) -> dict[str, Any]:
+    master = status.master
+    by_process: dict[str, list[CycleSample]] = defaultdict(list)
+    standard: dict[str, float | None] = {}
+    machines: dict[str, Any] = {}
+    for station, samples in sorted(status.samples.items()):
+        machines[station] = rolling(samples)
+        for sample in samples:
+            process, per_unit = master.standard_s(sample.ticket)
+            key = process or "unknown"
+            by_process[key].append(sample)
+            if per_unit is not None:
+                standard[key] = per_unit
+    processes = {}
+    for key, grouped in sorted(by_process.items()):
+        stats = rolling(grouped)
+        stats["standard_s"] = standard.get(key)
+        mean = stats["mean_s"]
+        std = stats["standard_s"]
+        stats["ratio"] = round(mean / std, 3) if mean is not None and std else None
+        processes[key] = stats
+    running = {}
+    for tag, step in status.jobs.items():
+        if step.ended is None and status.latest is not None:
+            running[tag] = round(seconds_between(step.started, status.latest), 1)
+    return {"processes": processes, "machines": machines, "running_s": running}
