@@ -348,9 +348,11 @@ class Engine:
         )
         res_index = {r.id: i for i, r in enumerate(self.model.plant.resources)}
         rel = np.maximum(p.release, now_slot)
-        index = {
-            (self.model.orders[o].id, step.id): s for s, (o, step) in enumerate(self.model.steps)
-        }
+        index = (
+            {(self.model.orders[o].id, step.id): s for s, (o, step) in enumerate(self.model.steps)}
+            if self.floors
+            else {}
+        )
         for key, moment in self.floors.items():
             s = index.get(key)
             if s is not None:

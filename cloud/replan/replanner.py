@@ -30,6 +30,7 @@ from cloud.replan.mailer import GapMailer, gap_digest
 from cloud.replan.publish import PlanPublisher
 from cloud.replan.triggers import StepLate, Trigger
 from cloud.scheduler.arrays import order_summary
+from cloud.scheduler.check import Check
 from cloud.scheduler.improve import Improvement
 from cloud.scheduler.service import PlanResult, schedule_document
 from taktline.clock import Clock, SystemClock
@@ -56,6 +57,7 @@ class ReplanStats:
     """Counters and the last outcomes, for tests, benchmarks and the web view."""
 
     replans: int = 0
+    completed: int = 0
     triggers: int = 0
     ignored: int = 0
     mails: int = 0
@@ -163,6 +165,7 @@ class Replanner:
                 )
                 self._publish_schedules(now)
             self._publish_plan_and_gaps(now)
+            self.stats.completed += 1
             if self.on_replan is not None:
                 self.on_replan(outcome)
             return outcome
@@ -183,22 +186,23 @@ class Replanner:
             self.book.dirty.clear()
 
     def _publish_plan_and_gaps(self, now: datetime) -> None:
-        report = self.current_gap_report()
+        check = self.engine.check()
+        report = self.current_gap_report(check)
         self.gap_report = report
         generated = _iso(now)
         if self.publisher is not None:
-            self.publisher.plan(self.document(), generated)
+            self.publisher.plan(self.document(check), generated)
             self.publisher.gaps(report["digest"], report["gaps"], report["orders"], generated)
         if self.mailer is not None and self.mailer.send_if_changed(
             self.engine.plant.site, report["gaps"], report["orders"]
         ):
             self.stats.mails += 1
 
-    def current_gap_report(self) -> dict[str, Any]:
+    def current_gap_report(self, check: Check | None = None) -> dict[str, Any]:
         """The resource check as a report: gaps, and every order it makes early or late."""
         eng = self.engine
         model = eng.model
-        check = eng.check()
+        check = check or eng.check()
         slot = eng.plant.slot_minutes
         gaps = [
             {
@@ -224,12 +228,12 @@ class Replanner:
         ]
         return {"digest": gap_digest(gaps, orders), "gaps": gaps, "orders": orders}
 
-    def document(self) -> dict[str, Any]:
+    def document(self, check: Check | None = None) -> dict[str, Any]:
         """The current plan as a schedule document (`docs/schemas/schedule.schema.json`)."""
         eng = self.engine
         cost = eng.cost()
         imp = Improvement(eng.plan.start, eng.plan.res, cost, cost, 0, 0.0)
-        result = PlanResult(eng.model, eng._busy(), imp, eng.check(), 0.0)
+        result = PlanResult(eng.model, eng._busy(), imp, check or eng.check(), 0.0)
         return schedule_document(result)
 
     # --- manual mode (backup plan) -----------------------------------------------------------

@@ -7,6 +7,8 @@ for a whole batch with a few gathers. `backward` drives it; nothing here loops o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -240,21 +242,26 @@ class Kernel:
 
     def release_order(self, o: int) -> None:
         """Frees everything order `o` holds (before placing it forward)."""
+        self.release_orders([o])
+
+    def release_orders(self, orders: Iterable[int]) -> None:
+        """Frees everything the given orders hold; the free runs of each row are rebuilt once."""
         p = self.p
-        s0, s1 = int(p.order_ptr[o]), int(p.order_ptr[o + 1])
         touched: list[int] = []
-        for s in range(s0, s1):
-            if self.start[s] < 0:
-                continue
-            for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1])):
-                r = int(self.res[q])
-                a = int(self.start[s] + p.req_off[q])
-                b = a + int(p.req_len[q])
-                self.blk[r, a:b] = ~p.open_[r, a:b]
-                self.blk[r + self.n_res, a:b] = ~p.open_span[r, a:b]
-                touched.extend((r, r + self.n_res))
-                self.res[q] = -1
-            self.start[s] = -1
+        for o in orders:
+            s0, s1 = int(p.order_ptr[o]), int(p.order_ptr[o + 1])
+            for s in range(s0, s1):
+                if self.start[s] < 0:
+                    continue
+                for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1])):
+                    r = int(self.res[q])
+                    a = int(self.start[s] + p.req_off[q])
+                    b = a + int(p.req_len[q])
+                    self.blk[r, a:b] = ~p.open_[r, a:b]
+                    self.blk[r + self.n_res, a:b] = ~p.open_span[r, a:b]
+                    touched.extend((r, r + self.n_res))
+                    self.res[q] = -1
+                self.start[s] = -1
         if touched:
             self.refresh_rows(np.array(touched, dtype=np.int64))
 

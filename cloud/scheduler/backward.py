@@ -115,8 +115,7 @@ def replan(
         raise ValueError("this plan's kernel state was handed on; replan from the newest plan")
     plan.state = None
     p = k.p
-    for o in np.asarray(orders, dtype=np.int64).tolist():
-        k.release_order(o)
+    k.release_orders(np.asarray(orders, dtype=np.int64).tolist())
     touched = []
     for r, a, b in closures:
         p.open_[r, a:b] = False
