@@ -95,6 +95,8 @@ class Ingest:
         self._clock = clock or SystemClock()
         self._on_change = on_change
         self._on_commit = on_commit
+        #: Held from commit to fold; a cloud-side writer (hand corrections) takes it too.
+        self.write_lock = threading.Lock()
         self._session = Session(broker, client_id, on_connect=self._subscribe)
         self._session.client.on_message = self._on_message
         self._session.client.on_subscribe = self._on_subscribe
@@ -199,14 +201,17 @@ class Ingest:
             except Exception as exc:  # a bug must not stop ingest: dead-letter and go on
                 log.exception("ingest failed on a message from %s", topic)
                 work.letters.append(_letter(topic, payload, received, f"internal error: {exc!r}"))
-        result = self.log.commit(work.records, work.letters)
+        with self.write_lock:  # log order = fold order, with the cloud's own writers too
+            result = self.log.commit(work.records, work.letters)
+            changes = []
+            for record in result.committed:
+                event = record.event if record.event is not None else json.loads(record.body)
+                changes.append(self.status.apply(event, record.corrected_time))
         self.stats.rounds += 1
         self.stats.committed += len(result.committed)
         self.stats.duplicates += len(result.duplicates)
         self.stats.dead_lettered += result.dead_lettered
-        for record in result.committed:
-            event = record.event if record.event is not None else json.loads(record.body)
-            change = self.status.apply(event, record.corrected_time)
+        for change in changes:
             if change and self._on_change:
                 self._on_change(change)
         if self._on_commit is not None and result.committed:
