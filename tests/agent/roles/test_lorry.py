@@ -402,6 +402,7 @@ def test_dead_zone_events_reach_the_cloud_exactly_once(
         outbox=tmp_path / "lorry.outbox.db",
         role="lorry",
         resend_after_s=1.0,
+        heartbeat_s=3600,  # one heartbeat (at start): the total is fixed once the role stops
     )
     section = fast(gps_poll_s=0.05, fix_hold_s=0.3, min_gap_s=0.1, interval_s=0.5)
     lorry_config: LorryConfig = parse_lorry(section, "agent.toml", tmp_path)
