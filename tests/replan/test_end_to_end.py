@@ -13,8 +13,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.plant import Order, Plant
 from cloud.replan import Engine, GapMailer, PlanPublisher, Replanner, ResourceLost, SmtpSettings
-from contract.downlink import GapReport, StationSchedule
-from contract.topics import gap_report_topic, station_schedule_topic
+from contract.downlink import GapReport, OperatorSchedule, PlanSnapshot, StationSchedule
+from contract.topics import (
+    gap_report_topic,
+    operator_schedule_topic,
+    plan_topic,
+    station_schedule_topic,
+)
 from taktline.clock import FakeClock
 from taktline.mqtt import BrokerSettings
 from taktline.private_broker import PrivateMosquitto
@@ -93,6 +98,13 @@ def test_breakdown_replans_publishes_and_mails_once(
         moved = {j.key for j in before.jobs if j.start >= "2026-03-23T06:00:00Z"}
         assert moved and moved <= set(after.changed)
         assert all(j.end <= "2026-03-23T06:00:00Z" for j in after.jobs)
+        operator = next(r for r in replanner.book.jobs if kinds[r] == "operator")
+        raw = _fetch_retained(mosquitto.port, operator_schedule_topic(plant.site, operator))
+        mine = OperatorSchedule.decode(raw)
+        assert mine.version == publisher.versions[operator]
+        assert {j.key for j in mine.jobs} == set(replanner.book.jobs[operator])
+        snapshot = PlanSnapshot.decode(_fetch_retained(mosquitto.port, plan_topic(plant.site)))
+        assert snapshot.version == 2 and snapshot.plan["site"] == plant.site
         report = GapReport.decode(_fetch_retained(mosquitto.port, gap_report_topic(plant.site)))
         assert report.digest == replanner.gap_report["digest"]
         # a gap report that changed was mailed to the planners (not to maintenance)

@@ -41,6 +41,7 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
 def test_report_goes_out_over_tls_with_login_and_only_when_it_changes(
     tmp_path: Path, security: str
