@@ -77,6 +77,7 @@ class MachineState:
     operators: list[str] = field(default_factory=list)
     tool: str | None = None
     last_event: str | None = None
+    agent: str | None = None
     timeline: deque[Segment] = field(default_factory=lambda: deque(maxlen=TIMELINE_LENGTH))
 
     @property
@@ -132,6 +133,7 @@ class MachineState:
             "operators": list(self.operators),
             "tool": self.tool,
             "last_event": self.last_event,
+            "agent": self.agent,
         }
         if timeline:
             out["timeline"] = [segment.to_dict() for segment in self.timeline]

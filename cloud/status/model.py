@@ -23,7 +23,7 @@ from cloud.status.labour import OperatorState
 from cloud.status.machines import MachineState
 from cloud.status.master import StatusMaster
 from cloud.status.tooling import CRIB, DELIVERY, MACHINE, ToolState
-from cloud.status.view import render
+from cloud.status.view import render, render_machine
 from contract.fields import parse_time
 from taktline.clock import utc_iso
 
@@ -181,6 +181,7 @@ class ResourceStatus:
             return None
         machine = self._machine(station)
         machine.last_event = at
+        machine.agent = event["agent"]
         if kind == "badge.read":
             return self._badge(machine, payload["tag"], at)
         if kind == "tool.read":
@@ -197,6 +198,7 @@ class ResourceStatus:
         self, event: Mapping[str, Any], machine: MachineState, payload: Mapping[str, Any], at: str
     ) -> str | None:
         machine.last_event = at
+        machine.agent = event["agent"]
         signal = payload["signal"]
         if signal == "run":
             machine.running = payload["on"]
@@ -448,3 +450,8 @@ class ResourceStatus:
         """
         with self._lock:
             return render(self, now)
+
+    def machine(self, station: str) -> dict[str, Any] | None:
+        """One machine in detail, with its state timeline; None when no one knows it."""
+        with self._lock:
+            return render_machine(self, station)

@@ -19,7 +19,7 @@ from cloud.status.machines import MachineState
 if TYPE_CHECKING:
     from cloud.status.model import ResourceStatus
 
-__all__ = ["render"]
+__all__ = ["render", "render_machine"]
 
 
 def render(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
@@ -27,25 +27,10 @@ def render(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
     master = status.master
     if now is None and status.latest is not None:
         now = datetime.fromisoformat(status.latest)
-    machines: dict[str, Any] = {}
-    agent_of: dict[str, bool] = {}
-    for name in sorted(set(status.machines) | set(master.machines)):
-        machine = status.machines.get(name)
-        if machine is None:
-            machine = MachineState(name)
-        view = machine.to_dict(timeline=True)
-        resource = master.machines.get(name)
-        view["name"] = (resource.name or resource.id) if resource else name
-        view["operator_names"] = [_operator_name(master, tag) for tag in machine.operators]
-        view["unskilled"] = [
-            tag for tag in machine.operators if master.qualified(tag, name, machine.job) is False
-        ]
-        view["tool_name"] = _tool_name(master, machine.tool) if machine.tool else None
-        step = master.ticket(machine.job) if machine.job else None
-        view["job_step"] = {"order": step.ref, "step": step.step} if step else None
-        machines[name] = view
-    for agent in status.agents.values():
-        agent_of[agent.agent] = agent.online
+    machines = {
+        name: _machine_view(status, name)
+        for name in sorted(set(status.machines) | set(master.machines))
+    }
     return {
         "position": status.position,
         "applied": status.applied,
@@ -64,6 +49,39 @@ def render(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
         "corrections": list(status.corrections)[-100:],
         "agents": {k: a.to_dict() for k, a in sorted(status.agents.items())},
     }
+
+
+def _machine_view(status: ResourceStatus, name: str) -> dict[str, Any]:
+    master = status.master
+    machine = status.machines.get(name) or MachineState(name)
+    view = machine.to_dict()
+    resource = master.machines.get(name)
+    view["name"] = (resource.name or resource.id) if resource else name
+    agent = status.agents.get(machine.agent or "")
+    # OFFLINE is a flag beside the state: the agent's will or status says so.
+    view["online"] = None if agent is None else agent.online
+    view["operator_names"] = [_operator_name(master, tag) for tag in machine.operators]
+    view["unskilled"] = [
+        tag for tag in machine.operators if master.qualified(tag, name, machine.job) is False
+    ]
+    view["tool_name"] = _tool_name(master, machine.tool) if machine.tool else None
+    step = master.ticket(machine.job) if machine.job else None
+    view["job_step"] = {"order": step.ref, "step": step.step} if step else None
+    return view
+
+
+def render_machine(status: ResourceStatus, station: str) -> dict[str, Any] | None:
+    """One machine with its state timeline, jobs, cycle times and corrections; None: unknown."""
+    machine = status.machines.get(station)
+    if machine is None and station not in status.master.machines:
+        return None
+    view = _machine_view(status, station)
+    view["timeline"] = [s.to_dict() for s in machine.timeline] if machine else []
+    view["jobs"] = [j.to_dict() for j in status.jobs.values() if j.station == station]
+    samples = status.samples.get(station)
+    view["cycle_time"] = rolling(samples) if samples else rolling(())
+    view["corrections"] = [c for c in status.corrections if c["station"] == station]
+    return view
 
 
 def _iso(moment: datetime) -> str:

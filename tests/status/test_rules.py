@@ -46,7 +46,8 @@ def test_machine_idle_running_stopped_and_the_reason(status: ResourceStatus, fee
     machine = status.snapshot()["machines"]["crimp-01"]
     assert (machine["state"], machine["stop_reason"]) == ("STOPPED", "unexplained")
     feed("machine.stop_reason", {"reason": "material_shortage"}, 11, station="crimp-01")
-    machine = status.snapshot()["machines"]["crimp-01"]
+    machine = status.machine("crimp-01")
+    assert machine is not None
     assert machine["stop_reason"] == "material_shortage"
     assert machine["loss"] == "availability"
     assert [s["state"] for s in machine["timeline"]] == ["STOPPED", "RUNNING", "STOPPED"]
@@ -75,6 +76,7 @@ def test_offline_is_a_flag_not_a_state(status: ResourceStatus, feed: Feed) -> No
     status.set_online("pi-01", False, at(1))
     snap = status.snapshot()
     assert snap["machines"]["crimp-01"]["state"] == "RUNNING"
+    assert snap["machines"]["crimp-01"]["online"] is False
     assert snap["agents"]["pi-01"]["online"] is False
 
 
@@ -300,7 +302,9 @@ def test_correction_of_a_wrong_stop_reason(status: ResourceStatus, feed: Feed) -
     feed("machine.stop_reason", {"reason": "other"}, 11, station="crimp-01")
     run(feed, True, 20)
     feed("correction", correction("stop_reason", 12, station="crimp-01", value="breakdown"), 30)
-    timeline = status.snapshot()["machines"]["crimp-01"]["timeline"]
+    detail = status.machine("crimp-01")
+    assert detail is not None
+    timeline = detail["timeline"]
     stop = next(s for s in timeline if s["start"] == at(10))
     assert (stop["reason"], stop["corrected_by"]) == ("breakdown", "supervisor-kim")
 
