@@ -208,6 +208,7 @@ class EmulatedHardware(Hardware):
         self._pin_factory: Any = None
         self._mfrc522: type[Any] | None = None
         self._serial: dict[str, tuple[int, int]] = {}
+        self._paths: dict[str, str] = {}
 
     # ----- wiring ---------------------------------------------------------------------------
 
@@ -236,6 +237,13 @@ class EmulatedHardware(Hardware):
         self._serial[port] = (device, host)
         return device
 
+    def connect_serial(self, port: str, device: str) -> None:
+        """Makes `port` (a name in an agent config) open an existing pty `device`.
+
+        An `EmulatedNode` (hardware/serial_node.py) makes its own pty; this plugs it in.
+        """
+        self._paths[port] = device
+
     # ----- the Hardware surface -------------------------------------------------------------
 
     def module(self, name: str) -> Any:
@@ -256,6 +264,8 @@ class EmulatedHardware(Hardware):
         """Opens the host side of the pty made by `add_serial_device(port)`."""
         import serial
 
+        if port in self._paths:
+            return serial.Serial(self._paths[port], baudrate=baudrate, timeout=timeout)
         if port not in self._serial:
             raise HardwareUnavailable(
                 f"no emulated serial device on {port}; call add_serial_device({port!r}) first"

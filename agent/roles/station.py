@@ -11,8 +11,10 @@ in a small JSON file beside the outbox, so an agent restart does not forget it.
 Inputs (active-low, debounced on the clock: `agent.inputs`) become `machine.signal` events: run
 transitions, and cycle, good and scrap counts summed per poll. A pressed stop-reason button is a
 `machine.stop_reason`. The stack light follows `StackLightCommand`s on the agent's `command`
-topic; each station's retained schedule (`StationSchedule`) is logged when a new version arrives,
-with what changed and the next jobs.
+topic; a station served by a firmware node (`node = {...}`, see `agent.roles.nodes`) gets the
+node's reads as its events and its light commands sent to the node. Each station's retained
+schedule (`StationSchedule`) is logged when a new version arrives, with what changed and the
+next jobs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from agent.errors import ConfigError
 from agent.inputs import COLOURS, DebouncedInput, PulseCounter, StackLight
 from agent.recorder import EventRecorder
 from agent.roles.base import PollingRole
+from agent.roles.nodes import NodeConfig, StationNode, parse_node
 from agent.roles.readers import (
     TAG_KINDS,
     ReaderConfig,
@@ -62,7 +65,7 @@ log = logging.getLogger(__name__)
 COUNT_INPUTS: Final = ("cycle", "good", "scrap")
 _INPUTS: Final = ("run", *COUNT_INPUTS)
 _STATION_KEYS: Final = frozenset(
-    {"id", "tags", "debounce_s", "inputs", "stop_buttons", "stack_light", "reader"}
+    {"id", "tags", "debounce_s", "inputs", "stop_buttons", "stack_light", "reader", "node"}
 )
 
 
@@ -87,6 +90,7 @@ class StationConfig:
     stack_light: LightConfig | None = None
     debounce_s: float = 0.02
     tags: Path | None = None
+    node: NodeConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +172,10 @@ def _parse_one(item: Any, where: str, base: Path) -> StationConfig:
     debounce_s = positive(item, "debounce_s", 0.02, where)
     if debounce_s > 1:
         raise ConfigError(f"{where}: debounce_s {debounce_s} is over 1 s; 0.02 suits most inputs")
+    node = parse_node(item["node"], f"{where}.node") if "node" in item else None
     return StationConfig(
         id=station,
+        node=node,
         readers=tuple(readers),
         inputs=tuple(inputs.items()),
         stop_buttons=tuple(buttons.items()),
@@ -188,6 +194,9 @@ def parse_station(section: dict[str, Any], where: str, base: Path) -> StationRol
     ids = [s.id for s in stations]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{where}: station ids {ids} repeat; give every station its own id")
+    ports = [s.node.port for s in stations if s.node is not None]
+    if len(set(ports)) != len(ports):
+        raise ConfigError(f"{where}: node ports {ports} repeat; one node per serial port")
     check_wiring(
         [r for s in stations for r in s.readers],
         [
@@ -287,6 +296,9 @@ class _Station:
                     factory, green=pins.green, amber=pins.amber, red=pins.red, blink_s=pins.blink_s
                 )
             )
+        self.node: StationNode | None = None
+        if config.node is not None:
+            self.node = devices.enter_context(StationNode(config.node, config.id, agent, hardware))
         self.schedule: StationSchedule | None = None
 
 
@@ -319,6 +331,8 @@ class StationRole(PollingRole):
     def poll(self) -> None:
         """One pass: every reader once, then the inputs and buttons."""
         for station in self.stations.values():
+            if station.node is not None:
+                station.node.watch()
             for reader, recorder in station.readers:
                 tag = reader.poll()
                 if tag is not None:
@@ -397,10 +411,13 @@ class StationRole(PollingRole):
                 ", ".join(self.stations) or "none",
             )
             return
-        if station.light is None:  # the cloud sets every station's light; this one has none
-            log.debug("%s: no stack light wired; %s ignored", station.id, command.colour)
-            return
         if self.is_stopped:
+            return
+        if station.node is not None:
+            station.node.set_light(command.colour)
+        if station.light is None:  # the cloud sets every station's light; this one has none
+            if station.node is None:
+                log.debug("%s: no stack light wired; %s ignored", station.id, command.colour)
             return
         station.light.set(command.colour, command.blink)
         log.info(
