@@ -1,0 +1,289 @@
+"""The web monitoring interface: pages, a REST API and live pushes, on 127.0.0.1 by default.
+
+Standard library only (`http.server`): a `ThreadingHTTPServer`, one thread per request. Each
+page is the same small application (`static/app.html`, `app.js`, `app.css`; no external assets:
+the plant may be offline) that renders the view its path names. Updates are pushed as
+Server-Sent Events (`/api/events`): each client's thread waits on the status's change condition
+and sends the new snapshot, at most `PUSH_INTERVAL_S` apart. `ROUTES` is the list of record of
+what is served; `docs/openapi.yaml` describes the API and a test checks that both agree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any, Final
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cloud.corrections import CorrectionRecorder, CorrectionRefused
+from cloud.master import MasterData, MasterRejected
+from cloud.status import ResourceStatus
+
+__all__ = ["PAGES", "ROUTES", "WebServer"]
+
+Snapshot = Callable[[], dict[str, Any]]
+DeadLetters = Callable[[int], list[dict[str, Any]]]
+
+PUSH_INTERVAL_S: Final = 0.25
+KEEPALIVE_S: Final = 15.0
+MAX_BODY: Final = 4 * 1024 * 1024
+#: The pages (each served by the one application, which renders the view its path names).
+PAGES: Final = ("/", "/machines/{station}", "/tooling", "/labour", "/deliveries", "/corrections")
+#: (method, path) of every API route served; the OpenAPI document lists the same.
+ROUTES: Final = (
+    ("get", "/api/status"),
+    ("get", "/api/machines/{station}"),
+    ("get", "/api/events"),
+    ("get", "/api/dead-letters"),
+    ("get", "/api/corrections"),
+    ("post", "/api/corrections"),
+    ("get", "/api/master"),
+    ("put", "/api/master"),
+    ("post", "/api/master/{section}"),
+    ("get", "/healthz"),
+)
+_STATIC: Final = {"app.js": "text/javascript", "app.css": "text/css"}
+_MACHINE = re.compile(r"^/(?:api/)?machines/([A-Za-z0-9._-]{1,64})$")
+
+
+class WebServer:
+    """Serves pages and API; `start()` runs it in a thread, `stop()` shuts it down."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        dead_letters: DeadLetters,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        status: ResourceStatus | None = None,
+        master: MasterData | None = None,
+        corrections: CorrectionRecorder | None = None,
+    ) -> None:
+        self.stopping = threading.Event()
+        app = _App(snapshot, dead_letters, status, master, corrections, self.stopping)
+        self._server = ThreadingHTTPServer((host, port), _handler(app))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The overview's address, e.g. http://127.0.0.1:8080/."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+    def start(self) -> WebServer:
+        """Serves in a background thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, name="web", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ends the live pushes, stops serving and closes the socket."""
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def __enter__(self) -> WebServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _App:
+    """What the handlers reach: the status, master data, corrections, and the static files."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        dead_letters: DeadLetters,
+        status: ResourceStatus | None,
+        master: MasterData | None,
+        corrections: CorrectionRecorder | None,
+        stopping: threading.Event,
+    ) -> None:
+        self.snapshot = snapshot
+        self.dead_letters = dead_letters
+        self.status = status
+        self.master = master
+        self.corrections = corrections
+        self.stopping = stopping
+        files = resources.files("cloud.web").joinpath("static")
+        self.page = files.joinpath("app.html").read_bytes()
+        self.static = {name: files.joinpath(name).read_bytes() for name in _STATIC}
+
+    def wait_change(self, version: int, timeout: float) -> int:
+        if self.status is not None:
+            return self.status.wait_change(version, timeout)
+        self.stopping.wait(min(timeout, 1.0))  # no status to wait on: push once a second
+        return version + 1
+
+
+def _is_page(path: str) -> bool:
+    return path in PAGES or (bool(_MACHINE.match(path)) and not path.startswith("/api/"))
+
+
+def _handler(app: _App) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "taktline"
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the console belongs to the plant's events, not to page loads
+
+        def _send(self, code: int, body: bytes, content_type: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, value: Any, code: int = 200) -> None:
+            self._send(code, json.dumps(value, indent=1).encode(), "application/json")
+
+        def _body(self) -> bytes | None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._json({"error": f"body over {MAX_BODY} bytes"}, 413)
+                return None
+            return self.rfile.read(length)
+
+        def _json_body(self) -> Any:
+            raw = self._body()
+            if raw is None:
+                return None
+            try:
+                return json.loads(raw or b"null")
+            except ValueError as exc:
+                self._json({"error": f"body is not JSON: {exc}"}, 400)
+                return None
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            path = unquote(url.path)
+            machine = _MACHINE.match(path)
+            if _is_page(path):
+                self._send(200, app.page, "text/html; charset=utf-8")
+            elif path.startswith("/static/") and path[8:] in app.static:
+                self._send(200, app.static[path[8:]], _STATIC[path[8:]] + "; charset=utf-8")
+            elif path == "/api/status":
+                self._json(app.snapshot())
+            elif machine and path.startswith("/api/"):
+                detail = app.status.machine(machine.group(1)) if app.status else None
+                if detail is None:
+                    self._json({"error": f"no machine {machine.group(1)!r}"}, 404)
+                else:
+                    self._json(detail)
+            elif path == "/api/events":
+                self._events()
+            elif path == "/api/dead-letters":
+                query = parse_qs(url.query)
+                try:
+                    limit = max(1, min(1000, int(query.get("limit", ["50"])[0])))
+                except ValueError:
+                    self._json({"error": "limit must be an integer"}, 400)
+                    return
+                self._json(app.dead_letters(limit))
+            elif path == "/api/corrections":
+                self._json(app.snapshot().get("corrections", []))
+            elif path == "/api/master":
+                if app.master is None:
+                    self._json({"error": "no master data loaded"}, 404)
+                else:
+                    self._json(app.master.document())
+            elif path == "/healthz":
+                self._send(200, b"ok\n", "text/plain")
+            else:
+                self._json({"error": f"no such page: {path}"}, 404)
+
+        def do_POST(self) -> None:
+            path = unquote(urlsplit(self.path).path)
+            if path == "/api/corrections":
+                if app.corrections is None:
+                    self._json({"error": "corrections are not enabled"}, 404)
+                    return
+                fields = self._json_body()
+                if fields is None:
+                    return
+                if not isinstance(fields, dict):
+                    self._json({"error": "body must be a JSON object"}, 400)
+                    return
+                try:
+                    self._json(app.corrections.record(fields), 201)
+                except CorrectionRefused as exc:
+                    self._json({"error": str(exc)}, 422)
+            elif path.startswith("/api/master/"):
+                self._master_rows(path.removeprefix("/api/master/"))
+            else:
+                self._json({"error": f"no such route: POST {path}"}, 404)
+
+        def do_PUT(self) -> None:
+            path = urlsplit(self.path).path
+            if path != "/api/master":
+                self._json({"error": f"no such route: PUT {path}"}, 404)
+            elif app.master is None:
+                self._json({"error": "no master data loaded"}, 404)
+            else:
+                document = self._json_body()
+                if document is None:
+                    return
+                try:
+                    app.master.replace(document)
+                except MasterRejected as exc:
+                    self._json({"error": "rejected", "errors": exc.to_list()}, 422)
+                    return
+                self._json({"ok": True}, 200)
+
+        def _master_rows(self, section: str) -> None:
+            if app.master is None:
+                self._json({"error": "no master data loaded"}, 404)
+                return
+            csv_text = "csv" in (self.headers.get("Content-Type") or "")
+            try:
+                if csv_text:
+                    raw = self._body()
+                    if raw is None:
+                        return
+                    count = app.master.import_csv(section, raw.decode("utf-8-sig"))
+                else:
+                    rows = self._json_body()
+                    if rows is None:
+                        return
+                    count = app.master.import_rows(section, rows)
+            except MasterRejected as exc:
+                self._json({"error": "rejected", "errors": exc.to_list()}, 422)
+                return
+            self._json({"applied": count}, 200)
+
+        def _events(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            version = -1
+            try:
+                while not app.stopping.is_set():
+                    seen = app.wait_change(version, KEEPALIVE_S)
+                    if seen == version:
+                        self.wfile.write(b": keep-alive\n\n")
+                    else:
+                        version = seen
+                        data = json.dumps(app.snapshot(), separators=(",", ":"))
+                        self.wfile.write(f"event: status\ndata: {data}\n\n".encode())
+                    self.wfile.flush()
+                    time.sleep(PUSH_INTERVAL_S)  # coalesce bursts into one push
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the page went away
+            self.close_connection = True
+
+    return Handler

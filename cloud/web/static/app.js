@@ -1,0 +1,159 @@
+// Taktline's monitoring pages: one small application rendering the view its path names,
+// redrawn on every status the server pushes (Server-Sent Events on /api/events). No external
+// assets: the plant's network may have no way out.
+"use strict";
+
+const view = document.getElementById("view");
+let latest = null;
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("data-")) node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function text(value) {
+  return value === null || value === undefined || value === "" ? "—" : String(value);
+}
+
+function table(headers, rows, empty) {
+  const body = el("tbody");
+  if (!rows.length) body.append(el("tr", {}, el("td", { class: "empty", colSpan: headers.length }, empty)));
+  for (const row of rows) body.append(el("tr", {}, ...row.map((cell) => el("td", {}, cell instanceof Node ? cell : text(cell)))));
+  return el("table", {}, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))), body);
+}
+
+function stateText(m) {
+  if (m.state === "STOPPED") return `STOPPED — ${m.stop_reason}`;
+  return m.state;
+}
+
+function route() {
+  const path = location.pathname;
+  if (path.startsWith("/machines/")) return ["machine", decodeURIComponent(path.slice(10))];
+  const name = path.replace(/^\//, "") || "overview";
+  return [name, null];
+}
+
+function overview(status) {
+  const tiles = Object.entries(status.machines).map(([station, m]) =>
+    el("a", { class: `tile ${m.state}`, href: `/machines/${encodeURIComponent(station)}`, "data-station": station },
+      el("div", { class: "name" }, m.name, m.online === false ? el("span", { class: "offline" }, " OFFLINE ") : null),
+      el("div", { class: "state", "data-state": m.state }, stateText(m)),
+      el("div", { class: "detail" }, `since ${text(m.since)}`),
+      el("div", { class: "detail" }, `job ${m.job_step ? `${m.job_step.order} ${m.job_step.step}` : text(m.job)} · cycles ${m.cycles} · good ${m.good} · scrap ${m.scrap}`),
+      el("div", { class: "detail" }, `operators ${m.operator_names.join(", ") || "—"} · tool ${text(m.tool_name)}`),
+      m.unskilled.length ? el("div", { class: "flag" }, `not skilled: ${m.unskilled.join(", ")}`) : null));
+  return [el("h2", {}, "Plant overview"),
+    tiles.length ? el("div", { class: "grid", id: "machines" }, ...tiles) : el("p", { class: "empty" }, "no machine known yet")];
+}
+
+async function machine(status, station) {
+  const response = await fetch(`/api/machines/${encodeURIComponent(station)}`);
+  if (!response.ok) return [el("h2", {}, station), el("p", { class: "empty" }, "no such machine")];
+  const m = await response.json();
+  const segments = m.timeline;
+  const bar = el("div", { class: "timeline", id: "timeline" });
+  const end = status.now ? Date.parse(status.now) : Date.now();
+  segments.forEach((s, i) => {
+    const next = i + 1 < segments.length ? Date.parse(segments[i + 1].start) : end;
+    const width = Math.max(1, next - Date.parse(s.start));
+    bar.append(el("div", { class: s.state, title: `${s.state} ${s.reason || ""} from ${s.start}`, style: "" }));
+    bar.lastChild.style.flexGrow = String(width);
+  });
+  return [
+    el("h2", {}, `${m.name} (${station})`),
+    el("p", {}, el("span", { class: `state ${m.state}`, id: "machine-state" }, stateText(m)),
+      m.loss ? ` · OEE loss: ${m.loss}` : "", m.online === false ? el("span", { class: "offline" }, " OFFLINE ") : ""),
+    el("h2", {}, "State timeline"), bar,
+    table(["State", "From", "Reason", "OEE loss", "Corrected by"],
+      segments.slice().reverse().map((s) => [s.state, s.start, s.reason, s.loss, s.corrected_by]), "no events yet"),
+    el("h2", {}, "Job steps"),
+    table(["Ticket", "Started", "Ended", "Cycles", "Good", "Scrap"],
+      m.jobs.map((j) => [j.ticket, j.started, j.ended, j.cycles, j.good, j.scrap]), "none"),
+    el("h2", {}, "Cycle time (s per cycle, recent steps)"),
+    table(["n", "mean", "min", "max", "stdev"],
+      [[m.cycle_time.n, m.cycle_time.mean_s, m.cycle_time.min_s, m.cycle_time.max_s, m.cycle_time.stdev_s]], ""),
+  ];
+}
+
+function tooling(status) {
+  return [el("h2", {}, "Tooling"), table(["Tool", "Type", "Where", "Machine", "Since", "Cycles", "Since mounted", "Gate"],
+    Object.values(status.tools).map((t) => [t.name, t.tool_type, t.place === "delivery" ? "in delivery" : t.place === "crib" ? "tool centre" : t.place,
+      t.station, t.since, t.cycles, t.cycles_mounted, t.unpaired_reader ? `unpaired read at ${t.unpaired_reader}` : ""]), "no tools known")];
+}
+
+function labour(status) {
+  return [el("h2", {}, "Labour"), table(["Operator", "Status", "Machine", "Rest zone", "Since", "Skills", "Flag"],
+    Object.values(status.labour).map((p) => [p.name, p.status.replace("_", " "), p.station, p.rest_zone, p.since,
+      p.skills.join(", "), p.unskilled ? el("span", { class: "flag" }, "lacks the skill") : ""]), "no operators known")];
+}
+
+function deliveries(status) {
+  const d = status.deliveries;
+  return [el("h2", {}, "Deliveries"), table(["Delivery", "Lorry", "Orders", "Materials", "Fix", "Distance (km)", "ETA", "Material ready", "Needed", ""],
+    Object.values(d.deliveries).map((x) => [x.delivery, x.lorry, x.orders.join(", "), x.materials.join(", "),
+      x.fix === "none" ? "no fix" : x.fix, x.distance_km, x.arrived_at ? `arrived ${x.arrived_at}` : x.eta, x.ready, x.needed,
+      x.late ? el("span", { class: "flag" }, "LATE") : ""]), "no deliveries on the way")];
+}
+
+function corrections(status) {
+  const form = el("form", { class: "correction", id: "correction-form" });
+  const fields = [["correction", "select"], ["by", "input"], ["reason", "input"], ["at", "input"], ["station", "input"], ["tag", "input"], ["value", "input"]];
+  for (const [name, kind] of fields) {
+    const input = el(kind, { name });
+    if (kind === "select") for (const k of ["badge_out", "stop_reason", "tool_location", "cycles", "good", "scrap"]) input.append(el("option", { value: k }, k));
+    form.append(el("label", {}, name), input);
+  }
+  form.append(el("span"), el("button", { type: "submit" }, "Record correction"));
+  const result = el("div", { id: "result" });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {};
+    for (const [key, value] of new FormData(form).entries()) if (value !== "") body[key] = value;
+    if (["cycles", "good", "scrap"].includes(body.correction) && body.value) body.value = Number(body.value);
+    const response = await fetch("/api/corrections", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    result.textContent = response.ok ? "recorded" : (await response.json()).error;
+  });
+  return [el("h2", {}, "Corrections"), form, result, el("h2", {}, "Recorded"),
+    table(["Kind", "By", "Why", "Fact at", "Recorded", "Station", "Tag", "Value", "Effect"],
+      status.corrections.slice().reverse().map((c) => [c.correction, c.by, c.reason, c.at, c.recorded, c.station, c.tag, c.value, c.effect]), "none")];
+}
+
+const VIEWS = { overview, tooling, labour, deliveries, corrections };
+
+async function render(status) {
+  latest = status;
+  document.getElementById("applied").textContent = status.applied;
+  document.getElementById("now").textContent = text(status.now);
+  const [name, arg] = route();
+  for (const link of document.querySelectorAll("nav a")) link.classList.toggle("current", link.dataset.view === name);
+  if (name === "corrections" && document.getElementById("correction-form")) {
+    const fresh = corrections(status);
+    view.querySelector("table:last-of-type")?.replaceWith(fresh[fresh.length - 1]);
+    return;  // keep what is being typed into the form
+  }
+  const parts = name === "machine" ? await machine(status, arg) : (VIEWS[name] || overview)(status);
+  view.replaceChildren(...parts);
+  document.body.dataset.rendered = String(status.applied);
+}
+
+function connect() {
+  const link = document.getElementById("link");
+  const source = new EventSource("/api/events");
+  source.addEventListener("status", (event) => {
+    link.textContent = "live"; link.className = "link live";
+    render(JSON.parse(event.data));
+  });
+  source.onerror = () => { link.textContent = "reconnecting…"; link.className = "link down"; };
+}
+
+connect();

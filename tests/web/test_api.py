@@ -1,0 +1,121 @@
+"""The REST API and the live push, over real HTTP on a free port."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cloud.web import PAGES, ROUTES
+from tests.web.app import Stack, monitoring_stack
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with monitoring_stack(tmp_path) as running:
+        yield running
+
+
+def call(
+    stack: Stack, method: str, path: str, body: bytes | None = None, kind: str = "application/json"
+) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        stack.web.url.rstrip("/") + path, data=body, method=method.upper(),
+        headers={"Content-Type": kind},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            code = response.status
+            kind = response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as error:
+        raw, code, kind = error.read(), error.code, error.headers.get("Content-Type", "")
+    return code, json.loads(raw) if "json" in kind else raw.decode()
+
+
+def test_openapi_paths_and_served_routes_agree(stack: Stack) -> None:
+    document = yaml.safe_load((ROOT / "docs/openapi.yaml").read_text())
+    documented = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert documented == set(ROUTES)
+    for method, path in ROUTES:
+        if path == "/api/events":
+            continue  # a stream: see test_status_is_pushed_on_change
+        concrete = path.replace("{station}", "crimp-01").replace("{section}", "tags")
+        code, body = call(stack, method, concrete, b"[]" if method != "get" else None)
+        assert code != 404 or "no such" not in str(body), (method, path)
+    for page in PAGES:
+        code, body = call(stack, "get", page.replace("{station}", "crimp-01"))
+        assert code == 200 and "<title>Taktline" in body
+    assert call(stack, "get", "/api/nothing")[0] == 404
+
+
+def test_status_is_pushed_on_change(stack: Stack) -> None:
+    with urllib.request.urlopen(stack.web.url + "api/events", timeout=10) as stream:
+        first = _next_status(stream)
+        assert first["machines"]["crimp-01"]["state"] == "IDLE"
+        stack.feed("machine.signal", {"signal": "run", "on": True}, 1, station="crimp-01")
+        began = time.monotonic()
+        pushed = _next_status(stream)
+        while pushed["machines"]["crimp-01"]["state"] != "RUNNING":
+            pushed = _next_status(stream)
+        assert time.monotonic() - began < 5
+
+
+def _next_status(stream: Any) -> dict[str, Any]:
+    data = None
+    while True:
+        line = stream.readline().decode()
+        if line.startswith("data: "):
+            data = json.loads(line[6:])
+        elif line == "\n" and data is not None:
+            return data  # type: ignore[no-any-return]
+
+
+def test_a_correction_through_the_api(stack: Stack) -> None:
+    stack.feed("badge.read", {"tag": "04D4E5F6"}, 0, station="crimp-01")
+    code, stored = call(stack, "post", "/api/corrections", json.dumps({
+        "correction": "badge_out", "by": "kim", "reason": "forgot", "station": "crimp-01",
+        "tag": "04D4E5F6", "at": "2026-03-23T06:30:00Z",
+    }).encode())  # fmt: skip
+    assert code == 201 and stored["type"] == "correction"
+    assert stack.log.count() == 1  # in the cloud's own log; the fed events were folded only
+    code, listed = call(stack, "get", "/api/corrections")
+    assert listed[-1]["by"] == "kim"
+    assert call(stack, "get", "/api/status")[1]["labour"]["04D4E5F6"]["status"] == "idle"
+    code, refused = call(stack, "post", "/api/corrections", b'{"correction": "nap"}')
+    assert code == 422 and "correction" in refused["error"]
+
+
+def test_master_rows_by_csv_with_row_errors(stack: Stack) -> None:
+    csv_text = b"id,calendar,skills\nOP-EVA,two-shift,crimp\nOP-X,nowhere,crimp\n"
+    code, body = call(stack, "post", "/api/master/operators", csv_text, "text/csv")
+    assert code == 422
+    assert body["errors"] == [
+        {"row": 3, "column": "calendar", "reason": "unknown calendar 'nowhere'"}
+    ]
+    code, body = call(stack, "post", "/api/master/operators", csv_text[:-22], "text/csv")
+    assert (code, body) == (200, {"applied": 1})
+    document = call(stack, "get", "/api/master")[1]
+    assert any(r["id"] == "OP-EVA" for r in document["resources"])
+    code, body = call(stack, "put", "/api/master", json.dumps({"site": ""}).encode())
+    assert code == 422 and body["errors"]
+
+
+def test_machine_detail_has_the_timeline(stack: Stack) -> None:
+    stack.feed("job.ticket", {"tag": "0A000001", "action": "start"}, 0, station="crimp-01")
+    stack.feed("machine.signal", {"signal": "run", "on": True}, 1, station="crimp-01")
+    code, machine = call(stack, "get", "/api/machines/crimp-01")
+    assert code == 200
+    assert [s["state"] for s in machine["timeline"]] == ["STOPPED", "RUNNING"]
+    assert call(stack, "get", "/api/machines/nowhere-9")[0] == 404
+    assert re.match(r"^http://127\.0\.0\.1:\d+/$", stack.web.url)
