@@ -24,6 +24,8 @@ from types import FrameType
 
 __all__ = ["configure", "run"]
 
+_COUNTED = ("job.ticket", "machine.stop_reason", "rest.read", "gps.position", "package.read")
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Adds the demo's options."""
@@ -68,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from cloud.registry import apply_registry
     from cloud.service import CloudService, CloudSettings
     from demo.broker import EmbeddedBroker
-    from demo.floor import RestZone, SimulatedStation, ToolCrib
-    from demo.plant import CRIB, HARNESS_LINE, REST, agent_configs, registry
+    from demo.floor import RestZone, SimulatedLorry, SimulatedStation, ToolCrib
+    from demo.plant import CRIB, DELIVERIES, HARNESS_LINE, LORRY, REST, agent_configs, registry
     from demo.readers import EmulatedPi
     from taktline.clock import SystemClock, utc_iso
     from taktline.private_broker import free_port
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         stack.enter_context(cloud)
         print(
             f"Taktline demo: {len(configs)} agents, {len(HARNESS_LINE)} stations, a tool-crib "
-            f"gate and a rest zone, broker {url}\n"
+            f"gate, a rest zone and a lorry, broker {url}\n"
             f"  web interface: {cloud.web.url if cloud.web else 'off'}\n"
             f"  data: {data}/ (status rebuilt from {cloud.rebuilt} logged events)\n"
             f"  stop with Ctrl-C" + (f" (or after {args.duration:g} s)" if args.duration else ""),
@@ -128,6 +130,11 @@ def run(args: argparse.Namespace) -> int:
         stack.callback(sim_stop.set)
         crib = ToolCrib(pis[CRIB[0]], CRIB[1], clock, args.seed)
         rest = RestZone(pis[REST[0]], f"{REST[1]}-door")
+        lorry = next(c for c in configs if c.agent == LORRY[0]).role_config
+        SimulatedLorry(
+            pis[LORRY[0]], lorry.reader.name, lorry.stage_pin, DELIVERIES, clock, args.seed,
+            sim_stop,
+        ).start()  # fmt: skip
         for number, plan in enumerate(HARNESS_LINE):
             SimulatedStation(
                 plan, HARNESS_LINE, pis[plan.agent], clock, args.seed + number, sim_stop, crib, rest
@@ -158,12 +165,13 @@ def run(args: argparse.Namespace) -> int:
             payload = event["payload"]
             if event["type"] == "tool.gate":
                 facts[f"tools {payload['direction']}"] += 1
-            elif event["type"] in ("job.ticket", "machine.stop_reason", "rest.read"):
+            elif event["type"] in _COUNTED:
                 facts[event["type"]] += 1
         print(
             f"  tool crib: {facts['tools out']} out, {facts['tools in']} in, "
             f"{facts['tools unpaired']} unpaired; job tickets: {facts['job.ticket']}; "
-            f"stop reasons: {facts['machine.stop_reason']}; rest zone: {facts['rest.read']}"
+            f"stop reasons: {facts['machine.stop_reason']}; rest zone: {facts['rest.read']}\n"
+            f"  lorry: {facts['gps.position']} positions, {facts['package.read']} package reads"
         )
         pending = sum(agent.outbox.depth() for agent in agents)
         print(

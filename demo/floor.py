@@ -5,6 +5,7 @@ the run signal, one cycle pulse (and a good or scrap pulse) per cycle, a stop-re
 changeover or a breakdown. Crimp applicators come from the tool crib and go back there through
 the crib gate (`ToolCrib`, crib reader then floor reader, or the reverse; now and then someone
 walks past one reader). An operator who leaves a station taps in at the rest zone (`RestZone`).
+The supplier's lorry (`SimulatedLorry`) loads packages, drives its GPS route and unloads them.
 Nothing here records an event: the station, gate and rest roles read the emulated chips and pins.
 """
 
@@ -18,7 +19,7 @@ from demo.plant import StationPlan, station_pins
 from demo.readers import EmulatedPi
 from taktline.clock import Clock
 
-__all__ = ["RestZone", "SimulatedStation", "ToolCrib"]
+__all__ = ["RestZone", "SimulatedLorry", "SimulatedStation", "ToolCrib"]
 
 _PULSE_S: Final = 0.06  # a machine's pulse: well over the inputs' 20 ms debounce
 
@@ -179,4 +180,48 @@ class SimulatedStation(_Actor):
                 if not self.wait(rng.uniform(2, 4)):
                     return
             elif not self.wait(rng.uniform(0.5, 2)):
+                return
+
+
+class SimulatedLorry(_Actor):
+    """The supplier's lorry: packages read at loading, the drive (its GPS route), unloading.
+
+    The driver sets the LOAD/UNLOAD switch and holds each package's tag to the lorry's reader;
+    the route itself comes from the GPS emulator the lorry's Pi reads through gpsd's protocol.
+    """
+
+    def __init__(
+        self,
+        pi: EmulatedPi,
+        reader: str,
+        stage_pin: int,
+        deliveries: dict[str, dict[str, tuple[str, str, float]]],
+        clock: Clock,
+        seed: int,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__("lorry", clock, stop, f"{seed}-lorry")
+        self.pi = pi
+        self.reader = reader
+        self.stage = pi.pin(stage_pin)
+        self.deliveries = deliveries
+
+    def _packages(self, tags: list[str]) -> bool:
+        for tag in tags:
+            self.pi.tap(self.reader, tag, 0.4)
+            if not self.wait(0.9):
+                return False
+        return True
+
+    def _run(self) -> None:
+        for tags in (list(lines) for lines in self.deliveries.values()):
+            self.stage.drive_high()  # switch open: LOAD
+            if not self.wait(self.rng.uniform(0.5, 1.5)) or not self._packages(tags):
+                return
+            if not self.wait(self.rng.uniform(6, 10)):  # on the road
+                return
+            self.stage.drive_low()  # at the plant's dock: UNLOAD
+            if not self.wait(0.5) or not self._packages(tags):
+                return
+            if not self.wait(self.rng.uniform(3, 6)):
                 return

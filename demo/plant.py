@@ -2,14 +2,16 @@
 
 A wire-harness line: cutting, two crimping presses (crimp applicators are the shared tooling,
 kept in the tool crib), sealing, twisting, an assembly board and electrical test. Four station
-agents serve them (two stations on a Pi where the pins allow), one agent runs the tool-crib gate
-and one the rest zone. Each agent's config is built here as a TOML document would be and checked
+agents serve them (two stations on a Pi where the pins allow), one agent runs the tool-crib gate,
+one the rest zone, and a lorry unit brings wire, terminals and connectors from the supplier.
+Each agent's config is built here as a TOML document would be and checked
 by `agent.config.parse_config`, so the demo runs exactly what a Pi runs; `registry()` lists the
 sources of every agent for the cloud.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -19,19 +21,35 @@ from agent.config import AgentConfig, parse_config
 __all__ = [
     "AREA",
     "CRIB",
+    "DELIVERIES",
     "HARNESS_LINE",
+    "LORRY",
     "REST",
     "SITE",
     "StationPlan",
     "agent_configs",
     "registry",
     "station_pins",
+    "write_manifest",
     "write_tag_directory",
 ]
 
 SITE, AREA = "plant1", "harness"
 CRIB: Final = ("pi-crib-01", "crib-01")
 REST: Final = ("pi-rest-01", "rest-01")
+LORRY: Final = ("pi-lorry-01", "lorry-01")
+
+#: The lorry's deliveries: package tag -> (material, order, quantity), per delivery.
+DELIVERIES: Final[dict[str, dict[str, tuple[str, str, float]]]] = {
+    "D-2001": {
+        "04C0FFEE": ("wire-0.35-red", "PO-4711", 2000),
+        "04C0FFEF": ("terminal-a", "PO-4712", 5000),
+    },
+    "D-2002": {
+        "04C0FF10": ("connector-12p", "PO-4720", 400),
+        "04C0FF11": ("wire-0.35-red", "PO-4711", 1000),
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +141,23 @@ def write_tag_directory(folder: Path, plans: tuple[StationPlan, ...] = HARNESS_L
     return path
 
 
+def write_manifest(folder: Path) -> Path:
+    """Writes the supplier's manifest of the lorry's deliveries into `folder`."""
+    path = folder / "manifest.json"
+    deliveries = [
+        {
+            "delivery": delivery,
+            "lines": [
+                {"tag": tag, "material": m, "order": o, "quantity": q}
+                for tag, (m, o, q) in lines.items()
+            ],
+        }
+        for delivery, lines in DELIVERIES.items()
+    ]
+    path.write_text(json.dumps({"supplier": "acme-cables", "deliveries": deliveries}, indent=1))
+    return path
+
+
 def agent_configs(
     data: Path, broker: str, plans: tuple[StationPlan, ...] = HARNESS_LINE
 ) -> list[AgentConfig]:
@@ -163,6 +198,14 @@ def agent_configs(
         "tags": "tags.toml",
         "reader": [{"name": f"{rest}-door", "device": 0, "reset_pin": 25}],
     }
+    lorry_agent, lorry = LORRY
+    write_manifest(data)
+    document(lorry_agent, "lorry")["lorry"] = {
+        "id": lorry, "interval_s": 5, "distance_m": 60, "heading_deg": 30, "speed_mps": 3,
+        "min_gap_s": 1, "gps_poll_s": 0.5, "fix_hold_s": 1, "manifest": "manifest.json",
+        "stage": "switch", "stage_pin": 17,
+        "reader": {"name": f"{lorry}-packages", "device": 0, "reset_pin": 25},
+    }  # fmt: skip
     return [parse_config(doc, f"demo agent {name}", data) for name, doc in documents.items()]
 
 
@@ -178,5 +221,9 @@ def registry(configs: list[AgentConfig]) -> list[dict[str, Any]]:
             devices.append({"source": config.role_config.id})
         if config.role in ("gate", "rest"):
             devices += [{"source": r.name} for r in config.role_config.readers]
+        if config.role == "lorry":
+            devices.append({"source": f"{config.role_config.id}-gps"})
+            if config.role_config.reader is not None:
+                devices.append({"source": config.role_config.reader.name})
         entries.append({"agent": config.agent, "site": SITE, "area": AREA, "devices": devices})
     return entries

@@ -21,7 +21,9 @@ from typing import Any
 from agent.config import AgentConfig
 from agent.roles.readers import ReaderConfig
 from hardware.factory import EmulatedHardware
+from hardware.gpsd_emu import GpsdEmulator
 from hardware.mfrc522_chip import MFRC522Chip, Tag
+from hardware.nmea.make_logs import LOGS
 from taktline.clock import Clock
 
 __all__ = ["EmulatedPi"]
@@ -41,6 +43,9 @@ class _LockedChip:
 
 
 def _readers(config: AgentConfig) -> tuple[ReaderConfig, ...]:
+    if config.role == "lorry":
+        reader = config.role_config.reader
+        return () if reader is None else (reader,)
     readers: tuple[ReaderConfig, ...] = getattr(config.role_config, "readers", ())
     return readers
 
@@ -53,6 +58,10 @@ class EmulatedPi:
         self.hardware = EmulatedHardware(clock)
         self._lock = threading.Lock()
         self.chips: dict[str, MFRC522Chip] = {}
+        self.gpsd: GpsdEmulator | None = None
+        if config.role == "lorry":  # the lorry's receiver: its route, in gpsd's JSON protocol
+            self.gpsd = GpsdEmulator(LOGS["drive.nmea"], clock=clock, shuttle=True).start()
+            self.hardware.gpsd = self.gpsd.address
         for reader in _readers(config):
             chip = self.hardware.add_mfrc522(reader.bus, reader.device, reset_pin=reader.reset_pin)
             self.hardware.wiring.attach(reader.bus, reader.device, _LockedChip(chip, self._lock))
@@ -77,7 +86,9 @@ class EmulatedPi:
         return self.hardware.pin_factory().pin(bcm)
 
     def close(self) -> None:
-        """Closes the emulated hardware (mock pins included)."""
+        """Closes the emulated hardware (mock pins included) and the GPS emulator."""
+        if self.gpsd is not None:
+            self.gpsd.close()
         self.hardware.close()
 
     def __enter__(self) -> EmulatedPi:
