@@ -34,6 +34,7 @@ from cloud.replan.triggers import (
     OrderCreated,
     ResourceBack,
     ResourceLost,
+    StepEnded,
     StepLate,
     StepStarted,
     Trigger,
@@ -81,6 +82,7 @@ class Engine:
         self.seed = seed
         self.down: dict[str, list[Window]] = {}
         self.actual_start: dict[tuple[str, str], datetime] = {}
+        self.actual_end: dict[tuple[str, str], datetime] = {}
         self.floors: dict[tuple[str, str], datetime] = {}
         self.manual: dict[tuple[str, str], Pin] = {}
         self.model: Model
@@ -154,11 +156,14 @@ class Engine:
                     if trig.material in step.materials:
                         self.floors[(self.model.orders[o].id, step.id)] = trig.ready
                         again.add(o)
-            elif isinstance(trig, StepLate):
+            elif isinstance(trig, StepLate | StepEnded):
+                expected_end = trig.expected_end if isinstance(trig, StepLate) else trig.at
+                if isinstance(trig, StepEnded):
+                    self.actual_end[(trig.order, trig.step)] = trig.at
                 s = self.step_index(trig.order, trig.step)
                 p = self.model.problem
                 end = int(self.plan.start[s] + p.dur[s])
-                new_end = self.slot(trig.expected_end, up=True)
+                new_end = self.slot(expected_end, up=True)
                 if new_end > end:
                     for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1])):
                         if self.plan.res[q] >= 0:
@@ -166,7 +171,7 @@ class Engine:
                     o = int(p.step_order()[s])
                     later = self.model.steps[s + 1 : int(p.order_ptr[o + 1])]
                     if later:
-                        self.floors[(trig.order, later[0][1].id)] = trig.expected_end + timedelta(
+                        self.floors[(trig.order, later[0][1].id)] = expected_end + timedelta(
                             minutes=self.model.steps[s][1].transfer_min
                         )
                     again.add(o)
@@ -300,30 +305,41 @@ class Engine:
         for o in sorted({*cands.tolist(), *extra}):
             oid = model.orders[o].id
             prefix = True  # automatic pins form a prefix of the routing; manual ones need not
+            prev: tuple[str, str] | None = None
             for s in range(int(p.order_ptr[o]), int(p.order_ptr[o + 1])):
                 st = int(plan.start[s])
                 key = (oid, model.steps[s][1].id)
                 qs = range(int(p.req_ptr[s]), int(p.req_ptr[s + 1]))
                 held = tuple(res_ids[int(plan.res[q])] if plan.res[q] >= 0 else "" for q in qs)
+                # real progress overrides the plan: a step cannot have started before its
+                # predecessor ended, nor while the predecessor is known to be still running
+                floor = self.floors.get(key)
+                consistent = (floor is None or model.time_of(st) >= floor) and not (
+                    prev in self.actual_start and prev not in self.actual_end
+                )
                 if key in self.manual:
                     out[key] = self.manual[key]
                 elif not prefix:
                     continue
                 elif key in self.actual_start:
                     out[key] = (self.actual_start[key], held)
-                elif (0 <= st <= now_slot) or (
-                    0 <= st < frozen_end
-                    and not any(
-                        plan.res[q] == r
-                        and st + p.req_off[q] < b
-                        and st + p.req_off[q] + p.req_len[q] > a
-                        for q in qs
-                        for r, a, b in lost
+                elif consistent and (
+                    (0 <= st <= now_slot)
+                    or (
+                        0 <= st < frozen_end
+                        and not any(
+                            plan.res[q] == r
+                            and st + p.req_off[q] < b
+                            and st + p.req_off[q] + p.req_len[q] > a
+                            for q in qs
+                            for r, a, b in lost
+                        )
                     )
                 ):
                     out[key] = (model.time_of(st), held)
                 else:
                     prefix = False
+                prev = key
         return out
 
     def _pin_steps(

@@ -20,6 +20,7 @@ __all__ = [
     "OrderCreated",
     "ResourceBack",
     "ResourceLost",
+    "StepEnded",
     "StepLate",
     "StepStarted",
     "Trigger",
@@ -76,6 +77,19 @@ class StepStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class StepEnded:
+    """Real progress: a job step actually ended at `at`.
+
+    Later than planned, it holds its resources until then and its successor starts after it
+    (as `StepLate`); earlier than planned, the freed time is used at the next replan.
+    """
+
+    order: str
+    step: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OrderCreated:
     """A new order from the ERP (file drop or REST)."""
 
@@ -107,6 +121,7 @@ Trigger = (
     | DeliveryLate
     | StepLate
     | StepStarted
+    | StepEnded
     | OrderCreated
     | OrderChanged
     | OrderCancelled

@@ -7,7 +7,15 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from cloud.plant import Order, Plant
-from cloud.replan import DeliveryLate, Engine, Replanner, ResourceLost, StepLate
+from cloud.replan import (
+    DeliveryLate,
+    Engine,
+    Replanner,
+    ResourceLost,
+    StepEnded,
+    StepLate,
+    StepStarted,
+)
 from taktline.clock import FakeClock
 from tests.replan.conftest import NOW
 
@@ -101,6 +109,22 @@ def test_late_step_pushes_its_successor_and_the_resource_users(
     nxt = eng.model.steps[s + 1][1]
     next_start, _ = _where(eng, (order, nxt.id))
     assert next_start >= late_end + timedelta(minutes=eng.model.steps[s][1].transfer_min)
+
+
+def test_actual_end_later_than_planned_pushes_the_successor(
+    harness: tuple[Plant, list[Order]],
+) -> None:
+    plant, orders = harness
+    eng = Engine(plant, orders, NOW, frozen=timedelta(minutes=30))
+    s, start, _ = _earliest(eng)
+    order, step = _key(eng, s)
+    eng.apply([StepStarted(order, step, start)], start)
+    planned_end = eng.model.time_of(int(eng.plan.start[s] + eng.model.problem.dur[s]))
+    ended = planned_end + timedelta(minutes=50)
+    eng.apply([StepEnded(order, step, ended)], ended)
+    assert _where(eng, (order, step))[0] == start  # a started step never moves
+    nxt = eng.model.steps[eng.step_index(order, step) + 1][1]
+    assert _where(eng, (order, nxt.id))[0] >= ended
 
 
 def test_small_delays_are_ignored_by_the_threshold(harness: tuple[Plant, list[Order]]) -> None:
