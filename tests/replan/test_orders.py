@@ -196,3 +196,22 @@ def test_manual_mode_holds_triggers_records_edits_and_exports(
         "manual_mode_on",
         "manual_mode_off",
     ]
+
+
+def test_rest_submission_with_a_bad_row_applies_nothing(harness: tuple[Plant, list[Order]]) -> None:
+    plant, orders = harness
+    replanner, _ = _loop(plant, orders)
+    product = orders[0].product
+    body = {
+        "orders": [
+            {"id": "api-1", "product": product, "quantity": 5, "due": "2026-03-27T12:00:00Z"},
+            {"id": "api-2", "product": product, "quantity": -5, "due": "2026-03-27T12:00:00Z"},
+        ],
+        "cancel": [orders[0].id],
+    }
+    with pytest.raises(OrderFileRejected) as info:
+        submit_orders(OrderDesk(replanner), body, "api-user")
+    assert [r["row"] for r in info.value.rows] == [2]
+    assert replanner.stats.triggers == 0 and orders[0].id in replanner.engine.orders
+    ok = submit_orders(OrderDesk(replanner), {"orders": body["orders"][:1]}, "api-user")
+    assert ok["created"] == ["api-1"] and replanner.stats.triggers == 1
