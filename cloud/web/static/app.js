@@ -51,7 +51,7 @@ function overview(status) {
       el("div", { class: "detail" }, `since ${text(m.since)}`),
       el("div", { class: "detail" }, `job ${m.job_step ? `${m.job_step.order} ${m.job_step.step}` : text(m.job)} · cycles ${m.cycles} · good ${m.good} · scrap ${m.scrap}`),
       el("div", { class: "detail" }, `operators ${m.operator_names.join(", ") || "—"} · tool ${text(m.tool_name)}`),
-      m.unskilled.length ? el("div", { class: "flag" }, `not skilled: ${m.unskilled.join(", ")}`) : null));
+      m.unskilled.length ? el("div", { class: "flag" }, `not skilled: ${m.unskilled.map((t) => m.operator_names[m.operators.indexOf(t)]).join(", ")}`) : null));
   return [el("h2", {}, "Plant overview"),
     tiles.length ? el("div", { class: "grid", id: "machines" }, ...tiles) : el("p", { class: "empty" }, "no machine known yet")];
 }
