@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from cloud.corrections import CorrectionRecorder
 from cloud.ingest import Ingest
+from cloud.master import MasterData
 from cloud.registry import apply_registry, load_registry
 from cloud.snapshots import Snapshotter
-from cloud.status import ResourceStatus
+from cloud.status import ResourceStatus, StatusMaster
 from cloud.store import EventLog
 from cloud.web import WebServer
 from taktline.clock import Clock, SystemClock
@@ -42,6 +44,8 @@ class CloudSettings:
     client_id: str = "taktline-cloud-ingest"
     #: Snapshot the status every this many events (fast restarts; see cloud/snapshots.py).
     snapshot_every: int = 100_000
+    #: The plant model (master data) the status is shown against; edits are saved back to it.
+    plant: Path | None = None
 
 
 class CloudService:
@@ -73,6 +77,12 @@ class CloudService:
             on_commit=lambda records: self.snapshots.committed(self.status, len(records)),
             client_id=settings.client_id,
         )
+        self.master = MasterData.load(settings.plant) if settings.plant is not None else None
+        if self.master is not None:
+            self.master.subscribe(lambda plant: self.status.set_master(StatusMaster.of(plant)))
+        self.corrections = CorrectionRecorder(
+            self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
+        )
         self.web: WebServer | None = None
         if settings.web_port is not None:
             self.web = WebServer(
@@ -80,6 +90,9 @@ class CloudService:
                 self.log.dead_letters,
                 host=settings.web_host,
                 port=settings.web_port,
+                status=self.status,
+                master=self.master,
+                corrections=self.corrections,
             )
 
     def start(self) -> CloudService:
