@@ -3,7 +3,8 @@
 Everything is retained (QoS 1), so any subscriber — a station, an operator's display,
 `mosquitto_sub` — gets the current version at once. A schedule's `version` grows by one per
 published change and `changed` names the jobs new, moved or gone; a list that did not change is
-not published again. The publisher owns one `taktline.mqtt.Session` and a thread that drives it.
+not published again. The publisher owns one `taktline.mqtt.Session` and a thread that drives it;
+after a reconnect it publishes the current version of every topic again.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class PlanPublisher:
         self, broker: BrokerSettings, site: str, *, client_id: str = "taktline-planner"
     ) -> None:
         self.site = site
-        self._session = Session(broker, client_id)
+        self._session = Session(broker, client_id, on_connect=self._republish)
+        self._retained: dict[str, bytes] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seen: dict[str, dict[str, tuple[str, str]]] = {}
@@ -95,7 +97,15 @@ class PlanPublisher:
         session.disconnect()
 
     def _publish(self, topic: str, body: bytes) -> None:
+        self._retained[topic] = body
         self._session.client.publish(topic, body, qos=1, retain=True)
+
+    def _republish(self) -> None:
+        # after a reconnect: a broker that lost its retained store (no persistence, a new
+        # broker) must still give every subscriber the current version at once
+        if self._session.connect_count > 1:
+            for topic, body in list(self._retained.items()):
+                self._session.client.publish(topic, body, qos=1, retain=True)
 
     def schedules(self, plant: Plant, book: JobBook, generated: str) -> list[str]:
         """Publishes every station's (machine's) and operator's schedule that changed.
