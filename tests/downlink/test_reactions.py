@@ -1,0 +1,93 @@
+"""Floor reactions: a round's machine changes set stack lights and give the replanner triggers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cloud.reactions import FloorReactions
+from cloud.replan import ResourceBack, ResourceLost
+from cloud.stack_lights import StackLights
+from cloud.status import ResourceStatus
+from cloud.store import LogRecord
+from contract import AgentPath, StackLightCommand
+
+STATION, AGENT = "crimp-01", "pi-crimp"
+PATH = AgentPath("plant1", "harness", AGENT)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.triggers: list[Any] = []
+
+    def submit(self, trigger: Any) -> None:
+        self.triggers.append(trigger)
+
+
+class Floor:
+    """Feeds events through the status fold and the reactions, one round each."""
+
+    def __init__(self) -> None:
+        self.status = ResourceStatus()
+        self.commands: list[StackLightCommand] = []
+        lights = StackLights(
+            lambda topic, raw: self.commands.append(StackLightCommand.decode(raw)),
+            lambda station: PATH,
+        )
+        self.sink = Sink()
+        self.reactions = FloorReactions(
+            self.status, lights=lights, replanner=self.sink, resource_of=str.upper
+        )
+        self.seq = 0
+
+    def round(self, kind: str, payload: dict[str, Any], minute: int) -> None:
+        self.seq += 1
+        at = f"2026-11-23T08:{minute:02d}:00.000000Z"
+        event = {
+            "v": 1, "type": kind, "source": f"{STATION}-io", "agent": AGENT, "station": STATION,
+            "instance": "a" * 32, "seq": self.seq, "time": at, "mono_ns": 0, "boot": "b",
+            "payload": payload,
+        }  # fmt: skip
+        record = LogRecord(
+            "a" * 32, self.seq, kind, f"{STATION}-io", AGENT, STATION, at, at, "monotonic", at,
+            json.dumps(event), event,
+        )  # fmt: skip
+        self.status.apply(event, at, self.seq)
+        self.reactions.committed([record])
+
+    @property
+    def light(self) -> tuple[str, bool]:
+        return self.commands[-1].colour, self.commands[-1].blink
+
+
+def test_a_breakdown_loses_the_machine_and_running_again_brings_it_back() -> None:
+    floor = Floor()
+    floor.round("job.ticket", {"tag": "0A020001", "action": "start"}, 0)
+    floor.round("machine.signal", {"signal": "run", "on": True}, 1)
+    assert floor.light == ("green", False)
+    floor.round("machine.signal", {"signal": "run", "on": False}, 2)
+    assert floor.light == ("red", True)  # stopped, no reason yet: asks for one
+    assert floor.sink.triggers == []
+    floor.round("machine.stop_reason", {"reason": "breakdown"}, 3)
+    assert floor.light == ("red", False)
+    (lost,) = floor.sink.triggers
+    assert isinstance(lost, ResourceLost)
+    assert (lost.resource, lost.reason) == ("CRIMP-01", "breakdown")
+    floor.round("machine.stop_reason", {"reason": "breakdown"}, 4)  # pressed twice: told once
+    assert len(floor.sink.triggers) == 1
+    floor.round("machine.signal", {"signal": "run", "on": True}, 30)
+    assert floor.light == ("green", False)
+    back = floor.sink.triggers[-1]
+    assert isinstance(back, ResourceBack) and back.resource == "CRIMP-01"
+    assert back.at.minute == 30
+
+
+def test_a_changeover_is_the_plans_own_business() -> None:
+    floor = Floor()
+    floor.round("job.ticket", {"tag": "0A020001", "action": "start"}, 0)
+    floor.round("machine.signal", {"signal": "run", "on": False}, 1)
+    floor.round("machine.stop_reason", {"reason": "changeover"}, 2)
+    assert floor.light == ("amber", False)
+    assert floor.sink.triggers == []
+    floor.round("job.ticket", {"tag": "0A020001", "action": "end"}, 3)
+    assert floor.light == ("off", False)  # idle: no job allocated
