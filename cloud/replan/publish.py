@@ -72,6 +72,11 @@ class PlanPublisher:
                 time.sleep(0.005)
         return self
 
+    @property
+    def connections(self) -> int:
+        """How many times the session (re)connected."""
+        return self._session.connect_count
+
     def close(self) -> None:
         """Stops the thread (after the pending messages went out) and disconnects."""
         self._stop.set()

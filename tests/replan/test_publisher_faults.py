@@ -43,9 +43,9 @@ def test_schedules_are_published_again_after_the_broker_lost_them(
             broker.kill()  # no persistence: the retained store is gone
             broker.restart()
             deadline = time.monotonic() + 20
-            while publisher._session.connect_count < 2 and time.monotonic() < deadline:
+            while publisher.connections < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert publisher._session.connect_count >= 2
+            assert publisher.connections >= 2
             again = StationSchedule.decode(_fetch_retained(broker.port, topic, timeout=10))
             assert again == first
     finally:
