@@ -129,6 +129,24 @@ def _labour(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
             "skills": list(operator.skills) if operator else [],
             "unskilled": bool(station and master.qualified(tag, station, job) is False),
         }
+    # Operators of the plant model without a badge cannot be seen: absent, or on leave.
+    badged = {entry.ref for entry in master.tags.values() if entry.kind == "badge"}
+    for resource in master.resources.values():
+        if resource.kind != "operator" or resource.id in badged:
+            continue
+        leave = master.on_leave(resource.id, now) if now else None
+        out[resource.id] = {
+            "operator": resource.id,
+            "name": resource.name or resource.id,
+            "status": "on_leave" if leave else "absent",
+            "station": None,
+            "rest_zone": None,
+            "since": None,
+            "last_seen": None,
+            "leave": leave.kind if leave else None,
+            "skills": list(resource.skills),
+            "unskilled": False,
+        }
     return out
 
 

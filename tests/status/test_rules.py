@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from cloud.plant import load_plant
+from cloud.plant import load_plant, parse_plant
 from cloud.status import OEE_LOSS, ResourceStatus, StatusMaster
 from tests.status.events import INSTANCE, T0, Feed, at, correction
 
-PLANT = load_plant(Path(__file__).parents[2] / "docs/examples/harness_plant_monitoring.json")
+EXAMPLE = Path(__file__).parents[2] / "docs/examples/harness_plant_monitoring.json"
+PLANT = load_plant(EXAMPLE)
 ANNA, BEN, DENIZ, CARLA = "04A1B2C3", "04D4E5F6", "04445566", "04112233"
 APP_A1, APP_A2 = "E0020001", "E0020002"
 TICKET_CRIMP = "0A000001"  # ORD-1 crimp, 200 units of HARNESS-DOOR
@@ -110,6 +112,14 @@ def test_operator_working_rest_idle_absent_and_on_leave(status: ResourceStatus, 
     later = T0 + timedelta(hours=20)
     assert status.snapshot(later)["labour"][ANNA]["status"] == "absent"
     assert status.snapshot()["labour"][DENIZ]["status"] == "on_leave"
+
+
+def test_an_operator_without_a_badge_is_absent() -> None:
+    document = json.loads(EXAMPLE.read_text())
+    document["resources"].append({"id": "OP-NEW", "kind": "operator", "calendar": "two-shift"})
+    status = ResourceStatus()
+    status.set_master(StatusMaster.of(parse_plant(document)))
+    assert status.snapshot(T0)["labour"]["OP-NEW"]["status"] == "absent"
 
 
 def test_operator_without_the_skill_is_flagged(status: ResourceStatus, feed: Feed) -> None:
