@@ -31,7 +31,7 @@ __all__ = ["AgentState", "ResourceStatus"]
 
 CORRECTIONS_KEPT: Final = 500
 #: Count events remembered by key, so a `void` correction can take their counts back.
-COUNTS_KEPT: Final = 100_000
+COUNTS_KEPT: Final = 20_000
 
 
 class AgentState:
