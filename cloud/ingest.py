@@ -85,6 +85,7 @@ class Ingest:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         on_change: Callable[[str], None] | None = None,
         on_commit: Callable[[list[LogRecord]], None] | None = None,
+        on_agent_status: Callable[[str, bool], None] | None = None,
         client_id: str = "taktline-cloud-ingest",
     ) -> None:
         self.log = event_log
@@ -95,6 +96,7 @@ class Ingest:
         self._clock = clock or SystemClock()
         self._on_change = on_change
         self._on_commit = on_commit
+        self._on_agent_status = on_agent_status
         #: Held from commit to fold; a cloud-side writer (hand corrections) takes it too.
         self.write_lock = threading.Lock()
         self._session = Session(broker, client_id, on_connect=self._subscribe)
@@ -157,6 +159,22 @@ class Ingest:
         self._queue.extend(messages)
         while self._queue:
             self._ingest_round(publish=False)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publishes on ingest's own session (the cloud's downlink: commands to agents)."""
+        self._session.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def path_of_station(self, station: str) -> AgentPath | None:
+        """The topic path of the agent that serves `station` (from the device registry)."""
+        agents, devices = self._agents, self._devices
+        if not any(s == station for _, s in devices.values()):
+            self.reload_registry()
+            agents, devices = self._agents, self._devices
+        for agent, served in devices.values():
+            if served == station and agent in agents:
+                site, area = agents[agent]
+                return AgentPath(site, area, agent)
+        return None
 
     def reload_registry(self) -> None:
         """Re-reads the device registry (after devices were registered)."""
@@ -297,6 +315,8 @@ class Ingest:
         self.status.set_online(path.agent, status.state == "online", utc_iso(received))
         if self._on_change:
             self._on_change(f"agent {path.agent} {status.state}")
+        if self._on_agent_status:
+            self._on_agent_status(path.agent, status.state == "online")
 
     def _identity_problem(self, path: AgentPath, claimed: str) -> str | None:
         if claimed != path.agent:

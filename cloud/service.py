@@ -1,26 +1,45 @@
-"""The cloud as one service: event log, status rebuilt from it, ingest, web interface.
+"""The cloud as one service: event log, status, ingest, web interface, stack lights, planner.
 
 This is what `taktline cloud` and the demo run. At start the resource status is restored from
 the newest snapshot plus the events after it, or rebuilt from the whole event log (the log is
 the truth; the status is a projection of it); then ingest connects and applies new events as
 they arrive, and the status is snapshotted every `snapshot_every` events and at a clean stop.
+After each ingest round the touched stations' stack lights follow their machines and, when the
+cloud has orders to plan, breakdowns and late deliveries become replan triggers
+(`cloud.reactions`); the replanner publishes every station's schedule over MQTT.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
 from cloud.corrections import CorrectionRecorder
+from cloud.errors import ConfigError
 from cloud.ingest import Ingest
 from cloud.master import MasterData
+from cloud.plant import parse_orders
+from cloud.reactions import FloorReactions
 from cloud.registry import apply_registry, load_registry
+from cloud.replan import (
+    Engine,
+    GapMailer,
+    OrderDesk,
+    OrderFolderWatcher,
+    PlanPublisher,
+    Replanner,
+    SmtpSettings,
+)
+from cloud.replan.intake import Policy
 from cloud.snapshots import Snapshotter
+from cloud.stack_lights import StackLights
 from cloud.status import ResourceStatus, StatusMaster
-from cloud.store import EventLog
+from cloud.store import EventLog, LogRecord
 from cloud.web import WebServer
 from taktline.clock import Clock, SystemClock
 from taktline.mqtt import BrokerSettings
@@ -46,6 +65,18 @@ class CloudSettings:
     snapshot_every: int = 100_000
     #: The plant model (master data) the status is shown against; edits are saved back to it.
     plant: Path | None = None
+    #: The orders to plan (`docs/schemas/orders.schema.json`); with `plant`, the replanner runs:
+    #: schedules published over MQTT, replans on breakdowns and late deliveries.
+    orders: Path | None = None
+    #: A folder watched for ERP order files (CSV/JSON); needs `orders`.
+    order_drop: Path | None = None
+    #: How the desk treats a changed order: "ask" (a planner decides), "new" or "adjust".
+    order_policy: Policy = "ask"
+    #: Steps starting within this many minutes stay put unless a resource in them is lost.
+    frozen_minutes: float = 30.0
+    #: Where gap reports are mailed (only when the report changed).
+    smtp: SmtpSettings | None = None
+    mail_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 class CloudService:
@@ -74,12 +105,21 @@ class CloudService:
             site=settings.site,
             clock=clock or SystemClock(),
             on_change=on_change,
-            on_commit=lambda records: self.snapshots.committed(self.status, len(records)),
+            on_commit=self._committed,
+            on_agent_status=self._agent_status,
             client_id=settings.client_id,
         )
         self.master = MasterData.load(settings.plant) if settings.plant is not None else None
         if self.master is not None:
             self.master.subscribe(lambda plant: self.status.set_master(StatusMaster.of(plant)))
+        self.replanner: Replanner | None = None
+        self.publisher: PlanPublisher | None = None
+        self.desk: OrderDesk | None = None
+        self._watcher: OrderFolderWatcher | None = None
+        if settings.orders is not None:
+            self._plan(settings, clock or SystemClock())
+        self.lights = StackLights(self.ingest.publish, self.ingest.path_of_station, clock=clock)
+        self.reactions = FloorReactions(self.status, lights=self.lights, replanner=self.replanner)
         self.corrections = CorrectionRecorder(
             self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
         )
@@ -95,18 +135,64 @@ class CloudService:
                 corrections=self.corrections,
             )
 
+    def _plan(self, settings: CloudSettings, clock: Clock) -> None:
+        if self.master is None:
+            raise ConfigError("orders need a plant model: give the plant too (--plant)")
+        assert settings.orders is not None
+        plant = self.master.plant
+        try:
+            orders = parse_orders(json.loads(settings.orders.read_text()), plant)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the orders {settings.orders}: {exc}") from exc
+        site = settings.site if settings.site != "+" else plant.site
+        engine = Engine(
+            plant, orders, clock.now(), frozen=timedelta(minutes=settings.frozen_minutes)
+        )
+        self.publisher = PlanPublisher(
+            BrokerSettings.from_url(settings.broker), site, client_id=f"{settings.client_id}-plan"
+        )
+        mailer = GapMailer(settings.smtp, settings.mail_to) if settings.smtp else None
+        self.replanner = Replanner(engine, publisher=self.publisher, mailer=mailer, clock=clock)
+        self.desk = OrderDesk(self.replanner, policy=settings.order_policy)
+        if settings.order_drop is not None:
+            self._watcher = OrderFolderWatcher(settings.order_drop, self.desk)
+
+    def _committed(self, records: list[LogRecord]) -> None:
+        """After each ingest round: lights and replan triggers, then maybe a snapshot."""
+        try:
+            self.reactions.committed(records)
+        except Exception:  # a reaction's bug must not stop ingest
+            log.exception("reacting to an ingest round failed")
+        self.snapshots.committed(self.status, len(records))
+
+    def _agent_status(self, agent: str, online: bool) -> None:
+        if online:
+            self.lights.agent_online(agent)  # a restarted agent gets its lights again
+
     def start(self) -> CloudService:
-        """Starts ingest and the web interface."""
+        """Starts the planner (when there are orders), ingest and the web interface."""
+        if self.publisher is not None and self.replanner is not None:
+            self.publisher.start()
+            self.replanner.publish_all()
+            self.replanner.start()
+        if self._watcher is not None:
+            self._watcher.start()
         self.ingest.start()
         if self.web is not None:
             self.web.start()
         return self
 
     def stop(self) -> None:
-        """Stops the web interface and ingest, then closes the log."""
+        """Stops the web interface, ingest and the planner, then closes the log."""
         if self.web is not None:
             self.web.stop()
         self.ingest.stop()
+        if self._watcher is not None:
+            self._watcher.close()
+        if self.replanner is not None:
+            self.replanner.close()
+        if self.publisher is not None:
+            self.publisher.close()
         if self.snapshots.pending:
             self.snapshots.take(self.status)  # the next start replays nothing
         self.log.close()

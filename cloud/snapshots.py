@@ -145,4 +145,8 @@ class Snapshotter:
         """Counts newly folded events; takes a snapshot when `every_events` have passed."""
         self._since += count
         if self._since >= self.every_events:
-            self.take(projection)
+            try:
+                self.take(projection)
+            except Exception:  # a failed snapshot costs a longer restart, never ingest
+                log.exception("status snapshot failed; the next start replays more of the log")
+                self._since = 0
