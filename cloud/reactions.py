@@ -10,15 +10,18 @@ the status) the stations the round touched are looked at again:
 - when the round carried lorry events, each delivery whose material-ready time slipped past the
   time the material is needed becomes a `DeliveryLate` per material (once per new ready time).
 
-Station ids are the plant model's resource ids unless `resource_of` maps them. The replanner
-coalesces bursts, so a flapping stop costs one replan, not many.
+Station ids are the plant model's resource ids unless `resource_of` maps them. A lost machine is
+out "until further notice" (every later job moves off it) unless the plant gives a
+`repair_estimate` (its mean time to repair): then it is planned back after that long, and its
+running again brings it back at once either way. The replanner coalesces bursts, so a flapping
+stop costs one replan, not many.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 from cloud.stack_lights import StackLights
@@ -56,11 +59,13 @@ class FloorReactions:
         lights: StackLights | None = None,
         replanner: TriggerSink | None = None,
         resource_of: Callable[[str], str | None] = lambda station: station,
+        repair_estimate: timedelta | None = None,
     ) -> None:
         self.status = status
         self.lights = lights
         self.replanner = replanner
         self.resource_of = resource_of
+        self.repair_estimate = repair_estimate
         self._lost: dict[str, str] = {}  # station -> the losing reason the plan was told
         self._late: dict[tuple[str, str], str] = {}  # (delivery, material) -> ready time told
         self.triggers = 0
@@ -98,7 +103,8 @@ class FloorReactions:
         at = _utc(machine.since) if machine.since else None
         if losing and told != reason and at is not None:
             self._lost[station] = str(reason)
-            self._submit(ResourceLost(resource, at, reason=reason))  # type: ignore[arg-type]
+            until = at + self.repair_estimate if self.repair_estimate is not None else None
+            self._submit(ResourceLost(resource, at, until, reason=reason))  # type: ignore[arg-type]
         elif not losing and told is not None and at is not None:
             del self._lost[station]
             self._submit(ResourceBack(resource, at))

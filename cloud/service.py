@@ -74,6 +74,9 @@ class CloudSettings:
     order_policy: Policy = "ask"
     #: Steps starting within this many minutes stay put unless a resource in them is lost.
     frozen_minutes: float = 30.0
+    #: A broken machine is planned back after this many minutes (its mean time to repair);
+    #: None: out until it runs again.
+    repair_minutes: float | None = None
     #: Where gap reports are mailed (only when the report changed).
     smtp: SmtpSettings | None = None
     mail_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -119,7 +122,13 @@ class CloudService:
         if settings.orders is not None:
             self._plan(settings, clock or SystemClock())
         self.lights = StackLights(self.ingest.publish, self.ingest.path_of_station, clock=clock)
-        self.reactions = FloorReactions(self.status, lights=self.lights, replanner=self.replanner)
+        repair = settings.repair_minutes
+        self.reactions = FloorReactions(
+            self.status,
+            lights=self.lights,
+            replanner=self.replanner,
+            repair_estimate=timedelta(minutes=repair) if repair is not None else None,
+        )
         self.corrections = CorrectionRecorder(
             self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
         )
