@@ -74,6 +74,10 @@ class CloudSettings:
     order_policy: Policy = "ask"
     #: Steps starting within this many minutes stay put unless a resource in them is lost.
     frozen_minutes: float = 30.0
+    #: Triggers closer together than this are one replan (a breakdown is a few events within
+    #: milliseconds); a burst never waits longer than `replan_max_delay_s`.
+    replan_quiet_s: float = 0.25
+    replan_max_delay_s: float = 2.0
     #: A broken machine is planned back after this many minutes (its mean time to repair);
     #: None: out until it runs again.
     repair_minutes: float | None = None
@@ -161,7 +165,14 @@ class CloudService:
             BrokerSettings.from_url(settings.broker), site, client_id=f"{settings.client_id}-plan"
         )
         mailer = GapMailer(settings.smtp, settings.mail_to) if settings.smtp else None
-        self.replanner = Replanner(engine, publisher=self.publisher, mailer=mailer, clock=clock)
+        self.replanner = Replanner(
+            engine,
+            publisher=self.publisher,
+            mailer=mailer,
+            clock=clock,
+            quiet=timedelta(seconds=settings.replan_quiet_s),
+            max_delay=timedelta(seconds=settings.replan_max_delay_s),
+        )
         self.desk = OrderDesk(self.replanner, policy=settings.order_policy)
         if settings.order_drop is not None:
             self._watcher = OrderFolderWatcher(settings.order_drop, self.desk)
