@@ -4,7 +4,9 @@ Standard library only (`http.server`): a `ThreadingHTTPServer`, one thread per r
 page is the same small application (`static/app.html`, `app.js`, `app.css`; no external assets:
 the plant may be offline) that renders the view its path names. Updates are pushed as
 Server-Sent Events (`/api/events`): each client's thread waits on the status's change condition
-and sends the new snapshot, at most `PUSH_INTERVAL_S` apart. `ROUTES` is the list of record of
+and sends the new snapshot, at most `PUSH_INTERVAL_S` apart; when the cloud plans, a `plan`
+event tells the Plan and Gap pages to fetch again (`plan_api.py` serves the planners' routes:
+plan, gap report, orders, decisions, manual mode). `ROUTES` is the list of record of
 what is served; `docs/openapi.yaml` describes the API and a test checks that both agree.
 """
 
@@ -22,7 +24,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from cloud.corrections import CorrectionRecorder, CorrectionRefused
 from cloud.master import MasterData, MasterRejected
+from cloud.replan import OrderDesk, Replanner
 from cloud.status import ResourceStatus
+from cloud.web.plan_api import PLAN_ROUTES, PlanApi, Reply
 
 __all__ = ["PAGES", "ROUTES", "WebServer"]
 
@@ -31,9 +35,20 @@ DeadLetters = Callable[[int], list[dict[str, Any]]]
 
 PUSH_INTERVAL_S: Final = 0.25
 KEEPALIVE_S: Final = 15.0
+#: How often a live push looks for a plan change while no status change comes.
+PLAN_POLL_S: Final = 0.5
 MAX_BODY: Final = 4 * 1024 * 1024
 #: The pages (each served by the one application, which renders the view its path names).
-PAGES: Final = ("/", "/machines/{station}", "/tooling", "/labour", "/deliveries", "/corrections")
+PAGES: Final = (
+    "/",
+    "/machines/{station}",
+    "/tooling",
+    "/labour",
+    "/deliveries",
+    "/corrections",
+    "/plan",
+    "/gaps",
+)
 #: (method, path) of every API route served; the OpenAPI document lists the same.
 ROUTES: Final = (
     ("get", "/api/status"),
@@ -46,8 +61,14 @@ ROUTES: Final = (
     ("put", "/api/master"),
     ("post", "/api/master/{section}"),
     ("get", "/healthz"),
+    *PLAN_ROUTES,
 )
-_STATIC: Final = {"app.js": "text/javascript", "app.css": "text/css"}
+_STATIC: Final = {
+    "app.js": "text/javascript",
+    "app.css": "text/css",
+    "plan.js": "text/javascript",
+    "plan.css": "text/css",
+}
 _MACHINE = re.compile(r"^/(?:api/)?machines/([A-Za-z0-9._-]{1,64})$")
 
 
@@ -64,9 +85,13 @@ class WebServer:
         status: ResourceStatus | None = None,
         master: MasterData | None = None,
         corrections: CorrectionRecorder | None = None,
+        replanner: Replanner | None = None,
+        desk: OrderDesk | None = None,
     ) -> None:
         self.stopping = threading.Event()
-        app = _App(snapshot, dead_letters, status, master, corrections, self.stopping)
+        #: The planners' routes (plan, gaps, orders, decisions, manual mode; see plan_api.py).
+        self.plan = PlanApi(replanner, desk)
+        app = _App(snapshot, dead_letters, status, master, corrections, self.stopping, self.plan)
         self._server = ThreadingHTTPServer((host, port), _handler(app))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -76,6 +101,10 @@ class WebServer:
         """The overview's address, e.g. http://127.0.0.1:8080/."""
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/"
+
+    def plan_changed(self, *_: object) -> None:
+        """Tells the pages the plan changed (pass as the replanner's `on_replan`)."""
+        self.plan.changed()
 
     def start(self) -> WebServer:
         """Serves in a background thread."""
@@ -109,6 +138,7 @@ class _App:
         master: MasterData | None,
         corrections: CorrectionRecorder | None,
         stopping: threading.Event,
+        plan: PlanApi,
     ) -> None:
         self.snapshot = snapshot
         self.dead_letters = dead_letters
@@ -116,6 +146,7 @@ class _App:
         self.master = master
         self.corrections = corrections
         self.stopping = stopping
+        self.plan = plan
         files = resources.files("cloud.web").joinpath("static")
         self.page = files.joinpath("app.html").read_bytes()
         self.static = {name: files.joinpath(name).read_bytes() for name in _STATIC}
@@ -150,6 +181,17 @@ def _handler(app: _App) -> type[BaseHTTPRequestHandler]:
         def _json(self, value: Any, code: int = 200) -> None:
             self._send(code, json.dumps(value, indent=1).encode(), "application/json")
 
+        def _reply(self, reply: Reply) -> None:
+            body = json.dumps(reply.body, indent=1).encode()
+            self.send_response(reply.code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
         def _body(self) -> bytes | None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
@@ -177,6 +219,8 @@ def _handler(app: _App) -> type[BaseHTTPRequestHandler]:
                 self._send(200, app.static[path[8:]], _STATIC[path[8:]] + "; charset=utf-8")
             elif path == "/api/status":
                 self._json(app.snapshot())
+            elif app.plan.serves("get", url.path):
+                self._reply(app.plan.get(url.path))
             elif machine and path.startswith("/api/"):
                 detail = app.status.machine(machine.group(1)) if app.status else None
                 if detail is None:
@@ -206,8 +250,13 @@ def _handler(app: _App) -> type[BaseHTTPRequestHandler]:
                 self._json({"error": f"no such page: {path}"}, 404)
 
         def do_POST(self) -> None:
-            path = unquote(urlsplit(self.path).path)
-            if path == "/api/corrections":
+            raw_path = urlsplit(self.path).path
+            path = unquote(raw_path)
+            if app.plan.serves("post", raw_path):
+                body = self._body()
+                if body is not None:
+                    self._reply(app.plan.post(raw_path, body, self.headers.get("X-User")))
+            elif path == "/api/corrections":
                 if app.corrections is None:
                     self._json({"error": "corrections are not enabled"}, 404)
                     return
@@ -271,15 +320,31 @@ def _handler(app: _App) -> type[BaseHTTPRequestHandler]:
             self.send_header("Connection", "close")
             self.end_headers()
             version = -1
+            plan_seen: tuple[Any, ...] | None = None
+            # With a plan the wait for a status change is cut into slices, so that a plan
+            # change (a replan, a decision, manual mode) is pushed within one slice too.
+            wait_s = PLAN_POLL_S if app.plan.replanner is not None else KEEPALIVE_S
+            quiet_since = time.monotonic()
             try:
                 while not app.stopping.is_set():
-                    seen = app.wait_change(version, KEEPALIVE_S)
-                    if seen == version:
-                        self.wfile.write(b": keep-alive\n\n")
-                    else:
+                    seen = app.wait_change(version, wait_s)
+                    sent = False
+                    if seen != version:
                         version = seen
                         data = json.dumps(app.snapshot(), separators=(",", ":"))
                         self.wfile.write(f"event: status\ndata: {data}\n\n".encode())
+                        sent = True
+                    plan_now = app.plan.signature()
+                    if plan_now != plan_seen:
+                        plan_seen = plan_now
+                        data = json.dumps(app.plan.event(), separators=(",", ":"))
+                        self.wfile.write(f"event: plan\ndata: {data}\n\n".encode())
+                        sent = True
+                    if sent:
+                        quiet_since = time.monotonic()
+                    elif time.monotonic() - quiet_since >= KEEPALIVE_S:
+                        self.wfile.write(b": keep-alive\n\n")
+                        quiet_since = time.monotonic()
                     self.wfile.flush()
                     time.sleep(PUSH_INTERVAL_S)  # coalesce bursts into one push
             except (BrokenPipeError, ConnectionResetError):

@@ -129,6 +129,18 @@ function corrections(status) {
 }
 
 const VIEWS = { overview, tooling, labour, deliveries, corrections };
+// Views that fetch their own data (plan.js registers "plan" and "gaps"): drawn on load and on
+// their own pushed events, not on every status push. Each is { draw(view, event) }.
+const SELF_FETCHING = {};
+window.taktline = { el, table, text, views: SELF_FETCHING };
+
+function drawSelfFetching(event) {
+  const [name] = route();
+  const own = SELF_FETCHING[name];
+  if (!own) return;
+  for (const link of document.querySelectorAll("nav a")) link.classList.toggle("current", link.dataset.view === name);
+  own.draw(view, event);
+}
 
 async function render(status) {
   latest = status;
@@ -136,6 +148,7 @@ async function render(status) {
   document.getElementById("now").textContent = text(status.now);
   const [name, arg] = route();
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("current", link.dataset.view === name);
+  if (SELF_FETCHING[name]) return;  // drawn from its own data (plan.js)
   if (name === "corrections" && document.getElementById("correction-form")) {
     const fresh = corrections(status);
     view.querySelector("table:last-of-type")?.replaceWith(fresh[fresh.length - 1]);
@@ -153,7 +166,9 @@ function connect() {
     link.textContent = "live"; link.className = "link live";
     render(JSON.parse(event.data));
   });
+  source.addEventListener("plan", (event) => drawSelfFetching(JSON.parse(event.data)));
   source.onerror = () => { link.textContent = "reconnecting…"; link.className = "link down"; };
 }
 
 connect();
+document.addEventListener("DOMContentLoaded", () => drawSelfFetching(null));

@@ -1,0 +1,267 @@
+// The planners' pages: the Plan (a Gantt view per resource with the gap report's shortfalls
+// shaded, pending order decisions, manual mode, export) and the Gap report. They read the plan
+// API (/api/plan, /api/plan/state, /api/gaps, /api/decisions) and are drawn again whenever the
+// server pushes a `plan` event. Loaded after app.js, whose helpers come through window.taktline.
+// Who acts is the name typed into the page (no login yet); the server records it in its audit.
+"use strict";
+
+(() => {
+  const { el, table, text, views } = window.taktline;
+  const KINDS = ["machine", "operator", "tool"];
+  const SPANS = { all: "whole plan", 8: "next 8 h", 24: "next 24 h" };
+  let span = localStorage.getItem("taktline-span") || "all";
+  let drawing = Promise.resolve();
+
+  async function getJSON(path) {
+    const response = await fetch(path);
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || `${path}: HTTP ${response.status}`);
+    return body;
+  }
+
+  function user() {
+    return (localStorage.getItem("taktline-user") || "").trim();
+  }
+
+  function say(message, bad) {
+    const box = document.getElementById("plan-result");
+    if (box) { box.textContent = message; box.className = bad ? "flag" : ""; }
+  }
+
+  async function act(path, body) {
+    if (!user()) { say("enter your name first (it is recorded with every decision and edit)", true); return false; }
+    const response = await fetch(path, {
+      method: "POST", headers: { "Content-Type": "application/json", "X-User": user() },
+      body: JSON.stringify({ ...body, user: user() }),
+    });
+    const answer = await response.json();
+    if (!response.ok) { say(answer.error || `HTTP ${response.status}`, true); return false; }
+    say("done");
+    return true;
+  }
+
+  function hue(order) {
+    let h = 0;
+    for (const c of order) h = (h * 31 + c.charCodeAt(0)) % 360;
+    return h;
+  }
+
+  function minutes(ms) {
+    return `${Math.round(ms / 60000)} min`;
+  }
+
+  // --- the Gantt view --------------------------------------------------------------------------
+
+  function rowsOf(plan, state) {
+    const known = state.resources.slice().sort((a, b) => {
+      const ka = KINDS.indexOf(a.kind), kb = KINDS.indexOf(b.kind);
+      return (ka < 0 ? 9 : ka) - (kb < 0 ? 9 : kb);
+    });
+    const ids = new Set(known.map((r) => r.id));
+    for (const id of Object.keys(plan.resources)) if (!ids.has(id)) known.push({ id, kind: "", name: "" });
+    return known;
+  }
+
+  function windowOf(plan, state, now) {
+    let first = now, last = now + 3600000;
+    for (const jobs of Object.values(plan.resources)) {
+      for (const j of jobs) {
+        if (j.start) first = Math.min(first, Date.parse(j.start));
+        if (j.end) last = Math.max(last, Date.parse(j.end));
+      }
+    }
+    if (span !== "all") { first = now - 1800000; last = now + Number(span) * 3600000; }
+    const hour = 3600000;
+    return [Math.floor(first / hour) * hour, Math.ceil(last / hour) * hour];
+  }
+
+  function placed(node, from, to, t0, t1) {
+    const a = Math.max(from, t0), b = Math.min(to, t1);
+    if (b <= a) return null;
+    node.style.left = `${(100 * (a - t0)) / (t1 - t0)}%`;
+    node.style.width = `${(100 * (b - a)) / (t1 - t0)}%`;
+    return node;
+  }
+
+  function gantt(plan, state, report) {
+    const now = Date.parse(state.now);
+    const [t0, t1] = windowOf(plan, state, now);
+    const chart = el("div", { class: "gantt", id: "gantt" });
+    const axis = el("div", { class: "gantt-track gantt-axis" });
+    const step = t1 - t0 > 48 * 3600000 ? 6 * 3600000 : t1 - t0 > 12 * 3600000 ? 2 * 3600000 : 3600000;
+    for (let t = t0; t < t1; t += step) {
+      const tick = placed(el("div", { class: "tick" }, new Date(t).toISOString().slice(5, 16).replace("T", " ")), t, t + step, t0, t1);
+      if (tick) axis.append(tick);
+    }
+    chart.append(el("div", { class: "gantt-row" }, el("div", { class: "gantt-label" }, "UTC"), axis));
+    const lane = el("div", { class: "gantt-track" });
+    for (const g of report.gaps) {
+      const shade = el("div", { class: "gap", title: `${g.group}: short ${g.shortfall} from ${g.start} to ${g.end}` }, `${g.group} −${g.shortfall}`);
+      if (placed(shade, Date.parse(g.start), Date.parse(g.end), t0, t1)) lane.append(shade);
+    }
+    chart.append(el("div", { class: "gantt-row gaps-lane", "data-resource": "gaps" }, el("div", { class: "gantt-label" }, "gaps"), lane));
+    const shaded = {};
+    for (const g of report.gaps) {
+      for (const group of g.group.split("+")) {
+        for (const member of state.groups[group] || []) (shaded[member] = shaded[member] || []).push(g);
+      }
+    }
+    for (const r of rowsOf(plan, state)) {
+      const track = el("div", { class: "gantt-track" });
+      for (const g of shaded[r.id] || []) {
+        const shade = placed(el("div", { class: "gap", title: `gap in ${g.group}: short ${g.shortfall} from ${g.start} to ${g.end}` }), Date.parse(g.start), Date.parse(g.end), t0, t1);
+        if (shade) track.append(shade);
+      }
+      for (const j of plan.resources[r.id] || []) {
+        if (!j.start || !j.end) continue;
+        const bar = el("div", {
+          class: "bar", "data-order": j.order, "data-step": j.step, title: `${j.order}/${j.step}: ${j.start} – ${j.end}`,
+        }, `${j.order}/${j.step}`);
+        bar.style.background = `hsl(${hue(j.order)}, 55%, 45%)`;
+        bar.addEventListener("click", () => fillMove(j));
+        if (placed(bar, Date.parse(j.start), Date.parse(j.end), t0, t1)) track.append(bar);
+      }
+      const label = el("div", { class: "gantt-label", title: `${r.kind} ${r.name || ""}` }, r.id, el("span", { class: "kind" }, ` ${r.kind}`));
+      chart.append(el("div", { class: `gantt-row kind-${r.kind}`, "data-resource": r.id }, label, track));
+    }
+    if (now >= t0 && now <= t1) {
+      const line = el("div", { class: "now-line", title: `now ${state.now}` });
+      line.style.left = `calc(var(--label) + (100% - var(--label)) * ${(now - t0) / (t1 - t0)})`;
+      chart.append(line);
+    }
+    return chart;
+  }
+
+  function fillMove(job) {
+    const form = document.getElementById("move-form");
+    if (!form) return;
+    form.elements.order.value = job.order;
+    form.elements.step.value = job.step;
+    const local = new Date(Date.parse(job.start) - new Date().getTimezoneOffset() * 60000);
+    form.elements.start.value = local.toISOString().slice(0, 16);
+  }
+
+  // --- the Plan page ---------------------------------------------------------------------------
+
+  function toolbar(state, redraw) {
+    const name = el("input", { id: "user", placeholder: "your name", value: user() });
+    name.addEventListener("change", () => localStorage.setItem("taktline-user", name.value.trim()));
+    const manual = state.manual.on;
+    const toggle = el("button", { id: "manual-toggle", type: "button" }, manual ? "Leave manual mode" : "Enter manual mode");
+    toggle.addEventListener("click", async () => { if (await act("/api/manual", { on: !manual })) redraw(); });
+    const choose = el("select", { id: "span" });
+    for (const [value, label] of Object.entries(SPANS)) choose.append(el("option", { value, selected: value === span }, label));
+    choose.addEventListener("change", () => { span = choose.value; localStorage.setItem("taktline-span", span); redraw(); });
+    return el("div", { class: "toolbar" },
+      el("label", {}, "Your name ", name),
+      el("span", { class: manual ? "mode manual" : "mode", id: "mode" },
+        manual ? `manual mode (${state.manual.by}): automatic replans wait` : "automatic replanning"),
+      toggle, el("label", {}, "Show ", choose),
+      el("a", { href: "/api/plan/export", download: "", id: "export" }, "Export plan (JSON)"));
+  }
+
+  function moveForm(redraw) {
+    const form = el("form", { class: "move", id: "move-form" },
+      el("label", {}, "Order ", el("input", { name: "order", size: 10 })),
+      el("label", {}, "Step ", el("input", { name: "step", size: 8 })),
+      el("label", {}, "Start ", el("input", { name: "start", type: "datetime-local" })),
+      el("button", { type: "submit" }, "Move step"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const f = form.elements;
+      if (!f.start.value) { say("pick a start", true); return; }
+      const path = `/api/plan/steps/${encodeURIComponent(f.order.value)}/${encodeURIComponent(f.step.value)}`;
+      if (await act(path, { start: new Date(f.start.value).toISOString() })) redraw();
+    });
+    return form;
+  }
+
+  function decisionsTable(pending, redraw) {
+    const describe = (o) => (o ? `${o.product} × ${o.quantity}, due ${o.due}` : "—");
+    return table(["Order", "Received", "From", "Planned now", "Changed to", "Decision"],
+      pending.map((d) => {
+        const buttons = el("span", { class: "decide", "data-order": d.order });
+        for (const [decision, label] of [["new", "New"], ["adjust", "Adjust"]]) {
+          const button = el("button", { type: "button", title: decision === "new" ? "a new schedule; the old one does not start" : "keep started and frozen steps, re-place the rest" }, label);
+          button.addEventListener("click", async () => {
+            if (await act(`/api/decisions/${encodeURIComponent(d.order)}`, { decision })) redraw();
+          });
+          buttons.append(button, " ");
+        }
+        return [d.order, d.received, d.source, describe(d.current), describe(d.new), buttons];
+      }), "no changed order waits for a decision");
+  }
+
+  async function drawPlan(view) {
+    const redraw = () => views.plan.draw(view, null);
+    let plan, state, report, pending;
+    try {
+      [plan, state, report, pending] = await Promise.all(
+        ["/api/plan", "/api/plan/state", "/api/gaps", "/api/decisions"].map(getJSON));
+    } catch (error) {
+      view.replaceChildren(el("h2", {}, "Plan"), el("p", { class: "empty" }, error.message));
+      return;
+    }
+    const s = plan.summary;
+    view.replaceChildren(
+      el("h2", {}, `Plan — ${plan.site}`),
+      toolbar(state, redraw),
+      el("p", { class: "summary" }, `${s.orders} orders: ${s.on_time} on time, ${s.early} early, ${s.late} late, ${s.unplanned} unplanned · `,
+        `${report.gaps.length} gap(s) · ${state.replans} replans · order changes: policy ${state.policy}`),
+      el("div", { id: "plan-result" }),
+      gantt(plan, state, report),
+      el("h2", {}, "Order changes waiting for a decision"),
+      decisionsTable(pending, redraw),
+      state.manual.on ? el("h2", {}, "Move a step (manual mode; click a bar to pick it)") : null,
+      state.manual.on ? moveForm(redraw) : null);
+    document.body.dataset.rendered = `plan-${state.version}`;
+    document.body.dataset.planVersion = String(state.version);
+  }
+
+  // --- the Gap report page ---------------------------------------------------------------------
+
+  async function drawGaps(view) {
+    let report;
+    try {
+      report = await getJSON("/api/gaps");
+    } catch (error) {
+      view.replaceChildren(el("h2", {}, "Gap report"), el("p", { class: "empty" }, error.message));
+      return;
+    }
+    const off = Object.fromEntries(report.orders.map((o) => [o.order, o]));
+    const effect = (ids, status) => ids.filter((id) => off[id] && off[id].status === status)
+      .map((id) => `${id} (${status === "late" ? "+" : "−"}${status === "late" ? off[id].tardiness_min : off[id].earliness_min} min)`).join(", ");
+    view.replaceChildren(
+      el("h2", {}, "Gap report"),
+      el("p", { class: "summary" }, report.gaps.length ? `${report.gaps.length} gap(s); digest ${report.digest.slice(0, 12)}` : "no resource is short"),
+      table(["Resource group", "From", "To", "Length", "Shortfall", "Orders made late (by)", "Orders made early (by)", "Tardiness (min)", "Earliness (min)"],
+        report.gaps.map((g) => [g.group, g.start, g.end, minutes(Date.parse(g.end) - Date.parse(g.start)), g.shortfall,
+          effect(g.orders, "late") || "—", effect(g.orders, "early") || "—", g.tardiness_min, g.earliness_min]), "no gaps"),
+      el("h2", {}, "Orders off their due date"),
+      table(["Order", "Status", "Early (min)", "Late (min)"],
+        report.orders.map((o) => [o.order, o.status, o.earliness_min, o.tardiness_min]), "every order on time"));
+    view.querySelector("table")?.setAttribute("id", "gap-table");
+    document.body.dataset.rendered = `gaps-${report.digest.slice(0, 12)}`;
+  }
+
+  // One drawing at a time: a push arriving mid-draw waits, so the newest data wins. A push while
+  // the planner types into a field waits until the field is left (what was typed is kept).
+  function serial(fn) {
+    const own = {
+      draw: (view, event) => {
+        const typing = document.activeElement;
+        if (event && typing && view.contains(typing) && ["INPUT", "SELECT"].includes(typing.tagName)) {
+          // later than the blur itself, so that a click on the form's button still lands
+          typing.addEventListener("blur", () => setTimeout(() => own.draw(view, null), 400), { once: true });
+          return drawing;
+        }
+        drawing = drawing.then(() => fn(view, event)).catch((e) => say(String(e), true));
+        return drawing;
+      },
+    };
+    return own;
+  }
+
+  views.plan = serial(drawPlan);
+  views.gaps = serial(drawGaps);
+})();
