@@ -146,6 +146,8 @@ class CloudService:
                 status=self.status,
                 master=self.master,
                 corrections=self.corrections,
+                replanner=self.replanner,
+                desk=self.desk,
             )
 
     def _plan(self, settings: CloudSettings, clock: Clock) -> None:
@@ -172,10 +174,15 @@ class CloudService:
             clock=clock,
             quiet=timedelta(seconds=settings.replan_quiet_s),
             max_delay=timedelta(seconds=settings.replan_max_delay_s),
+            on_replan=self._replanned,
         )
         self.desk = OrderDesk(self.replanner, policy=settings.order_policy)
         if settings.order_drop is not None:
             self._watcher = OrderFolderWatcher(settings.order_drop, self.desk)
+
+    def _replanned(self, outcome: object) -> None:
+        if self.web is not None:
+            self.web.plan_changed()  # the Plan and Gap pages fetch again
 
     def _committed(self, records: list[LogRecord]) -> None:
         """After each ingest round: lights and replan triggers, then maybe a snapshot."""
