@@ -8,7 +8,12 @@ the status) the stations the round touched are looked at again:
   (`ResourceLost`), and the same machine running again (or its stop explained otherwise) is
   back (`ResourceBack`);
 - when the round carried lorry events, each delivery whose material-ready time slipped past the
-  time the material is needed becomes a `DeliveryLate` per material (once per new ready time).
+  time the material is needed becomes a `DeliveryLate` per material (once per new ready time);
+- real progress (the paper's resource plan updated from the floor): a job ticket read to start or
+  end a job step is `StepStarted` / `StepEnded` for the order and step the ticket stands for (the
+  plant model's tag directory), and while a step runs its counts give its expected end
+  (`elapsed / done * remaining`): later than planned, it is a `StepLate` (told again only when the
+  expectation moves by a minute or more; the replanner ignores small delays).
 
 Station ids are the plant model's resource ids unless `resource_of` maps them. A lost machine is
 out "until further notice" (every later job moves off it) unless the plant gives a
@@ -19,6 +24,7 @@ stop costs one replan, not many.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -35,6 +41,7 @@ log = logging.getLogger(__name__)
 #: Stop reasons that take the machine out of the plan; other stops are the plan's own business.
 LOSING_REASONS: Final = frozenset({"breakdown", "maintenance"})
 _LORRY_EVENTS: Final = frozenset({"gps.position", "gps.fix", "package.read"})
+_RETELL: Final = timedelta(minutes=1)
 
 
 class TriggerSink(Protocol):
@@ -68,20 +75,33 @@ class FloorReactions:
         self.repair_estimate = repair_estimate
         self._lost: dict[str, str] = {}  # station -> the losing reason the plan was told
         self._late: dict[tuple[str, str], str] = {}  # (delivery, material) -> ready time told
+        self._told_late: dict[tuple[str, str], datetime] = {}  # (order, step) -> expected end
         self.triggers = 0
 
     def committed(self, records: Iterable[LogRecord]) -> None:
         """Looks at what one ingest round changed (ingest's thread, after the status fold)."""
         stations: set[str] = set()
+        counted: dict[str, str] = {}
         lorry = False
+        tickets: list[LogRecord] = []
         for record in records:
             if record.station:
                 stations.add(record.station)
+                if record.type == "machine.signal":
+                    counted[record.station] = record.corrected_time
             if record.type in _LORRY_EVENTS:
                 lorry = True
+            elif record.type == "job.ticket":
+                tickets.append(record)
         for station in sorted(stations):
             self._station(station)
-        if lorry and self.replanner is not None:
+        if self.replanner is None:
+            return
+        for record in tickets:
+            self._ticket(record)
+        for station, latest in sorted(counted.items()):
+            self._progress(station, latest)
+        if lorry:
             self._deliveries()
 
     def _station(self, station: str) -> None:
@@ -108,6 +128,39 @@ class FloorReactions:
         elif not losing and told is not None and at is not None:
             del self._lost[station]
             self._submit(ResourceBack(resource, at))
+
+    def _ticket(self, record: LogRecord) -> None:
+        from cloud.replan import StepEnded, StepStarted
+
+        event = record.event if record.event is not None else json.loads(record.body)
+        entry = self.status.master.ticket(event["payload"]["tag"])
+        if entry is None or not entry.ref or not entry.step:
+            return  # a ticket the tag directory does not place: the status shows it as it is
+        at = _utc(record.corrected_time)
+        if event["payload"]["action"] == "start":
+            self._submit(StepStarted(entry.ref, entry.step, at))
+        else:
+            self._told_late.pop((entry.ref, entry.step), None)
+            self._submit(StepEnded(entry.ref, entry.step, at))
+
+    def _progress(self, station: str, latest: str) -> None:
+        from cloud.replan import StepLate
+
+        machine = self.status.machines.get(station)
+        job = self.status.jobs.get(machine.job) if machine is not None and machine.job else None
+        entry = self.status.master.ticket(job.ticket) if job is not None else None
+        if job is None or entry is None or not entry.quantity or not entry.ref:
+            return
+        done = job.good + job.scrap if job.good + job.scrap else job.cycles
+        if not 0 < done < entry.quantity:
+            return
+        started, now = _utc(job.started), _utc(latest)
+        expected = now + (now - started) / done * (entry.quantity - done)
+        key = (entry.ref, entry.step)
+        told = self._told_late.get(key)
+        if told is None or abs(expected - told) >= _RETELL:
+            self._told_late[key] = expected
+            self._submit(StepLate(entry.ref, entry.step, expected))
 
     def _deliveries(self) -> None:
         from cloud.replan import DeliveryLate

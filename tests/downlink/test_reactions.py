@@ -91,3 +91,41 @@ def test_a_changeover_is_the_plans_own_business() -> None:
     assert floor.sink.triggers == []
     floor.round("job.ticket", {"tag": "0A020001", "action": "end"}, 3)
     assert floor.light == ("off", False)  # idle: no job allocated
+
+
+def test_job_tickets_and_counts_are_real_progress_for_the_plan() -> None:
+    from cloud.plant import parse_plant
+    from cloud.replan import StepEnded, StepLate, StepStarted
+    from cloud.status import StatusMaster
+
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    always = {"id": "c", "shifts": [{"days": days, "start": "00:00", "end": "24:00"}]}
+    step = {"id": "crimp", "per_unit_min": 1, "holds": [{"group": "g"}]}
+    plant = parse_plant(
+        {
+            "site": "plant1", "timezone": "UTC",
+            "calendars": [always],
+            "resources": [{"id": "CRIMP-01", "kind": "machine", "calendar": "c"}],
+            "groups": [{"id": "g", "kind": "machine", "members": ["CRIMP-01"]}],
+            "products": [{"id": "P", "steps": [step]}],
+            "tags": [
+                {"tag": "0A020001", "kind": "ticket", "ref": "O-1", "product": "P",
+                 "step": "crimp", "quantity": 10}
+            ],
+        }
+    )  # fmt: skip
+    floor = Floor()
+    floor.status.set_master(StatusMaster.of(plant))
+    floor.round("job.ticket", {"tag": "0A020001", "action": "start"}, 0)
+    (started,) = floor.sink.triggers
+    assert isinstance(started, StepStarted) and (started.order, started.step) == ("O-1", "crimp")
+    floor.round("machine.signal", {"signal": "run", "on": True}, 1)
+    floor.round("machine.signal", {"signal": "good", "count": 2}, 10)
+    late = floor.sink.triggers[-1]
+    # Two of ten in ten minutes: eight more take forty, so the step ends at 08:50.
+    assert isinstance(late, StepLate) and late.expected_end.strftime("%H:%M") == "08:50"
+    floor.round("machine.signal", {"signal": "good", "count": 1}, 15)  # same pace: not retold
+    assert floor.sink.triggers[-1] is late
+    floor.round("job.ticket", {"tag": "0A020001", "action": "end"}, 40)
+    ended: object = floor.sink.triggers[-1]
+    assert isinstance(ended, StepEnded) and ended.at.minute == 40
