@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "cloud": ("cloud.cli", "run the cloud: ingest, event log, resource status, web interface"),
     "plan": ("cloud.scheduler.cli", "plan orders on a plant with the backward JIT scheduler"),
     "archive": ("cloud.archive", "move old events from the cloud's event log into archive files"),
+    "report": ("cloud.report.cli", "resource status report of a period: OEE, downtime, cycle time"),
 }
 
 
