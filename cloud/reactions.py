@@ -13,7 +13,13 @@ the status) the stations the round touched are looked at again:
   end a job step is `StepStarted` / `StepEnded` for the order and step the ticket stands for (the
   plant model's tag directory), and while a step runs its counts give its expected end
   (`elapsed / done * remaining`): later than planned, it is a `StepLate` (told again only when the
-  expectation moves by a minute or more; the replanner ignores small delays).
+  expectation moves by a minute or more; the replanner ignores small delays);
+- operators' leave records (master data, `plant_changed`): each new one is the operator lost for
+  its window (`ResourceLost(..., reason="absent")`), a withdrawn one brings the operator back;
+- a tool the plan needs within `tool_lookahead` whose whereabouts became unknown — last seen by
+  one gate reader only (`unpaired`) — is `tool_missing` until it is read again at a machine or
+  through the gate (`ResourceBack`). A tool never seen at all is not called missing: on a new
+  installation that would be every tool. Checked at most every `tool_check_every` of event time.
 
 Station ids are the plant model's resource ids unless `resource_of` maps them. A lost machine is
 out "until further notice" (every later job moves off it) unless the plant gives a
@@ -67,6 +73,8 @@ class FloorReactions:
         replanner: TriggerSink | None = None,
         resource_of: Callable[[str], str | None] = lambda station: station,
         repair_estimate: timedelta | None = None,
+        jobs_of: Callable[[str], Iterable[Any]] | None = None,
+        tool_lookahead: timedelta = timedelta(minutes=30),
     ) -> None:
         self.status = status
         self.lights = lights
@@ -76,6 +84,12 @@ class FloorReactions:
         self._lost: dict[str, str] = {}  # station -> the losing reason the plan was told
         self._late: dict[tuple[str, str], str] = {}  # (delivery, material) -> ready time told
         self._told_late: dict[tuple[str, str], datetime] = {}  # (order, step) -> expected end
+        self._leave: set[tuple[str, datetime, datetime]] = set()  # leave windows told
+        self._missing: set[str] = set()  # tool resources told missing
+        self.tool_lookahead = tool_lookahead
+        self.tool_check_every = timedelta(seconds=10)
+        self._tools_checked: datetime | None = None
+        self._jobs_of: Callable[[str], Iterable[Any]] = jobs_of or (lambda resource: ())
         self.triggers = 0
 
     def committed(self, records: Iterable[LogRecord]) -> None:
@@ -84,7 +98,9 @@ class FloorReactions:
         counted: dict[str, str] = {}
         lorry = False
         tickets: list[LogRecord] = []
+        latest = ""
         for record in records:
+            latest = max(latest, record.corrected_time)
             if record.station:
                 stations.add(record.station)
                 if record.type == "machine.signal":
@@ -103,6 +119,49 @@ class FloorReactions:
             self._progress(station, latest)
         if lorry:
             self._deliveries()
+        if latest:
+            self._tools(_utc(latest))
+
+    def plant_changed(self, plant: Any) -> None:
+        """The master data changed: leave records become lost (or returned) operators."""
+        if self.replanner is None:
+            return
+        from cloud.replan import ResourceBack, ResourceLost
+
+        windows = {(leave.operator, leave.start, leave.end) for leave in plant.leave}
+        for operator, start, end in sorted(windows - self._leave):
+            self._submit(ResourceLost(operator, start, end, reason="absent"))
+        for operator, start, _end in sorted(self._leave - windows):
+            self._submit(ResourceBack(operator, start))
+        self._leave = windows
+
+    def _tools(self, now: datetime) -> None:
+        from cloud.replan import ResourceBack, ResourceLost
+
+        if self._tools_checked is not None and now - self._tools_checked < self.tool_check_every:
+            return
+        self._tools_checked = now
+        master = self.status.master
+        horizon = now + self.tool_lookahead
+        where: dict[str, Any] = {}
+        for tag, entry in master.tags.items():
+            if entry.kind == "tool":
+                where[entry.ref] = self.status.tools.get(tag)
+        for tool, state in sorted(where.items()):
+            lost = state is not None and state.unpaired_reader is not None
+            if tool in self._missing and not lost:
+                self._missing.discard(tool)
+                self._submit(ResourceBack(tool, now))
+            elif lost and tool not in self._missing and self._needed(tool, now, horizon):
+                self._missing.add(tool)
+                self._submit(ResourceLost(tool, now, reason="tool_missing"))
+
+    def _needed(self, tool: str, now: datetime, horizon: datetime) -> bool:
+        for job in self._jobs_of(tool):
+            start = _utc(job.start)
+            if now <= start <= horizon or _utc(job.start) <= now < _utc(job.end):
+                return True
+        return False
 
     def _station(self, station: str) -> None:
         machine = self.status.machines.get(station)

@@ -119,12 +119,12 @@ class CloudService:
         self.master = MasterData.load(settings.plant) if settings.plant is not None else None
         if self.master is not None:
             self.master.subscribe(lambda plant: self.status.set_master(StatusMaster.of(plant)))
-        self.replanner: Replanner | None = None
         self.publisher: PlanPublisher | None = None
         self.desk: OrderDesk | None = None
         self._watcher: OrderFolderWatcher | None = None
-        if settings.orders is not None:
-            self._plan(settings, clock or SystemClock())
+        self.replanner: Replanner | None = (
+            self._plan(settings, clock or SystemClock()) if settings.orders is not None else None
+        )
         self.lights = StackLights(self.ingest.publish, self.ingest.path_of_station, clock=clock)
         repair = settings.repair_minutes
         self.reactions = FloorReactions(
@@ -132,7 +132,10 @@ class CloudService:
             lights=self.lights,
             replanner=self.replanner,
             repair_estimate=timedelta(minutes=repair) if repair is not None else None,
+            jobs_of=self.replanner.jobs_of if self.replanner is not None else None,
         )
+        if self.master is not None and self.replanner is not None:
+            self.master.subscribe(self.reactions.plant_changed)  # leave records: lost operators
         self.corrections = CorrectionRecorder(
             self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
         )
@@ -150,7 +153,7 @@ class CloudService:
                 desk=self.desk,
             )
 
-    def _plan(self, settings: CloudSettings, clock: Clock) -> None:
+    def _plan(self, settings: CloudSettings, clock: Clock) -> Replanner:
         if self.master is None:
             raise ConfigError("orders need a plant model: give the plant too (--plant)")
         assert settings.orders is not None
@@ -167,7 +170,7 @@ class CloudService:
             BrokerSettings.from_url(settings.broker), site, client_id=f"{settings.client_id}-plan"
         )
         mailer = GapMailer(settings.smtp, settings.mail_to) if settings.smtp else None
-        self.replanner = Replanner(
+        replanner = Replanner(
             engine,
             publisher=self.publisher,
             mailer=mailer,
@@ -176,9 +179,10 @@ class CloudService:
             max_delay=timedelta(seconds=settings.replan_max_delay_s),
             on_replan=self._replanned,
         )
-        self.desk = OrderDesk(self.replanner, policy=settings.order_policy)
+        self.desk = OrderDesk(replanner, policy=settings.order_policy)
         if settings.order_drop is not None:
             self._watcher = OrderFolderWatcher(settings.order_drop, self.desk)
+        return replanner
 
     def _replanned(self, outcome: object) -> None:
         if self.web is not None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from cloud.replan.engine import Engine, Outcome
 from cloud.replan.errors import ManualModeActive
-from cloud.replan.jobs import JobBook
+from cloud.replan.jobs import Job, JobBook
 from cloud.replan.mailer import GapMailer, gap_digest
 from cloud.replan.publish import PlanPublisher
 from cloud.replan.triggers import StepLate, Trigger
@@ -227,6 +227,11 @@ class Replanner:
             if r["status"] in ("early", "late", "unplanned")
         ]
         return {"digest": gap_digest(gaps, orders), "gaps": gaps, "orders": orders}
+
+    def jobs_of(self, resource: str) -> list[Job]:
+        """The planned jobs of one resource (a copy, taken under the replanner's lock)."""
+        with self._lock:
+            return list(self.book.jobs.get(resource, {}).values())
 
     def document(self, check: Check | None = None) -> dict[str, Any]:
         """The current plan as a schedule document (`docs/schemas/schedule.schema.json`)."""

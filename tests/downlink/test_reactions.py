@@ -129,3 +129,64 @@ def test_job_tickets_and_counts_are_real_progress_for_the_plan() -> None:
     floor.round("job.ticket", {"tag": "0A020001", "action": "end"}, 40)
     ended: object = floor.sink.triggers[-1]
     assert isinstance(ended, StepEnded) and ended.at.minute == 40
+
+
+def _monitored_plant(leave: list[dict[str, str]]) -> Any:
+    from cloud.plant import parse_plant
+
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    always = {"id": "c", "shifts": [{"days": days, "start": "00:00", "end": "24:00"}]}
+    return parse_plant(
+        {
+            "site": "plant1", "timezone": "UTC", "calendars": [always],
+            "resources": [
+                {"id": "CRIMP-01", "kind": "machine", "calendar": "c"},
+                {"id": "APP-A1", "kind": "tool", "calendar": "c", "tag": "E0020001"},
+                {"id": "OP-ANNA", "kind": "operator", "calendar": "c"},
+            ],
+            "groups": [{"id": "g", "kind": "machine", "members": ["CRIMP-01"]}],
+            "products": [
+                {"id": "P", "steps": [{"id": "s", "per_unit_min": 1, "holds": [{"group": "g"}]}]}
+            ],
+            "leave": leave,
+        }
+    )  # fmt: skip
+
+
+def test_leave_records_lose_and_return_operators() -> None:
+    floor = Floor()
+    sick = {"operator": "OP-ANNA", "start": "2026-11-24T00:00:00Z", "end": "2026-11-26T00:00:00Z"}
+    floor.reactions.plant_changed(_monitored_plant([sick]))
+    (lost,) = floor.sink.triggers
+    assert isinstance(lost, ResourceLost)
+    assert (lost.resource, lost.reason, lost.until.day if lost.until else None) == (
+        "OP-ANNA", "absent", 26,
+    )  # fmt: skip
+    floor.reactions.plant_changed(_monitored_plant([sick]))  # the same record again: nothing new
+    assert len(floor.sink.triggers) == 1
+    floor.reactions.plant_changed(_monitored_plant([]))  # withdrawn
+    back = floor.sink.triggers[-1]
+    assert isinstance(back, ResourceBack) and back.resource == "OP-ANNA"
+
+
+def test_a_needed_tool_seen_by_one_gate_reader_only_is_missing_until_read_again() -> None:
+    from dataclasses import dataclass
+
+    from cloud.status import StatusMaster
+
+    @dataclass
+    class Job:
+        start: str
+        end: str
+
+    floor = Floor()
+    floor.status.set_master(StatusMaster.of(_monitored_plant([])))
+    floor.reactions._jobs_of = lambda resource: (
+        [Job("2026-11-23T08:20:00Z", "2026-11-23T08:50:00Z")] if resource == "APP-A1" else []
+    )
+    floor.round("tool.gate", {"tag": "E0020001", "direction": "unpaired", "readers": ["c"]}, 5)
+    (missing,) = [t for t in floor.sink.triggers if isinstance(t, ResourceLost)]
+    assert (missing.resource, missing.reason) == ("APP-A1", "tool_missing")
+    floor.round("tool.read", {"tag": "E0020001"}, 7)  # at the machine: found
+    back = floor.sink.triggers[-1]
+    assert isinstance(back, ResourceBack) and back.resource == "APP-A1"
