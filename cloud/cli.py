@@ -1,18 +1,35 @@
-"""`taktline cloud`: ingest, event log, resource status and web interface, until SIGTERM/Ctrl-C."""
+"""`taktline cloud`: ingest, event log, resource status and web interface, until SIGTERM/Ctrl-C.
+
+With a plant model and orders (`--plant`, `--orders`) the cloud plans too: the replanner
+publishes schedules over MQTT, replans on breakdowns, late deliveries and order changes, mails
+gap reports (`--smtp`, `--mail`) and serves the Plan and Gap report pages (docs/replan.md).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from cloud.errors import CloudError
+from cloud.errors import CloudError, ConfigError
 
-__all__ = ["configure", "run"]
+if TYPE_CHECKING:  # imported when used: `taktline --help` need not load the planner
+    from cloud.replan.mailer import SmtpSettings
+    from cloud.service import CloudSettings
+
+__all__ = ["configure", "mail_recipients", "run", "settings_from", "smtp_settings"]
+
+#: The SMTP password when the --smtp URL names a user but no password (keeps it out of `ps`).
+SMTP_PASSWORD_ENV = "TAKTLINE_SMTP_PASSWORD"
+_DEFAULT_SMTP_PORT = {"plain": 25, "starttls": 587, "ssl": 465}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +50,57 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="127.0.0.1:8080",
         help="web interface HOST:PORT, or 'off' (default: %(default)s)",
     )
+    plan = parser.add_argument_group(
+        "planning", "with --plant and --orders the cloud replans and publishes schedules"
+    )
+    plan.add_argument(
+        "--plant", help="plant model JSON (master data; edits in the web interface are saved to it)"
+    )
+    plan.add_argument(
+        "--orders", help="orders JSON (docs/schemas/orders.schema.json) to plan; needs --plant"
+    )
+    plan.add_argument(
+        "--order-drop",
+        metavar="DIR",
+        help="folder watched for ERP order files (*.csv, *.json); handled files go to DIR/done, "
+        "bad ones to DIR/rejected with the reasons per row; needs --orders",
+    )
+    plan.add_argument(
+        "--order-policy",
+        choices=("ask", "new", "adjust"),
+        default="ask",
+        help="a changed order: 'ask' waits for a planner's decision (Plan page or "
+        "POST /api/decisions/ORDER), 'new' gives it a new schedule (the old one does not "
+        "start), 'adjust' keeps its started and frozen steps and re-places the rest "
+        "(default: %(default)s)",
+    )
+    plan.add_argument(
+        "--frozen-minutes",
+        type=float,
+        default=30.0,
+        help="steps starting within this many minutes stay put unless a resource in them is "
+        "lost (default: %(default)s)",
+    )
+    plan.add_argument(
+        "--repair-minutes",
+        type=float,
+        help="plan a broken machine back after this many minutes (default: out until it runs)",
+    )
+    plan.add_argument(
+        "--smtp",
+        metavar="URL",
+        help="mail server for gap reports: smtp://[USER[:PASS]@]HOST[:PORT]"
+        "[?security=starttls|ssl][&from=ADDR]; without PASS the password is read from "
+        f"${SMTP_PASSWORD_ENV}; default port 25, 587 with starttls, 465 with ssl",
+    )
+    plan.add_argument(
+        "--mail",
+        metavar="ROLE=ADDR[,ADDR]",
+        action="append",
+        default=[],
+        help="recipients of a role (repeatable); gap reports go to the role 'planner', only "
+        "when the report changed; needs --smtp",
+    )
 
 
 def _web(value: str) -> tuple[str, int | None]:
@@ -42,26 +110,112 @@ def _web(value: str) -> tuple[str, int | None]:
     return host or "127.0.0.1", int(port)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Runs the cloud; returns 0 after a clean stop, 2 on bad settings."""
-    from cloud.service import CloudService, CloudSettings
+def smtp_settings(url: str) -> SmtpSettings:
+    """`smtp://[user[:pass]@]host[:port][?security=starttls|ssl][&from=addr]` as settings.
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    Raises:
+        ConfigError: the URL does not say where to send mail, or names an unknown option.
+    """
+    from cloud.replan.mailer import SmtpSettings
+
+    parts = urlsplit(url)
+    if parts.scheme != "smtp" or not parts.hostname:
+        raise ConfigError(f"--smtp must be smtp://[USER[:PASS]@]HOST[:PORT][?...], not {url!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    unknown = sorted(set(query) - {"security", "from"})
+    if unknown:
+        raise ConfigError(f"--smtp: unknown option(s) {unknown}; known: security, from")
+    security = query.get("security", "plain")
+    if security not in _DEFAULT_SMTP_PORT:
+        raise ConfigError(f"--smtp: security must be starttls or ssl, not {security!r}")
+    try:
+        port = parts.port or _DEFAULT_SMTP_PORT[security]
+    except ValueError as exc:
+        raise ConfigError(f"--smtp: bad port in {url!r}") from exc
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if username is not None and password is None:
+        password = os.environ.get(SMTP_PASSWORD_ENV)
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port,
+        security=security,  # type: ignore[arg-type]  # checked against the known three above
+        username=username,
+        password=password,
+        sender=query.get("from") or SmtpSettings.sender,
     )
+
+
+def mail_recipients(values: Sequence[str]) -> dict[str, list[str]]:
+    """`ROLE=ADDR[,ADDR]` options as {role: [addresses]} (a repeated role adds addresses).
+
+    Raises:
+        ConfigError: an option without a role or without an address.
+    """
+    roles: dict[str, list[str]] = {}
+    for value in values:
+        role, sep, addresses = value.partition("=")
+        found = [a.strip() for a in addresses.split(",") if a.strip()]
+        if not sep or not role.strip() or not found or not all("@" in a for a in found):
+            raise ConfigError(f"--mail must be ROLE=ADDR[,ADDR], not {value!r}")
+        roles.setdefault(role.strip(), []).extend(found)
+    return roles
+
+
+def settings_from(args: argparse.Namespace) -> CloudSettings:
+    """The service's settings from the parsed options.
+
+    Raises:
+        ConfigError: options that do not fit together (the message names them).
+    """
+    from cloud.service import CloudSettings
+
     try:
         host, port = _web(args.web)
-    except ValueError:
-        print(f"taktline cloud: --web must be HOST:PORT or off, not {args.web!r}", file=sys.stderr)
-        return 2
-    settings = CloudSettings(
+    except ValueError as exc:
+        raise ConfigError(f"--web must be HOST:PORT or off, not {args.web!r}") from exc
+    if args.orders and not args.plant:
+        raise ConfigError("--orders needs the plant model too (--plant)")
+    if args.order_drop and not args.orders:
+        raise ConfigError("--order-drop needs --orders (the plan the dropped orders change)")
+    smtp = smtp_settings(args.smtp) if args.smtp else None
+    mail_to = mail_recipients(args.mail)
+    if mail_to and smtp is None:
+        raise ConfigError("--mail needs a mail server (--smtp)")
+    if smtp is not None and not mail_to.get("planner"):
+        raise ConfigError("gap reports go to the planner role: give --mail planner=ADDR")
+    if smtp is not None and not args.orders:
+        raise ConfigError("--smtp mails gap reports of the plan: give --plant and --orders")
+    return CloudSettings(
         database=args.db if "://" in args.db else Path(args.db),
         broker=args.broker,
         site=args.site,
         registry=Path(args.registry) if args.registry else None,
         web_host=host,
         web_port=port,
+        plant=Path(args.plant) if args.plant else None,
+        orders=Path(args.orders) if args.orders else None,
+        order_drop=Path(args.order_drop) if args.order_drop else None,
+        order_policy=args.order_policy,
+        frozen_minutes=args.frozen_minutes,
+        repair_minutes=args.repair_minutes,
+        smtp=smtp,
+        mail_to=mail_to,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the cloud; returns 0 after a clean stop, 2 on bad settings."""
+    from cloud.service import CloudService
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        print(f"taktline cloud: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -78,5 +232,7 @@ def run(args: argparse.Namespace) -> int:
         logging.info("status rebuilt from %d logged events", service.rebuilt)
         if service.web is not None:
             logging.info("web interface on %s", service.web.url)
+            if service.replanner is not None:
+                logging.info("plan and gap report on %splan and %sgaps", *[service.web.url] * 2)
         stop.wait()
     return 0

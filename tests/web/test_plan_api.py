@@ -17,11 +17,20 @@ from typing import Any
 
 import pytest
 
+from cloud.errors import ConfigError
 from cloud.replan import ResourceLost
 from cloud.service import CloudService, CloudSettings
 from taktline.private_broker import PrivateMosquitto
 from tests.sync.harness import wait_for
-from tests.web.plan_app import ORDERS, STATIONS, call, iso, planning_cloud, write_plant
+from tests.web.plan_app import (
+    ORDERS,
+    STATIONS,
+    call,
+    iso,
+    planning_cloud,
+    write_orders,
+    write_plant,
+)
 
 pytestmark = pytest.mark.mqtt
 
@@ -241,3 +250,60 @@ def test_without_orders_the_plan_routes_say_how_to_get_a_plan(tmp_path: Path) ->
     finally:
         service.web.stop()
         service.log.close()
+
+
+def test_the_cloud_command_maps_its_planning_options_onto_the_service(
+    tmp_path: Path, mosquitto: PrivateMosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cloud.cli import mail_recipients, settings_from, smtp_settings
+    from taktline.cli import build_parser
+
+    plant = write_plant(tmp_path)
+    orders = write_orders(tmp_path, datetime.now().astimezone())
+    monkeypatch.setenv("TAKTLINE_SMTP_PASSWORD", "from-env")
+    args = build_parser().parse_args([
+        "cloud", "--db", str(tmp_path / "cloud.db"), "--broker", mosquitto.url, "--web",
+        "127.0.0.1:0", "--plant", str(plant), "--orders", str(orders),
+        "--order-drop", str(tmp_path / "drop"), "--order-policy", "adjust",
+        "--frozen-minutes", "10", "--smtp", "smtp://mia@127.0.0.1:2525?security=starttls",
+        "--mail", "planner=a@x.example,b@x.example", "--mail", "planner=c@x.example",
+        "--mail", "shift_lead=d@x.example",
+    ])  # fmt: skip
+    settings = settings_from(args)
+    assert (settings.plant, settings.orders, settings.order_drop) == (
+        plant,
+        orders,
+        tmp_path / "drop",
+    )
+    assert (settings.order_policy, settings.frozen_minutes, settings.web_port) == ("adjust", 10, 0)
+    assert settings.mail_to == {
+        "planner": ["a@x.example", "b@x.example", "c@x.example"], "shift_lead": ["d@x.example"],
+    }  # fmt: skip
+    assert settings.smtp is not None
+    assert (settings.smtp.host, settings.smtp.port, settings.smtp.security) == (
+        "127.0.0.1", 2525, "starttls"
+    )  # fmt: skip
+    assert (settings.smtp.username, settings.smtp.password) == ("mia", "from-env")
+    with CloudService(settings) as cloud:
+        state = call(cloud, "get", "/api/plan/state")[1]
+        assert state["policy"] == "adjust" and len(state["resources"]) == 2
+        csv_text = "id,product,quantity,due\nO-D,P,3,2031-01-01T00:00:00Z\n"
+        (tmp_path / "drop" / "more.csv").write_text(csv_text)
+        wait_for(lambda: (tmp_path / "drop" / "done" / "more.csv").exists(), 10, "the drop taken")
+    ssl = smtp_settings("smtp://u:p%40ss@mail.example?security=ssl&from=plan@x.example")
+    assert (ssl.port, ssl.password, ssl.sender) == (465, "p@ss", "plan@x.example")
+    assert smtp_settings("smtp://mail.example").port == 25
+    for bad in ("http://mail", "smtp://mail?security=tls", "smtp://mail?tls=1"):
+        with pytest.raises(ConfigError, match="--smtp"):
+            smtp_settings(bad)
+    with pytest.raises(ConfigError, match="--mail"):
+        mail_recipients(["planner"])
+    for options, rule in (
+        (["--orders", str(orders)], "--plant"),
+        (["--plant", str(plant), "--order-drop", "d"], "--orders"),
+        (["--mail", "planner=a@x.example"], "--smtp"),
+        (["--plant", str(plant), "--orders", str(orders), "--smtp", "smtp://m"], "planner"),
+        (["--web", "nowhere"], "--web"),
+    ):
+        with pytest.raises(ConfigError, match=rule):
+            settings_from(build_parser().parse_args(["cloud", *options]))
