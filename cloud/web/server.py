@@ -25,8 +25,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from cloud.corrections import CorrectionRecorder, CorrectionRefused
 from cloud.master import MasterData, MasterRejected
 from cloud.replan import OrderDesk, Replanner
+from cloud.report import Reports
 from cloud.status import ResourceStatus
 from cloud.web.plan_api import PLAN_ROUTES, PlanApi, Reply
+from cloud.web.report_api import REPORT_ROUTES, ReportApi
 
 __all__ = ["PAGES", "ROUTES", "WebServer"]
 
@@ -48,6 +50,7 @@ PAGES: Final = (
     "/corrections",
     "/plan",
     "/gaps",
+    "/report",
 )
 #: (method, path) of every API route served; the OpenAPI document lists the same.
 ROUTES: Final = (
@@ -62,12 +65,14 @@ ROUTES: Final = (
     ("post", "/api/master/{section}"),
     ("get", "/healthz"),
     *PLAN_ROUTES,
+    *REPORT_ROUTES,
 )
 _STATIC: Final = {
     "app.js": "text/javascript",
     "app.css": "text/css",
     "plan.js": "text/javascript",
     "plan.css": "text/css",
+    "report.js": "text/javascript",
 }
 _MACHINE = re.compile(r"^/(?:api/)?machines/([A-Za-z0-9._-]{1,64})$")
 
@@ -87,11 +92,13 @@ class WebServer:
         corrections: CorrectionRecorder | None = None,
         replanner: Replanner | None = None,
         desk: OrderDesk | None = None,
+        reports: Reports | None = None,
     ) -> None:
         self.stopping = threading.Event()
         #: The planners' routes (plan, gaps, orders, decisions, manual mode; see plan_api.py).
         self.plan = PlanApi(replanner, desk)
         app = _App(snapshot, dead_letters, status, master, corrections, self.stopping, self.plan)
+        app.report = ReportApi(reports)  # the resource status report (see report_api.py)
         self._server = ThreadingHTTPServer((host, port), _handler(app))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -147,6 +154,7 @@ class _App:
         self.corrections = corrections
         self.stopping = stopping
         self.plan = plan
+        self.report = ReportApi(None)
         files = resources.files("cloud.web").joinpath("static")
         self.page = files.joinpath("app.html").read_bytes()
         self.static = {name: files.joinpath(name).read_bytes() for name in _STATIC}
@@ -221,6 +229,9 @@ def _handler(app: _App) -> type[BaseHTTPRequestHandler]:
                 self._json(app.snapshot())
             elif app.plan.serves("get", url.path):
                 self._reply(app.plan.get(url.path))
+            elif app.report.serves("get", path):
+                answer = app.report.get(path, url.query)
+                self._send(answer.code, answer.body, answer.content_type)
             elif machine and path.startswith("/api/"):
                 detail = app.status.machine(machine.group(1)) if app.status else None
                 if detail is None:
