@@ -36,6 +36,7 @@ from cloud.replan import (
     SmtpSettings,
 )
 from cloud.replan.intake import Policy
+from cloud.report import Reports
 from cloud.snapshots import Snapshotter
 from cloud.stack_lights import StackLights
 from cloud.status import ResourceStatus, StatusMaster
@@ -151,6 +152,7 @@ class CloudService:
                 corrections=self.corrections,
                 replanner=self.replanner,
                 desk=self.desk,
+                reports=Reports(self.log, lambda: self.master.plant if self.master else None),
             )
 
     def _plan(self, settings: CloudSettings, clock: Clock) -> Replanner:
