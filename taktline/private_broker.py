@@ -53,6 +53,7 @@ class PrivateMosquitto:
         persistence: bool = True,
         max_packet_bytes: int | None = None,
         acl: str | None = None,
+        passwords: dict[str, str] | None = None,
     ) -> None:
         binary = mosquitto_binary()
         if binary is None:
@@ -66,6 +67,8 @@ class PrivateMosquitto:
         self.max_packet_bytes = max_packet_bytes
         #: Mosquitto ACL file text (rules before any `user` line apply to anonymous clients).
         self.acl = acl
+        #: user -> password; when given, anonymous clients are refused.
+        self.passwords = passwords
         # Outside pytest's 0700 temp tree, so a broker that dropped to `mosquitto` can enter it.
         self.folder = Path(tempfile.mkdtemp(prefix="taktline-mosquitto-"))
         self.config = self.folder / "mosquitto.conf"
@@ -81,7 +84,7 @@ class PrivateMosquitto:
     def _write_config(self) -> None:
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            f"allow_anonymous {'false' if self.passwords else 'true'}",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.folder}/",
             "autosave_interval 1",
@@ -95,6 +98,17 @@ class PrivateMosquitto:
         if self.max_packet_bytes:
             lines.append(f"max_packet_size {self.max_packet_bytes}")
         owned = [self.folder, self.config]
+        if self.passwords:
+            password_file = self.folder / "passwords"
+            password_file.write_text("")
+            for name, secret in self.passwords.items():
+                subprocess.run(
+                    ["mosquitto_passwd", "-b", str(password_file), name, secret],
+                    check=True,
+                    capture_output=True,
+                )
+            lines.append(f"password_file {password_file}")
+            owned.append(password_file)
         if self.acl is not None:
             acl_file = self.folder / "acl"
             acl_file.write_text(self.acl)
