@@ -40,10 +40,11 @@
     return true;
   }
 
+  // Orders with similar ids (O-1, O-2) get far-apart colours: the golden angle spreads them.
   function hue(order) {
     let h = 0;
-    for (const c of order) h = (h * 31 + c.charCodeAt(0)) % 360;
-    return h;
+    for (const c of order) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    return Math.round((h * 137.508) % 360);
   }
 
   function minutes(ms) {
@@ -203,7 +204,7 @@
       return;
     }
     const s = plan.summary;
-    view.replaceChildren(
+    const parts = [
       el("h2", {}, `Plan — ${plan.site}`),
       toolbar(state, redraw),
       el("p", { class: "summary" }, `${s.orders} orders: ${s.on_time} on time, ${s.early} early, ${s.late} late, ${s.unplanned} unplanned · `,
@@ -213,7 +214,8 @@
       el("h2", {}, "Order changes waiting for a decision"),
       decisionsTable(pending, redraw),
       state.manual.on ? el("h2", {}, "Move a step (manual mode; click a bar to pick it)") : null,
-      state.manual.on ? moveForm(redraw) : null);
+      state.manual.on ? moveForm(redraw) : null];
+    view.replaceChildren(...parts.filter((part) => part !== null));
     document.body.dataset.rendered = `plan-${state.version}`;
     document.body.dataset.planVersion = String(state.version);
   }

@@ -1,0 +1,90 @@
+// Drives Debian's Chromium (headless) with playwright-core for tests/browser/test_plan_page.py.
+// Usage: node drive_plan.mjs BASE_URL SCREENSHOT_DIR
+// Talks to the test over stdio, one line each way:
+//   -> READY {bars}      the Plan page shows O-0's bar; the planner's name is typed in
+//   <- (a line)          the test has sent a change of O-3 (policy ask)
+//   -> DECIDED {...}     the decision appeared without reload and "Adjust" was clicked
+//   <- (a line)          the test has submitted a breakdown of crimp-01
+//   -> {result}          the gap on crimp-01 appeared (at most 5 s, no reload); manual mode was
+//                        toggled on and off; Plan and Gap report pages saved as screenshots
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [base, shots] = process.argv.slice(2);
+const root = base.replace(/\/$/, "");
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const profile = mkdtempSync(join(tmpdir(), "taktline-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+  viewport: { width: 1400, height: 900 },
+});
+const result = { loads: 0 };
+const errors = [];
+
+async function bars(page, resource) {
+  return page.locator(`[data-resource="${resource}"] .bar`).count();
+}
+
+try {
+  const page = context.pages()[0] || await context.newPage();
+  page.on("load", () => { result.loads += 1; });
+  page.on("pageerror", (err) => errors.push(String(err)));
+  await page.goto(`${root}/plan`);
+  await page.locator('.bar[data-order="O-0"]').first().waitFor({ timeout: 10000 });
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await page.locator("#user").fill("pia");
+  await page.locator("#user").press("Tab");  // "change": the name is kept for every action
+  result.before = {
+    crimp01: await bars(page, "crimp-01"), crimp02: await bars(page, "crimp-02"),
+    gaps: await page.locator(".gantt .gap").count(),
+    labels: await page.locator(".gantt .bar").allTextContents(),
+    now_line: await page.locator(".now-line").count(),
+  };
+  process.stdout.write(`READY ${JSON.stringify(result.before)}\n`);
+
+  await lines.next();
+  let began = Date.now();
+  const adjust = page.locator('.decide[data-order="O-3"] button', { hasText: "Adjust" });
+  await adjust.waitFor({ timeout: 5000 });
+  result.decision_after_ms = Date.now() - began;
+  result.decision_row = await page.locator("tr", { has: page.locator('.decide[data-order="O-3"]') }).innerText();
+  await adjust.click();
+  await page.locator('.decide[data-order="O-3"]').waitFor({ state: "detached", timeout: 5000 });
+  process.stdout.write(`DECIDED ${JSON.stringify({ after_ms: result.decision_after_ms })}\n`);
+
+  await lines.next();
+  began = Date.now();
+  await page.locator('[data-resource="crimp-01"] .gap').first().waitFor({ timeout: 5000 });
+  result.gap_after_ms = Date.now() - began;
+  result.same_document = await page.evaluate(() => window.__sameDocument === true);
+  result.loads_at_gap = result.loads;
+  result.after = {
+    crimp01: await bars(page, "crimp-01"), crimp02: await bars(page, "crimp-02"),
+    gaps_lane: await page.locator('[data-resource="gaps"] .gap').allTextContents(),
+  };
+  await page.screenshot({ path: join(shots, "plan.png"), fullPage: true });
+
+  await page.locator("#manual-toggle").click();
+  await page.locator("#mode", { hasText: "manual mode (pia)" }).waitFor({ timeout: 5000 });
+  await page.locator("#move-form").waitFor({ timeout: 5000 });
+  await page.screenshot({ path: join(shots, "plan-manual.png"), fullPage: true });
+  await page.locator("#manual-toggle").click();
+  await page.locator("#mode", { hasText: "automatic replanning" }).waitFor({ timeout: 5000 });
+  result.export_href = await page.locator("#export").getAttribute("href");
+
+  await page.goto(`${root}/gaps`);
+  await page.locator("#gap-table").waitFor({ timeout: 10000 });
+  result.gaps_text = await page.locator("main").innerText();
+  await page.screenshot({ path: join(shots, "gaps.png"), fullPage: true });
+  result.errors = errors;
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.stdout.write(JSON.stringify(result) + "\n");
