@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cloud.store import EventLog, LogRecord
 from contract import Event
 
 T0 = datetime(2026, 3, 23, 6, 0, tzinfo=UTC)
@@ -19,10 +21,15 @@ def at(minutes: float) -> str:
 
 
 class Feed:
-    """Makes valid events in sequence and folds them into a status, keeping the log."""
+    """Makes valid events in sequence and folds them into a status, keeping the log.
 
-    def __init__(self, status: Any) -> None:
+    With an event log (`store`), each event is committed to it and what the store gives back
+    (`replay`) is folded, so the rules are checked through a real SQLite or PostgreSQL store.
+    """
+
+    def __init__(self, status: Any, store: EventLog | None = None) -> None:
         self.status = status
+        self.store = store
         self.seq = 0
         self.log: list[tuple[int, dict[str, Any], str]] = []
 
@@ -51,7 +58,19 @@ class Feed:
         ).validate()
         body = event.to_dict()
         self.log.append((len(self.log) + 1, body, at(minutes)))
-        change: str | None = self.status.apply(body, at(minutes), len(self.log))
+        change: str | None = None
+        if self.store is None:
+            change = self.status.apply(body, at(minutes), len(self.log))
+            return change
+        stamp = at(minutes)
+        record = LogRecord(
+            INSTANCE, self.seq, kind, source, agent, station, stamp, stamp, "monotonic", stamp,
+            json.dumps(body, separators=(",", ":")), body,
+        )  # fmt: skip
+        assert self.store.commit([record], []).committed
+        position = self.status.position
+        for logged, stored, corrected in self.store.replay(after=position):
+            change = self.status.apply(stored, corrected, logged)
         return change
 
 

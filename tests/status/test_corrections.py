@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,7 @@ from taktline.clock import FakeClock
 from tests.status.events import T0, at
 
 
-def test_a_correction_is_a_new_event_and_seq_survives_a_restart(tmp_path: Path) -> None:
+def test_a_correction_is_a_new_event_and_seq_survives_a_restart(database: str) -> None:
     clock = FakeClock(T0 + timedelta(hours=2))
     status = ResourceStatus()
     status.apply(
@@ -27,7 +26,7 @@ def test_a_correction_is_a_new_event_and_seq_survives_a_restart(tmp_path: Path) 
         },
         at(0),
     )
-    with EventLog(tmp_path / "cloud.db") as log:
+    with EventLog(database) as log:
         recorder = CorrectionRecorder(log, status, clock=clock)
         stored = recorder.record(
             {
@@ -47,7 +46,7 @@ def test_a_correction_is_a_new_event_and_seq_survives_a_restart(tmp_path: Path) 
         with pytest.raises(CorrectionRefused, match="colour"):
             recorder.record({"correction": "void", "by": "kim", "reason": "x", "colour": 1})
         first_instance = recorder.instance
-    with EventLog(tmp_path / "cloud.db") as log:
+    with EventLog(database) as log:
         again = CorrectionRecorder(log, ResourceStatus(), clock=clock)
         assert (again.instance, again.seq) == (first_instance, 1)
         second = again.record({"correction": "cycles", "by": "kim", "reason": "reader dead",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from cloud.plant import load_plant, parse_plant
 from cloud.status import OEE_LOSS, ResourceStatus, StatusMaster
+from cloud.store import EventLog
 from tests.status.events import INSTANCE, T0, Feed, at, correction
 
 EXAMPLE = Path(__file__).parents[2] / "docs/examples/harness_plant_monitoring.json"
@@ -27,8 +29,10 @@ def status() -> ResourceStatus:
 
 
 @pytest.fixture
-def feed(status: ResourceStatus) -> Feed:
-    return Feed(status)
+def feed(status: ResourceStatus, database: str) -> Iterator[Feed]:
+    """Events committed to a real store (SQLite, then PostgreSQL) and folded as read back."""
+    with EventLog(database) as store:
+        yield Feed(status, store)
 
 
 def run(feed: Feed, on: bool, minutes: float, station: str = "crimp-01") -> None:
@@ -353,5 +357,10 @@ def test_rebuild_from_the_log_gives_the_same_state(status: ResourceStatus, feed:
     test_operator_working_rest_idle_absent_and_on_leave(status, feed)
     rebuilt = ResourceStatus()
     rebuilt.set_master(StatusMaster.of(PLANT))
-    assert rebuilt.rebuild(feed.log) == len(feed.log)
+    assert feed.store is not None
+    assert rebuilt.rebuild(feed.store.replay()) == len(feed.log) == feed.store.count()
     assert rebuilt.snapshot() == status.snapshot()
+    in_memory = ResourceStatus()
+    in_memory.set_master(StatusMaster.of(PLANT))
+    in_memory.rebuild(feed.log)
+    assert in_memory.snapshot() == status.snapshot()  # the store gives back what was folded
