@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -118,8 +118,12 @@ class CloudService:
             client_id=settings.client_id,
         )
         self.master = MasterData.load(settings.plant) if settings.plant is not None else None
+        #: When the plan needs each material (a delivery later than that is flagged late).
+        self._needs: dict[str, datetime] = {}
         if self.master is not None:
-            self.master.subscribe(lambda plant: self.status.set_master(StatusMaster.of(plant)))
+            self.master.subscribe(
+                lambda plant: self.status.set_master(StatusMaster.of(plant, self._needs))
+            )
         self.publisher: PlanPublisher | None = None
         self.desk: OrderDesk | None = None
         self._watcher: OrderFolderWatcher | None = None
@@ -187,6 +191,9 @@ class CloudService:
         return replanner
 
     def _replanned(self, outcome: object) -> None:
+        if self.replanner is not None and self.master is not None:
+            self._needs = self.replanner.material_needs()
+            self.status.set_master(StatusMaster.of(self.master.plant, self._needs))
         if self.web is not None:
             self.web.plan_changed()  # the Plan and Gap pages fetch again
 
@@ -207,6 +214,9 @@ class CloudService:
         if self.publisher is not None and self.replanner is not None:
             self.publisher.start()
             self.replanner.publish_all()
+            if self.master is not None:
+                self._needs = self.replanner.material_needs()
+                self.status.set_master(StatusMaster.of(self.master.plant, self._needs))
             self.replanner.start()
         if self._watcher is not None:
             self._watcher.start()

@@ -233,6 +233,23 @@ class Replanner:
         with self._lock:
             return list(self.book.jobs.get(resource, {}).values())
 
+    def material_needs(self) -> dict[str, datetime]:
+        """When each material is first needed by the plan: the earliest start of a step using it."""
+        products = self.engine.plant.products
+        needs: dict[str, datetime] = {}
+        with self._lock:
+            jobs = {j.key: j for per in self.book.jobs.values() for j in per.values()}
+        for job in jobs.values():
+            product = products.get(job.product)
+            step = next((s for s in product.steps if s.id == job.step), None) if product else None
+            if step is None or not step.materials:
+                continue
+            start = datetime.fromisoformat(job.start.replace("Z", "+00:00"))
+            for material in step.materials:
+                if material not in needs or start < needs[material]:
+                    needs[material] = start
+        return needs
+
     def document(self, check: Check | None = None) -> dict[str, Any]:
         """The current plan as a schedule document (`docs/schemas/schedule.schema.json`)."""
         eng = self.engine
