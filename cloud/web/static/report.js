@@ -8,6 +8,11 @@
 (() => {
   const { el, table, text, views } = window.taktline;
   const SVG = "http://www.w3.org/2000/svg";
+  // The report's few styles travel with it (app.css belongs to every page).
+  document.head.append(el("style", {}, "#report table { font-size: 12px; margin-bottom: .8rem; }"
+    + " #report th, #report td { padding: .25rem .45rem; }"
+    + " #report-machines td:last-child, #report-processes td:last-child { min-width: 16rem; font-size: 11px; color: #5b6475; }"
+    + " #report-form { margin-bottom: .6rem; } #pareto { background: #fff; border-radius: 6px; }"));
 
   function svg(tag, attrs, ...children) {
     const node = document.createElementNS(SVG, tag);
@@ -96,10 +101,12 @@
   views.report = {
     draw(view, event) {
       if (event !== null && document.getElementById("report-form")) return;  // a plan push
-      const end = new Date();
-      end.setMinutes(0, 0, 0);
-      end.setHours(end.getHours() + 1);
-      const start = new Date(end.getTime() - 24 * 3600 * 1000);
+      // The period from the address (/report?from=..&to=.., shareable), else the last 24 h.
+      const asked = new URLSearchParams(location.search);
+      let end = new Date(asked.get("to") || NaN);
+      if (isNaN(end)) { end = new Date(); end.setMinutes(0, 0, 0); end.setHours(end.getHours() + 1); }
+      let start = new Date(asked.get("from") || NaN);
+      if (isNaN(start)) start = new Date(end.getTime() - 24 * 3600 * 1000);
       const from = el("input", { type: "datetime-local", name: "from", id: "report-from", value: localValue(start) });
       const to = el("input", { type: "datetime-local", name: "to", id: "report-to", value: localValue(end) });
       const out = el("div", { id: "report" });
@@ -108,7 +115,9 @@
         el("button", { type: "submit" }, "Show"));
       form.addEventListener("submit", (e) => {
         e.preventDefault();
-        show(out, new Date(from.value).toISOString(), new Date(to.value).toISOString());
+        const [a, b] = [new Date(from.value).toISOString(), new Date(to.value).toISOString()];
+        history.replaceState(null, "", `/report?from=${encodeURIComponent(a)}&to=${encodeURIComponent(b)}`);
+        show(out, a, b);
       });
       view.replaceChildren(el("h2", {}, "Resource status report"), form, out);
       show(out, start.toISOString(), end.toISOString());
