@@ -12,6 +12,7 @@ what is served; `docs/openapi.yaml` describes the API and a test checks that bot
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import threading
@@ -40,6 +41,7 @@ KEEPALIVE_S: Final = 15.0
 #: How often a live push looks for a plan change while no status change comes.
 PLAN_POLL_S: Final = 0.5
 MAX_BODY: Final = 4 * 1024 * 1024
+GZIP_ABOVE: Final = 64 * 1024
 #: The pages (each served by the one application, which renders the view its path names).
 PAGES: Final = (
     "/",
@@ -190,9 +192,14 @@ def _handler(app: _App) -> type[BaseHTTPRequestHandler]:
             self._send(code, json.dumps(value, indent=1).encode(), "application/json")
 
         def _reply(self, reply: Reply) -> None:
-            body = json.dumps(reply.body, indent=1).encode()
+            # Compact, and compressed when large: a 2,000-order plan is megabytes of JSON.
+            body = json.dumps(reply.body, separators=(",", ":")).encode()
             self.send_response(reply.code)
             self.send_header("Content-Type", "application/json")
+            if len(body) > GZIP_ABOVE and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                body = gzip.compress(body, compresslevel=5)
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Vary", "Accept-Encoding")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             for name, value in reply.headers.items():

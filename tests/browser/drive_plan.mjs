@@ -5,8 +5,8 @@
 //   <- (a line)          the test has sent a change of O-3 (policy ask)
 //   -> DECIDED {...}     the decision appeared without reload and "Adjust" was clicked
 //   <- (a line)          the test has submitted a breakdown of crimp-01
-//   -> {result}          the gap on crimp-01 appeared (at most 5 s, no reload); manual mode was
-//                        toggled on and off; Plan and Gap report pages saved as screenshots
+//   -> {result}          crimp-01 lost work and its row shows the gap (at most 5 s, no reload);
+//                        manual mode toggled on and off; Plan and Gap pages saved as screenshots
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -60,7 +60,12 @@ try {
 
   await lines.next();
   began = Date.now();
-  await page.locator('[data-resource="crimp-01"] .gap').first().waitFor({ timeout: 5000 });
+  result.at_breakdown = { crimp01: await bars(page, "crimp-01"), gaps: await page.locator(".gantt .gap").count() };
+  // the breakdown's plan: crimp-01 loses work and its row is shaded by the crimpers' gap
+  await page.waitForFunction((held) => {
+    const row = document.querySelector('[data-resource="crimp-01"]');
+    return row && row.querySelector(".gap") && row.querySelectorAll(".bar").length < held;
+  }, result.at_breakdown.crimp01, { timeout: 5000, polling: 50 });
   result.gap_after_ms = Date.now() - began;
   result.same_document = await page.evaluate(() => window.__sameDocument === true);
   result.loads_at_gap = result.loads;

@@ -46,9 +46,9 @@ def iso(moment: datetime) -> str:
     return utc_iso(moment)[:19] + "Z"
 
 
-def write_orders(folder: Path, now: datetime) -> Path:
+def write_orders(folder: Path, now: datetime, ids: list[str] = ORDERS) -> Path:
     orders = []
-    for n, oid in enumerate(ORDERS):
+    for n, oid in enumerate(ids):
         due = iso(now + timedelta(minutes=60 + 15 * n))
         orders.append({"id": oid, "product": "P", "quantity": 30, "due": due})
     path = folder / "orders.json"
@@ -58,13 +58,13 @@ def write_orders(folder: Path, now: datetime) -> Path:
 
 @contextmanager
 def planning_cloud(
-    folder: Path, broker_url: str, *, policy: Policy = "ask"
+    folder: Path, broker_url: str, *, policy: Policy = "ask", orders: list[str] = ORDERS
 ) -> Iterator[CloudService]:
-    """A started cloud that plans ORDERS on two crimpers; its web server on a free port."""
+    """A started cloud that plans `orders` on two crimpers; its web server on a free port."""
     now = SystemClock().now()
     settings = CloudSettings(
         database=folder / "cloud.db", broker=broker_url, site=SITE, web_port=0,
-        plant=write_plant(folder), orders=write_orders(folder, now), frozen_minutes=0,
+        plant=write_plant(folder), orders=write_orders(folder, now, orders), frozen_minutes=0,
         order_policy=policy,
     )  # fmt: skip
     with CloudService(settings, clock=SystemClock()) as cloud:

@@ -7,6 +7,7 @@ manual mode with a moved step, the audit naming who did what, and the `plan` pus
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 import urllib.request
@@ -220,6 +221,25 @@ def _next_event(stream: Any, kind: str) -> dict[str, Any]:
             if event == kind and data is not None:
                 return data  # type: ignore[no-any-return]
             event, data = None, None
+
+
+def test_a_large_plan_goes_out_compressed_to_a_browser(
+    tmp_path: Path, mosquitto: PrivateMosquitto
+) -> None:
+    many = [f"O-{n}" for n in range(300)]
+    with planning_cloud(tmp_path, mosquitto.url, orders=many) as big:
+        code, plain, headers = call(big, "get", "/api/plan")
+        assert code == 200 and len(plain["orders"]) == 300
+        assert "Content-Encoding" not in headers
+        assert big.web is not None
+        request = urllib.request.Request(
+            big.web.url + "api/plan", headers={"Accept-Encoding": "gzip, deflate"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.headers["Content-Encoding"] == "gzip"
+            packed = response.read()
+        assert len(packed) < int(headers["Content-Length"]) / 4
+        assert json.loads(gzip.decompress(packed)) == plain
 
 
 NO_PLAN = "no plan: start the cloud with --plant and --orders"

@@ -8,8 +8,12 @@
 (() => {
   const { el, table, text, views } = window.taktline;
   const KINDS = ["machine", "operator", "tool"];
-  const SPANS = { all: "whole plan", 8: "next 8 h", 24: "next 24 h" };
-  let span = localStorage.getItem("taktline-span") || "all";
+  const SPANS = { all: "whole plan", 8: "8 h", 24: "24 h", 168: "a week" };
+  const HOUR = 3600000;
+  const MANY_BARS = 3000;
+  let span = localStorage.getItem("taktline-span");  // null: by the plan's size
+  let shift = 0;  // how many spans the window was moved
+  const hues = new Map();
   let drawing = Promise.resolve();
 
   async function getJSON(path) {
@@ -42,9 +46,12 @@
 
   // Orders with similar ids (O-1, O-2) get far-apart colours: the golden angle spreads them.
   function hue(order) {
-    let h = 0;
-    for (const c of order) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-    return Math.round((h * 137.508) % 360);
+    if (!hues.has(order)) {
+      let h = 0;
+      for (const c of order) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+      hues.set(order, Math.round((h * 137.508) % 360));
+    }
+    return hues.get(order);
   }
 
   function minutes(ms) {
@@ -63,44 +70,66 @@
     return known;
   }
 
-  function windowOf(plan, state, now) {
-    let first = now, last = now + 3600000;
+  // The window shown: the whole plan, or SPAN hours from just before now (from the first job
+  // when the plan starts later, as just-in-time plans do), moved by the ◀ ▶ buttons.
+  function extent(plan, now) {
+    let first = Infinity, last = -Infinity, bars = 0;
     for (const jobs of Object.values(plan.resources)) {
       for (const j of jobs) {
-        if (j.start) first = Math.min(first, Date.parse(j.start));
-        if (j.end) last = Math.max(last, Date.parse(j.end));
+        if (!j.start || !j.end) continue;
+        first = Math.min(first, Date.parse(j.start));
+        last = Math.max(last, Date.parse(j.end));
+        bars += 1;
       }
     }
-    if (span !== "all") { first = now - 1800000; last = now + Number(span) * 3600000; }
-    const hour = 3600000;
-    return [Math.floor(first / hour) * hour, Math.ceil(last / hour) * hour];
+    return bars ? { first, last, bars } : { first: now, last: now + HOUR, bars };
   }
 
-  function placed(node, from, to, t0, t1) {
-    const a = Math.max(from, t0), b = Math.min(to, t1);
-    if (b <= a) return null;
-    node.style.left = `${(100 * (a - t0)) / (t1 - t0)}%`;
-    node.style.width = `${(100 * (b - a)) / (t1 - t0)}%`;
-    return node;
+  function chosenSpan(bars) {
+    return span || (bars > MANY_BARS ? "24" : "all");  // thousands of bars: a day at a time
   }
 
+  function windowOf(ext, now) {
+    const chosen = chosenSpan(ext.bars);
+    if (chosen === "all") {
+      return [Math.floor(Math.min(ext.first, now) / HOUR) * HOUR, Math.ceil(Math.max(ext.last, now + HOUR) / HOUR) * HOUR];
+    }
+    const width = Number(chosen) * HOUR;
+    let from = now - HOUR / 2;
+    if (ext.first > from + width) from = ext.first - HOUR / 2;
+    from = Math.floor(from / HOUR) * HOUR + shift * width;
+    return [from, from + width];
+  }
+
+  function esc(value) {
+    return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  }
+
+  // Built as one HTML string: a 2,000-order plan has tens of thousands of bars.
   function gantt(plan, state, report) {
     const now = Date.parse(state.now);
-    const [t0, t1] = windowOf(plan, state, now);
-    const chart = el("div", { class: "gantt", id: "gantt" });
-    const axis = el("div", { class: "gantt-track gantt-axis" });
-    const step = t1 - t0 > 48 * 3600000 ? 6 * 3600000 : t1 - t0 > 12 * 3600000 ? 2 * 3600000 : 3600000;
-    for (let t = t0; t < t1; t += step) {
-      const tick = placed(el("div", { class: "tick" }, new Date(t).toISOString().slice(5, 16).replace("T", " ")), t, t + step, t0, t1);
-      if (tick) axis.append(tick);
+    const [t0, t1] = windowOf(extent(plan, now), now);
+    const at = (a, b) => {
+      const from = Math.max(a, t0), to = Math.min(b, t1);
+      return to > from ? `left:${(100 * (from - t0)) / (t1 - t0)}%;width:${(100 * (to - from)) / (t1 - t0)}%` : null;
+    };
+    const html = [];
+    const row = (cls, resource, label, title, inner) => html.push(
+      `<div class="gantt-row ${cls}" data-resource="${esc(resource)}"><div class="gantt-label" title="${esc(title)}">${label}</div>`,
+      `<div class="gantt-track${resource === "" ? " gantt-axis" : ""}">${inner.join("")}</div></div>`);
+    const tick = t1 - t0 > 48 * HOUR ? 6 * HOUR : t1 - t0 > 12 * HOUR ? 2 * HOUR : HOUR;
+    const ticks = [];
+    for (let t = t0; t < t1; t += tick) {
+      const style = at(t, t + tick);
+      if (style) ticks.push(`<div class="tick" style="${style}">${new Date(t).toISOString().slice(5, 16).replace("T", " ")}</div>`);
     }
-    chart.append(el("div", { class: "gantt-row" }, el("div", { class: "gantt-label" }, "UTC"), axis));
-    const lane = el("div", { class: "gantt-track" });
-    for (const g of report.gaps) {
-      const shade = el("div", { class: "gap", title: `${g.group}: short ${g.shortfall} from ${g.start} to ${g.end}` }, `${g.group} −${g.shortfall}`);
-      if (placed(shade, Date.parse(g.start), Date.parse(g.end), t0, t1)) lane.append(shade);
-    }
-    chart.append(el("div", { class: "gantt-row gaps-lane", "data-resource": "gaps" }, el("div", { class: "gantt-label" }, "gaps"), lane));
+    row("", "", "UTC", "times in UTC", ticks);
+    const gapSpan = (g, label) => {
+      const style = at(Date.parse(g.start), Date.parse(g.end));
+      const title = `gap in ${g.group}: short ${g.shortfall} from ${g.start} to ${g.end}`;
+      return style ? `<div class="gap" style="${style}" title="${esc(title)}">${label ? esc(`${g.group} −${g.shortfall}`) : ""}</div>` : "";
+    };
+    row("gaps-lane", "gaps", "gaps", "the gap report's shortfalls", report.gaps.map((g) => gapSpan(g, true)));
     const shaded = {};
     for (const g of report.gaps) {
       for (const group of g.group.split("+")) {
@@ -108,28 +137,26 @@
       }
     }
     for (const r of rowsOf(plan, state)) {
-      const track = el("div", { class: "gantt-track" });
-      for (const g of shaded[r.id] || []) {
-        const shade = placed(el("div", { class: "gap", title: `gap in ${g.group}: short ${g.shortfall} from ${g.start} to ${g.end}` }), Date.parse(g.start), Date.parse(g.end), t0, t1);
-        if (shade) track.append(shade);
-      }
+      const inner = (shaded[r.id] || []).map((g) => gapSpan(g, false));
       for (const j of plan.resources[r.id] || []) {
         if (!j.start || !j.end) continue;
-        const bar = el("div", {
-          class: "bar", "data-order": j.order, "data-step": j.step, title: `${j.order}/${j.step}: ${j.start} – ${j.end}`,
-        }, `${j.order}/${j.step}`);
-        bar.style.background = `hsl(${hue(j.order)}, 55%, 45%)`;
-        bar.addEventListener("click", () => fillMove(j));
-        if (placed(bar, Date.parse(j.start), Date.parse(j.end), t0, t1)) track.append(bar);
+        const style = at(Date.parse(j.start), Date.parse(j.end));
+        if (!style) continue;
+        const name = esc(`${j.order}/${j.step}`);
+        inner.push(`<div class="bar" data-order="${esc(j.order)}" data-step="${esc(j.step)}" data-start="${esc(j.start)}" `
+          + `title="${name}: ${esc(j.start)} – ${esc(j.end)}" style="${style};background:hsl(${hue(j.order)},55%,45%)">${name}</div>`);
       }
-      const label = el("div", { class: "gantt-label", title: `${r.kind} ${r.name || ""}` }, r.id, el("span", { class: "kind" }, ` ${r.kind}`));
-      chart.append(el("div", { class: `gantt-row kind-${r.kind}`, "data-resource": r.id }, label, track));
+      row(`kind-${esc(r.kind)}`, r.id, `${esc(r.id)}<span class="kind"> ${esc(r.kind)}</span>`, `${r.kind} ${r.name || ""}`, inner);
     }
     if (now >= t0 && now <= t1) {
-      const line = el("div", { class: "now-line", title: `now ${state.now}` });
-      line.style.left = `calc(var(--label) + (100% - var(--label)) * ${(now - t0) / (t1 - t0)})`;
-      chart.append(line);
+      html.push(`<div class="now-line" title="now ${esc(state.now)}" style="left:calc(var(--label) + (100% - var(--label)) * ${(now - t0) / (t1 - t0)})"></div>`);
     }
+    const chart = el("div", { class: "gantt", id: "gantt" });
+    chart.innerHTML = html.join("");
+    chart.addEventListener("click", (event) => {
+      const bar = event.target.closest(".bar");
+      if (bar) fillMove(bar.dataset);
+    });
     return chart;
   }
 
@@ -144,20 +171,25 @@
 
   // --- the Plan page ---------------------------------------------------------------------------
 
-  function toolbar(state, redraw) {
+  function toolbar(state, chosen, redraw) {
     const name = el("input", { id: "user", placeholder: "your name", value: user() });
     name.addEventListener("change", () => localStorage.setItem("taktline-user", name.value.trim()));
     const manual = state.manual.on;
     const toggle = el("button", { id: "manual-toggle", type: "button" }, manual ? "Leave manual mode" : "Enter manual mode");
     toggle.addEventListener("click", async () => { if (await act("/api/manual", { on: !manual })) redraw(); });
     const choose = el("select", { id: "span" });
-    for (const [value, label] of Object.entries(SPANS)) choose.append(el("option", { value, selected: value === span }, label));
-    choose.addEventListener("change", () => { span = choose.value; localStorage.setItem("taktline-span", span); redraw(); });
+    for (const [value, label] of Object.entries(SPANS)) choose.append(el("option", { value, selected: value === chosen }, label));
+    choose.addEventListener("change", () => { span = choose.value; shift = 0; localStorage.setItem("taktline-span", span); redraw(); });
+    const move = (by, label) => {
+      const button = el("button", { type: "button", class: "shift", disabled: chosen === "all" }, label);
+      button.addEventListener("click", () => { shift = by === 0 ? 0 : shift + by; redraw(); });
+      return button;
+    };
     return el("div", { class: "toolbar" },
       el("label", {}, "Your name ", name),
       el("span", { class: manual ? "mode manual" : "mode", id: "mode" },
         manual ? `manual mode (${state.manual.by}): automatic replans wait` : "automatic replanning"),
-      toggle, el("label", {}, "Show ", choose),
+      toggle, el("label", {}, "Show ", choose), move(-1, "◀"), move(0, "now"), move(1, "▶"),
       el("a", { href: "/api/plan/export", download: "", id: "export" }, "Export plan (JSON)"));
   }
 
@@ -206,7 +238,7 @@
     const s = plan.summary;
     const parts = [
       el("h2", {}, `Plan — ${plan.site}`),
-      toolbar(state, redraw),
+      toolbar(state, chosenSpan(extent(plan, Date.parse(state.now)).bars), redraw),
       el("p", { class: "summary" }, `${s.orders} orders: ${s.on_time} on time, ${s.early} early, ${s.late} late, ${s.unplanned} unplanned · `,
         `${report.gaps.length} gap(s) · ${state.replans} replans · order changes: policy ${state.policy}`),
       el("div", { id: "plan-result" }),
@@ -248,11 +280,12 @@
 
   // One drawing at a time: a push arriving mid-draw waits, so the newest data wins. A push while
   // the planner types into a field waits until the field is left (what was typed is kept).
+  // The page's own redraws (after an action) go ahead at once.
   function serial(fn) {
     const own = {
       draw: (view, event) => {
         const typing = document.activeElement;
-        if (event && typing && view.contains(typing) && ["INPUT", "SELECT"].includes(typing.tagName)) {
+        if (event && typing && view.contains(typing) && typing.tagName === "INPUT") {
           // later than the blur itself, so that a click on the form's button still lands
           typing.addEventListener("blur", () => setTimeout(() => own.draw(view, null), 400), { once: true });
           return drawing;
