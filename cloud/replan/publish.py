@@ -101,6 +101,10 @@ class PlanPublisher:
                 pass
         session.disconnect()
 
+    def retained(self, topic: str) -> bytes | None:
+        """The last body published on `topic` (what a subscriber gets now), or None."""
+        return self._retained.get(topic)
+
     def _publish(self, topic: str, body: bytes) -> None:
         self._retained[topic] = body
         self._session.client.publish(topic, body, qos=1, retain=True)
