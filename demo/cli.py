@@ -1,12 +1,18 @@
-"""`taktline demo`: a simulated harness line end to end on an embedded broker and SQLite.
+"""`taktline demo`: the whole product on a simulated harness plant, on one machine.
 
 Starts, in one process: the embedded MQTT broker on 127.0.0.1 (or uses `--broker`), the cloud
-(event log, status, ingest, web interface on 127.0.0.1) and the plant's agents (`demo.plant`),
-each running its role (machine stations, tool-crib gate, rest zone) on an emulated Pi
-(`demo.readers`) whose chips and pins the simulation drives (`demo.floor`). The cloud's view of
-every change is printed as it happens. Stops on Ctrl-C, SIGTERM or after `--duration` seconds:
-the simulation, then the roles, then the agents once their outboxes are drained; then it prints
-what the cloud holds.
+(event log, resource status, ingest, stack lights, the replanner with the demo plant's model and
+orders from `demo.plant_model`, the web interface on 127.0.0.1) and the plant's agents
+(`demo.plant`), each running its role (machine stations, tool-crib gate, rest zone, lorry unit) on
+an emulated Pi (`demo.readers`) whose chips, pins and GPS receiver the simulation drives
+(`demo.floor`). The cloud plans the orders and publishes every station's schedule; the stations
+print each version they receive. Then the script (`--breakdown-after`, `--late-after`, scaled
+down for a short `--duration`): a crimp press breaks down (its light turns red, the cloud moves
+its jobs to the other press), later the lorry is held up in a jam until its materials will be
+ready after the line needs them (the cloud flags the delivery late and replans). Every replan is
+printed with its cause (`demo.console`). Stops on Ctrl-C, SIGTERM or after `--duration`: the
+simulation, then the roles, then the agents once their outboxes are drained; then it prints
+what the cloud holds and checks that every event the agents recorded reached the cloud's log.
 """
 
 from __future__ import annotations
@@ -21,14 +27,31 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 __all__ = ["configure", "run"]
 
 _COUNTED = ("job.ticket", "machine.stop_reason", "rest.read", "gps.position", "package.read")
+_DESCRIPTION = """\
+The whole product on a simulated wire-harness plant: cutting, two crimp presses (crimp
+applicators are the shared tooling, carried through the tool crib's gate), sealing, twisting, an
+assembly board and electrical test; operators with skills badging in and out and resting; a lorry
+bringing wire, terminals and connectors, tracked by GPS. Everything talks MQTT to the cloud,
+which keeps the event log and resource status, serves the web interface (URL printed at start),
+plans the orders and publishes each station's schedule (the stations print each version).
+
+Scripted disruptions, visible on the console and in the web interface:
+  * a breakdown at crimp-02 (--breakdown-after): its light turns red, the cloud replans and
+    moves its jobs to crimp-01; the changed schedules are printed;
+  * a late lorry (--late-after): it crawls in a jam, its ETA slips past the time the line needs
+    its materials, the cloud flags the delivery late and replans.
+With --duration the script is scaled to fit: the breakdown at a quarter, the jam at half."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Adds the demo's options."""
+    """Adds the demo's options and says what it shows."""
+    parser.description = _DESCRIPTION
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "--duration", type=float, default=None, help="stop after SECONDS (default: until Ctrl-C)"
     )
@@ -42,12 +65,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
         default="var/demo",
-        help="folder for the cloud log and outboxes (default: %(default)s)",
+        help="folder for the cloud log, outboxes and the plant model (default: %(default)s)",
     )
     parser.add_argument("--fresh", action="store_true", help="start from empty logs and outboxes")
     parser.add_argument(
         "--seed", type=int, default=7, help="simulation seed (default: %(default)s)"
     )
+    parser.add_argument(
+        "--breakdown-after", type=float, default=None, metavar="S",
+        help="seconds until the scripted breakdown (default: 20, or a quarter of --duration)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--breakdown-at", default="crimp-02", metavar="STATION",
+        help="the station that breaks down (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--late-after", type=float, default=None, metavar="S",
+        help="seconds until the lorry meets the jam (default: 40, or half of --duration)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--jam", type=float, default=30.0, metavar="S",
+        help="how long the lorry crawls in the jam (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
 
 
@@ -64,16 +103,51 @@ def _web_server_port(host: str, port: int) -> int:
     return port
 
 
+def script_times(args: argparse.Namespace) -> tuple[float, float]:
+    """Seconds after the start of the breakdown and of the jam (scaled to a short duration)."""
+    breakdown, late = args.breakdown_after, args.late_after
+    if breakdown is None:
+        breakdown = 20.0 if args.duration is None else min(20.0, 0.25 * args.duration)
+    if late is None:
+        late = 40.0 if args.duration is None else min(40.0, 0.5 * args.duration)
+    return breakdown, late
+
+
+def _lost_events(agents: list[Any], keys: list[tuple[str, int]]) -> tuple[int, int]:
+    """(recorded by the agents' outboxes, of those missing from the cloud's log)."""
+    logged: dict[str, set[int]] = {}
+    for instance, seq in keys:
+        logged.setdefault(instance, set()).add(seq)
+    recorded = missing = 0
+    for agent in agents:
+        outbox = agent.outbox
+        seqs = logged.get(outbox.instance, set())
+        recorded += outbox.next_seq - 1
+        missing += sum(1 for seq in range(1, outbox.next_seq) if seq not in seqs)
+    return recorded, missing
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs the demo; returns 0 after a clean stop."""
     from agent.runtime import Agent, start_role
     from cloud.registry import apply_registry
     from cloud.service import CloudService, CloudSettings
     from demo.broker import EmbeddedBroker
+    from demo.console import Console, DeliveryWatch, PlanReporter, StationLines
     from demo.floor import RestZone, SimulatedLorry, SimulatedStation, ToolCrib
-    from demo.plant import CRIB, DELIVERIES, HARNESS_LINE, LORRY, REST, agent_configs, registry
+    from demo.plant import (
+        CRIB,
+        DELIVERIES,
+        HARNESS_LINE,
+        LORRY,
+        REST,
+        agent_configs,
+        delivery_name,
+        registry,
+    )
+    from demo.plant_model import write_master_data
     from demo.readers import EmulatedPi
-    from taktline.clock import SystemClock, utc_iso
+    from taktline.clock import SystemClock
     from taktline.private_broker import free_port
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -85,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
     host, _, port_text = args.web.rpartition(":")
     host = host or "127.0.0.1"
     stop = threading.Event()
+    if args.breakdown_at not in {p.station for p in HARNESS_LINE}:
+        raise SystemExit(f"--breakdown-at: no station {args.breakdown_at!r} in the demo plant")
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -92,13 +168,10 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     clock = SystemClock()
-
-    printing = threading.Event()
-    printing.set()
-
-    def show(change: str) -> None:
-        if printing.is_set() and not args.quiet:
-            print(f"{utc_iso(clock.now())[11:19]}  cloud: {change}", flush=True)
+    console = Console(clock, quiet=args.quiet)
+    start = clock.now()
+    run_id = f"{start:%H%M%S}"
+    plant_path, orders_path = write_master_data(data, start)
 
     with contextlib.ExitStack() as stack:
         url = args.broker
@@ -109,20 +182,32 @@ def run(args: argparse.Namespace) -> int:
             broker=url,
             web_host=host,
             web_port=_web_server_port(host, int(port_text)),
+            plant=plant_path,
+            orders=orders_path,
         )
-        cloud = CloudService(settings, clock=clock, on_change=show)
-        configs = agent_configs(data, url)
+        cloud = CloudService(settings, clock=clock, on_change=lambda c: console.line("cloud", c))
+        configs = agent_configs(data, url, run=run_id)
         apply_registry(cloud.log, registry(configs))
         cloud.ingest.reload_registry()
+        assert cloud.replanner is not None and cloud.publisher is not None
+        stations = [p.station for p in HARNESS_LINE]
+        reporter = PlanReporter(cloud.replanner, cloud.publisher, stations, console)
+        cloud.reactions.replanner = reporter  # every trigger passes the console on its way
+        schedules = stack.enter_context(StationLines(console, loud=reporter.loud))
         stack.enter_context(cloud)
+        breakdown_s, late_s = script_times(args)
         print(
             f"Taktline demo: {len(configs)} agents, {len(HARNESS_LINE)} stations, a tool-crib "
             f"gate, a rest zone and a lorry, broker {url}\n"
             f"  web interface: {cloud.web.url if cloud.web else 'off'}\n"
-            f"  data: {data}/ (status rebuilt from {cloud.rebuilt} logged events)\n"
+            f"  data: {data}/ (status rebuilt from {cloud.rebuilt} logged events; plant model "
+            f"{plant_path.name}, orders {orders_path.name})\n"
+            f"  script: breakdown at {args.breakdown_at} after {breakdown_s:g} s, the lorry in "
+            f"a jam after {late_s:g} s for {args.jam:g} s\n"
             f"  stop with Ctrl-C" + (f" (or after {args.duration:g} s)" if args.duration else ""),
             flush=True,
         )
+        reporter.start()
         pis = {c.agent: stack.enter_context(EmulatedPi(c, clock)) for c in configs}
         agents = [stack.enter_context(Agent(c, clock=clock)) for c in configs]
         roles = [stack.enter_context(start_role(a, pis[a.config.agent].hardware)) for a in agents]
@@ -131,17 +216,35 @@ def run(args: argparse.Namespace) -> int:
         crib = ToolCrib(pis[CRIB[0]], CRIB[1], clock, args.seed)
         rest = RestZone(pis[REST[0]], f"{REST[1]}-door")
         lorry = next(c for c in configs if c.agent == LORRY[0]).role_config
-        SimulatedLorry(
-            pis[LORRY[0]], lorry.reader.name, lorry.stage_pin, DELIVERIES, clock, args.seed,
-            sim_stop,
-        ).start()  # fmt: skip
-        for number, plan in enumerate(HARNESS_LINE):
-            SimulatedStation(
-                plan, HARNESS_LINE, pis[plan.agent], clock, args.seed + number, sim_stop, crib, rest
-            ).start()
         started = time.monotonic()
+        deliveries = {delivery_name(d, run_id): lines for d, lines in DELIVERIES.items()}
+        SimulatedLorry(
+            pis[LORRY[0]], lorry.reader.name, lorry.stage_pin, deliveries, clock, args.seed,
+            sim_stop, jam_at=clock.monotonic_ns() / 1e9 + late_s, jam_s=args.jam,
+            on_jam=lambda d: console.line(
+                "lorry", f"held up in a jam with delivery {d}, crawling towards the plant"
+            ),
+        ).start()  # fmt: skip
+        breakdown = threading.Event()
+        for number, plan in enumerate(HARNESS_LINE):
+            station = SimulatedStation(
+                plan, HARNESS_LINE, pis[plan.agent], clock, args.seed + number, sim_stop, crib,
+                rest, breakdown=breakdown if plan.station == args.breakdown_at else None,
+                on_breakdown=lambda s: console.line(
+                    s, "BREAKDOWN: the machine stops, the operator presses the breakdown button"
+                ),
+            )  # fmt: skip
+            station.start()
+        watch = DeliveryWatch(cloud.status.snapshot, console)
+        looked = 0.0
         while not stop.wait(0.2):
-            if args.duration is not None and time.monotonic() - started >= args.duration:
+            elapsed = time.monotonic() - started
+            if elapsed >= breakdown_s and not breakdown.is_set():
+                breakdown.set()
+            if elapsed - looked >= 1.0:
+                looked = elapsed
+                watch.look()
+            if args.duration is not None and elapsed >= args.duration:
                 break
         sim_stop.set()
         time.sleep(0.8)  # tags still in a field are read; then the roles record what they hold
@@ -151,14 +254,16 @@ def run(args: argparse.Namespace) -> int:
         for agent in agents:
             agent.uplink.wait_until_drained(5)
         time.sleep(0.3)
-        printing.clear()
+        console.printing.clear()
         snapshot = cloud.status.snapshot()
         print(f"\nThe cloud holds {cloud.log.count()} events at {datetime.now(UTC):%H:%M:%S} UTC:")
         for name, machine in snapshot["machines"].items():
+            state = machine["state"] + (
+                f" ({machine['stop_reason']})" if machine.get("stop_reason") else ""
+            )
             print(
-                f"  {name:9} {'RUNNING' if machine['running'] else 'stopped':8} "
-                f"cycles {machine['cycles']:5}  operators {', '.join(machine['operators']) or '-'}"
-                f"  tool {machine['tool'] or '-'}"
+                f"  {name:9} {state:21} cycles {machine['cycles']:5}  operators "
+                f"{', '.join(machine['operators']) or '-'}  tool {machine['tool'] or '-'}"
             )
         facts: Counter[str] = Counter()
         for _, event, _ in cloud.log.replay():
@@ -167,14 +272,26 @@ def run(args: argparse.Namespace) -> int:
                 facts[f"tools {payload['direction']}"] += 1
             elif event["type"] in _COUNTED:
                 facts[event["type"]] += 1
+        late = sorted(watch.ever_late)
         print(
             f"  tool crib: {facts['tools out']} out, {facts['tools in']} in, "
             f"{facts['tools unpaired']} unpaired; job tickets: {facts['job.ticket']}; "
             f"stop reasons: {facts['machine.stop_reason']}; rest zone: {facts['rest.read']}\n"
-            f"  lorry: {facts['gps.position']} positions, {facts['package.read']} package reads"
+            f"  lorry: {facts['gps.position']} positions, {facts['package.read']} package reads;"
+            f" deliveries flagged late: {', '.join(late) or 'none'}"
         )
+        versions = ", ".join(f"{s} v{v}" for s, v in sorted(schedules.versions.items()))
+        causes = ", ".join(f"{n} {k}" for k, n in sorted(reporter.causes.items())) or "none"
+        print(
+            f"  plan: {reporter.replans} replan(s) (triggers: {causes}); schedules the stations "
+            f"hold: {versions or 'none'}"
+        )
+        recorded, missing = _lost_events(agents, cloud.log.event_keys())
         pending = sum(agent.outbox.depth() for agent in agents)
         print(
-            f"  dead letters: {len(cloud.log.dead_letters())}; unconfirmed in outboxes: {pending}"
+            f"  events: {recorded} recorded by the agents, "
+            + ("every one in the cloud's log" if not missing else f"{missing} MISSING")
+            + f"; dead letters: {len(cloud.log.dead_letters())}; "
+            f"unconfirmed in outboxes: {pending}"
         )
     return 0

@@ -1,27 +1,40 @@
-"""The demo's people and machines: they tap tags and drive pins; the agents' roles do the rest.
+"""The demo's people, machines and lorry: they tap tags, drive pins and move the GPS receiver.
 
 `SimulatedStation` plays one machine and its operator: badge in, job ticket, tool at the reader,
-the run signal, one cycle pulse (and a good or scrap pulse) per cycle, a stop-reason button at a
-changeover or a breakdown. Crimp applicators come from the tool crib and go back there through
-the crib gate (`ToolCrib`, crib reader then floor reader, or the reverse; now and then someone
-walks past one reader). An operator who leaves a station taps in at the rest zone (`RestZone`).
-The supplier's lorry (`SimulatedLorry`) loads packages, drives its GPS route and unloads them.
-Nothing here records an event: the station, gate and rest roles read the emulated chips and pins.
+the run signal, one cycle pulse (and a good or scrap pulse) per cycle, the changeover button at
+a changeover. Its scripted breakdown (`breakdown`, an event the demo sets) stops the machine for
+good: the run signal goes off and the operator presses the breakdown button. Crimp applicators
+come from the tool crib and go back there through the crib gate (`ToolCrib`, crib reader then
+floor reader, or the reverse; now and then someone walks past one reader). An operator who
+leaves a station taps in at the rest zone (`RestZone`). The supplier's lorry (`SimulatedLorry`)
+loads packages, drives its route (moving the GPS receiver its Pi reads) and unloads them at the
+plant; its scripted hold-up (`jam_at`) leaves it crawling in a jam near the supplier, loaded,
+for `jam_s`. Nothing here records an event: the station, gate, rest and lorry roles read the
+emulated chips, pins and receiver.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Final
 
+from cloud.status.deliveries import distance_m
 from demo.plant import StationPlan, station_pins
-from demo.readers import EmulatedPi
+from demo.readers import DrivenReceiver, EmulatedPi
+from hardware.nmea.make_logs import Epoch
 from taktline.clock import Clock
 
 __all__ = ["RestZone", "SimulatedLorry", "SimulatedStation", "ToolCrib"]
 
 _PULSE_S: Final = 0.06  # a machine's pulse: well over the inputs' 20 ms debounce
+#: A lorry crawling in a jam: just over the cloud's standing threshold (1 m/s), so its ETA is
+#: the distance at this speed, minutes later than at cruising speed.
+CRAWL_MPS: Final = 1.05
+#: Where on its loaded drive the lorry meets the jam: this far from the supplier's dock.
+JAM_POINT_M: Final = 40.0
 
 
 class _Actor:
@@ -33,10 +46,14 @@ class _Actor:
         self.rng = random.Random(seed)
         self.thread = threading.Thread(target=self._run, name=f"sim-{name}", daemon=True)
 
+    def halted(self) -> bool:
+        """Whether the actor's script must end (the demo is stopping)."""
+        return self.stop.is_set()
+
     def wait(self, seconds: float) -> bool:
-        """Sleeps plant time; returns False when the demo is stopping."""
+        """Sleeps plant time; returns False when the script must end (`halted`)."""
         deadline = self.clock.monotonic_ns() + int(seconds * 1e9)
-        while not self.stop.is_set():
+        while not self.halted():
             left = (deadline - self.clock.monotonic_ns()) / 1e9
             if left <= 0:
                 return True
@@ -87,7 +104,12 @@ class RestZone:
 
 
 class SimulatedStation(_Actor):
-    """One machine and its operator, acting on the station's reader and input pins."""
+    """One machine and its operator, acting on the station's reader and input pins.
+
+    Args:
+        breakdown: Set by the demo's script: the machine breaks down for good (see `_run`).
+        on_breakdown: Told (with the station id) once the breakdown button was pressed.
+    """
 
     def __init__(
         self,
@@ -99,6 +121,9 @@ class SimulatedStation(_Actor):
         stop: threading.Event,
         crib: ToolCrib | None = None,
         rest: RestZone | None = None,
+        *,
+        breakdown: threading.Event | None = None,
+        on_breakdown: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(plan.station, clock, stop, f"{seed}-{plan.station}")
         self.plan = plan
@@ -107,8 +132,15 @@ class SimulatedStation(_Actor):
         self.pins = station_pins(plans, plan.station)
         self.crib = crib if plan.shared_tools else None
         self.rest = rest
+        self.breakdown = breakdown
+        self.on_breakdown = on_breakdown
         self.tool: str | None = None
         self.ticket: str | None = None
+        self.broken = False
+
+    def halted(self) -> bool:
+        """The demo is stopping, or the machine broke down."""
+        return self.stop.is_set() or (self.breakdown is not None and self.breakdown.is_set())
 
     def _tap(self, tag: str) -> bool:
         self.pi.tap(self.reader, tag, 0.5)
@@ -147,13 +179,30 @@ class SimulatedStation(_Actor):
         return self._tap(self.ticket)  # starts the next one
 
     def _run(self) -> None:
+        self._work()
+        if self.stop.is_set() or self.breakdown is None or not self.breakdown.is_set():
+            return
+        # The breakdown: the machine stops and stays down; the operator says why. A stop counts
+        # as a breakdown only while a job is allocated (otherwise the machine is just idle).
+        self._run_signal(False)
+        if self.ticket is None:
+            self.ticket = self.plan.tickets[0]
+            self.pi.tap(self.reader, self.ticket, 0.5)
+            self.clock.sleep(1.2)
+        self.clock.sleep(0.6)  # the stop reaches the cloud first: then its reason
+        self._button("breakdown")
+        self.broken = True
+        if self.on_breakdown is not None:
+            self.on_breakdown(self.plan.station)
+
+    def _work(self) -> None:
         rng, plan = self.rng, self.plan
         operator = rng.choice(plan.operators)
         if not self.wait(rng.uniform(0.2, 1.5)) or not self._tap(operator):
             return
         if not self._change_tool() or not self._next_job():
             return
-        while not self.stop.is_set():
+        while not self.halted():
             self._run_signal(True)
             for _ in range(rng.randint(5, 15)):
                 if not self.wait(plan.cycle_s * rng.uniform(0.85, 1.3)):
@@ -175,19 +224,29 @@ class SimulatedStation(_Actor):
                     operator = rng.choice([o for o in plan.operators if o != operator])
                     if not self._tap(operator):  # in
                         return
-            elif rng.random() < 0.1:
-                self._button("breakdown")
-                if not self.wait(rng.uniform(2, 4)):
-                    return
-            elif not self.wait(rng.uniform(0.5, 2)):
+            elif not self.wait(rng.uniform(0.5, 2)):  # a short stop: waiting for parts
                 return
 
 
+def drive_route(epochs: list[Epoch]) -> list[Epoch]:
+    """The route as the demo's lorry drives it: without its slowest moments.
+
+    The cloud's ETA is the distance over the lorry's speed; at walking pace that says the lorry
+    is many minutes away, which is the jam's signature here. Pulling away, braking and the
+    corners are past within a second or two on the real road, so those epochs are left out.
+    """
+    return [e for e in epochs if e.speed_mps == 0 or e.speed_mps >= 8.0]
+
+
 class SimulatedLorry(_Actor):
-    """The supplier's lorry: packages read at loading, the drive (its GPS route), unloading.
+    """The supplier's lorry: packages read at loading, the drive, unloading at the plant.
 
     The driver sets the LOAD/UNLOAD switch and holds each package's tag to the lorry's reader;
-    the route itself comes from the GPS emulator the lorry's Pi reads through gpsd's protocol.
+    the drive moves the lorry's GPS receiver along `epochs` (`pace` epochs per second of the
+    demo, so a drive of a minute takes seconds), and back empty between deliveries. With
+    `jam_at` (the clock's monotonic seconds) the first loaded drive that reaches the jam point
+    from then on meets a jam there and crawls for `jam_s`; the delivery that is to meet it waits
+    at the dock so that its drive reaches the jam point at `jam_at`.
     """
 
     def __init__(
@@ -199,12 +258,34 @@ class SimulatedLorry(_Actor):
         clock: Clock,
         seed: int,
         stop: threading.Event,
+        *,
+        jam_at: float | None = None,
+        jam_s: float = 30.0,
+        pace: float = 6.0,
+        on_jam: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__("lorry", clock, stop, f"{seed}-lorry")
+        assert pi.gpsd is not None, "the lorry's Pi has a GPS receiver"
+        self.receiver: DrivenReceiver = pi.gpsd
         self.pi = pi
         self.reader = reader
         self.stage = pi.pin(stage_pin)
         self.deliveries = deliveries
+        self.route = drive_route(self.receiver.epochs)
+        first = self.route[0]
+        self.jam_index = next(
+            i
+            for i, e in enumerate(self.route)
+            if distance_m(first.lat, first.lon, e.lat, e.lon) >= JAM_POINT_M
+        )
+        self.jam_at = jam_at
+        self.jam_s = jam_s
+        self.pace = pace
+        self.on_jam = on_jam
+        self.jammed = False
+
+    def _now(self) -> float:
+        return self.clock.monotonic_ns() / 1e9
 
     def _packages(self, tags: list[str]) -> bool:
         for tag in tags:
@@ -213,15 +294,78 @@ class SimulatedLorry(_Actor):
                 return False
         return True
 
+    def _depart(self, packages: int, last: bool) -> bool:
+        """Waits at the dock, loaded, when this is the drive to meet the jam at `jam_at`.
+
+        It is, when the next loaded drive would reach the jam point only after `jam_at` (there,
+        unload, back, load again), or when there is no next one.
+        """
+        assert self.jam_at is not None
+        reach = self._now() + self.jam_index / self.pace
+        next_reach = reach + 2 * len(self.route) / self.pace + 2 * 0.9 * packages + 4.0
+        if last or self.jam_at < next_reach:
+            return self.wait(self.jam_at - reach)
+        return True
+
+    def _jam_pending(self) -> bool:
+        return self.jam_at is not None and not self.jammed
+
+    def _crawl(self, epochs: list[Epoch], index: int) -> bool:
+        """Creeps along `epochs` from `index` at `CRAWL_MPS` for `jam_s` (stays on the route)."""
+        began = self._now()
+        while (crept := (self._now() - began) * CRAWL_MPS) < self.jam_s * CRAWL_MPS:
+            at = index
+            while at + 1 < len(epochs) and crept > 0:
+                a, b = epochs[at], epochs[at + 1]
+                step = distance_m(a.lat, a.lon, b.lat, b.lon)
+                if step >= crept:
+                    f = crept / step
+                    lat, lon = a.lat + f * (b.lat - a.lat), a.lon + f * (b.lon - a.lon)
+                    break
+                crept -= step
+                at += 1
+            else:
+                lat, lon = epochs[at].lat, epochs[at].lon
+            self.receiver.move(replace(epochs[at], lat=lat, lon=lon, speed_mps=CRAWL_MPS))
+            if not self.wait(0.5):
+                return False
+        return True
+
+    def _drive(self, epochs: list[Epoch], delivery: str | None) -> bool:
+        for index, epoch in enumerate(epochs):
+            self.receiver.move(epoch)
+            if (
+                delivery is not None
+                and index == self.jam_index
+                and self._jam_pending()
+                and self._now() >= (self.jam_at or 0.0) - 1.0
+            ):
+                self.jammed = True
+                if self.on_jam is not None:
+                    self.on_jam(delivery)
+                if not self._crawl(epochs, index):
+                    return False
+            elif not self.wait(1 / self.pace):
+                return False
+        return True
+
     def _run(self) -> None:
-        for tags in (list(lines) for lines in self.deliveries.values()):
+        back = [replace(e, course_deg=(e.course_deg + 180.0) % 360) for e in reversed(self.route)]
+        names = list(self.deliveries)
+        for number, name in enumerate(names):
+            tags = list(self.deliveries[name])
+            self.receiver.move(self.route[0])  # at the supplier's dock
             self.stage.drive_high()  # switch open: LOAD
             if not self.wait(self.rng.uniform(0.5, 1.5)) or not self._packages(tags):
                 return
-            if not self.wait(self.rng.uniform(6, 10)):  # on the road
+            if self._jam_pending() and not self._depart(len(tags), number == len(names) - 1):
+                return
+            if not self._drive(self.route, name):
                 return
             self.stage.drive_low()  # at the plant's dock: UNLOAD
             if not self.wait(0.5) or not self._packages(tags):
                 return
-            if not self.wait(self.rng.uniform(3, 6)):
+            if not self.wait(self.rng.uniform(1, 2)):
+                return
+            if number < len(names) - 1 and not self._drive(back, None):
                 return

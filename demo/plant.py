@@ -28,6 +28,7 @@ __all__ = [
     "SITE",
     "StationPlan",
     "agent_configs",
+    "delivery_name",
     "registry",
     "station_pins",
     "write_manifest",
@@ -42,12 +43,12 @@ LORRY: Final = ("pi-lorry-01", "lorry-01")
 #: The lorry's deliveries: package tag -> (material, order, quantity), per delivery.
 DELIVERIES: Final[dict[str, dict[str, tuple[str, str, float]]]] = {
     "D-2001": {
-        "04C0FFEE": ("wire-0.35-red", "PO-4711", 2000),
-        "04C0FFEF": ("terminal-a", "PO-4712", 5000),
+        "04C0FFEE": ("wire-0.50-blue", "PO-4711", 2000),
+        "04C0FFEF": ("terminal-b", "PO-4712", 5000),
     },
     "D-2002": {
         "04C0FF10": ("connector-12p", "PO-4720", 400),
-        "04C0FF11": ("wire-0.35-red", "PO-4711", 1000),
+        "04C0FF11": ("wire-0.50-blue", "PO-4711", 1000),
     },
 }
 
@@ -141,12 +142,17 @@ def write_tag_directory(folder: Path, plans: tuple[StationPlan, ...] = HARNESS_L
     return path
 
 
-def write_manifest(folder: Path) -> Path:
-    """Writes the supplier's manifest of the lorry's deliveries into `folder`."""
+def delivery_name(delivery: str, run: str = "") -> str:
+    """A delivery's name in one run (`D-2001-130502`): each run's deliveries are new ones."""
+    return f"{delivery}-{run}" if run else delivery
+
+
+def write_manifest(folder: Path, run: str = "") -> Path:
+    """Writes the supplier's manifest of the lorry's deliveries (named for `run`) into `folder`."""
     path = folder / "manifest.json"
     deliveries = [
         {
-            "delivery": delivery,
+            "delivery": delivery_name(delivery, run),
             "lines": [
                 {"tag": tag, "material": m, "order": o, "quantity": q}
                 for tag, (m, o, q) in lines.items()
@@ -159,9 +165,12 @@ def write_manifest(folder: Path) -> Path:
 
 
 def agent_configs(
-    data: Path, broker: str, plans: tuple[StationPlan, ...] = HARNESS_LINE
+    data: Path, broker: str, plans: tuple[StationPlan, ...] = HARNESS_LINE, run: str = ""
 ) -> list[AgentConfig]:
-    """One checked config per Pi (stations, crib gate, rest zone), outboxes in `data`."""
+    """One checked config per Pi (stations, crib gate, rest zone, lorry), outboxes in `data`.
+
+    `run` names this run's deliveries in the lorry's manifest (`delivery_name`).
+    """
     write_tag_directory(data, plans)
     documents: dict[str, dict[str, Any]] = {}
 
@@ -199,7 +208,7 @@ def agent_configs(
         "reader": [{"name": f"{rest}-door", "device": 0, "reset_pin": 25}],
     }
     lorry_agent, lorry = LORRY
-    write_manifest(data)
+    write_manifest(data, run)
     document(lorry_agent, "lorry")["lorry"] = {
         "id": lorry, "interval_s": 5, "distance_m": 60, "heading_deg": 30, "speed_mps": 3,
         "min_gap_s": 1, "gps_poll_s": 0.5, "fix_hold_s": 1, "manifest": "manifest.json",

@@ -2,9 +2,11 @@
 
 Each demo agent gets an `EmulatedPi`: the hardware factory's `EmulatedHardware` with one emulated
 MFRC522 on each reader's chip select and reset pin, and gpiozero's `MockFactory` for its inputs
-and stack light. The agent's role runs on it exactly as on a Pi (the real `mfrc522` package code,
-gpiozero devices); the simulation acts as the people and machines: it holds tags in a reader's
-field and drives the input pins.
+and stack light; the lorry's Pi gets a GPS receiver behind the gpsd emulator (`DrivenReceiver`)
+that reports wherever the simulated lorry is on its route. The agent's role runs on it exactly as
+on a Pi (the real `mfrc522` package code, gpiozero devices, gpsd's protocol); the simulation acts
+as the people, machines and lorry: it holds tags in a reader's field, drives the input pins and
+moves the receiver.
 
 The simulation's threads change a chip's field while the role's thread talks to the chip over
 SPI; a lock around each SPI frame and each change of the field keeps the emulator's state whole,
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -23,10 +26,30 @@ from agent.roles.readers import ReaderConfig
 from hardware.factory import EmulatedHardware
 from hardware.gpsd_emu import GpsdEmulator
 from hardware.mfrc522_chip import MFRC522Chip, Tag
-from hardware.nmea.make_logs import LOGS
+from hardware.nmea.make_logs import Epoch, route
 from taktline.clock import Clock
 
-__all__ = ["EmulatedPi"]
+__all__ = ["DrivenReceiver", "EmulatedPi"]
+
+
+class DrivenReceiver(GpsdEmulator):
+    """The lorry's receiver behind the gpsd emulator: it reports the epoch the lorry is at.
+
+    The simulated lorry moves it (`move`) along `route` as it drives, stops or crawls; until
+    moved it stands at the route's first epoch (the supplier's dock).
+    """
+
+    def __init__(self, epochs: Sequence[Epoch], clock: Clock) -> None:
+        super().__init__(epochs, clock=clock)
+        self.at = self.epochs[0]
+
+    def move(self, epoch: Epoch) -> None:
+        """Puts the lorry at `epoch` (its position, speed, course and fix)."""
+        self.at = epoch
+
+    def epoch_now(self) -> Epoch:
+        """Where the lorry is now, stamped with the clock's time."""
+        return replace(self.at, time=self.clock.now())
 
 
 class _LockedChip:
@@ -58,9 +81,10 @@ class EmulatedPi:
         self.hardware = EmulatedHardware(clock)
         self._lock = threading.Lock()
         self.chips: dict[str, MFRC522Chip] = {}
-        self.gpsd: GpsdEmulator | None = None
-        if config.role == "lorry":  # the lorry's receiver: its route, in gpsd's JSON protocol
-            self.gpsd = GpsdEmulator(LOGS["drive.nmea"], clock=clock, shuttle=True).start()
+        self.gpsd: DrivenReceiver | None = None
+        if config.role == "lorry":  # the lorry's receiver, in gpsd's JSON protocol
+            self.gpsd = DrivenReceiver(route(), clock)
+            self.gpsd.start()
             self.hardware.gpsd = self.gpsd.address
         for reader in _readers(config):
             chip = self.hardware.add_mfrc522(reader.bus, reader.device, reset_pin=reader.reset_pin)
