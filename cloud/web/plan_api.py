@@ -27,6 +27,8 @@ from cloud.replan import (
     UnknownOrder,
     submit_orders,
 )
+from contract.downlink import PlanSnapshot
+from contract.topics import plan_topic
 
 __all__ = ["NO_PLAN", "PLAN_ROUTES", "PlanApi", "Reply"]
 
@@ -85,6 +87,7 @@ class PlanApi:
         #: Bumped after every replan (`changed`) and every edit made here; pushed to the pages.
         self.version = 0
         self._cache: tuple[int, dict[str, Any]] | None = None
+        self._published: tuple[bytes, dict[str, Any]] | None = None
         self._cache_lock = threading.Lock()
 
     # --- the live push -----------------------------------------------------------------------
@@ -148,7 +151,7 @@ class PlanApi:
 
     def post(self, path: str, raw: bytes, header_user: str | None) -> Reply:
         """Answers a POST of one of the plan routes (`raw`: the JSON body)."""
-        if self.replanner is None or self.desk is None:
+        if self.replanner is None:
             return _error(409, NO_PLAN)
         try:
             body = json.loads(raw or b"{}")
@@ -161,6 +164,8 @@ class PlanApi:
             return _error(400, "say who you are: a 'user' field or an X-User header (1-100 chars)")
         user = user.strip()
         parts = [unquote(p) for p in path.strip("/").split("/")]
+        if self.desk is None and (path == "/api/orders" or parts[1] == "decisions"):
+            return _error(409, "no order desk: this server takes no orders")
         if path == "/api/orders":
             reply = self._orders(body, user)
         elif path == "/api/manual":
@@ -176,9 +181,24 @@ class PlanApi:
     # --- reading -----------------------------------------------------------------------------
 
     def document(self) -> dict[str, Any]:
-        """The current plan as a schedule document (one computation per completed replan)."""
+        """The current plan as a schedule document: the one last published to the planners.
+
+        Without a publisher it is computed, once per completed replan, under the replanner's
+        lock; the published one costs the replanner nothing (the resource check of a
+        2,000-order plan takes seconds, and a replan would wait for it).
+        """
         replanner = self.replanner
         assert replanner is not None
+        publisher = replanner.publisher
+        body = publisher.retained(plan_topic(publisher.site)) if publisher is not None else None
+        if body is not None:
+            with self._cache_lock:
+                if self._published is not None and self._published[0] is body:
+                    return self._published[1]
+            document = dict(PlanSnapshot.decode(body).plan)
+            with self._cache_lock:
+                self._published = (body, document)
+            return document
         # The replanner's lock keeps a replan from changing the engine while it is read (the
         # order desk reaches into the replanner the same way).
         with replanner._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -19,8 +20,11 @@ from typing import Any
 import pytest
 
 from cloud.errors import ConfigError
-from cloud.replan import ResourceLost
+from cloud.plant import load_orders, load_plant
+from cloud.replan import Engine, Replanner, ResourceLost
 from cloud.service import CloudService, CloudSettings
+from cloud.web import WebServer
+from taktline.clock import SystemClock
 from taktline.private_broker import PrivateMosquitto
 from tests.sync.harness import wait_for
 from tests.web.plan_app import (
@@ -240,6 +244,26 @@ def test_a_large_plan_goes_out_compressed_to_a_browser(
             packed = response.read()
         assert len(packed) < int(headers["Content-Length"]) / 4
         assert json.loads(gzip.decompress(packed)) == plain
+
+
+def test_without_a_publisher_the_plan_is_computed_from_the_engine(tmp_path: Path) -> None:
+    plant_path = write_plant(tmp_path)
+    plant = load_plant(plant_path)
+    orders = load_orders(write_orders(tmp_path, datetime.now().astimezone()), plant)
+    replanner = Replanner(Engine(plant, orders, SystemClock().now()), improve=False)
+    with WebServer(dict, lambda n: [], port=0, replanner=replanner) as web:
+        with urllib.request.urlopen(web.url + "api/plan", timeout=30) as response:
+            document = json.load(response)
+        assert document == replanner.document()
+        assert sorted(o["order"] for o in document["orders"]) == sorted(ORDERS)
+        request = urllib.request.Request(
+            web.url + "api/orders", data=b'{"orders": []}', method="POST",
+            headers={"X-User": "kim"},
+        )  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 409
+        assert "no order desk" in json.load(refused.value)["error"]
 
 
 NO_PLAN = "no plan: start the cloud with --plant and --orders"
