@@ -15,6 +15,8 @@ manual edit is kept in `audit` with who made it and when.
 from __future__ import annotations
 
 import json
+import logging
+import smtplib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,8 @@ from cloud.scheduler.service import PlanResult, schedule_document
 from taktline.clock import Clock, SystemClock
 
 __all__ = ["AuditEntry", "ReplanStats", "Replanner"]
+
+log = logging.getLogger(__name__)
 
 
 def _iso(moment: datetime) -> str:
@@ -61,6 +65,8 @@ class ReplanStats:
     triggers: int = 0
     ignored: int = 0
     mails: int = 0
+    mail_errors: int = 0
+    errors: int = 0
     last: Outcome | None = None
     last_improvement: Outcome | None = None
     removed_by_improvement: float = 0.0
@@ -193,10 +199,18 @@ class Replanner:
         if self.publisher is not None:
             self.publisher.plan(self.document(check), generated)
             self.publisher.gaps(report["digest"], report["gaps"], report["orders"], generated)
-        if self.mailer is not None and self.mailer.send_if_changed(
-            self.engine.plant.site, report["gaps"], report["orders"]
-        ):
-            self.stats.mails += 1
+        if self.mailer is None:
+            return
+        try:
+            if self.mailer.send_if_changed(
+                self.engine.plant.site, report["gaps"], report["orders"]
+            ):
+                self.stats.mails += 1
+        except (OSError, smtplib.SMTPException) as exc:
+            # A mail server down must not stop planning: the report is on MQTT and the web, and
+            # the mail goes out with the next replan (its digest was not recorded as sent).
+            self.stats.mail_errors += 1
+            log.error("gap report not mailed: %s", exc)
 
     def current_gap_report(self, check: Check | None = None) -> dict[str, Any]:
         """The resource check as a report: gaps, and every order it makes early or late."""
@@ -341,4 +355,9 @@ class Replanner:
             with self._wake:
                 if not self.due():
                     self._wake.wait(0.005)
-            self.poll()
+            try:
+                self.poll()
+            except Exception:  # one failed replan must not end the loop: the next may succeed
+                self.stats.errors += 1
+                log.exception("replan failed")
+                self._stop.wait(0.5)
