@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     """Runs the demo; returns 0 after a clean stop."""
     from agent.runtime import Agent, start_role
     from cloud.registry import apply_registry
+    from cloud.replan import DeliveryLate
     from cloud.service import CloudService, CloudSettings
     from demo.broker import EmbeddedBroker
     from demo.console import Console, DeliveryWatch, PlanReporter, StationLines
@@ -199,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"Taktline demo: {len(configs)} agents, {len(HARNESS_LINE)} stations, a tool-crib "
             f"gate, a rest zone and a lorry, broker {url}\n"
-            f"  web interface: {cloud.web.url if cloud.web else 'off'}\n"
+            f"  web interface: {cloud.web.url if cloud.web else 'off'} (the plan: /plan, its gaps:"
+            f" /gaps, deliveries: /deliveries, labour: /labour, tooling: /tooling)\n"
             f"  data: {data}/ (status rebuilt from {cloud.rebuilt} logged events; plant model "
             f"{plant_path.name}, orders {orders_path.name})\n"
             f"  script: breakdown at {args.breakdown_at} after {breakdown_s:g} s, the lorry in "
@@ -236,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
             )  # fmt: skip
             station.start()
         watch = DeliveryWatch(cloud.status.snapshot, console)
+        reporter.on_trigger = lambda t: watch.look() if isinstance(t, DeliveryLate) else None
         looked = 0.0
         while not stop.wait(0.2):
             elapsed = time.monotonic() - started

@@ -175,6 +175,8 @@ class PlanReporter:
         self._lock = threading.Lock()
         self._versions: dict[str, int] = {}
         self._loud_until = 0.0
+        #: Told of every trigger before the replanner gets it (the floor's ingest thread).
+        self.on_trigger: Callable[[Any], None] | None = None
 
     def loud(self) -> bool:
         """Whether a notable trigger is being replanned (its schedules are worth a line each)."""
@@ -202,6 +204,8 @@ class PlanReporter:
     def submit(self, trigger: Any) -> None:
         """Takes a trigger from the floor reactions, notes it, hands it to the replanner."""
         self.causes[type(trigger).__name__] += 1
+        if self.on_trigger is not None:
+            self.on_trigger(trigger)
         if isinstance(trigger, _NOTABLE):
             text = describe(trigger)
             with self._lock:
@@ -264,16 +268,25 @@ class PlanReporter:
 
 
 class DeliveryWatch:
-    """Prints a delivery's lateness when it changes (call `look` now and then)."""
+    """Prints a delivery's lateness when it changes.
+
+    Call `look` now and then, and when a late delivery is reported: the replan it causes
+    usually moves the plan's need behind the new ready time within a second.
+    """
 
     def __init__(self, snapshot: Callable[[], dict[str, Any]], console: Console) -> None:
         self.snapshot = snapshot
         self.console = console
         self.late: dict[str, bool] = {}
         self.ever_late: set[str] = set()
+        self._lock = threading.Lock()
 
     def look(self) -> None:
-        """Compares every delivery's late flag with the last look."""
+        """Compares every delivery's late flag with the last look (from any thread)."""
+        with self._lock:
+            self._look()
+
+    def _look(self) -> None:
         deliveries = self.snapshot().get("deliveries", {}).get("deliveries", {})
         for name, delivery in deliveries.items():
             late = bool(delivery.get("late"))

@@ -181,7 +181,7 @@ def _products(plans: tuple[StationPlan, ...]) -> list[dict[str, Any]]:
             item: dict[str, Any] = {
                 "id": step,
                 "setup_min": setup,
-                "per_unit_min": round(cycle[step] / 60, 6),
+                "per_unit_min": cycle[step] / 60,
                 "holds": holds,
             }
             if transfer and step != steps[-1][0]:

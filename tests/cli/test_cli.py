@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,12 +67,22 @@ def test_agent_cli_rejects_a_broken_file(
     assert "not valid TOML" in capsys.readouterr().err
 
 
+def _get(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return json.load(response)
+
+
 @pytest.mark.slow
 def test_demo_runs_end_to_end_with_its_web_interface(tmp_path: Path) -> None:
+    """The short demo shows the plant, its plan, a breakdown and a late lorry, and loses nothing.
+
+    Read from the demo's console (what a person watching sees) and from its web interface
+    while it runs: the plant model's names, the plan, crimp-02 stopped for breakdown.
+    """
     port = free_port()
     demo = subprocess.Popen(
         [
-            sys.executable, "-m", "taktline.cli", "demo", "--duration", "8",
+            sys.executable, "-m", "taktline.cli", "demo", "--duration", "14",
             "--data", str(tmp_path), "--web", f"127.0.0.1:{port}",
         ],
         cwd=ROOT,
@@ -78,21 +90,81 @@ def test_demo_runs_end_to_end_with_its_web_interface(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
-    status = None
-    deadline = time.monotonic() + 20
+    base = f"http://127.0.0.1:{port}"
+    status: Any = None
+    plan: Any = None
+    broken = False
+    deadline = time.monotonic() + 40
     while time.monotonic() < deadline and demo.poll() is None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2) as r:
-                status = json.load(r)
-            if status["machines"]:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+            status = _get(f"{base}/api/status")
+            if status["machines"] and plan is None:
+                with urllib.request.urlopen(f"{base}/", timeout=2) as r:
                     assert b"resource status" in r.read()
+                plan = _get(f"{base}/api/plan")
+            crimp = status["machines"].get("crimp-02", {})
+            if crimp.get("state") == "STOPPED" and crimp.get("stop_reason") == "breakdown":
+                broken = True
                 break
         except OSError:
             pass
         time.sleep(0.3)
     out, _ = demo.communicate(timeout=60)
     assert demo.returncode == 0, out
-    assert status is not None and status["machines"], out
+    # The web interface shows the demo plant's model and plan, and the breakdown.
+    assert status is not None and status["machines"]["crimp-02"]["name"] == "crimp press 2", out
+    assert "H-101" in json.dumps(plan), plan
+    assert broken, f"the web interface never showed crimp-02 stopped for breakdown\n{out}"
+    # Every station received its first schedule, and printed it.
+    for station in ("cut-01", "crimp-01", "crimp-02", "seal-01", "twist-01", "assy-01", "test-01"):
+        assert f"{station}: schedule v1," in out, out
     assert "cloud: crimp-01: operator" in out
+    # The breakdown replanned: crimp-02's jobs went, and crimp-02's station heard of it.
+    assert "crimp-02: stack light red" in out, out
+    replans = [line for line in out.splitlines() if "-> replan" in line]
+    assert any("breakdown at crimp-02 " in line for line in replans), out
+    moved = re.search(r"crimp-02: schedule v\d+, \d+ job\(s\) changed [^\n]*next: no jobs", out)
+    assert moved, out
+    # The lorry in the jam made its delivery late, which replanned too.
+    assert "lorry: held up in a jam" in out, out
+    assert re.search(r"delivery D-2001-\d{6} LATE", out), out
+    assert any("late delivery: " in line for line in replans), out
+    # Nothing was lost on the way: every event the agents recorded is in the cloud's log.
+    assert re.search(r"events: [1-9]\d* recorded by the agents, every one in the cloud's log", out)
     assert "dead letters: 0; unconfirmed in outboxes: 0" in out, out
+
+
+def test_demo_plant_model_matches_the_simulated_line() -> None:
+    """The generated plant model loads, and names every station, tag and material of the demo."""
+    from datetime import UTC, datetime
+
+    from cloud.master import MasterData
+    from cloud.plant import parse_orders, parse_plant
+    from demo.plant import DELIVERIES, HARNESS_LINE
+    from demo.plant_model import orders_document, plant_document
+
+    start = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+    document = plant_document(start)
+    plant = parse_plant(document)
+    MasterData(document)
+    orders = parse_orders(orders_document(start), plant)
+    machines = {r.id: r for r in plant.resources if r.kind == "machine"}
+    assert set(machines) == {p.station for p in HARNESS_LINE}
+    for line in HARNESS_LINE:
+        for badge in line.operators:
+            assert plant.tags[badge].kind == "badge", badge
+        for tool in line.tools:
+            assert plant.tags[tool].kind == "tool", tool
+        for ticket in line.tickets:
+            entry = plant.tags[ticket]
+            step = next(s for s in plant.products[entry.product].steps if s.id == entry.step)
+            assert step.per_unit_min * 60 == pytest.approx(line.cycle_s)
+            assert any(g in plant.groups and line.station in plant.groups[g].members
+                       for g in (h.group for h in step.holds))  # fmt: skip
+    applicators = [r for r in plant.resources if r.tool_type == "crimp_applicator"]
+    shared = {t for p in HARNESS_LINE if p.shared_tools for t in p.tools}
+    assert {r.tag for r in applicators} == shared
+    for lines in DELIVERIES.values():
+        for material, _, _ in lines.values():
+            assert plant.materials[material].supplier == "acme-cables"
+    assert all(start < o.due for o in orders) and len({o.id for o in orders}) == 12
