@@ -129,6 +129,7 @@ def _lost_events(agents: list[Any], keys: list[tuple[str, int]]) -> tuple[int, i
 
 def run(args: argparse.Namespace) -> int:
     """Runs the demo; returns 0 after a clean stop."""
+    from agent.roles.station import JobState
     from agent.runtime import Agent, start_role
     from cloud.registry import apply_registry
     from cloud.replan import DeliveryLate
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
             f"gate, a rest zone and a lorry, broker {url}\n"
             f"  web interface: {cloud.web.url if cloud.web else 'off'} (the plan: /plan, its gaps:"
             f" /gaps, deliveries: /deliveries, labour: /labour, tooling: /tooling)\n"
-            f"  data: {data}/ (status rebuilt from {cloud.rebuilt} logged events; plant model "
+            f"  data: {data}/ (the status of {cloud.log.count()} logged events; plant model "
             f"{plant_path.name}, orders {orders_path.name})\n"
             f"  script: breakdown at {args.breakdown_at} after {breakdown_s:g} s, the lorry in "
             f"a jam after {late_s:g} s for {args.jam:g} s\n"
@@ -227,6 +228,11 @@ def run(args: argparse.Namespace) -> int:
                 "lorry", f"held up in a jam with delivery {d}, crawling towards the plant"
             ),
         ).start()  # fmt: skip
+        running: dict[str, str] = {}  # jobs a station kept from an earlier run (no --fresh)
+        for role in roles:
+            state = getattr(role, "jobs", None)
+            if isinstance(state, JobState):
+                running.update(state.jobs)
         breakdown = threading.Event()
         for number, plan in enumerate(HARNESS_LINE):
             station = SimulatedStation(
@@ -235,9 +241,10 @@ def run(args: argparse.Namespace) -> int:
                 on_breakdown=lambda s: console.line(
                     s, "BREAKDOWN: the machine stops, the operator presses the breakdown button"
                 ),
+                running=running.get(plan.station),
             )  # fmt: skip
             station.start()
-        watch = DeliveryWatch(cloud.status.snapshot, console)
+        watch = DeliveryWatch(cloud.status.snapshot, console, only=deliveries.__contains__)
         reporter.on_trigger = lambda t: watch.look() if isinstance(t, DeliveryLate) else None
         looked = 0.0
         while not stop.wait(0.2):

@@ -141,9 +141,9 @@ class StationLines(logging.Handler):
 #: counted and named only in the replans it changed schedules with.
 _NOTABLE: Final = (ResourceLost, ResourceBack, DeliveryLate)
 _PROGRESS: Final = {
-    "StepStarted": "job started",
-    "StepEnded": "job ended",
-    "StepLate": "job running late",
+    "StepStarted": "step start(s)",
+    "StepEnded": "step end(s)",
+    "StepLate": "late-step report(s)",
 }
 
 
@@ -271,12 +271,20 @@ class DeliveryWatch:
     """Prints a delivery's lateness when it changes.
 
     Call `look` now and then, and when a late delivery is reported: the replan it causes
-    usually moves the plan's need behind the new ready time within a second.
+    usually moves the plan's need behind the new ready time within a second. `only` picks the
+    deliveries shown (the demo's own run: earlier runs' deliveries stay in the status).
     """
 
-    def __init__(self, snapshot: Callable[[], dict[str, Any]], console: Console) -> None:
+    def __init__(
+        self,
+        snapshot: Callable[[], dict[str, Any]],
+        console: Console,
+        *,
+        only: Callable[[str], bool] = lambda delivery: True,
+    ) -> None:
         self.snapshot = snapshot
         self.console = console
+        self.only = only
         self.late: dict[str, bool] = {}
         self.ever_late: set[str] = set()
         self._lock = threading.Lock()
@@ -289,6 +297,8 @@ class DeliveryWatch:
     def _look(self) -> None:
         deliveries = self.snapshot().get("deliveries", {}).get("deliveries", {})
         for name, delivery in deliveries.items():
+            if not self.only(name):
+                continue
             late = bool(delivery.get("late"))
             if self.late.get(name, False) == late:
                 continue

@@ -109,6 +109,8 @@ class SimulatedStation(_Actor):
     Args:
         breakdown: Set by the demo's script: the machine breaks down for good (see `_run`).
         on_breakdown: Told (with the station id) once the breakdown button was pressed.
+        running: The job ticket still running at the machine from an earlier run (the station
+            keeps it over a restart): the operator ends it before starting another.
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class SimulatedStation(_Actor):
         *,
         breakdown: threading.Event | None = None,
         on_breakdown: Callable[[str], None] | None = None,
+        running: str | None = None,
     ) -> None:
         super().__init__(plan.station, clock, stop, f"{seed}-{plan.station}")
         self.plan = plan
@@ -135,7 +138,7 @@ class SimulatedStation(_Actor):
         self.breakdown = breakdown
         self.on_breakdown = on_breakdown
         self.tool: str | None = None
-        self.ticket: str | None = None
+        self.ticket = running
         self.broken = False
 
     def halted(self) -> bool:
@@ -310,30 +313,37 @@ class SimulatedLorry(_Actor):
     def _jam_pending(self) -> bool:
         return self.jam_at is not None and not self.jammed
 
-    def _crawl(self, epochs: list[Epoch], index: int) -> bool:
-        """Creeps along `epochs` from `index` at `CRAWL_MPS` for `jam_s` (stays on the route)."""
+    def _crawl(self, epochs: list[Epoch], index: int) -> int | None:
+        """Creeps along `epochs` from `index` at `CRAWL_MPS` for `jam_s`.
+
+        Returns:
+            The index of the epoch it crept past (the drive goes on from there), or None when
+            the demo is stopping.
+        """
         began = self._now()
+        at = index
         while (crept := (self._now() - began) * CRAWL_MPS) < self.jam_s * CRAWL_MPS:
             at = index
+            lat, lon = epochs[at].lat, epochs[at].lon
             while at + 1 < len(epochs) and crept > 0:
                 a, b = epochs[at], epochs[at + 1]
                 step = distance_m(a.lat, a.lon, b.lat, b.lon)
                 if step >= crept:
-                    f = crept / step
-                    lat, lon = a.lat + f * (b.lat - a.lat), a.lon + f * (b.lon - a.lon)
+                    lat = a.lat + crept / step * (b.lat - a.lat)
+                    lon = a.lon + crept / step * (b.lon - a.lon)
                     break
                 crept -= step
                 at += 1
-            else:
                 lat, lon = epochs[at].lat, epochs[at].lon
             self.receiver.move(replace(epochs[at], lat=lat, lon=lon, speed_mps=CRAWL_MPS))
             if not self.wait(0.5):
-                return False
-        return True
+                return None
+        return at
 
     def _drive(self, epochs: list[Epoch], delivery: str | None) -> bool:
-        for index, epoch in enumerate(epochs):
-            self.receiver.move(epoch)
+        index = 0
+        while index < len(epochs):
+            self.receiver.move(epochs[index])
             if (
                 delivery is not None
                 and index == self.jam_index
@@ -343,10 +353,13 @@ class SimulatedLorry(_Actor):
                 self.jammed = True
                 if self.on_jam is not None:
                     self.on_jam(delivery)
-                if not self._crawl(epochs, index):
+                reached = self._crawl(epochs, index)
+                if reached is None:
                     return False
+                index = reached
             elif not self.wait(1 / self.pace):
                 return False
+            index += 1
         return True
 
     def _run(self) -> None:
