@@ -1,0 +1,41 @@
+// Drives Debian's Chromium (headless) with playwright-core (installed for tests/browser) for
+// tests/report/test_page.py. Usage: node drive_report.mjs URL SCREENSHOT. Opens the Report page,
+// waits until the report is drawn, then picks a shorter period with the pickers and waits for
+// the redrawn report; prints a JSON line: the Pareto bars' reasons, the machine table's text
+// (both times) and any page errors.
+import { chromium } from "../browser/node_modules/playwright-core/index.mjs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [url, shot] = process.argv.slice(2);
+const profile = mkdtempSync(join(tmpdir(), "taktline-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+  viewport: { width: 1600, height: 1100 },
+  timezoneId: "UTC",
+});
+const result = { errors: [] };
+try {
+  const page = context.pages()[0] || await context.newPage();
+  page.on("pageerror", (err) => result.errors.push(String(err)));
+  await page.goto(url);
+  await page.locator("#report-machines").waitFor({ timeout: 15000 });
+  result.bars = await page.locator("#pareto rect").evaluateAll((bars) => bars.map((b) => b.dataset.reason));
+  result.machines = await page.locator("#report-machines").innerText();
+  await page.screenshot({ path: shot, fullPage: true });
+  // A shorter period through the pickers (UTC here): 06:30-07:30 holds only the breakdown.
+  await page.fill("#report-from", "2026-03-23T06:30");
+  await page.fill("#report-to", "2026-03-23T07:30");
+  await page.click("#report-form button");
+  await page.waitForFunction(() => document.querySelectorAll("#pareto rect").length === 1, null, { timeout: 15000 });
+  result.bars_after = await page.locator("#pareto rect").evaluateAll((bars) => bars.map((b) => b.dataset.reason));
+  result.address = page.url();
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(JSON.stringify(result));
