@@ -210,7 +210,7 @@ def agent_configs(
     lorry_agent, lorry = LORRY
     write_manifest(data, run)
     document(lorry_agent, "lorry")["lorry"] = {
-        "id": lorry, "interval_s": 5, "distance_m": 60, "heading_deg": 30, "speed_mps": 3,
+        "id": lorry, "interval_s": 5, "distance_m": 60, "heading_deg": 30, "speed_mps": 1,
         "min_gap_s": 1, "gps_poll_s": 0.5, "fix_hold_s": 1, "manifest": "manifest.json",
         "stage": "switch", "stage_pin": 17,
         "reader": {"name": f"{lorry}-packages", "device": 0, "reset_pin": 25},
