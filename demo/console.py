@@ -5,9 +5,10 @@ feed it besides the cloud's status changes: `StationLines`, a logging handler on
 role's logger, turns each new schedule version a station receives (and a steady red stack light)
 into a line, so what the stations see is shown, not what the cloud meant to send;
 `PlanReporter` stands between the floor reactions and the replanner (it forwards every trigger)
-and is the replanner's `on_replan` hook, so each replan is printed with the triggers that caused
-it, the orders it re-placed, the stations whose schedules got a new version and the late orders
-of the gap report; `DeliveryWatch` prints when a delivery becomes late or on time again.
+and is the replanner's `on_replan` hook (after the cloud's own), so each replan that matters is
+printed with the triggers that caused it, the orders it re-placed, the stations whose schedules
+got a new version and the late orders of the gap report; `DeliveryWatch` prints when a delivery
+becomes late, and when it no longer is (the plan waits for it, or it arrived).
 """
 
 from __future__ import annotations
