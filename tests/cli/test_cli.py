@@ -168,3 +168,44 @@ def test_demo_plant_model_matches_the_simulated_line() -> None:
         for material, _, _ in lines.values():
             assert plant.materials[material].supplier == "acme-cables"
     assert all(start < o.due for o in orders) and len({o.id for o in orders}) == 12
+
+
+def test_demo_lorry_is_late_only_in_its_jam() -> None:
+    """The lorry on its way is ready before the plan needs its load, in the jam minutes after.
+
+    The demo relies on this timing: the cloud flags the delivery late (and replans) only while
+    the lorry crawls in its jam.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from cloud.plant import parse_orders, parse_plant
+    from cloud.replan import Engine, Replanner
+    from cloud.status.deliveries import DeliveryState, LorryState, distance_m, estimate
+    from demo.floor import CRAWL_MPS, JAM_POINT_M, drive_route
+    from demo.plant import DELIVERIES, LORRY
+    from demo.plant_model import HANDLING_MIN, READY_MIN, orders_document, plant_document
+    from hardware.nmea.make_logs import route
+
+    start = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+    plant = parse_plant(plant_document(start))
+    replanner = Replanner(Engine(plant, parse_orders(orders_document(start), plant), start))
+    replanner.publish_all()
+    brought = {m for lines in DELIVERIES.values() for m, _, _ in lines.values()}
+    needs = replanner.material_needs()
+    need = min(needs[m] for m in brought)
+    assert start + timedelta(minutes=READY_MIN) <= need <= start + timedelta(minutes=READY_MIN + 2)
+
+    def ready(lat: float, lon: float, speed: float) -> datetime:
+        lorry = LorryState(LORRY[0], lat, lon, speed, "2026-11-23T13:00:00+00:00", "3d")
+        view = estimate(
+            DeliveryState("D", LORRY[0]), lorry, plant.logistics, None, (), HANDLING_MIN
+        )
+        return datetime.fromisoformat(view["ready"].replace("Z", "+00:00"))
+
+    drive = drive_route(route())
+    on_the_way = max(ready(e.lat, e.lon, e.speed_mps) for e in drive)
+    assert on_the_way < need - timedelta(minutes=2), (on_the_way, need)
+    first = drive[0]
+    jam = next(e for e in drive if distance_m(first.lat, first.lon, e.lat, e.lon) >= JAM_POINT_M)
+    in_the_jam = ready(jam.lat, jam.lon, CRAWL_MPS)
+    assert in_the_jam > need + timedelta(minutes=2), (in_the_jam, need)
