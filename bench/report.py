@@ -25,8 +25,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.ingest import plant_messages, postgres, through_ingest  # noqa: E402
+from ingest import plant_messages, postgres, through_ingest  # noqa: E402
+
 from cloud.report import build_report  # noqa: E402
 from cloud.status import ResourceStatus  # noqa: E402
 from cloud.store import EventLog  # noqa: E402
