@@ -186,7 +186,37 @@ class ScheduledJob:
         )
 
 
-_SCHEDULE_KEYS = frozenset({"v", "site", "station", "version", "generated", "jobs", "changed"})
+def _schedule_body(owner: str, value: str, schedule: Any) -> dict[str, Any]:
+    """The JSON form shared by station and operator schedules (`owner`: the key naming whose)."""
+    return {
+        "v": CONTRACT_VERSION,
+        "site": schedule.site,
+        owner: value,
+        "version": schedule.version,
+        "generated": schedule.generated,
+        "jobs": [job.to_dict() for job in schedule.jobs],
+        "changed": list(schedule.changed),
+    }
+
+
+def _schedule_fields(obj: dict[str, Any], owner: str, where: str) -> dict[str, Any]:
+    """Validates a station or operator schedule; returns its fields (`owner` names whose)."""
+    keys = frozenset({"v", "site", owner, "version", "generated", "jobs", "changed"})
+    check_keys(obj, keys, keys, where)
+    parse_time(obj["generated"], f"{where}.generated")
+    jobs, changed = obj["jobs"], obj["changed"]
+    if not isinstance(jobs, list) or len(jobs) > MAX_JOBS:
+        raise fail(f"{where}.jobs", f"must be a list of at most {MAX_JOBS} jobs")
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        raise fail(f"{where}.changed", "must be a list of order/step keys")
+    return {
+        "site": match(obj["site"], ID_RE, f"{where}.site"),
+        owner: match(obj[owner], ID_RE, f"{where}.{owner}"),
+        "version": integer(obj["version"], f"{where}.version", 1),
+        "generated": obj["generated"],
+        "jobs": tuple(ScheduledJob.parse(j, f"{where}.jobs[{i}]") for i, j in enumerate(jobs)),
+        "changed": tuple(changed),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,15 +232,7 @@ class StationSchedule:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
-            "v": CONTRACT_VERSION,
-            "site": self.site,
-            "station": self.station,
-            "version": self.version,
-            "generated": self.generated,
-            "jobs": [job.to_dict() for job in self.jobs],
-            "changed": list(self.changed),
-        }
+        return _schedule_body("station", self.station, self)
 
     def encode(self) -> bytes:
         """The message body."""
@@ -224,25 +246,7 @@ class StationSchedule:
     @classmethod
     def decode(cls, raw: bytes) -> StationSchedule:
         """Parses and validates a station schedule message."""
-        obj = _decode(raw, "schedule")
-        check_keys(obj, _SCHEDULE_KEYS, _SCHEDULE_KEYS, "schedule")
-        parse_time(obj["generated"], "schedule.generated")
-        jobs, changed = obj["jobs"], obj["changed"]
-        if not isinstance(jobs, list) or len(jobs) > MAX_JOBS:
-            raise fail("schedule.jobs", f"must be a list of at most {MAX_JOBS} jobs")
-        if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
-            raise fail("schedule.changed", "must be a list of order/step keys")
-        return cls(
-            site=match(obj["site"], ID_RE, "schedule.site"),
-            station=match(obj["station"], ID_RE, "schedule.station"),
-            version=integer(obj["version"], "schedule.version", 1),
-            generated=obj["generated"],
-            jobs=tuple(ScheduledJob.parse(j, f"schedule.jobs[{i}]") for i, j in enumerate(jobs)),
-            changed=tuple(changed),
-        )
-
-
-_OPERATOR_KEYS = frozenset({"v", "site", "operator", "version", "generated", "jobs", "changed"})
+        return cls(**_schedule_fields(_decode(raw, "schedule"), "station", "schedule"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,15 +266,7 @@ class OperatorSchedule:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
-            "v": CONTRACT_VERSION,
-            "site": self.site,
-            "operator": self.operator,
-            "version": self.version,
-            "generated": self.generated,
-            "jobs": [job.to_dict() for job in self.jobs],
-            "changed": list(self.changed),
-        }
+        return _schedule_body("operator", self.operator, self)
 
     def encode(self) -> bytes:
         """The message body."""
@@ -280,23 +276,7 @@ class OperatorSchedule:
     def decode(cls, raw: bytes) -> OperatorSchedule:
         """Parses and validates an operator schedule message."""
         obj = _decode(raw, "operator_schedule")
-        check_keys(obj, _OPERATOR_KEYS, _OPERATOR_KEYS, "operator_schedule")
-        parse_time(obj["generated"], "operator_schedule.generated")
-        jobs, changed = obj["jobs"], obj["changed"]
-        if not isinstance(jobs, list) or len(jobs) > MAX_JOBS:
-            raise fail("operator_schedule.jobs", f"must be a list of at most {MAX_JOBS} jobs")
-        if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
-            raise fail("operator_schedule.changed", "must be a list of order/step keys")
-        return cls(
-            site=match(obj["site"], ID_RE, "operator_schedule.site"),
-            operator=match(obj["operator"], ID_RE, "operator_schedule.operator"),
-            version=integer(obj["version"], "operator_schedule.version", 1),
-            generated=obj["generated"],
-            jobs=tuple(
-                ScheduledJob.parse(j, f"operator_schedule.jobs[{i}]") for i, j in enumerate(jobs)
-            ),
-            changed=tuple(changed),
-        )
+        return cls(**_schedule_fields(obj, "operator", "operator_schedule"))
 
 
 _PLAN_KEYS = frozenset({"v", "site", "version", "generated", "plan"})
