@@ -37,7 +37,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from cloud.ingest import Ingest  # noqa: E402
 from cloud.status import ResourceStatus  # noqa: E402
-from cloud.store import EventLog  # noqa: E402
+from cloud.store import EventLog, sqlite_pragmas  # noqa: E402
 from contract import AgentPath, Event, SentStamp, encode_batch  # noqa: E402
 from taktline.clock import utc_iso  # noqa: E402
 from taktline.mqtt import BrokerSettings  # noqa: E402
@@ -127,7 +127,7 @@ def raw_inserts(database: str, rows: list[tuple[Any, ...]]) -> float:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     sqlite = engine.dialect.name == "sqlite"
     if sqlite:
-        _sqlite_pragmas(engine)
+        sqlite_pragmas(engine, "FULL")  # the same connection set-up as the event log's
     mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
     sql = (
         "INSERT INTO events (instance, seq, type, source, agent, station, device_time, "
@@ -141,18 +141,6 @@ def raw_inserts(database: str, rows: list[tuple[Any, ...]]) -> float:
         elapsed = time.perf_counter() - began
     engine.dispose()
     return len(rows) / elapsed
-
-
-def _sqlite_pragmas(engine: sa.Engine) -> None:
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA synchronous=FULL")
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
 
 
 def raw_rows(messages: list[tuple[str, bytes, datetime]]) -> list[tuple[Any, ...]]:

@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud import schema
 
-__all__ = ["CommitResult", "DeadLetter", "EventLog", "LogRecord"]
+__all__ = ["CommitResult", "DeadLetter", "EventLog", "LogRecord", "sqlite_pragmas"]
 
 Synchronous = Literal["FULL", "EXTRA", "NORMAL"]
 
@@ -115,7 +115,7 @@ class EventLog:
         )
         self.dialect = self._engine.dialect.name
         if self.dialect == "sqlite":
-            _sqlite_pragmas(self._engine, synchronous)
+            sqlite_pragmas(self._engine, synchronous)
         self._lock = threading.Lock()
         self._conn = self._engine.connect()
         marks = ", ".join(["?" if self._engine.dialect.paramstyle == "qmark" else "%s"] * 11)
@@ -469,7 +469,7 @@ def read_archive(path: Path) -> Iterator[tuple[int, str, str]]:
             yield int(row["pos"]), str(row["body"]), str(row["corrected_time"])
 
 
-def _sqlite_pragmas(engine: sa.Engine, synchronous: str) -> None:
+def sqlite_pragmas(engine: sa.Engine, synchronous: str) -> None:
     """WAL and the durability level on every connection; transactions begun explicitly.
 
     pysqlite's own transaction handling would defer BEGIN and commit behind SQLAlchemy's back;
