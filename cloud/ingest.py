@@ -87,6 +87,7 @@ class Ingest:
         on_commit: Callable[[list[LogRecord]], None] | None = None,
         on_agent_status: Callable[[str, bool], None] | None = None,
         client_id: str = "taktline-cloud-ingest",
+        session_expiry_s: int = 86_400,
     ) -> None:
         self.log = event_log
         self.status = status
@@ -99,7 +100,11 @@ class Ingest:
         self._on_agent_status = on_agent_status
         #: Held from commit to fold; a cloud-side writer (hand corrections) takes it too.
         self.write_lock = threading.Lock()
-        self._session = Session(broker, client_id, on_connect=self._subscribe)
+        # A persistent session: while ingest reconnects (a broker or cloud restart) the broker
+        # keeps its subscriptions and queues what agents send, instead of dropping it.
+        self._session = Session(
+            broker, client_id, on_connect=self._subscribe, session_expiry_s=session_expiry_s
+        )
         self._session.client.on_message = self._on_message
         self._session.client.on_subscribe = self._on_subscribe
         self._subscribed = False

@@ -44,6 +44,7 @@ __all__ = [
     "Window",
     "load_orders",
     "load_plant",
+    "order_to_json",
     "parse_orders",
     "parse_plant",
 ]
@@ -764,6 +765,39 @@ def parse_orders(data: Any, plant: Plant | None = None) -> list[Order]:
         )
     if r.errors:
         raise PlantInvalid(r.errors)
+    return out
+
+
+def _stamp(moment: datetime) -> str:
+    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+
+
+def order_to_json(order: Order) -> dict[str, Any]:
+    """An order as its JSON object (`docs/schemas/orders.schema.json`); `parse_orders` reads it.
+
+    Every field is written, defaults too, so two equal orders give equal objects.
+    """
+    out: dict[str, Any] = {
+        "id": order.id,
+        "product": order.product,
+        "quantity": order.quantity,
+        "due": _stamp(order.due),
+        "priority": order.priority,
+        "earliness_weight": order.earliness_weight,
+        "tardiness_weight": order.tardiness_weight,
+    }
+    if order.release is not None:
+        out["release"] = _stamp(order.release)
+    if order.steps:
+        out["steps"] = {
+            sid: {
+                "due": _stamp(step.due),
+                "earliness_weight": step.earliness_weight,
+                "tardiness_weight": step.tardiness_weight,
+            }
+            for sid, step in order.steps.items()
+        }
     return out
 
 

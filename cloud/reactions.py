@@ -21,6 +21,9 @@ the status) the stations the round touched are looked at again:
   through the gate (`ResourceBack`). A tool never seen at all is not called missing: on a new
   installation that would be every tool. Checked at most every `tool_check_every` of event time.
 
+At start (`catch_up`) the same rules run over the restored status, so a restarted cloud plans
+from the floor as it is: ongoing breakdowns, steps started and ended, late deliveries.
+
 Station ids are the plant model's resource ids unless `resource_of` maps them. A lost machine is
 out "until further notice" (every later job moves off it) unless the plant gives a
 `repair_estimate` (its mean time to repair): then it is planned back after that long, and its
@@ -121,6 +124,28 @@ class FloorReactions:
             self._deliveries()
         if latest:
             self._tools(_utc(latest))
+
+    def catch_up(self) -> None:
+        """At start: what the restored status already knows, told to the replanner and lights.
+
+        A restarted cloud must not plan blind until the next event: machines already broken
+        down or in maintenance are lost, job steps started or ended are real progress, and
+        deliveries already late are late (leave records come from `plant_changed`).
+        """
+        for station in sorted(self.status.machines):
+            self._station(station)
+        if self.replanner is None:
+            return
+        from cloud.replan import StepEnded, StepStarted
+
+        for job in sorted(self.status.jobs.values(), key=lambda j: j.started):
+            entry = self.status.master.ticket(job.ticket)
+            if entry is None or not entry.ref or not entry.step:
+                continue
+            self._submit(StepStarted(entry.ref, entry.step, _utc(job.started)))
+            if job.ended is not None:
+                self._submit(StepEnded(entry.ref, entry.step, _utc(job.ended)))
+        self._deliveries()
 
     def plant_changed(self, plant: Any) -> None:
         """The master data changed: leave records become lost (or returned) operators."""

@@ -24,6 +24,7 @@ __all__ = [
     "events",
     "metadata",
     "migrate",
+    "plan_versions",
     "schema_version",
     "snapshots",
 ]
@@ -115,6 +116,15 @@ archived_keys = sa.Table(
     sa.Index("idx_archived_keys", "instance", "first_seq"),
 )
 
+#: The newest published version of each retained plan message (`site/resource`, `site/@plan`,
+#: `site/@gaps`), saved before the message goes out: versions keep growing across restarts.
+plan_versions = sa.Table(
+    "plan_versions",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
 schema_version = sa.Table(
     "schema_version",
     metadata,
@@ -137,11 +147,16 @@ def _v3_archives(conn: sa.Connection) -> None:
     archived_keys.create(conn, checkfirst=True)
 
 
+def _v4_plan_versions(conn: sa.Connection) -> None:
+    plan_versions.create(conn, checkfirst=True)
+
+
 #: Version n is MIGRATIONS[n - 1]. Append; never edit one that has shipped.
 MIGRATIONS: Final[list[Callable[[sa.Connection], None]]] = [
     _v1_base,
     _v2_snapshots,
     _v3_archives,
+    _v4_plan_versions,
 ]
 
 

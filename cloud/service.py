@@ -7,10 +7,17 @@ they arrive, and the status is snapshotted every `snapshot_every` events and at 
 After each ingest round the touched stations' stack lights follow their machines and, when the
 cloud has orders to plan, breakdowns and late deliveries become replan triggers
 (`cloud.reactions`); the replanner publishes every station's schedule over MQTT.
+
+The planning state is restored the same way: orders, pending decisions, pins and manual mode are
+`plan.*` events in the log (`cloud.replan.record`), folded with the status; the `--orders` file
+is imported once per content. At start the replanner is told what the restored status knows
+(ongoing breakdowns, started and ended steps, late deliveries, leave) and plans from there, and
+every station gets a schedule whose version is above any it held (`docs/replan.md`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +30,7 @@ from cloud.corrections import CorrectionRecorder
 from cloud.errors import ConfigError
 from cloud.ingest import Ingest
 from cloud.master import MasterData
-from cloud.plant import parse_orders
+from cloud.plant import Order, parse_orders
 from cloud.reactions import FloorReactions
 from cloud.registry import apply_registry, load_registry
 from cloud.replan import (
@@ -36,6 +43,8 @@ from cloud.replan import (
     SmtpSettings,
 )
 from cloud.replan.intake import Policy
+from cloud.replan.record import PlanningRecorder
+from cloud.replan.restore import restore_planning
 from cloud.report import Reports
 from cloud.snapshots import Snapshotter
 from cloud.stack_lights import StackLights
@@ -160,20 +169,30 @@ class CloudService:
             )
 
     def _plan(self, settings: CloudSettings, clock: Clock) -> Replanner:
+        """The planner, restored from the log's planning events; the orders file imported once."""
         if self.master is None:
             raise ConfigError("orders need a plant model: give the plant too (--plant)")
         assert settings.orders is not None
         plant = self.master.plant
         try:
-            orders = parse_orders(json.loads(settings.orders.read_text()), plant)
+            raw = settings.orders.read_bytes()
+            orders = parse_orders(json.loads(raw), plant)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read the orders {settings.orders}: {exc}") from exc
         site = settings.site if settings.site != "+" else plant.site
+        restored = restore_planning(self.status.planning, plant)
         engine = Engine(
-            plant, orders, clock.now(), frozen=timedelta(minutes=settings.frozen_minutes)
+            plant, restored.orders, clock.now(), frozen=timedelta(minutes=settings.frozen_minutes)
+        )
+        engine.manual.update(restored.pins)
+        recorder = PlanningRecorder(
+            self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
         )
         self.publisher = PlanPublisher(
-            BrokerSettings.from_url(settings.broker), site, client_id=f"{settings.client_id}-plan"
+            BrokerSettings.from_url(settings.broker),
+            site,
+            client_id=f"{settings.client_id}-plan",
+            versions=self.log,
         )
         mailer = GapMailer(settings.smtp, settings.mail_to) if settings.smtp else None
         replanner = Replanner(
@@ -184,11 +203,27 @@ class CloudService:
             quiet=timedelta(seconds=settings.replan_quiet_s),
             max_delay=timedelta(seconds=settings.replan_max_delay_s),
             on_replan=self._replanned,
+            recorder=recorder,
         )
-        self.desk = OrderDesk(replanner, policy=settings.order_policy)
+        replanner.restore(restored.manual)
+        self.desk = OrderDesk(replanner, policy=settings.order_policy, recorder=recorder)
+        self.desk.restore(restored.pending)
+        self._import_orders(settings.orders.name, raw, orders, recorder)
         if settings.order_drop is not None:
             self._watcher = OrderFolderWatcher(settings.order_drop, self.desk)
         return replanner
+
+    def _import_orders(
+        self, name: str, raw: bytes, orders: list[Order], recorder: PlanningRecorder
+    ) -> None:
+        """The `--orders` file, once per content: the log's orders win on a restart."""
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest in self.status.planning.imported:
+            return
+        assert self.desk is not None
+        result = self.desk.accept(orders, [], "orders-file", f"orders-file:{name}")
+        recorder.imported(name[:100], digest, len(orders), "orders-file")
+        log.info("orders file %s imported: %s", name, {k: len(v) for k, v in result.items()})
 
     def _replanned(self, outcome: object) -> None:
         if self.replanner is not None and self.master is not None:
@@ -213,6 +248,8 @@ class CloudService:
         """Starts the planner (when there are orders), ingest and the web interface."""
         if self.publisher is not None and self.replanner is not None:
             self.publisher.start()
+            self.reactions.catch_up()  # the floor as the log left it: breakdowns, progress
+            self.replanner.flush(restore=True)  # plan from there; every schedule goes out
             self.replanner.publish_all()
             if self.master is not None:
                 self._needs = self.replanner.material_needs()

@@ -408,6 +408,32 @@ class EventLog:
             row = self._conn.execute(query).first()
         return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]))
 
+    # --- published plan versions -------------------------------------------------------------
+
+    def plan_versions(self, prefix: str = "") -> dict[str, int]:
+        """The newest published version of each plan message whose key starts with `prefix`."""
+        table = schema.plan_versions
+        query = sa.select(table.c.key, table.c.version)
+        if prefix:
+            query = query.where(table.c.key.startswith(prefix, autoescape=True))
+        with self._lock, self._conn.begin():
+            rows = self._conn.execute(query).all()
+        return {str(r.key): int(r.version) for r in rows}
+
+    def save_plan_versions(self, versions: dict[str, int]) -> None:
+        """Records versions about to be published, in one durable transaction."""
+        if not versions:
+            return
+        table = schema.plan_versions
+        statement = self._insert(table).values(
+            [{"key": k, "version": v} for k, v in versions.items()]
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["key"], set_={"version": statement.excluded.version}
+        )
+        with self._lock, self._conn.begin():
+            self._conn.execute(statement)
+
     def dead_letters(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Every dead letter oldest first, or the most recent `limit` of them newest first."""
         table = schema.dead_letters

@@ -15,7 +15,11 @@ Meaning of the types, by the role that records them:
   loading or unloading, with the manifest line it matched, or none);
 - every agent: `agent.heartbeat`, `agent.alarm`;
 - the cloud, for a person: `correction` (a forgotten badge-out, a wrong stop reason, missed
-  counts), a new fact in the log that names who made it and why.
+  counts), a new fact in the log that names who made it and why;
+- the cloud, for the ERP and the planners: the `plan.*` events of `contract.planning` (orders,
+  decisions, pins, manual mode), so a restart keeps the planning state.
+
+`CLOUD_EVENT_TYPES` are the types only the cloud itself records; ingest refuses them from agents.
 """
 
 from __future__ import annotations
@@ -35,10 +39,13 @@ from contract.fields import (
     number,
     parse_time,
 )
+from contract.planning import PLANNING_SOURCE, PLANNING_VALIDATORS
 from contract.tags import validate_tag_id
 
 __all__ = [
     "AGENT_ALARMS",
+    "CLOUD_EVENT_TYPES",
+    "CLOUD_SOURCES",
     "CORRECTIONS",
     "EVENT_TYPES",
     "FIX_STATES",
@@ -299,8 +306,13 @@ PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] =
     "correction": _correction_payload,
     "agent.heartbeat": _heartbeat_payload,
     "agent.alarm": _alarm_payload,
+    **PLANNING_VALIDATORS,
 }
 EVENT_TYPES: Final = tuple(PAYLOAD_VALIDATORS)
+#: Recorded by the cloud itself, for a person or another system; never accepted from an agent.
+CLOUD_EVENT_TYPES: Final = frozenset({"correction", *PLANNING_VALIDATORS})
+#: The cloud's own recorders' source ids (an agent's device may not take one of these names).
+CLOUD_SOURCES: Final = frozenset({"cloud-corrections", PLANNING_SOURCE})
 
 
 def validate_payload(event_type: str, payload: Any, where: str = "payload") -> None:

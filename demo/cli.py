@@ -186,6 +186,9 @@ def run(args: argparse.Namespace) -> int:
             web_port=_web_server_port(host, int(port_text)),
             plant=plant_path,
             orders=orders_path,
+            # Each run writes the demo's orders due relative to its start; on a rerun (no
+            # --fresh) the log already holds them, so the new file is an ERP change to adjust.
+            order_policy="adjust",
         )
         cloud = CloudService(settings, clock=clock, on_change=lambda c: console.line("cloud", c))
         configs = agent_configs(data, url, run=run_id)

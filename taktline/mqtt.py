@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from tenacity import Retrying, retry_if_exception_type, stop_never, wait_random_exponential
 
@@ -82,16 +84,21 @@ class Session:
         *,
         on_connect: Callable[[], None] | None = None,
         will: tuple[str, bytes] | None = None,
+        session_expiry_s: int | None = None,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
+        #: With a value, the session is persistent: the broker keeps its subscriptions and
+        #: queues QoS 1 messages for it while it is away, for this long (MQTT 5 clean start
+        #: off + session expiry; on 3.1.1 a clean_session=False session).
+        self.session_expiry_s = session_expiry_s
         self._on_connect_hook = on_connect
         version = MQTTProtocolVersion.MQTTv5 if settings.is_v5 else MQTTProtocolVersion.MQTTv311
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=version,
-            clean_session=None if settings.is_v5 else True,
+            clean_session=None if settings.is_v5 else session_expiry_s is None,
             reconnect_on_failure=False,
         )
         self.client.max_inflight_messages_set(100)
@@ -110,6 +117,8 @@ class Session:
         self._connected = False
         self._connects = 0
         self.last_error: str | None = None
+        #: Whether the broker still had this client's session at the last connect.
+        self.session_present = False
 
     # --- callbacks (run inside run_once, on the owner's thread) -----------------------------------
 
@@ -122,6 +131,7 @@ class Session:
             return
         self._connected = True
         self._connects += 1
+        self.session_present = bool(getattr(flags, "session_present", False))
         if self._on_connect_hook is not None:
             self._on_connect_hook()
 
@@ -162,13 +172,26 @@ class Session:
                 with attempt:
                     if should_stop():
                         return False
-                    self.client.connect(
-                        self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
-                    )
+                    self._connect_once()
                     self._no_delay()
         except _Stopped:
             return False
         return True
+
+    def _connect_once(self) -> None:
+        settings = self.settings
+        if self.session_expiry_s is None or not settings.is_v5:
+            self.client.connect(settings.host, settings.port, keepalive=settings.keepalive_s)
+            return
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self.session_expiry_s
+        self.client.connect(
+            settings.host,
+            settings.port,
+            keepalive=settings.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
 
     def _no_delay(self) -> None:
         # paho leaves Nagle's algorithm on: with delayed ACKs that holds back a lone small

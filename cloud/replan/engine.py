@@ -17,6 +17,7 @@ budget (`Plant.improve_seconds`), again with all pins in force.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ from cloud.scheduler.check import Check, check_plan
 from cloud.scheduler.improve import improve_plan
 
 __all__ = ["Engine", "Outcome"]
+
+log = logging.getLogger(__name__)
 
 I64 = NDArray[np.int64]
 Pin = tuple[datetime, tuple[str, ...]]  # start, resource per requirement
@@ -117,10 +120,16 @@ class Engine:
 
     # --- applying triggers -------------------------------------------------------------------
 
-    def apply(self, triggers: list[Trigger], now: datetime) -> Outcome:
-        """Applies a burst of triggers with one replan (fast path when every one allows it)."""
+    def apply(self, triggers: list[Trigger], now: datetime, *, restore: bool = False) -> Outcome:
+        """Applies a burst of triggers with one replan (fast path when every one allows it).
+
+        With `restore` (a cloud starting from its event log) the plan is rebuilt from now with
+        only real progress and manual moves pinned: the plan before the restart is not known,
+        so nothing is frozen by it. A progress trigger for an order the plan does not hold (a
+        cancelled order's ticket) is logged and skipped.
+        """
         t0 = time.perf_counter()
-        needs_full = False
+        needs_full = restore
         drop_pins: set[str] = set()
         closures: list[tuple[int, int, int]] = []
         again: set[int] = set()
@@ -156,6 +165,8 @@ class Engine:
                     if trig.material in step.materials:
                         self.floors[(self.model.orders[o].id, step.id)] = trig.ready
                         again.add(o)
+            elif isinstance(trig, StepLate | StepEnded | StepStarted) and not self._knows(trig):
+                log.debug("%s: no such step in the plan; ignored", trig)
             elif isinstance(trig, StepLate | StepEnded):
                 expected_end = trig.expected_end if isinstance(trig, StepLate) else trig.at
                 if isinstance(trig, StepEnded):
@@ -194,7 +205,8 @@ class Engine:
                 drop_pins.add(trig.order)
                 needs_full = True
         if needs_full:
-            moved = self._rebuild(now, self._pins(now, closures), drop_pins)
+            pins = self._pins(now, closures, progress_only=restore)
+            moved = self._rebuild(now, pins, drop_pins)
             return Outcome("full", moved, time.perf_counter() - t0)
         moved = self._fast(now, closures, again)
         return Outcome("fast", moved, time.perf_counter() - t0)
@@ -290,8 +302,20 @@ class Engine:
         ends = st[mask] + p.req_off[mask] + p.req_len[mask]
         return int(ends.max(initial=now_slot))
 
-    def _pins(self, now: datetime, lost: list[tuple[int, int, int]]) -> dict[tuple[str, str], Pin]:
-        """Steps that stay: started, manual, or in the frozen window on no lost resource."""
+    def _knows(self, trig: StepLate | StepEnded | StepStarted) -> bool:
+        try:
+            self.step_index(trig.order, trig.step)
+        except UnknownOrder:
+            return False
+        return True
+
+    def _pins(
+        self, now: datetime, lost: list[tuple[int, int, int]], *, progress_only: bool = False
+    ) -> dict[tuple[str, str], Pin]:
+        """Steps that stay: started, manual, or in the frozen window on no lost resource.
+
+        With `progress_only`, only started and manually moved steps stay (a restart).
+        """
         model, plan = self.model, self.plan
         p = model.problem
         now_slot = self.slot(now)
@@ -323,16 +347,20 @@ class Engine:
                     continue
                 elif key in self.actual_start:
                     out[key] = (self.actual_start[key], held)
-                elif consistent and (
-                    (0 <= st <= now_slot)
-                    or (
-                        0 <= st < frozen_end
-                        and not any(
-                            plan.res[q] == r
-                            and st + p.req_off[q] < b
-                            and st + p.req_off[q] + p.req_len[q] > a
-                            for q in qs
-                            for r, a, b in lost
+                elif (
+                    not progress_only
+                    and consistent
+                    and (
+                        (0 <= st <= now_slot)
+                        or (
+                            0 <= st < frozen_end
+                            and not any(
+                                plan.res[q] == r
+                                and st + p.req_off[q] < b
+                                and st + p.req_off[q] + p.req_len[q] > a
+                                for q in qs
+                                for r, a, b in lost
+                            )
                         )
                     )
                 ):

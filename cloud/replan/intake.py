@@ -8,7 +8,9 @@ top-level `"cancel": [order ids]`; CSV has the columns `id, product, quantity, d
 
 A new id creates an order. A known id with other values is a change: under policy `ask` it waits
 for a planner's decision (`OrderDesk.decide`: `new` or `adjust`), otherwise the policy decides.
-Decisions record who made them and when (`Replanner.audit`).
+Decisions record who made them and when (`Replanner.audit`). With a `PlanningRecorder` the desk
+writes every accepted order, change, decision and cancellation to the event log as `plan.*`
+events before it acts on them, so a restart loses none of them (`cloud.replan.record`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, Literal
 
 from cloud.plant import Order, Plant, PlantInvalid, parse_orders
 from cloud.replan.errors import OrderFileRejected, UnknownOrder
+from cloud.replan.record import OrderFact, PlanningRecorder
 from cloud.replan.replanner import Replanner
 from cloud.replan.triggers import OrderCancelled, OrderChanged, OrderCreated
 
@@ -104,44 +107,71 @@ class PendingChange:
     order: Order
     received: str
     source: str
+    submitted_by: str = ""
 
 
 class OrderDesk:
-    """Turns accepted orders into triggers; holds changes that wait for a planner."""
+    """Turns accepted orders into triggers; holds changes that wait for a planner.
 
-    def __init__(self, replanner: Replanner, *, policy: Policy = "ask") -> None:
+    With a `recorder`, every order, change, decision and cancellation is a `plan.*` event in the
+    log before it is acted on (all of one file or request in one transaction); a restart hands
+    the desk the pending changes again (`restore`).
+    """
+
+    def __init__(
+        self,
+        replanner: Replanner,
+        *,
+        policy: Policy = "ask",
+        recorder: PlanningRecorder | None = None,
+    ) -> None:
         self.replanner = replanner
         self.policy = policy
+        self.recorder = recorder
         self.pending: dict[str, PendingChange] = {}
+        #: The orders as the desk last accepted them (the engine learns them at the next replan).
+        self.known: dict[str, Order] = dict(replanner.engine.orders)
 
     @property
     def plant(self) -> Plant:
         """The plant orders are checked against."""
         return self.replanner.engine.plant
 
+    def restore(self, pending: dict[str, PendingChange]) -> None:
+        """Takes back the changes that waited for a decision when the cloud stopped."""
+        self.pending = dict(pending)
+
     def accept(
         self, orders: list[Order], cancels: list[str], user: str, source: str
     ) -> dict[str, Any]:
         """Applies checked orders: creations, changes (by policy), cancellations."""
-        known = self.replanner.engine.orders
+        known = self.known
         out: dict[str, list[str]] = {"created": [], "changed": [], "pending": [], "cancelled": []}
         for oid in cancels:
             if oid not in known:
                 raise UnknownOrder(f"order {oid!r} is not in the plan")
+        facts: list[OrderFact] = []
         for order in orders:
             old = known.get(order.id)
             if old is None:
-                self.replanner.submit(OrderCreated(order))
+                facts.append(OrderFact("created", order, user, source))
                 out["created"].append(order.id)
             elif old != order:
                 if self.policy == "ask":
-                    when = self.replanner.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-                    self.pending[order.id] = PendingChange(order, when, source)
+                    facts.append(OrderFact("pending", order, user, source))
                     out["pending"].append(order.id)
                 else:
-                    self._apply(order, self.policy, f"policy:{self.policy}", user)
+                    by = f"policy:{self.policy}"
+                    facts.append(OrderFact("changed", order, by, source, self.policy, user))
                     out["changed"].append(order.id)
-        for oid in cancels:
+        gone = [(oid, user, source) for oid in cancels]
+        if self.recorder is not None:
+            self.recorder.orders(facts, gone)  # in the log first: nothing acts on an unkept fact
+        for fact in facts:
+            self._act(fact)
+        for oid, _, _ in gone:
+            known.pop(oid, None)
+            self.pending.pop(oid, None)
             self.replanner.submit(OrderCancelled(oid))
             self.replanner._record(user, "cancel_order", order=oid, source=source)
             out["cancelled"].append(oid)
@@ -149,14 +179,38 @@ class OrderDesk:
 
     def decide(self, order_id: str, decision: Literal["new", "adjust"], user: str) -> None:
         """A planner's decision on a pending change (recorded with who and when)."""
-        change = self.pending.pop(order_id, None)
+        change = self.pending.get(order_id)
         if change is None:
             raise UnknownOrder(f"no change of order {order_id!r} waits for a decision")
-        self._apply(change.order, decision, user, user)
+        submitter = change.submitted_by or user
+        fact = OrderFact("changed", change.order, user, change.source, decision, submitter)
+        if self.recorder is not None:
+            self.recorder.orders([fact])
+        self._act(fact)
 
-    def _apply(self, order: Order, decision: Literal["new", "adjust"], who: str, user: str) -> None:
-        self.replanner._record(who, f"order_change_{decision}", order=order.id, submitted_by=user)
-        self.replanner.submit(OrderChanged(order, decision))
+    def _act(self, fact: OrderFact) -> None:
+        order = fact.order
+        if fact.action == "created":
+            self.known[order.id] = order
+            self.replanner._record(fact.by, "order_created", order=order.id, source=fact.source)
+            self.replanner.submit(OrderCreated(order))
+        elif fact.action == "pending":
+            when = self.replanner.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.pending[order.id] = PendingChange(order, when, fact.source, fact.by)
+            self.replanner._record(
+                fact.by, "order_change_pending", order=order.id, source=fact.source
+            )
+        else:
+            assert fact.decision is not None
+            self.known[order.id] = order
+            self.pending.pop(order.id, None)
+            self.replanner._record(
+                fact.by,
+                f"order_change_{fact.decision}",
+                order=order.id,
+                submitted_by=fact.submitted_by,
+            )
+            self.replanner.submit(OrderChanged(order, fact.decision))
 
 
 def submit_orders(desk: OrderDesk, payload: Mapping[str, Any], user: str) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 Everything is retained (QoS 1), so any subscriber — a station, an operator's display,
 `mosquitto_sub` — gets the current version at once. A schedule's `version` grows by one per
 published change and `changed` names the jobs new, moved or gone; a list that did not change is
-not published again. The publisher owns one `taktline.mqtt.Session` and a thread that drives it;
-after a reconnect it publishes the current version of every topic again.
+not published again. With a version store (the cloud's database) the versions survive restarts:
+each new version is saved before it is published, so a restarted cloud goes on above every
+version a station may hold (a station ignores a version not above its own), and its first round
+publishes every schedule again. The publisher owns one `taktline.mqtt.Session` and a thread
+that drives it; after a reconnect it publishes the current version of every topic again.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from cloud.plant import Plant
 from cloud.replan.jobs import Job, JobBook
@@ -32,7 +35,19 @@ from contract.topics import (
 )
 from taktline.mqtt import BrokerSettings, Session
 
-__all__ = ["PlanPublisher"]
+__all__ = ["PlanPublisher", "VersionStore"]
+
+
+class VersionStore(Protocol):
+    """Where published versions are kept (`cloud.store.EventLog` is one)."""
+
+    def plan_versions(self, prefix: str = "") -> dict[str, int]:
+        """Saved versions by key."""
+        ...
+
+    def save_plan_versions(self, versions: dict[str, int]) -> None:
+        """Saves versions before they are published."""
+        ...
 
 
 def _scheduled(job: Job) -> ScheduledJob:
@@ -52,15 +67,33 @@ class PlanPublisher:
     """Retained, versioned plan messages for one site (a context manager)."""
 
     def __init__(
-        self, broker: BrokerSettings, site: str, *, client_id: str = "taktline-planner"
+        self,
+        broker: BrokerSettings,
+        site: str,
+        *,
+        client_id: str = "taktline-planner",
+        versions: VersionStore | None = None,
     ) -> None:
         self.site = site
+        self._store = versions
         self._session = Session(broker, client_id, on_connect=self._republish)
         self._retained: dict[str, bytes] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seen: dict[str, dict[str, tuple[str, str]]] = {}
+        #: The newest version of each message (by resource id, `@plan`, `@gaps`).
         self.versions: dict[str, int] = {}
+        if versions is not None:
+            prefix = f"{site}/"
+            saved = versions.plan_versions(prefix)
+            self.versions = {key[len(prefix) :]: v for key, v in saved.items()}
+
+    def _next(self, keys: Sequence[str]) -> dict[str, int]:
+        """The next version of each key, saved (when there is a store) before publishing."""
+        out = {key: self.versions.get(key, 0) + 1 for key in keys}
+        if self._store is not None and out:
+            self._store.save_plan_versions({f"{self.site}/{k}": v for k, v in out.items()})
+        return out
 
     def start(self) -> PlanPublisher:
         """Connects and starts the network thread; waits up to 10 s for the connection."""
@@ -123,40 +156,43 @@ class PlanPublisher:
             The resources whose schedule got a new version.
         """
         kinds = {r.id: r.kind for r in plant.resources}
-        out: list[str] = []
+        todo: list[tuple[str, str, list[Job], dict[str, tuple[str, str]], tuple[str, ...]]] = []
         for res_id in sorted(book.dirty):
             kind = kinds.get(res_id)
             if kind not in ("machine", "operator"):
                 continue
             jobs = sorted(book.jobs.get(res_id, {}).values(), key=lambda j: (j.start, j.key))
             now = {j.key: (j.start, j.end) for j in jobs}
-            before = self._seen.get(res_id, {})
-            changed = sorted(k for k in now.keys() | before.keys() if now.get(k) != before.get(k))
-            if not changed and res_id in self.versions:
-                continue
-            version = self.versions.get(res_id, 0) + 1
+            before = self._seen.get(res_id)
+            old = before or {}
+            changed = tuple(sorted(k for k in now.keys() | old.keys() if now.get(k) != old.get(k)))
+            if not changed and before is not None:
+                continue  # published by this process already, and unchanged
+            todo.append((res_id, str(kind), jobs, now, changed))
+        versions = self._next([item[0] for item in todo])
+        for res_id, kind, jobs, now, changed in todo:
+            version = versions[res_id]
             body: bytes
             items = tuple(_scheduled(j) for j in jobs)
             if kind == "machine":
                 body = StationSchedule(
-                    self.site, res_id, version, generated, items, tuple(changed)
+                    self.site, res_id, version, generated, items, changed
                 ).encode()
                 topic = station_schedule_topic(self.site, res_id)
             else:
                 body = OperatorSchedule(
-                    self.site, res_id, version, generated, items, tuple(changed)
+                    self.site, res_id, version, generated, items, changed
                 ).encode()
                 topic = operator_schedule_topic(self.site, res_id)
             self._publish(topic, body)
             self._seen[res_id] = now
             self.versions[res_id] = version
-            out.append(res_id)
         book.dirty.clear()
-        return out
+        return [item[0] for item in todo]
 
     def plan(self, document: Mapping[str, Any], generated: str) -> int:
         """Publishes the whole plan; returns its version."""
-        version = self.versions.get("@plan", 0) + 1
+        version = self._next(["@plan"])["@plan"]
         self.versions["@plan"] = version
         self._publish(
             plan_topic(self.site), PlanSnapshot(self.site, version, generated, document).encode()
@@ -173,7 +209,7 @@ class PlanPublisher:
         """Publishes the gap report when its digest changed (or first); returns its version."""
         if self._seen.get("@gaps", {}).get("digest") == (digest, "") and "@gaps" in self.versions:
             return self.versions["@gaps"]
-        version = self.versions.get("@gaps", 0) + 1
+        version = self._next(["@gaps"])["@gaps"]
         self.versions["@gaps"] = version
         self._seen["@gaps"] = {"digest": (digest, "")}
         report = GapReport(self.site, version, generated, digest, tuple(gaps), tuple(orders))

@@ -30,6 +30,7 @@ from cloud.replan.errors import ManualModeActive
 from cloud.replan.jobs import Job, JobBook
 from cloud.replan.mailer import GapMailer, gap_digest
 from cloud.replan.publish import PlanPublisher
+from cloud.replan.record import PlanningRecorder
 from cloud.replan.triggers import StepLate, Trigger
 from cloud.scheduler.arrays import order_summary
 from cloud.scheduler.check import Check
@@ -87,8 +88,11 @@ class Replanner:
         late_threshold: timedelta = timedelta(minutes=5),
         improve: bool = True,
         on_replan: Callable[[Outcome], None] | None = None,
+        recorder: PlanningRecorder | None = None,
     ) -> None:
         self.engine = engine
+        #: Writes manual mode and pins to the event log before they take effect.
+        self.recorder = recorder
         self.publisher = publisher
         self.mailer = mailer
         self.clock = clock or SystemClock()
@@ -99,7 +103,7 @@ class Replanner:
         self.on_replan = on_replan
         self.book = JobBook()
         self.stats = ReplanStats()
-        self.audit: list[AuditEntry] = []
+        self._audit: list[AuditEntry] = []
         self.gap_report: dict[str, Any] = {"digest": "", "gaps": [], "orders": []}
         self._pending: list[Trigger] = []
         self._first: datetime | None = None
@@ -155,11 +159,11 @@ class Replanner:
             self._first = self._last = None
         return self.replan(burst)
 
-    def replan(self, triggers: list[Trigger]) -> Outcome:
+    def replan(self, triggers: list[Trigger], *, restore: bool = False) -> Outcome:
         """Applies `triggers` in one replan and publishes (see the module docstring)."""
         with self._lock:
             now = self.clock.now()
-            outcome = self.engine.apply(triggers, now)
+            outcome = self.engine.apply(triggers, now, restore=restore)
             self.stats.replans += 1
             self.stats.last = outcome
             self._publish_schedules(now)
@@ -282,11 +286,15 @@ class Replanner:
     def enter_manual(self, user: str) -> None:
         """Stops automatic replans; triggers wait until `leave_manual`."""
         with self._lock:
+            if self.recorder is not None:
+                self.recorder.manual(True, user)
             self._manual = user
             self._record(user, "manual_mode_on")
 
     def leave_manual(self, user: str) -> None:
         """Resumes automatic replans (the triggers that waited are replanned at once)."""
+        if self.recorder is not None:
+            self.recorder.manual(False, user)
         with self._wake:
             self._manual = None
             self._record(user, "manual_mode_off")
@@ -306,11 +314,40 @@ class Replanner:
                 eng.plant.resources[int(eng.plan.res[q])].id
                 for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1]))
             )
+            if self.recorder is not None:
+                self.recorder.pin(order, step, start, held, user)
             eng.manual[(order, step)] = (start, held)
             self._record(user, "move_step", order=order, step=step, start=_iso(start))
             from cloud.replan.triggers import OrderChanged
 
             return self.replan([OrderChanged(eng.orders[order], "adjust")])
+
+    def restore(self, manual: str | None) -> None:
+        """Takes back manual mode as the event log has it (at start)."""
+        with self._lock:
+            self._manual = manual
+
+    @property
+    def audit(self) -> list[AuditEntry]:
+        """Who did what, when: from the event log's planning events when there is a recorder."""
+        if self.recorder is None:
+            return list(self._audit)
+        return [
+            AuditEntry(a.who, a.when, a.what, dict(a.detail)) for a in self.recorder.ledger.audit
+        ]
+
+    def flush(self, *, restore: bool = False) -> Outcome | None:
+        """Replans every queued trigger now, whatever the burst timing (at start).
+
+        With `restore`, the plan is built afresh from the engine's orders, pins and the floor's
+        state the triggers carry (`Engine.apply(..., restore=True)`); nothing is frozen.
+        """
+        with self._wake:
+            burst, self._pending = self._pending, []
+            self._first = self._last = None
+        if not burst and not restore:
+            return None
+        return self.replan(burst, restore=restore)
 
     def export(self, path: str | Path) -> Path:
         """Writes the current plan (schedule document) as JSON; returns the path."""
@@ -321,7 +358,8 @@ class Replanner:
 
     def _record(self, who: str, what: str, **detail: Any) -> AuditEntry:
         entry = AuditEntry(who, _iso(self.clock.now()), what, dict(detail))
-        self.audit.append(entry)
+        if self.recorder is None:  # with one, the planning event's fold keeps the audit
+            self._audit.append(entry)
         return entry
 
     # --- thread ------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ clock: event time is used inside the fold (a late, older lorry position does not
 back), and the master data (`StatusMaster`: names, skills, leave, needs, standards) is applied
 when the state is shown (`snapshot`), against the newest event time unless told the time.
 Hand corrections (`correction` events) change the state as the fact would have and are listed
-with who, when and why. Thread-safe; waiters are woken on every change (`wait_change`).
+with who, when and why. The planning events (`plan.*`: orders, decisions, pins, manual mode) fold
+into `planning` (`cloud.status.planning`), so a snapshot keeps the planning state too.
+Thread-safe; waiters are woken on every change (`wait_change`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from cloud.status.jobs import SAMPLES, CycleSample, JobStep, seconds_between
 from cloud.status.labour import OperatorState
 from cloud.status.machines import MachineState
 from cloud.status.master import StatusMaster
+from cloud.status.planning import PlanningLedger
 from cloud.status.tooling import CRIB, DELIVERY, MACHINE, ToolState
 from cloud.status.view import render, render_machine
 from contract.fields import parse_time
@@ -75,6 +78,8 @@ class ResourceStatus:
         self.corrections: deque[dict[str, Any]] = deque(maxlen=CORRECTIONS_KEPT)
         self.counts: dict[tuple[str, int], tuple[str, str, int, str | None]] = {}
         self.agents: dict[str, AgentState] = {}
+        #: The planning state (orders, decisions, pins, manual mode) from the `plan.*` events.
+        self.planning = PlanningLedger()
         self.latest: str | None = None
         self.applied = 0
         self.position = 0
@@ -177,6 +182,8 @@ class ResourceStatus:
             return self._lorry(kind, event["agent"], payload, at)
         if kind == "correction":
             return self._correction(payload, at)
+        if kind.startswith("plan."):
+            return self.planning.apply(kind, payload, at)
         if station is None:
             return None
         machine = self._machine(station)

@@ -138,6 +138,27 @@ times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1,
     lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 )
 counts = st.integers(1, 1_000_000)
+names = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30).filter(
+    lambda t: "\x7f" not in t
+)
+weights = st.floats(0, 1e6, allow_nan=False)
+plan_orders = st.fixed_dictionaries(
+    {"id": names, "product": names, "quantity": st.integers(1, 10**9), "due": times},
+    optional={
+        "release": times,
+        "priority": st.integers(-1000, 1000),
+        "earliness_weight": weights,
+        "tardiness_weight": weights,
+        "steps": st.dictionaries(
+            names,
+            st.fixed_dictionaries(
+                {"due": times},
+                optional={"earliness_weight": weights, "tardiness_weight": weights},
+            ),
+            max_size=3,
+        ),
+    },
+)
 coords = st.floats(-90, 90) | st.integers(-90, 90)
 manifest_lines = st.none() | st.fixed_dictionaries(
     {"material": ids, "order": ids, "quantity": st.integers(1, 10**6) | st.floats(0.001, 1e6)}
@@ -242,6 +263,45 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     ),
     "agent.alarm": st.fixed_dictionaries(
         {"alarm": st.sampled_from(AGENT_ALARMS), "detail": st.text(max_size=50)}
+    ),
+    "plan.order": st.one_of(
+        st.fixed_dictionaries(
+            {
+                "action": st.sampled_from(["created", "pending"]),
+                "decision": st.none(),
+                "submitted_by": st.none(),
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "action": st.just("changed"),
+                "decision": st.sampled_from(["new", "adjust"]),
+                "submitted_by": names,
+            }
+        ),
+    ).flatmap(
+        lambda base: st.fixed_dictionaries(
+            {"order": plan_orders, "by": names, "source": names}
+        ).map(lambda rest: {**base, **rest})
+    ),
+    "plan.cancel": st.fixed_dictionaries({"order": names, "by": names, "source": names}),
+    "plan.pin": st.fixed_dictionaries(
+        {
+            "order": names,
+            "step": names,
+            "start": times,
+            "resources": st.lists(ids, max_size=3),
+            "by": names,
+        }
+    ),
+    "plan.manual": st.fixed_dictionaries({"on": st.booleans(), "by": names}),
+    "plan.import": st.fixed_dictionaries(
+        {
+            "file": names,
+            "digest": st.from_regex(r"\A[0-9a-f]{64}\Z"),
+            "orders": st.integers(0, 10**6),
+            "by": names,
+        }
     ),
 }
 
