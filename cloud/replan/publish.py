@@ -157,7 +157,11 @@ class PlanPublisher:
         """
         kinds = {r.id: r.kind for r in plant.resources}
         todo: list[tuple[str, str, list[Job], dict[str, tuple[str, str]], tuple[str, ...]]] = []
-        for res_id in sorted(book.dirty):
+        # every schedule this process has not published yet goes out too, empty ones included
+        unseen = {r for r, kind in kinds.items() if kind in ("machine", "operator")} - set(
+            self._seen
+        )
+        for res_id in sorted(book.dirty | unseen):
             kind = kinds.get(res_id)
             if kind not in ("machine", "operator"):
                 continue
