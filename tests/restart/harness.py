@@ -237,13 +237,13 @@ class StationProcess:
 class Retained:
     """The retained station schedules on the broker: what the cloud says each station holds."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, stations: tuple[str, ...] | list[str] = STATIONS) -> None:
         self.latest: dict[str, StationSchedule] = {}
         self.lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *a: c.subscribe(
-            [(station_schedule_topic(SITE, s), 1) for s in STATIONS]
+            [(station_schedule_topic(SITE, s), 1) for s in stations]
         )
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
