@@ -131,6 +131,8 @@ class OrderDesk:
         self.pending: dict[str, PendingChange] = {}
         #: The orders as the desk last accepted them (the engine learns them at the next replan).
         self.known: dict[str, Order] = dict(replanner.engine.orders)
+        # the REST API and the drop folder's watcher accept from their own threads
+        self._lock = threading.RLock()
 
     @property
     def plant(self) -> Plant:
@@ -145,6 +147,12 @@ class OrderDesk:
         self, orders: list[Order], cancels: list[str], user: str, source: str
     ) -> dict[str, Any]:
         """Applies checked orders: creations, changes (by policy), cancellations."""
+        with self._lock:
+            return self._accept(orders, cancels, user, source)
+
+    def _accept(
+        self, orders: list[Order], cancels: list[str], user: str, source: str
+    ) -> dict[str, Any]:
         known = self.known
         out: dict[str, list[str]] = {"created": [], "changed": [], "pending": [], "cancelled": []}
         for oid in cancels:
@@ -179,14 +187,15 @@ class OrderDesk:
 
     def decide(self, order_id: str, decision: Literal["new", "adjust"], user: str) -> None:
         """A planner's decision on a pending change (recorded with who and when)."""
-        change = self.pending.get(order_id)
-        if change is None:
-            raise UnknownOrder(f"no change of order {order_id!r} waits for a decision")
-        submitter = change.submitted_by or user
-        fact = OrderFact("changed", change.order, user, change.source, decision, submitter)
-        if self.recorder is not None:
-            self.recorder.orders([fact])
-        self._act(fact)
+        with self._lock:
+            change = self.pending.get(order_id)
+            if change is None:
+                raise UnknownOrder(f"no change of order {order_id!r} waits for a decision")
+            submitter = change.submitted_by or user
+            fact = OrderFact("changed", change.order, user, change.source, decision, submitter)
+            if self.recorder is not None:
+                self.recorder.orders([fact])
+            self._act(fact)
 
     def _act(self, fact: OrderFact) -> None:
         order = fact.order
