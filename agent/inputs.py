@@ -62,6 +62,7 @@ class DebouncedInput:
         self._clock = clock
         self._lock = threading.Lock()
         self._edges: deque[tuple[int, bool]] = deque(maxlen=_MAX_EDGES)
+        self._unrecorded: deque[bool] = deque(maxlen=_MAX_EDGES)
         self._device = _device(factory, "DigitalInputDevice", pin, self.name, pull_up=True)
         self._stable = bool(self._device.is_active)
         self._device.when_activated = lambda: self._edge(True)
@@ -104,6 +105,20 @@ class DebouncedInput:
                 self.when_changed(level)
         return transitions
 
+    def to_record(self) -> list[bool]:
+        """The transitions not yet recorded (new ones included), oldest first.
+
+        A caller records each and then calls `recorded()`: a transition whose event could not be
+        stored (a full disk) is offered again at the next poll, never lost.
+        """
+        self._unrecorded.extend(self.update())
+        return list(self._unrecorded)
+
+    def recorded(self, count: int = 1) -> None:
+        """The oldest `count` transitions of `to_record()` are stored."""
+        for _ in range(min(count, len(self._unrecorded))):
+            self._unrecorded.popleft()
+
     def close(self) -> None:
         """Releases the pin."""
         self._device.close()
@@ -128,12 +143,22 @@ class PulseCounter(DebouncedInput):
     ) -> None:
         super().__init__(factory, pin, clock=clock, debounce_s=debounce_s, name=name)
         self.total = 0
+        self._unsent = 0
 
     def take(self) -> int:
         """Pulses since the last `take()`."""
         count = sum(1 for level in self.update() if level)
         self.total += count
         return count
+
+    def count_to_record(self) -> int:
+        """Pulses not yet recorded (new ones included); `recorded_count()` once stored."""
+        self._unsent += self.take()
+        return self._unsent
+
+    def recorded_count(self, count: int) -> None:
+        """`count` pulses of `count_to_record()` are stored in an event."""
+        self._unsent = max(0, self._unsent - count)
 
 
 class StackLight:

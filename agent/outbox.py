@@ -16,12 +16,23 @@ Bound policy: at most `max_events` unconfirmed events. When full, `append()` rai
 as soon as the link drains; when the depth falls back under 90 % it records `outbox_accepting`.
 Nothing is ever dropped silently. Events the broker refused (MQTT 5 reason "not authorised") are
 moved to a local `dead_letters` table with the reason instead of being retried.
+
+A full disk: the outbox keeps a small ballast file beside its database (`OUTBOX.ballast`, 1 MiB
+by default). When SQLite reports the disk full, the ballast is deleted, which frees room for one
+`disk_full` alarm (with the free space and the outbox depth) and for the cloud's confirmations
+to be applied; new events are then refused with `OutboxFull` (the caller keeps what it counted
+and tries again) until the file system has room again, when the ballast is made anew, a
+`disk_ok` alarm is recorded and appends go on (`check_space()`, called by the uplink's loop and
+by every refused append). An alarm that cannot be stored at all waits in memory and is stored
+first when the disk accepts writes again.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
@@ -35,13 +46,30 @@ from agent.errors import OutboxCorrupt, OutboxFull
 from contract import Event
 from taktline.clock import Clock, SystemClock, utc_iso
 
-__all__ = ["ALARM_RESERVE", "DEFAULT_MAX_EVENTS", "Outbox", "PendingEvent", "Synchronous"]
+__all__ = [
+    "ALARM_RESERVE",
+    "DEFAULT_BALLAST_BYTES",
+    "DEFAULT_MAX_EVENTS",
+    "Outbox",
+    "PendingEvent",
+    "Synchronous",
+    "is_disk_full",
+]
 
 Synchronous = Literal["FULL", "EXTRA", "NORMAL"]
 DEFAULT_MAX_EVENTS: Final = 1_000_000
 ALARM_RESERVE: Final = 1_000
 SCHEMA_VERSION: Final = 1
 _RESUME_FRACTION: Final = 0.9
+DEFAULT_BALLAST_BYTES: Final = 1 << 20
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite's (or the OS's) "database or disk is full"."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "full" in str(exc).lower()
+    return isinstance(exc, OSError) and exc.errno == 28  # ENOSPC
+
 
 PendingEvent = tuple[int, str]
 """(local row id, the event's JSON text) as read for sending."""
@@ -58,6 +86,7 @@ class Outbox:
         clock: Clock | None = None,
         synchronous: Synchronous = "FULL",
         max_events: int = DEFAULT_MAX_EVENTS,
+        ballast_bytes: int = DEFAULT_BALLAST_BYTES,
     ) -> None:
         if synchronous not in ("FULL", "EXTRA", "NORMAL"):
             raise ValueError(f"synchronous must be FULL, EXTRA or NORMAL, not {synchronous!r}")
@@ -76,6 +105,12 @@ class Outbox:
         self._depth = self._count("events")
         self._dead = self._count("dead_letters")
         self._full_alarm_raised = self._depth >= max_events
+        self.ballast = self.path.with_name(self.path.name + ".ballast")
+        self.ballast_bytes = ballast_bytes
+        #: Set while the disk is full: new events are refused until `check_space()` finds room.
+        self.disk_full = False
+        self._waiting_alarms: list[tuple[str, str]] = []
+        self._make_ballast()
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -138,6 +173,11 @@ class Outbox:
         at the station instead of reaching the cloud's dead-letter table.
         """
         with self._lock:
+            if self.disk_full and not self._space_back():
+                raise OutboxFull(
+                    f"disk full at {self.path}: {event_type} from {source} rejected until "
+                    f"there is room again ({self._free_bytes()} bytes free)"
+                )
             if self._depth >= self.max_events and event_type != "agent.alarm":
                 self._raise_full_alarm()
                 raise OutboxFull(
@@ -146,7 +186,15 @@ class Outbox:
                 )
             if self._depth >= self.max_events + ALARM_RESERVE:
                 raise OutboxFull(f"outbox {self.path} alarm reserve exhausted")
-            return self._insert_new(event_type, dict(payload), source, station)
+            try:
+                return self._insert_new(event_type, dict(payload), source, station)
+            except sqlite3.OperationalError as exc:
+                if not is_disk_full(exc):
+                    raise
+                self._on_disk_full(exc)
+                raise OutboxFull(
+                    f"disk full at {self.path}: {event_type} from {source} rejected"
+                ) from exc
 
     def append_event(self, event: Event) -> bool:
         """Stores an event that already has its identity (e.g. from a firmware node).
@@ -156,24 +204,35 @@ class Outbox:
         """
         event.validate()
         with self._lock:
+            if self.disk_full and not self._space_back():
+                raise OutboxFull(f"disk full at {self.path}; event {event.key} rejected")
             if self._depth >= self.max_events:
                 self._raise_full_alarm()
                 raise OutboxFull(f"outbox {self.path} is full; event {event.key} rejected")
-            with self._db.atomic():
-                cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO events (instance, seq, type, created, body) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [
-                        event.instance,
-                        event.seq,
-                        event.type,
-                        self._clock.now().timestamp(),
-                        event.to_json(),
-                    ],
-                )
+            try:
+                cursor = self._insert_given(event)
+            except sqlite3.OperationalError as exc:
+                if not is_disk_full(exc):
+                    raise
+                self._on_disk_full(exc)
+                raise OutboxFull(f"disk full at {self.path}; event {event.key} rejected") from exc
             added = cursor.rowcount == 1
             self._depth += int(added)
             return added
+
+    def _insert_given(self, event: Event) -> sqlite3.Cursor:
+        with self._db.atomic():
+            return self._db.execute(
+                "INSERT OR IGNORE INTO events (instance, seq, type, created, body) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    event.instance,
+                    event.seq,
+                    event.type,
+                    self._clock.now().timestamp(),
+                    event.to_json(),
+                ],
+            )
 
     def _insert_new(
         self, event_type: str, payload: dict[str, Any], source: str, station: str | None
@@ -215,6 +274,91 @@ class Outbox:
             "agent.alarm", {"alarm": "outbox_full", "detail": detail}, self.agent, None
         )
 
+    # --- a full disk -----------------------------------------------------------------------------
+
+    def _free_bytes(self) -> int:
+        try:
+            return int(shutil.disk_usage(self.path.parent).free)
+        except OSError:
+            return 0
+
+    def _make_ballast(self) -> bool:
+        """Makes the ballast file when there is room for it and more; returns whether it exists."""
+        if self.ballast_bytes <= 0 or self.ballast.exists():
+            return True
+        if self._free_bytes() < 2 * self.ballast_bytes:
+            return False
+        try:
+            fd = os.open(self.ballast, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, b"\0" * self.ballast_bytes)  # real blocks, not a sparse file
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            self.ballast.unlink(missing_ok=True)
+            return False
+        return True
+
+    def _on_disk_full(self, exc: BaseException) -> None:
+        """SQLite said the disk is full: free the ballast, record one alarm, refuse new events."""
+        first = not self.disk_full
+        self.disk_full = True
+        released = self.ballast.exists()
+        self.ballast.unlink(missing_ok=True)
+        if first:
+            detail = (
+                f"disk full at {self.path.parent} ({self._free_bytes()} bytes free"
+                f"{' after freeing the ballast' if released else ''}); outbox depth "
+                f"{self._depth}: new events are refused until there is room ({exc})"
+            )[:1000]
+            self._alarm_or_wait("disk_full", detail)
+
+    def _alarm_or_wait(self, alarm: str, detail: str) -> None:
+        self._waiting_alarms.append((alarm, detail))
+        self._store_waiting_alarms()
+
+    def _store_waiting_alarms(self) -> bool:
+        while self._waiting_alarms:
+            alarm, detail = self._waiting_alarms[0]
+            try:
+                self._insert_new(
+                    "agent.alarm", {"alarm": alarm, "detail": detail}, self.agent, None
+                )
+            except sqlite3.OperationalError as exc:
+                if is_disk_full(exc):
+                    return False
+                raise
+            self._waiting_alarms.pop(0)
+        return True
+
+    def _space_back(self) -> bool:
+        """While the disk is full: whether there is room again (then the ballast is remade)."""
+        if not self._store_waiting_alarms():
+            return False
+        needed = max(2 * self.ballast_bytes, 1 << 16)
+        if self._free_bytes() < needed or not self._make_ballast():
+            return False
+        self.disk_full = False
+        detail = (
+            f"room again at {self.path.parent} ({self._free_bytes()} bytes free); outbox depth "
+            f"{self._depth}: accepting events"
+        )
+        self._alarm_or_wait("disk_ok", detail)
+        return True
+
+    def raise_alarm(self, alarm: str, detail: str) -> None:
+        """Records an `agent.alarm` now, or as soon as the disk takes writes again."""
+        with self._lock:
+            self._alarm_or_wait(alarm, detail[:1000])
+
+    def check_space(self) -> bool:
+        """Stores waiting alarms and ends the disk-full state when there is room; True: writable."""
+        with self._lock:
+            if not self.disk_full:
+                return self._store_waiting_alarms()
+            return self._space_back()
+
     # --- what the uplink calls -----------------------------------------------------------------
 
     def pending(self, after: int = 0, limit: int = 1000) -> list[PendingEvent]:
@@ -242,26 +386,40 @@ class Outbox:
         return [int(r[0]) for r in rows]
 
     def settle(self, ranges: Iterable[tuple[str, int, int]]) -> int:
-        """Forgets the events the cloud confirmed, given as (instance, first seq, last seq)."""
+        """Forgets the events the cloud confirmed, given as (instance, first seq, last seq).
+
+        On a full disk the ballast is released once so that the deletions (which need room in
+        the write-ahead log) can go through; if they still cannot, the error is raised and the
+        caller tries again later.
+        """
+        spans = list(ranges)
+        with self._lock:
+            try:
+                return self._settle(spans)
+            except sqlite3.OperationalError as exc:
+                if not is_disk_full(exc) or not self.ballast.exists():
+                    raise
+                self._on_disk_full(exc)
+                return self._settle(spans)
+
+    def _settle(self, ranges: list[tuple[str, int, int]]) -> int:
         removed = 0
-        with self._lock, self._db.atomic():
+        with self._db.atomic():
             for instance, first, last in ranges:
                 cursor = self._db.execute(
                     "DELETE FROM events WHERE instance = ? AND seq BETWEEN ? AND ?",
                     [instance, first, last],
                 )
                 removed += cursor.rowcount
-            self._depth -= removed
-            self._maybe_resume()
+        self._depth -= removed
+        self._maybe_resume()
         return removed
 
     def _maybe_resume(self) -> None:
         if self._full_alarm_raised and self._depth < self.max_events * _RESUME_FRACTION:
             self._full_alarm_raised = False
             detail = f"{self._depth} unconfirmed events, limit {self.max_events}: accepting again"
-            self._insert_new(
-                "agent.alarm", {"alarm": "outbox_accepting", "detail": detail}, self.agent, None
-            )
+            self._alarm_or_wait("outbox_accepting", detail)
 
     def dead_letter(self, ids: Iterable[int], reason: str) -> int:
         """Moves events (by local id) to the dead-letter table with `reason`; returns how many."""

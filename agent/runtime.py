@@ -123,4 +123,6 @@ def start_role(agent: Agent, hardware: Hardware) -> Role:
     config = agent.config.role_config
     if config is None:  # an AgentConfig built in code, not parsed: the role's defaults
         config = spec.parse({}, f"agent {agent.config.agent}", agent.config.outbox.parent)
-    return spec.start(agent, config, hardware)
+    role = spec.start(agent, config, hardware)
+    role.alarms = agent.outbox.raise_alarm  # a role's poll failing again and again is an alarm
+    return role

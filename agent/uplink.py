@@ -11,12 +11,21 @@ On MQTT 5 a PUBACK with a failure reason (135, not authorised) means the broker 
 publish: those events move to the outbox's dead-letter table and one `agent.alarm` is raised,
 instead of retrying forever. On MQTT 3.1.1 a broker acknowledges a refused publish like any other,
 so the agent cannot tell; such events are re-sent until the cloud settles them.
+
+The resend timer backs off: each resend of the same unconfirmed window doubles the wait (up to
+`resend_max_s`), and after `UNCONFIRMED_AFTER` resends one `unconfirmed` alarm is raised (a cloud
+that cannot take these events — a newer contract version, a bug — must not be flooded, and must
+not stay unnoticed); the first confirmation resets both.
+
+The thread is a supervised worker (`taktline.supervise`): an error escaping the loop (a full disk
+while applying confirmations, a database error) is logged, backed off and the loop runs again
+from what the outbox holds; after three faults in a row a `worker_fault` alarm is recorded (or
+kept until the disk takes it), and `worker_recovered` when it runs again.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -39,12 +48,16 @@ from contract import (
 from contract.envelope import MAX_MESSAGE_BYTES
 from taktline.clock import Clock, SystemClock, utc_iso
 from taktline.mqtt import BrokerSettings, Session
+from taktline.supervise import Worker, WorkerHealth
 
-__all__ = ["Uplink", "UplinkStats"]
+__all__ = ["UNCONFIRMED_AFTER", "Uplink", "UplinkStats"]
 
 log = logging.getLogger(__name__)
 
 _MAX_BATCH_BYTES: Final = MAX_MESSAGE_BYTES // 2
+#: Resends of the same window before the `unconfirmed` alarm.
+UNCONFIRMED_AFTER: Final = 3
+_TICK_S: Final = 1.0
 
 
 @dataclass
@@ -80,6 +93,7 @@ class Uplink:
         batch_size: int = 1000,
         max_in_flight: int = 16,
         resend_after_s: float = 10.0,
+        resend_max_s: float = 300.0,
     ) -> None:
         if path.agent != outbox.agent:
             raise ValueError(
@@ -90,6 +104,12 @@ class Uplink:
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
         self.resend_after_s = resend_after_s
+        self.resend_max_s = max(resend_max_s, resend_after_s)
+        self._resend_wait = resend_after_s
+        self._resends_in_a_row = 0
+        self._unconfirmed_alarm = False
+        self._faulted = False
+        self._next_tick = 0.0
         self.stats = UplinkStats()
         self._clock = clock or SystemClock()
         offline = AgentStatus(path.agent, "offline", utc_iso(self._clock.now())).encode()
@@ -109,26 +129,24 @@ class Uplink:
         self._refusal_alarm_pending = False
         self._handlers: dict[str, Callable[[bytes], None]] = {}
         self._to_subscribe: deque[str] = deque()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker(
+            f"uplink-{path.agent}", self._run, on_fault=self._fault, on_recover=self._recovered
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Uplink:
-        """Starts the uplink thread."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name=f"uplink-{self.path.agent}", daemon=True
-            )
-            self._thread.start()
+        """Starts the uplink thread (a supervised worker)."""
+        self.worker.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Says offline (retained), disconnects cleanly and joins the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self.worker.stop(timeout)
+
+    def health(self) -> WorkerHealth:
+        """The uplink worker's state."""
+        return self.worker.health()
 
     def __enter__(self) -> Uplink:
         return self.start()
@@ -175,18 +193,26 @@ class Uplink:
 
     # --- the thread ----------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, worker: Worker) -> None:
         session = self._session
-        while not self._stop.is_set():
-            if not session.connect(self._stop.is_set):
+        self._rewind()  # (again, after a fault) send everything unconfirmed
+
+        def stopping() -> bool:
+            return worker.stopping
+
+        while not worker.stopping:
+            if not session.is_connected and not session.connect(stopping):
                 break
-            while not self._stop.is_set() and session.run_once(0.005):
+            while not worker.stopping and session.run_once(0.005):
                 if session.is_connected:
                     while self._to_subscribe:
-                        session.client.subscribe(self._to_subscribe.popleft(), qos=1)
+                        session.client.subscribe(self._to_subscribe[0], qos=1)
+                        self._to_subscribe.popleft()
                     self._apply_settlements()
                     self._apply_refusals()
                     self._send_due()
+                self._tick()
+                worker.beat()
         if session.is_connected:
             status = AgentStatus(self.path.agent, "offline", utc_iso(self._clock.now()))
             info = session.client.publish(self.path.status, status.encode(), qos=1, retain=True)
@@ -196,6 +222,28 @@ class Uplink:
             ):
                 pass
         session.disconnect()
+
+    def _tick(self) -> None:
+        """About once a second: a full disk's recovery, alarms that waited for room."""
+        now = time.monotonic()
+        if now < self._next_tick:
+            return
+        self._next_tick = now + _TICK_S
+        self.outbox.check_space()
+
+    def _fault(self, worker: Worker, exc: BaseException) -> None:
+        if worker.faults_in_a_row == worker.failing_after and not self._faulted:
+            self._faulted = True
+            self.outbox.raise_alarm(
+                "worker_fault",
+                f"{worker.name}: {worker.faults_in_a_row} faults in a row, retrying: "
+                f"{worker.last_error}",
+            )
+
+    def _recovered(self, worker: Worker) -> None:
+        if self._faulted:
+            self._faulted = False
+            self.outbox.raise_alarm("worker_recovered", f"{worker.name} runs again")
 
     def _on_connect(self) -> None:
         client = self._session.client
@@ -238,20 +286,32 @@ class Uplink:
 
     def _apply_settlements(self) -> None:
         while self._settlements:
-            raw = self._settlements.popleft()
+            raw = self._settlements[0]
             try:
                 ranges = parse_settlement(raw)
             except ContractError as exc:
+                self._settlements.popleft()
                 self.stats.bad_settlements += 1
                 log.warning("ignoring a bad settled message: %s", exc)
                 continue
+            # kept until applied: a full disk raises here and the same message is tried again
             self.stats.events_settled += self.outbox.settle(ranges)
+            self._settlements.popleft()
             self._refusal_alarm_pending = False
-        # Batches whose events are all gone no longer need watching.
+        # Batches whose events are all gone no longer need watching; progress on the oldest
+        # one ends the resend back-off.
+        progress = False
         while self._in_flight and not self.outbox.has_pending_between(
             self._in_flight[0].first_id, self._in_flight[0].last_id
         ):
             self._in_flight.popleft()
+            progress = True
+        if progress and self._resends_in_a_row:
+            self._resend_wait = self.resend_after_s
+            self._resends_in_a_row = 0
+            if self._unconfirmed_alarm:
+                self._unconfirmed_alarm = False
+                log.info("%s: the cloud confirms events again", self.path.agent)
 
     def _apply_refusals(self) -> None:
         while self._refused:
@@ -271,8 +331,19 @@ class Uplink:
 
     def _send_due(self) -> None:
         now = time.monotonic()
-        if self._in_flight and now - self._in_flight[0].sent_at > self.resend_after_s:
+        if self._in_flight and now - self._in_flight[0].sent_at > self._resend_wait:
             self.stats.resends += 1
+            self._resends_in_a_row += 1
+            self._resend_wait = min(self._resend_wait * 2, self.resend_max_s)
+            if self._resends_in_a_row == UNCONFIRMED_AFTER and not self._unconfirmed_alarm:
+                self._unconfirmed_alarm = True
+                first = self._in_flight[0]
+                self.outbox.raise_alarm(
+                    "unconfirmed",
+                    f"events {first.first_id}..{first.last_id} on {self.path.events} sent "
+                    f"{self._resends_in_a_row + 1} times without a confirmation; resending "
+                    f"every {self._resend_wait:g} s at most",
+                )
             self._rewind()
         while len(self._in_flight) < self.max_in_flight:
             rows = self.outbox.pending(self._cursor, self.batch_size)

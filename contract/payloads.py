@@ -69,6 +69,11 @@ AGENT_ALARMS: Final = (
     "node_lost",
     "node_restored",
     "unknown_tag",
+    "disk_full",
+    "disk_ok",
+    "worker_fault",
+    "worker_recovered",
+    "unconfirmed",
 )
 MACHINE_SIGNALS: Final = ("run", "cycle", "good", "scrap")
 COUNT_SIGNALS: Final = ("cycle", "good", "scrap")

@@ -20,6 +20,7 @@ from agent.roles.gate import parse_gate, start_gate
 from agent.roles.lorry import parse_lorry, start_lorry
 from agent.roles.rest import parse_rest, start_rest
 from agent.roles.station import parse_station, start_station
+from taktline.supervise import WorkerHealth
 
 if TYPE_CHECKING:
     from agent.runtime import Agent
@@ -30,6 +31,13 @@ __all__ = ["ROLES", "Role", "RoleSpec"]
 
 class Role(Protocol):
     """A running role: a context manager whose `stop()` releases its readers and pins."""
+
+    #: Records an agent alarm (a role's poll failing again and again); set by `start_role`.
+    alarms: Callable[[str, str], None] | None
+
+    def health(self) -> WorkerHealth:
+        """The role's polling worker's state."""
+        ...
 
     def stop(self) -> None:
         """Stops reading, releases readers and pins; safe to call twice."""

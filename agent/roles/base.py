@@ -3,17 +3,23 @@
 A role opens its devices in its constructor (into `self.devices`, an `ExitStack`, so a failure
 half-way releases what was opened), then `start()` runs `poll()` every `poll_s` seconds on a
 thread. Tests call `poll()` themselves with a `FakeClock` instead. `stop()` joins the thread,
-lets the role record what it still holds (`finish()`), then releases readers and pins. An
-exception in one poll is logged and the next poll runs: a full outbox or a failing device must
-not end the role.
+lets the role record what it still holds (`finish()`), then releases readers and pins.
+
+The thread is a supervised worker (`taktline.supervise`): an exception in a poll (a full outbox,
+a failing device) is logged and the poll runs again after a short back-off, so it never ends the
+role; three faults in a row record a `worker_fault` alarm through `alarms` (the agent's outbox,
+set by `agent.runtime.start_role`), and `worker_recovered` once a poll succeeds again. A role
+keeps what it has not recorded yet (a pulse count, a transition) until its event is stored.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from types import TracebackType
+
+from taktline.supervise import Worker, WorkerHealth
 
 __all__ = ["PollingRole"]
 
@@ -33,8 +39,17 @@ class PollingRole:
         self.poll_s = poll_s
         self.polls = 0
         self.devices = ExitStack()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        #: Records an agent alarm (`Outbox.raise_alarm`); set when the role runs in an agent.
+        self.alarms: Callable[[str, str], None] | None = None
+        self.worker = Worker(
+            f"role-{name}",
+            self._run,
+            on_fault=self._fault,
+            on_recover=self._recovered,
+            backoff_s=min(poll_s, 0.2),
+            backoff_max_s=5.0,
+        )
+        self._alarmed = False
         self._stopped = False
 
     def poll(self) -> None:
@@ -44,19 +59,29 @@ class PollingRole:
         """Records what the role still holds before its devices are released (subclasses)."""
 
     def start(self) -> PollingRole:
-        """Starts the polling thread."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"role-{self.name}", daemon=True)
-            self._thread.start()
+        """Starts the polling thread (a supervised worker)."""
+        self.worker.start()
         return self
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            try:
-                self.poll()
-                self.polls += 1
-            except Exception:  # one bad pass must not end the role: the next one may work
-                log.exception("%s: poll failed", self.name)
+    def health(self) -> WorkerHealth:
+        """The polling worker's state."""
+        return self.worker.health()
+
+    def _run(self, worker: Worker) -> None:
+        while not worker.wait(self.poll_s):
+            self.poll()
+            self.polls += 1
+            worker.beat()
+
+    def _fault(self, worker: Worker, exc: BaseException) -> None:
+        if worker.faults_in_a_row == worker.failing_after and self.alarms is not None:
+            self._alarmed = True
+            self.alarms("worker_fault", f"{worker.name}: {worker.last_error}")
+
+    def _recovered(self, worker: Worker) -> None:
+        if self._alarmed and self.alarms is not None:
+            self._alarmed = False
+            self.alarms("worker_recovered", f"{worker.name} polls again")
 
     @property
     def is_stopped(self) -> bool:
@@ -68,10 +93,7 @@ class PollingRole:
         if self._stopped:
             return
         self._stopped = True
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
+        self.worker.stop(10)
         try:
             self.finish()
         finally:

@@ -337,18 +337,23 @@ class StationRole(PollingRole):
                 tag = reader.poll()
                 if tag is not None:
                     self._tag(station, reader, recorder, tag)
+            # each fact is taken off its input only once its event is stored: an append that
+            # fails (a full disk) leaves it for the next poll
             if station.run is not None:
-                for level in station.run.update():
+                for level in station.run.to_record():
                     station.io.run_signal(level)
+                    station.run.recorded()
             for name, counter in station.counters.items():
-                count = counter.take()
+                count = counter.count_to_record()
                 if count:
                     getattr(station.io, "cycles" if name == "cycle" else name)(count)
+                    counter.recorded_count(count)
             for reason, button in station.buttons.items():
-                for pressed in button.update():
+                for pressed in button.to_record():
                     if pressed:
                         log.info("%s: stop reason %s", station.id, reason)
                         station.io.stop_reason(reason)
+                    button.recorded()
 
     def _kind(self, station: _Station, reader: WatchedReader, tag: str) -> tuple[str | None, str]:
         reads = reader.config.reads
