@@ -11,7 +11,6 @@ cloud's log exactly once.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
