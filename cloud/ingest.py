@@ -11,24 +11,41 @@ usable keys (not JSON, too large) cannot be confirmed; it is dead-lettered and i
 
 One thread owns the MQTT session and does network I/O and ingest rounds in turn; a round takes
 every message queued since the last one, so a backlog is committed in few transactions.
+
+Nothing is confirmed that is not kept whole, and nothing stops ingest for good:
+
+- the thread is a supervised worker (`taktline.supervise`): a database error (PostgreSQL
+  restarting, SQLite locked past its busy timeout) puts the round's messages back at the head of
+  the queue, backs off and tries again; nothing of the round was confirmed, and `health()` says
+  *not ready* until a round commits again;
+- a message whose envelope cannot be read is dead-lettered whole (up to the broker's maximum
+  message size; bytes that are not text are kept as base64) in the same transaction that makes
+  its salvaged keys confirmable; a message of a newer contract version than this cloud accepts
+  is kept as a dead letter once and **not** confirmed at all — its agent keeps the events and
+  sends them again until the cloud is upgraded (`accept_versions`);
+- an exception while reading one message undoes what that message had added to the round;
+- an event whose fold raises stays in the log, is dead-lettered with the reason, and a rebuild
+  skips it the same way (`FoldFailed`).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
 
-from cloud.status import ResourceStatus
+from cloud.status import FoldFailed, ResourceStatus
 from cloud.store import DeadLetter, EventLog, LogRecord
 from contract import (
     AgentPath,
@@ -41,16 +58,19 @@ from contract import (
     parse_batch,
     subscription,
 )
-from contract.envelope import MAX_MESSAGE_BYTES, corrected_epoch_us
+from contract.envelope import CONTRACT_VERSION, MAX_MESSAGE_BYTES, corrected_epoch_us
+from contract.errors import UnsupportedVersion
 from taktline.clock import Clock, SystemClock, epoch_us, utc_iso, utc_iso_us
 from taktline.mqtt import BrokerSettings, Session
+from taktline.supervise import Worker, WorkerHealth
 
 __all__ = ["Ingest", "IngestStats"]
 
 log = logging.getLogger(__name__)
 
 _MAX_MESSAGES_PER_ROUND: Final = 64
-_DEAD_BODY_CHARS: Final = 4096
+#: Digests of version-ahead messages already kept (each is kept once, however often re-sent).
+_AHEAD_KEPT: Final = 10_000
 
 
 @dataclass
@@ -62,6 +82,11 @@ class IngestStats:
     duplicates: int = 0
     dead_lettered: int = 0
     rounds: int = 0
+    #: Dead letters by kind: contract, version_ahead, identity, conflict, fold, internal.
+    dead_by_kind: Counter[str] = field(default_factory=Counter)
+    #: Rounds whose commit failed (and were tried again).
+    commit_faults: int = 0
+    last_commit: float | None = None
 
 
 @dataclass
@@ -69,6 +94,21 @@ class _Round:
     records: list[LogRecord]
     letters: list[DeadLetter]
     settle: dict[AgentPath, list[tuple[str, int]]]
+
+    def mark(self) -> tuple[int, int, dict[AgentPath, int]]:
+        """Where the round stands (to undo one message's additions)."""
+        return len(self.records), len(self.letters), {p: len(k) for p, k in self.settle.items()}
+
+    def undo(self, mark: tuple[int, int, dict[AgentPath, int]]) -> None:
+        """Drops what was added since `mark`."""
+        records, letters, settle = mark
+        del self.records[records:]
+        del self.letters[letters:]
+        for path in list(self.settle):
+            if path in settle:
+                del self.settle[path][settle[path] :]
+            else:
+                del self.settle[path]
 
 
 class Ingest:
@@ -88,6 +128,7 @@ class Ingest:
         on_agent_status: Callable[[str, bool], None] | None = None,
         client_id: str = "taktline-cloud-ingest",
         session_expiry_s: int = 86_400,
+        accept_versions: Collection[int] = (CONTRACT_VERSION,),
     ) -> None:
         self.log = event_log
         self.status = status
@@ -110,24 +151,39 @@ class Ingest:
         self._subscribed = False
         self._queue: deque[tuple[str, bytes, datetime]] = deque()
         self._agents, self._devices = event_log.registry()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        #: Message contract versions this cloud reads (a rolling upgrade accepts two).
+        self.accept_versions = tuple(accept_versions)
+        self._ahead: dict[str, None] = {}
+        self.worker = Worker("cloud-ingest", self._run, backoff_s=0.1, backoff_max_s=5.0)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Ingest:
         """Rebuilds nothing (see `ResourceStatus.rebuild`); starts the ingest thread."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="cloud-ingest", daemon=True)
-            self._thread.start()
+        self.worker.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Finishes the current round, disconnects and joins the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self.worker.stop(timeout)
+
+    def health(self) -> dict[str, Any]:
+        """Ready or not, and why: the worker, the broker session, the last commit, the queue."""
+        worker: WorkerHealth = self.worker.health()
+        last = self.stats.last_commit
+        problems = []
+        if worker.state != "running":
+            problems.append(f"ingest {worker.state}: {worker.last_error}")
+        if not self.is_subscribed:
+            problems.append("not connected to the broker (or not subscribed)")
+        return {
+            "ready": not problems,
+            "problems": problems,
+            "worker": worker.to_dict(),
+            "queue": len(self._queue),
+            "last_commit_age_s": None if last is None else round(time.monotonic() - last, 3),
+            "dead_letters_by_kind": dict(self.stats.dead_by_kind),
+        }
 
     def __enter__(self) -> Ingest:
         return self.start()
@@ -159,7 +215,7 @@ class Ingest:
         round, the status fold), for replays and benchmarks; no settlement is published. Only
         while ingest is not started.
         """
-        if self._thread is not None:
+        if self.worker.is_alive:
             raise RuntimeError("apply_messages() is for a stopped ingest; this one is running")
         self._queue.extend(messages)
         while self._queue:
@@ -200,40 +256,71 @@ class Ingest:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._queue.append((message.topic, bytes(message.payload), self._clock.now()))
 
-    def _run(self) -> None:
+    def _run(self, worker: Worker) -> None:
         session = self._session
-        while not self._stop.is_set():
-            if not session.connect(self._stop.is_set):
+
+        def stopping() -> bool:
+            return worker.stopping
+
+        while not worker.stopping:
+            if not session.is_connected and not session.connect(stopping):
                 break
-            while not self._stop.is_set() and session.run_once(0.005):
+            while not worker.stopping and session.run_once(0.005):
                 if self._queue:
                     self._ingest_round()
+                worker.beat()
         if self._queue:
-            self._ingest_round(publish=False)
+            try:
+                self._ingest_round(publish=False)
+            except Exception:  # stopping: unconfirmed messages are sent again by their agents
+                log.exception("the last ingest round at stop failed")
         session.disconnect()
 
     # --- one round -----------------------------------------------------------------------------
 
     def _ingest_round(self, publish: bool = True) -> None:
         work = _Round(records=[], letters=[], settle={})
-        for _ in range(min(len(self._queue), _MAX_MESSAGES_PER_ROUND)):
-            topic, payload, received = self._queue.popleft()
+        taken = [
+            self._queue.popleft() for _ in range(min(len(self._queue), _MAX_MESSAGES_PER_ROUND))
+        ]
+        for topic, payload, received in taken:
             self.stats.messages += 1
+            mark = work.mark()
             try:
                 self.handle(topic, payload, received, work)
             except Exception as exc:  # a bug must not stop ingest: dead-letter and go on
                 log.exception("ingest failed on a message from %s", topic)
-                work.letters.append(_letter(topic, payload, received, f"internal error: {exc!r}"))
-        with self.write_lock:  # log order = fold order, with the cloud's own writers too
-            result = self.log.commit(work.records, work.letters)
-            changes = []
-            for record in result.committed:
-                event = record.event if record.event is not None else json.loads(record.body)
-                changes.append(self.status.apply(event, record.corrected_time))
+                work.undo(mark)  # nothing of it is confirmed: it is kept whole instead
+                work.letters.append(
+                    _letter(topic, payload, received, f"internal error: {exc!r}", kind="internal")
+                )
+        failed: list[DeadLetter] = []
+        try:
+            with self.write_lock:  # log order = fold order, with the cloud's own writers too
+                result = self.log.commit(work.records, work.letters)
+                changes = []
+                for record in result.committed:
+                    event = record.event if record.event is not None else json.loads(record.body)
+                    try:
+                        changes.append(self.status.apply(event, record.corrected_time))
+                    except FoldFailed as exc:
+                        failed.append(_fold_letter(record, str(exc)))
+        except Exception:
+            # a database fault: nothing of the round is confirmed; try it again after a back-off
+            self.stats.commit_faults += 1
+            self._queue.extendleft(reversed(taken))
+            raise
         self.stats.rounds += 1
+        self.stats.last_commit = time.monotonic()
         self.stats.committed += len(result.committed)
         self.stats.duplicates += len(result.duplicates)
         self.stats.dead_lettered += result.dead_lettered
+        for letter in work.letters:
+            self.stats.dead_by_kind[letter.kind] += 1
+        if result.conflicts:
+            self.stats.dead_by_kind["conflict"] += len(result.conflicts)
+        if failed:
+            self._keep_fold_failures(failed)
         for change in changes:
             if change and self._on_change:
                 self._on_change(change)
@@ -241,7 +328,18 @@ class Ingest:
             self._on_commit(result.committed)
         if publish:
             for path, keys in work.settle.items():
-                self._session.client.publish(path.settled, encode_settlement(keys), qos=1)
+                if keys:
+                    self._session.client.publish(path.settled, encode_settlement(keys), qos=1)
+
+    def _keep_fold_failures(self, letters: list[DeadLetter]) -> None:
+        """The events are in the log; their fold failed: list them as dead letters too."""
+        for letter in letters:
+            log.error("event %s/%s not folded: %s", letter.instance, letter.seq, letter.reason)
+        try:
+            self.log.commit([], letters)
+        except Exception:  # listing them is second to ingest; the log keeps the events anyway
+            log.exception("fold failures not listed as dead letters")
+        self.stats.dead_by_kind["fold"] += len(letters)
 
     def handle(self, topic: str, payload: bytes, received: datetime, work: _Round) -> None:
         """Validates one message into `work` (records to append, dead letters, keys to settle)."""
@@ -254,12 +352,27 @@ class Ingest:
             self._handle_status(path, topic, payload, received, work)
             return
         try:
-            batch = parse_batch(payload, self.max_message_bytes)
+            batch = parse_batch(payload, self.max_message_bytes, versions=self.accept_versions)
+        except UnsupportedVersion as exc:
+            # Not confirmed: its agent keeps the events until this cloud reads their version.
+            digest = hashlib.sha256(payload).hexdigest()
+            if digest not in self._ahead:
+                if len(self._ahead) >= _AHEAD_KEPT:
+                    self._ahead.pop(next(iter(self._ahead)))
+                self._ahead[digest] = None
+                reason = f"{exc} (not confirmed: the agent keeps the events)"
+                work.letters.append(
+                    _letter(topic, payload, received, reason, path.agent, kind="version_ahead")
+                )
+            return
         except ContractError as exc:
             keys = _salvage_keys(payload) if len(payload) <= self.max_message_bytes else []
             work.letters.append(
-                _letter(topic, payload, received, f"{type(exc).__name__}: {exc}", path.agent)
-            )
+                _letter(
+                    topic, payload, received, f"{type(exc).__name__}: {exc}", path.agent,
+                    kind="contract",
+                )
+            )  # fmt: skip
             work.settle.setdefault(path, []).extend(keys)
             return
         settle = work.settle.setdefault(path, [])
@@ -270,8 +383,11 @@ class Ingest:
         for item, reason in batch.rejected:
             key = _key_of(item)
             work.letters.append(
-                _letter(topic, json.dumps(item).encode(), received, reason, path.agent, key)
-            )
+                _letter(
+                    topic, json.dumps(item).encode(), received, reason, path.agent, key,
+                    kind="contract",
+                )
+            )  # fmt: skip
             if key:
                 settle.append(key)
         records = work.records
@@ -280,8 +396,11 @@ class Ingest:
             settle.append(event.key)
             if refusal:
                 work.letters.append(
-                    _letter(topic, body.encode(), received, refusal, path.agent, event.key)
-                )
+                    _letter(
+                        topic, body.encode(), received, refusal, path.agent, event.key,
+                        kind="identity",
+                    )
+                )  # fmt: skip
                 continue
             at_us, basis = corrected_epoch_us(event, sent, received_us)
             records.append(
@@ -351,6 +470,17 @@ class Ingest:
         return None
 
 
+def dead_body(payload: bytes) -> str:
+    """A message kept whole as text: UTF-8 as it is, anything else (or a NUL) as `base64:...`."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        return "base64:" + base64.b64encode(payload).decode("ascii")
+    return text
+
+
 def _letter(
     topic: str,
     payload: bytes,
@@ -358,18 +488,31 @@ def _letter(
     reason: str,
     agent: str | None = None,
     key: tuple[str, int] | None = None,
+    *,
+    kind: str = "contract",
 ) -> DeadLetter:
-    text = payload[:_DEAD_BODY_CHARS].decode("utf-8", errors="replace")
-    if len(payload) > _DEAD_BODY_CHARS:
-        text += f"... [{len(payload)} bytes in all]"
     return DeadLetter(
         received_at=utc_iso(received),
         topic=topic,
         reason=reason,
-        body=text,
+        body=dead_body(payload),
         agent=agent,
         instance=key[0] if key else None,
         seq=key[1] if key else None,
+        kind=kind,
+    )
+
+
+def _fold_letter(record: LogRecord, reason: str) -> DeadLetter:
+    return DeadLetter(
+        received_at=record.received_at,
+        topic="",
+        reason=f"{reason} (the event is in the log; a rebuild skips it too)",
+        body=record.body,
+        agent=record.agent,
+        instance=record.instance,
+        seq=record.seq,
+        kind="fold",
     )
 
 

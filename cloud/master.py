@@ -15,6 +15,7 @@ import copy
 import csv
 import io
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,7 @@ from typing import Any, Final
 
 from cloud.errors import CloudError
 from cloud.plant import Plant, PlantInvalid, parse_plant
+from cloud.store import fsync_dir
 
 __all__ = ["SECTIONS", "MasterData", "MasterRejected", "RowError"]
 
@@ -199,8 +201,12 @@ class MasterData:
     def _swap(self, document: dict[str, Any], plant: Plant) -> None:
         if self.path is not None:
             temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(document, indent=2) + "\n")
+            with temporary.open("w") as out:
+                out.write(json.dumps(document, indent=2) + "\n")
+                out.flush()
+                os.fsync(out.fileno())  # the new plant file survives a power cut whole ...
             temporary.replace(self.path)
+            fsync_dir(self.path.parent)  # ... and so does its rename
         self._document, self.plant = document, plant
         for listener in self._listeners:
             listener(plant)

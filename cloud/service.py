@@ -28,6 +28,7 @@ from types import TracebackType
 
 from cloud.corrections import CorrectionRecorder
 from cloud.errors import ConfigError
+from cloud.health import Health, worker_check
 from cloud.ingest import Ingest
 from cloud.master import MasterData
 from cloud.plant import Order, parse_orders
@@ -153,6 +154,8 @@ class CloudService:
         self.corrections = CorrectionRecorder(
             self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
         )
+        #: What /healthz and /readyz answer (cloud/health.py).
+        self.health = self._health()
         self.web: WebServer | None = None
         if settings.web_port is not None:
             self.web = WebServer(
@@ -166,6 +169,7 @@ class CloudService:
                 replanner=self.replanner,
                 desk=self.desk,
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
+                health=self.health,
             )
 
     def _plan(self, settings: CloudSettings, clock: Clock) -> Replanner:
@@ -238,7 +242,28 @@ class CloudService:
             self.reactions.committed(records)
         except Exception:  # a reaction's bug must not stop ingest
             log.exception("reacting to an ingest round failed")
-        self.snapshots.committed(self.status, len(records))
+        # under the write lock: no correction or planning event is committed but not yet
+        # folded while the snapshot records the log's position and pickles the status
+        with self.ingest.write_lock:
+            self.snapshots.committed(self.status, len(records))
+
+    def _health(self) -> Health:
+        health = Health()
+        health.add("ingest", self.ingest.health, self.ingest.worker)
+        if self.replanner is not None:
+            publisher = self.publisher
+
+            def publisher_up() -> str | None:
+                if publisher is not None and not publisher.is_connected:
+                    return "the plan publisher is not connected to the broker"
+                return None
+
+            health.add(
+                "planner", worker_check(self.replanner.worker, publisher_up), self.replanner.worker
+            )
+        if self._watcher is not None:
+            health.add("order_drop", worker_check(self._watcher.worker), self._watcher.worker)
+        return health
 
     def _agent_status(self, agent: str, online: bool) -> None:
         if online:
@@ -274,7 +299,8 @@ class CloudService:
         if self.publisher is not None:
             self.publisher.close()
         if self.snapshots.pending:
-            self.snapshots.take(self.status)  # the next start replays nothing
+            with self.ingest.write_lock:
+                self.snapshots.take(self.status)  # the next start replays nothing
         self.log.close()
 
     def __enter__(self) -> CloudService:

@@ -33,7 +33,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud import schema
 
-__all__ = ["CommitResult", "DeadLetter", "EventLog", "LogRecord", "sqlite_pragmas"]
+__all__ = [
+    "ARCHIVE_BATCH",
+    "CommitResult",
+    "DeadLetter",
+    "EventLog",
+    "LogRecord",
+    "fsync_dir",
+    "sqlite_pragmas",
+]
+
+#: Events per archive file and transaction: the write lock is never held longer than one batch.
+ARCHIVE_BATCH: Final = 50_000
 
 Synchronous = Literal["FULL", "EXTRA", "NORMAL"]
 
@@ -72,6 +83,9 @@ class DeadLetter:
     agent: str | None = None
     instance: str | None = None
     seq: int | None = None
+    #: What kind of refusal (for counts by reason): contract, version_ahead, identity,
+    #: conflict, fold, internal. Not stored; the reason says it in words.
+    kind: str = "contract"
 
 
 @dataclass
@@ -186,6 +200,7 @@ class EventLog:
                             agent=record.agent,
                             instance=record.instance,
                             seq=record.seq,
+                            kind="conflict",
                         )
                     )
             if fresh:
@@ -227,8 +242,9 @@ class EventLog:
             )
             for seq, body in rows:
                 found[(instance, int(seq))] = body
-            if self._archives:
-                self._archived_keys(instance, low, high, records, found)
+            # always: another process (`taktline archive` from cron) may have archived since
+            # this one opened the log, and a late resend of an archived event is a duplicate
+            self._archived_keys(instance, low, high, records, found)
         return found
 
     def _archived_keys(
@@ -332,21 +348,47 @@ class EventLog:
             rows = self._conn.execute(sa.select(table).order_by(table.c.first_pos)).all()
         return [dict(row._mapping) for row in rows]
 
-    def archive(self, through: int, folder: Path) -> dict[str, Any] | None:
-        """Moves the events up to position `through` into a compressed file in `folder`.
+    def archive(
+        self, through: int, folder: Path, *, batch: int = ARCHIVE_BATCH
+    ) -> dict[str, Any] | None:
+        """Moves the events up to position `through` into compressed files in `folder`.
 
-        The file (JSON lines, gzip, fsynced, checksummed) is written before the rows are
-        deleted, in one transaction that also records the file and the archived keys (so a
-        late resend of one is still a duplicate). The newest event always stays in the table:
-        SQLite would otherwise hand out its position again. Returns the archive's record, or
-        None when there is nothing to archive.
+        In batches of at most `batch` events, each its own short transaction: a file (JSON
+        lines, gzip, fsynced, checksummed, its folder fsynced after the rename) is written
+        before its rows are deleted, in one transaction that also records the file and the
+        archived keys (so a late resend of one is still a duplicate). The write lock is held for
+        one batch at a time, never for the whole run, so a running cloud's ingest goes on in
+        between. The newest event always stays in the table: SQLite would otherwise hand out
+        its position again. Returns a summary of what was archived (first and last position,
+        events, the files), or None when there is nothing to archive.
         """
         table = schema.events
         with self._lock, self._conn.begin():
             newest = self._conn.execute(sa.select(sa.func.max(table.c.pos))).scalar() or 0
-            through = min(through, int(newest) - 1)
+        through = min(through, int(newest) - 1)
+        done: list[dict[str, Any]] = []
+        while True:
+            record = self._archive_batch(through, folder, batch)
+            if record is None:
+                break
+            done.append(record)
+        if not done:
+            return None
+        return {
+            "first_pos": done[0]["first_pos"],
+            "last_pos": done[-1]["last_pos"],
+            "events": sum(int(r["events"]) for r in done),
+            "path": done[-1]["path"],
+            "files": [r["path"] for r in done],
+            "sha256": done[-1]["sha256"],
+            "created_at": done[-1]["created_at"],
+        }
+
+    def _archive_batch(self, through: int, folder: Path, batch: int) -> dict[str, Any] | None:
+        table = schema.events
+        with self._lock, self._conn.begin():
             rows = self._conn.execute(
-                sa.select(table).where(table.c.pos <= through).order_by(table.c.pos)
+                sa.select(table).where(table.c.pos <= through).order_by(table.c.pos).limit(batch)
             ).all()
             if not rows:
                 return None
@@ -368,7 +410,7 @@ class EventLog:
                 for a, b in _ranges(seqs)
             ]
             self._conn.execute(sa.insert(schema.archived_keys), ranges)
-            self._conn.execute(sa.delete(table).where(table.c.pos <= last))
+            self._conn.execute(sa.delete(table).where(table.c.pos.between(first, last)))
             self._archives += 1
         return record
 
@@ -484,7 +526,17 @@ def write_archive(path: Path, rows: list[dict[str, Any]]) -> str:
         digest = hashlib.sha256(written.read()).hexdigest()
         os.fsync(written.fileno())
     os.replace(temporary, path)
+    fsync_dir(path.parent)  # the rename itself must survive a power cut
     return digest
+
+
+def fsync_dir(folder: Path) -> None:
+    """Makes a rename or a new file in `folder` durable (POSIX: fsync the directory)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_archive(path: Path) -> Iterator[tuple[int, str, str]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
@@ -27,6 +27,7 @@ from contract.errors import (
     MessageTooLarge,
     SchemaViolation,
     UnknownEventType,
+    UnsupportedVersion,
 )
 from contract.fields import (
     BOOT_RE,
@@ -327,20 +328,29 @@ def _split_message(raw: bytes) -> tuple[dict[str, Any], list[str]] | None:
     return obj, spans
 
 
-def parse_batch(raw: bytes, limit: int = MAX_MESSAGE_BYTES) -> Batch:
+def parse_batch(
+    raw: bytes, limit: int = MAX_MESSAGE_BYTES, *, versions: Collection[int] = (CONTRACT_VERSION,)
+) -> Batch:
     """Parses an `events` message.
 
     A broken message (not JSON, wrong envelope, too large) raises a `ContractError`; a single bad
     event inside a good message is returned in `Batch.rejected` with its reason, so the good events
-    of the same message are not held hostage by it.
+    of the same message are not held hostage by it. A message whose version `v` is an integer
+    not in `versions` raises `UnsupportedVersion` (a newer agent during a rolling upgrade: its
+    events must not be confirmed, only kept).
     """
     split = _split_message(raw) if len(raw) <= limit else None
     if split is None:
         obj, spans = _decode(raw, limit), None
     else:
         obj, spans = split
+    if isinstance(obj, dict) and type(obj.get("v")) is int and obj["v"] not in versions:
+        raise UnsupportedVersion(
+            f"message.v: contract version {obj['v']} is not one this side reads "
+            f"({', '.join(map(str, versions))})"
+        )
     check_keys(obj, _BATCH_KEYS, _BATCH_KEYS, "message")
-    if obj["v"] != CONTRACT_VERSION or type(obj["v"]) is not int:
+    if obj["v"] not in versions or type(obj["v"]) is not int:
         raise fail("message.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
     agent = match(obj["agent"], ID_RE, "message.agent")
     sent = obj["sent"]

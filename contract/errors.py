@@ -9,6 +9,7 @@ __all__ = [
     "MessageTooLarge",
     "SchemaViolation",
     "UnknownEventType",
+    "UnsupportedVersion",
 ]
 
 
@@ -34,3 +35,7 @@ class UnknownEventType(SchemaViolation):
 
 class InvalidTagId(SchemaViolation):
     """A tag id is not a 4- or 7-byte UID in upper-case hex (no cascade tag, no BCC)."""
+
+
+class UnsupportedVersion(SchemaViolation):
+    """A message of a contract version this side does not read (a newer agent, say)."""

@@ -31,6 +31,7 @@ from cloud.replan.errors import OrderFileRejected, UnknownOrder
 from cloud.replan.record import OrderFact, PlanningRecorder
 from cloud.replan.replanner import Replanner
 from cloud.replan.triggers import OrderCancelled, OrderChanged, OrderCreated
+from taktline.supervise import Worker
 
 __all__ = ["OrderDesk", "OrderFolderWatcher", "PendingChange", "parse_order_file", "submit_orders"]
 
@@ -244,8 +245,7 @@ class OrderFolderWatcher:
         self.poll_s = poll_s
         for sub in ("done", "rejected"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = Worker("order-drop", self._run, backoff_s=poll_s, backoff_max_s=60.0)
 
     def scan_once(self) -> list[tuple[str, dict[str, Any]]]:
         """Handles every file in the folder now; returns (file name, result or rejection)."""
@@ -274,19 +274,15 @@ class OrderFolderWatcher:
         return results
 
     def start(self) -> OrderFolderWatcher:
-        """Starts polling in a thread."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="order-drop", daemon=True)
-            self._thread.start()
+        """Starts polling in a thread (a supervised worker: a fault is retried, never the end)."""
+        self.worker.start()
         return self
 
     def close(self) -> None:
         """Stops polling."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        self.worker.stop(5)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
+    def _run(self, worker: Worker) -> None:
+        while not worker.wait(self.poll_s):
             self.scan_once()
+            worker.beat()

@@ -106,6 +106,11 @@ class PlanPublisher:
         return self
 
     @property
+    def is_connected(self) -> bool:
+        """Whether the publisher's MQTT session is up."""
+        return self._session.is_connected
+
+    @property
     def connections(self) -> int:
         """How many times the session (re)connected."""
         return self._session.connect_count

@@ -37,10 +37,14 @@ from cloud.scheduler.check import Check
 from cloud.scheduler.improve import Improvement
 from cloud.scheduler.service import PlanResult, schedule_document
 from taktline.clock import Clock, SystemClock
+from taktline.supervise import Worker
 
-__all__ = ["AuditEntry", "ReplanStats", "Replanner"]
+__all__ = ["MAX_BURST_TRIES", "AuditEntry", "ReplanStats", "Replanner"]
 
 log = logging.getLogger(__name__)
+
+#: Tries of one failing burst of triggers before it is dropped (with an error in the log).
+MAX_BURST_TRIES = 3
 
 
 def _iso(moment: datetime) -> str:
@@ -68,6 +72,8 @@ class ReplanStats:
     mails: int = 0
     mail_errors: int = 0
     errors: int = 0
+    #: Triggers dropped after their burst failed `MAX_BURST_TRIES` times.
+    dropped: int = 0
     last: Outcome | None = None
     last_improvement: Outcome | None = None
     removed_by_improvement: float = 0.0
@@ -111,8 +117,8 @@ class Replanner:
         self._manual: str | None = None
         self._lock = threading.RLock()
         self._wake = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._failed_bursts = 0
+        self.worker = Worker("replanner", self._run, backoff_s=0.2, backoff_max_s=10.0)
 
     # --- input -------------------------------------------------------------------------------
 
@@ -151,13 +157,37 @@ class Replanner:
         return now - self._last >= self.quiet or now - self._first >= self.max_delay
 
     def poll(self) -> Outcome | None:
-        """Replans if a burst is due; returns what the replan did (None when nothing was due)."""
+        """Replans if a burst is due; returns what the replan did (None when nothing was due).
+
+        A replan that raises puts its burst back (before what came meanwhile) and raises: the
+        loop's supervisor backs off and tries again. A burst failing `MAX_BURST_TRIES` times in a
+        row is dropped with an error in the log (`stats.dropped`), so one poisoned trigger cannot
+        stop planning for good; the worker stays *failing* (and the cloud not ready) meanwhile.
+        """
         with self._wake:
             if not self.due():
                 return None
             burst, self._pending = self._pending, []
             self._first = self._last = None
-        return self.replan(burst)
+        try:
+            outcome = self.replan(burst)
+        except Exception:
+            self.stats.errors += 1
+            self._failed_bursts += 1
+            if self._failed_bursts >= MAX_BURST_TRIES:
+                self._failed_bursts = 0
+                self.stats.dropped += len(burst)
+                log.error(
+                    "replan failed %d times: %d trigger(s) dropped", MAX_BURST_TRIES, len(burst)
+                )
+            else:
+                with self._wake:
+                    self._pending = burst + self._pending
+                    now = self.clock.now()
+                    self._first, self._last = now - self.max_delay, now
+            raise
+        self._failed_bursts = 0
+        return outcome
 
     def replan(self, triggers: list[Trigger], *, restore: bool = False) -> Outcome:
         """Applies `triggers` in one replan and publishes (see the module docstring)."""
@@ -365,20 +395,15 @@ class Replanner:
     # --- thread ------------------------------------------------------------------------------
 
     def start(self) -> Replanner:
-        """Starts the loop thread (it polls on the injected clock every few milliseconds)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="replanner", daemon=True)
-            self._thread.start()
+        """Starts the loop thread (a supervised worker polling on the injected clock)."""
+        self.worker.start()
         return self
 
     def close(self) -> None:
         """Stops the loop thread."""
-        self._stop.set()
         with self._wake:
             self._wake.notify_all()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
+        self.worker.stop(10)
 
     def __enter__(self) -> Replanner:
         return self.start()
@@ -388,14 +413,10 @@ class Replanner:
     ) -> None:
         self.close()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, worker: Worker) -> None:
+        while not worker.stopping:
             with self._wake:
                 if not self.due():
                     self._wake.wait(0.005)
-            try:
-                self.poll()
-            except Exception:  # one failed replan must not end the loop: the next may succeed
-                self.stats.errors += 1
-                log.exception("replan failed")
-                self._stop.wait(0.5)
+            self.poll()  # a failure goes to the supervisor (logged, backed off, tried again)
+            worker.beat()

@@ -9,7 +9,7 @@ states every rule.
 from cloud.status.deliveries import ArrivalAdjuster, Logistics, distance_m
 from cloud.status.machines import IDLE, OEE_LOSS, RUNNING, STOPPED, UNEXPLAINED
 from cloud.status.master import StatusMaster
-from cloud.status.model import AgentState, ResourceStatus
+from cloud.status.model import AgentState, FoldFailed, ResourceStatus
 
 __all__ = [
     "IDLE",
@@ -19,6 +19,7 @@ __all__ = [
     "UNEXPLAINED",
     "AgentState",
     "ArrivalAdjuster",
+    "FoldFailed",
     "Logistics",
     "ResourceStatus",
     "StatusMaster",

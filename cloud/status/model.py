@@ -13,6 +13,7 @@ Thread-safe; waiters are woken on every change (`wait_change`).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -30,11 +31,17 @@ from cloud.status.view import render, render_machine
 from contract.fields import parse_time
 from taktline.clock import utc_iso
 
-__all__ = ["AgentState", "ResourceStatus"]
+__all__ = ["AgentState", "FoldFailed", "ResourceStatus"]
+
+log_ = logging.getLogger(__name__)
 
 CORRECTIONS_KEPT: Final = 500
 #: Count events remembered by key, so a `void` correction can take their counts back.
 COUNTS_KEPT: Final = 20_000
+
+
+class FoldFailed(ValueError):
+    """Folding an event raised: the event is dead-lettered by ingest and skipped by a rebuild."""
 
 
 class AgentState:
@@ -83,6 +90,8 @@ class ResourceStatus:
         self.latest: str | None = None
         self.applied = 0
         self.position = 0
+        #: Events whose fold raised (dead-lettered at ingest, skipped by a rebuild).
+        self.fold_failures = 0
 
     # --- pickling (snapshots): the fold's state only, never the plug-ins or the condition -------
 
@@ -149,14 +158,25 @@ class ResourceStatus:
         return tool
 
     def apply(self, event: Mapping[str, Any], corrected_time: str, position: int = 0) -> str | None:
-        """Folds one event; returns a one-line description of the change, if any."""
+        """Folds one event; returns a one-line description of the change, if any.
+
+        Raises:
+            FoldFailed: the fold raised (a bug, or an event no rule foresaw). What it changed
+                before it raised stays: a rebuild of the same log does the same, so the state
+                is still exactly a function of the log.
+        """
         with self._lock:
             self.applied += 1
             self.position = max(self.position, position)
             if self.latest is None or corrected_time > self.latest:
                 self.latest = corrected_time
-            change = self._fold(event, corrected_time)
-            self._bump()
+            try:
+                change = self._fold(event, corrected_time)
+            except Exception as exc:
+                self.fold_failures += 1
+                raise FoldFailed(f"fold of {event.get('type')!r} failed: {exc!r}") from exc
+            finally:
+                self._bump()
             return change
 
     def _fold(self, event: Mapping[str, Any], at: str) -> str | None:
@@ -441,10 +461,16 @@ class ResourceStatus:
             self._bump()
 
     def rebuild(self, log: Iterable[tuple[int, Mapping[str, Any], str]]) -> int:
-        """Folds a whole log (from `EventLog.replay()`); returns how many events were applied."""
+        """Folds a whole log (from `EventLog.replay()`); returns how many events were applied.
+
+        An event whose fold fails is skipped as ingest skipped it (it is a dead letter there).
+        """
         count = 0
         for position, event, corrected in log:
-            self.apply(event, corrected, position)
+            try:
+                self.apply(event, corrected, position)
+            except FoldFailed as exc:
+                log_.warning("log position %d skipped: %s", position, exc)
             count += 1
         return count
 

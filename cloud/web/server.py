@@ -24,6 +24,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cloud.corrections import CorrectionRecorder, CorrectionRefused
+from cloud.health import Health
 from cloud.master import MasterData, MasterRejected
 from cloud.replan import OrderDesk, Replanner
 from cloud.report import Reports
@@ -66,6 +67,7 @@ ROUTES: Final = (
     ("put", "/api/master"),
     ("post", "/api/master/{section}"),
     ("get", "/healthz"),
+    ("get", "/readyz"),
     *PLAN_ROUTES,
     *REPORT_ROUTES,
 )
@@ -95,12 +97,14 @@ class WebServer:
         replanner: Replanner | None = None,
         desk: OrderDesk | None = None,
         reports: Reports | None = None,
+        health: Health | None = None,
     ) -> None:
         self.stopping = threading.Event()
         #: The planners' routes (plan, gaps, orders, decisions, manual mode; see plan_api.py).
         self.plan = PlanApi(replanner, desk)
         app = _App(snapshot, dead_letters, status, master, corrections, self.stopping, self.plan)
         app.report = ReportApi(reports)  # the resource status report (see report_api.py)
+        app.health = health  # /healthz and /readyz (see cloud/health.py)
         self._server = ThreadingHTTPServer((host, port), _handler(app))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -157,6 +161,7 @@ class _App:
         self.stopping = stopping
         self.plan = plan
         self.report = ReportApi(None)
+        self.health: Health | None = None
         files = resources.files("cloud.web").joinpath("static")
         self.page = files.joinpath("app.html").read_bytes()
         self.static = {name: files.joinpath(name).read_bytes() for name in _STATIC}
@@ -262,8 +267,13 @@ def _handler(app: _App) -> type[BaseHTTPRequestHandler]:
                     self._json({"error": "no master data loaded"}, 404)
                 else:
                     self._json(app.master.document())
-            elif path == "/healthz":
-                self._send(200, b"ok\n", "text/plain")
+            elif path in ("/healthz", "/readyz"):
+                if app.health is None:
+                    self._json({"alive": True, "ready": True})
+                else:
+                    check = app.health.alive if path == "/healthz" else app.health.ready
+                    ok, report = check()
+                    self._json(report, 200 if ok else 503)
             else:
                 self._json({"error": f"no such page: {path}"}, 404)
 
