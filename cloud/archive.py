@@ -18,7 +18,7 @@ from typing import Any
 from cloud.errors import CloudError
 from cloud.snapshots import fingerprint
 from cloud.status import ResourceStatus
-from cloud.store import EventLog
+from cloud.store import ARCHIVE_BATCH, EventLog
 from taktline.clock import Clock, SystemClock, utc_iso
 
 __all__ = ["ArchiveRefused", "archive_old_events", "configure", "run"]
@@ -35,6 +35,7 @@ def archive_old_events(
     *,
     clock: Clock | None = None,
     projection: type = ResourceStatus,
+    batch: int = ARCHIVE_BATCH,
 ) -> dict[str, Any] | None:
     """Archives what the policy allows; returns the archive's record, or None if nothing."""
     now: datetime = (clock or SystemClock()).now()
@@ -48,7 +49,7 @@ def archive_old_events(
             "restart rebuilds: run the cloud (it snapshots every N events and at a clean stop), "
             "then archive"
         )
-    return log.archive(min(through, snapshot[0]), folder)
+    return log.archive(min(through, snapshot[0]), folder, batch=batch)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +64,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=90.0,
         help="archive events received more than this many days ago (default: %(default)s)",
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=ARCHIVE_BATCH,
+        help="events per archive file and transaction; the cloud's ingest goes on between "
+        "batches (default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
     database = args.db if "://" in args.db else Path(args.db)
     with EventLog(database) as log:
         try:
-            record = archive_old_events(log, Path(args.to), timedelta(days=args.older_than_days))
+            record = archive_old_events(
+                log, Path(args.to), timedelta(days=args.older_than_days), batch=args.batch
+            )
         except ArchiveRefused as exc:
             print(f"taktline archive: {exc}", file=sys.stderr)
             return 2
@@ -79,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             f"archived {record['events']} events (positions {record['first_pos']} to "
-            f"{record['last_pos']}) to {record['path']} (sha256 {record['sha256'][:16]}...)"
+            f"{record['last_pos']}) to {len(record.get('files', [record['path']]))} file(s), "
+            f"the last {record['path']} (sha256 {record['sha256'][:16]}...)"
         )
     return 0

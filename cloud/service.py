@@ -72,6 +72,9 @@ class CloudSettings:
     web_host: str = "127.0.0.1"
     web_port: int | None = 8080
     client_id: str = "taktline-cloud-ingest"
+    #: How long a SQLite write waits for another process's lock before it fails (and ingest
+    #: retries the round, not ready meanwhile).
+    busy_timeout_s: float = 30.0
     #: Snapshot the status every this many events (fast restarts; see cloud/snapshots.py).
     snapshot_every: int = 100_000
     #: The plant model (master data) the status is shown against; edits are saved back to it.
@@ -110,7 +113,7 @@ class CloudService:
         self.settings = settings
         if isinstance(settings.database, Path):
             settings.database.parent.mkdir(parents=True, exist_ok=True)
-        self.log = EventLog(settings.database)
+        self.log = EventLog(settings.database, busy_timeout_s=settings.busy_timeout_s)
         if settings.registry is not None:
             apply_registry(self.log, load_registry(settings.registry))
         self.snapshots = Snapshotter(self.log, every_events=settings.snapshot_every)

@@ -15,9 +15,11 @@ prebuilt rows, so SQLAlchemy adds nothing per event.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
+import logging
 import operator
 import os
 import threading
@@ -32,6 +34,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud import schema
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ARCHIVE_BATCH",
@@ -114,7 +118,9 @@ def _same_event(stored: str, body: str) -> bool:
 class EventLog:
     """The append-once event log plus dead letters and the device registry."""
 
-    def __init__(self, path: str | Path, *, synchronous: Synchronous = "FULL") -> None:
+    def __init__(
+        self, path: str | Path, *, synchronous: Synchronous = "FULL", busy_timeout_s: float = 30.0
+    ) -> None:
         text = str(path)
         self.url = text if "://" in text else f"sqlite:///{Path(text)}"
         self.path = None if "://" in text else Path(text)
@@ -125,13 +131,16 @@ class EventLog:
             self.url,
             poolclass=sa.pool.StaticPool,
             # One connection, used by ingest's thread and the readers' threads under our lock.
-            connect_args={"check_same_thread": False, "timeout": 30} if sqlite_file else {},
+            connect_args=(
+                {"check_same_thread": False, "timeout": busy_timeout_s} if sqlite_file else {}
+            ),
         )
         self.dialect = self._engine.dialect.name
         if self.dialect == "sqlite":
             sqlite_pragmas(self._engine, synchronous)
         self._lock = threading.Lock()
         self._conn = self._engine.connect()
+        self._broken = False
         marks = ", ".join(["?" if self._engine.dialect.paramstyle == "qmark" else "%s"] * 11)
         columns = ", ".join(_EVENT_COLUMNS)
         self._insert_sql = f"INSERT INTO events ({columns}) VALUES ({marks})"
@@ -142,13 +151,41 @@ class EventLog:
                 sa.select(sa.func.count()).select_from(schema.archives)
             ).scalar_one()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        """One transaction on the log's connection, under its lock.
+
+        A database fault (PostgreSQL restarted, SQLite busy past its timeout, a disk error)
+        raises as always; the connection is then opened anew before the next transaction, so
+        the caller's retry finds a working log (or the same fault, while it lasts) instead of a
+        dead connection forever.
+        """
+        with self._lock:
+            if self._broken:
+                self._reconnect()
+            try:
+                with self._conn.begin():
+                    yield self._conn
+            except sa.exc.DBAPIError as exc:
+                if exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError):
+                    self._broken = True
+                raise
+
+    def _reconnect(self) -> None:
+        with contextlib.suppress(Exception):  # the old connection is gone anyway
+            self._conn.close()
+        self._engine.dispose()
+        self._conn = self._engine.connect()  # raises while the database is still down
+        self._broken = False
+        log.info("event log connection opened again")
+
     # --- registry --------------------------------------------------------------------------------
 
     def _upsert(self, table: sa.Table, values: dict[str, Any]) -> None:
         key = [c.name for c in table.primary_key.columns]
         statement = self._insert(table).values(**values)
         update = {k: v for k, v in values.items() if k not in key}
-        with self._lock, self._conn.begin():
+        with self._transaction():
             self._conn.execute(statement.on_conflict_do_update(index_elements=key, set_=update))
 
     def register_agent(self, agent: str, site: str, area: str) -> None:
@@ -161,7 +198,7 @@ class EventLog:
 
     def registry(self) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str | None]]]:
         """Agents (agent -> (site, area)) and devices (source -> (agent, station))."""
-        with self._lock, self._conn.begin():
+        with self._transaction():
             agent_rows = self._conn.execute(sa.select(schema.agents)).all()
             device_rows = self._conn.execute(sa.select(schema.devices)).all()
         agents = {r.agent: (r.site, r.area) for r in agent_rows}
@@ -174,7 +211,7 @@ class EventLog:
         """Appends new events once and records dead letters, all in one durable transaction."""
         result = CommitResult()
         letters = list(letters)
-        with self._lock, self._conn.begin():
+        with self._transaction():
             existing = self._existing_bodies(records)
             fresh: dict[tuple[str, int], LogRecord] = {}
             for record in records:
@@ -276,7 +313,7 @@ class EventLog:
 
     def count(self) -> int:
         """Number of events in the log."""
-        with self._lock, self._conn.begin():
+        with self._transaction():
             return int(
                 self._conn.execute(
                     sa.select(sa.func.count()).select_from(schema.events)
@@ -286,7 +323,7 @@ class EventLog:
     def event_keys(self) -> list[tuple[str, int]]:
         """Every (instance, seq) in log order."""
         table = schema.events
-        with self._lock, self._conn.begin():
+        with self._transaction():
             rows = self._conn.execute(
                 sa.select(table.c.instance, table.c.seq).order_by(table.c.pos)
             ).all()
@@ -315,7 +352,7 @@ class EventLog:
                 .order_by(table.c.pos)
                 .limit(chunk)
             )
-            with self._lock, self._conn.begin():
+            with self._transaction():
                 rows = self._conn.execute(query).all()
             if not rows:
                 return
@@ -325,7 +362,7 @@ class EventLog:
 
     def last_position(self) -> int:
         """The position of the newest event, archived or not (0 for an empty log)."""
-        with self._lock, self._conn.begin():
+        with self._transaction():
             live = self._conn.execute(sa.select(sa.func.max(schema.events.c.pos))).scalar()
             cold = self._conn.execute(sa.select(sa.func.max(schema.archives.c.last_pos))).scalar()
         return int(max(live or 0, cold or 0))
@@ -333,7 +370,7 @@ class EventLog:
     def position_received_before(self, cutoff: str) -> int:
         """The newest position among the events received before `cutoff` (contract time)."""
         table = schema.events
-        with self._lock, self._conn.begin():
+        with self._transaction():
             value = self._conn.execute(
                 sa.select(sa.func.max(table.c.pos)).where(table.c.received_at < cutoff)
             ).scalar()
@@ -344,7 +381,7 @@ class EventLog:
     def archives(self) -> list[dict[str, Any]]:
         """The archive files, oldest first."""
         table = schema.archives
-        with self._lock, self._conn.begin():
+        with self._transaction():
             rows = self._conn.execute(sa.select(table).order_by(table.c.first_pos)).all()
         return [dict(row._mapping) for row in rows]
 
@@ -363,7 +400,7 @@ class EventLog:
         events, the files), or None when there is nothing to archive.
         """
         table = schema.events
-        with self._lock, self._conn.begin():
+        with self._transaction():
             newest = self._conn.execute(sa.select(sa.func.max(table.c.pos))).scalar() or 0
         through = min(through, int(newest) - 1)
         done: list[dict[str, Any]] = []
@@ -386,7 +423,7 @@ class EventLog:
 
     def _archive_batch(self, through: int, folder: Path, batch: int) -> dict[str, Any] | None:
         table = schema.events
-        with self._lock, self._conn.begin():
+        with self._transaction():
             rows = self._conn.execute(
                 sa.select(table).where(table.c.pos <= through).order_by(table.c.pos).limit(batch)
             ).all()
@@ -421,7 +458,7 @@ class EventLog:
     ) -> None:
         """Stores a projection's state as of log position `pos`; keeps the newest `keep`."""
         table = schema.snapshots
-        with self._lock, self._conn.begin():
+        with self._transaction():
             self._conn.execute(
                 sa.insert(table).values(
                     pos=pos, created_at=_now(), fingerprint=fingerprint, events=events, body=body
@@ -446,7 +483,7 @@ class EventLog:
             .order_by(table.c.pos.desc(), table.c.id.desc())
             .limit(1)
         )
-        with self._lock, self._conn.begin():
+        with self._transaction():
             row = self._conn.execute(query).first()
         return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]))
 
@@ -458,7 +495,7 @@ class EventLog:
         query = sa.select(table.c.key, table.c.version)
         if prefix:
             query = query.where(table.c.key.startswith(prefix, autoescape=True))
-        with self._lock, self._conn.begin():
+        with self._transaction():
             rows = self._conn.execute(query).all()
         return {str(r.key): int(r.version) for r in rows}
 
@@ -473,7 +510,7 @@ class EventLog:
         statement = statement.on_conflict_do_update(
             index_elements=["key"], set_={"version": statement.excluded.version}
         )
-        with self._lock, self._conn.begin():
+        with self._transaction():
             self._conn.execute(statement)
 
     def dead_letters(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -482,7 +519,7 @@ class EventLog:
         query = sa.select(table).order_by(table.c.id)
         if limit is not None:
             query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
-        with self._lock, self._conn.begin():
+        with self._transaction():
             return [dict(row._mapping) for row in self._conn.execute(query)]
 
     def close(self) -> None:
