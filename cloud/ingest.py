@@ -355,7 +355,11 @@ class Ingest:
             batch = parse_batch(payload, self.max_message_bytes, versions=self.accept_versions)
         except UnsupportedVersion as exc:
             # Not confirmed: its agent keeps the events until this cloud reads their version.
-            digest = hashlib.sha256(payload).hexdigest()
+            # one dead letter per set of events, however often (and with whatever `sent` stamp)
+            # the agent sends them again
+            keys = _salvage_keys(payload)
+            seen = json.dumps([path.agent, keys]).encode() if keys else payload
+            digest = hashlib.sha256(seen).hexdigest()
             if digest not in self._ahead:
                 if len(self._ahead) >= _AHEAD_KEPT:
                     self._ahead.pop(next(iter(self._ahead)))
