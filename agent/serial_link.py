@@ -32,6 +32,7 @@ from agent.outbox import Outbox
 from contract import Event, tag_id_from_uid
 from contract.errors import ContractError
 from taktline.clock import Clock, SystemClock, utc_iso
+from taktline.supervise import Worker
 
 __all__ = [
     "FRAME_TYPES",
@@ -258,24 +259,32 @@ class SerialLink:
         self._commands: dict[int, _Command] = {}
         self._next_cmd = secrets.randbelow(0xFFFF) + 1  # not reused across agent restarts
         self._last_sync_ns: int | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._alarmed = False
+        self.worker = Worker(
+            "serial-link",
+            self._serve,
+            on_fault=self._fault,
+            on_recover=self._recovered,
+            backoff_s=0.05,
+            backoff_max_s=2.0,
+        )
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> SerialLink:
-        """Asks the node for a HELLO and its backlog, then serves the port in a thread."""
+        """Asks the node for a HELLO and its backlog, then serves the port in a thread.
+
+        The thread is a supervised worker: a frame that makes the link raise is logged, the
+        link goes on with the next frame after a short back-off, and three faults in a row are a
+        `worker_fault` alarm (`worker_recovered` when frames are handled again).
+        """
         self._send_sync()
-        self._thread = threading.Thread(target=self._serve, name="serial-link", daemon=True)
-        self._thread.start()
+        self.worker.start()
         return self
 
     def stop(self) -> None:
         """Stops the thread and closes the port (the outbox stays open: it is not ours)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self.worker.stop(5)
         self.port.close()
 
     def __enter__(self) -> SerialLink:
@@ -289,13 +298,25 @@ class SerialLink:
     ) -> None:
         self.stop()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
+    def _serve(self, worker: Worker) -> None:
+        while not worker.stopping:
             try:
                 self.poll()
             except OSError as exc:  # the cable was pulled: wait for it to come back
                 log.warning("serial link: %s", exc)
-                self._stop.wait(0.2)
+                worker.wait(0.2)
+                continue
+            worker.beat()
+
+    def _fault(self, worker: Worker, exc: BaseException) -> None:
+        if worker.faults_in_a_row == worker.failing_after and not self._alarmed:
+            self._alarmed = True
+            self.outbox.raise_alarm("worker_fault", f"{worker.name}: {worker.last_error}")
+
+    def _recovered(self, worker: Worker) -> None:
+        if self._alarmed:
+            self._alarmed = False
+            self.outbox.raise_alarm("worker_recovered", f"{worker.name} handles frames again")
 
     def poll(self) -> None:
         """Reads what the port has (waiting up to its timeout) and handles it; resends commands."""
