@@ -120,3 +120,37 @@ def test_the_broker_away_makes_the_cloud_not_ready(
         assert any("broker" in p for p in problems), problems
         mosquitto.restart()
         wait_for(lambda: readyz(cloud)[0] == 200, 30, "/readyz 200 with the broker back")
+
+
+def test_an_exception_while_reading_a_message_confirms_nothing_of_it(
+    tmp_path: Path, mosquitto: PrivateMosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cloud.ingest import Ingest
+
+    real = Ingest._source_problem
+    calls = {"n": 0}
+
+    def flaky(self: Ingest, event: Any, agent: str) -> str | None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second event of the first message: after a key was noted
+            raise RuntimeError("a bug in an identity check")
+        return real(self, event, agent)
+
+    monkeypatch.setattr(Ingest, "_source_problem", flaky)
+    cloud = make_service(tmp_path, mosquitto.url, str(tmp_path / "cloud.db"), [AGENT])
+    outbox, uplink = make_agent(tmp_path, mosquitto.url, AGENT, resend_after_s=0.5)
+    for _ in range(5):
+        outbox.append(
+            "machine.signal", {"signal": "cycle", "count": 1}, source=AGENT, station="crimp-01"
+        )
+    with cloud, uplink:
+        assert cloud.ingest.wait_for_connection(10)
+        wait_for(lambda: cloud.ingest.stats.dead_by_kind["internal"] == 1, 20, "the dead letter")
+        letter = cloud.log.dead_letters(10)[0]
+        assert "a bug in an identity check" in letter["reason"]
+        assert len(json.loads(letter["body"])["events"]) == 5, "kept whole"
+        # nothing of it was confirmed: the agent sends it again, and then it all arrives once
+        wait_for(lambda: outbox.depth() == 0, 20, "the resend applied")
+        keys = cloud.log.event_keys()
+        assert len(keys) == len(set(keys)) == 5
+        assert uplink.stats.resends >= 1
