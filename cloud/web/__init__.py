@@ -1,5 +1,12 @@
-"""The web monitoring interface (pages, REST API, live pushes); see `cloud.web.server`."""
+"""The web monitoring interface (pages, REST API, live pushes) on Starlette and uvicorn.
 
-from cloud.web.server import PAGES, ROUTES, WebServer
+`create_app` builds the ASGI application from the cloud's parts (`WebParts`); `WebServer` runs
+it on uvicorn in a thread. See `cloud/web/app.py` for the layout.
+"""
 
-__all__ = ["PAGES", "ROUTES", "WebServer"]
+from cloud.web.app import create_app, served_routes
+from cloud.web.pages import PAGES
+from cloud.web.parts import WebParts
+from cloud.web.server import WebServer
+
+__all__ = ["PAGES", "WebParts", "WebServer", "create_app", "served_routes"]

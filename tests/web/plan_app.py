@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,11 @@ def call(
     path: str,
     body: Any = None,
     headers: dict[str, str] | None = None,
-) -> tuple[int, Any, dict[str, str]]:
-    """One HTTP request to the cloud's web server; returns (code, JSON or text, headers)."""
+) -> tuple[int, Any, Message]:
+    """One HTTP request to the cloud's web server; returns (code, JSON or text, headers).
+
+    The headers are case-insensitive, as HTTP's are.
+    """
     assert cloud.web is not None
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
@@ -87,8 +91,8 @@ def call(
     )  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            raw, code, got = response.read(), response.status, dict(response.headers)
+            raw, code, got = response.read(), response.status, response.headers
     except urllib.error.HTTPError as error:
-        raw, code, got = error.read(), error.code, dict(error.headers)
+        raw, code, got = error.read(), error.code, error.headers
     kind = got.get("Content-Type", "")
     return code, json.loads(raw) if "json" in kind else raw.decode(), got

@@ -115,7 +115,7 @@ def test_a_bad_order_file_is_rejected_row_by_row_and_nothing_applied(
     assert cloud.replanner.stats.triggers == triggers
     # Without a name nothing happens either.
     code, body, _ = call(cloud, "post", "/api/orders", {"orders": [good]})
-    assert code == 400 and "user" in body["error"]
+    assert code == 422 and "user" in body["detail"]
     # The good row on its own is taken and planned.
     code, body, _ = call(cloud, "post", "/api/orders", {"orders": [good]}, {"X-User": "erp"})
     assert (code, body["created"]) == (202, ["O-NEW"])
@@ -141,12 +141,12 @@ def test_a_changed_order_waits_for_a_planners_decision(cloud: CloudService) -> N
     step = _step(plan, "O-3")
     assert _at(step["end"]) - _at(step["start"]) == timedelta(minutes=30)  # still the old one
     code, body, _ = call(cloud, "post", "/api/decisions/O-3", {"decision": "maybe", "user": "b"})
-    assert code == 400
+    assert code == 422
     code, body, _ = call(cloud, "post", "/api/decisions/O-3", {"decision": "adjust", "user": "ben"})
     assert (code, body) == (200, {"order": "O-3", "decision": "adjust", "by": "ben"})
     assert call(cloud, "get", "/api/decisions")[1] == []
     code, body, _ = call(cloud, "post", "/api/decisions/O-3", {"decision": "new", "user": "ben"})
-    assert code == 404 and "O-3" in body["error"]
+    assert code == 404 and "O-3" in body["detail"]
 
     def doubled() -> bool:
         step = _step(call(cloud, "get", "/api/plan")[1], "O-3")
@@ -167,7 +167,7 @@ def test_manual_mode_holds_triggers_and_a_planner_moves_a_step(cloud: CloudServi
     start = iso((replanner.clock.now() + timedelta(hours=3)).replace(second=0, microsecond=0))
     move = "/api/plan/steps/O-5/crimp"
     code, body, _ = call(cloud, "post", move, {"start": start, "user": "cleo"})
-    assert code == 409 and "manual mode" in body["error"]
+    assert code == 409 and "manual mode" in body["detail"]
     code, body, _ = call(cloud, "post", "/api/manual", {"on": True, "user": "cleo"})
     assert (code, body) == (200, {"on": True, "by": "cleo"})
     assert call(cloud, "get", "/api/plan/state")[1]["manual"] == {"on": True, "by": "cleo"}
@@ -177,7 +177,7 @@ def test_manual_mode_holds_triggers_and_a_planner_moves_a_step(cloud: CloudServi
     time.sleep(1.0)
     assert replanner.stats.completed == completed
     code, body, _ = call(cloud, "post", move, {"start": "soon", "user": "c"})
-    assert code == 400
+    assert code == 422
     code, body, _ = call(cloud, "post", "/api/plan/steps/O-99/crimp", {"start": start, "user": "c"})
     assert code == 404
     code, body, _ = call(cloud, "post", move, {"start": start, "user": "cleo"})
@@ -265,12 +265,12 @@ def test_without_a_publisher_the_plan_is_computed_from_the_engine(tmp_path: Path
         assert sorted(o["order"] for o in document["orders"]) == sorted(ORDERS)
         request = urllib.request.Request(
             web.url + "api/orders", data=b'{"orders": []}', method="POST",
-            headers={"X-User": "kim"},
+            headers={"X-User": "kim", "Content-Type": "application/json"},
         )  # fmt: skip
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 409
-        assert "no order desk" in json.load(refused.value)["error"]
+        assert "no order desk" in json.load(refused.value)["detail"]
 
 
 NO_PLAN = "no plan: start the cloud with --plant and --orders"
@@ -288,7 +288,7 @@ def test_without_orders_the_plan_routes_say_how_to_get_a_plan(tmp_path: Path) ->
         gets = ["/api/plan", "/api/plan/state", "/api/plan/export", "/api/gaps", "/api/decisions"]
         for path in [*gets, "/api/audit"]:
             code, body, _ = call(service, "get", path)
-            assert (code, body["error"]) == (404, NO_PLAN)
+            assert (code, body["detail"]) == (404, NO_PLAN)
         posts: list[tuple[str, dict[str, Any]]] = [
             ("/api/orders", {"orders": []}),
             ("/api/manual", {"on": True}),
@@ -297,7 +297,7 @@ def test_without_orders_the_plan_routes_say_how_to_get_a_plan(tmp_path: Path) ->
         ]
         for path, body in posts:
             code, answer, _ = call(service, "post", path, {**body, "user": "kim"})
-            assert code == 409 and "--plant and --orders" in answer["error"]
+            assert code == 409 and "--plant and --orders" in answer["detail"]
     finally:
         service.web.stop()
         service.log.close()

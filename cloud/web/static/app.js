@@ -121,7 +121,7 @@ function corrections(status) {
     for (const [key, value] of new FormData(form).entries()) if (value !== "") body[key] = value;
     if (["cycles", "good", "scrap"].includes(body.correction) && body.value) body.value = Number(body.value);
     const response = await fetch("/api/corrections", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-    result.textContent = response.ok ? "recorded" : (await response.json()).error;
+    result.textContent = response.ok ? "recorded" : (await response.json()).detail;
   });
   return [el("h2", {}, "Corrections"), form, result, el("h2", {}, "Recorded"),
     table(["Kind", "By", "Why", "Fact at", "Recorded", "Station", "Tag", "Value", "Effect"],

@@ -19,7 +19,7 @@
   async function getJSON(path) {
     const response = await fetch(path);
     const body = await response.json();
-    if (!response.ok) throw new Error(body.error || `${path}: HTTP ${response.status}`);
+    if (!response.ok) throw new Error(body.detail || `${path}: HTTP ${response.status}`);
     return body;
   }
 
@@ -39,7 +39,7 @@
       body: JSON.stringify({ ...body, user: user() }),
     });
     const answer = await response.json();
-    if (!response.ok) { say(answer.error || `HTTP ${response.status}`, true); return false; }
+    if (!response.ok) { say(answer.detail || `HTTP ${response.status}`, true); return false; }
     say("done");
     return true;
   }

@@ -80,7 +80,7 @@
     out.replaceChildren(el("p", { class: "empty" }, "folding the event log…"));
     const response = await fetch(`/api/report?${query}`);
     const report = await response.json();
-    if (!response.ok) { out.replaceChildren(el("p", { class: "flag", id: "report-error" }, report.error)); return; }
+    if (!response.ok) { out.replaceChildren(el("p", { class: "flag", id: "report-error" }, report.detail)); return; }
     const links = el("p", {}, "CSV: ", ...["machines", "processes", "downtime"].flatMap((t) =>
       [el("a", { href: `/api/report.csv?table=${t}&${query}`, download: `${t}.csv` }, t), " "]));
     const machines = table(["Machine", "Process", "Planned by", ...HEADS],

@@ -1,0 +1,73 @@
+"""The web application: routes and a stack of middleware, built from the cloud's parts.
+
+`create_app(parts)` is the factory (no globals): one module per group of routes — status,
+live (the SSE push), plan, report, master, corrections, pages — and the middleware every route
+shares. Errors are problem documents (`problems.py`); bodies are bounded and typed
+(`bodies.py`). The HTTP server around it (`server.py`) adds what an ASGI application cannot
+see: a deadline for each request to arrive, and a connection limit.
+
+The middleware runs outside in: compression last on the way out. Authentication and roles
+(the next step) go in `_middleware` before compression, so that every route, page and static
+file is behind them and endpoints declare what they need (`@requires`).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import BaseRoute, Route
+
+from cloud.web import corrections, master, pages, plan, report, status
+from cloud.web.live import Live, StatusFeed
+from cloud.web.parts import WebParts
+from cloud.web.plan_view import PlanView
+from cloud.web.problems import exception_handlers
+
+__all__ = ["create_app", "served_routes"]
+
+#: Responses at least this large are compressed for clients that accept gzip.
+GZIP_ABOVE: Final = 4096
+
+
+def _middleware() -> list[Middleware]:
+    return [
+        # Authentication middleware (sessions, API tokens) goes here.
+        Middleware(GZipMiddleware, minimum_size=GZIP_ABOVE, compresslevel=5),
+    ]
+
+
+def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
+    """The application serving `parts`; `live` (made here when None) drives the pushes."""
+    if live is None:
+        live = Live(StatusFeed(parts.snapshot, parts.status), PlanView(parts.replanner, parts.desk))
+    routes: list[BaseRoute] = [
+        *status.routes(parts, live.feed),
+        *live.routes(),
+        *plan.routes(live.plan),
+        *report.routes(parts.reports),
+        *master.routes(parts.master),
+        *corrections.routes(parts.snapshot, parts.corrections),
+        *pages.routes(),
+    ]
+    app = Starlette(
+        routes=routes, middleware=_middleware(), exception_handlers=dict(exception_handlers)
+    )
+    app.state.live = live
+    return app
+
+
+def served_routes(app: Starlette) -> set[tuple[str, str]]:
+    """(method, path) of every API route of `app` (pages and static files left out)."""
+    served = set()
+    for route in app.routes:
+        if not isinstance(route, Route):
+            continue
+        api = route.path.startswith("/api/") or route.path in ("/healthz", "/readyz")
+        if api:
+            for method in route.methods or ():
+                if method != "HEAD":
+                    served.add((method.lower(), route.path))
+    return served

@@ -1,0 +1,61 @@
+"""The corrections routes: the corrections folded so far, and a new hand correction.
+
+`POST /api/corrections` records a correction as a new event in the cloud's log (through
+`CorrectionRecorder`, which checks it against the contract: 422 with the reason) and answers the
+stored envelope (201). Without a recorder the POST answers 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cloud.corrections import CorrectionRecorder, CorrectionRefused
+from cloud.web.bodies import Body, json_body, json_response
+from cloud.web.parts import Snapshot
+from cloud.web.problems import Problem
+
+__all__ = ["CorrectionBody", "routes"]
+
+NO_CORRECTIONS: Final = "corrections are not enabled on this server"
+
+
+class CorrectionBody(Body):
+    """A hand correction (docs/status.md says what each kind does with `value`)."""
+
+    correction: str
+    by: str
+    reason: str
+    at: str | None = None
+    station: str | None = None
+    tag: str | None = None
+    value: Any = None
+    voids: list[Any] | None = None
+
+
+def routes(snapshot: Snapshot, recorder: CorrectionRecorder | None) -> list[Route]:
+    """The corrections routes."""
+
+    async def listed(request: Request) -> Response:
+        status = await run_in_threadpool(snapshot)
+        return json_response(status.get("corrections", []))
+
+    async def record(request: Request) -> Response:
+        if recorder is None:
+            raise Problem(404, NO_CORRECTIONS)
+        body = await json_body(request, CorrectionBody)
+        try:
+            stored = await run_in_threadpool(recorder.record, msgspec.to_builtins(body))
+        except CorrectionRefused as exc:
+            raise Problem(422, str(exc)) from exc
+        return json_response(stored, 201)
+
+    return [
+        Route("/api/corrections", listed, methods=["GET"]),
+        Route("/api/corrections", record, methods=["POST"]),
+    ]

@@ -1,0 +1,42 @@
+"""What the web application is built from: the cloud's parts, passed in (no globals).
+
+`WebParts` names every part a route may reach; a part left out (None) turns its routes into
+404/409 problems saying how to get it, as the cloud runs with or without a plant, orders, an
+event log. `create_app` (cloud/web/app.py) takes one of these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cloud.corrections import CorrectionRecorder
+from cloud.health import Health
+from cloud.master import MasterData
+from cloud.replan import OrderDesk, Replanner
+from cloud.report import Reports
+from cloud.status import ResourceStatus
+
+__all__ = ["DeadLetters", "Snapshot", "WebParts"]
+
+Snapshot = Callable[[], dict[str, Any]]
+DeadLetters = Callable[[int], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class WebParts:
+    """The cloud's parts the routes serve; all but the first two are optional."""
+
+    #: The whole status as JSON-ready data (`ResourceStatus.snapshot` in the cloud).
+    snapshot: Snapshot
+    #: The newest dead letters, newest first (`EventLog.dead_letters`).
+    dead_letters: DeadLetters
+    status: ResourceStatus | None = None
+    master: MasterData | None = None
+    corrections: CorrectionRecorder | None = None
+    replanner: Replanner | None = None
+    desk: OrderDesk | None = None
+    reports: Reports | None = None
+    #: What /healthz and /readyz answer (cloud/health.py); None: always alive and ready.
+    health: Health | None = None
