@@ -33,6 +33,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        self._headers_done = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Arms the first request's deadline, or refuses a connection past the limit."""
@@ -52,7 +53,13 @@ class DeadlineProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         """A new request's first byte: its deadline starts (unless one already runs)."""
         super().on_message_begin()
+        self._headers_done = False
         self._arm()
+
+    def on_headers_complete(self) -> None:
+        """The headers are in; the application starts while the body may still arrive."""
+        self._headers_done = True
+        super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         """The request is whole: no deadline while the application answers it."""
@@ -80,7 +87,8 @@ class DeadlineProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle
-        if cycle is None or cycle.response_complete or not cycle.response_started:
+        if not self._headers_done or cycle is None or not cycle.response_started:
+            # Nothing answered this request yet (an answer already sent stays the answer).
             detail = f"the request was not received within {self.request_timeout_s:g} s"
             self.transport.write(problem_bytes(408, detail))
         self.transport.close()

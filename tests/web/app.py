@@ -1,4 +1,4 @@
-"""A whole monitoring stack on a free port: event log, status, master data, recorder, web."""
+"""Web servers on free ports: a monitoring stack, and one with every part the web serves."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from pathlib import Path
 
 from cloud.corrections import CorrectionRecorder
 from cloud.master import MasterData
+from cloud.plant import load_orders, load_plant
+from cloud.replan import Engine, OrderDesk, Replanner
+from cloud.report import Reports
 from cloud.status import ResourceStatus, StatusMaster
 from cloud.store import EventLog
 from cloud.web import WebServer
-from taktline.clock import FakeClock
+from cloud.web.parts import Snapshot
+from taktline.clock import FakeClock, SystemClock
 from tests.status.events import T0, Feed
 
 EXAMPLE = Path(__file__).parents[2] / "docs/examples/harness_plant_monitoring.json"
@@ -48,3 +52,48 @@ def monitoring_stack(folder: Path) -> Iterator[Stack]:
         )
         with web:
             yield Stack(log, status, master, recorder, web, Feed(status))
+
+
+@dataclass
+class FullStack:
+    """Every part the web server can serve, on a fresh store, no broker: see `full_stack`."""
+
+    log: EventLog
+    status: ResourceStatus
+    replanner: Replanner
+    desk: OrderDesk
+    web: WebServer
+
+
+@contextmanager
+def full_stack(folder: Path, *, snapshot: Snapshot | None = None) -> Iterator[FullStack]:
+    """A fresh event log, status, master data, corrections, reports and a running replanner.
+
+    The replanner plans ten orders on two crimpers (tests/web/plan_app.py) without a publisher;
+    the master data is the monitoring example. `snapshot` replaces the status's own.
+    """
+    from tests.web.plan_app import write_orders, write_plant
+
+    shutil.copy(EXAMPLE, folder / "plant.json")
+    master = MasterData.load(folder / "plant.json")
+    status = ResourceStatus()
+    master.subscribe(lambda plant: status.set_master(StatusMaster.of(plant)))
+    plant = load_plant(write_plant(folder))
+    now = SystemClock().now()
+    orders = load_orders(write_orders(folder, now), plant)
+    replanner = Replanner(
+        Engine(plant, orders, now), improve=False, quiet=timedelta(seconds=0.05)
+    ).start()
+    desk = OrderDesk(replanner, policy="ask")
+    try:
+        with EventLog(folder / "cloud.db") as log:
+            web = WebServer(
+                snapshot or status.snapshot, log.dead_letters, port=0, status=status,
+                master=master, corrections=CorrectionRecorder(log, status),
+                replanner=replanner, desk=desk,
+                reports=Reports(log, lambda: master.plant),
+            )  # fmt: skip
+            with web:
+                yield FullStack(log, status, replanner, desk, web)
+    finally:
+        replanner.close()

@@ -1,0 +1,73 @@
+"""300 half-sent requests do not stop the server, and each is dropped after 10 s.
+
+Half of the clients stop in the middle of their headers, half in the middle of a declared body
+(the slowloris patterns). Meanwhile `/api/status` must answer within 1 s each time (the times
+are printed); past the server's request deadline (`REQUEST_TIMEOUT_S`, 10 s) every half-sent
+request has been answered 408 and closed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from cloud.web.server import REQUEST_TIMEOUT_S
+from tests.web.app import Stack, monitoring_stack
+
+pytestmark = pytest.mark.slow
+
+CLIENTS = 300
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with monitoring_stack(tmp_path) as running:
+        yield running
+
+
+def test_300_half_sent_requests_do_not_stop_status_and_are_dropped(stack: Stack) -> None:
+    address = urlsplit(stack.web.url)
+    began = time.monotonic()
+    sockets = []
+    for n in range(CLIENTS):
+        sock = socket.create_connection((address.hostname, address.port), timeout=30)
+        if n % 2:
+            sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # headers unfinished
+        else:
+            sock.sendall(
+                b"POST /api/corrections HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"correction": '
+            )  # body unfinished
+        sockets.append(sock)
+    opened = time.monotonic() - began
+    times = []
+    while time.monotonic() - began < REQUEST_TIMEOUT_S - 2:
+        start = time.monotonic()
+        with urllib.request.urlopen(stack.web.url + "api/status", timeout=10) as response:
+            assert response.status == 200 and "machines" in json.load(response)
+        times.append(time.monotonic() - start)
+        time.sleep(0.5)
+    print(
+        f"\n{CLIENTS} half-sent requests open in {opened:.2f} s; /api/status answered "
+        f"{len(times)} times meanwhile: max {max(times) * 1000:.1f} ms, "
+        f"mean {sum(times) / len(times) * 1000:.1f} ms"
+    )
+    assert len(times) >= 5 and max(times) < 1.0
+    answers = []
+    for sock in sockets:
+        raw = b""
+        while chunk := sock.recv(65536):  # the server closes: recv returns b"" at the end
+            raw += chunk
+        sock.close()
+        answers.append(raw.split(b"\r\n", 1)[0])
+    dropped = time.monotonic() - began
+    print(f"all {CLIENTS} dropped {dropped:.1f} s after the first was opened")
+    assert set(answers) == {b"HTTP/1.1 408 Request Timeout"}
+    assert REQUEST_TIMEOUT_S <= dropped < REQUEST_TIMEOUT_S + 5
