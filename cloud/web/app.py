@@ -55,6 +55,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
     app = Starlette(
         routes=routes, middleware=_middleware(), exception_handlers=dict(exception_handlers)
     )
+    app.router.redirect_slashes = False  # an API answers where it is asked, or 404
     app.state.live = live
     return app
 

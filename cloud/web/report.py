@@ -3,12 +3,13 @@
 `GET /api/report?from=ISO&to=ISO` and `GET /api/report.csv?table=machines|processes|downtime&
 from=..&to=..` fold the event log for the period against the current plant model
 (`cloud.report.Reports`, in a worker thread); a missing or unreadable parameter is a 400 problem
-naming it. Without a `Reports` (no event log given to the web server) both answer 404.
+naming it, and so is a period over 366 days. Without a `Reports` (no event log given to the web
+server) both answer 404.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +24,8 @@ from cloud.web.problems import Problem
 __all__ = ["NO_REPORTS", "routes"]
 
 NO_REPORTS: Final = "reports are not enabled: the web server was given no event log"
+#: The longest period a report may cover: the fold walks the calendar of the whole period.
+MAX_PERIOD: Final = timedelta(days=366)
 
 
 def _moment(request: Request, name: str) -> datetime:
@@ -42,7 +45,11 @@ def routes(reports: Reports | None) -> list[Route]:
     def period(request: Request) -> tuple[datetime, datetime]:
         if reports is None:
             raise Problem(404, NO_REPORTS)
-        return _moment(request, "from"), _moment(request, "to")
+        start, end = _moment(request, "from"), _moment(request, "to")
+        if end - start > MAX_PERIOD:
+            reason = f"the period is longer than {MAX_PERIOD.days} days: ask for a shorter one"
+            raise Problem(400, reason, errors=[{"path": "to", "reason": reason}])
+        return start, end
 
     async def build(start: datetime, end: datetime) -> Report:
         assert reports is not None

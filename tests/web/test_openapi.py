@@ -1,0 +1,124 @@
+"""Schemathesis against a running server: every documented operation, fixed seed, fresh store.
+
+docs/openapi.yaml is the contract; a real server with every part (`full_stack`: a fresh event
+log, master data, corrections, reports and a running replanner) is the subject. Each operation
+but the event stream gets `POSITIVE_CASES` requests drawn from its schema and `NEGATIVE_CASES`
+that break it, with a fixed Hypothesis seed; every answer is checked: no 5xx, a documented
+status, content type, headers and body schema, and a request that breaks the schema refused
+with a 4xx. An operation without any input can only be asked one way; it is asked
+`MIN_CASES` times (the state behind it changes as the other operations run). The count per
+operation is printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import hypothesis
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.web.app import FullStack, full_stack
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).parents[2]
+SEED = 20261205
+POSITIVE_CASES = 40
+NEGATIVE_CASES = 20
+MIN_CASES = 20
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+SCHEMA = schemathesis.openapi.from_path(ROOT / "docs/openapi.yaml")
+OPERATIONS = [
+    result.ok() for result in SCHEMA.get_all_operations() if result.ok().path != "/api/events"
+]
+COUNTS: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[FullStack]:
+    began = time.monotonic()
+    with full_stack(tmp_path_factory.mktemp("openapi")) as running:
+        yield running
+    # Onto the terminal even when pytest captures output: make test shows the counts.
+    width = max((len(label) for label in COUNTS), default=5)
+    lines = [f"schemathesis on docs/openapi.yaml, seed {SEED}: cases per operation"]
+    lines += [f"  {label:<{width}}  {count}" for label, count in sorted(COUNTS.items())]
+    seconds = time.monotonic() - began
+    lines.append(f"  {'total':<{width}}  {sum(COUNTS.values())} in {seconds:.1f} s")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print("\n" + "\n".join(lines))
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
+def test_the_operation_keeps_its_contract(stack: FullStack, operation: object) -> None:
+    base = stack.web.url.rstrip("/")
+    session = requests.Session()
+    label = operation.label  # type: ignore[attr-defined]
+    began = time.monotonic()
+    modes = ((GenerationMode.POSITIVE, POSITIVE_CASES), (GenerationMode.NEGATIVE, NEGATIVE_CASES))
+    for mode, cases in modes:
+        strategy = operation.as_strategy(generation_mode=mode)  # type: ignore[attr-defined]
+
+        @hypothesis.seed(SEED)
+        @settings(
+            max_examples=cases,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            phases=[hypothesis.Phase.generate],
+        )
+        @hypothesis.given(case=strategy)
+        def run(case: schemathesis.Case) -> None:
+            response = case.call(base_url=base, session=session, timeout=30)
+            case.validate_response(response, checks=CHECKS)
+            COUNTS[label] += 1
+
+        with contextlib.suppress(hypothesis.errors.Unsatisfiable):
+            run()  # Unsatisfiable: nothing in this operation can break its schema (no inputs)
+    # An operation without inputs has one request: ask it until it has its share.
+    while COUNTS[label] < MIN_CASES:
+        case = _only_case(operation)
+        response = case.call(base_url=base, session=session, timeout=30)
+        case.validate_response(response, checks=CHECKS)
+        COUNTS[label] += 1
+    assert COUNTS[label] >= MIN_CASES
+    print(f"{label}: {COUNTS[label]} cases in {time.monotonic() - began:.1f} s")
+
+
+def _only_case(operation: object) -> schemathesis.Case:
+    found: list[schemathesis.Case] = []
+
+    @hypothesis.seed(SEED)
+    @settings(max_examples=1, database=None, deadline=None, phases=[hypothesis.Phase.generate])
+    @hypothesis.given(case=operation.as_strategy())  # type: ignore[attr-defined]
+    def take(case: schemathesis.Case) -> None:
+        found.append(case)
+
+    take()
+    return found[0]
