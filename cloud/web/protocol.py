@@ -5,8 +5,8 @@ arriving: a client that sends half a request and stops would hold its connection
 each request must be fully received — headers and body — within `request_timeout_s` of its
 first byte (or of the connection, for the first one); past that the server answers 408 when it
 can and closes the connection. A connection beyond `max_connections` gets a 503 and is closed at
-once. A request the parser cannot read (`Content-Length: abc`) gets a 400. All three answers are
-problem documents, like the application's own.
+once. A request the parser cannot read (`Content-Length: abc`) gets a 400, and headers over
+`max_head` bytes a 431. All these answers are problem documents, like the application's own.
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     request_timeout_s: ClassVar[float] = 10.0
     max_connections: ClassVar[int] = 1000
+    #: The most bytes of request line and headers taken (the body has its own limit).
+    max_head: ClassVar[int] = 64 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._headers_done = False
+        self._head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Arms the first request's deadline, or refuses a connection past the limit."""
@@ -50,6 +53,14 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        """Feeds the parser, refusing a request line and headers that never end (431)."""
+        if not self._headers_done:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if not self._headers_done and self._head_bytes > self.max_head:
+            self._refuse(431, f"the request line and headers are over {self.max_head} bytes")
+
     def on_message_begin(self) -> None:
         """A new request's first byte: its deadline starts (unless one already runs)."""
         super().on_message_begin()
@@ -59,6 +70,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         """The headers are in; the application starts while the body may still arrive."""
         self._headers_done = True
+        self._head_bytes = 0  # counted again from the next request (within one read of slack)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -68,9 +80,12 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """The parser's refusal, as a problem document."""
+        self._refuse(400, f"{msg} (not a readable HTTP/1.1 request)")
+
+    def _refuse(self, status: int, detail: str) -> None:
         self._disarm()
         if not self.transport.is_closing():
-            self.transport.write(problem_bytes(400, f"{msg} (not a readable HTTP/1.1 request)"))
+            self.transport.write(problem_bytes(status, detail))
             self.transport.close()
 
     def _arm(self) -> None:

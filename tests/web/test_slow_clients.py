@@ -3,11 +3,13 @@
 Half of the clients stop in the middle of their headers, half in the middle of a declared body
 (the slowloris patterns). Meanwhile `/api/status` must answer within 1 s each time (the times
 are printed); past the server's request deadline (`REQUEST_TIMEOUT_S`, 10 s) every half-sent
-request has been answered 408 and closed.
+request has been answered 408 and closed. A connection past the server's limit is answered 503,
+and a request whose headers never end 431, both as problem documents.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -18,6 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from cloud.status import ResourceStatus
+from cloud.web import WebServer
 from cloud.web.server import REQUEST_TIMEOUT_S
 from tests.web.app import Stack, monitoring_stack
 
@@ -71,3 +75,36 @@ def test_300_half_sent_requests_do_not_stop_status_and_are_dropped(stack: Stack)
     print(f"all {CLIENTS} dropped {dropped:.1f} s after the first was opened")
     assert set(answers) == {b"HTTP/1.1 408 Request Timeout"}
     assert REQUEST_TIMEOUT_S <= dropped < REQUEST_TIMEOUT_S + 5
+
+
+def test_connections_past_the_limit_and_endless_headers_are_refused(tmp_path: Path) -> None:
+    status = ResourceStatus()
+    with WebServer(status.snapshot, lambda n: [], port=0, status=status, max_connections=20) as web:
+        address = (urlsplit(web.url).hostname, urlsplit(web.url).port)
+        held = [socket.create_connection(address, timeout=10) for _ in range(20)]
+        with socket.create_connection(address, timeout=10) as extra:
+            head, body = _answer(extra)
+        assert head.startswith(b"HTTP/1.1 503 ") and json.loads(body)["status"] == 503
+        for sock in held[:5]:
+            sock.close()
+        time.sleep(0.2)
+        with urllib.request.urlopen(web.url + "api/status", timeout=10) as response:
+            assert response.status == 200
+        with socket.create_connection(address, timeout=10) as endless:
+            endless.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\n")
+            with contextlib.suppress(OSError):  # the server may close while we still send
+                for _ in range(200):
+                    endless.sendall(b"X-More: " + b"y" * 1000 + b"\r\n")
+            head, body = _answer(endless)
+        assert head.startswith(b"HTTP/1.1 431 ") and json.loads(body)["status"] == 431
+        for sock in held[5:]:
+            sock.close()
+
+
+def _answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    raw = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return head, body
