@@ -55,6 +55,8 @@ OPERATIONS = [
     result.ok() for result in SCHEMA.get_all_operations() if result.ok().path != "/api/events"
 ]
 COUNTS: Counter[str] = Counter()
+#: (operation, "2xx" / "4xx") -> how many answers of that class.
+CLASSES: Counter[tuple[str, str]] = Counter()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,9 @@ def stack(
     # Onto the terminal even when pytest captures output: make test shows the counts.
     width = max((len(label) for label in COUNTS), default=5)
     lines = [f"schemathesis on docs/openapi.yaml, seed {SEED}: cases per operation"]
-    lines += [f"  {label:<{width}}  {count}" for label, count in sorted(COUNTS.items())]
+    for label, count in sorted(COUNTS.items()):
+        kinds = ", ".join(f"{k} {CLASSES[label, k]}" for k in ("2xx", "4xx") if CLASSES[label, k])
+        lines.append(f"  {label:<{width}}  {count:>3}  ({kinds})")
     seconds = time.monotonic() - began
     lines.append(f"  {'total':<{width}}  {sum(COUNTS.values())} in {seconds:.1f} s")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -98,6 +102,7 @@ def test_the_operation_keeps_its_contract(stack: FullStack, operation: object) -
             response = case.call(base_url=base, session=session, timeout=30)
             case.validate_response(response, checks=CHECKS)
             COUNTS[label] += 1
+            CLASSES[label, f"{response.status_code // 100}xx"] += 1
 
         with contextlib.suppress(hypothesis.errors.Unsatisfiable):
             run()  # Unsatisfiable: nothing in this operation can break its schema (no inputs)
@@ -107,6 +112,7 @@ def test_the_operation_keeps_its_contract(stack: FullStack, operation: object) -
         response = case.call(base_url=base, session=session, timeout=30)
         case.validate_response(response, checks=CHECKS)
         COUNTS[label] += 1
+        CLASSES[label, f"{response.status_code // 100}xx"] += 1
     assert COUNTS[label] >= MIN_CASES
     print(f"{label}: {COUNTS[label]} cases in {time.monotonic() - began:.1f} s")
 
