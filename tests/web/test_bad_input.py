@@ -194,3 +194,13 @@ def test_status_json_carries_no_nan_or_infinity(tmp_path: Path) -> None:
     with full_stack(tmp_path, snapshot=lambda: {"ratio": math.inf, "mean": math.nan}) as other:
         code, kind, body = send(other, "GET", "/api/status", kind=None)
         assert (code, kind, body) == (200, "application/json", {"ratio": None, "mean": None})
+
+
+def test_a_bug_is_a_500_problem_without_a_traceback(tmp_path: Path) -> None:
+    def broken() -> dict[str, Any]:
+        raise KeyError("a bug in the status")
+
+    with full_stack(tmp_path, snapshot=broken) as other:
+        problem = assert_problem(send(other, "GET", "/api/status", kind=None), 500)
+        assert "Traceback" not in problem["detail"] and "KeyError" not in problem["detail"]
+        assert send(other, "GET", "/healthz", kind=None)[0] == 200  # still serving
