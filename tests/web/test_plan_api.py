@@ -1,6 +1,6 @@
 """The planners' REST routes on a real planning cloud (real Mosquitto, real HTTP, real replans).
 
-Every route of `cloud/web/plan_api.py`: the plan, its state and export, the gap report, ERP
+Every route of `cloud/web/plan.py`: the plan, its state and export, the gap report, ERP
 intake with row-by-row rejection (nothing applied), a change waiting for a planner's decision,
 manual mode with a moved step, the audit naming who did what, and the `plan` push.
 """
