@@ -1,15 +1,22 @@
-"""The lorry's GPS: positions from gpsd through the gpsd-py3 package, made safe to poll forever.
+"""The lorry's GPS: positions from gpsd, read from gpsd's own reports, made safe to poll forever.
 
 gpsd-py3 (`import gpsd`) is a thin client with traits that would hurt an unattended agent: one
 module-level socket (two clients in a process share it), no timeout (a silent gpsd blocks the
-caller forever), no reconnect (after gpsd restarts, every call fails), and raw errors for normal
-situations (`IndexError` before the receiver's first report, `UserWarning` while no receiver is
-active, `JSONDecodeError` when gpsd closes the socket). `GpsClient` keeps the package's own code
-but gives each client a private copy of the module whose sockets carry a timeout, turns "no
-report", "no receiver" and "no fix" into a `Fix` with the explicit state `"none"`, and turns a
-gpsd that cannot be reached, times out or hangs up into one `GpsdUnreachable` naming the address
-and the likely fix; it then reconnects on later reads with a doubling backoff. The gpsd address
-comes from the hardware factory (`Hardware.gpsd_address()`); time from the injected clock.
+caller forever), no reconnect (after gpsd restarts, every call fails), raw errors for normal
+situations, and defaults for what a report lacks: a missing course becomes 0 (due north), a
+missing speed 0 (standing). `GpsClient` uses the package's handshake (`connect`: VERSION, WATCH,
+DEVICES) on a private copy of the module whose sockets carry a timeout, then reads gpsd's JSON
+itself: it watches the report stream (`?WATCH={"json":true}`) and asks `?POLL;` on each read,
+which answers after every report streamed before it. A key missing in a report is unknown, never
+0. Receivers that send GGA before RMC make gpsd publish two reports a second, the first without
+RMC's course and with a speed gpsd derived from position deltas; `ReportPicker` therefore keeps
+the last report of each second (the most complete: gpsd adds each sentence's data to the
+second's report) and takes a report at once only when it is complete (a position, a course and
+a speed). "No receiver yet", "no report", "no fix" become a `Fix` with the explicit state
+`"none"` (`receiver` says whether gpsd has a device); a gpsd that cannot be reached, times out or
+hangs up is one `GpsdUnreachable` naming the address and the likely fix, and later reads
+reconnect with a doubling backoff. The address comes from the lorry's config or the hardware
+factory (`Hardware.gpsd_address()`); time from the injected clock.
 """
 
 from __future__ import annotations
@@ -29,7 +36,15 @@ from contract.fields import TIME_RE
 from contract.payloads import FIX_STATES
 from taktline.clock import Clock, SystemClock
 
-__all__ = ["Fix", "GpsClient", "GpsError", "GpsdUnreachable"]
+__all__ = [
+    "Fix",
+    "GpsClient",
+    "GpsError",
+    "GpsdUnreachable",
+    "ReportPicker",
+    "is_complete",
+    "parse_address",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +52,10 @@ log = logging.getLogger(__name__)
 _MODES: Final = {0: "none", 1: "none", 2: "2d", 3: "3d"}
 #: Below this speed a receiver's course is noise: the heading is reported as unknown.
 STILL_MPS: Final = 0.5
+#: Asks gpsd for every report as JSON (gpsd-py3's own WATCH enables no report stream).
+_WATCH: Final = '?WATCH={"enable":true,"json":true}\n'
+#: Messages one read may take before the POLL answer (~5 a second at 1 Hz; a backlog is bounded).
+_MAX_LINES: Final = 2000
 
 
 class GpsError(AgentError):
@@ -55,10 +74,12 @@ class Fix:
         fix: One of `contract.payloads.FIX_STATES`; `"none"` carries no position.
         lat: Degrees north (None without a fix).
         lon: Degrees east (None without a fix).
-        speed_mps: Speed over ground (None without a fix).
-        heading_deg: Course over ground, 0-360 (None without a fix or when standing still).
+        speed_mps: Speed over ground, None when the report had none (unknown, not 0).
+        heading_deg: Course over ground, 0-360; None when the report had none or the lorry is
+            slower than `STILL_MPS` (a standing receiver's course is noise).
         time: The receiver's UTC time in the contract's format, if it sent a valid one.
         detail: Why there is no fix (empty with a fix).
+        receiver: Whether gpsd has an active GPS receiver (False: none opened yet, or unplugged).
     """
 
     fix: str
@@ -68,11 +89,66 @@ class Fix:
     heading_deg: float | None = None
     time: str | None = None
     detail: str = ""
+    receiver: bool = True
 
     @property
     def has_fix(self) -> bool:
         """Whether the reading carries a position (`"2d"` or `"3d"`)."""
         return self.fix != "none"
+
+    @property
+    def is_usable(self) -> bool:
+        """Whether a position can be recorded from it: a fix with a position and a known speed."""
+        return self.has_fix and self.speed_mps is not None
+
+
+def is_complete(report: dict[str, Any]) -> bool:
+    """Whether a TPV report carries RMC's data: a fix, a position, a course and a speed."""
+    return _mode(report) >= 2 and all(
+        _finite(report.get(key)) for key in ("lat", "lon", "track", "speed")
+    )
+
+
+class ReportPicker:
+    """Picks, from gpsd's TPV reports in the order they came, the one a reading should use.
+
+    The reports of one second share gpsd's `time`; the last of them is the most complete. A
+    report is taken at once when it is complete (`is_complete`) or has no fix; otherwise it is
+    taken when a report of a later second shows its second is over. `best` is the newest report
+    taken (None before the first).
+    """
+
+    def __init__(self) -> None:
+        self.best: dict[str, Any] | None = None
+        self._pending: dict[str, Any] | None = None
+
+    def add(self, report: dict[str, Any]) -> None:
+        """One more TPV report, in gpsd's order."""
+        pending = self._pending
+        if pending is not None and pending.get("time") != report.get("time"):
+            self.best = pending  # its second is over: its last report is final
+        self._pending = report
+        if is_complete(report) or _mode(report) < 2:
+            self.best = report
+
+    def clear(self) -> None:
+        """Forgets every report (the receiver went away, or gpsd did)."""
+        self.best = self._pending = None
+
+
+def _mode(report: dict[str, Any]) -> int:
+    mode = report.get("mode", 0)
+    return mode if isinstance(mode, int) and not isinstance(mode, bool) else 0
+
+
+def _number(report: dict[str, Any], key: str) -> float | None:
+    """`report[key]` as a float; None when missing or not a finite number (unknown)."""
+    value: Any = report.get(key)
+    return float(value) if _finite(value) else None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class _TimeoutSockets:
@@ -133,6 +209,7 @@ class GpsClient:
         self._error: str | None = None
         self._delay_s = 0.0
         self._retry_at_ns = 0
+        self._picker = ReportPicker()
 
     @property
     def where(self) -> str:
@@ -164,16 +241,37 @@ class GpsClient:
             self._connect()
         assert self._gpsd is not None
         try:
-            response = self._gpsd.get_current()
-        except UserWarning:  # POLL says no receiver is active
-            return self._ok(Fix("none", detail=f"{self.where} has no active GPS receiver"))
-        except IndexError:  # no TPV or SKY report yet: the receiver has said nothing so far
-            return self._ok(Fix("none", detail="no report from the GPS receiver yet"))
-        except (OSError, ValueError, KeyError, AttributeError) as exc:
+            poll = self._poll(self._gpsd)
+        except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
             raise self._fail(_why(exc)) from exc
-        except Exception as exc:  # gpsd-py3 raises bare Exception for an unexpected message
-            raise self._fail(f"unexpected answer ({exc})") from exc
-        return self._ok(_to_fix(response))
+        if not poll.get("active"):
+            self._picker.clear()
+            detail = f"{self.where} has no active GPS receiver"
+            return self._ok(Fix("none", detail=detail, receiver=False))
+        best = self._picker.best
+        if best is None:  # gpsd has the device but no report from it yet
+            return self._ok(Fix("none", detail="no report from the GPS receiver yet"))
+        return self._ok(_to_fix(best))
+
+    def _poll(self, module: ModuleType) -> dict[str, Any]:
+        """Sends `?POLL;`; feeds the reports streamed before its answer to the picker."""
+        stream: Any = module.gpsd_stream
+        stream.write("?POLL;\n")
+        stream.flush()
+        for _ in range(_MAX_LINES):
+            message: Any = json.loads(stream.readline())  # "" (gpsd hung up) fails here
+            kind = message.get("class") if isinstance(message, dict) else None
+            if kind == "TPV":
+                self._picker.add(message)
+            elif kind == "POLL":
+                for report in message.get("tpv") or []:
+                    if isinstance(report, dict):
+                        self._picker.add(report)
+                answer: dict[str, Any] = message
+                return answer
+            elif kind == "ERROR":
+                raise ValueError(f"gpsd refused a request: {message.get('message')}")
+        raise ValueError(f"no answer to ?POLL; within {_MAX_LINES} messages")
 
     def _connect(self) -> None:
         module = _private_gpsd(self.timeout_s)
@@ -189,7 +287,14 @@ class GpsClient:
         except Exception as exc:  # a server that is not gpsd 3 ("Unexpected data ...")
             _close_module(module)
             raise self._fail(f"not a gpsd 3 server ({exc})") from exc
+        try:  # the report stream: every TPV, not only the one a POLL finds
+            module.gpsd_stream.write(_WATCH)
+            module.gpsd_stream.flush()
+        except OSError as exc:
+            _close_module(module)
+            raise self._fail(_why(exc)) from exc
         self._gpsd = module
+        self._picker = ReportPicker()
         self.connects += 1
         devices = module.state.get("devices", {}).get("devices", [])
         log.info("connected to %s (%d GPS device(s))", self.where, len(devices))
@@ -246,25 +351,40 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _to_fix(response: Any) -> Fix:
-    state = _MODES.get(int(response.mode), "none")
+def _to_fix(report: dict[str, Any]) -> Fix:
+    """A TPV report as a `Fix`: a key the report lacks is unknown (None), never 0."""
+    state = _MODES.get(_mode(report), "none")
     assert state in FIX_STATES
     if state == "none":
         return Fix("none", detail="the receiver has no fix (too few satellites in view)")
-    if response.lat == 0 and response.lon == 0:
-        # gpsd-py3 fills a missing lat/lon with 0.0: a fix without a position (seen from gpsd
-        # for the odd report right after a fix is gained) is no usable fix.
+    lat, lon = _number(report, "lat"), _number(report, "lon")
+    if lat is None or lon is None:
         return Fix("none", detail="the receiver reported a fix without a position")
-    speed = max(0.0, float(response.hspeed))
-    track = float(response.track)
-    heading = track % 360 if speed >= STILL_MPS and math.isfinite(track) else None
-    raw_time = response.time
+    speed = _number(report, "speed")
+    speed = None if speed is None else max(0.0, speed)
+    track = _number(report, "track")
+    moving = speed is not None and speed >= STILL_MPS
+    heading = track % 360 if moving and track is not None else None
+    raw_time = report.get("time")
     time = raw_time if isinstance(raw_time, str) and TIME_RE.match(raw_time) else None
     return Fix(
         state,
-        lat=float(response.lat),
-        lon=float(response.lon),
+        lat=lat,
+        lon=lon,
         speed_mps=speed,
         heading_deg=heading,
         time=time,
     )
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """`"host:port"` (or `"[v6 address]:port"`) as (host, port).
+
+    Raises:
+        ValueError: Not host:port with a port from 1 to 65535 (the message says which).
+    """
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f'{text!r} is not host:port (e.g. "127.0.0.1:2947")')
+    return host, int(port)

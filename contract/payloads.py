@@ -74,6 +74,7 @@ AGENT_ALARMS: Final = (
     "worker_fault",
     "worker_recovered",
     "unconfirmed",
+    "gps_time_off",
 )
 MACHINE_SIGNALS: Final = ("run", "cycle", "good", "scrap")
 COUNT_SIGNALS: Final = ("cycle", "good", "scrap")

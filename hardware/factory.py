@@ -35,6 +35,7 @@ from taktline.clock import Clock, SystemClock
 
 __all__ = [
     "ENV_VAR",
+    "GPSD_DEFAULT",
     "EmulatedHardware",
     "Hardware",
     "HardwareError",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 ENV_VAR = "TAKTLINE_HARDWARE"
+#: Where gpsd listens unless the config says otherwise (its Debian default).
+GPSD_DEFAULT: tuple[str, int] = ("127.0.0.1", 2947)
 _DRIVER_MODULES = ("mfrc522",)
 _FAKED = ("spidev", "RPi", "RPi.GPIO")
 
@@ -72,7 +75,9 @@ class Hardware(ABC):
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
-        self.gpsd: tuple[str, int] = ("127.0.0.1", 2947)
+        #: An emulated receiver's gpsd, set by whoever attaches one (tests, the demo); it wins
+        #: over the config's address, as the emulated chips win over the config's SPI device.
+        self.gpsd: tuple[str, int] | None = None
 
     def spi(self, bus: int, device: int) -> Any:
         """An opened `spidev.SpiDev` on `/dev/spidev{bus}.{device}`."""
@@ -106,9 +111,13 @@ class Hardware(ABC):
         """An opened `serial.Serial` on `port`."""
         ...
 
-    def gpsd_address(self) -> tuple[str, int]:
-        """Host and port of the gpsd daemon."""
-        return self.gpsd
+    def gpsd_address(self, configured: tuple[str, int] | None = None) -> tuple[str, int]:
+        """Host and port of the gpsd daemon.
+
+        An emulated receiver attached to this factory (`gpsd`) first, else the agent's configured
+        address (`gpsd = "host:port"` in `[lorry]`), else gpsd's default `GPSD_DEFAULT`.
+        """
+        return self.gpsd or configured or GPSD_DEFAULT
 
     @abstractmethod
     def mfrc522_class(self) -> type[Any]:

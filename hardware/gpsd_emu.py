@@ -203,6 +203,16 @@ class GpsdEmulator:
         watch = dict(_WATCH_DEFAULT)
         streamed: tuple[int, bool] | None = None
         pending = b""
+
+        def stream() -> None:
+            nonlocal streamed
+            if watch["enable"] and watch["json"] and self.attached:
+                epoch = self.epoch_now()
+                key = (int(epoch.time.timestamp()), epoch.fix)
+                if key != streamed:
+                    streamed = key
+                    send(self.tpv(epoch), self.sky(epoch))
+
         with self._lock:
             self._connections.add(conn)
         try:
@@ -214,6 +224,7 @@ class GpsdEmulator:
                     data = conn.recv(4096)
                     if not data:
                         return
+                    stream()  # as gpsd: a report made before a request goes out before its answer
                     pending += data
                     while b"\n" in pending:
                         line, pending = pending.split(b"\n", 1)
@@ -221,12 +232,7 @@ class GpsdEmulator:
                             self.requests += 1
                             send(*self._answer(line.decode("ascii", "replace").strip(), watch))
                     pending = pending[-4096:]
-                if watch["enable"] and watch["json"] and self.attached:
-                    epoch = self.epoch_now()
-                    key = (int(epoch.time.timestamp()), epoch.fix)
-                    if key != streamed:
-                        streamed = key
-                        send(self.tpv(epoch), self.sky(epoch))
+                stream()
         except OSError:
             return  # the client went away
         finally:

@@ -3,13 +3,19 @@
 Positions are sampled, not streamed: one `gps.position` every `interval_s`, and sooner when the
 lorry moved `distance_m`, turned `heading_deg` or changed speed by `speed_mps` since the last
 one, never two within `min_gap_s` (`SamplingRule`; the volume this gives is in docs/lorry.md).
-The fix state is explicit: every change between `"none"`, `"2d"` and `"3d"` that lasts
-`fix_hold_s` is one `gps.fix`; losing the fix or gpsd adds a `gps_lost` alarm, the next fix a
-`gps_restored`. A package tag read by the lorry's reader becomes one `package.read` at the stage
-the driver's LOAD/UNLOAD switch shows (or a fixed `stage`), with its line of the supplier's
-manifest, or with none and an `unknown_tag` alarm. Nothing here stops the role: gpsd gone, no
-fix, a reader lost, a broken manifest edit are each reported and the rest goes on. The events
-wait in the outbox through a dead zone and leave when the network is back.
+A position needs a usable fix (a position and a speed the receiver reported); its heading is the
+receiver's course or null, never a default. The fix state is explicit: a fix gained is one
+`gps.fix` at once, with the first position; a fix lost and a change between `"2d"` and `"3d"`
+are one `gps.fix` once they last `fix_hold_s`; losing the fix or gpsd adds a `gps_lost` alarm,
+the next fix a `gps_restored`. Until gpsd has opened a receiver the role is `"starting"` and
+reports nothing for `gps_startup_s`; a receiver time further than `gps_time_bound_s` from the
+agent's clock (a 1,024-week rollover, a receiver's stale almanac) is left out of the positions
+(`gps_time` null) and flagged once with a `gps_time_off` alarm. A package tag read by the lorry's
+reader becomes one `package.read` at the stage the driver's LOAD/UNLOAD switch shows (or a fixed
+`stage`), with its line of the supplier's manifest, or with none and an `unknown_tag` alarm.
+Nothing here stops the role: gpsd gone, no fix, a reader lost, a broken manifest edit are each
+reported and the rest goes on. The events wait in the outbox through a dead zone and leave when
+the network is back.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from agent.config import check_keys, identifier, integer, positive, relative_path
 from agent.errors import ConfigError
-from agent.gps import Fix, GpsClient, GpsdUnreachable
+from agent.gps import Fix, GpsClient, GpsdUnreachable, parse_address
 from agent.inputs import DebouncedInput
 from agent.recorder import EventRecorder
 from agent.roles.base import PollingRole
@@ -42,7 +49,10 @@ STAGES: Final = ("switch", *PACKAGE_STAGES)
 _KEYS: Final = frozenset({
     "id", "interval_s", "distance_m", "heading_deg", "speed_mps", "min_gap_s", "gps_poll_s",
     "gps_timeout_s", "gps_retry_max_s", "fix_hold_s", "manifest", "stage", "stage_pin", "reader",
+    "gpsd", "gps_startup_s", "gps_time_bound_s",
 })  # fmt: skip
+#: How often gpsd is asked while there is no usable fix: the first position comes at once.
+_SEARCH_POLL_S: Final = 0.2
 _EARTH_M: Final = 6_371_000.0
 
 
@@ -68,7 +78,13 @@ class LorryConfig:
         gps_timeout_s: How long gpsd may take to answer.
         gps_retry_max_s: Longest wait between attempts to reach a gpsd that is gone (the wait
             starts at 1 s and doubles).
-        fix_hold_s: How long a new fix state must last before it is reported.
+        fix_hold_s: How long a lost fix or a 2D/3D change must last before it is reported (a
+            fix gained is reported at once).
+        gpsd: gpsd's (host, port) from `gpsd = "host:port"`; None: the hardware's default.
+        gps_startup_s: How long after start a gpsd without a receiver is the start-up state
+            (gpsd opens its device when a client watches) rather than a fault.
+        gps_time_bound_s: Largest difference between the receiver's time and the agent's clock
+            for `gps_time` to be passed on.
         manifest: The supplier's manifest file (needed with a reader).
         stage: `"switch"` (the driver's LOAD/UNLOAD switch on `stage_pin`), `"load"` or `"unload"`.
         stage_pin: BCM pin of the switch: open is LOAD, closed to ground is UNLOAD.
@@ -81,6 +97,9 @@ class LorryConfig:
     gps_timeout_s: float = 2.0
     gps_retry_max_s: float = 30.0
     fix_hold_s: float = 3.0
+    gpsd: tuple[str, int] | None = None
+    gps_startup_s: float = 30.0
+    gps_time_bound_s: float = 3600.0
     manifest: Path | None = None
     stage: str = "switch"
     stage_pin: int = 17
@@ -130,6 +149,13 @@ def parse_lorry(section: dict[str, Any], where: str, base: Path) -> LorryConfig:
         raise ConfigError(
             f'{at}: a reader needs the supplier\'s manifest; add manifest = "manifest.json"'
         )
+    gpsd = None
+    if "gpsd" in section:
+        raw = section["gpsd"]
+        try:
+            gpsd = parse_address(raw if isinstance(raw, str) else repr(raw))
+        except ValueError as exc:
+            raise ConfigError(f"{at}: gpsd: {exc}; gpsd's own default is 127.0.0.1:2947") from exc
     return LorryConfig(
         id=lorry,
         rule=rule,
@@ -137,6 +163,9 @@ def parse_lorry(section: dict[str, Any], where: str, base: Path) -> LorryConfig:
         gps_timeout_s=positive(section, "gps_timeout_s", 2.0, at),
         gps_retry_max_s=positive(section, "gps_retry_max_s", 30.0, at),
         fix_hold_s=positive(section, "fix_hold_s", 3.0, at),
+        gpsd=gpsd,
+        gps_startup_s=positive(section, "gps_startup_s", 30.0, at),
+        gps_time_bound_s=positive(section, "gps_time_bound_s", 3600.0, at),
         manifest=manifest,
         stage=stage,
         stage_pin=stage_pin,
@@ -183,7 +212,11 @@ class Sampler:
         assert last.lat is not None and last.lon is not None
         if distance_m((last.lat, last.lon), (fix.lat, fix.lon)) >= self.rule.distance_m:
             return "distance"
-        if abs((fix.speed_mps or 0.0) - (last.speed_mps or 0.0)) >= self.rule.speed_mps:
+        if (
+            fix.speed_mps is not None
+            and last.speed_mps is not None
+            and abs(fix.speed_mps - last.speed_mps) >= self.rule.speed_mps
+        ):
             return "speed"
         if fix.heading_deg is not None and last.heading_deg is not None:
             turn = abs(fix.heading_deg - last.heading_deg) % 360
@@ -209,18 +242,26 @@ class LorryUnit(PollingRole):
         self.clock = hardware.clock
         self.gps_recorder = agent.recorder(f"{config.id}-gps")
         self.sampler = Sampler(config.rule)
-        self.fix = "unknown"  # the reported fix state; "unknown" until the first is reported
+        self.fix = "starting"  # the reported fix state; "starting" until the first is reported
         self.gps_alarm = False  # a gps_lost alarm is out and not yet answered by gps_restored
+        self.time_alarm = False  # a gps_time_off alarm is out: the receiver's time is not used
         self.reasons: dict[str, int] = {}
         self._candidate: tuple[str, str, int] | None = None  # state, detail, first seen (ns)
         self._next_gps_ns = 0
+        self._started_ns = self.clock.monotonic_ns()
+        self._waiting_logged = False
         self.reader: WatchedReader | None = None
         self.package_recorder: EventRecorder | None = None
         self.stage_switch: DebouncedInput | None = None
         self.manifest = Manifest(config.manifest) if config.manifest is not None else None
         try:
             self.gps = self.devices.enter_context(
-                GpsClient(hardware.gpsd_address(), clock=self.clock, timeout_s=config.gps_timeout_s)
+                GpsClient(
+                    hardware.gpsd_address(config.gpsd),
+                    clock=self.clock,
+                    timeout_s=config.gps_timeout_s,
+                    backoff_max_s=config.gps_retry_max_s,
+                )
             )
             if config.reader is not None:
                 self.package_recorder = agent.recorder(config.reader.name)
@@ -256,7 +297,10 @@ class LorryUnit(PollingRole):
         """Asks gpsd when due, then scans the package reader once."""
         now = self.clock.monotonic_ns()
         if now >= self._next_gps_ns:
-            self._next_gps_ns = now + int(self.config.gps_poll_s * 1e9)
+            every = self.config.gps_poll_s
+            if not self.has_fix:  # searching: ask more often, so the first position comes at once
+                every = min(every, _SEARCH_POLL_S)
+            self._next_gps_ns = now + int(every * 1e9)
             try:
                 self.poll_gps(now)
             except Exception:  # e.g. a full outbox: the package reader must still be served
@@ -268,6 +312,11 @@ class LorryUnit(PollingRole):
 
     # ----- GPS ----------------------------------------------------------------------------
 
+    @property
+    def has_fix(self) -> bool:
+        """Whether the reported fix state is `"2d"` or `"3d"`."""
+        return self.fix in ("2d", "3d")
+
     def poll_gps(self, now_ns: int) -> None:
         """One reading from gpsd: fix state changes, alarms, and a position when due."""
         try:
@@ -278,46 +327,104 @@ class LorryUnit(PollingRole):
                 self.gps_recorder.alarm("gps_lost", str(exc))
                 self.gps_alarm = True
             reading = Fix("none", detail=str(exc))
+        if self._starting(reading, now_ns):
+            return
         self._observe(reading, now_ns)
-        if reading.has_fix and self.fix == reading.fix:
-            if self.gps_alarm:  # after a lost fix or a gpsd outage, however short
-                log.warning("%s: GPS fix back (%s)", self.name, reading.fix)
-                detail = f"GPS fix back ({reading.fix}) from {self.gps.where}"
-                self.gps_recorder.alarm("gps_restored", detail)
-                self.gps_alarm = False
-            reason = self.sampler.due(reading, now_ns)
-            if reason is not None:
-                assert reading.lat is not None and reading.lon is not None
-                self.gps_recorder.position(
-                    reading.lat,
-                    reading.lon,
-                    min(reading.speed_mps or 0.0, 400.0),
-                    reading.heading_deg,
-                    reading.fix,
-                    reading.time,
-                )
-                self.sampler.taken(reading, now_ns)
-                self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        if not (reading.is_usable and self.has_fix):
+            return
+        if self.gps_alarm:  # after a lost fix or a gpsd outage, however short
+            log.warning("%s: GPS fix back (%s)", self.name, reading.fix)
+            detail = f"GPS fix back ({reading.fix}) from {self.gps.where}"
+            self.gps_recorder.alarm("gps_restored", detail)
+            self.gps_alarm = False
+        reason = self.sampler.due(reading, now_ns)
+        if reason is not None:
+            assert reading.lat is not None and reading.lon is not None
+            assert reading.speed_mps is not None
+            self.gps_recorder.position(
+                reading.lat,
+                reading.lon,
+                min(reading.speed_mps, 400.0),
+                reading.heading_deg,
+                reading.fix,
+                self._checked_time(reading.time),
+            )
+            self.sampler.taken(reading, now_ns)
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+    def _starting(self, reading: Fix, now_ns: int) -> bool:
+        """Whether this reading is still the start-up state: gpsd up, its receiver not yet open."""
+        if self.fix != "starting" or reading.receiver is not False:
+            return False
+        waited = (now_ns - self._started_ns) / 1e9
+        if waited >= self.config.gps_startup_s:
+            detail = (
+                f"{reading.detail} {waited:.0f} s after start: check the receiver's cable and "
+                "DEVICES in /etc/default/gpsd"
+            )
+            self._report(Fix("none", detail=detail, receiver=False))
+            log.error("%s: %s", self.name, detail)
+            self.gps_recorder.alarm("gps_lost", detail)
+            self.gps_alarm = True
+            return True
+        if not self._waiting_logged:
+            log.info(
+                "%s: starting: waiting for %s to open its GPS receiver", self.name, self.gps.where
+            )
+            self._waiting_logged = True
+        return True
+
+    def _checked_time(self, gps_time: str | None) -> str | None:
+        """The receiver's time if it agrees with the agent's clock within the bound, else None."""
+        if gps_time is None:
+            return None
+        receiver = datetime.fromisoformat(gps_time.replace("Z", "+00:00"))
+        agent = self.clock.now()
+        off_s = (receiver - agent).total_seconds()
+        if abs(off_s) <= self.config.gps_time_bound_s:
+            if self.time_alarm:
+                log.info("%s: the receiver's time agrees with the agent's clock again", self.name)
+                self.time_alarm = False
+            return gps_time
+        if not self.time_alarm:
+            detail = (
+                f"receiver time {gps_time} is {off_s:+.0f} s from the agent's clock "
+                f"{agent.isoformat(timespec='seconds')} (bound {self.config.gps_time_bound_s:g} "
+                "s): gps_time left out of positions; a 1,024-week rollover in an old receiver, "
+                "or the Pi's clock without NTP"
+            )
+            log.warning("%s: %s", self.name, detail)
+            self.gps_recorder.alarm("gps_time_off", detail)
+            self.time_alarm = True
+        return None
 
     def _observe(self, reading: Fix, now_ns: int) -> None:
         state = reading.fix
         if state == self.fix:
             self._candidate = None
             return
+        gained = state != "none" and not self.has_fix
+        if gained and not reading.is_usable:
+            return  # a fix without a speed yet: the next report completes it
         if self._candidate is None or self._candidate[0] != state:
             self._candidate = (state, reading.detail, now_ns)
-        first = self.fix == "unknown"
-        if not first and now_ns - self._candidate[2] < self.config.fix_hold_s * 1e9:
-            return  # not held long enough yet: a flicker is not a change
-        previous, self.fix, self._candidate = self.fix, state, None
-        self.gps_recorder.fix_changed(state, reading.detail)
-        if state == "none":
-            if previous != "unknown" and not self.gps_alarm:
+        first = self.fix == "starting"
+        held = now_ns - self._candidate[2] >= self.config.fix_hold_s * 1e9
+        if not (first or gained or held):
+            return  # a loss or a 2D/3D step not held long enough yet: a flicker is not a change
+        self._report(reading)
+
+    def _report(self, reading: Fix) -> None:
+        previous, self.fix, self._candidate = self.fix, reading.fix, None
+        self.gps_recorder.fix_changed(reading.fix, reading.detail)
+        if reading.fix == "none":
+            if previous != "starting" and not self.gps_alarm:
                 log.warning("%s: GPS fix lost: %s", self.name, reading.detail)
                 self.gps_recorder.alarm("gps_lost", f"GPS fix lost: {reading.detail}")
                 self.gps_alarm = True
             return
-        self.sampler.reset()
+        if previous in ("starting", "none"):
+            self.sampler.reset()
 
     # ----- packages -----------------------------------------------------------------------
 

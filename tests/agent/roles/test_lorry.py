@@ -354,6 +354,7 @@ def test_lorry_on_real_gpsd_through_fix_loss_and_gpsd_outages(
     section = fast(
         gps_poll_s=0.05, fix_hold_s=0.5, gps_retry_max_s=0.5, min_gap_s=0.2, interval_s=1
     )
+    section["gps_time_bound_s"] = 1e9  # the log's date is not today's: keep its times here
     config = parse_lorry(section, "agent.toml", tmp_path)
     with EmulatedHardware(SystemClock()) as hardware:
         hardware.gpsd = ("127.0.0.1", port)
