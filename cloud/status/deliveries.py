@@ -4,15 +4,28 @@ The fold keeps each lorry's (agent's) newest position by event time (an older po
 late never moves the lorry back) and fix state (`gps.fix` "none" is shown as no fix), and each
 delivery's manifest lines from `package.read` (loaded, then unloaded). The estimate is made when
 shown (`estimate`): the straight-line distance to the plant times a road factor, over the
-lorry's speed (or a cruising speed while it stands), plus what the `ArrivalAdjuster` plug-ins
-add for traffic and weather; then the mean unloading, inspection and shelving times give the
-material-ready time. A delivery whose ready time is later than the earliest time one of its
+lorry's smoothed speed (or a cruising speed while it stands), plus what the `ArrivalAdjuster`
+plug-ins add for traffic and weather; then the mean unloading, inspection and shelving times
+give the material-ready time. A delivery whose ready time is later than the earliest time one of its
 materials is needed is flagged late.
+
+The speed filter (`LorryState.observe`): the median of the speeds of the lorry's last
+`SPEED_WINDOW` (3) positions no older than `SPEED_MAX_AGE_S` (5 min) before the newest, so a
+misread speed among three changes nothing, and a real change (a jam, the motorway) is followed
+from the second position on (the demo's jam must show within seconds). A standing/moving
+hysteresis decides whether that speed or the cruising speed is used: a moving lorry counts as
+standing once the median falls below `STANDING_MPS` (0.5 m/s), a standing one as moving once it
+reaches `MOVING_MPS` (1 m/s). At a constant true speed the median is that speed, so the ETA
+stays put from position to position (tested in tests/agent/test_lorry_receivers.py: steps of at
+most 2 minutes from a receiver whose GGA-derived speeds are noise). The filter folds positions in
+the log's order, so a rebuilt projection has the same state.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
@@ -29,8 +42,15 @@ __all__ = [
 ]
 
 _EARTH_RADIUS_M = 6_371_000.0
-#: Below this speed a lorry is standing; its ETA uses the cruising speed instead.
-STANDING_MPS: Final = 1.0
+#: Below this (smoothed) speed a moving lorry counts as standing; its ETA uses the cruising speed.
+STANDING_MPS: Final = 0.5
+#: From this (smoothed) speed on a standing lorry counts as moving (the hysteresis' upper edge;
+#: a lorry crawling in a jam at 1 m/s is moving, and late).
+MOVING_MPS: Final = 1.0
+#: The speed filter: the median of the speeds of this many newest positions ...
+SPEED_WINDOW: Final = 3
+#: ... that are at most this old, seen from the newest.
+SPEED_MAX_AGE_S: Final = 300.0
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -53,7 +73,14 @@ class ArrivalAdjuster(Protocol):
 
 @dataclass
 class LorryState:
-    """One lorry unit's newest position and fix."""
+    """One lorry unit's newest position and fix, and its smoothed speed.
+
+    Attributes:
+        speed_mps: The newest position's speed, as reported.
+        smoothed_mps: The speed filter's output (see the module's docstring).
+        moving: The hysteresis' state; None before the first `observe` (a state built from
+            one position directly: its speed is used as it is).
+    """
 
     lorry: str
     lat: float | None = None
@@ -63,6 +90,29 @@ class LorryState:
     fix: str = "none"
     fix_at: str | None = None
     delivery: str | None = None
+    smoothed_mps: float = 0.0
+    moving: bool | None = None
+    recent: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=SPEED_WINDOW))
+
+    def observe(self, lat: float, lon: float, speed_mps: float, at: str) -> None:
+        """Folds in a position newer than the last (`at`: its event time, ISO 8601)."""
+        self.lat, self.lon, self.speed_mps, self.position_at = lat, lon, speed_mps, at
+        now = _utc(at).timestamp()
+        self.recent.append((now, speed_mps))
+        speeds = [v for t, v in self.recent if t >= now - SPEED_MAX_AGE_S]
+        self.smoothed_mps = statistics.median(speeds)
+        if self.moving is None:
+            self.moving = self.smoothed_mps >= MOVING_MPS
+        elif self.moving and self.smoothed_mps < STANDING_MPS:
+            self.moving = False
+        elif not self.moving and self.smoothed_mps >= MOVING_MPS:
+            self.moving = True
+
+    def eta_speed_mps(self, cruise_mps: float) -> float:
+        """The speed the ETA divides by: the smoothed speed moving, `cruise_mps` standing."""
+        if self.moving is None:
+            return self.speed_mps if self.speed_mps >= MOVING_MPS else cruise_mps
+        return self.smoothed_mps if self.moving else cruise_mps
 
 
 @dataclass
@@ -151,9 +201,7 @@ def estimate(
     ):
         road = distance_m(lorry.lat, lorry.lon, logistics.lat, logistics.lon)
         road *= logistics.road_factor
-        speed = lorry.speed_mps
-        if speed < STANDING_MPS:
-            speed = logistics.cruise_kmh / 3.6
+        speed = lorry.eta_speed_mps(logistics.cruise_kmh / 3.6)
         at = _utc(lorry.position_at)
         travel = road / speed
         for adjuster in adjusters:

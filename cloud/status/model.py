@@ -351,8 +351,7 @@ class ResourceStatus:
         if kind == "gps.position":
             if lorry.position_at is not None and at < lorry.position_at:
                 return None  # an older position, arrived late: the lorry does not move back
-            lorry.lat, lorry.lon = payload["lat"], payload["lon"]
-            lorry.speed_mps, lorry.position_at = payload["speed_mps"], at
+            lorry.observe(payload["lat"], payload["lon"], payload["speed_mps"], at)
             if lorry.fix_at is None or at >= lorry.fix_at:
                 lorry.fix = payload["fix"]
             return None
