@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import socket
+from collections import deque
 from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import Any, Final
@@ -54,6 +55,8 @@ _MODES: Final = {0: "none", 1: "none", 2: "2d", 3: "3d"}
 STILL_MPS: Final = 0.5
 #: Asks gpsd for every report as JSON (gpsd-py3's own WATCH enables no report stream).
 _WATCH: Final = '?WATCH={"enable":true,"json":true}\n'
+#: How many seconds back a reading may reach for a report with RMC's data.
+_SECONDS: Final = 3
 #: Messages one read may take before the POLL answer (~5 a second at 1 Hz; a backlog is bounded).
 _MAX_LINES: Final = 2000
 
@@ -79,7 +82,8 @@ class Fix:
             slower than `STILL_MPS` (a standing receiver's course is noise).
         time: The receiver's UTC time in the contract's format, if it sent a valid one.
         detail: Why there is no fix (empty with a fix).
-        receiver: Whether gpsd has an active GPS receiver (False: none opened yet, or unplugged).
+        receiver: Whether gpsd has an active GPS receiver that reported (False: none opened yet,
+            none unplugged, or no report from it yet).
     """
 
     fix: str
@@ -112,28 +116,60 @@ def is_complete(report: dict[str, Any]) -> bool:
 class ReportPicker:
     """Picks, from gpsd's TPV reports in the order they came, the one a reading should use.
 
-    The reports of one second share gpsd's `time`; the last of them is the most complete. A
-    report is taken at once when it is complete (`is_complete`) or has no fix; otherwise it is
-    taken when a report of a later second shows its second is over. `best` is the newest report
-    taken (None before the first).
+    The reports of one second share gpsd's `time`, and the last of them is the most complete: a
+    second's report is final when it is complete (`is_complete`) or has no fix, or when a report
+    of a later second shows its second is over. `best` is the newest final report that can be
+    trusted: a complete one, or one standing still without a course (a receiver leaves the
+    course empty while standing). A second whose RMC never came (only GGA got through: no
+    course, a derived speed) is passed over for the trusted report of the `_SECONDS` before it;
+    without one (a GGA-only receiver) the newest final report is used, and a fix lost is taken
+    at once.
     """
 
     def __init__(self) -> None:
-        self.best: dict[str, Any] | None = None
+        self._finals: deque[dict[str, Any]] = deque(maxlen=_SECONDS)
         self._pending: dict[str, Any] | None = None
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The report a reading should use (None before the first final one)."""
+        if not self._finals:
+            return None
+        chosen: dict[str, Any] = self._finals[-1]
+        report: dict[str, Any]
+        for report in reversed(self._finals):
+            if _mode(report) < 2:
+                break  # never reach back past a lost fix
+            if is_complete(report) or _standing(report):
+                return report
+        return chosen
 
     def add(self, report: dict[str, Any]) -> None:
         """One more TPV report, in gpsd's order."""
         pending = self._pending
         if pending is not None and pending.get("time") != report.get("time"):
-            self.best = pending  # its second is over: its last report is final
+            self._final(pending)  # its second is over: its last report is final
         self._pending = report
         if is_complete(report) or _mode(report) < 2:
-            self.best = report
+            self._final(report)
+
+    def _final(self, report: dict[str, Any]) -> None:
+        finals = self._finals
+        if finals and finals[-1].get("time") == report.get("time"):
+            finals[-1] = report  # a later, fuller report of the same second
+        else:
+            finals.append(report)
 
     def clear(self) -> None:
         """Forgets every report (the receiver went away, or gpsd did)."""
-        self.best = self._pending = None
+        self._finals.clear()
+        self._pending = None
+
+
+def _standing(report: dict[str, Any]) -> bool:
+    """A fix without a course, standing still (speed known and below `STILL_MPS`)."""
+    speed = _number(report, "speed")
+    return _mode(report) >= 2 and speed is not None and speed < STILL_MPS
 
 
 def _mode(report: dict[str, Any]) -> int:
@@ -250,7 +286,8 @@ class GpsClient:
             return self._ok(Fix("none", detail=detail, receiver=False))
         best = self._picker.best
         if best is None:  # gpsd has the device but no report from it yet
-            return self._ok(Fix("none", detail="no report from the GPS receiver yet"))
+            detail = "no report from the GPS receiver yet"
+            return self._ok(Fix("none", detail=detail, receiver=False))
         return self._ok(_to_fix(best))
 
     def _poll(self, module: ModuleType) -> dict[str, Any]:
