@@ -278,6 +278,10 @@ def test_a_fixed_stage_and_a_manifest_edited_on_the_way(
             "reset_pin and stage_pin both use GPIO17; give each its own",
         ),
         (fast(stage_pin=9), "stage_pin must be an integer|not a free BCM pin"),
+        (fast(gpsd="localhost"), r"gpsd: 'localhost' is not host:port .* default is 127"),
+        (fast(gpsd="gps:99999"), "is not host:port"),
+        (fast(gpsd=2947), "is not host:port"),
+        (fast(gps_time_bound_s=-1), "gps_time_bound_s must be a positive number"),
     ],
 )
 def test_bad_lorry_sections_name_the_key_and_the_fix(
@@ -501,3 +505,89 @@ def test_an_unplugged_receiver_is_no_fix_and_an_alarm(
     assert [f["fix"] for f in fixes] == ["3d", "none", "3d"]
     assert "no active GPS receiver" in fixes[1]["detail"]
     assert [a for a, _ in alarms(agent)] == ["gps_lost", "gps_restored"]
+
+
+def test_gpsd_address_from_the_config_and_the_factory(tmp_path: Path) -> None:
+    config = parse_lorry(fast(gpsd="gps.local:3000"), "agent.toml", tmp_path)
+    assert config.gpsd == ("gps.local", 3000)
+    assert parse_lorry(fast(gpsd="[::1]:2948"), "agent.toml", tmp_path).gpsd == ("::1", 2948)
+    with EmulatedHardware(FakeClock()) as hardware:
+        assert hardware.gpsd_address() == ("127.0.0.1", 2947)  # gpsd's own default
+        assert hardware.gpsd_address(config.gpsd) == ("gps.local", 3000)
+        hardware.gpsd = ("127.0.0.1", 4000)  # an emulated receiver attached: it wins
+        assert hardware.gpsd_address(config.gpsd) == ("127.0.0.1", 4000)
+
+
+def test_start_up_waits_for_gpsd_to_open_its_receiver(
+    tmp_path: Path, agent: Agent, hw: EmulatedHardware, clock: FakeClock, emu: GpsdEmulator
+) -> None:
+    emu.attached = False  # gpsd runs, but has not opened the receiver yet
+    config = parse_lorry(fast(gps_startup_s=10), "agent.toml", tmp_path)
+    with LorryUnit(agent, config, hw) as lorry:
+        run_for(lorry, clock, 5, every=0.25)
+        assert lorry.fix == "starting" and not events(agent)  # nothing to report yet
+        emu.attached = True
+        run_for(lorry, clock, 1, every=0.25)
+        assert lorry.fix == "3d"
+    assert [f["fix"] for f in payloads(agent, "gps.fix")] == ["3d"] and not alarms(agent)
+    assert payloads(agent, "gps.position")
+
+
+def test_no_receiver_after_the_start_up_time_is_reported(
+    tmp_path: Path, agent: Agent, hw: EmulatedHardware, clock: FakeClock, emu: GpsdEmulator
+) -> None:
+    emu.attached = False
+    config = parse_lorry(fast(gps_startup_s=10), "agent.toml", tmp_path)
+    with LorryUnit(agent, config, hw) as lorry:
+        run_for(lorry, clock, 12, every=0.25)
+        assert lorry.fix == "none"
+        emu.attached = True
+        run_for(lorry, clock, 2, every=0.25)
+    fixes = payloads(agent, "gps.fix")
+    assert [f["fix"] for f in fixes] == ["none", "3d"]
+    assert "no active GPS receiver 10 s after start" in fixes[0]["detail"]
+    assert [a for a, _ in alarms(agent)] == ["gps_lost", "gps_restored"]
+
+
+class ShiftedReceiverClock:
+    """The receiver's clock: the agent's monotonic time, its UTC moved by `offset`."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        from datetime import timedelta
+
+        self.clock = clock
+        self.offset = timedelta(0)
+        self.boot = clock.boot
+
+    def now(self) -> Any:
+        return self.clock.now() + self.offset
+
+    def monotonic_ns(self) -> int:
+        return self.clock.monotonic_ns()
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.sleep(seconds)
+
+
+def test_a_receiver_time_off_the_agents_clock_is_left_out_and_flagged(
+    tmp_path: Path, agent: Agent, hw: EmulatedHardware, clock: FakeClock
+) -> None:
+    from datetime import timedelta
+
+    receiver = ShiftedReceiverClock(clock)
+    config = parse_lorry(fast(gps_time_bound_s=60), "agent.toml", tmp_path)
+    with GpsdEmulator(LOGS["drive.nmea"], clock=receiver, shuttle=True) as emu:  # type: ignore[arg-type]
+        hw.gpsd = emu.address
+        with LorryUnit(agent, config, hw) as lorry:
+            run_for(lorry, clock, 3, every=0.25)
+            good = payloads(agent, "gps.position")
+            receiver.offset = timedelta(weeks=1024)  # gpsd's week-rollover "correction"
+            run_for(lorry, clock, 40, every=0.25)
+            receiver.offset = timedelta(0)
+            run_for(lorry, clock, 40, every=0.25)
+    positions = payloads(agent, "gps.position")
+    assert good and all(p["gps_time"] is not None for p in good)
+    assert any(p["gps_time"] is None for p in positions)
+    assert positions[-1]["gps_time"] is not None  # agrees again: passed on again
+    ((alarm, detail),) = alarms(agent)
+    assert alarm == "gps_time_off" and "rollover" in detail and "bound 60 s" in detail
