@@ -123,7 +123,8 @@ class ReportPicker:
     course empty while standing). A second whose RMC never came (only GGA got through: no
     course, a derived speed) is passed over for the trusted report of the `_SECONDS` before it;
     without one (a GGA-only receiver) the newest final report is used, and a fix lost is taken
-    at once.
+    at once. A report with a fix but no position (gpsd sends one as it opens a receiver) is
+    ignored.
     """
 
     def __init__(self) -> None:
@@ -146,6 +147,9 @@ class ReportPicker:
 
     def add(self, report: dict[str, Any]) -> None:
         """One more TPV report, in gpsd's order."""
+        no_position = _number(report, "lat") is None or _number(report, "lon") is None
+        if _mode(report) >= 2 and no_position:
+            return  # gpsd's odd report as it opens a receiver: a mode, no position yet
         pending = self._pending
         if pending is not None and pending.get("time") != report.get("time"):
             self._final(pending)  # its second is over: its last report is final

@@ -7,12 +7,13 @@ A position needs a usable fix (a position and a speed the receiver reported); it
 receiver's course or null, never a default. The fix state is explicit: a fix gained is one
 `gps.fix` at once, with the first position; a fix lost and a change between `"2d"` and `"3d"`
 are one `gps.fix` once they last `fix_hold_s`; losing the fix or gpsd adds a `gps_lost` alarm,
-the next fix a `gps_restored`. Until gpsd has opened a receiver the role is `"starting"` and
-reports nothing for `gps_startup_s`; a receiver time further than `gps_time_bound_s` from the
-agent's clock (a 1,024-week rollover, a receiver's stale almanac) is left out of the positions
-(`gps_time` null) and flagged once with a `gps_time_off` alarm. A package tag read by the lorry's
-reader becomes one `package.read` at the stage the driver's LOAD/UNLOAD switch shows (or a fixed
-`stage`), with its line of the supplier's manifest, or with none and an `unknown_tag` alarm.
+the next fix a `gps_restored`. Until the first fix from a gpsd that answers, the role is
+`"starting"` and reports nothing for up to `gps_startup_s`; a receiver time further than
+`gps_time_bound_s` from the agent's clock (a 1,024-week rollover, a receiver's stale almanac) is
+left out of the positions (`gps_time` null) and flagged once with a `gps_time_off` alarm. A
+package tag read by the lorry's reader becomes one `package.read` at the stage the driver's
+LOAD/UNLOAD switch shows (or a fixed `stage`), with its line of the supplier's manifest, or with
+none and an `unknown_tag` alarm.
 Nothing here stops the role: gpsd gone, no fix, a reader lost, a broken manifest edit are each
 reported and the rest goes on. The events wait in the outbox through a dead zone and leave when
 the network is back.
@@ -81,8 +82,9 @@ class LorryConfig:
         fix_hold_s: How long a lost fix or a 2D/3D change must last before it is reported (a
             fix gained is reported at once).
         gpsd: gpsd's (host, port) from `gpsd = "host:port"`; None: the hardware's default.
-        gps_startup_s: How long after start a gpsd without a receiver is the start-up state
-            (gpsd opens its device when a client watches) rather than a fault.
+        gps_startup_s: How long after start a gpsd without a fix yet is the start-up state
+            (gpsd opens its device when a client watches; a receiver's cold start) and reported
+            as nothing rather than as a fault.
         gps_time_bound_s: Largest difference between the receiver's time and the agent's clock
             for `gps_time` to be passed on.
         manifest: The supplier's manifest file (needed with a reader).
@@ -327,8 +329,9 @@ class LorryUnit(PollingRole):
                 self.gps_recorder.alarm("gps_lost", str(exc))
                 self.gps_alarm = True
             reading = Fix("none", detail=str(exc))
-        if self._starting(reading, now_ns):
-            return
+        else:
+            if self._starting(reading, now_ns):
+                return
         self._observe(reading, now_ns)
         if not (reading.is_usable and self.has_fix):
             return
@@ -353,24 +356,23 @@ class LorryUnit(PollingRole):
             self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
     def _starting(self, reading: Fix, now_ns: int) -> bool:
-        """Whether this reading is still the start-up state: gpsd up, its receiver not yet open."""
-        if self.fix != "starting" or reading.receiver is not False:
+        """Whether this reading is still the start-up state: gpsd up, no fix from it yet."""
+        if self.fix != "starting" or reading.has_fix:
             return False
         waited = (now_ns - self._started_ns) / 1e9
         if waited >= self.config.gps_startup_s:
-            detail = (
-                f"{reading.detail} {waited:.0f} s after start: check the receiver's cable and "
-                "DEVICES in /etc/default/gpsd"
-            )
-            self._report(Fix("none", detail=detail, receiver=False))
-            log.error("%s: %s", self.name, detail)
-            self.gps_recorder.alarm("gps_lost", detail)
-            self.gps_alarm = True
+            detail = f"{reading.detail} {waited:.0f} s after start"
+            if not reading.receiver:
+                detail += ": check the receiver's cable and DEVICES in /etc/default/gpsd"
+            self._report(Fix("none", detail=detail, receiver=reading.receiver))
+            if not reading.receiver:
+                log.error("%s: %s", self.name, detail)
+                self.gps_recorder.alarm("gps_lost", detail)
+                self.gps_alarm = True
             return True
         if not self._waiting_logged:
-            log.info(
-                "%s: starting: waiting for %s to open its GPS receiver", self.name, self.gps.where
-            )
+            where = self.gps.where
+            log.info("%s: starting: waiting for %s and its receiver's first fix", self.name, where)
             self._waiting_logged = True
         return True
 

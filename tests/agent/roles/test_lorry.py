@@ -545,7 +545,7 @@ def test_no_receiver_after_the_start_up_time_is_reported(
         run_for(lorry, clock, 2, every=0.25)
     fixes = payloads(agent, "gps.fix")
     assert [f["fix"] for f in fixes] == ["none", "3d"]
-    assert "no active GPS receiver 10 s after start" in fixes[0]["detail"]
+    assert "no active GPS receiver 10 s after start: check" in fixes[0]["detail"]
     assert [a for a, _ in alarms(agent)] == ["gps_lost", "gps_restored"]
 
 
