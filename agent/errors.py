@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["AgentError", "ConfigError", "OutboxCorrupt", "OutboxFull", "PinUnavailable"]
+__all__ = [
+    "AgentError",
+    "ConfigError",
+    "OutboxCorrupt",
+    "OutboxFull",
+    "PinUnavailable",
+    "PlcUnavailable",
+]
 
 
 class AgentError(Exception):
@@ -23,3 +30,7 @@ class OutboxCorrupt(AgentError, OSError):
 
 class PinUnavailable(AgentError, OSError):
     """A GPIO pin named in the config cannot be claimed (not on the header, or in use)."""
+
+
+class PlcUnavailable(AgentError, ConnectionError):
+    """A PLC did not answer, refused a request, or has no node or register the config names."""

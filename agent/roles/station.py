@@ -12,7 +12,9 @@ Inputs (active-low, debounced on the clock: `agent.inputs`) become `machine.sign
 transitions, and cycle, good and scrap counts summed per poll. A pressed stop-reason button is a
 `machine.stop_reason`. The stack light follows `StackLightCommand`s on the agent's `command`
 topic; a station served by a firmware node (`node = {...}`, see `agent.roles.nodes`) gets the
-node's reads as its events and its light commands sent to the node. Each station's retained
+node's reads as its events and its light commands sent to the node. A station whose machine has
+a PLC names it in a `plc` table (`agent.plc`: OPC UA or Modbus): the PLC's run bit, counters
+and stop-reason code become the same events, with the PLC as their source. Each station's retained
 schedule (`StationSchedule`) is logged when a new version arrives, with what changed and the
 next jobs.
 """
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 from agent.config import check_keys, identifier, need, positive
 from agent.errors import ConfigError
 from agent.inputs import COLOURS, DebouncedInput, PulseCounter, StackLight
+from agent.plc import PlcConfig, PlcSource, open_source, parse_plc
 from agent.recorder import EventRecorder
 from agent.roles.base import PollingRole
 from agent.roles.nodes import NodeConfig, StationNode, parse_node
@@ -65,7 +68,7 @@ log = logging.getLogger(__name__)
 COUNT_INPUTS: Final = ("cycle", "good", "scrap")
 _INPUTS: Final = ("run", *COUNT_INPUTS)
 _STATION_KEYS: Final = frozenset(
-    {"id", "tags", "debounce_s", "inputs", "stop_buttons", "stack_light", "reader", "node"}
+    {"id", "tags", "debounce_s", "inputs", "stop_buttons", "stack_light", "reader", "node", "plc"}
 )
 
 
@@ -91,6 +94,7 @@ class StationConfig:
     debounce_s: float = 0.02
     tags: Path | None = None
     node: NodeConfig | None = None
+    plc: PlcConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +177,14 @@ def _parse_one(item: Any, where: str, base: Path) -> StationConfig:
     if debounce_s > 1:
         raise ConfigError(f"{where}: debounce_s {debounce_s} is over 1 s; 0.02 suits most inputs")
     node = parse_node(item["node"], f"{where}.node") if "node" in item else None
+    plc = parse_plc(item["plc"], f"{where}.plc", station, base) if "plc" in item else None
+    both = sorted(set(inputs) & set(plc.signals if plc is not None else ()))
+    if both:
+        raise ConfigError(f"{where}: {both} come from inputs and from plc; keep one of them")
     return StationConfig(
         id=station,
         node=node,
+        plc=plc,
         readers=tuple(readers),
         inputs=tuple(inputs.items()),
         stop_buttons=tuple(buttons.items()),
@@ -299,6 +308,11 @@ class _Station:
         self.node: StationNode | None = None
         if config.node is not None:
             self.node = devices.enter_context(StationNode(config.node, config.id, agent, hardware))
+        self.plc: PlcSource | None = None
+        if config.plc is not None:
+            outbox = agent.config.outbox
+            state = outbox.with_name(outbox.name + ".plc.json")
+            self.plc = devices.enter_context(open_source(config.plc, config.id, agent, state))
         self.schedule: StationSchedule | None = None
 
 
@@ -333,6 +347,9 @@ class StationRole(PollingRole):
         for station in self.stations.values():
             if station.node is not None:
                 station.node.watch()
+            if station.plc is not None:
+                station.plc.watch()
+                station.plc.record()  # each fact taken off only once its event is stored
             for reader, recorder in station.readers:
                 tag = reader.poll()
                 if tag is not None:
