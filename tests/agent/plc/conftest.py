@@ -168,7 +168,9 @@ def station_factory(tmp_path: Path) -> Iterator[Callable[[str], Station]]:
     made: list[Station] = []
 
     def make(plc_toml: str) -> Station:
-        station = Station(tmp_path, plc_toml)
+        folder = tmp_path / f"station{len(made)}"
+        folder.mkdir()
+        station = Station(folder, plc_toml)
         made.append(station)
         return station
 
