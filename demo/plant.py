@@ -226,6 +226,8 @@ def registry(configs: list[AgentConfig]) -> list[dict[str, Any]]:
         for station in config.stations:
             devices.append({"source": f"{station.id}-io", "station": station.id})
             devices += [{"source": r.name, "station": station.id} for r in station.readers]
+            if station.plc is not None:
+                devices.append({"source": station.plc.id, "station": station.id})
         if config.role == "gate":
             devices.append({"source": config.role_config.id})
         if config.role in ("gate", "rest"):
