@@ -54,7 +54,8 @@ def test_state_changes_and_counts_become_events(
     plc_factory("--opcua", str(port)).start("--init", "scrap=65534")
     station = station_factory(f'protocol = "opcua"\nurl = "{url(port)}"\nmode = "{mode}"\n{NODES}')
     station.until(lambda: station.runs() == [False], 15, "the run state at start")
-    assert station.source.subscribed == (mode == "subscribe")
+    if mode == "subscribe":  # the first values are read before the subscription is made
+        station.until(lambda: station.source.subscribed, 10, "the subscription")
     write(port, {
         "Running": ua.Variant(True, ua.VariantType.Boolean),
         "Cycles": ua.Variant(4, ua.VariantType.UInt32),
@@ -69,6 +70,7 @@ def test_state_changes_and_counts_become_events(
         10,
         "run on and the counts",
     )
+    assert station.source.subscribed == (mode == "subscribe")
     write(port, {"StopCode": ua.Variant(1, ua.VariantType.UInt16)})
     station.until(lambda: station.events("machine.stop_reason"), 10, "the stop reason")
     assert station.events("machine.stop_reason")[0]["payload"]["reason"] == "changeover"
