@@ -46,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
             f"role {config.role}, is valid"
         )
         return 0
+    from agent.metrics import agent_metrics
     from agent.runtime import Agent, start_role
+    from agent.watchdog import Watchdog
     from hardware.factory import HardwareError, hardware_factory
 
     stop = threading.Event()
@@ -67,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
         except (AgentError, HardwareError) as exc:  # pins in use or missing: say which, stop
             print(f"taktline agent: cannot start role {config.role}: {exc}", file=sys.stderr)
             return 3
+        workers = agent.worker_health
+        watchdog = Watchdog(workers).start()  # READY=1, then WATCHDOG=1 while workers live
+        metrics = agent_metrics(agent, workers)
+        if config.metrics is not None:
+            port = metrics.serve(*config.metrics)
+            logging.info("metrics on http://%s:%d/metrics", config.metrics[0], port)
         with role:
             logging.info(
                 "agent %s up as %s on %s hardware: outbox %s (%d pending), broker %s",
@@ -79,5 +87,7 @@ def run(args: argparse.Namespace) -> int:
             )
             stop.wait()
             logging.info("stopping the %s role", config.role)
+            watchdog.stop()
+            metrics.close()
         logging.info("stopping: %d events pending in the outbox", agent.outbox.depth())
     return 0

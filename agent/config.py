@@ -54,7 +54,7 @@ _SYNCHRONOUS: Final = ("FULL", "EXTRA", "NORMAL")
 HARDWARE: Final = ("pi", "emulated")
 _COMMON_KEYS: Final = frozenset({
     "agent", "site", "area", "broker", "outbox", "synchronous", "max_events",
-    "heartbeat_s", "resend_after_s", "role", "hardware",
+    "heartbeat_s", "resend_after_s", "role", "hardware", "metrics",
 })  # fmt: skip
 _DEFAULT_ROLE: Final = "station"
 
@@ -81,6 +81,8 @@ class AgentConfig:
     role: str = _DEFAULT_ROLE
     hardware: str | None = None
     role_config: Any = None
+    #: Where the agent serves its Prometheus metrics (`host:port`), or None for nowhere.
+    metrics: tuple[str, int] | None = None
 
     @property
     def stations(self) -> tuple[StationConfig, ...]:
@@ -215,7 +217,24 @@ def parse_config(
         role=role,
         hardware=hardware,
         role_config=spec.parse(section, where, base),
+        metrics=_address(data, "metrics", where),
     )
+
+
+def _address(data: dict[str, Any], key: str, where: str) -> tuple[str, int] | None:
+    """`host:port` (IPv6 as `[::1]:9101`), or None when the key is absent."""
+    value = data.get(key)
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else ""
+    host, _, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f'{where}: {key} must be "host:port" with a port from 1 to 65535, got {value!r}; '
+            f'e.g. {key} = "127.0.0.1:9101"'
+        )
+    return host, int(port)
 
 
 def load_config(path: str | Path) -> AgentConfig:

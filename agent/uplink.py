@@ -169,6 +169,11 @@ class Uplink:
         self._to_subscribe.append(topic)
 
     @property
+    def connections(self) -> int:
+        """How many times the MQTT session connected."""
+        return self._session.connect_count
+
+    @property
     def is_connected(self) -> bool:
         """Whether the MQTT session is up."""
         return self._session.is_connected
@@ -198,6 +203,7 @@ class Uplink:
         self._rewind()  # (again, after a fault) send everything unconfirmed
 
         def stopping() -> bool:
+            worker.tick()  # waiting for the broker is not being stuck
             return worker.stopping
 
         while not worker.stopping:

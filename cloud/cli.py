@@ -50,6 +50,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="127.0.0.1:8080",
         help="web interface HOST:PORT, or 'off' (default: %(default)s)",
     )
+    parser.add_argument(
+        "--metrics-token-file",
+        metavar="FILE",
+        help="a file holding the token that lets a non-loopback client read GET /metrics "
+        "(Authorization: Bearer TOKEN); without it only loopback clients may",
+    )
     plan = parser.add_argument_group(
         "planning", "with --plant and --orders the cloud replans and publishes schedules"
     )
@@ -201,7 +207,20 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         repair_minutes=args.repair_minutes,
         smtp=smtp,
         mail_to=mail_to,
+        metrics_token=_read_token(args.metrics_token_file),
     )
+
+
+def _read_token(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"--metrics-token-file: cannot read {path}: {exc.strerror}") from exc
+    if len(token) < 16:
+        raise ConfigError("--metrics-token-file: the token must have at least 16 characters")
+    return token
 
 
 def run(args: argparse.Namespace) -> int:

@@ -154,6 +154,8 @@ class Ingest:
         #: Message contract versions this cloud reads (a rolling upgrade accepts two).
         self.accept_versions = tuple(accept_versions)
         self._ahead: dict[str, None] = {}
+        #: When each agent was last heard from (monotonic seconds; for the metrics).
+        self.last_seen: dict[str, float] = {}
         self.worker = Worker("cloud-ingest", self._run, backoff_s=0.1, backoff_max_s=5.0)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -166,6 +168,24 @@ class Ingest:
     def stop(self, timeout: float = 5.0) -> None:
         """Finishes the current round, disconnects and joins the thread."""
         self.worker.stop(timeout)
+
+    @property
+    def queue_depth(self) -> int:
+        """Messages received and not yet ingested."""
+        return len(self._queue)
+
+    def lag_s(self) -> float:
+        """How long the oldest queued message has waited (0 with an empty queue)."""
+        try:
+            received = self._queue[0][2]
+        except IndexError:
+            return 0.0
+        return max(0.0, (self._clock.now() - received).total_seconds())
+
+    @property
+    def connections(self) -> int:
+        """How many times ingest's MQTT session connected."""
+        return self._session.connect_count
 
     def health(self) -> dict[str, Any]:
         """Ready or not, and why: the worker, the broker session, the last commit, the queue."""
@@ -348,6 +368,7 @@ class Ingest:
         except TopicError as exc:
             work.letters.append(_letter(topic, payload, received, str(exc)))
             return
+        self.last_seen[path.agent] = time.monotonic()
         if channel == "status":
             self._handle_status(path, topic, payload, received, work)
             return

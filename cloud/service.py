@@ -31,6 +31,7 @@ from cloud.errors import ConfigError
 from cloud.health import Health, worker_check
 from cloud.ingest import Ingest
 from cloud.master import MasterData
+from cloud.metrics import cloud_metrics
 from cloud.plant import Order, parse_orders
 from cloud.reactions import FloorReactions
 from cloud.registry import apply_registry, load_registry
@@ -72,6 +73,8 @@ class CloudSettings:
     web_host: str = "127.0.0.1"
     web_port: int | None = 8080
     client_id: str = "taktline-cloud-ingest"
+    #: A token that lets a non-loopback client read GET /metrics (None: loopback only).
+    metrics_token: str | None = field(default=None, repr=False)
     #: How long a SQLite write waits for another process's lock before it fails (and ingest
     #: retries the round, not ready meanwhile).
     busy_timeout_s: float = 30.0
@@ -159,6 +162,8 @@ class CloudService:
         )
         #: What /healthz and /readyz answer (cloud/health.py).
         self.health = self._health()
+        #: The Prometheus metrics (cloud/metrics.py), on GET /metrics.
+        self.metrics = cloud_metrics(self)
         self.web: WebServer | None = None
         if settings.web_port is not None:
             self.web = WebServer(
@@ -173,6 +178,8 @@ class CloudService:
                 desk=self.desk,
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
+                metrics=self.metrics.exposition,
+                metrics_token=settings.metrics_token,
             )
 
     def _plan(self, settings: CloudSettings, clock: Clock) -> Replanner:

@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Route
 
-from cloud.web import corrections, master, pages, plan, report, status
+from cloud.web import corrections, master, metrics, pages, plan, report, status
 from cloud.web.live import Live, StatusFeed
 from cloud.web.parts import WebParts
 from cloud.web.plan_view import PlanView
@@ -51,6 +51,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),
         *pages.routes(),
+        *metrics.routes(parts.metrics, parts.metrics_token),
     ]
     app = Starlette(
         routes=routes, middleware=_middleware(), exception_handlers=dict(exception_handlers)
@@ -66,7 +67,7 @@ def served_routes(app: Starlette) -> set[tuple[str, str]]:
     for route in app.routes:
         if not isinstance(route, Route):
             continue
-        api = route.path.startswith("/api/") or route.path in ("/healthz", "/readyz")
+        api = route.path.startswith("/api/") or route.path in ("/healthz", "/readyz", "/metrics")
         if api:
             for method in route.methods or ():
                 if method != "HEAD":

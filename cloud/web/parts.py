@@ -40,3 +40,6 @@ class WebParts:
     reports: Reports | None = None
     #: What /healthz and /readyz answer (cloud/health.py); None: always alive and ready.
     health: Health | None = None
+    #: The Prometheus exposition of the cloud's metrics (cloud/metrics.py), and its token.
+    metrics: Callable[[], bytes] | None = None
+    metrics_token: str | None = None

@@ -14,6 +14,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Final
 
 import uvicorn
@@ -57,12 +58,15 @@ class WebServer:
         desk: OrderDesk | None = None,
         reports: Reports | None = None,
         health: Health | None = None,
+        metrics: Callable[[], bytes] | None = None,
+        metrics_token: str | None = None,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         parts = WebParts(
-            snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health
-        )
+            snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health,
+            metrics, metrics_token,
+        )  # fmt: skip
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
         self.app = create_app(parts, self.live)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
