@@ -27,6 +27,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--check", action="store_true", help="validate the config and exit (0 when it is good)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="agent_command", metavar="COMMAND")
+    commands.add_parser(
+        "resend-refused",
+        help="move the events the broker refused back into the outbox to be sent again",
+        description="After the broker's ACL (or the agent's identity) was fixed: the events "
+        "in the outbox's local dead-letter table go back to the queue with the same keys; the "
+        "running agent (or the next start) sends them, and the cloud applies each once.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +48,13 @@ def run(args: argparse.Namespace) -> int:
     except AgentError as exc:
         print(f"taktline agent: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "agent_command", None) == "resend-refused":
+        from agent.outbox import Outbox
+
+        with Outbox(config.outbox, agent=config.agent) as outbox:
+            moved = outbox.requeue_dead_letters()
+        print(f"{moved} refused event(s) back in the outbox {config.outbox} to be sent again")
+        return 0
     if args.check:
         print(
             f"{args.config}: agent {config.agent} at {config.site}/{config.area}, "

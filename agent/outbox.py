@@ -445,6 +445,25 @@ class Outbox:
             self._maybe_resume()
         return moved
 
+    def requeue_dead_letters(self) -> int:
+        """Moves every local dead letter back to the queue (same keys); returns how many.
+
+        For events the broker refused once its ACL or the agent's identity is fixed: they are
+        sent again (new local ids, so a running uplink picks them up), and the cloud applies
+        each once. A key already queued again is not doubled.
+        """
+        with self._lock, self._db.atomic():
+            moved = self._db.execute(
+                "INSERT OR IGNORE INTO events (instance, seq, type, created, body) "
+                "SELECT instance, seq, json_extract(body, '$.type'), ?, body FROM dead_letters "
+                "ORDER BY id",
+                [self._clock.now().timestamp()],
+            ).rowcount
+            self._db.execute("DELETE FROM dead_letters")
+            self._depth += moved
+            self._dead = 0
+        return int(moved)
+
     def dead_letters(self) -> list[dict[str, Any]]:
         """The locally dead-lettered events with their reasons, oldest first."""
         with self._lock:

@@ -33,7 +33,17 @@ _DEFAULT_SMTP_PORT = {"plain": 25, "starttls": 587, "ssl": 465}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Adds the cloud's options."""
+    """Adds the cloud's options, and the administration subcommands (`cloud.admin`)."""
+    import importlib
+
+    from cloud.admin import COMMANDS
+
+    commands = parser.add_subparsers(dest="cloud_command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=help_text, description=module.__doc__)
+        module.configure(sub)
+        sub.set_defaults(_admin=module.run)
     parser.add_argument(
         "--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL (default: %(default)s)"
     )
@@ -224,7 +234,9 @@ def _read_token(path: str | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs the cloud; returns 0 after a clean stop, 2 on bad settings."""
+    """Runs the cloud (or an administration subcommand); 0 after a clean stop, 2 on bad settings."""
+    if getattr(args, "_admin", None) is not None:
+        return int(args._admin(args))
     from cloud.service import CloudService
 
     logging.basicConfig(
@@ -247,6 +259,11 @@ def run(args: argparse.Namespace) -> int:
     except (CloudError, ValueError, OSError) as exc:
         print(f"taktline cloud: {exc}", file=sys.stderr)
         return 2
+
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=service.reload_registry, name="sighup", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, on_hangup)
     with service:
         logging.info("status rebuilt from %d logged events", service.rebuilt)
         if service.web is not None:

@@ -46,13 +46,15 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 
 from cloud.status import FoldFailed, ResourceStatus
-from cloud.store import DeadLetter, EventLog, LogRecord
+from cloud.store import CommitResult, DeadLetter, EventLog, LogRecord
 from contract import (
     AgentPath,
     AgentStatus,
     ContractError,
     Event,
+    SentStamp,
     TopicError,
+    encode_batch,
     encode_settlement,
     parse_agent_topic,
     parse_batch,
@@ -69,6 +71,8 @@ __all__ = ["Ingest", "IngestStats"]
 log = logging.getLogger(__name__)
 
 _MAX_MESSAGES_PER_ROUND: Final = 64
+#: The device registry is read again this often (a registry loaded while the cloud runs).
+REGISTRY_RELOAD_S: Final = 5.0
 #: Digests of version-ahead messages already kept (each is kept once, however often re-sent).
 _AHEAD_KEPT: Final = 10_000
 
@@ -129,6 +133,7 @@ class Ingest:
         client_id: str = "taktline-cloud-ingest",
         session_expiry_s: int = 86_400,
         accept_versions: Collection[int] = (CONTRACT_VERSION,),
+        max_queue: int = 1000,
     ) -> None:
         self.log = event_log
         self.status = status
@@ -156,6 +161,10 @@ class Ingest:
         self._ahead: dict[str, None] = {}
         #: When each agent was last heard from (monotonic seconds; for the metrics).
         self.last_seen: dict[str, float] = {}
+        #: Messages held before reading more from the broker (back-pressure).
+        self.max_queue = max_queue
+        self._next_housekeeping = 0.0
+        self._next_registry = time.monotonic() + REGISTRY_RELOAD_S
         self.worker = Worker("cloud-ingest", self._run, backoff_s=0.1, backoff_max_s=5.0)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -280,14 +289,21 @@ class Ingest:
         session = self._session
 
         def stopping() -> bool:
+            worker.tick()  # waiting for the broker is not being stuck
             return worker.stopping
 
         while not worker.stopping:
             if not session.is_connected and not session.connect(stopping):
                 break
             while not worker.stopping and session.run_once(0.005):
-                if self._queue:
+                # Back-pressure: while the queue is at its bound nothing more is read from the
+                # socket, so the broker holds the rest (the persistent session's queue) instead
+                # of this process's memory.
+                while self._queue:
                     self._ingest_round()
+                    if len(self._queue) < self.max_queue:
+                        break
+                self._housekeeping()
                 worker.beat()
         if self._queue:
             try:
@@ -295,6 +311,56 @@ class Ingest:
             except Exception:  # stopping: unconfirmed messages are sent again by their agents
                 log.exception("the last ingest round at stop failed")
         session.disconnect()
+
+    def _housekeeping(self) -> None:
+        """About once a second: replay requests; every few seconds: the registry again."""
+        now = time.monotonic()
+        if now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + 1.0
+        if now >= self._next_registry:
+            self._next_registry = now + REGISTRY_RELOAD_S
+            self.reload_registry()
+        for letter in self.log.replay_requests(limit=50):
+            self.replay(letter)
+
+    # --- replaying dead letters ------------------------------------------------------------------
+
+    def replay(self, letter: dict[str, Any]) -> str:
+        """Ingests a dead letter again (its cause fixed: a registry entry, an upgrade).
+
+        The whole message goes through the same steps as when it arrived, at the time it
+        arrived; a single event kept alone is wrapped in a message of its agent, its time
+        then taken from the device (the send stamp is gone). Keys already in the log are
+        duplicates, so a replay twice applies nothing twice. Returns (and records) the outcome.
+        """
+        topic, body = str(letter["topic"] or ""), str(letter["body"] or "")
+        received = datetime.fromisoformat(str(letter["received_at"]).replace("Z", "+00:00"))
+        payload = base64.b64decode(body[7:]) if body.startswith("base64:") else body.encode("utf-8")
+        work = _Round(records=[], letters=[], settle={})
+        try:
+            single = json.loads(payload) if payload[:1] == b"{" else None
+        except ValueError:
+            single = None
+        if isinstance(single, dict) and "events" not in single and "type" in single:
+            stamp = SentStamp(str(single.get("time")), int(single.get("mono_ns") or 0), "replayed")
+            payload = encode_batch(str(single.get("agent")), stamp, [body])
+        try:
+            self.handle(topic, payload, received, work)
+        except Exception as exc:
+            outcome = f"failed: {exc!r}"
+        else:
+            result = self._commit(work, [])
+            outcome = (
+                f"{len(result.committed)} committed, {len(result.duplicates)} duplicate, "
+                f"{result.dead_lettered} dead-lettered again"
+            )
+            if work.letters:
+                outcome += f" ({work.letters[0].reason})"
+            self.publish_settlements(work)
+        self.log.mark_replayed(int(letter["id"]), outcome)
+        log.info("dead letter %s replayed: %s", letter["id"], outcome)
+        return outcome
 
     # --- one round -----------------------------------------------------------------------------
 
@@ -314,6 +380,18 @@ class Ingest:
                 work.letters.append(
                     _letter(topic, payload, received, f"internal error: {exc!r}", kind="internal")
                 )
+        self._commit(work, taken)
+        if publish:
+            self.publish_settlements(work)
+
+    def publish_settlements(self, work: _Round) -> None:
+        """Confirms to each agent the keys of `work` (after its commit)."""
+        for path, keys in work.settle.items():
+            if keys:
+                self._session.client.publish(path.settled, encode_settlement(keys), qos=1)
+
+    def _commit(self, work: _Round, taken: list[tuple[str, bytes, datetime]]) -> CommitResult:
+        """Commits and folds one round; on a database fault puts `taken` back and raises."""
         failed: list[DeadLetter] = []
         try:
             with self.write_lock:  # log order = fold order, with the cloud's own writers too
@@ -346,10 +424,7 @@ class Ingest:
                 self._on_change(change)
         if self._on_commit is not None and result.committed:
             self._on_commit(result.committed)
-        if publish:
-            for path, keys in work.settle.items():
-                if keys:
-                    self._session.client.publish(path.settled, encode_settlement(keys), qos=1)
+        return result
 
     def _keep_fold_failures(self, letters: list[DeadLetter]) -> None:
         """The events are in the log; their fold failed: list them as dead letters too."""

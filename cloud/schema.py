@@ -63,6 +63,11 @@ dead_letters = sa.Table(
     sa.Column("seq", sa.BigInteger),
     sa.Column("reason", sa.Text),
     sa.Column("body", sa.Text),
+    # Migration 5: the kind of refusal, and replays (`taktline cloud dead-letters replay`).
+    sa.Column("kind", sa.Text),
+    sa.Column("replay_requested_at", sa.Text),
+    sa.Column("replayed_at", sa.Text),
+    sa.Column("replay_outcome", sa.Text),
     # A re-sent bad event is recorded once per reason (NULL keys never collide).
     sa.Index("idx_dead_letters_instance_seq_reason", "instance", "seq", "reason", unique=True),
 )
@@ -151,12 +156,21 @@ def _v4_plan_versions(conn: sa.Connection) -> None:
     plan_versions.create(conn, checkfirst=True)
 
 
+def _v5_dead_letter_replay(conn: sa.Connection) -> None:
+    # A database made by v1 before these columns existed gets them; a new one has them already.
+    have = {c["name"] for c in sa.inspect(conn).get_columns("dead_letters")}
+    for name in ("kind", "replay_requested_at", "replayed_at", "replay_outcome"):
+        if name not in have:
+            conn.execute(sa.text(f"ALTER TABLE dead_letters ADD COLUMN {name} TEXT"))
+
+
 #: Version n is MIGRATIONS[n - 1]. Append; never edit one that has shipped.
 MIGRATIONS: Final[list[Callable[[sa.Connection], None]]] = [
     _v1_base,
     _v2_snapshots,
     _v3_archives,
     _v4_plan_versions,
+    _v5_dead_letter_replay,
 ]
 
 

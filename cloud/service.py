@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from cloud.corrections import CorrectionRecorder
-from cloud.errors import ConfigError
+from cloud.errors import CloudError, ConfigError
 from cloud.health import Health, worker_check
 from cloud.ingest import Ingest
 from cloud.master import MasterData
@@ -256,6 +256,17 @@ class CloudService:
         # folded while the snapshot records the log's position and pickles the status
         with self.ingest.write_lock:
             self.snapshots.committed(self.status, len(records))
+
+    def reload_registry(self) -> None:
+        """Reads the registry file again into the database and ingest (SIGHUP)."""
+        if self.settings.registry is not None:
+            try:
+                apply_registry(self.log, load_registry(self.settings.registry))
+            except (CloudError, OSError) as exc:
+                log.error("registry %s not reloaded: %s", self.settings.registry, exc)
+                return
+        self.ingest.reload_registry()
+        log.info("registry reloaded")
 
     def _health(self) -> Health:
         health = Health()
