@@ -261,7 +261,8 @@ def sends_per_event(
     cloud = CloudProbe(folder / name, broker.url)
     with cloud.ingest:
         cloud.ingest.wait_for_connection(10)
-        ready, sends = mp.Event(), mp.Queue()
+        ready = mp.Event()
+        sends: Any = mp.Queue()
         agent = mp.Process(
             target=_agent_drain, args=(str(outbox_path), broker.url, ready, resend_after_s, sends)
         )
