@@ -22,7 +22,6 @@ from agent.recorder import EventRecorder
 from agent.uplink import Uplink
 from contract import AgentPath
 from taktline.clock import Clock, SystemClock
-from taktline.mqtt import BrokerSettings
 
 if TYPE_CHECKING:
     from agent.roles import Role
@@ -51,7 +50,7 @@ class Agent:
         self.uplink = Uplink(
             self.outbox,
             self.path,
-            BrokerSettings.from_url(config.broker),
+            config.broker_settings(),
             clock=self.clock,
             resend_after_s=config.resend_after_s,
         )
