@@ -140,21 +140,32 @@ class _Decoder:
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        #: the frame in progress ran past MAX_ENCODED: drop it whole at its delimiter
+        self._overflow = False
         self.errors = 0
 
     def feed(self, data: bytes) -> list[bytes]:
+        """The good frames completed by `data`, as the firmware's `Decoder` would hand them on.
+
+        However the bytes are split into calls, the frames are the same: a run longer than
+        MAX_ENCODED is dropped whole at its delimiter, and a frame longer than MAX_FRAME is an
+        error (fuzz/ compares the two decoders byte for byte).
+        """
         frames: list[bytes] = []
         self._buf += data
         *chunks, rest = bytes(self._buf).split(b"\x00")
+        if chunks and self._overflow:
+            chunks[0] = b"\xff" * (MAX_ENCODED + 1)  # the overflowed run ends here: dropped
+            self._overflow = False
         self._buf = bytearray(rest)
         if len(self._buf) > MAX_ENCODED:
             self._buf.clear()  # the delimiter will come; this frame is lost anyway
-            self.errors += 1
+            self._overflow = True
         for chunk in chunks:
             if not chunk:
                 continue
             frame = cobs_decode(chunk) if len(chunk) <= MAX_ENCODED else None
-            if frame is None or len(frame) < 3 or crc16(frame) != 0:
+            if frame is None or not 3 <= len(frame) <= MAX_FRAME or crc16(frame) != 0:
                 self.errors += 1
                 continue
             frames.append(frame[:-2])

@@ -85,7 +85,8 @@ def _within_horizon(
         dates = [order.due, *(s.due for s in order.steps.values())]
         if order.release is not None:
             dates.append(order.release)
-        outside = [d for d in dates if not origin - horizon <= d <= origin + horizon]
+        outside = [d for d in dates if abs(d - origin) > horizon]  # never origin ± horizon:
+        # an origin near datetime's own limits (a pin at year 1) would overflow
         if outside:
             errors.append(
                 PlanningError(
