@@ -49,6 +49,7 @@ __all__ = [
     "need",
     "parse_config",
     "positive",
+    "read_config",
     "relative_path",
 ]
 
@@ -276,13 +277,20 @@ def load_config(path: str | Path) -> AgentConfig:
         raise ConfigError(f"agent config path {os.fspath(path)!r} holds a NUL")
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read agent config {path}: {exc.strerror}") from exc
+    return read_config(raw, str(path), path.parent)
+
+
+def read_config(raw: bytes, where: str, base: Path) -> AgentConfig:
+    """Validates a config file's bytes (UTF-8 TOML); every fault is a `ConfigError`."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc})") from exc
+        raise ConfigError(f"{where}: not UTF-8 text ({exc})") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
     except RecursionError as exc:
-        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from exc
-    return parse_config(data, str(path), path.parent)
+        raise ConfigError(f"{where}: not valid TOML: nested too deeply") from exc
+    return parse_config(data, where, base)

@@ -1,6 +1,7 @@
 """Targets for files from outside: the agent's TOML config, ERP order files, the plant model.
 
-- `agent_config`: the bytes as an agent's config file through `load_config`: only `ConfigError`;
+- `agent_config`: the bytes as an agent's config file through `read_config` (what `load_config`
+  does with them): only `ConfigError`;
   a config it accepts also yields its broker settings (what `--check` and the run read).
 - `orders_json`, `orders_csv`: the bytes as a dropped order file, decoded as the drop watcher
   decodes it, through `parse_order_file` against the harness plant with a "now": only the
@@ -27,15 +28,12 @@ NOW = datetime(2026, 3, 23, 5, 0, tzinfo=UTC)
 
 
 def _agent_config(folder: Path) -> OneInput:
-    from agent.config import load_config
+    from agent.config import read_config
     from agent.errors import ConfigError
 
-    path = folder / "agent.toml"
-
     def one_input(data: bytes) -> None:
-        path.write_bytes(data)
-        try:
-            config = load_config(path)
+        try:  # what load_config does with the file's bytes
+            config = read_config(data, "agent.toml", folder)
             config.broker_settings()
         except ConfigError:
             return
