@@ -225,6 +225,15 @@ def _read_csv(section: str, text: str) -> tuple[list[tuple[int, dict[str, Any]]]
         raise MasterRejected([f"section {section!r} cannot be loaded from CSV (use JSON)"])
     columns = {c.name: c for c in SECTIONS[section][3]}
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _csv_rows(reader, columns)
+    except csv.Error as exc:  # a NUL byte, an unclosed quote at the end: a reason, not a 500
+        raise MasterRejected([RowError(reader.line_num, None, f"not CSV: {exc}")]) from exc
+
+
+def _csv_rows(
+    reader: csv.DictReader[str], columns: dict[str, Any]
+) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
     header = reader.fieldnames or []
     unknown = [name for name in header if name not in columns]
     missing = [c.name for c in columns.values() if c.required and c.name not in header]

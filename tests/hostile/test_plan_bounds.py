@@ -219,10 +219,33 @@ def test_csv_and_json_rows_of_any_shape_are_reasons_not_crashes(desk: OrderDesk)
             parse_order_file(text, fmt, plant)  # type: ignore[arg-type]
 
 
-def _wait(condition: Any, timeout: float = 10.0) -> None:
+def _wait(condition: Any, timeout: float = 30.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_master_data_csv_faults_are_row_errors(tmp_path: Path, document: dict[str, Any]) -> None:
+    path = tmp_path / "plant.json"
+    path.write_text(json.dumps(document))
+    master = MasterData.load(path)
+    with pytest.raises(MasterRejected, match="control character"):
+        master.import_csv("resources", "id,kind,calendar\ncrimp-09\x00,machine,two-shift\n")
+    with pytest.raises(MasterRejected, match="not CSV"):  # csv.Error: over the field limit
+        master.import_csv("resources", 'id,kind,calendar\n"' + "x" * 200_000 + '",machine,a\n')
+
+
+def test_registry_ids_are_matched_whole(tmp_path: Path) -> None:
+    from cloud.registry import RegistryError, load_registry
+
+    path = tmp_path / "registry.json"
+    entry = {"agent": "pi-crimp-01\n", "site": "plant1", "area": "harness", "devices": []}
+    path.write_text(json.dumps({"agents": [entry]}))
+    with pytest.raises(RegistryError, match="agent"):
+        load_registry(path)
+    path.write_bytes(b'{"agents": [NaN]}')
+    with pytest.raises(RegistryError, match="NaN"):
+        load_registry(path)
