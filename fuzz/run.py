@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 import tempfile
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.target:
         _parser().error("name a target (or --list)")
     engine = args.engine or ("atheris" if _atheris_available() else "hypothesis")
+    logging.disable(logging.CRITICAL)  # readers log bad input by design: not millions of lines
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
     scratch = Path(tempfile.mkdtemp(prefix=f"taktline-fuzz-{args.target}-"))
     print(f"fuzz: target {args.target}, engine {engine}, scratch {scratch}", flush=True)
