@@ -33,7 +33,11 @@ Protocol = Literal["5", "3.1.1"]
 
 def redacted(url: str) -> str:
     """`url` with its password (if any) replaced by `***`: what logs and error messages show."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.password  # noqa: B018  # parses the netloc: may raise too
+    except ValueError:  # "Invalid IPv6 URL" and the like: show nothing that may hold a secret
+        return "<a URL that does not parse>"
     if parts.password is None:
         return url
     user = parts.username or ""
