@@ -14,6 +14,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fuzz.targets import OneInput, Target
 
@@ -64,17 +65,13 @@ def _server(folder: Path) -> Any:
         replanner=replanner,
         desk=OrderDesk(replanner, policy="new"),
     )
-    # The handler writes headers and body apart: without TCP_NODELAY each answer waits out the
-    # client's delayed ACK (40 ms), which is the fuzzer's time, not the server's.
-    handler = web._server.RequestHandlerClass
-    if hasattr(handler, "disable_nagle_algorithm"):
-        handler.disable_nagle_algorithm = True
     return web.start()
 
 
 def _rest(folder: Path) -> OneInput:
     web = _server(folder)
-    host, port = web._server.server_address[:2]
+    address = urlsplit(web.url)
+    host, port = address.hostname, address.port
     connection = http.client.HTTPConnection(str(host), int(port), timeout=10)
 
     def one_input(data: bytes) -> None:
