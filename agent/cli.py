@@ -56,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{moved} refused event(s) back in the outbox {config.outbox} to be sent again")
         return 0
     if args.check:
+        try:  # everything the run reads before it starts: the password file too
+            config.broker_settings()
+        except AgentError as exc:
+            print(f"taktline agent: {exc}", file=sys.stderr)
+            return 2
         print(
             f"{args.config}: agent {config.agent} at {config.site}/{config.area}, "
             f"role {config.role}, is valid"
@@ -98,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 hardware.kind,
                 config.outbox,
                 agent.outbox.depth(),
-                config.broker,
+                config.broker_url,
             )
             stop.wait()
             logging.info("stopping the %s role", config.role)

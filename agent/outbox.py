@@ -45,6 +45,7 @@ import sqlite_utils
 from agent.errors import OutboxCorrupt, OutboxFull
 from contract import Event
 from taktline.clock import Clock, SystemClock, utc_iso
+from taktline.files import create_private
 
 __all__ = [
     "ALARM_RESERVE",
@@ -97,6 +98,7 @@ class Outbox:
         self.max_events = max_events
         self._clock = clock or SystemClock()
         self._lock = threading.Lock()
+        create_private(self.path)  # the unconfirmed events of a station: owner only
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db = sqlite_utils.Database(conn)
         self._db.execute("PRAGMA journal_mode=WAL")

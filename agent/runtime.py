@@ -22,7 +22,6 @@ from agent.recorder import EventRecorder
 from agent.uplink import Uplink
 from contract import AgentPath
 from taktline.clock import Clock, SystemClock
-from taktline.mqtt import BrokerSettings
 from taktline.supervise import Worker, WorkerHealth
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ class Agent:
         self.uplink = Uplink(
             self.outbox,
             self.path,
-            BrokerSettings.from_url(config.broker),
+            config.broker_settings(),
             clock=self.clock,
             resend_after_s=config.resend_after_s,
         )

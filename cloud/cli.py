@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cloud.errors import CloudError, ConfigError
+from taktline.mqtt import BrokerSettings, read_secret, redacted
 
 if TYPE_CHECKING:  # imported when used: `taktline --help` need not load the planner
     from cloud.replan.mailer import SmtpSettings
@@ -29,6 +29,8 @@ __all__ = ["configure", "mail_recipients", "run", "settings_from", "smtp_setting
 
 #: The SMTP password when the --smtp URL names a user but no password (keeps it out of `ps`).
 SMTP_PASSWORD_ENV = "TAKTLINE_SMTP_PASSWORD"
+#: The broker password when --broker names a user and no --broker-password-file is given.
+BROKER_PASSWORD_ENV = "TAKTLINE_BROKER_PASSWORD"
 _DEFAULT_SMTP_PORT = {"plain": 25, "starttls": 587, "ssl": 465}
 
 
@@ -45,7 +47,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         module.configure(sub)
         sub.set_defaults(_admin=module.run)
     parser.add_argument(
-        "--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL (default: %(default)s)"
+        "--broker",
+        default="mqtt://127.0.0.1:1883",
+        help="MQTT broker URL mqtt[s]://[USER@]HOST[:PORT], no password: that comes from "
+        f"--broker-password-file or ${BROKER_PASSWORD_ENV} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--broker-password-file",
+        metavar="FILE",
+        help="file whose first line is the broker password (keeps it out of `ps` and logs)",
     )
     parser.add_argument(
         "--db",
@@ -105,9 +115,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     plan.add_argument(
         "--smtp",
         metavar="URL",
-        help="mail server for gap reports: smtp://[USER[:PASS]@]HOST[:PORT]"
-        "[?security=starttls|ssl][&from=ADDR]; without PASS the password is read from "
-        f"${SMTP_PASSWORD_ENV}; default port 25, 587 with starttls, 465 with ssl",
+        help="mail server for gap reports: smtp://[USER@]HOST[:PORT]"
+        "[?security=starttls|ssl][&from=ADDR][&plain_login=allow]; the password comes from "
+        f"--smtp-password-file or ${SMTP_PASSWORD_ENV}; a login without starttls or ssl is "
+        "refused unless plain_login=allow; default port 25, 587 with starttls, 465 with ssl",
+    )
+    plan.add_argument(
+        "--smtp-password-file",
+        metavar="FILE",
+        help="file whose first line is the SMTP password (keeps it out of `ps` and logs)",
     )
     plan.add_argument(
         "--mail",
@@ -126,7 +142,7 @@ def _web(value: str) -> tuple[str, int | None]:
     return host or "127.0.0.1", int(port)
 
 
-def smtp_settings(url: str) -> SmtpSettings:
+def smtp_settings(url: str, password_file: str | None = None) -> SmtpSettings:
     """`smtp://[user[:pass]@]host[:port][?security=starttls|ssl][&from=addr]` as settings.
 
     Raises:
@@ -136,22 +152,32 @@ def smtp_settings(url: str) -> SmtpSettings:
 
     parts = urlsplit(url)
     if parts.scheme != "smtp" or not parts.hostname:
-        raise ConfigError(f"--smtp must be smtp://[USER[:PASS]@]HOST[:PORT][?...], not {url!r}")
+        raise ConfigError(f"--smtp must be smtp://[USER@]HOST[:PORT][?...], not {redacted(url)!r}")
     query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    unknown = sorted(set(query) - {"security", "from"})
+    unknown = sorted(set(query) - {"security", "from", "plain_login"})
     if unknown:
-        raise ConfigError(f"--smtp: unknown option(s) {unknown}; known: security, from")
+        raise ConfigError(
+            f"--smtp: unknown option(s) {unknown}; known: security, from, plain_login"
+        )
     security = query.get("security", "plain")
     if security not in _DEFAULT_SMTP_PORT:
         raise ConfigError(f"--smtp: security must be starttls or ssl, not {security!r}")
     try:
         port = parts.port or _DEFAULT_SMTP_PORT[security]
     except ValueError as exc:
-        raise ConfigError(f"--smtp: bad port in {url!r}") from exc
+        raise ConfigError(f"--smtp: bad port in {redacted(url)!r}") from exc
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     if username is not None and password is None:
-        password = os.environ.get(SMTP_PASSWORD_ENV)
+        try:
+            password = read_secret(file=password_file, env=SMTP_PASSWORD_ENV)
+        except ValueError as exc:
+            raise ConfigError(f"--smtp-password-file: {exc}") from exc
+    if username is not None and security == "plain" and query.get("plain_login") != "allow":
+        raise ConfigError(
+            "--smtp: a login over plain SMTP sends the password in clear text; use "
+            "security=starttls or security=ssl, or say plain_login=allow"
+        )
     return SmtpSettings(
         host=parts.hostname,
         port=port,
@@ -160,6 +186,13 @@ def smtp_settings(url: str) -> SmtpSettings:
         password=password,
         sender=query.get("from") or SmtpSettings.sender,
     )
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
 
 
 def mail_recipients(values: Sequence[str]) -> dict[str, list[str]]:
@@ -194,7 +227,21 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         raise ConfigError("--orders needs the plant model too (--plant)")
     if args.order_drop and not args.orders:
         raise ConfigError("--order-drop needs --orders (the plan the dropped orders change)")
-    smtp = smtp_settings(args.smtp) if args.smtp else None
+    for option, url in (("--broker", args.broker), ("--smtp", args.smtp)):
+        if url and _has_password(url):
+            raise ConfigError(
+                f"{option}: a password on the command line is visible to every user (`ps`); "
+                f"give it with {option}-password-file FILE or the environment"
+            )
+    smtp_file = getattr(args, "smtp_password_file", None)
+    smtp = smtp_settings(args.smtp, smtp_file) if args.smtp else None
+    try:
+        broker_password = read_secret(
+            file=getattr(args, "broker_password_file", None), env=BROKER_PASSWORD_ENV
+        )
+        BrokerSettings.from_url(args.broker)
+    except ValueError as exc:
+        raise ConfigError(f"--broker: {exc}") from exc
     mail_to = mail_recipients(args.mail)
     if mail_to and smtp is None:
         raise ConfigError("--mail needs a mail server (--smtp)")
@@ -205,6 +252,7 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
     return CloudSettings(
         database=args.db if "://" in args.db else Path(args.db),
         broker=args.broker,
+        broker_password=broker_password,
         site=args.site,
         registry=Path(args.registry) if args.registry else None,
         web_host=host,

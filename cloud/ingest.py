@@ -60,8 +60,10 @@ from contract import (
     parse_batch,
     subscription,
 )
-from contract.envelope import CONTRACT_VERSION, MAX_MESSAGE_BYTES, corrected_epoch_us
+from contract.envelope import CONTRACT_VERSION, MAX_MESSAGE_BYTES, corrected_epoch_us, event_key
 from contract.errors import UnsupportedVersion
+from contract.fields import loads, plausibility_problem
+from contract.payloads import CLOUD_EVENT_TYPES
 from taktline.clock import Clock, SystemClock, epoch_us, utc_iso, utc_iso_us
 from taktline.mqtt import BrokerSettings, Session
 from taktline.supervise import Worker, WorkerHealth
@@ -156,6 +158,7 @@ class Ingest:
         self._subscribed = False
         self._queue: deque[tuple[str, bytes, datetime]] = deque()
         self._agents, self._devices = event_log.registry()
+        self._stations = _stations_by_agent(self._devices)
         #: Message contract versions this cloud reads (a rolling upgrade accepts two).
         self.accept_versions = tuple(accept_versions)
         self._ahead: dict[str, None] = {}
@@ -269,6 +272,7 @@ class Ingest:
     def reload_registry(self) -> None:
         """Re-reads the device registry (after devices were registered)."""
         self._agents, self._devices = self.log.registry()
+        self._stations = _stations_by_agent(self._devices)
 
     def _subscribe(self) -> None:
         client = self._session.client
@@ -484,7 +488,7 @@ class Ingest:
             key = _key_of(item)
             work.letters.append(
                 _letter(
-                    topic, json.dumps(item).encode(), received, reason, path.agent, key,
+                    topic, _item_bytes(item), received, reason, path.agent, key,
                     kind="contract",
                 )
             )  # fmt: skip
@@ -503,6 +507,12 @@ class Ingest:
                 )  # fmt: skip
                 continue
             at_us, basis = corrected_epoch_us(event, sent, received_us)
+            implausible = plausibility_problem(at_us, received_us, f"{basis} corrected time")
+            if implausible:
+                work.letters.append(
+                    _letter(topic, body.encode(), received, implausible, path.agent, event.key)
+                )
+                continue
             records.append(
                 LogRecord(
                     event.instance,
@@ -556,10 +566,20 @@ class Ingest:
         return None
 
     def _source_problem(self, event: Event, agent: str) -> str | None:
+        """Why `agent` may not record `event`: another agent, source or station, a cloud type."""
         if event.agent != agent:
             return f"event of agent {event.agent!r} inside a message from agent {agent!r}"
+        if event.type in CLOUD_EVENT_TYPES:
+            return f"{event.type} events are written by the cloud only, not by agent {agent!r}"
         if event.source == agent:
-            return None
+            # The agent's own events (heartbeats, alarms) name one of its stations or none.
+            station = event.station
+            if station is None or station in self._stations.get(agent, ()):
+                return None
+            self.reload_registry()
+            if station in self._stations.get(agent, ()):
+                return None
+            return f"station {station!r} is not served by agent {agent!r}"
         if event.source not in self._devices:
             self.reload_registry()
         owner = self._devices.get(event.source)
@@ -567,6 +587,11 @@ class Ingest:
             return f"source {event.source!r} is not registered"
         if owner[0] != agent:
             return f"source {event.source!r} belongs to agent {owner[0]!r}, not {agent!r}"
+        if event.station != owner[1]:
+            return (
+                f"source {event.source!r} is registered at station {owner[1]!r},"
+                f" not {event.station!r}"
+            )
         return None
 
 
@@ -616,20 +641,33 @@ def _fold_letter(record: LogRecord, reason: str) -> DeadLetter:
     )
 
 
+def _stations_by_agent(devices: dict[str, tuple[str, str | None]]) -> dict[str, set[str]]:
+    """The stations each agent serves: those its registered devices are at."""
+    stations: dict[str, set[str]] = {}
+    for agent, station in devices.values():
+        if station is not None:
+            stations.setdefault(agent, set()).add(station)
+    return stations
+
+
+def _item_bytes(item: Any) -> bytes:
+    """A rejected item's JSON text for its dead letter (finite numbers or not, any depth)."""
+    try:
+        return json.dumps(item).encode()
+    except (ValueError, RecursionError):  # nested deeper than the encoder goes
+        return b'"an item nested too deeply to keep as JSON text"'
+
+
 def _key_of(item: Any) -> tuple[str, int] | None:
-    """The (instance, seq) of a rejected event, when it has a usable one."""
-    if isinstance(item, dict):
-        instance, seq = item.get("instance"), item.get("seq")
-        if isinstance(instance, str) and len(instance) == 32 and type(seq) is int and seq > 0:
-            return (instance, seq)
-    return None
+    """The (instance, seq) of a rejected event, when it has one within the contract's bounds."""
+    return event_key(item)
 
 
 def _salvage_keys(payload: bytes) -> list[tuple[str, int]]:
     """Keys of the events inside a message whose envelope is broken, so they can be settled."""
     try:
-        obj = json.loads(payload)
-    except ValueError:
+        obj = loads(payload)
+    except ContractError:
         return []
     items = obj.get("events") if isinstance(obj, dict) else None
     if not isinstance(items, list):

@@ -68,6 +68,8 @@ class CloudSettings:
     #: A SQLite file, or a database URL (`postgresql+psycopg://...`).
     database: Path | str
     broker: str = "mqtt://127.0.0.1:1883"
+    #: The broker password (from a file or the environment, never argv): overrides the URL's.
+    broker_password: str | None = field(default=None, repr=False)
     site: str = "+"
     registry: Path | None = None
     web_host: str = "127.0.0.1"
@@ -125,7 +127,7 @@ class CloudService:
         self.ingest = Ingest(
             self.log,
             self.status,
-            BrokerSettings.from_url(settings.broker),
+            _broker(settings),
             site=settings.site,
             clock=clock or SystemClock(),
             on_change=on_change,
@@ -203,7 +205,7 @@ class CloudService:
             self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
         )
         self.publisher = PlanPublisher(
-            BrokerSettings.from_url(settings.broker),
+            _broker(settings),
             site,
             client_id=f"{settings.client_id}-plan",
             versions=self.log,
@@ -334,3 +336,10 @@ class CloudService:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _broker(settings: CloudSettings) -> BrokerSettings:
+    """The broker settings, with the password given apart from the URL when there is one."""
+    if settings.broker_password is None:
+        return BrokerSettings.from_url(settings.broker)
+    return BrokerSettings.from_url(settings.broker, password=settings.broker_password)

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud import schema
+from taktline.files import create_private
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,8 @@ class EventLog:
         if synchronous not in ("FULL", "EXTRA", "NORMAL"):
             raise ValueError(f"synchronous must be FULL, EXTRA or NORMAL, not {synchronous!r}")
         sqlite_file = "://" not in text or text.startswith("sqlite")
+        if self.path is not None:
+            create_private(self.path)  # events name people and places: owner only
         self._engine = sa.create_engine(
             self.url,
             poolclass=sa.pool.StaticPool,

@@ -34,10 +34,12 @@ from contract.fields import (
     MAX_SEQ,
     check_keys,
     fail,
+    finite,
     integer,
     match,
     number,
     parse_time,
+    text,
 )
 from contract.planning import PLANNING_SOURCE, PLANNING_VALIDATORS
 from contract.tags import validate_tag_id
@@ -114,9 +116,7 @@ def _one_of(value: Any, allowed: tuple[str, ...], where: str) -> str:
 
 
 def _text(value: Any, where: str, limit: int = MAX_DETAIL) -> str:
-    if not isinstance(value, str) or len(value) > limit:
-        raise fail(where, f"must be a string of at most {limit} characters")
-    return value
+    return text(value, where, limit)
 
 
 def _keys(*names: str) -> frozenset[str]:
@@ -227,7 +227,7 @@ def _package_payload(payload: Mapping[str, Any], where: str) -> None:
     match(line["material"], ID_RE, f"{where}.manifest.material")
     match(line["order"], ID_RE, f"{where}.manifest.order")
     quantity = line["quantity"]
-    if type(quantity) not in (int, float) or not 0 < quantity <= 1e9:
+    if not finite(quantity) or not 0 < quantity <= 1e9:
         raise fail(f"{where}.manifest.quantity", f"{quantity!r} is not a number in (0, 1e9]")
 
 
@@ -248,6 +248,7 @@ def _correction_payload(payload: Mapping[str, Any], where: str) -> None:
     by = payload["by"]
     if not isinstance(by, str) or not 1 <= len(by) <= 100:
         raise fail(f"{where}.by", "must name who corrected it (1 to 100 characters)")
+    text(by, f"{where}.by", 100, lines=False)
     _text(payload["reason"], f"{where}.reason")
     parse_time(payload["at"], f"{where}.at")
     if payload["station"] is not None:
@@ -260,7 +261,7 @@ def _correction_payload(payload: Mapping[str, Any], where: str) -> None:
             type(voids) is not list
             or len(voids) != 2
             or not isinstance(voids[0], str)
-            or not INSTANCE_RE.match(voids[0])
+            or not INSTANCE_RE.fullmatch(voids[0])
             or type(voids[1]) is not int
             or not 1 <= voids[1] <= MAX_SEQ
         ):

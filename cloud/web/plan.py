@@ -10,7 +10,7 @@ a problem saying how to get a plan: 404 to a read, 409 to a change.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from cloud.plant import OrderBatchTooLarge
 from cloud.replan import ManualModeActive, OrderFileRejected, UnknownOrder, submit_orders
 from cloud.web.bodies import Body, Int64, encoded_response, json_body, json_response, user_of
 from cloud.web.plan_view import NO_PLAN, PlanView, iso
@@ -124,6 +125,8 @@ def routes(view: PlanView) -> list[Route]:
         payload.pop("user", None)
         try:
             result = await run_in_threadpool(submit_orders, desk, payload, user)
+        except OrderBatchTooLarge as exc:
+            raise Problem(413, str(exc)) from exc
         except OrderFileRejected as exc:
             raise Problem(422, str(exc), rows=exc.rows) from exc
         except UnknownOrder as exc:  # a cancel of an order the plan does not hold
@@ -165,6 +168,11 @@ def routes(view: PlanView) -> list[Route]:
         body = await json_body(request, MoveBody)
         user = user_of(request, body.user)
         start = _moment(body.start)
+        days = replanner.engine.plant.horizon_days
+        if abs(start - replanner.clock.now()) > timedelta(days=days):
+            raise Problem(
+                422, f"'start' {body.start!r} is outside the planning horizon of {days} days"
+            )
         if replanner.manual is None:
             raise Problem(409, 'manual edits need manual mode: POST /api/manual {"on": true}')
         try:

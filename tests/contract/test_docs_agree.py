@@ -134,7 +134,15 @@ def test_enums_and_patterns_match_the_code() -> None:
 
 ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,20}\Z")
 tags = st.one_of(st.from_regex(r"\A[0-7][0-9A-F]{7}\Z"), st.from_regex(r"\A[0-7][0-9A-F]{13}\Z"))
-times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)).map(
+#: Free text keeps line feeds and tabs, never NUL or another control character.
+_PRINTABLE = st.characters(exclude_categories=("Cc", "Cs"))
+
+
+def free_text(max_size: int) -> st.SearchStrategy[str]:
+    return st.text(_PRINTABLE | st.sampled_from("\n\t"), max_size=max_size)
+
+
+times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2099, 12, 31)).map(
     lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 )
 counts = st.integers(1, 1_000_000)
@@ -201,9 +209,7 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "gps_time": st.none() | times,
         }
     ),
-    "gps.fix": st.fixed_dictionaries(
-        {"fix": st.sampled_from(FIX_STATES), "detail": st.text(max_size=50)}
-    ),
+    "gps.fix": st.fixed_dictionaries({"fix": st.sampled_from(FIX_STATES), "detail": free_text(50)}),
     "package.read": st.fixed_dictionaries(
         {
             "tag": tags,
@@ -245,8 +251,8 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     ).flatmap(
         lambda base: st.fixed_dictionaries(
             {
-                "by": st.text(min_size=1, max_size=20),
-                "reason": st.text(max_size=30),
+                "by": st.text(_PRINTABLE, min_size=1, max_size=20),
+                "reason": free_text(30),
                 "at": times,
                 "station": st.none() | ids,
                 "tag": st.none() | tags,
@@ -262,7 +268,7 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         }
     ),
     "agent.alarm": st.fixed_dictionaries(
-        {"alarm": st.sampled_from(AGENT_ALARMS), "detail": st.text(max_size=50)}
+        {"alarm": st.sampled_from(AGENT_ALARMS), "detail": free_text(50)}
     ),
     "plan.order": st.one_of(
         st.fixed_dictionaries(

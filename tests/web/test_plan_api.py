@@ -338,7 +338,8 @@ def test_the_cloud_command_maps_its_planning_options_onto_the_service(
     with CloudService(settings) as cloud:
         state = call(cloud, "get", "/api/plan/state")[1]
         assert state["policy"] == "adjust" and len(state["resources"]) == 2
-        csv_text = "id,product,quantity,due\nO-D,P,3,2031-01-01T00:00:00Z\n"
+        due = iso(SystemClock().now() + timedelta(days=60))  # within the planning horizon
+        csv_text = f"id,product,quantity,due\nO-D,P,3,{due}\n"
         (tmp_path / "drop" / "more.csv").write_text(csv_text)
         wait_for(lambda: (tmp_path / "drop" / "done" / "more.csv").exists(), 10, "the drop taken")
     ssl = smtp_settings("smtp://u:p%40ss@mail.example?security=ssl&from=plan@x.example")
