@@ -150,18 +150,18 @@ def identifier(data: dict[str, Any], key: str, where: str, pattern: re.Pattern[s
     return value
 
 
-def positive(data: dict[str, Any], key: str, default: float, where: str) -> float:
-    """An optional number > 0."""
+def positive(
+    data: dict[str, Any], key: str, default: float, where: str, high: float = _MAX_SECONDS
+) -> float:
+    """An optional number > 0 (and at most `high`: by default about a year of seconds)."""
     value = data.get(key, default)
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
-        or not 0 < value <= _MAX_SECONDS
+        or not 0 < value <= high
     ):
-        raise ConfigError(
-            f"{where}: {key} must be a positive number up to {_MAX_SECONDS:g}, got {value!r}"
-        )
+        raise ConfigError(f"{where}: {key} must be a positive number up to {high:g}, got {value!r}")
     return float(value)
 
 
@@ -270,6 +270,7 @@ def parse_config(
         hardware=hardware,
         role_config=spec.parse(section, where, base),
         broker_password_file=password_file,
+        metrics=_address(data, "metrics", where),
     )
 
 

@@ -50,7 +50,18 @@ def test_an_unregistered_agent_is_registered_and_its_events_replayed_once(
         assert "not registered" in listed.stdout
         registry = tmp_path / "registry.json"
         registry.write_text(
-            json.dumps({"agents": [{"agent": NEW, "site": SITE, "area": AREA, "devices": []}]})
+            json.dumps(
+                {
+                    "agents": [
+                        {
+                            "agent": NEW,
+                            "site": SITE,
+                            "area": AREA,
+                            "devices": [{"source": f"{NEW}-io", "station": "crimp-02"}],
+                        }
+                    ]
+                }
+            )
         )
         loaded = _taktline("cloud", "registry", "--db", str(db), "load", str(registry))
         assert loaded.returncode == 0, loaded.stderr
