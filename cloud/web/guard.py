@@ -222,9 +222,9 @@ class Guard:
         session_id: str | None = None
         try:
             who, session_id = await self._identify(scope, headers)
-        except Problem as refused:
+        except Problem as refused:  # a token not valid: refused, unless the route is open
             who = None
-            outcome: Problem | None = refused
+            outcome: Problem | None = refused if needed is not None else None
         else:
             outcome = self._check(scope, headers, method, path, template, needed, who, session_id)
         scope["taktline.identity"] = who
