@@ -3,6 +3,8 @@
 With a plant model and orders (`--plant`, `--orders`) the cloud plans too: the replanner
 publishes schedules over MQTT, replans on breakdowns, late deliveries and order changes, mails
 gap reports (`--smtp`, `--mail`) and serves the Plan and Gap report pages (docs/replan.md).
+`taktline cloud users|tokens ...` manage who may log in (`cloud/auth/cli.py`); the web interface
+asks everyone to log in unless `--public-read` opens its pages to anonymous viewers.
 """
 
 from __future__ import annotations
@@ -76,6 +78,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="a file holding the token that lets a non-loopback client read GET /metrics "
         "(Authorization: Bearer TOKEN); without it only loopback clients may",
     )
+    web = parser.add_argument_group("web", "who may reach the web interface (docs/web.md)")
+    web.add_argument(
+        "--public-read",
+        action="store_true",
+        help="anonymous viewers may read every page and GET route (changes still need a login)",
+    )
+    web.add_argument(
+        "--allowed-hosts",
+        metavar="HOST[,HOST]",
+        action="append",
+        default=[],
+        help="Host header names served ('*' any; default: the --web host, and loopback or this "
+        "machine's names when that is one of them or a wildcard)",
+    )
+    web.add_argument("--cert", help="TLS certificate (PEM) for the web interface; needs --key")
+    web.add_argument("--key", help="TLS private key (PEM) of --cert")
+    from cloud.auth import cli as auth_cli
+
+    auth_cli.configure(commands)
     plan = parser.add_argument_group(
         "planning", "with --plant and --orders the cloud replans and publishes schedules"
     )
@@ -249,7 +270,15 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         raise ConfigError("gap reports go to the planner role: give --mail planner=ADDR")
     if smtp is not None and not args.orders:
         raise ConfigError("--smtp mails gap reports of the plan: give --plant and --orders")
+    if bool(args.cert) != bool(args.key):
+        raise ConfigError("--cert and --key go together")
+    from cloud.web.guard import hosts_from
+
     return CloudSettings(
+        public_read=args.public_read,
+        allowed_hosts=hosts_from(args.allowed_hosts) or None,
+        certfile=Path(args.cert) if args.cert else None,
+        keyfile=Path(args.key) if args.key else None,
         database=args.db if "://" in args.db else Path(args.db),
         broker=args.broker,
         broker_password=broker_password,
@@ -282,9 +311,13 @@ def _read_token(path: str | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs the cloud (or an administration subcommand); 0 after a clean stop, 2 on bad settings."""
+    """Runs the cloud, or an administration subcommand; 0 after a clean stop, 2 on bad settings."""
     if getattr(args, "_admin", None) is not None:
         return int(args._admin(args))
+    if getattr(args, "cloud_command", None):
+        from cloud.auth import cli as auth_cli
+
+        return auth_cli.run(args)
     from cloud.service import CloudService
 
     logging.basicConfig(

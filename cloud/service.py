@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
+from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
 from cloud.corrections import CorrectionRecorder
 from cloud.errors import CloudError, ConfigError
 from cloud.health import Health, worker_check
@@ -34,6 +35,7 @@ from cloud.master import MasterData
 from cloud.metrics import cloud_metrics
 from cloud.plant import Order, parse_orders
 from cloud.reactions import FloorReactions
+from cloud.recorder import CloudRecorder
 from cloud.registry import apply_registry, load_registry
 from cloud.replan import (
     Engine,
@@ -53,6 +55,7 @@ from cloud.stack_lights import StackLights
 from cloud.status import ResourceStatus, StatusMaster
 from cloud.store import EventLog, LogRecord
 from cloud.web import WebServer
+from cloud.web.guard import WebAuth
 from taktline.clock import Clock, SystemClock
 from taktline.mqtt import BrokerSettings
 
@@ -103,6 +106,13 @@ class CloudSettings:
     #: Where gap reports are mailed (only when the report changed).
     smtp: SmtpSettings | None = None
     mail_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: Anonymous viewers may read (docs/web.md); changes always need a login or a token.
+    public_read: bool = False
+    #: Host header names the web interface serves; None: those of `web_host`.
+    allowed_hosts: frozenset[str] | None = None
+    #: TLS for the web interface, served by uvicorn itself.
+    certfile: Path | None = None
+    keyfile: Path | None = None
 
 
 class CloudService:
@@ -166,8 +176,19 @@ class CloudService:
         self.health = self._health()
         #: The Prometheus metrics (cloud/metrics.py), on GET /metrics.
         self.metrics = cloud_metrics(self)
+        self.auth_store = AuthStore(self.log.url)
+        audit = CloudRecorder(
+            self.log, self.status, AUDIT_SOURCE, clock=clock, write_lock=self.ingest.write_lock
+        )
+        self.audit = AuditTrail(audit)
         self.web: WebServer | None = None
         if settings.web_port is not None:
+            auth = WebAuth(
+                self.auth_store,
+                self.audit,
+                public_read=settings.public_read,
+                allowed_hosts=settings.allowed_hosts,
+            )
             self.web = WebServer(
                 self.status.snapshot,
                 self.log.dead_letters,
@@ -182,6 +203,9 @@ class CloudService:
                 health=self.health,
                 metrics=self.metrics.exposition,
                 metrics_token=settings.metrics_token,
+                auth=auth,
+                certfile=settings.certfile,
+                keyfile=settings.keyfile,
             )
 
     def _plan(self, settings: CloudSettings, clock: Clock) -> Replanner:
@@ -324,6 +348,8 @@ class CloudService:
         if self.snapshots.pending:
             with self.ingest.write_lock:
                 self.snapshots.take(self.status)  # the next start replays nothing
+        self.audit.close()
+        self.auth_store.close()
         self.log.close()
 
     def __enter__(self) -> CloudService:

@@ -17,7 +17,9 @@ Meaning of the types, by the role that records them:
 - the cloud, for a person: `correction` (a forgotten badge-out, a wrong stop reason, missed
   counts), a new fact in the log that names who made it and why;
 - the cloud, for the ERP and the planners: the `plan.*` events of `contract.planning` (orders,
-  decisions, pins, manual mode), so a restart keeps the planning state.
+  decisions, pins, manual mode), so a restart keeps the planning state;
+- the cloud, for its web interface: `web.request`, the audit of every state-changing request
+  (who — the session's user or the token's name —, the route, the outcome).
 
 `CLOUD_EVENT_TYPES` are the types only the cloud itself records; ingest refuses them from agents.
 """
@@ -57,6 +59,9 @@ __all__ = [
     "PACKAGE_STAGES",
     "PAYLOAD_VALIDATORS",
     "STOP_REASONS",
+    "WEB_METHODS",
+    "WEB_ROLES",
+    "WEB_VIA",
     "validate_payload",
 ]
 
@@ -299,6 +304,26 @@ def _alarm_payload(payload: Mapping[str, Any], where: str) -> None:
     _text(payload["detail"], f"{where}.detail")
 
 
+_WEB_REQUEST = _keys("actor", "role", "via", "token", "method", "route", "status", "address")
+#: The roles of the web interface (cloud/auth/roles.py), lowest first.
+WEB_ROLES: Final = ("viewer", "supervisor", "planner", "admin")
+WEB_VIA: Final = ("session", "token", "anonymous")
+WEB_METHODS: Final = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _web_request_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _WEB_REQUEST, _WEB_REQUEST, where)
+    for key in ("actor", "token", "address"):
+        if payload[key] is not None:
+            _text(payload[key], f"{where}.{key}", 100)
+    if payload["role"] is not None:
+        _one_of(payload["role"], WEB_ROLES, f"{where}.role")
+    _one_of(payload["via"], WEB_VIA, f"{where}.via")
+    _one_of(payload["method"], WEB_METHODS, f"{where}.method")
+    _text(payload["route"], f"{where}.route", 200)
+    integer(payload["status"], f"{where}.status", 100, 599)
+
+
 PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] = {
     "badge.read": _tag_payload,
     "tool.read": _tag_payload,
@@ -314,12 +339,13 @@ PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] =
     "agent.heartbeat": _heartbeat_payload,
     "agent.alarm": _alarm_payload,
     **PLANNING_VALIDATORS,
+    "web.request": _web_request_payload,
 }
 EVENT_TYPES: Final = tuple(PAYLOAD_VALIDATORS)
 #: Recorded by the cloud itself, for a person or another system; never accepted from an agent.
-CLOUD_EVENT_TYPES: Final = frozenset({"correction", *PLANNING_VALIDATORS})
+CLOUD_EVENT_TYPES: Final = frozenset({"correction", *PLANNING_VALIDATORS, "web.request"})
 #: The cloud's own recorders' source ids (an agent's device may not take one of these names).
-CLOUD_SOURCES: Final = frozenset({"cloud-corrections", PLANNING_SOURCE})
+CLOUD_SOURCES: Final = frozenset({"cloud-corrections", PLANNING_SOURCE, "cloud-audit"})
 
 
 def validate_payload(event_type: str, payload: Any, where: str = "payload") -> None:

@@ -23,7 +23,7 @@ __all__ = ["configure", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Adds `list`, `show ID` and `replay` with their filters."""
-    parser.add_argument("--db", default="taktline-cloud.db", help="the cloud's database")
+    parser.add_argument("--db", default=argparse.SUPPRESS, help="the cloud's database")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, text in (
         ("list", "the dead letters matching the filters, oldest first"),

@@ -21,7 +21,7 @@ __all__ = ["configure", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Adds `load FILE` and `show`."""
-    parser.add_argument("--db", default="taktline-cloud.db", help="the cloud's database")
+    parser.add_argument("--db", default=argparse.SUPPRESS, help="the cloud's database")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     load = actions.add_parser("load", help="write a registry file into the database")
     load.add_argument("file")

@@ -13,6 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cloud.auth import ROLES
 from contract import (
     EVENT_TYPES,
     NAMESPACE,
@@ -44,6 +45,9 @@ from contract.payloads import (
     MACHINE_SIGNALS,
     PACKAGE_STAGES,
     STOP_REASONS,
+    WEB_METHODS,
+    WEB_ROLES,
+    WEB_VIA,
 )
 from contract.tags import TAG_ID_PATTERN
 from contract.topics import (
@@ -103,6 +107,9 @@ def test_enums_and_patterns_match_the_code() -> None:
     props = EVENT_SCHEMA["properties"]
     defs = EVENT_SCHEMA["$defs"]
     assert tuple(props["type"]["enum"]) == EVENT_TYPES
+    web = defs["webRequestPayload"]["properties"]
+    assert tuple(web["role"]["oneOf"][0]["enum"]) == WEB_ROLES == ROLES
+    assert (tuple(web["via"]["enum"]), tuple(web["method"]["enum"])) == (WEB_VIA, WEB_METHODS)
     assert tuple(defs["alarmPayload"]["properties"]["alarm"]["enum"]) == AGENT_ALARMS
     assert tuple(defs["stopReasonPayload"]["properties"]["reason"]["enum"]) == STOP_REASONS
     assert tuple(defs["jobTicketPayload"]["properties"]["action"]["enum"]) == JOB_ACTIONS
@@ -307,6 +314,18 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "digest": st.from_regex(r"\A[0-9a-f]{64}\Z"),
             "orders": st.integers(0, 10**6),
             "by": names,
+        }
+    ),
+    "web.request": st.fixed_dictionaries(
+        {
+            "actor": st.none() | st.text(max_size=100),
+            "role": st.none() | st.sampled_from(WEB_ROLES),
+            "via": st.sampled_from(WEB_VIA),
+            "token": st.none() | st.from_regex(r"\A[0-9a-f]{16}\Z"),
+            "method": st.sampled_from(WEB_METHODS),
+            "route": st.text(max_size=200),
+            "status": st.integers(100, 599),
+            "address": st.none() | st.text(max_size=100),
         }
     ),
 }
