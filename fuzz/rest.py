@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import secrets
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,14 +36,17 @@ ROUTES = (
 )
 
 
-def _server(folder: Path) -> Any:
+def _server(folder: Path) -> tuple[Any, str]:
+    from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
     from cloud.corrections import CorrectionRecorder
     from cloud.master import MasterData
     from cloud.plant import load_orders, load_plant
+    from cloud.recorder import CloudRecorder
     from cloud.replan import Engine, OrderDesk, Replanner
     from cloud.status import ResourceStatus, StatusMaster
     from cloud.store import EventLog
     from cloud.web import WebServer
+    from cloud.web.guard import WebAuth
     from taktline.clock import FakeClock
 
     shutil.copy(EXAMPLES / "harness_plant_monitoring.json", folder / "plant.json")
@@ -55,6 +59,11 @@ def _server(folder: Path) -> Any:
     plant = load_plant(EXAMPLES / "harness_plant.json")
     engine = Engine(plant, load_orders(EXAMPLES / "harness_orders.json", plant), NOW)
     replanner = Replanner(engine, clock=clock, quiet=timedelta(seconds=1), improve=False)
+    # an admin's API token: every route is reachable, as the guard allows an admin
+    store = AuthStore(log.url)
+    store.add_user("fuzz-admin", "admin", secrets.token_urlsafe(24))
+    token = store.add_token("fuzz", "admin", "fuzz-admin").secret
+    audit = AuditTrail(CloudRecorder(log, status, AUDIT_SOURCE, clock=clock))
     web = WebServer(
         status.snapshot,
         log.dead_letters,
@@ -64,12 +73,13 @@ def _server(folder: Path) -> Any:
         corrections=recorder,
         replanner=replanner,
         desk=OrderDesk(replanner, policy="new"),
+        auth=WebAuth(store, audit),
     )
-    return web.start()
+    return web.start(), token
 
 
 def _rest(folder: Path) -> OneInput:
-    web = _server(folder)
+    web, token = _server(folder)
     address = urlsplit(web.url)
     host, port = address.hostname, address.port
     connection = http.client.HTTPConnection(str(host), int(port), timeout=10)
@@ -78,7 +88,7 @@ def _rest(folder: Path) -> OneInput:
         nonlocal connection
         method, path = ROUTES[data[0] % len(ROUTES)] if data else ROUTES[0]
         body = data[1:]
-        headers = {"Content-Type": "application/json", "X-User": "fuzz"}
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()

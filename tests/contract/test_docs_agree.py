@@ -156,6 +156,13 @@ counts = st.integers(1, 1_000_000)
 names = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30).filter(
     lambda t: "\x7f" not in t
 )
+
+
+def plain(size: int) -> st.SearchStrategy[str]:
+    """Free text without control characters (the contract keeps none but \\n and \\t)."""
+    return st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=size)
+
+
 weights = st.floats(0, 1e6, allow_nan=False)
 plan_orders = st.fixed_dictionaries(
     {"id": names, "product": names, "quantity": st.integers(1, 10**9), "due": times},
@@ -318,14 +325,14 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     ),
     "web.request": st.fixed_dictionaries(
         {
-            "actor": st.none() | st.text(max_size=100),
+            "actor": st.none() | plain(100),
             "role": st.none() | st.sampled_from(WEB_ROLES),
             "via": st.sampled_from(WEB_VIA),
             "token": st.none() | st.from_regex(r"\A[0-9a-f]{16}\Z"),
             "method": st.sampled_from(WEB_METHODS),
-            "route": st.text(max_size=200),
+            "route": plain(200),
             "status": st.integers(100, 599),
-            "address": st.none() | st.text(max_size=100),
+            "address": st.none() | plain(100),
         }
     ),
 }

@@ -14,13 +14,15 @@ from typing import Any
 
 from fuzz.rest import _server
 
+TOKEN = {"value": ""}
+
 
 def post(url: str, body: Any) -> tuple[int, Any]:
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
         method="POST",
-        headers={"Content-Type": "application/json", "X-User": "erp"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN['value']}"},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -32,7 +34,7 @@ def post(url: str, body: Any) -> tuple[int, Any]:
 def test_an_order_batch_over_the_limit_gets_413_and_a_move_to_year_1_gets_422(
     tmp_path: Path,
 ) -> None:
-    web = _server(tmp_path)
+    web, TOKEN["value"] = _server(tmp_path)
     try:
         base = web.url.rstrip("/")
         orders = [
