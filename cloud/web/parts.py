@@ -8,7 +8,7 @@ event log. `create_app` (cloud/web/app.py) takes one of these.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cloud.corrections import CorrectionRecorder
@@ -17,6 +17,7 @@ from cloud.master import MasterData
 from cloud.replan import OrderDesk, Replanner
 from cloud.report import Reports
 from cloud.status import ResourceStatus
+from cloud.web.guard import WebAuth
 
 __all__ = ["DeadLetters", "Snapshot", "WebParts"]
 
@@ -40,3 +41,8 @@ class WebParts:
     reports: Reports | None = None
     #: What /healthz and /readyz answer (cloud/health.py); None: always alive and ready.
     health: Health | None = None
+    #: The Prometheus exposition of the cloud's metrics (cloud/metrics.py), and its token.
+    metrics: Callable[[], bytes] | None = None
+    metrics_token: str | None = None
+    #: Who may do what (cloud/web/guard.py); the default: nobody logs in, nothing is open.
+    auth: WebAuth = field(default_factory=WebAuth)
