@@ -16,6 +16,11 @@ for those parsers too. Example (see `hardware/examples/` for one file per role):
 
     [[station]]
     id = "crimp-01"
+
+    [[rule]]                    # edge rules, any role (agent.rules)
+    id = "stop-red"
+    when = { event = "machine.signal", signal = "run", on = false }
+    do = { stack_light = "red", station = "crimp-01" }
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from contract.topics import SEGMENT_PATTERN
 
 if TYPE_CHECKING:
     from agent.roles.station import StationConfig
+    from agent.rules import Rule
 
 __all__ = [
     "HARDWARE",
@@ -54,7 +60,7 @@ _SYNCHRONOUS: Final = ("FULL", "EXTRA", "NORMAL")
 HARDWARE: Final = ("pi", "emulated")
 _COMMON_KEYS: Final = frozenset({
     "agent", "site", "area", "broker", "outbox", "synchronous", "max_events",
-    "heartbeat_s", "resend_after_s", "role", "hardware",
+    "heartbeat_s", "resend_after_s", "role", "hardware", "rule",
 })  # fmt: skip
 _DEFAULT_ROLE: Final = "station"
 
@@ -67,6 +73,7 @@ class AgentConfig:
         role: The role's name, a key of `agent.roles.ROLES`.
         hardware: `"pi"`, `"emulated"`, or None to let `$TAKTLINE_HARDWARE` (else `pi`) decide.
         role_config: What the role's `parse` returned for its section.
+        rules: The edge rules (`[[rule]]`, see `agent.rules`).
     """
 
     agent: str
@@ -81,6 +88,7 @@ class AgentConfig:
     role: str = _DEFAULT_ROLE
     hardware: str | None = None
     role_config: Any = None
+    rules: tuple[Rule, ...] = ()
 
     @property
     def stations(self) -> tuple[StationConfig, ...]:
@@ -161,6 +169,7 @@ def parse_config(
     """Validates a decoded TOML document; relative paths are taken from `base`."""
     # Imported here, not at the top: role modules import this module's helpers.
     from agent.roles import ROLES
+    from agent.rules import parse_rules
 
     base = base if base is not None else Path.cwd()
     sections = {spec.section or name: name for name, spec in ROLES.items()}
@@ -215,6 +224,7 @@ def parse_config(
         role=role,
         hardware=hardware,
         role_config=spec.parse(section, where, base),
+        rules=parse_rules(data.get("rule"), where),
     )
 
 
