@@ -30,6 +30,7 @@ from cloud.corrections import CorrectionRecorder
 from cloud.errors import ConfigError
 from cloud.health import Health, worker_check
 from cloud.ingest import Ingest
+from cloud.kanban import KanbanRecorder
 from cloud.master import MasterData
 from cloud.plant import Order, parse_orders
 from cloud.reactions import FloorReactions
@@ -133,9 +134,13 @@ class CloudService:
         self.master = MasterData.load(settings.plant) if settings.plant is not None else None
         #: When the plan needs each material (a delivery later than that is flagged late).
         self._needs: dict[str, datetime] = {}
+        #: The plan's demand of each material (sizes the kanban loops).
+        self._demand: dict[str, float] = {}
         if self.master is not None:
             self.master.subscribe(
-                lambda plant: self.status.set_master(StatusMaster.of(plant, self._needs))
+                lambda plant: self.status.set_master(
+                    StatusMaster.of(plant, self._needs, self._demand)
+                )
             )
         self.publisher: PlanPublisher | None = None
         self.desk: OrderDesk | None = None
@@ -159,6 +164,13 @@ class CloudService:
         )
         #: What /healthz and /readyz answer (cloud/health.py).
         self.health = self._health()
+        self.kanban = KanbanRecorder(
+            self.log,
+            self.status,
+            lambda: self.master.plant if self.master is not None else None,
+            clock=clock,
+            write_lock=self.ingest.write_lock,
+        )
         self.web: WebServer | None = None
         if settings.web_port is not None:
             self.web = WebServer(
@@ -173,6 +185,7 @@ class CloudService:
                 desk=self.desk,
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
+                kanban=self.kanban,
             )
 
     def _plan(self, settings: CloudSettings, clock: Clock) -> Replanner:
@@ -235,7 +248,8 @@ class CloudService:
     def _replanned(self, outcome: object) -> None:
         if self.replanner is not None and self.master is not None:
             self._needs = self.replanner.material_needs()
-            self.status.set_master(StatusMaster.of(self.master.plant, self._needs))
+            self._demand = self.replanner.material_demand()
+            self.status.set_master(StatusMaster.of(self.master.plant, self._needs, self._demand))
         if self.web is not None:
             self.web.plan_changed()  # the Plan and Gap pages fetch again
 
@@ -281,7 +295,10 @@ class CloudService:
             self.replanner.publish_all()
             if self.master is not None:
                 self._needs = self.replanner.material_needs()
-                self.status.set_master(StatusMaster.of(self.master.plant, self._needs))
+                self._demand = self.replanner.material_demand()
+                self.status.set_master(
+                    StatusMaster.of(self.master.plant, self._needs, self._demand)
+                )
             self.replanner.start()
         if self._watcher is not None:
             self._watcher.start()

@@ -26,6 +26,7 @@ PAGES: Final = (
     "/tooling",
     "/labour",
     "/deliveries",
+    "/kanban",
     "/corrections",
     "/plan",
     "/gaps",

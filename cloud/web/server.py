@@ -20,6 +20,7 @@ import uvicorn
 
 from cloud.corrections import CorrectionRecorder
 from cloud.health import Health
+from cloud.kanban import KanbanRecorder
 from cloud.master import MasterData
 from cloud.replan import OrderDesk, Replanner
 from cloud.report import Reports
@@ -57,11 +58,21 @@ class WebServer:
         desk: OrderDesk | None = None,
         reports: Reports | None = None,
         health: Health | None = None,
+        kanban: KanbanRecorder | None = None,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         parts = WebParts(
-            snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health
+            snapshot,
+            dead_letters,
+            status,
+            master,
+            corrections,
+            replanner,
+            desk,
+            reports,
+            health,
+            kanban,
         )
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
         self.app = create_app(parts, self.live)
