@@ -169,7 +169,7 @@ def parse_config(
     """Validates a decoded TOML document; relative paths are taken from `base`."""
     # Imported here, not at the top: role modules import this module's helpers.
     from agent.roles import ROLES
-    from agent.rules import parse_rules
+    from agent.rules import check_rule_pins, parse_rules
 
     base = base if base is not None else Path.cwd()
     sections = {spec.section or name: name for name, spec in ROLES.items()}
@@ -211,6 +211,9 @@ def parse_config(
     section = {own: raw} if isinstance(raw, list) else raw
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: {own} must be a table ([{own}]), got {raw!r}")
+    role_config = spec.parse(section, where, base)
+    rules = parse_rules(data.get("rule"), where)
+    check_rule_pins(rules, _role_pins(role_config), where)
     return AgentConfig(
         agent=identifier(data, "agent", where),
         site=identifier(data, "site", where, _SEGMENT_RE),
@@ -223,9 +226,25 @@ def parse_config(
         resend_after_s=positive(data, "resend_after_s", 10.0, where),
         role=role,
         hardware=hardware,
-        role_config=spec.parse(section, where, base),
-        rules=parse_rules(data.get("rule"), where),
+        role_config=role_config,
+        rules=rules,
     )
+
+
+def _role_pins(role_config: Any) -> dict[int, str]:
+    """The BCM pins a station role uses (inputs, buttons, lights, bins, reader resets)."""
+    used: dict[int, str] = {}
+    for station in getattr(role_config, "stations", ()):
+        for name, pin in (*station.inputs, *station.stop_buttons):
+            used[pin] = f"station {station.id}'s {name}"
+        if station.stack_light is not None:
+            for colour in ("green", "amber", "red"):
+                used[getattr(station.stack_light, colour)] = f"station {station.id}'s {colour} lamp"
+        for smart_bin in station.bins:
+            used[smart_bin.dout] = used[smart_bin.sck] = f"bin {smart_bin.id}"
+        for reader in station.readers:
+            used[reader.reset_pin] = f"reader {reader.name}'s reset"
+    return used
 
 
 def load_config(path: str | Path) -> AgentConfig:

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from agent.inputs import StackLight
     from agent.recorder import EventRecorder
 
-__all__ = ["Action", "Rule", "RuleEngine", "parse_rules"]
+__all__ = ["Action", "Rule", "RuleEngine", "check_rule_pins", "parse_rules"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,15 @@ class Rule:
         return True
 
 
+def _pin(data: dict[str, Any], key: str, where: str) -> int:
+    from agent.roles.readers import HEADER_PINS
+
+    pin = integer(data, key, None, where, 2, 27)
+    if pin not in HEADER_PINS:
+        raise ConfigError(f"{where}: {key} = {pin}: not a free BCM pin (use 2-6 or 12-27)")
+    return pin
+
+
 def _action(data: Any, where: str) -> Action:
     if not isinstance(data, dict):
         raise ConfigError(f"{where} must be a table, e.g. {{ output = 26, on = true }}")
@@ -141,7 +150,7 @@ def _action(data: Any, where: str) -> Action:
             return Action(kind, validate_tag_id(data["kanban"]))
         except InvalidTagId as exc:
             raise ConfigError(f"{where}: kanban must be a card's tag id: {exc}") from exc
-    pin = integer(data, kind, None, where, 2, 27)
+    pin = _pin(data, kind, where)
     if kind == "output":
         on = data.get("on", True)
         if not isinstance(on, bool):
@@ -172,7 +181,7 @@ def _parse_rule(data: Any, where: str) -> Rule:
     pins = tuple(int(a.target) for a in actions if a.kind in ("output", "buzzer"))
     if "input" in when:
         check_keys(when, {"input", "active", "debounce_s"}, f"{where}.when")
-        pin = integer(when, "input", None, f"{where}.when", 2, 27)
+        pin = _pin(when, "input", f"{where}.when")
         active = when.get("active", True)
         debounce = when.get("debounce_s", 0.0)
         if not isinstance(active, bool):
@@ -217,7 +226,23 @@ def parse_rules(data: Any, where: str) -> tuple[Rule, ...]:
     inputs = [r.input for r in rules if r.input is not None]
     if len(set(inputs)) != len(inputs):
         raise ConfigError(f"{where}: rule inputs {inputs} repeat; one rule per input pin")
+    outputs = {int(a.target) for r in rules for a in r.actions if a.kind in ("output", "buzzer")}
+    if outputs & set(inputs):
+        raise ConfigError(
+            f"{where}: GPIO{sorted(outputs & set(inputs))} is a rule input and output"
+        )
     return rules
+
+
+def check_rule_pins(rules: tuple[Rule, ...], used: dict[int, str], where: str) -> None:
+    """Rejects a rule pin the role already uses (`used`: BCM pin -> what uses it)."""
+    for rule in rules:
+        for pin in rule.pins:
+            if pin in used:
+                raise ConfigError(
+                    f"{where}: rule {rule.id} uses GPIO{pin}, which is {used[pin]}; "
+                    "give the rule a pin of its own"
+                )
 
 
 class RuleEngine:

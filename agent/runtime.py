@@ -150,7 +150,7 @@ def start_rules(agent: Agent, hardware: Hardware, role: Role) -> RuleEngine:
     light_of = getattr(role, "light_of", None)
     engine = RuleEngine(
         rules,
-        agent.recorder(f"{agent.config.agent}-rules"),
+        agent.recorder(agent.config.agent),  # the agent itself: a source it always owns
         hardware.pin_factory() if uses_pins else None,
         light_of if light_of is not None else (lambda _station: None),
     )
