@@ -5,8 +5,10 @@ driver is given (`Hardware.pin_factory()`: the Pi's lgpio factory, or the `MockF
 `hardware.hx711_chip.HX711Chip` sits). A sample is read only when DOUT is low (one ready):
 `read()` never waits, so a role's poll loop is not held up by the chip's 80 or 10 Hz rate. The
 pulses use the pin objects directly, not the devices' locks, to keep PD_SCK's high time short:
-a high time over 60 us powers the chip down, which a thread switch at the wrong moment can
-cause; such a read comes out wrong, which is why a bin takes the median of its last readings.
+a high time over 60 us powers the chip down (it resets and shifts no more bits), which a thread
+switch or a busy CPU at the wrong moment can cause. The driver times every pulse and discards a
+read in which one may have lasted that long (`discarded`), and a bin takes the median of its
+last readings besides.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 from agent.errors import PinUnavailable
+from taktline.clock import Clock, SystemClock
 
 __all__ = ["GAINS", "HX711"]
 
 #: gain -> extra pulses after the 24 data bits (channel A at 128 or 64; channel B is 32).
 GAINS: Final = {128: 1, 64: 3, 32: 2}
 _BITS: Final = 24
+#: A pulse (both writes) that took this long may have held PD_SCK high past 60 us.
+SUSPECT_PULSE_NS: Final = 50_000
 
 
 class HX711:
@@ -32,10 +37,18 @@ class HX711:
         sck: BCM pin wired to the chip's PD_SCK.
         gain: 128 or 64 (channel A) or 32 (channel B), for every sample after the first.
         name: For error messages.
+        clock: Times the pulses (the hardware factory's clock).
     """
 
     def __init__(
-        self, factory: Any, *, dout: int, sck: int, gain: int = 128, name: str = "hx711"
+        self,
+        factory: Any,
+        *,
+        dout: int,
+        sck: int,
+        gain: int = 128,
+        name: str = "hx711",
+        clock: Clock | None = None,
     ) -> None:
         import gpiozero
 
@@ -43,7 +56,9 @@ class HX711:
             raise ValueError(f"{name}: gain must be one of {sorted(GAINS)}, got {gain!r}")
         self.name = name
         self.extra = GAINS[gain]
+        self.clock = clock or SystemClock()
         self.reads = 0
+        self.discarded = 0
         try:
             self._sck_device = gpiozero.DigitalOutputDevice(
                 sck, pin_factory=factory, initial_value=False
@@ -66,18 +81,25 @@ class HX711:
         return not self._dout.state
 
     def read(self) -> int | None:
-        """One sample in counts (signed 24 bit), or None when none is ready yet."""
+        """One sample in counts (signed 24 bit); None when none is ready or the read is suspect."""
         if self._dout.state:
             return None
-        sck, dout = self._sck, self._dout
-        value = 0
+        sck, dout, clock = self._sck, self._dout, self.clock.monotonic_ns
+        value = longest = 0
         for _ in range(_BITS):
+            start = clock()
             sck.state = True
             sck.state = False
+            longest = max(longest, clock() - start)
             value = (value << 1) | bool(dout.state)
         for _ in range(self.extra):
+            start = clock()
             sck.state = True
             sck.state = False
+            longest = max(longest, clock() - start)
+        if longest >= SUSPECT_PULSE_NS:
+            self.discarded += 1  # the chip may have powered down mid-sample: not to be trusted
+            return None
         self.reads += 1
         return value - (1 << _BITS) if value & (1 << (_BITS - 1)) else value
 

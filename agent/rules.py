@@ -58,7 +58,7 @@ __all__ = ["Action", "Rule", "RuleEngine", "check_rule_pins", "parse_rules"]
 log = logging.getLogger(__name__)
 
 ACTIONS: Final = ("stack_light", "output", "buzzer", "kanban")
-_RULE_KEYS: Final = frozenset({"id", "when", "do", "station"})
+_RULE_KEYS: Final = frozenset({"id", "when", "do"})
 _ACTION_KEYS: Final = {
     "stack_light": frozenset({"stack_light", "station", "blink"}),
     "output": frozenset({"output", "on"}),

@@ -284,6 +284,7 @@ class _Station:
                 sck=bin_config.sck,
                 gain=bin_config.gain,
                 name=f"{config.id} bin {bin_config.id}",
+                clock=hardware.clock,
             )
             self.bins.append(devices.enter_context(SmartBin(bin_config, hx711, hardware.clock)))
         clock, debounce = hardware.clock, config.debounce_s

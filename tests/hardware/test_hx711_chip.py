@@ -24,7 +24,7 @@ def wired(clock: FakeClock) -> Iterator[tuple[HX711Chip, HX711]]:
     factory = MockFactory()
     chip = HX711Chip(clock, rate_hz=80, offset=-8000, counts_per_g=420.0)
     chip.attach(factory, dout=DOUT, sck=SCK)
-    with HX711(factory, dout=DOUT, sck=SCK) as driver:
+    with HX711(factory, dout=DOUT, sck=SCK, clock=clock) as driver:
         yield chip, driver
     factory.close()
 
@@ -67,13 +67,13 @@ def test_gain_pulses_choose_the_next_conversion(clock: FakeClock) -> None:
     chip = HX711Chip(clock)
     chip.attach(factory, dout=DOUT, sck=SCK)
     chip.counts, chip.channel_b_counts = 1000, 77
-    with HX711(factory, dout=DOUT, sck=SCK, gain=32) as driver:
+    with HX711(factory, dout=DOUT, sck=SCK, gain=32, clock=clock) as driver:
         clock.advance(1)
         assert driver.read() == 1000  # the first sample is channel A, gain 128 (power-up)
         assert (chip.channel, chip.gain) == ("B", 32)
         clock.advance(1)
         assert driver.read() == 77
-    with HX711(factory, dout=DOUT, sck=SCK, gain=64) as driver:
+    with HX711(factory, dout=DOUT, sck=SCK, gain=64, clock=clock) as driver:
         clock.advance(1)
         driver.read()
         assert (chip.channel, chip.gain) == ("A", 64)
@@ -96,6 +96,34 @@ def test_clock_held_high_powers_down_and_the_chip_resettles(
     clock.advance(4 / 80)
     chip.load_g = 10
     assert driver.read() == -8000 + 4200
+
+
+def test_a_read_with_a_pulse_long_enough_to_power_down_is_discarded(clock: FakeClock) -> None:
+    class SlowPin:
+        """PD_SCK whose every write takes 70 us of the clock (a busy CPU)."""
+
+        def __init__(self, pin: object) -> None:
+            self.pin = pin
+
+        @property
+        def state(self) -> bool:
+            return bool(self.pin.state)  # type: ignore[attr-defined]
+
+        @state.setter
+        def state(self, value: bool) -> None:
+            clock.advance(70e-6)
+            self.pin.state = value  # type: ignore[attr-defined]
+
+    factory = MockFactory()
+    chip = HX711Chip(clock)
+    chip.attach(factory, dout=DOUT, sck=SCK)
+    with HX711(factory, dout=DOUT, sck=SCK, clock=clock) as driver:
+        clock.advance(1)
+        chip.counts = 1000
+        driver._sck = SlowPin(driver._sck)
+        assert driver.read() is None and driver.discarded == 1  # 70 us high: the chip slept
+        assert chip.power_downs >= 1
+    factory.close()
 
 
 def test_a_read_interrupted_by_a_power_down_does_not_shift_stale_bits(

@@ -1,4 +1,4 @@
-"""e-kanban in the cloud: cards and bins fold into replenishment signals, lost cards, loop sizing."""
+"""e-kanban in the cloud: cards and bins fold into signals, lost cards and loop sizing."""
 
 from __future__ import annotations
 
