@@ -22,9 +22,10 @@ kanban signal from a button). Every firing is a `rule.fired` event in the outbox
 the cloud after a broker or network outage, exactly once.
 
 The rule engine acts on its own thread: an input's edge or a recorded event is queued, and the
-thread sets the outputs first and records the event after, so the time from signal to output is
-a queue hand-off, not an SQLite commit (`bench/edge_rules.py`). The last command wins: a stack
-light a rule set stays until the cloud (or another rule) sets another colour.
+thread sets the outputs; a second thread records the events in firing order, so the time from
+signal to output is a queue hand-off, never an SQLite commit (`bench/edge_rules.py`). The last
+command wins: a stack light a rule set stays until the cloud (or another rule) sets another
+colour.
 
 Edge rules are not a safety function. An output a rule drives is a permissive at most, never an
 interlock a person relies on: a hung Pi, a stuck relay or a mistyped rule must not hurt anyone.
@@ -270,6 +271,10 @@ class RuleEngine:
         #: signal -> output, nanoseconds (perf_counter) of the last firings (newest last).
         self.latencies_ns: list[int] = []
         self._queue: queue.SimpleQueue[tuple[Rule, str, int] | None] = queue.SimpleQueue()
+        #: What the firings leave to record: the outputs never wait for the outbox's disk.
+        self._records: queue.SimpleQueue[tuple[str, str, list[str], list[str]] | None] = (
+            queue.SimpleQueue()
+        )
         self._devices: dict[int, Any] = {}
         self._inputs: dict[str, Any] = {}
         self._by_event: dict[str, list[Rule]] = {}
@@ -285,6 +290,8 @@ class RuleEngine:
                 self._by_event.setdefault(rule.event, []).append(rule)
         self._thread = threading.Thread(target=self._run, name="edge-rules", daemon=True)
         self._thread.start()
+        self._writer = threading.Thread(target=self._write, name="edge-rules-log", daemon=True)
+        self._writer.start()
 
     def _open(self, factory: Any) -> None:
         import gpiozero
@@ -358,11 +365,24 @@ class RuleEngine:
                     kanban.append(str(action.target))
         self.latencies_ns = [*self.latencies_ns[-9999:], time.perf_counter_ns() - at_ns]
         self.fired += 1
-        log.info("rule %s fired on %s: %s", rule.id, trigger, "; ".join(done) or "nothing")
-        for card in kanban:
-            self.recorder.kanban_empty(card)
         if done:
-            self.recorder.rule_fired(rule.id, trigger[:200], [d[:200] for d in done])
+            self._records.put((rule.id, trigger[:200], [d[:200] for d in done], kanban))
+
+    def _write(self) -> None:
+        # Records in firing order, on a thread of its own: an fsync never delays an output.
+        while True:
+            item = self._records.get()
+            if item is None:
+                return
+            rule, trigger, done, kanban = item
+            log.info("rule %s fired on %s: %s", rule, trigger, "; ".join(done))
+            try:
+                for card in kanban:
+                    self.recorder.kanban_empty(card)
+                self.recorder.rule_fired(rule, trigger, done)
+            except Exception:  # a full outbox: the output was set, the record is lost (logged)
+                self.failed += 1
+                log.exception("rule %s fired, but its event could not be recorded", rule)
 
     def _act(self, action: Action) -> bool:
         if action.kind == "stack_light":
@@ -401,6 +421,8 @@ class RuleEngine:
         self._closed = True
         self._queue.put(None)
         self._thread.join(5)
+        self._records.put(None)
+        self._writer.join(10)
         for timer in self._timers:
             timer.cancel()
         self._release()

@@ -59,6 +59,8 @@ class Agent:
         )
         #: Told of every event a recorder commits (the edge rules, `agent.rules`).
         self.listeners: list[Callable[[Event], None]] = []
+        #: The running edge rules (`start_role` starts them when the config has any).
+        self.rules: RuleEngine | None = None
         self._started = time.monotonic()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -155,6 +157,7 @@ def start_rules(agent: Agent, hardware: Hardware, role: Role) -> RuleEngine:
         light_of if light_of is not None else (lambda _station: None),
     )
     agent.listeners.append(engine.on_event)
+    agent.rules = engine
     devices = getattr(role, "devices", None)
     if devices is not None:  # the role's ExitStack: closed (rules first) when it stops
         devices.callback(engine.close)
