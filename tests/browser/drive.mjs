@@ -45,6 +45,7 @@ try {
     tooling: ["/tooling", "table"],
     labour: ["/labour", "table"],
     deliveries: ["/deliveries", "table"],
+    kanban: ["/kanban", "table"],
     corrections: ["/corrections", "#correction-form"],
   };
   result.text = {};
