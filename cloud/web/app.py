@@ -1,8 +1,8 @@
 """The web application: routes and a stack of middleware, built from the cloud's parts.
 
 `create_app(parts)` is the factory (no globals): one module per group of routes — status,
-live (the SSE push), plan, report, master, corrections, kanban, pages — and the middleware every route
-shares. Errors are problem documents (`problems.py`); bodies are bounded and typed
+live (the SSE push), plan, report, master, corrections, kanban, pages — and the middleware every
+route shares. Errors are problem documents (`problems.py`); bodies are bounded and typed
 (`bodies.py`). The HTTP server around it (`server.py`) adds what an ASGI application cannot
 see: a deadline for each request to arrive, and a connection limit.
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cloud.kanban import KanbanApi, KanbanRecorder
+from cloud.kanban import KanbanRecorder, LoopRefused, UnknownLoop
 from cloud.plant import Plant, PlantInvalid, load_orders, load_plant, parse_plant
 from cloud.replan import Engine, Replanner
 from cloud.replan.triggers import OrderChanged
@@ -147,23 +147,16 @@ def test_a_planner_sets_a_loop_as_an_event_in_the_log(tmp_path: Path) -> None:
     status = ResourceStatus()
     status.set_master(StatusMaster.of(plant, demand={"terminal-a": 5.0}))
     recorder = KanbanRecorder(log, status, lambda: plant, clock=FakeClock(T0))
-    api = KanbanApi(status, recorder)
-    reply = api.post(
-        "/api/kanban/loops/KB-TERM-A",
-        json.dumps({"cards": 6, "safety": 0.5, "reason": "more demand"}).encode(),
-        "eva",
-    )
-    assert reply.code == 201, reply.body
-    event = reply.body["event"]
+    event = recorder.set_loop("KB-TERM-A", "eva", cards=6, safety=0.5, reason="more demand")
     assert (event["type"], event["source"], event["agent"]) == (
         "kanban.loop",
         "cloud-kanban",
         "cloud",
     )
-    loop = api.get().body["loops"]["KB-TERM-A"]
+    loop = status.kanban_view()["loops"]["KB-TERM-A"]
     assert (loop["cards"], loop["safety"], loop["set_by"]) == (6, 0.5, "eva")
     assert loop["recommended"] == recommended_cards(plant.kanban["KB-TERM-A"], 5.0, 0.5)
-    api.post("/api/kanban/loops/KB-TERM-A", b'{"safety": 0.1}', "ben")
+    recorder.set_loop("KB-TERM-A", "ben", safety=0.1)
     # The log is the truth: a status rebuilt from it shows the same loop.
     rebuilt = ResourceStatus()
     rebuilt.set_master(StatusMaster.of(plant, demand={"terminal-a": 5.0}))
@@ -174,11 +167,13 @@ def test_a_planner_sets_a_loop_as_an_event_in_the_log(tmp_path: Path) -> None:
     # A new recorder continues the source's sequence.
     KanbanRecorder(log, status, lambda: plant).set_loop("KB-TERM-A", "eva", cards=5)
     assert log.count() == 3
-    assert api.post("/api/kanban/loops/NOPE", b'{"cards": 2}', "eva").code == 404
-    assert api.post("/api/kanban/loops/KB-TERM-A", b"{}", "eva").code == 422
-    assert api.post("/api/kanban/loops/KB-TERM-A", b'{"cards": 0}', "eva").code == 422
-    assert api.post("/api/kanban/loops/KB-TERM-A", b'{"cards": 2}', None).code == 400
-    assert api.post("/api/kanban/loops/KB-TERM-A", b'{"size": 2}', "eva").code == 400
+    with pytest.raises(UnknownLoop, match="KB-TERM-A"):
+        recorder.set_loop("NOPE", "eva", cards=2)
+    with pytest.raises(LoopRefused, match="changes nothing"):
+        recorder.set_loop("KB-TERM-A", "eva")
+    with pytest.raises(LoopRefused, match="cards"):
+        recorder.set_loop("KB-TERM-A", "eva", cards=0)
+    assert log.count() == 3
     assert "kanban.loop" in CLOUD_EVENT_TYPES and "cloud-kanban" in CLOUD_SOURCES
     log.close()
 

@@ -94,6 +94,9 @@ def test_the_loop_size_follows_the_plan_and_a_planner_sets_it(cloud: CloudServic
         ("cloud-kanban", 5, "ana")
     ]
     code, body, _ = call(cloud, "post", "/api/kanban/loops/KB-NONE", {"cards": 2, "user": "ana"})
-    assert code == 404 and "KB-TERM" in body["error"]
-    code, body, _ = call(cloud, "post", "/api/kanban/loops/KB-TERM", {"safety": 11, "user": "a"})
-    assert code == 422, body
+    assert code == 404 and "KB-TERM" in body["detail"], body
+    for bad in ({"safety": 11, "user": "a"}, {"user": "a"}, {"cards": 0, "user": "a"},
+                {"cards": 2}, {"size": 2, "user": "a"}, {"cards": "two", "user": "a"}):  # fmt: skip
+        code, body, _ = call(cloud, "post", "/api/kanban/loops/KB-TERM", bad)
+        assert code == 422, (bad, body)
+    assert len([e for _, e, _ in cloud.log.replay() if e["type"] == "kanban.loop"]) == 1
