@@ -22,6 +22,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy bench/fuzz.py
 
 # The firmware against the MicroPython stubs (installed into .cache/, not the venv).
 typecheck-firmware: $(STAMP)

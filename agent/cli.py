@@ -27,6 +27,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--check", action="store_true", help="validate the config and exit (0 when it is good)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="agent_command", metavar="COMMAND")
+    commands.add_parser(
+        "resend-refused",
+        help="move the events the broker refused back into the outbox to be sent again",
+        description="After the broker's ACL (or the agent's identity) was fixed: the events "
+        "in the outbox's local dead-letter table go back to the queue with the same keys; the "
+        "running agent (or the next start) sends them, and the cloud applies each once.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,13 +48,27 @@ def run(args: argparse.Namespace) -> int:
     except AgentError as exc:
         print(f"taktline agent: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "agent_command", None) == "resend-refused":
+        from agent.outbox import Outbox
+
+        with Outbox(config.outbox, agent=config.agent) as outbox:
+            moved = outbox.requeue_dead_letters()
+        print(f"{moved} refused event(s) back in the outbox {config.outbox} to be sent again")
+        return 0
     if args.check:
+        try:  # everything the run reads before it starts: the password file too
+            config.broker_settings()
+        except AgentError as exc:
+            print(f"taktline agent: {exc}", file=sys.stderr)
+            return 2
         print(
             f"{args.config}: agent {config.agent} at {config.site}/{config.area}, "
             f"role {config.role}, is valid"
         )
         return 0
+    from agent.metrics import agent_metrics
     from agent.runtime import Agent, start_role
+    from agent.watchdog import Watchdog
     from hardware.factory import HardwareError, hardware_factory
 
     stop = threading.Event()
@@ -67,6 +89,12 @@ def run(args: argparse.Namespace) -> int:
         except (AgentError, HardwareError) as exc:  # pins in use or missing: say which, stop
             print(f"taktline agent: cannot start role {config.role}: {exc}", file=sys.stderr)
             return 3
+        workers = agent.worker_health
+        watchdog = Watchdog(workers).start()  # READY=1, then WATCHDOG=1 while workers live
+        metrics = agent_metrics(agent, workers)
+        if config.metrics is not None:
+            port = metrics.serve(*config.metrics)
+            logging.info("metrics on http://%s:%d/metrics", config.metrics[0], port)
         with role:
             logging.info(
                 "agent %s up as %s on %s hardware: outbox %s (%d pending), broker %s",
@@ -75,9 +103,11 @@ def run(args: argparse.Namespace) -> int:
                 hardware.kind,
                 config.outbox,
                 agent.outbox.depth(),
-                config.broker,
+                config.broker_url,
             )
             stop.wait()
             logging.info("stopping the %s role", config.role)
+            watchdog.stop()
+            metrics.close()
         logging.info("stopping: %d events pending in the outbox", agent.outbox.depth())
     return 0

@@ -11,7 +11,8 @@ for those parsers too. Example (see `hardware/examples/` for one file per role):
     area = "harness"
     role = "station"            # station (default), gate, rest or lorry
     hardware = "pi"             # pi, or emulated (never chosen silently)
-    broker = "mqtt://127.0.0.1:1883"
+    broker = "mqtt://pi-crimp-01@127.0.0.1:1883"
+    broker_password_file = "/etc/taktline/broker.password"   # or $TAKTLINE_BROKER_PASSWORD
     outbox = "/var/lib/taktline/outbox.db"
 
     [[station]]
@@ -25,6 +26,8 @@ for those parsers too. Example (see `hardware/examples/` for one file per role):
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import tomllib
 from collections.abc import Iterable
@@ -35,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final
 from agent.errors import ConfigError
 from contract.fields import ID_PATTERN
 from contract.topics import SEGMENT_PATTERN
+from taktline.mqtt import BrokerSettings, read_secret, redacted
 
 if TYPE_CHECKING:
     from agent.roles.station import StationConfig
@@ -51,18 +55,24 @@ __all__ = [
     "need",
     "parse_config",
     "positive",
+    "read_config",
     "relative_path",
 ]
 
-ID_RE: Final = re.compile(ID_PATTERN)
-_SEGMENT_RE: Final = re.compile(SEGMENT_PATTERN)
+ID_RE: Final = re.compile(ID_PATTERN, re.ASCII)
+_SEGMENT_RE: Final = re.compile(SEGMENT_PATTERN, re.ASCII)
+#: Where the broker password comes from when the config names no file (never argv, never logs).
+PASSWORD_ENV: Final = "TAKTLINE_BROKER_PASSWORD"
 _SYNCHRONOUS: Final = ("FULL", "EXTRA", "NORMAL")
 HARDWARE: Final = ("pi", "emulated")
 _COMMON_KEYS: Final = frozenset({
-    "agent", "site", "area", "broker", "outbox", "synchronous", "max_events",
-    "heartbeat_s", "resend_after_s", "role", "hardware", "rule",
+    "agent", "site", "area", "broker", "broker_password_file", "outbox", "synchronous",
+    "max_events",
+    "heartbeat_s", "resend_after_s", "role", "hardware", "metrics", "rule",
 })  # fmt: skip
 _DEFAULT_ROLE: Final = "station"
+#: The largest number of seconds (or other positive quantity) a config may give: about a year.
+_MAX_SECONDS: Final = 31_622_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,31 @@ class AgentConfig:
     hardware: str | None = None
     role_config: Any = None
     rules: tuple[Rule, ...] = ()
+    #: Where the agent serves its Prometheus metrics (`host:port`), or None for nowhere.
+    metrics: tuple[str, int] | None = None
+    #: the broker password file (`broker_password_file`), read when the agent starts
+    broker_password_file: Path | None = None
+
+    @property
+    def broker_url(self) -> str:
+        """The broker URL with any password in it replaced by `***` (for logs)."""
+        return redacted(self.broker)
+
+    def broker_settings(self) -> BrokerSettings:
+        """The broker settings, with the password from the file or `$TAKTLINE_BROKER_PASSWORD`.
+
+        A password in the URL itself is kept (the config file is the agent's own, 0600) unless
+        a file or the environment gives one.
+        """
+        file = str(self.broker_password_file) if self.broker_password_file else None
+        try:
+            password = read_secret(file=file, env=PASSWORD_ENV)
+        except ValueError as exc:
+            raise ConfigError(f"broker_password_file: {exc}") from exc
+        settings = BrokerSettings.from_url(self.broker)
+        if password is None:
+            return settings
+        return BrokerSettings.from_url(self.broker, password=password)
 
     @property
     def stations(self) -> tuple[StationConfig, ...]:
@@ -115,7 +150,7 @@ def need(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
 def identifier(data: dict[str, Any], key: str, where: str, pattern: re.Pattern[str] = ID_RE) -> str:
     """A required name matching `pattern` (the contract's id pattern by default)."""
     value: str = need(data, key, str, where)
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise ConfigError(
             f"{where}: {key} {value!r} does not match {pattern.pattern}; use letters, digits, "
             "'-', '_' or '.'"
@@ -123,11 +158,18 @@ def identifier(data: dict[str, Any], key: str, where: str, pattern: re.Pattern[s
     return value
 
 
-def positive(data: dict[str, Any], key: str, default: float, where: str) -> float:
-    """An optional number > 0."""
+def positive(
+    data: dict[str, Any], key: str, default: float, where: str, high: float = _MAX_SECONDS
+) -> float:
+    """An optional number > 0 (and at most `high`: by default about a year of seconds)."""
     value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{where}: {key} must be a positive number, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= high
+    ):
+        raise ConfigError(f"{where}: {key} must be a positive number up to {high:g}, got {value!r}")
     return float(value)
 
 
@@ -154,8 +196,8 @@ def check_keys(data: dict[str, Any], allowed: Iterable[str], where: str) -> None
 
 def relative_path(value: Any, key: str, where: str, base: Path) -> Path:
     """A path; a relative one is taken from `base` (the config file's folder)."""
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{where}: {key} must be a file path, got {value!r}")
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise ConfigError(f"{where}: {key} must be a file path (no NUL), got {value!r}")
     path = Path(value)
     return path if path.is_absolute() else base / path
 
@@ -198,15 +240,27 @@ def parse_config(
         raise ConfigError(
             f"{where}: synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}"
         )
-    outbox = Path(data.get("outbox", "outbox.db"))
-    if not outbox.is_absolute():
-        outbox = base / outbox
+    outbox = relative_path(data.get("outbox", "outbox.db"), "outbox", where, base)
     broker = data.get("broker", "mqtt://127.0.0.1:1883")
     if not isinstance(broker, str) or not broker.startswith(("mqtt://", "mqtts://")):
-        raise ConfigError(f"{where}: broker must be an mqtt:// or mqtts:// URL, not {broker!r}")
+        shown = redacted(broker) if isinstance(broker, str) else repr(broker)
+        raise ConfigError(f"{where}: broker must be an mqtt:// or mqtts:// URL, not {shown}")
+    try:
+        BrokerSettings.from_url(broker)  # what the run does: --check must refuse what it refuses
+    except ValueError as exc:
+        raise ConfigError(f"{where}: broker: {exc}") from exc
+    password_file = data.get("broker_password_file")
+    if password_file is not None:
+        password_file = relative_path(password_file, "broker_password_file", where, base)
     max_events = data.get("max_events", 1_000_000)
-    if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
-        raise ConfigError(f"{where}: max_events must be a positive integer, got {max_events!r}")
+    if (
+        isinstance(max_events, bool)
+        or not isinstance(max_events, int)
+        or not 1 <= max_events <= 1_000_000_000
+    ):
+        raise ConfigError(
+            f"{where}: max_events must be an integer from 1 to 1000000000, got {max_events!r}"
+        )
     raw = data.get(own, {})
     section = {own: raw} if isinstance(raw, list) else raw
     if not isinstance(section, dict):
@@ -228,6 +282,8 @@ def parse_config(
         hardware=hardware,
         role_config=role_config,
         rules=rules,
+        broker_password_file=password_file,
+        metrics=_address(data, "metrics", where),
     )
 
 
@@ -247,13 +303,42 @@ def _role_pins(role_config: Any) -> dict[int, str]:
     return used
 
 
+def _address(data: dict[str, Any], key: str, where: str) -> tuple[str, int] | None:
+    """`host:port` (IPv6 as `[::1]:9101`), or None when the key is absent."""
+    value = data.get(key)
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else ""
+    host, _, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f'{where}: {key} must be "host:port" with a port from 1 to 65535, got {value!r}; '
+            f'e.g. {key} = "127.0.0.1:9101"'
+        )
+    return host, int(port)
+
+
 def load_config(path: str | Path) -> AgentConfig:
     """Reads and validates an agent's TOML file."""
+    if "\x00" in os.fspath(path):
+        raise ConfigError(f"agent config path {os.fspath(path)!r} holds a NUL")
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read agent config {path}: {exc.strerror}") from exc
+    return read_config(raw, str(path), path.parent)
+
+
+def read_config(raw: bytes, where: str, base: Path) -> AgentConfig:
+    """Validates a config file's bytes (UTF-8 TOML); every fault is a `ConfigError`."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text ({exc})") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return parse_config(data, str(path), path.parent)
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{where}: not valid TOML: nested too deeply") from exc
+    return parse_config(data, where, base)

@@ -45,6 +45,7 @@ import sqlite_utils
 from agent.errors import OutboxCorrupt, OutboxFull
 from contract import Event
 from taktline.clock import Clock, SystemClock, utc_iso
+from taktline.files import create_private
 
 __all__ = [
     "ALARM_RESERVE",
@@ -97,6 +98,7 @@ class Outbox:
         self.max_events = max_events
         self._clock = clock or SystemClock()
         self._lock = threading.Lock()
+        create_private(self.path)  # the unconfirmed events of a station: owner only
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db = sqlite_utils.Database(conn)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -444,6 +446,25 @@ class Outbox:
             self._dead += moved
             self._maybe_resume()
         return moved
+
+    def requeue_dead_letters(self) -> int:
+        """Moves every local dead letter back to the queue (same keys); returns how many.
+
+        For events the broker refused once its ACL or the agent's identity is fixed: they are
+        sent again (new local ids, so a running uplink picks them up), and the cloud applies
+        each once. A key already queued again is not doubled.
+        """
+        with self._lock, self._db.atomic():
+            moved = self._db.execute(
+                "INSERT OR IGNORE INTO events (instance, seq, type, created, body) "
+                "SELECT instance, seq, json_extract(body, '$.type'), ?, body FROM dead_letters "
+                "ORDER BY id",
+                [self._clock.now().timestamp()],
+            ).rowcount
+            self._db.execute("DELETE FROM dead_letters")
+            self._depth += moved
+            self._dead = 0
+        return int(moved)
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """The locally dead-lettered events with their reasons, oldest first."""

@@ -11,19 +11,19 @@ outbox is closed, nothing pending is lost (it is sent at the next start).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from agent.config import AgentConfig
+from agent.errors import OutboxFull
 from agent.outbox import Outbox
 from agent.recorder import EventRecorder
 from agent.uplink import Uplink
 from contract import AgentPath, Event
 from taktline.clock import Clock, SystemClock
-from taktline.mqtt import BrokerSettings
+from taktline.supervise import Worker, WorkerHealth
 
 if TYPE_CHECKING:
     from agent.roles import Role
@@ -53,7 +53,7 @@ class Agent:
         self.uplink = Uplink(
             self.outbox,
             self.path,
-            BrokerSettings.from_url(config.broker),
+            config.broker_settings(),
             clock=self.clock,
             resend_after_s=config.resend_after_s,
         )
@@ -62,8 +62,16 @@ class Agent:
         #: The running edge rules (`start_role` starts them when the config has any).
         self.rules: RuleEngine | None = None
         self._started = time.monotonic()
-        self._stop = threading.Event()
-        self._heartbeat: threading.Thread | None = None
+        self._heartbeat = Worker(f"heartbeat-{config.agent}", self._beat, backoff_max_s=5.0)
+        #: The running role, once `start_role` started it (its poller is watched too).
+        self.role: Role | None = None
+
+    def worker_health(self) -> list[WorkerHealth]:
+        """The states of the agent's supervised workers: uplink, heartbeat, the role's poller."""
+        out = [self.uplink.health(), self._heartbeat.health()]
+        if self.role is not None:
+            out.append(self.role.health())
+        return out
 
     def recorder(self, source: str, station: str | None = None) -> EventRecorder:
         """The device-layer API for one source device (reader, input board) at a station."""
@@ -82,29 +90,27 @@ class Agent:
             source=self.config.agent,
         )
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self.config.heartbeat_s):
+    def _beat(self, worker: Worker) -> None:
+        while not worker.wait(self.config.heartbeat_s):
             try:
                 self.heartbeat()
-            except Exception:  # a full outbox must not kill the heartbeat thread
-                log.exception("heartbeat not recorded")
+            except OutboxFull as exc:  # a full outbox (or disk) is its own alarm, not a fault
+                log.warning("heartbeat not recorded: %s", exc)
+            worker.beat()
 
     def start(self) -> Agent:
-        """Starts the uplink and the heartbeat."""
+        """Starts the uplink and the heartbeat (supervised workers)."""
         self.uplink.start()
-        self.heartbeat()
-        self._heartbeat = threading.Thread(
-            target=self._beat, name=f"heartbeat-{self.config.agent}", daemon=True
-        )
+        try:
+            self.heartbeat()
+        except OutboxFull as exc:
+            log.warning("heartbeat not recorded: %s", exc)
         self._heartbeat.start()
         return self
 
     def stop(self) -> None:
         """Stops heartbeat and uplink, then closes the outbox; pending events stay in it."""
-        self._stop.set()
-        if self._heartbeat is not None:
-            self._heartbeat.join(5)
-            self._heartbeat = None
+        self._heartbeat.stop(5)
         self.uplink.stop()
         self.outbox.close()
 
@@ -134,6 +140,7 @@ def start_role(agent: Agent, hardware: Hardware) -> Role:
         config = spec.parse({}, f"agent {agent.config.agent}", agent.config.outbox.parent)
     role = spec.start(agent, config, hardware)
     role.alarms = agent.outbox.raise_alarm  # a role's poll failing again and again is an alarm
+    agent.role = role
     if agent.config.rules:
         try:
             start_rules(agent, hardware, role)

@@ -31,6 +31,7 @@ from agent.errors import AgentError, OutboxFull
 from agent.outbox import Outbox
 from contract import Event, tag_id_from_uid
 from contract.errors import ContractError
+from contract.fields import ID_RE, MAX_SEQ, PLAUSIBLE_BEHIND
 from taktline.clock import Clock, SystemClock, utc_iso
 from taktline.supervise import Worker
 
@@ -139,21 +140,32 @@ class _Decoder:
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        #: the frame in progress ran past MAX_ENCODED: drop it whole at its delimiter
+        self._overflow = False
         self.errors = 0
 
     def feed(self, data: bytes) -> list[bytes]:
+        """The good frames completed by `data`, as the firmware's `Decoder` would hand them on.
+
+        However the bytes are split into calls, the frames are the same: a run longer than
+        MAX_ENCODED is dropped whole at its delimiter, and a frame longer than MAX_FRAME is an
+        error (fuzz/ compares the two decoders byte for byte).
+        """
         frames: list[bytes] = []
         self._buf += data
         *chunks, rest = bytes(self._buf).split(b"\x00")
+        if chunks and self._overflow:
+            chunks[0] = b"\xff" * (MAX_ENCODED + 1)  # the overflowed run ends here: dropped
+            self._overflow = False
         self._buf = bytearray(rest)
         if len(self._buf) > MAX_ENCODED:
             self._buf.clear()  # the delimiter will come; this frame is lost anyway
-            self.errors += 1
+            self._overflow = True
         for chunk in chunks:
             if not chunk:
                 continue
             frame = cobs_decode(chunk) if len(chunk) <= MAX_ENCODED else None
-            if frame is None or len(frame) < 3 or crc16(frame) != 0:
+            if frame is None or not 3 <= len(frame) <= MAX_FRAME or crc16(frame) != 0:
                 self.errors += 1
                 continue
             frames.append(frame[:-2])
@@ -211,6 +223,8 @@ class LinkStats:
     rejected: int = 0
     unregistered: int = 0
     outbox_full: int = 0
+    #: frames with a good CRC that do not parse (a HELLO whose lengths point past its end, ...)
+    bad_frames: int = 0
 
 
 @dataclass
@@ -324,7 +338,13 @@ class SerialLink:
         if data:
             for body in self._decoder.feed(data):
                 self.stats.frames += 1
-                self._handle(body)
+                try:
+                    self._handle(body)
+                except OSError:
+                    raise  # the port itself failed: `_serve` waits for it
+                except Exception as exc:  # one frame never stops the node's link
+                    self.stats.bad_frames += 1
+                    log.warning("serial link: frame %s not handled: %r", body[:64].hex(), exc)
             self.stats.decode_errors = self._decoder.errors
         self._resend_commands()
 
@@ -342,17 +362,12 @@ class SerialLink:
             if command is not None:
                 command.done.set()
         else:
-            log.warning("serial link: unexpected frame %s", body.hex())
+            self.stats.bad_frames += 1
+            log.warning("serial link: unexpected frame %s", body[:64].hex())
 
     def _on_hello(self, body: bytes) -> None:
         _, inst, uptime_us, next_seq, depth, overflow, cause = _HELLO_HEAD.unpack_from(body)
-        i = _HELLO_HEAD.size
-        texts: list[str] = []
-        for _ in range(2):
-            size = body[i]
-            texts.append(body[i + 1 : i + 1 + size].decode("ascii", "replace"))
-            i += 1 + size
-        version, node_id = texts
+        version, node_id = _hello_texts(body)
         previous = self.node
         self._instances[inst] = node_id
         self.node = NodeInfo(
@@ -386,6 +401,10 @@ class SerialLink:
         received = self.clock.now()
         age_us = max(0, sent_us - event_us)
         try:
+            if age_us > _MAX_AGE_US:
+                raise ValueError(f"event of {age_us} µs before its frame was sent is implausible")
+            if event_us * 1000 > MAX_SEQ:
+                raise ValueError(f"event time {event_us} µs on the node's clock is out of range")
             event = Event(
                 type=_EVENT_TYPES.get(kind, "unknown"),
                 source=node_id,
@@ -474,6 +493,30 @@ class SerialLink:
             if now - command.last_sent_ns >= self.command_retry_ns:
                 command.last_sent_ns = now
                 self._write(command.frame)
+
+
+#: The oldest an event in a node's ring can be when it is sent: its ring holds minutes, not years.
+_MAX_AGE_US: Final = int(PLAUSIBLE_BEHIND.total_seconds()) * 1_000_000
+
+
+def _hello_texts(body: bytes) -> tuple[str, str]:
+    """The firmware version and node id after a HELLO's head; ValueError when they do not fit.
+
+    Each is a length byte and that many ASCII bytes; a length past the frame's end, or a node id
+    that is no contract id, is a bad frame, never an IndexError.
+    """
+    i = _HELLO_HEAD.size
+    texts: list[str] = []
+    for _ in range(2):
+        if i >= len(body) or i + 1 + body[i] > len(body):
+            raise ValueError(f"HELLO of {len(body)} bytes: a text length points past its end")
+        size = body[i]
+        texts.append(body[i + 1 : i + 1 + size].decode("ascii", "replace"))
+        i += 1 + size
+    version, node_id = texts
+    if not ID_RE.fullmatch(node_id):
+        raise ValueError(f"HELLO names node {node_id!r}, not a valid id")
+    return version, node_id
 
 
 _EVENT_TYPES: Final = {

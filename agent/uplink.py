@@ -12,10 +12,12 @@ publish: those events move to the outbox's dead-letter table and one `agent.alar
 instead of retrying forever. On MQTT 3.1.1 a broker acknowledges a refused publish like any other,
 so the agent cannot tell; such events are re-sent until the cloud settles them.
 
-The resend timer backs off: each resend of the same unconfirmed window doubles the wait (up to
-`resend_max_s`), and after `UNCONFIRMED_AFTER` resends one `unconfirmed` alarm is raised (a cloud
-that cannot take these events — a newer contract version, a bug — must not be flooded, and must
-not stay unnoticed); the first confirmation resets both.
+The resend timer backs off and adapts: only the oldest unconfirmed batch is sent again, after
+the longer of `resend_after_s` (doubled per resend in a row, up to `resend_max_s`) and four
+times the confirmation time recently seen (a busy cloud is given the time it takes); after
+`UNCONFIRMED_AFTER` resends in a row one `unconfirmed` alarm is raised (a cloud that cannot take
+these events — a newer contract version, a bug — must not be flooded, and must not stay
+unnoticed); progress on the oldest batch resets both. A reconnect sends everything again.
 
 The thread is a supervised worker (`taktline.supervise`): an error escaping the loop (a full disk
 while applying confirmations, a database error) is logged, backed off and the loop runs again
@@ -110,6 +112,8 @@ class Uplink:
         self._unconfirmed_alarm = False
         self._faulted = False
         self._next_tick = 0.0
+        #: Smoothed time from sending a batch to its confirmation (EWMA), once one was seen.
+        self._confirm_s: float | None = None
         self.stats = UplinkStats()
         self._clock = clock or SystemClock()
         offline = AgentStatus(path.agent, "offline", utc_iso(self._clock.now())).encode()
@@ -169,6 +173,11 @@ class Uplink:
         self._to_subscribe.append(topic)
 
     @property
+    def connections(self) -> int:
+        """How many times the MQTT session connected."""
+        return self._session.connect_count
+
+    @property
     def is_connected(self) -> bool:
         """Whether the MQTT session is up."""
         return self._session.is_connected
@@ -198,6 +207,7 @@ class Uplink:
         self._rewind()  # (again, after a fault) send everything unconfirmed
 
         def stopping() -> bool:
+            worker.tick()  # waiting for the broker is not being stuck
             return worker.stopping
 
         while not worker.stopping:
@@ -304,7 +314,11 @@ class Uplink:
         while self._in_flight and not self.outbox.has_pending_between(
             self._in_flight[0].first_id, self._in_flight[0].last_id
         ):
-            self._in_flight.popleft()
+            done = self._in_flight.popleft()
+            took = time.monotonic() - done.sent_at
+            self._confirm_s = (
+                took if self._confirm_s is None else 0.8 * self._confirm_s + 0.2 * took
+            )
             progress = True
         if progress and self._resends_in_a_row:
             self._resend_wait = self.resend_after_s
@@ -329,9 +343,20 @@ class Uplink:
                     source=self.path.agent,
                 )
 
+    def _resend_due_s(self) -> float:
+        """How long the oldest batch may wait for its confirmation before it is sent again.
+
+        Never less than the back-off (`resend_after_s`, doubled per resend in a row), and at
+        least four times the confirmation time recently seen: a busy cloud with a long queue
+        (a backlog, a hundred agents draining at once) is given the time it takes, instead of
+        being sent everything again.
+        """
+        seen = 4.0 * self._confirm_s if self._confirm_s is not None else 0.0
+        return max(self._resend_wait, min(seen, self.resend_max_s))
+
     def _send_due(self) -> None:
         now = time.monotonic()
-        if self._in_flight and now - self._in_flight[0].sent_at > self._resend_wait:
+        if self._in_flight and now - self._in_flight[0].sent_at > self._resend_due_s():
             self.stats.resends += 1
             self._resends_in_a_row += 1
             self._resend_wait = min(self._resend_wait * 2, self.resend_max_s)
@@ -344,28 +369,43 @@ class Uplink:
                     f"{self._resends_in_a_row + 1} times without a confirmation; resending "
                     f"every {self._resend_wait:g} s at most",
                 )
-            self._rewind()
+            # only the oldest batch goes again; the later ones are still on their way
+            head = self._in_flight[0]
+            rows = [
+                row
+                for row in self.outbox.pending(head.first_id - 1, self.batch_size)
+                if row[0] <= head.last_id
+            ]
+            if rows and self._publish(rows) is not None:
+                head.sent_at = time.monotonic()
+            elif not rows:
+                self._in_flight.popleft()
         while len(self._in_flight) < self.max_in_flight:
             rows = self.outbox.pending(self._cursor, self.batch_size)
             if not rows:
                 return
-            bodies: list[str] = []
-            size = 0
-            for _, body in rows:
-                if bodies and size + len(body) > _MAX_BATCH_BYTES:
-                    break
-                bodies.append(body)
-                size += len(body) + 1
-            first_id, last_id = rows[0][0], rows[len(bodies) - 1][0]
-            stamp = SentStamp(
-                utc_iso(self._clock.now()), self._clock.monotonic_ns(), self._clock.boot
-            )
-            payload = encode_batch(self.path.agent, stamp, bodies)
-            info = self._session.client.publish(self.path.events, payload, qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            sent = self._publish(rows)
+            if sent is None:
                 return  # connection lost: the reconnect rewinds and re-sends
-            self._mids[info.mid] = (first_id, last_id)
-            self._in_flight.append(_InFlight(first_id, last_id, time.monotonic()))
-            self._cursor = last_id
-            self.stats.messages_sent += 1
-            self.stats.events_sent += len(bodies)
+            self._in_flight.append(_InFlight(sent[0], sent[1], time.monotonic()))
+            self._cursor = sent[1]
+
+    def _publish(self, rows: list[tuple[int, str]]) -> tuple[int, int] | None:
+        """Publishes as many of `rows` as fit one message; returns their first and last ids."""
+        bodies: list[str] = []
+        size = 0
+        for _, body in rows:
+            if bodies and size + len(body) > _MAX_BATCH_BYTES:
+                break
+            bodies.append(body)
+            size += len(body) + 1
+        first_id, last_id = rows[0][0], rows[len(bodies) - 1][0]
+        stamp = SentStamp(utc_iso(self._clock.now()), self._clock.monotonic_ns(), self._clock.boot)
+        payload = encode_batch(self.path.agent, stamp, bodies)
+        info = self._session.client.publish(self.path.events, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return None
+        self._mids[info.mid] = (first_id, last_id)
+        self.stats.messages_sent += 1
+        self.stats.events_sent += len(bodies)
+        return first_id, last_id

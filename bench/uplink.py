@@ -9,7 +9,11 @@ the cloud (ingest + SQLite event log + status) in this one, and measures:
    beside the naive baseline: one paho QoS 1 publish per event to a bare subscriber (no outbox,
    no validation, no log);
 3. end-to-end latency at 500 events/s live (append to cloud commit; p50/p99), beside the naive
-   baseline's publish-to-receipt latency at the same rate.
+   baseline's publish-to-receipt latency at the same rate;
+4. back-pressure: sends per event while a 40,000-event backlog drains with a short resend
+   timeout (0.2 s, far below the time the cloud needs for the window in flight), beside the same
+   drain with a timeout that never fires (1.0 sends per event, the floor): the adaptive resend
+   sends only the oldest batch again, after four times the confirmation time it sees.
 
 Prints one line per measurement with the ratio to its reference, then a JSON line with
 `drain_events_per_s` and `live_p99_ms` (targets: >= 30,000/s and < 100 ms).
@@ -85,11 +89,15 @@ def append_rate(folder: Path, seconds: float) -> float:
 # --- the agent side, in its own process ----------------------------------------------------------
 
 
-def _agent_drain(outbox_path: str, url: str, ready: Any) -> None:
+def _agent_drain(
+    outbox_path: str, url: str, ready: Any, resend_after_s: float = 10.0, sends: Any = None
+) -> None:
     outbox = Outbox(outbox_path, agent=AGENT, synchronous="NORMAL")
     ready.wait()
-    with Uplink(outbox, PATH, BrokerSettings.from_url(url)) as uplink:
-        uplink.wait_until_drained(600)
+    with Uplink(outbox, PATH, BrokerSettings.from_url(url), resend_after_s=resend_after_s) as up:
+        up.wait_until_drained(600)
+        if sends is not None:
+            sends.put((up.stats.events_sent, up.stats.resends))
     outbox.close()
 
 
@@ -241,6 +249,32 @@ def drain(folder: Path, broker: PrivateMosquitto, backlog: int) -> tuple[float, 
     return ours, naive
 
 
+def sends_per_event(
+    folder: Path, broker: PrivateMosquitto, backlog: int, resend_after_s: float, name: str
+) -> tuple[float, int, int]:
+    """(events sent / backlog, resends, duplicates at the cloud) for one drain."""
+    outbox_path = folder / f"{name}.db"
+    with Outbox(outbox_path, agent=AGENT, synchronous="NORMAL") as outbox:
+        for _ in range(backlog):
+            outbox.append("machine.signal", PAYLOAD, source=AGENT, station="m1")
+    (folder / name).mkdir()
+    cloud = CloudProbe(folder / name, broker.url)
+    with cloud.ingest:
+        cloud.ingest.wait_for_connection(10)
+        ready = mp.Event()
+        sends: Any = mp.Queue()
+        agent = mp.Process(
+            target=_agent_drain, args=(str(outbox_path), broker.url, ready, resend_after_s, sends)
+        )
+        agent.start()
+        ready.set()
+        cloud.wait_for(backlog, 600)
+        sent, resends = sends.get(timeout=120)
+        agent.join(60)
+        duplicates = cloud.ingest.stats.duplicates
+    return sent / backlog, int(resends), int(duplicates)
+
+
 def live(
     folder: Path, broker: PrivateMosquitto, rate: float, seconds: float
 ) -> tuple[list[float], list[float]]:
@@ -293,7 +327,18 @@ def main() -> int:
             f"(append to cloud commit); naive publish-to-receipt p50 {n50:6.1f} ms, "
             f"p99 {n99:6.1f} ms; p99 ratio {p99 / n99:.2f}"
         )
+        pressure = 40_000
+        short, resends, duplicates = sends_per_event(folder, broker, pressure, 0.2, "short")
+        floor, _, _ = sends_per_event(folder, broker, pressure, 600.0, "long")
+        print(
+            f"backlog of {pressure:,} with a 0.2 s resend timeout: {short:.2f} sends per event "
+            f"({resends} resends, {duplicates:,} duplicates at the cloud); with a timeout that "
+            f"never fires {floor:.2f}; ratio {short / floor:.2f} (target <= 1.2)"
+        )
         result = {
+            "sends_per_event_short_timeout": round(short, 3),
+            "sends_per_event_floor": round(floor, 3),
+            "resends_short_timeout": resends,
             "fsync_per_s": round(fsyncs),
             "append_events_per_s": round(appends),
             "drain_events_per_s": round(ours),

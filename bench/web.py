@@ -39,6 +39,7 @@ from cloud.plant import parse_orders, parse_plant
 from cloud.replan import Engine, Replanner
 from cloud.status import ResourceStatus, StatusMaster
 from cloud.web import WebServer
+from cloud.web.guard import WebAuth
 from cloud.web.plan_view import PlanView
 from taktline.private_broker import free_port
 
@@ -46,9 +47,11 @@ PATHS = ("/api/status", "/api/plan")
 
 
 def _serve_ours(port: int, status: ResourceStatus, replanner: Replanner) -> None:
+    # Pages open to anonymous viewers (--public-read): the guard runs, as on a wall display.
     web = WebServer(
-        status.snapshot, lambda n: [], port=port, status=status, replanner=replanner
-    ).start()
+        status.snapshot, lambda n: [], port=port, status=status, replanner=replanner,
+        auth=WebAuth(public_read=True),
+    ).start()  # fmt: skip
     signal.sigwait({signal.SIGTERM})
     web.stop()
 
@@ -69,7 +72,7 @@ def _serve_bare(port: int, bodies: dict[str, bytes]) -> None:
 
 
 async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> int:
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     head = await reader.readuntil(b"\r\n\r\n")
     length = 0
     for line in head.split(b"\r\n"):
@@ -114,7 +117,7 @@ async def _sse_clients(port: int, count: int) -> tuple[list[asyncio.Task[None]],
 
     async def client(n: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /api/events HTTP/1.1\r\nHost: bench\r\n\r\n")
+        writer.write(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         try:
             while line := await reader.readline():
                 if line.startswith(b"event: "):

@@ -3,13 +3,14 @@
 With a plant model and orders (`--plant`, `--orders`) the cloud plans too: the replanner
 publishes schedules over MQTT, replans on breakdowns, late deliveries and order changes, mails
 gap reports (`--smtp`, `--mail`) and serves the Plan and Gap report pages (docs/replan.md).
+`taktline cloud users|tokens ...` manage who may log in (`cloud/auth/cli.py`); the web interface
+asks everyone to log in unless `--public-read` opens its pages to anonymous viewers.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cloud.errors import CloudError, ConfigError
+from taktline.mqtt import BrokerSettings, read_secret, redacted
 
 if TYPE_CHECKING:  # imported when used: `taktline --help` need not load the planner
     from cloud.replan.mailer import SmtpSettings
@@ -29,13 +31,33 @@ __all__ = ["configure", "mail_recipients", "run", "settings_from", "smtp_setting
 
 #: The SMTP password when the --smtp URL names a user but no password (keeps it out of `ps`).
 SMTP_PASSWORD_ENV = "TAKTLINE_SMTP_PASSWORD"
+#: The broker password when --broker names a user and no --broker-password-file is given.
+BROKER_PASSWORD_ENV = "TAKTLINE_BROKER_PASSWORD"
 _DEFAULT_SMTP_PORT = {"plain": 25, "starttls": 587, "ssl": 465}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Adds the cloud's options."""
+    """Adds the cloud's options, and the administration subcommands (`cloud.admin`)."""
+    import importlib
+
+    from cloud.admin import COMMANDS
+
+    commands = parser.add_subparsers(dest="cloud_command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=help_text, description=module.__doc__)
+        module.configure(sub)
+        sub.set_defaults(_admin=module.run)
     parser.add_argument(
-        "--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL (default: %(default)s)"
+        "--broker",
+        default="mqtt://127.0.0.1:1883",
+        help="MQTT broker URL mqtt[s]://[USER@]HOST[:PORT], no password: that comes from "
+        f"--broker-password-file or ${BROKER_PASSWORD_ENV} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--broker-password-file",
+        metavar="FILE",
+        help="file whose first line is the broker password (keeps it out of `ps` and logs)",
     )
     parser.add_argument(
         "--db",
@@ -50,6 +72,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="127.0.0.1:8080",
         help="web interface HOST:PORT, or 'off' (default: %(default)s)",
     )
+    parser.add_argument(
+        "--metrics-token-file",
+        metavar="FILE",
+        help="a file holding the token that lets a non-loopback client read GET /metrics "
+        "(Authorization: Bearer TOKEN); without it only loopback clients may",
+    )
+    web = parser.add_argument_group("web", "who may reach the web interface (docs/web.md)")
+    web.add_argument(
+        "--public-read",
+        action="store_true",
+        help="anonymous viewers may read every page and GET route (changes still need a login)",
+    )
+    web.add_argument(
+        "--allowed-hosts",
+        metavar="HOST[,HOST]",
+        action="append",
+        default=[],
+        help="Host header names served ('*' any; default: the --web host, and loopback or this "
+        "machine's names when that is one of them or a wildcard)",
+    )
+    web.add_argument("--cert", help="TLS certificate (PEM) for the web interface; needs --key")
+    web.add_argument("--key", help="TLS private key (PEM) of --cert")
+    from cloud.auth import cli as auth_cli
+
+    auth_cli.configure(commands)
     plan = parser.add_argument_group(
         "planning", "with --plant and --orders the cloud replans and publishes schedules"
     )
@@ -89,9 +136,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     plan.add_argument(
         "--smtp",
         metavar="URL",
-        help="mail server for gap reports: smtp://[USER[:PASS]@]HOST[:PORT]"
-        "[?security=starttls|ssl][&from=ADDR]; without PASS the password is read from "
-        f"${SMTP_PASSWORD_ENV}; default port 25, 587 with starttls, 465 with ssl",
+        help="mail server for gap reports: smtp://[USER@]HOST[:PORT]"
+        "[?security=starttls|ssl][&from=ADDR][&plain_login=allow]; the password comes from "
+        f"--smtp-password-file or ${SMTP_PASSWORD_ENV}; a login without starttls or ssl is "
+        "refused unless plain_login=allow; default port 25, 587 with starttls, 465 with ssl",
+    )
+    plan.add_argument(
+        "--smtp-password-file",
+        metavar="FILE",
+        help="file whose first line is the SMTP password (keeps it out of `ps` and logs)",
     )
     plan.add_argument(
         "--mail",
@@ -110,7 +163,7 @@ def _web(value: str) -> tuple[str, int | None]:
     return host or "127.0.0.1", int(port)
 
 
-def smtp_settings(url: str) -> SmtpSettings:
+def smtp_settings(url: str, password_file: str | None = None) -> SmtpSettings:
     """`smtp://[user[:pass]@]host[:port][?security=starttls|ssl][&from=addr]` as settings.
 
     Raises:
@@ -120,22 +173,32 @@ def smtp_settings(url: str) -> SmtpSettings:
 
     parts = urlsplit(url)
     if parts.scheme != "smtp" or not parts.hostname:
-        raise ConfigError(f"--smtp must be smtp://[USER[:PASS]@]HOST[:PORT][?...], not {url!r}")
+        raise ConfigError(f"--smtp must be smtp://[USER@]HOST[:PORT][?...], not {redacted(url)!r}")
     query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    unknown = sorted(set(query) - {"security", "from"})
+    unknown = sorted(set(query) - {"security", "from", "plain_login"})
     if unknown:
-        raise ConfigError(f"--smtp: unknown option(s) {unknown}; known: security, from")
+        raise ConfigError(
+            f"--smtp: unknown option(s) {unknown}; known: security, from, plain_login"
+        )
     security = query.get("security", "plain")
     if security not in _DEFAULT_SMTP_PORT:
         raise ConfigError(f"--smtp: security must be starttls or ssl, not {security!r}")
     try:
         port = parts.port or _DEFAULT_SMTP_PORT[security]
     except ValueError as exc:
-        raise ConfigError(f"--smtp: bad port in {url!r}") from exc
+        raise ConfigError(f"--smtp: bad port in {redacted(url)!r}") from exc
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     if username is not None and password is None:
-        password = os.environ.get(SMTP_PASSWORD_ENV)
+        try:
+            password = read_secret(file=password_file, env=SMTP_PASSWORD_ENV)
+        except ValueError as exc:
+            raise ConfigError(f"--smtp-password-file: {exc}") from exc
+    if username is not None and security == "plain" and query.get("plain_login") != "allow":
+        raise ConfigError(
+            "--smtp: a login over plain SMTP sends the password in clear text; use "
+            "security=starttls or security=ssl, or say plain_login=allow"
+        )
     return SmtpSettings(
         host=parts.hostname,
         port=port,
@@ -144,6 +207,13 @@ def smtp_settings(url: str) -> SmtpSettings:
         password=password,
         sender=query.get("from") or SmtpSettings.sender,
     )
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
 
 
 def mail_recipients(values: Sequence[str]) -> dict[str, list[str]]:
@@ -178,7 +248,21 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         raise ConfigError("--orders needs the plant model too (--plant)")
     if args.order_drop and not args.orders:
         raise ConfigError("--order-drop needs --orders (the plan the dropped orders change)")
-    smtp = smtp_settings(args.smtp) if args.smtp else None
+    for option, url in (("--broker", args.broker), ("--smtp", args.smtp)):
+        if url and _has_password(url):
+            raise ConfigError(
+                f"{option}: a password on the command line is visible to every user (`ps`); "
+                f"give it with {option}-password-file FILE or the environment"
+            )
+    smtp_file = getattr(args, "smtp_password_file", None)
+    smtp = smtp_settings(args.smtp, smtp_file) if args.smtp else None
+    try:
+        broker_password = read_secret(
+            file=getattr(args, "broker_password_file", None), env=BROKER_PASSWORD_ENV
+        )
+        BrokerSettings.from_url(args.broker)
+    except ValueError as exc:
+        raise ConfigError(f"--broker: {exc}") from exc
     mail_to = mail_recipients(args.mail)
     if mail_to and smtp is None:
         raise ConfigError("--mail needs a mail server (--smtp)")
@@ -186,9 +270,18 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         raise ConfigError("gap reports go to the planner role: give --mail planner=ADDR")
     if smtp is not None and not args.orders:
         raise ConfigError("--smtp mails gap reports of the plan: give --plant and --orders")
+    if bool(args.cert) != bool(args.key):
+        raise ConfigError("--cert and --key go together")
+    from cloud.web.guard import hosts_from
+
     return CloudSettings(
+        public_read=args.public_read,
+        allowed_hosts=hosts_from(args.allowed_hosts) or None,
+        certfile=Path(args.cert) if args.cert else None,
+        keyfile=Path(args.key) if args.key else None,
         database=args.db if "://" in args.db else Path(args.db),
         broker=args.broker,
+        broker_password=broker_password,
         site=args.site,
         registry=Path(args.registry) if args.registry else None,
         web_host=host,
@@ -201,11 +294,30 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         repair_minutes=args.repair_minutes,
         smtp=smtp,
         mail_to=mail_to,
+        metrics_token=_read_token(args.metrics_token_file),
     )
 
 
+def _read_token(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"--metrics-token-file: cannot read {path}: {exc.strerror}") from exc
+    if len(token) < 16:
+        raise ConfigError("--metrics-token-file: the token must have at least 16 characters")
+    return token
+
+
 def run(args: argparse.Namespace) -> int:
-    """Runs the cloud; returns 0 after a clean stop, 2 on bad settings."""
+    """Runs the cloud, or an administration subcommand; 0 after a clean stop, 2 on bad settings."""
+    if getattr(args, "_admin", None) is not None:
+        return int(args._admin(args))
+    if getattr(args, "cloud_command", None):
+        from cloud.auth import cli as auth_cli
+
+        return auth_cli.run(args)
     from cloud.service import CloudService
 
     logging.basicConfig(
@@ -228,6 +340,11 @@ def run(args: argparse.Namespace) -> int:
     except (CloudError, ValueError, OSError) as exc:
         print(f"taktline cloud: {exc}", file=sys.stderr)
         return 2
+
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=service.reload_registry, name="sighup", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, on_hangup)
     with service:
         logging.info("status rebuilt from %d logged events", service.rebuilt)
         if service.web is not None:

@@ -46,20 +46,24 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 
 from cloud.status import FoldFailed, ResourceStatus
-from cloud.store import DeadLetter, EventLog, LogRecord
+from cloud.store import CommitResult, DeadLetter, EventLog, LogRecord
 from contract import (
     AgentPath,
     AgentStatus,
     ContractError,
     Event,
+    SentStamp,
     TopicError,
+    encode_batch,
     encode_settlement,
     parse_agent_topic,
     parse_batch,
     subscription,
 )
-from contract.envelope import CONTRACT_VERSION, MAX_MESSAGE_BYTES, corrected_epoch_us
+from contract.envelope import CONTRACT_VERSION, MAX_MESSAGE_BYTES, corrected_epoch_us, event_key
 from contract.errors import UnsupportedVersion
+from contract.fields import loads, plausibility_problem
+from contract.payloads import CLOUD_EVENT_TYPES
 from taktline.clock import Clock, SystemClock, epoch_us, utc_iso, utc_iso_us
 from taktline.mqtt import BrokerSettings, Session
 from taktline.supervise import Worker, WorkerHealth
@@ -69,6 +73,8 @@ __all__ = ["Ingest", "IngestStats"]
 log = logging.getLogger(__name__)
 
 _MAX_MESSAGES_PER_ROUND: Final = 64
+#: The device registry is read again this often (a registry loaded while the cloud runs).
+REGISTRY_RELOAD_S: Final = 5.0
 #: Digests of version-ahead messages already kept (each is kept once, however often re-sent).
 _AHEAD_KEPT: Final = 10_000
 
@@ -129,6 +135,7 @@ class Ingest:
         client_id: str = "taktline-cloud-ingest",
         session_expiry_s: int = 86_400,
         accept_versions: Collection[int] = (CONTRACT_VERSION,),
+        max_queue: int = 1000,
     ) -> None:
         self.log = event_log
         self.status = status
@@ -151,9 +158,16 @@ class Ingest:
         self._subscribed = False
         self._queue: deque[tuple[str, bytes, datetime]] = deque()
         self._agents, self._devices = event_log.registry()
+        self._stations = _stations_by_agent(self._devices)
         #: Message contract versions this cloud reads (a rolling upgrade accepts two).
         self.accept_versions = tuple(accept_versions)
         self._ahead: dict[str, None] = {}
+        #: When each agent was last heard from (monotonic seconds; for the metrics).
+        self.last_seen: dict[str, float] = {}
+        #: Messages held before reading more from the broker (back-pressure).
+        self.max_queue = max_queue
+        self._next_housekeeping = 0.0
+        self._next_registry = time.monotonic() + REGISTRY_RELOAD_S
         self.worker = Worker("cloud-ingest", self._run, backoff_s=0.1, backoff_max_s=5.0)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -166,6 +180,24 @@ class Ingest:
     def stop(self, timeout: float = 5.0) -> None:
         """Finishes the current round, disconnects and joins the thread."""
         self.worker.stop(timeout)
+
+    @property
+    def queue_depth(self) -> int:
+        """Messages received and not yet ingested."""
+        return len(self._queue)
+
+    def lag_s(self) -> float:
+        """How long the oldest queued message has waited (0 with an empty queue)."""
+        try:
+            received = self._queue[0][2]
+        except IndexError:
+            return 0.0
+        return max(0.0, (self._clock.now() - received).total_seconds())
+
+    @property
+    def connections(self) -> int:
+        """How many times ingest's MQTT session connected."""
+        return self._session.connect_count
 
     def health(self) -> dict[str, Any]:
         """Ready or not, and why: the worker, the broker session, the last commit, the queue."""
@@ -240,6 +272,7 @@ class Ingest:
     def reload_registry(self) -> None:
         """Re-reads the device registry (after devices were registered)."""
         self._agents, self._devices = self.log.registry()
+        self._stations = _stations_by_agent(self._devices)
 
     def _subscribe(self) -> None:
         client = self._session.client
@@ -260,14 +293,21 @@ class Ingest:
         session = self._session
 
         def stopping() -> bool:
+            worker.tick()  # waiting for the broker is not being stuck
             return worker.stopping
 
         while not worker.stopping:
             if not session.is_connected and not session.connect(stopping):
                 break
             while not worker.stopping and session.run_once(0.005):
-                if self._queue:
+                # Back-pressure: while the queue is at its bound nothing more is read from the
+                # socket, so the broker holds the rest (the persistent session's queue) instead
+                # of this process's memory.
+                while self._queue:
                     self._ingest_round()
+                    if len(self._queue) < self.max_queue:
+                        break
+                self._housekeeping()
                 worker.beat()
         if self._queue:
             try:
@@ -275,6 +315,56 @@ class Ingest:
             except Exception:  # stopping: unconfirmed messages are sent again by their agents
                 log.exception("the last ingest round at stop failed")
         session.disconnect()
+
+    def _housekeeping(self) -> None:
+        """About once a second: replay requests; every few seconds: the registry again."""
+        now = time.monotonic()
+        if now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + 1.0
+        if now >= self._next_registry:
+            self._next_registry = now + REGISTRY_RELOAD_S
+            self.reload_registry()
+        for letter in self.log.replay_requests(limit=50):
+            self.replay(letter)
+
+    # --- replaying dead letters ------------------------------------------------------------------
+
+    def replay(self, letter: dict[str, Any]) -> str:
+        """Ingests a dead letter again (its cause fixed: a registry entry, an upgrade).
+
+        The whole message goes through the same steps as when it arrived, at the time it
+        arrived; a single event kept alone is wrapped in a message of its agent, its time
+        then taken from the device (the send stamp is gone). Keys already in the log are
+        duplicates, so a replay twice applies nothing twice. Returns (and records) the outcome.
+        """
+        topic, body = str(letter["topic"] or ""), str(letter["body"] or "")
+        received = datetime.fromisoformat(str(letter["received_at"]).replace("Z", "+00:00"))
+        payload = base64.b64decode(body[7:]) if body.startswith("base64:") else body.encode("utf-8")
+        work = _Round(records=[], letters=[], settle={})
+        try:
+            single = json.loads(payload) if payload[:1] == b"{" else None
+        except ValueError:
+            single = None
+        if isinstance(single, dict) and "events" not in single and "type" in single:
+            stamp = SentStamp(str(single.get("time")), int(single.get("mono_ns") or 0), "replayed")
+            payload = encode_batch(str(single.get("agent")), stamp, [body])
+        try:
+            self.handle(topic, payload, received, work)
+        except Exception as exc:
+            outcome = f"failed: {exc!r}"
+        else:
+            result = self._commit(work, [])
+            outcome = (
+                f"{len(result.committed)} committed, {len(result.duplicates)} duplicate, "
+                f"{result.dead_lettered} dead-lettered again"
+            )
+            if work.letters:
+                outcome += f" ({work.letters[0].reason})"
+            self.publish_settlements(work)
+        self.log.mark_replayed(int(letter["id"]), outcome)
+        log.info("dead letter %s replayed: %s", letter["id"], outcome)
+        return outcome
 
     # --- one round -----------------------------------------------------------------------------
 
@@ -294,6 +384,18 @@ class Ingest:
                 work.letters.append(
                     _letter(topic, payload, received, f"internal error: {exc!r}", kind="internal")
                 )
+        self._commit(work, taken)
+        if publish:
+            self.publish_settlements(work)
+
+    def publish_settlements(self, work: _Round) -> None:
+        """Confirms to each agent the keys of `work` (after its commit)."""
+        for path, keys in work.settle.items():
+            if keys:
+                self._session.client.publish(path.settled, encode_settlement(keys), qos=1)
+
+    def _commit(self, work: _Round, taken: list[tuple[str, bytes, datetime]]) -> CommitResult:
+        """Commits and folds one round; on a database fault puts `taken` back and raises."""
         failed: list[DeadLetter] = []
         try:
             with self.write_lock:  # log order = fold order, with the cloud's own writers too
@@ -326,10 +428,7 @@ class Ingest:
                 self._on_change(change)
         if self._on_commit is not None and result.committed:
             self._on_commit(result.committed)
-        if publish:
-            for path, keys in work.settle.items():
-                if keys:
-                    self._session.client.publish(path.settled, encode_settlement(keys), qos=1)
+        return result
 
     def _keep_fold_failures(self, letters: list[DeadLetter]) -> None:
         """The events are in the log; their fold failed: list them as dead letters too."""
@@ -348,6 +447,7 @@ class Ingest:
         except TopicError as exc:
             work.letters.append(_letter(topic, payload, received, str(exc)))
             return
+        self.last_seen[path.agent] = time.monotonic()
         if channel == "status":
             self._handle_status(path, topic, payload, received, work)
             return
@@ -388,7 +488,7 @@ class Ingest:
             key = _key_of(item)
             work.letters.append(
                 _letter(
-                    topic, json.dumps(item).encode(), received, reason, path.agent, key,
+                    topic, _item_bytes(item), received, reason, path.agent, key,
                     kind="contract",
                 )
             )  # fmt: skip
@@ -407,6 +507,12 @@ class Ingest:
                 )  # fmt: skip
                 continue
             at_us, basis = corrected_epoch_us(event, sent, received_us)
+            implausible = plausibility_problem(at_us, received_us, f"{basis} corrected time")
+            if implausible:
+                work.letters.append(
+                    _letter(topic, body.encode(), received, implausible, path.agent, event.key)
+                )
+                continue
             records.append(
                 LogRecord(
                     event.instance,
@@ -460,10 +566,20 @@ class Ingest:
         return None
 
     def _source_problem(self, event: Event, agent: str) -> str | None:
+        """Why `agent` may not record `event`: another agent, source or station, a cloud type."""
         if event.agent != agent:
             return f"event of agent {event.agent!r} inside a message from agent {agent!r}"
+        if event.type in CLOUD_EVENT_TYPES:
+            return f"{event.type} events are written by the cloud only, not by agent {agent!r}"
         if event.source == agent:
-            return None
+            # The agent's own events (heartbeats, alarms) name one of its stations or none.
+            station = event.station
+            if station is None or station in self._stations.get(agent, ()):
+                return None
+            self.reload_registry()
+            if station in self._stations.get(agent, ()):
+                return None
+            return f"station {station!r} is not served by agent {agent!r}"
         if event.source not in self._devices:
             self.reload_registry()
         owner = self._devices.get(event.source)
@@ -471,6 +587,11 @@ class Ingest:
             return f"source {event.source!r} is not registered"
         if owner[0] != agent:
             return f"source {event.source!r} belongs to agent {owner[0]!r}, not {agent!r}"
+        if event.station != owner[1]:
+            return (
+                f"source {event.source!r} is registered at station {owner[1]!r},"
+                f" not {event.station!r}"
+            )
         return None
 
 
@@ -520,20 +641,33 @@ def _fold_letter(record: LogRecord, reason: str) -> DeadLetter:
     )
 
 
+def _stations_by_agent(devices: dict[str, tuple[str, str | None]]) -> dict[str, set[str]]:
+    """The stations each agent serves: those its registered devices are at."""
+    stations: dict[str, set[str]] = {}
+    for agent, station in devices.values():
+        if station is not None:
+            stations.setdefault(agent, set()).add(station)
+    return stations
+
+
+def _item_bytes(item: Any) -> bytes:
+    """A rejected item's JSON text for its dead letter (finite numbers or not, any depth)."""
+    try:
+        return json.dumps(item).encode()
+    except (ValueError, RecursionError):  # nested deeper than the encoder goes
+        return b'"an item nested too deeply to keep as JSON text"'
+
+
 def _key_of(item: Any) -> tuple[str, int] | None:
-    """The (instance, seq) of a rejected event, when it has a usable one."""
-    if isinstance(item, dict):
-        instance, seq = item.get("instance"), item.get("seq")
-        if isinstance(instance, str) and len(instance) == 32 and type(seq) is int and seq > 0:
-            return (instance, seq)
-    return None
+    """The (instance, seq) of a rejected event, when it has one within the contract's bounds."""
+    return event_key(item)
 
 
 def _salvage_keys(payload: bytes) -> list[tuple[str, int]]:
     """Keys of the events inside a message whose envelope is broken, so they can be settled."""
     try:
-        obj = json.loads(payload)
-    except ValueError:
+        obj = loads(payload)
+    except ContractError:
         return []
     items = obj.get("events") if isinstance(obj, dict) else None
     if not isinstance(items, list):

@@ -15,7 +15,6 @@ import copy
 import csv
 import io
 import json
-import os
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +25,7 @@ from typing import Any, Final
 from cloud.errors import CloudError
 from cloud.plant import Plant, PlantInvalid, parse_plant
 from cloud.store import fsync_dir
+from taktline.files import write_private
 
 __all__ = ["SECTIONS", "MasterData", "MasterRejected", "RowError"]
 
@@ -200,13 +200,8 @@ class MasterData:
 
     def _swap(self, document: dict[str, Any], plant: Plant) -> None:
         if self.path is not None:
-            temporary = self.path.with_suffix(".tmp")
-            with temporary.open("w") as out:
-                out.write(json.dumps(document, indent=2) + "\n")
-                out.flush()
-                os.fsync(out.fileno())  # the new plant file survives a power cut whole ...
-            temporary.replace(self.path)
-            fsync_dir(self.path.parent)  # ... and so does its rename
+            write_private(self.path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+            fsync_dir(self.path.parent)  # the rename survives a power cut too
         self._document, self.plant = document, plant
         for listener in self._listeners:
             listener(plant)
@@ -230,6 +225,12 @@ def _read_csv(section: str, text: str) -> tuple[list[tuple[int, dict[str, Any]]]
         raise MasterRejected([f"section {section!r} cannot be loaded from CSV (use JSON)"])
     columns = {c.name: c for c in SECTIONS[section][3]}
     reader = csv.DictReader(io.StringIO(text))
+    return _csv_rows(reader, columns)  # csv.Error: the web layer answers 400 (not CSV)
+
+
+def _csv_rows(
+    reader: csv.DictReader[str], columns: dict[str, Any]
+) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
     header = reader.fieldnames or []
     unknown = [name for name in header if name not in columns]
     missing = [c.name for c in columns.values() if c.required and c.name not in header]

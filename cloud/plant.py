@@ -12,21 +12,28 @@ with the path of the offending item before raising `PlantInvalid`.
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud.errors import CloudError
-from contract.errors import InvalidTagId
+from contract.errors import ContractError, InvalidTagId
+from contract.fields import EARLIEST_TIME, LATEST_TIME, loads
 from contract.tags import validate_tag_id
 
 __all__ = [
     "DAYS",
+    "MAX_HORIZON_DAYS",
+    "MAX_IMPROVE_ITERATIONS",
+    "MAX_IMPROVE_SECONDS",
+    "MAX_MINUTES",
+    "MAX_ORDERS_PER_BATCH",
+    "MAX_QUANTITY",
     "Calendar",
     "Group",
     "Hold",
@@ -35,6 +42,7 @@ __all__ = [
     "Logistics",
     "Material",
     "Order",
+    "OrderBatchTooLarge",
     "Plant",
     "PlantInvalid",
     "Product",
@@ -55,8 +63,26 @@ __all__ = [
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KINDS = ("machine", "tool", "operator")
 TAG_KINDS = ("badge", "tool", "ticket")
-_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_CLOCK = re.compile(r"([01]\d|2[0-4]):([0-5]\d)", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 T = TypeVar("T")
+
+# --- bounds: what no plant can mean is refused with the path of the value ----------------------
+#: The planning horizon by default (`planning.horizon_days`): due dates, releases and closures
+#: further than this from now are refused, and the planner never plans past it.
+HORIZON_DAYS = 366
+MAX_HORIZON_DAYS = 3660
+#: A step's standard times, transfers and holding windows, in minutes (about 2 years).
+MAX_MINUTES = 1_000_000.0
+#: An order's quantity.
+MAX_QUANTITY = 10_000_000
+#: The planner's improvement budget per plan (`planning.improve_seconds`, `improve_iterations`).
+MAX_IMPROVE_SECONDS = 600.0
+MAX_IMPROVE_ITERATIONS = 10_000_000
+#: Weights and priorities.
+MAX_WEIGHT = 1_000_000.0
+#: Orders in one file or REST body; a larger batch is refused whole (HTTP 413).
+MAX_ORDERS_PER_BATCH = 5_000
 
 
 class PlantInvalid(CloudError, ValueError):
@@ -67,6 +93,14 @@ class PlantInvalid(CloudError, ValueError):
         shown = "; ".join(self.errors[:10])
         more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
         super().__init__(f"{len(self.errors)} error(s): {shown}{more}")
+
+
+class OrderBatchTooLarge(PlantInvalid):
+    """More orders in one batch than `MAX_ORDERS_PER_BATCH`: refused whole, nothing read."""
+
+    def __init__(self, count: int, limit: int = MAX_ORDERS_PER_BATCH) -> None:
+        self.count, self.limit = count, limit
+        super().__init__([f"orders: {count} orders in one batch, more than the limit of {limit}"])
 
 
 @dataclass(frozen=True)
@@ -255,6 +289,8 @@ class Plant:
     #: seconds and timing solves the planner's improvement phase may spend per plan
     improve_seconds: float = 1.0
     improve_iterations: int = 10_000
+    #: how far from now due dates, releases and closures may lie, and the planner may plan
+    horizon_days: int = HORIZON_DAYS
     #: status monitoring (optional sections; the scheduler ignores them)
     tags: Mapping[str, TagEntry] = field(default_factory=dict)
     leave: tuple[Leave, ...] = ()
@@ -338,27 +374,63 @@ class _Reader:
 
 
 def _text(v: Any, _: str) -> str:
-    if not isinstance(v, str) or not v:
-        raise ValueError(f"must be a non-empty string, got {v!r}")
+    if not isinstance(v, str) or not 1 <= len(v) <= 200:
+        raise ValueError(f"must be a string of 1 to 200 characters, got {_show(v)}")
+    if _CONTROL.search(v):
+        raise ValueError(f"must hold no control character, got {v!r}")
     return v
 
 
-def _number(v: Any, _: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-        raise ValueError(f"must be a number >= 0, got {v!r}")
+def _finite(v: Any) -> bool:
+    return type(v) is int or (type(v) is float and math.isfinite(v))
+
+
+def _number(v: Any, _: str, high: float = MAX_MINUTES) -> float:
+    if not _finite(v) or not 0 <= v <= high:
+        raise ValueError(f"must be a number in [0, {high:g}] (finite), got {_show(v)}")
     return float(v)
 
 
-def _count(v: Any, _: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"must be an integer >= 1, got {v!r}")
-    return v
+def _weight_value(v: Any, where: str) -> float:
+    return _number(v, where, MAX_WEIGHT)
+
+
+def _seconds(v: Any, where: str) -> float:
+    return _number(v, where, MAX_IMPROVE_SECONDS)
+
+
+def _bounded_count(high: int) -> Callable[[Any, str], int]:
+    def conv(v: Any, _: str) -> int:
+        if type(v) is not int or not 1 <= v <= high:
+            raise ValueError(f"must be an integer in [1, {high}], got {_show(v)}")
+        return v
+
+    return conv
+
+
+_count = _bounded_count(MAX_QUANTITY)
+_iterations = _bounded_count(MAX_IMPROVE_ITERATIONS)
+_slot = _bounded_count(24 * 60)
+_horizon = _bounded_count(MAX_HORIZON_DAYS)
 
 
 def _int(v: Any, _: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"must be an integer, got {v!r}")
+    if type(v) is not int or abs(v) > MAX_WEIGHT:
+        raise ValueError(f"must be an integer in [-{MAX_WEIGHT:g}, {MAX_WEIGHT:g}], got {_show(v)}")
     return v
+
+
+def _show(v: Any) -> str:
+    if type(v) is int and v.bit_length() > 128:
+        return f"an integer of {v.bit_length()} bits"
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _in_window(moment: datetime, v: Any) -> datetime:
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise ValueError(f"must lie in [1970-01-01, 2100-01-01), got {_show(v)}")
+    return moment
 
 
 def _flag(v: Any, _: str) -> bool:
@@ -368,16 +440,16 @@ def _flag(v: Any, _: str) -> bool:
 
 
 def _utc(v: Any, _: str) -> datetime:
-    if not isinstance(v, str):
-        raise ValueError(f"must be an ISO 8601 UTC timestamp, got {v!r}")
+    if not isinstance(v, str) or len(v) > 40:
+        raise ValueError(f"must be an ISO 8601 UTC timestamp, got {_show(v)}")
     moment = datetime.fromisoformat(v.replace("Z", "+00:00"))
     if moment.tzinfo is None or moment.utcoffset() != UTC.utcoffset(None):
         raise ValueError(f"must be UTC (end in Z or +00:00), got {v!r}")
-    return moment.astimezone(UTC)
+    return _in_window(moment.astimezone(UTC), v)
 
 
 def _clock(v: Any, _: str) -> time:
-    m = _CLOCK.match(v) if isinstance(v, str) else None
+    m = _CLOCK.fullmatch(v) if isinstance(v, str) else None
     if m is None:
         raise ValueError(f"must be a local time HH:MM, got {v!r}")
     hour, minute = int(m.group(1)), int(m.group(2))
@@ -385,7 +457,7 @@ def _clock(v: Any, _: str) -> time:
 
 
 def _days(v: Any, _: str) -> tuple[str, ...]:
-    if not isinstance(v, list) or not v or any(d not in DAYS for d in v):
+    if not isinstance(v, list) or not v or any(not isinstance(d, str) or d not in DAYS for d in v):
         raise ValueError(f"must be a non-empty list of {', '.join(DAYS)}, got {v!r}")
     return tuple(v)
 
@@ -397,9 +469,13 @@ def _strings(v: Any, _: str) -> tuple[str, ...]:
 
 
 def _dates(v: Any, _: str) -> tuple[date, ...]:
-    if not isinstance(v, list):
-        raise ValueError(f"must be a list of dates YYYY-MM-DD, got {v!r}")
-    return tuple(date.fromisoformat(x) for x in v)
+    if not isinstance(v, list) or any(not isinstance(x, str) for x in v):
+        raise ValueError(f"must be a list of dates YYYY-MM-DD, got {_show(v)}")
+    out = tuple(date.fromisoformat(x) for x in v)
+    for day in out:
+        if not EARLIEST_TIME.year <= day.year < LATEST_TIME.year:
+            raise ValueError(f"must lie in [1970-01-01, 2100-01-01), got {day.isoformat()}")
+    return out
 
 
 def _weekly(r: _Reader, obj: Mapping[str, Any], key: str, path: str) -> tuple[WeeklyWindow, ...]:
@@ -437,6 +513,9 @@ def _local_to_utc(tz: str) -> Callable[[Any, str], datetime]:
         moment = datetime.fromisoformat(v)
         if moment.tzinfo is not None:
             raise ValueError(f"calendar times are local wall-clock times, got offset in {v!r}")
+        # Bounded before the conversion: 0001-01-01 in Asia/Tokyo is before datetime's year 1.
+        if not EARLIEST_TIME.year < moment.year < LATEST_TIME.year - 1:
+            raise ValueError(f"must lie in [1971, 2098], got {v!r}")
         return moment.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
     return conv
@@ -454,13 +533,14 @@ def parse_plant(data: Any) -> Plant:
     except (ZoneInfoNotFoundError, ValueError):
         r.fail("plant.timezone", f"unknown time zone {tz!r}")
         tz = "UTC"
-    slot = r.get(data, "slot_minutes", "plant", _count, default=1, required=False) or 1
+    slot = r.get(data, "slot_minutes", "plant", _slot, default=1, required=False) or 1
     planning = data.get("planning", {})
     if not isinstance(planning, dict):
         r.fail("plant.planning", "must be an object")
         planning = {}
-    improve_s = r.get(planning, "improve_seconds", "plant.planning", _number, required=False)
-    improve_n = r.get(planning, "improve_iterations", "plant.planning", _count, required=False)
+    improve_s = r.get(planning, "improve_seconds", "plant.planning", _seconds, required=False)
+    improve_n = r.get(planning, "improve_iterations", "plant.planning", _iterations, required=False)
+    horizon = r.get(planning, "horizon_days", "plant.planning", _horizon, required=False)
     calendars: dict[str, Calendar] = {}
     for name, item in r.items(data, "calendars", "plant"):
         p = f"plant.{name}"
@@ -602,6 +682,7 @@ def parse_plant(data: Any) -> Plant:
         slot_minutes=slot,
         improve_seconds=1.0 if improve_s is None else improve_s,
         improve_iterations=10_000 if improve_n is None else improve_n,
+        horizon_days=HORIZON_DAYS if horizon is None else horizon,
         calendars=calendars,
         resources=tuple(resources),
         groups=groups,
@@ -780,15 +861,28 @@ def _longitude(v: Any, where: str) -> float:
     return float(v)
 
 
-def parse_orders(data: Any, plant: Plant | None = None) -> list[Order]:
+def parse_orders(
+    data: Any, plant: Plant | None = None, *, now: datetime | None = None
+) -> list[Order]:
     """Builds and validates orders from decoded JSON; raises `PlantInvalid` with every error.
 
     Unknown products or steps are not errors here (the planner reports them per order, and
-    plans the rest); with `plant`, an unknown step name in an order's `steps` is.
+    plans the rest); with `plant`, an unknown step name in an order's `steps` is. With `now`,
+    due dates and releases further than the plant's planning horizon from `now` are errors.
+    More than `MAX_ORDERS_PER_BATCH` orders are refused whole (`OrderBatchTooLarge`).
     """
     r = _Reader()
     if not isinstance(data, dict):
         raise PlantInvalid(["orders: must be a JSON object with an 'orders' list"])
+    listed = data.get("orders")
+    if isinstance(listed, list) and len(listed) > MAX_ORDERS_PER_BATCH:
+        raise OrderBatchTooLarge(len(listed))
+    horizon = timedelta(days=plant.horizon_days if plant is not None else HORIZON_DAYS)
+
+    def within(moment: datetime | None, path: str) -> None:
+        if moment is not None and now is not None and abs(moment - now) > horizon:
+            r.fail(path, f"{moment.isoformat()} is more than {horizon.days} days from now")
+
     out: list[Order] = []
     seen: set[str] = set()
     for name, item in r.items(data, "orders", "orders"):
@@ -802,6 +896,7 @@ def parse_orders(data: Any, plant: Plant | None = None) -> list[Order]:
         if oid in seen:
             r.fail(p, f"duplicate order id {oid!r}")
         seen.add(oid)
+        within(due, f"{p}.due")
         steps: dict[str, StepDue] = {}
         raw = item.get("steps", {})
         if not isinstance(raw, dict):
@@ -822,24 +917,27 @@ def parse_orders(data: Any, plant: Plant | None = None) -> list[Order]:
             sdue = r.get(sitem, "due", sp, _utc)
             if sdue is None:
                 continue
+            within(sdue, f"{sp}.due")
             steps[sid] = StepDue(
                 due=sdue,
                 earliness_weight=r.get(
-                    sitem, "earliness_weight", sp, _number, default=1.0, required=False
+                    sitem, "earliness_weight", sp, _weight_value, default=1.0, required=False
                 )
                 or 0.0,
                 tardiness_weight=r.get(
-                    sitem, "tardiness_weight", sp, _number, default=1.0, required=False
+                    sitem, "tardiness_weight", sp, _weight_value, default=1.0, required=False
                 )
                 or 0.0,
             )
+        release = r.get(item, "release", p, _utc, required=False)
+        within(release, f"{p}.release")
         out.append(
             Order(
                 id=oid,
                 product=product,
                 quantity=qty,
                 due=due,
-                release=r.get(item, "release", p, _utc, required=False),
+                release=release,
                 priority=r.get(item, "priority", p, _int, default=0, required=False) or 0,
                 earliness_weight=_weight(r, item, "earliness_weight", p),
                 tardiness_weight=_weight(r, item, "tardiness_weight", p),
@@ -885,7 +983,7 @@ def order_to_json(order: Order) -> dict[str, Any]:
 
 
 def _weight(r: _Reader, item: Mapping[str, Any], key: str, path: str) -> float:
-    value = r.get(item, key, path, _number, default=1.0, required=False)
+    value = r.get(item, key, path, _weight_value, default=1.0, required=False)
     return 1.0 if value is None else value
 
 
@@ -901,8 +999,8 @@ def load_orders(path: str | Path, plant: Plant | None = None) -> list[Order]:
 
 def _read(path: str | Path) -> Any:
     try:
-        return json.loads(Path(path).read_text())
+        return loads(Path(path).read_bytes(), str(path))
     except OSError as exc:
         raise PlantInvalid([f"{path}: cannot read ({exc.strerror})"]) from exc
-    except ValueError as exc:
+    except ContractError as exc:
         raise PlantInvalid([f"{path}: not valid JSON ({exc})"]) from exc

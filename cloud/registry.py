@@ -9,20 +9,20 @@ from a source registered to that agent (or the agent itself). JSON, e.g.::
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Final
 
 from cloud.errors import CloudError
 from cloud.store import EventLog
-from contract.fields import ID_PATTERN
+from contract.errors import ContractError
+from contract.fields import ID_PATTERN, loads
 from contract.topics import SEGMENT_PATTERN
 
 __all__ = ["RegistryError", "apply_registry", "load_registry"]
 
-_ID_RE: Final = re.compile(ID_PATTERN)
-_SEGMENT_RE: Final = re.compile(SEGMENT_PATTERN)
+_ID_RE: Final = re.compile(ID_PATTERN, re.ASCII)
+_SEGMENT_RE: Final = re.compile(SEGMENT_PATTERN, re.ASCII)
 
 
 class RegistryError(CloudError):
@@ -31,7 +31,7 @@ class RegistryError(CloudError):
 
 def _text(item: dict[str, Any], key: str, pattern: re.Pattern[str], where: str) -> str:
     value = item.get(key)
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise RegistryError(f"{where}: {key} {value!r} does not match {pattern.pattern}")
     return value
 
@@ -40,11 +40,11 @@ def load_registry(path: str | Path) -> list[dict[str, Any]]:
     """Reads and validates a registry file; returns its agents."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = loads(path.read_bytes(), str(path))
     except OSError as exc:
         raise RegistryError(f"cannot read registry {path}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise RegistryError(f"{path}: not JSON: {exc}") from exc
+    except ContractError as exc:
+        raise RegistryError(str(exc)) from exc
     agents = data.get("agents") if isinstance(data, dict) else None
     if not isinstance(agents, list):
         raise RegistryError(f"{path}: expected an object with an 'agents' list")

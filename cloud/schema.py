@@ -17,6 +17,7 @@ import sqlalchemy as sa
 __all__ = [
     "MIGRATIONS",
     "agents",
+    "api_tokens",
     "archived_keys",
     "archives",
     "dead_letters",
@@ -27,6 +28,7 @@ __all__ = [
     "plan_versions",
     "schema_version",
     "snapshots",
+    "users",
 ]
 
 metadata = sa.MetaData()
@@ -63,6 +65,11 @@ dead_letters = sa.Table(
     sa.Column("seq", sa.BigInteger),
     sa.Column("reason", sa.Text),
     sa.Column("body", sa.Text),
+    # Migration 5: the kind of refusal, and replays (`taktline cloud dead-letters replay`).
+    sa.Column("kind", sa.Text),
+    sa.Column("replay_requested_at", sa.Text),
+    sa.Column("replayed_at", sa.Text),
+    sa.Column("replay_outcome", sa.Text),
     # A re-sent bad event is recorded once per reason (NULL keys never collide).
     sa.Index("idx_dead_letters_instance_seq_reason", "instance", "seq", "reason", unique=True),
 )
@@ -125,6 +132,32 @@ plan_versions = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
 )
 
+#: The people who log in to the web interface (cloud/auth): an argon2 hash, never a password.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.Text, nullable=False),
+)
+
+#: API tokens for machines: the SHA-256 of the secret (shown once), a role, revocable.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("secret_sha256", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("last_used_at", sa.Text),
+    sa.Column("revoked_at", sa.Text),
+)
+
 schema_version = sa.Table(
     "schema_version",
     metadata,
@@ -151,12 +184,27 @@ def _v4_plan_versions(conn: sa.Connection) -> None:
     plan_versions.create(conn, checkfirst=True)
 
 
+def _v5_dead_letter_replay(conn: sa.Connection) -> None:
+    # A database made by v1 before these columns existed gets them; a new one has them already.
+    have = {c["name"] for c in sa.inspect(conn).get_columns("dead_letters")}
+    for name in ("kind", "replay_requested_at", "replayed_at", "replay_outcome"):
+        if name not in have:
+            conn.execute(sa.text(f"ALTER TABLE dead_letters ADD COLUMN {name} TEXT"))
+
+
+def _v6_users(conn: sa.Connection) -> None:
+    users.create(conn, checkfirst=True)
+    api_tokens.create(conn, checkfirst=True)
+
+
 #: Version n is MIGRATIONS[n - 1]. Append; never edit one that has shipped.
 MIGRATIONS: Final[list[Callable[[sa.Connection], None]]] = [
     _v1_base,
     _v2_snapshots,
     _v3_archives,
     _v4_plan_versions,
+    _v5_dead_letter_replay,
+    _v6_users,
 ]
 
 

@@ -26,14 +26,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
+from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
 from cloud.corrections import CorrectionRecorder
-from cloud.errors import ConfigError
+from cloud.errors import CloudError, ConfigError
 from cloud.health import Health, worker_check
 from cloud.ingest import Ingest
 from cloud.kanban import KanbanRecorder
 from cloud.master import MasterData
+from cloud.metrics import cloud_metrics
 from cloud.plant import Order, parse_orders
 from cloud.reactions import FloorReactions
+from cloud.recorder import CloudRecorder
 from cloud.registry import apply_registry, load_registry
 from cloud.replan import (
     Engine,
@@ -53,6 +56,7 @@ from cloud.stack_lights import StackLights
 from cloud.status import ResourceStatus, StatusMaster
 from cloud.store import EventLog, LogRecord
 from cloud.web import WebServer
+from cloud.web.guard import WebAuth
 from taktline.clock import Clock, SystemClock
 from taktline.mqtt import BrokerSettings
 
@@ -68,11 +72,15 @@ class CloudSettings:
     #: A SQLite file, or a database URL (`postgresql+psycopg://...`).
     database: Path | str
     broker: str = "mqtt://127.0.0.1:1883"
+    #: The broker password (from a file or the environment, never argv): overrides the URL's.
+    broker_password: str | None = field(default=None, repr=False)
     site: str = "+"
     registry: Path | None = None
     web_host: str = "127.0.0.1"
     web_port: int | None = 8080
     client_id: str = "taktline-cloud-ingest"
+    #: A token that lets a non-loopback client read GET /metrics (None: loopback only).
+    metrics_token: str | None = field(default=None, repr=False)
     #: How long a SQLite write waits for another process's lock before it fails (and ingest
     #: retries the round, not ready meanwhile).
     busy_timeout_s: float = 30.0
@@ -99,6 +107,13 @@ class CloudSettings:
     #: Where gap reports are mailed (only when the report changed).
     smtp: SmtpSettings | None = None
     mail_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: Anonymous viewers may read (docs/web.md); changes always need a login or a token.
+    public_read: bool = False
+    #: Host header names the web interface serves; None: those of `web_host`.
+    allowed_hosts: frozenset[str] | None = None
+    #: TLS for the web interface, served by uvicorn itself.
+    certfile: Path | None = None
+    keyfile: Path | None = None
 
 
 class CloudService:
@@ -123,7 +138,7 @@ class CloudService:
         self.ingest = Ingest(
             self.log,
             self.status,
-            BrokerSettings.from_url(settings.broker),
+            _broker(settings),
             site=settings.site,
             clock=clock or SystemClock(),
             on_change=on_change,
@@ -171,8 +186,21 @@ class CloudService:
             clock=clock,
             write_lock=self.ingest.write_lock,
         )
+        #: The Prometheus metrics (cloud/metrics.py), on GET /metrics.
+        self.metrics = cloud_metrics(self)
+        self.auth_store = AuthStore(self.log.url)
+        audit = CloudRecorder(
+            self.log, self.status, AUDIT_SOURCE, clock=clock, write_lock=self.ingest.write_lock
+        )
+        self.audit = AuditTrail(audit)
         self.web: WebServer | None = None
         if settings.web_port is not None:
+            auth = WebAuth(
+                self.auth_store,
+                self.audit,
+                public_read=settings.public_read,
+                allowed_hosts=settings.allowed_hosts,
+            )
             self.web = WebServer(
                 self.status.snapshot,
                 self.log.dead_letters,
@@ -186,6 +214,11 @@ class CloudService:
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
                 kanban=self.kanban,
+                metrics=self.metrics.exposition,
+                metrics_token=settings.metrics_token,
+                auth=auth,
+                certfile=settings.certfile,
+                keyfile=settings.keyfile,
             )
 
     def _plan(self, settings: CloudSettings, clock: Clock) -> Replanner:
@@ -209,7 +242,7 @@ class CloudService:
             self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
         )
         self.publisher = PlanPublisher(
-            BrokerSettings.from_url(settings.broker),
+            _broker(settings),
             site,
             client_id=f"{settings.client_id}-plan",
             versions=self.log,
@@ -263,6 +296,17 @@ class CloudService:
         # folded while the snapshot records the log's position and pickles the status
         with self.ingest.write_lock:
             self.snapshots.committed(self.status, len(records))
+
+    def reload_registry(self) -> None:
+        """Reads the registry file again into the database and ingest (SIGHUP)."""
+        if self.settings.registry is not None:
+            try:
+                apply_registry(self.log, load_registry(self.settings.registry))
+            except (CloudError, OSError) as exc:
+                log.error("registry %s not reloaded: %s", self.settings.registry, exc)
+                return
+        self.ingest.reload_registry()
+        log.info("registry reloaded")
 
     def _health(self) -> Health:
         health = Health()
@@ -321,6 +365,8 @@ class CloudService:
         if self.snapshots.pending:
             with self.ingest.write_lock:
                 self.snapshots.take(self.status)  # the next start replays nothing
+        self.audit.close()
+        self.auth_store.close()
         self.log.close()
 
     def __enter__(self) -> CloudService:
@@ -333,3 +379,10 @@ class CloudService:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _broker(settings: CloudSettings) -> BrokerSettings:
+    """The broker settings, with the password given apart from the URL when there is one."""
+    if settings.broker_password is None:
+        return BrokerSettings.from_url(settings.broker)
+    return BrokerSettings.from_url(settings.broker, password=settings.broker_password)

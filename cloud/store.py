@@ -34,11 +34,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud import schema
+from taktline.files import create_private
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "ARCHIVE_BATCH",
+    "REPLAYABLE",
     "CommitResult",
     "DeadLetter",
     "EventLog",
@@ -49,6 +51,9 @@ __all__ = [
 
 #: Events per archive file and transaction: the write lock is never held longer than one batch.
 ARCHIVE_BATCH: Final = 50_000
+#: Dead letters that can be ingested again once their cause is fixed (a registry entry, an
+#: upgrade); a fold failure is in the log already, a conflict is a different event.
+REPLAYABLE: Final = ("contract", "version_ahead", "identity", "internal")
 
 Synchronous = Literal["FULL", "EXTRA", "NORMAL"]
 
@@ -127,6 +132,8 @@ class EventLog:
         if synchronous not in ("FULL", "EXTRA", "NORMAL"):
             raise ValueError(f"synchronous must be FULL, EXTRA or NORMAL, not {synchronous!r}")
         sqlite_file = "://" not in text or text.startswith("sqlite")
+        if self.path is not None:
+            create_private(self.path)  # events name people and places: owner only
         self._engine = sa.create_engine(
             self.url,
             poolclass=sa.pool.StaticPool,
@@ -255,7 +262,7 @@ class EventLog:
                         {
                             "received_at": d.received_at, "topic": d.topic, "agent": d.agent,
                             "instance": d.instance, "seq": d.seq, "reason": d.reason,
-                            "body": d.body,
+                            "body": d.body, "kind": d.kind,
                         }
                         for d in letters
                     ],
@@ -521,6 +528,71 @@ class EventLog:
             query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
         with self._transaction():
             return [dict(row._mapping) for row in self._conn.execute(query)]
+
+    def find_dead_letters(
+        self,
+        *,
+        kind: str | None = None,
+        reason: str | None = None,
+        agent: str | None = None,
+        limit: int = 1000,
+        replayable_only: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Dead letters matching every filter given (`reason`: a part of it), oldest first."""
+        table = schema.dead_letters
+        query = sa.select(table).order_by(table.c.id).limit(limit)
+        if kind is not None:
+            query = query.where(table.c.kind == kind)
+        if reason is not None:
+            query = query.where(table.c.reason.contains(reason, autoescape=True))
+        if agent is not None:
+            query = query.where(table.c.agent == agent)
+        if replayable_only:
+            query = query.where(table.c.kind.in_(REPLAYABLE), table.c.replayed_at.is_(None))
+        with self._transaction():
+            return [dict(row._mapping) for row in self._conn.execute(query)]
+
+    def dead_letter(self, letter_id: int) -> dict[str, Any] | None:
+        """One dead letter by id."""
+        table = schema.dead_letters
+        with self._transaction():
+            row = self._conn.execute(sa.select(table).where(table.c.id == letter_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def request_replay(self, ids: list[int]) -> int:
+        """Asks the cloud to ingest these dead letters again; returns how many were asked."""
+        if not ids:
+            return 0
+        table = schema.dead_letters
+        with self._transaction():
+            result = self._conn.execute(
+                sa.update(table)
+                .where(table.c.id.in_(ids), table.c.replayed_at.is_(None))
+                .values(replay_requested_at=_now())
+            )
+        return int(result.rowcount or 0)
+
+    def replay_requests(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Dead letters waiting to be ingested again, oldest request first."""
+        table = schema.dead_letters
+        query = (
+            sa.select(table)
+            .where(table.c.replay_requested_at.is_not(None), table.c.replayed_at.is_(None))
+            .order_by(table.c.id)
+            .limit(limit)
+        )
+        with self._transaction():
+            return [dict(row._mapping) for row in self._conn.execute(query)]
+
+    def mark_replayed(self, letter_id: int, outcome: str) -> None:
+        """Records that a dead letter was ingested again, and what came of it."""
+        table = schema.dead_letters
+        with self._transaction():
+            self._conn.execute(
+                sa.update(table)
+                .where(table.c.id == letter_id)
+                .values(replayed_at=_now(), replay_outcome=outcome[:1000])
+            )
 
     def close(self) -> None:
         """Closes the database."""

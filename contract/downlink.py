@@ -25,6 +25,7 @@ from contract.fields import (
     check_keys,
     fail,
     integer,
+    loads,
     match,
     number,
     parse_time,
@@ -44,15 +45,12 @@ __all__ = [
 CONTRACT_VERSION: Final = 1
 COMMANDS: Final = ("stack_light",)
 LIGHT_COLOURS: Final = ("off", "green", "amber", "red")
-_COMMAND_ID_RE: Final = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+_COMMAND_ID_RE: Final = re.compile(r"^[0-9A-Za-z-]{1,64}$", re.ASCII)
 MAX_JOBS: Final = 10_000
 
 
 def _decode(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(f"{what} is not JSON: {exc}") from exc
+    obj = loads(raw, what)  # strict: no NaN or Infinity, no crash on depth or digits
     if not isinstance(obj, dict):
         raise MalformedMessage(f"{what} is a JSON {type(obj).__name__}, not an object")
     if obj.get("v") != CONTRACT_VERSION or type(obj.get("v")) is not int:

@@ -34,13 +34,16 @@ from contract.fields import (
     ID_RE,
     INSTANCE_RE,
     MAX_SEQ,
+    STRICT_JSON,
     check_keys,
     check_time,
     fail,
     integer,
+    loads,
     match,
     parse_time,
     string_field,
+    valid_key,
 )
 from contract.payloads import (
     EVENT_TYPES,
@@ -60,6 +63,7 @@ __all__ = [
     "corrected_time",
     "encode_batch",
     "encode_settlement",
+    "event_key",
     "parse_batch",
     "parse_event",
     "parse_settlement",
@@ -154,6 +158,17 @@ def _known(obj: dict[str, Any], name: str, pattern: Any, good: set[str], where: 
     return value  # type: ignore[no-any-return]
 
 
+def event_key(item: Any) -> tuple[str, int] | None:
+    """The (instance, seq) of a decoded item that may be no valid event, when both are in bounds.
+
+    The one way to take a key from input that failed validation (its dead letter, the
+    settlement of a broken message): a key out of the contract's bounds is no key at all.
+    """
+    if type(item) is dict:
+        return valid_key(item.get("instance"), item.get("seq"))
+    return None
+
+
 def parse_event(obj: Any, where: str = "event") -> Event:
     """Validates a decoded envelope and returns it as an `Event`."""
     if not isinstance(obj, dict):
@@ -244,16 +259,13 @@ _SENT_KEYS = frozenset({"time", "mono_ns", "boot"})
 def _decode(raw: bytes, limit: int) -> dict[str, Any]:
     if len(raw) > limit:
         raise MessageTooLarge(f"message of {len(raw)} bytes exceeds the limit of {limit} bytes")
-    try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(f"not JSON: {exc}") from exc
+    obj = loads(raw)
     if not isinstance(obj, dict):
         raise MalformedMessage(f"message is a JSON {type(obj).__name__}, not an object")
     return obj
 
 
-_DECODER: Final = json.JSONDecoder()
+_DECODER: Final = STRICT_JSON
 _SPACE: Final = re.compile(r"[ \t\n\r]*")
 
 
@@ -321,7 +333,7 @@ def _split_message(raw: bytes) -> tuple[dict[str, Any], list[str]] | None:
                 pos, closed = pos + 1, True
             else:
                 return None
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # the fall-back decoder says which
         return None
     if skip(text, pos) != len(text):
         return None

@@ -20,7 +20,9 @@ Meaning of the types, by the role that records them:
 - the cloud, for a person: `correction` (a forgotten badge-out, a wrong stop reason, missed
   counts), a new fact in the log that names who made it and why;
 - the cloud, for the ERP and the planners: the `plan.*` events of `contract.planning` (orders,
-  decisions, pins, manual mode), so a restart keeps the planning state.
+  decisions, pins, manual mode), so a restart keeps the planning state;
+- the cloud, for its web interface: `web.request`, the audit of every state-changing request
+  (who — the session's user or the token's name —, the route, the outcome).
 
 `CLOUD_EVENT_TYPES` are the types only the cloud itself records; ingest refuses them from agents.
 """
@@ -37,10 +39,12 @@ from contract.fields import (
     MAX_SEQ,
     check_keys,
     fail,
+    finite,
     integer,
     match,
     number,
     parse_time,
+    text,
 )
 from contract.kanban import KANBAN_CLOUD_TYPES, KANBAN_SOURCE, KANBAN_VALIDATORS
 from contract.planning import PLANNING_SOURCE, PLANNING_VALIDATORS
@@ -59,6 +63,9 @@ __all__ = [
     "PACKAGE_STAGES",
     "PAYLOAD_VALIDATORS",
     "STOP_REASONS",
+    "WEB_METHODS",
+    "WEB_ROLES",
+    "WEB_VIA",
     "validate_payload",
 ]
 
@@ -118,9 +125,7 @@ def _one_of(value: Any, allowed: tuple[str, ...], where: str) -> str:
 
 
 def _text(value: Any, where: str, limit: int = MAX_DETAIL) -> str:
-    if not isinstance(value, str) or len(value) > limit:
-        raise fail(where, f"must be a string of at most {limit} characters")
-    return value
+    return text(value, where, limit)
 
 
 def _keys(*names: str) -> frozenset[str]:
@@ -231,7 +236,7 @@ def _package_payload(payload: Mapping[str, Any], where: str) -> None:
     match(line["material"], ID_RE, f"{where}.manifest.material")
     match(line["order"], ID_RE, f"{where}.manifest.order")
     quantity = line["quantity"]
-    if type(quantity) not in (int, float) or not 0 < quantity <= 1e9:
+    if not finite(quantity) or not 0 < quantity <= 1e9:
         raise fail(f"{where}.manifest.quantity", f"{quantity!r} is not a number in (0, 1e9]")
 
 
@@ -252,6 +257,7 @@ def _correction_payload(payload: Mapping[str, Any], where: str) -> None:
     by = payload["by"]
     if not isinstance(by, str) or not 1 <= len(by) <= 100:
         raise fail(f"{where}.by", "must name who corrected it (1 to 100 characters)")
+    text(by, f"{where}.by", 100, lines=False)
     _text(payload["reason"], f"{where}.reason")
     parse_time(payload["at"], f"{where}.at")
     if payload["station"] is not None:
@@ -264,7 +270,7 @@ def _correction_payload(payload: Mapping[str, Any], where: str) -> None:
             type(voids) is not list
             or len(voids) != 2
             or not isinstance(voids[0], str)
-            or not INSTANCE_RE.match(voids[0])
+            or not INSTANCE_RE.fullmatch(voids[0])
             or type(voids[1]) is not int
             or not 1 <= voids[1] <= MAX_SEQ
         ):
@@ -302,6 +308,26 @@ def _alarm_payload(payload: Mapping[str, Any], where: str) -> None:
     _text(payload["detail"], f"{where}.detail")
 
 
+_WEB_REQUEST = _keys("actor", "role", "via", "token", "method", "route", "status", "address")
+#: The roles of the web interface (cloud/auth/roles.py), lowest first.
+WEB_ROLES: Final = ("viewer", "supervisor", "planner", "admin")
+WEB_VIA: Final = ("session", "token", "anonymous")
+WEB_METHODS: Final = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _web_request_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _WEB_REQUEST, _WEB_REQUEST, where)
+    for key in ("actor", "token", "address"):
+        if payload[key] is not None:
+            _text(payload[key], f"{where}.{key}", 100)
+    if payload["role"] is not None:
+        _one_of(payload["role"], WEB_ROLES, f"{where}.role")
+    _one_of(payload["via"], WEB_VIA, f"{where}.via")
+    _one_of(payload["method"], WEB_METHODS, f"{where}.method")
+    _text(payload["route"], f"{where}.route", 200)
+    integer(payload["status"], f"{where}.status", 100, 599)
+
+
 PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] = {
     "badge.read": _tag_payload,
     "tool.read": _tag_payload,
@@ -318,12 +344,17 @@ PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] =
     "agent.alarm": _alarm_payload,
     **PLANNING_VALIDATORS,
     **KANBAN_VALIDATORS,
+    "web.request": _web_request_payload,
 }
 EVENT_TYPES: Final = tuple(PAYLOAD_VALIDATORS)
 #: Recorded by the cloud itself, for a person or another system; never accepted from an agent.
-CLOUD_EVENT_TYPES: Final = frozenset({"correction", *PLANNING_VALIDATORS, *KANBAN_CLOUD_TYPES})
+CLOUD_EVENT_TYPES: Final = frozenset(
+    {"correction", *PLANNING_VALIDATORS, *KANBAN_CLOUD_TYPES, "web.request"}
+)
 #: The cloud's own recorders' source ids (an agent's device may not take one of these names).
-CLOUD_SOURCES: Final = frozenset({"cloud-corrections", PLANNING_SOURCE, KANBAN_SOURCE})
+CLOUD_SOURCES: Final = frozenset(
+    {"cloud-corrections", PLANNING_SOURCE, KANBAN_SOURCE, "cloud-audit"}
+)
 
 
 def validate_payload(event_type: str, payload: Any, where: str = "payload") -> None:

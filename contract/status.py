@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 
 from contract.envelope import CONTRACT_VERSION
-from contract.errors import MalformedMessage, SchemaViolation
-from contract.fields import ID_PATTERN, parse_time
+from contract.errors import SchemaViolation
+from contract.fields import ID_RE, loads, parse_time
 
 __all__ = ["AGENT_STATES", "AgentStatus"]
 
@@ -33,15 +32,12 @@ class AgentStatus:
     @classmethod
     def decode(cls, raw: bytes) -> AgentStatus:
         """Parses and validates a status message."""
-        try:
-            obj: Any = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedMessage(f"status is not JSON: {exc}") from exc
+        obj: Any = loads(raw, "status")
         if not isinstance(obj, dict) or obj.keys() != _KEYS:
             raise SchemaViolation(f"status must have exactly the keys {sorted(_KEYS)}")
         if obj["v"] != CONTRACT_VERSION or obj["state"] not in AGENT_STATES:
             raise SchemaViolation(f"status has version {obj['v']!r} and state {obj['state']!r}")
-        if not isinstance(obj["agent"], str) or not re.match(ID_PATTERN, obj["agent"]):
+        if not isinstance(obj["agent"], str) or not ID_RE.fullmatch(obj["agent"]):
             raise SchemaViolation(f"status.agent {obj['agent']!r} is not a valid id")
         parse_time(obj["time"], "status.time")
         return cls(agent=obj["agent"], state=obj["state"], time=obj["time"])

@@ -26,7 +26,7 @@ _TAG_RE = re.compile(TAG_ID_PATTERN)
 
 def validate_tag_id(tag: object) -> str:
     """Returns `tag` when it is a valid tag id, else raises `InvalidTagId` naming it."""
-    if not isinstance(tag, str) or not _TAG_RE.match(tag):
+    if not isinstance(tag, str) or not _TAG_RE.fullmatch(tag):
         raise InvalidTagId(
             f"tag id {tag!r} is not a 4- or 7-byte UID in upper-case hex without cascade tag"
         )

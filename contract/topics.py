@@ -68,7 +68,7 @@ class AgentPath:
     def __post_init__(self) -> None:
         for name in ("site", "area", "agent"):
             value = getattr(self, name)
-            if not _SEGMENT_RE.match(value):
+            if not _SEGMENT_RE.fullmatch(value):
                 raise TopicError(f"{name} {value!r} is not a valid topic segment ({_SEGMENT})")
 
     @property
@@ -112,7 +112,7 @@ def subscription(channel: str, site: str = "+") -> str:
 
 def parse_agent_topic(topic: str) -> tuple[AgentPath, str]:
     """Splits an agent topic into its path and channel; raises `TopicError` otherwise."""
-    match = _AGENT_TOPIC_RE.match(topic)
+    match = _AGENT_TOPIC_RE.fullmatch(topic)
     if not match or match["channel"] not in AGENT_CHANNELS:
         raise TopicError(f"topic {topic!r} is not an agent channel under {NAMESPACE}")
     return AgentPath(match["site"], match["area"], match["agent"]), match["channel"]
@@ -121,7 +121,7 @@ def parse_agent_topic(topic: str) -> tuple[AgentPath, str]:
 def station_schedule_topic(site: str, station: str) -> str:
     """The retained schedule of one station (see `contract.downlink.StationSchedule`)."""
     for name, value in (("site", site), ("station", station)):
-        if not _SEGMENT_RE.match(value):
+        if not _SEGMENT_RE.fullmatch(value):
             raise TopicError(f"{name} {value!r} is not a valid topic segment ({_SEGMENT})")
     return f"{NAMESPACE}/{site}/plan/station/{station}/schedule"
 
@@ -129,20 +129,20 @@ def station_schedule_topic(site: str, station: str) -> str:
 def operator_schedule_topic(site: str, operator: str) -> str:
     """The retained schedule of one operator (see `contract.downlink.OperatorSchedule`)."""
     for name, value in (("site", site), ("operator", operator)):
-        if not _SEGMENT_RE.match(value):
+        if not _SEGMENT_RE.fullmatch(value):
             raise TopicError(f"{name} {value!r} is not a valid topic segment ({_SEGMENT})")
     return f"{NAMESPACE}/{site}/plan/operator/{operator}/schedule"
 
 
 def plan_topic(site: str) -> str:
     """The retained whole plan for planners (see `contract.downlink.PlanSnapshot`)."""
-    if not _SEGMENT_RE.match(site):
+    if not _SEGMENT_RE.fullmatch(site):
         raise TopicError(f"site {site!r} is not a valid topic segment ({_SEGMENT})")
     return f"{NAMESPACE}/{site}/plan/planners/all/plan"
 
 
 def gap_report_topic(site: str) -> str:
     """The retained gap report for planners (see `contract.downlink.GapReport`)."""
-    if not _SEGMENT_RE.match(site):
+    if not _SEGMENT_RE.fullmatch(site):
         raise TopicError(f"site {site!r} is not a valid topic segment ({_SEGMENT})")
     return f"{NAMESPACE}/{site}/plan/planners/all/gaps"

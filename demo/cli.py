@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import dataclasses
 import logging
+import secrets
 import signal
 import threading
 import time
@@ -108,6 +109,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="how long the broker is stopped in the kanban scene (default: 4, less when short)",
     )  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+
+
+#: The demo's admin; each run gives it a new random password, printed on the console only.
+DEMO_ADMIN = "demo-admin"
+
+
+def _one_time_admin(cloud: Any) -> str:
+    """Makes (or resets) the demo's admin (`cloud`: the CloudService) with a fresh password."""
+    from cloud.auth import UserExists
+
+    password = secrets.token_urlsafe(12)
+    try:
+        cloud.auth_store.add_user(DEMO_ADMIN, "admin", password)
+    except UserExists:
+        cloud.auth_store.reset(DEMO_ADMIN, password, "admin")
+    return password
 
 
 def _web_server_port(host: str, port: int) -> int:
@@ -242,8 +259,10 @@ def run(args: argparse.Namespace) -> int:
             # Each run writes the demo's orders due relative to its start; on a rerun (no
             # --fresh) the log already holds them, so the new file is an ERP change to adjust.
             order_policy="adjust",
+            public_read=True,  # everyone watching the demo sees every page; changes need a login
         )
         cloud = CloudService(settings, clock=clock, on_change=lambda c: console.line("cloud", c))
+        admin_password = _one_time_admin(cloud)
         configs = agent_configs(data, url, run=run_id)
         relay = _board_relay(url)  # the link the kanban scene cuts (demo/relay.py)
         if relay is not None:
@@ -268,6 +287,7 @@ def run(args: argparse.Namespace) -> int:
             f"gate, a rest zone and a lorry, broker {url}\n"
             f"  web interface: {cloud.web.url if cloud.web else 'off'} (the plan: /plan, its gaps:"
             f" /gaps, deliveries: /deliveries, labour: /labour, tooling: /tooling)\n"
+            f"  log in to change things: {DEMO_ADMIN} / {admin_password} (admin, this run only)\n"
             f"  data: {data}/ (the status of {cloud.log.count()} logged events; plant model "
             f"{plant_path.name}, orders {orders_path.name})\n"
             f"  script: breakdown at {args.breakdown_at} after {breakdown_s:g} s, the lorry in "

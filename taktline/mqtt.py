@@ -24,11 +24,44 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from tenacity import Retrying, retry_if_exception_type, stop_never, wait_random_exponential
 
-__all__ = ["BrokerSettings", "Session"]
+__all__ = ["BrokerSettings", "Session", "read_secret", "redacted"]
 
 log = logging.getLogger(__name__)
 
 Protocol = Literal["5", "3.1.1"]
+
+
+def redacted(url: str) -> str:
+    """`url` with its password (if any) replaced by `***`: what logs and error messages show."""
+    try:
+        parts = urlsplit(url)
+        parts.password  # noqa: B018  # parses the netloc: may raise too
+    except ValueError:  # "Invalid IPv6 URL" and the like: show nothing that may hold a secret
+        return "<a URL that does not parse>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+def read_secret(*, file: str | None = None, env: str | None = None) -> str | None:
+    """A password from a file (its first line) or an environment variable, never from argv.
+
+    The file wins when both are given. Raises ValueError naming the file when it cannot be read.
+    """
+    if file:
+        try:
+            with open(file, encoding="utf-8") as handle:
+                return handle.readline().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"cannot read the password file {file!r}: {exc}") from exc
+    if env:
+        import os
+
+        value = os.environ.get(env)
+        return value if value else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +88,24 @@ class BrokerSettings:
         """
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError(f"broker URL {url!r} must start with mqtt:// or mqtts://")
+            raise ValueError(f"broker URL {redacted(url)!r} must start with mqtt:// or mqtts://")
         query = dict(item.split("=", 1) for item in parts.query.split("&") if "=" in item)
         protocol = query.get("protocol", "5")
         if protocol not in ("5", "3.1.1"):
-            raise ValueError(f"broker URL {url!r}: protocol must be 5 or 3.1.1, not {protocol!r}")
+            raise ValueError(
+                f"broker URL {redacted(url)!r}: protocol must be 5 or 3.1.1, not {protocol!r}"
+            )
+        try:
+            port = parts.port
+        except ValueError as exc:  # "Port out of range 0-65535", "Port could not be cast ..."
+            raise ValueError(f"broker URL {redacted(url)!r}: {exc}") from exc
+        if port == 0:
+            raise ValueError(f"broker URL {redacted(url)!r}: port 0 is no broker's port")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+            raise ValueError(f"broker URL {redacted(url)!r} holds a control character")
         settings: dict[str, Any] = {
             "host": parts.hostname or "127.0.0.1",
-            "port": parts.port or (8883 if parts.scheme == "mqtts" else 1883),
+            "port": port or (8883 if parts.scheme == "mqtts" else 1883),
             "protocol": protocol,
             "username": parts.username,
             "password": parts.password,

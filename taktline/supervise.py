@@ -45,6 +45,8 @@ class WorkerHealth:
     faults_in_a_row: int
     last_error: str | None
     last_beat_age_s: float | None
+    #: Seconds since the worker last showed it is not stuck (a beat, or a tick while waiting).
+    last_alive_age_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -59,6 +61,7 @@ class WorkerHealth:
             "faults_in_a_row": self.faults_in_a_row,
             "last_error": self.last_error,
             "last_beat_age_s": self.last_beat_age_s,
+            "last_alive_age_s": self.last_alive_age_s,
         }
 
 
@@ -91,6 +94,7 @@ class Worker:
         self.faults_in_a_row = 0
         self.last_error: str | None = None
         self._last_beat: float | None = None
+        self._last_alive: float | None = None
 
     # --- for the worker's body ---------------------------------------------------------------
 
@@ -100,14 +104,21 @@ class Worker:
         return self._stop.is_set()
 
     def wait(self, seconds: float) -> bool:
-        """Sleeps up to `seconds`; returns True when asked to stop meanwhile."""
-        return self._stop.wait(seconds)
+        """Sleeps up to `seconds` (not stuck meanwhile); returns True when asked to stop."""
+        self.tick()
+        stopped = self._stop.wait(seconds)
+        self.tick()
+        return stopped
+
+    def tick(self) -> None:
+        """Says the worker is not stuck, while it waits for something (a broker, a reconnect)."""
+        self._last_alive = time.monotonic()
 
     def beat(self) -> None:
         """Says the worker is alive and well (ends a fault streak)."""
         recovered = False
         with self._lock:
-            self._last_beat = time.monotonic()
+            self._last_beat = self._last_alive = time.monotonic()
             if self.faults_in_a_row:
                 recovered = True
                 self.faults_in_a_row = 0
@@ -145,7 +156,9 @@ class Worker:
     def health(self) -> WorkerHealth:
         """The worker's state now."""
         with self._lock:
-            age = None if self._last_beat is None else time.monotonic() - self._last_beat
+            now = time.monotonic()
+            age = None if self._last_beat is None else now - self._last_beat
+            alive = None if self._last_alive is None else now - self._last_alive
             state = self.state
             thread = self._thread
             if state in ("running", "retrying") and thread is not None and not thread.is_alive():
@@ -157,6 +170,7 @@ class Worker:
                 self.faults_in_a_row,
                 self.last_error,
                 None if age is None else round(age, 3),
+                None if alive is None else round(alive, 3),
             )
 
     # --- the supervisor ----------------------------------------------------------------------
@@ -170,11 +184,22 @@ class Worker:
                 raise RuntimeError(f"{self.name} returned without being asked to stop")
             except Exception as exc:
                 self._fault(exc)
-                if self._stop.wait(self._backoff()):
+                if self._wait_ticking(self._backoff()):
                     break
                 with self._lock:
                     self.restarts += 1
         self.state = "stopped"
+
+    def _wait_ticking(self, seconds: float) -> bool:
+        # backing off is not being stuck: the watchdog must not restart a worker that waits
+        deadline = time.monotonic() + seconds
+        while True:
+            self.tick()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._stop.wait(min(left, 1.0)):
+                return True
 
     def _fault(self, exc: BaseException) -> None:
         with self._lock:

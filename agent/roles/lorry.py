@@ -167,7 +167,8 @@ def parse_lorry(section: dict[str, Any], where: str, base: Path) -> LorryConfig:
         fix_hold_s=positive(section, "fix_hold_s", 3.0, at),
         gpsd=gpsd,
         gps_startup_s=positive(section, "gps_startup_s", 30.0, at),
-        gps_time_bound_s=positive(section, "gps_time_bound_s", 3600.0, at),
+        # up to the contract's whole span of time (1970-2099): a very large bound turns it off
+        gps_time_bound_s=positive(section, "gps_time_bound_s", 3600.0, at, high=4.2e9),
         manifest=manifest,
         stage=stage,
         stage_pin=stage_pin,

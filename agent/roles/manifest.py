@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from pathlib import Path
 from typing import Any, Final
 
 from agent.errors import ConfigError
-from contract.errors import InvalidTagId
-from contract.fields import ID_RE
+from contract.errors import ContractError, InvalidTagId
+from contract.fields import ID_RE, loads
 from contract.tags import validate_tag_id
 
 __all__ = ["CSV_COLUMNS", "Manifest", "ManifestLine", "load_manifest"]
@@ -93,8 +92,8 @@ def load_manifest(path: Path) -> dict[str, ManifestLine]:
             _line(row, _delivery(row["delivery"], where), where, lines)
         return lines
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        data = loads(text, str(path))
+    except ContractError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
     deliveries = data.get("deliveries") if isinstance(data, dict) else None
     if not isinstance(deliveries, list):

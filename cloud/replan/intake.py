@@ -19,21 +19,34 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import shutil
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from cloud.plant import Order, Plant, PlantInvalid, parse_orders
+from cloud.plant import (
+    MAX_ORDERS_PER_BATCH,
+    Order,
+    OrderBatchTooLarge,
+    Plant,
+    PlantInvalid,
+    parse_orders,
+)
 from cloud.replan.errors import OrderFileRejected, UnknownOrder
 from cloud.replan.record import OrderFact, PlanningRecorder
 from cloud.replan.replanner import Replanner
 from cloud.replan.triggers import OrderCancelled, OrderChanged, OrderCreated
+from contract.errors import ContractError
+from contract.fields import loads
 from taktline.supervise import Worker
 
 __all__ = ["OrderDesk", "OrderFolderWatcher", "PendingChange", "parse_order_file", "submit_orders"]
+
+log = logging.getLogger(__name__)
 
 Policy = Literal["ask", "new", "adjust"]
 _NUMERIC = {"quantity": int, "priority": int, "earliness_weight": float, "tardiness_weight": float}
@@ -54,39 +67,72 @@ def _rows_from_csv(text: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _whole_file(fmt: str, reason: str) -> OrderFileRejected:
+    return OrderFileRejected(fmt, [{"row": 0, "order": None, "reasons": [reason]}])
+
+
+def _json_rows(text: str) -> tuple[list[Any], list[str]]:
+    try:
+        data = loads(text, "order file")
+    except ContractError as exc:
+        raise _whole_file("json", str(exc)) from exc
+    if not isinstance(data, dict):
+        raise _whole_file("json", "must be a JSON object with an 'orders' list")
+    rows, cancels = data.get("orders", []), data.get("cancel", [])
+    if not isinstance(rows, list):
+        raise _whole_file("json", "'orders' must be a list of order objects")
+    if not isinstance(cancels, list) or not all(isinstance(x, str) and x for x in cancels):
+        raise _whole_file("json", "'cancel' must be a list of order ids")
+    return rows, cancels
+
+
 def parse_order_file(
-    text: str, fmt: Literal["csv", "json"], plant: Plant
+    text: str,
+    fmt: Literal["csv", "json"],
+    plant: Plant,
+    *,
+    now: datetime | None = None,
+    limit: int = MAX_ORDERS_PER_BATCH,
 ) -> tuple[list[Order], list[str]]:
-    """Checks every row; returns (orders, ids to cancel) or raises `OrderFileRejected`."""
+    """Checks every row; returns (orders, ids to cancel) or raises `OrderFileRejected`.
+
+    With `now`, due dates and releases must lie within the plant's planning horizon. More than
+    `limit` rows raise `OrderBatchTooLarge` (nothing is read).
+    """
     cancels: list[str] = []
     bad: list[dict[str, object]] = []
     if fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise OrderFileRejected(
-                "json", [{"row": 0, "order": None, "reasons": [str(exc)]}]
-            ) from exc
-        rows = list(data.get("orders", [])) if isinstance(data, dict) else []
-        cancels = [str(x) for x in data.get("cancel", [])] if isinstance(data, dict) else []
+        rows, cancels = _json_rows(text)
     else:
         rows = []
-        for row in _rows_from_csv(text):
+        try:
+            read = _rows_from_csv(text)
+        except csv.Error as exc:
+            raise _whole_file("csv", f"not CSV: {exc}") from exc
+        for row in read:
             if str(row.pop("action", "")).lower() == "cancel":
                 cancels.append(str(row.get("id", "")))
             else:
                 rows.append(row)
+    if len(rows) + len(cancels) > limit:
+        raise OrderBatchTooLarge(len(rows) + len(cancels), limit)
     orders: list[Order] = []
     seen: set[str] = set()
     for n, row in enumerate(rows, start=1):
         reasons: list[str] = []
         oid = row.get("id") if isinstance(row, dict) else None
+        if not isinstance(oid, str | None):
+            reasons.append(f"order id {oid!r} is not a string")
+            oid = None
         if oid in seen:
             reasons.append(f"duplicate order id {oid!r}")
-        if isinstance(row, dict) and row.get("product") not in plant.products:
-            reasons.append(f"unknown product {row.get('product')!r}")
+        product = row.get("product") if isinstance(row, dict) else None
+        if isinstance(row, dict) and (
+            not isinstance(product, str) or product not in plant.products
+        ):
+            reasons.append(f"unknown product {product!r}")
         try:
-            parsed = parse_orders({"orders": [row]}, plant)
+            parsed = parse_orders({"orders": [row]}, plant, now=now)
         except PlantInvalid as exc:
             reasons += [str(e).replace("orders.0", "row") for e in exc.errors]
             parsed = []
@@ -228,9 +274,16 @@ def submit_orders(desk: OrderDesk, payload: Mapping[str, Any], user: str) -> dic
 
     Raises:
         OrderFileRejected: some rows were bad (`.rows` has the reasons); nothing was applied.
+        OrderBatchTooLarge: more orders than the batch limit; nothing was applied.
     """
-    orders, cancels = parse_order_file(json.dumps(dict(payload)), "json", desk.plant)
+    text = json.dumps(dict(payload), allow_nan=False)
+    orders, cancels = parse_order_file(text, "json", desk.plant, now=desk.replanner.clock.now())
     return desk.accept(orders, cancels, user, "api")
+
+
+def _reason_rows(exc: Exception) -> list[dict[str, Any]]:
+    reasons = exc.errors if isinstance(exc, PlantInvalid) else [str(exc)]
+    return [{"row": 0, "order": None, "reasons": list(reasons)}]
 
 
 class OrderFolderWatcher:
@@ -253,25 +306,43 @@ class OrderFolderWatcher:
         for path in sorted(self.folder.iterdir()):
             if not path.is_file() or path.suffix.lower() not in (".csv", ".json"):
                 continue
-            fmt: Literal["csv", "json"] = "csv" if path.suffix.lower() == ".csv" else "json"
             try:
-                orders, cancels = parse_order_file(path.read_text(), fmt, self.desk.plant)
-                result = self.desk.accept(orders, cancels, self.user, f"file:{path.name}")
-                shutil.move(path, self.folder / "done" / path.name)
-            except (OrderFileRejected, UnknownOrder) as exc:
-                rows = (
-                    exc.rows
-                    if isinstance(exc, OrderFileRejected)
-                    else [{"row": 0, "order": None, "reasons": [str(exc)]}]
-                )
-                result = {"rejected": rows}
-                target = self.folder / "rejected" / path.name
-                shutil.move(path, target)
-                target.with_suffix(target.suffix + ".errors.json").write_text(
-                    json.dumps(rows, indent=1)
-                )
+                result = self._handle(path)
+            except OSError:  # gone or unreadable now: the next scan tries again
+                log.exception("order drop: cannot handle %s", path.name)
+                continue
             results.append((path.name, result))
         return results
+
+    def _handle(self, path: Path) -> dict[str, Any]:
+        """One file: applied and moved to `done/`, or moved to `rejected/` with its reasons.
+
+        Whatever the bytes, the file leaves the folder and the watcher goes on: a file that is
+        not UTF-8, not JSON or CSV, too large a batch, or that trips an error of ours, is
+        rejected with the reason in `<name>.errors.json` beside it.
+        """
+        fmt: Literal["csv", "json"] = "csv" if path.suffix.lower() == ".csv" else "json"
+        raw = path.read_bytes()
+        try:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise _whole_file(fmt, f"not UTF-8 text: {exc}") from exc
+            now = self.desk.replanner.clock.now()
+            orders, cancels = parse_order_file(text, fmt, self.desk.plant, now=now)
+            result = self.desk.accept(orders, cancels, self.user, f"file:{path.name}")
+        except (OrderFileRejected, UnknownOrder, PlantInvalid) as exc:
+            rows = exc.rows if isinstance(exc, OrderFileRejected) else _reason_rows(exc)
+        except Exception as exc:  # a bug of ours must not stop the drop folder
+            log.exception("order drop: %s failed", path.name)
+            rows = [{"row": 0, "order": None, "reasons": [f"internal error: {exc!r}"]}]
+        else:
+            shutil.move(path, self.folder / "done" / path.name)
+            return result
+        target = self.folder / "rejected" / path.name
+        shutil.move(path, target)
+        target.with_suffix(target.suffix + ".errors.json").write_text(json.dumps(rows, indent=1))
+        return {"rejected": rows}
 
     def start(self) -> OrderFolderWatcher:
         """Starts polling in a thread (a supervised worker: a fault is retried, never the end)."""

@@ -74,6 +74,10 @@ class ReplanStats:
     errors: int = 0
     #: Triggers dropped after their burst failed `MAX_BURST_TRIES` times.
     dropped: int = 0
+    #: Seconds spent in replans (the engine's part), in all.
+    replan_seconds: float = 0.0
+    #: From a burst's first trigger to its changed schedules published, for the last burst.
+    publish_lag_s: float | None = None
     last: Outcome | None = None
     last_improvement: Outcome | None = None
     removed_by_improvement: float = 0.0
@@ -168,9 +172,9 @@ class Replanner:
             if not self.due():
                 return None
             burst, self._pending = self._pending, []
-            self._first = self._last = None
+            first, self._first, self._last = self._first, None, None
         try:
-            outcome = self.replan(burst)
+            outcome = self.replan(burst, since=first)
         except Exception:
             self.stats.errors += 1
             self._failed_bursts += 1
@@ -189,14 +193,23 @@ class Replanner:
         self._failed_bursts = 0
         return outcome
 
-    def replan(self, triggers: list[Trigger], *, restore: bool = False) -> Outcome:
-        """Applies `triggers` in one replan and publishes (see the module docstring)."""
+    def replan(
+        self, triggers: list[Trigger], *, restore: bool = False, since: datetime | None = None
+    ) -> Outcome:
+        """Applies `triggers` in one replan and publishes (see the module docstring).
+
+        `since`: when the burst's first trigger came; the time from then until the changed
+        schedules are out is `stats.publish_lag_s`.
+        """
         with self._lock:
             now = self.clock.now()
             outcome = self.engine.apply(triggers, now, restore=restore)
             self.stats.replans += 1
             self.stats.last = outcome
+            self.stats.replan_seconds += outcome.seconds
             self._publish_schedules(now)
+            if since is not None:
+                self.stats.publish_lag_s = (self.clock.now() - since).total_seconds()
             if self.improve_enabled:
                 imp = self.engine.improve(now)
                 self.stats.last_improvement = imp

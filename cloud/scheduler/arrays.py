@@ -71,10 +71,43 @@ def longest_runs(mask: NDArray[np.bool_]) -> I64:
     return out
 
 
+def _within_horizon(
+    plant: Plant, orders: list[Order], origin: datetime, errors: list[PlanningError]
+) -> list[Order]:
+    """The orders whose dates lie within the planning horizon of `origin`; the rest as errors.
+
+    The kernel's arrays are as long as the span to the latest due date: that span, never an
+    input's date, bounds what the planner allocates.
+    """
+    horizon = timedelta(days=plant.horizon_days)
+    kept = []
+    for order in orders:
+        dates = [order.due, *(s.due for s in order.steps.values())]
+        if order.release is not None:
+            dates.append(order.release)
+        outside = [d for d in dates if abs(d - origin) > horizon]  # never origin ± horizon:
+        # an origin near datetime's own limits (a pin at year 1) would overflow
+        if outside:
+            errors.append(
+                PlanningError(
+                    order.id,
+                    "",
+                    "",
+                    f"{outside[0].isoformat()} lies outside the planning horizon of"
+                    f" {plant.horizon_days} days from {origin.isoformat()}",
+                )
+            )
+        else:
+            kept.append(order)
+    return kept
+
+
 def build(plant: Plant, orders: list[Order], now: datetime) -> Model:
     """Maps the plant and its orders onto kernel arrays from `now` on (slot 0 = now)."""
     slot = plant.slot_minutes
     origin = floor_to_slot(now, slot)
+    errors: list[PlanningError] = []
+    orders = _within_horizon(plant, orders, origin, errors)
     last_due = max((o.due for o in orders), default=origin)
     span = max(last_due - origin, timedelta(0)) + timedelta(days=_DAYS_AFTER_DUE)
     n_slots = max(1, math.ceil(span / timedelta(minutes=slot)))
@@ -86,7 +119,6 @@ def build(plant: Plant, orders: list[Order], now: datetime) -> Model:
     def slots(minutes: float) -> int:
         return math.ceil(minutes / slot - 1e-9)
 
-    errors: list[PlanningError] = []
     kept: list[Order] = []
     steps: list[tuple[int, Step]] = []
     order_ptr = [0]

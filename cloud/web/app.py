@@ -6,9 +6,9 @@ route shares. Errors are problem documents (`problems.py`); bodies are bounded a
 (`bodies.py`). The HTTP server around it (`server.py`) adds what an ASGI application cannot
 see: a deadline for each request to arrive, and a connection limit.
 
-The middleware runs outside in: compression last on the way out. Authentication and roles
-(the next step) go in `_middleware` before compression, so that every route, page and static
-file is behind them and endpoints declare what they need (`@requires`).
+The middleware runs outside in: the guard (`guard.py`: Host, Origin, sessions and tokens, the
+role each route needs, CSRF, the audit of every write, security headers) before compression, so
+that every route, page and static file is behind it; endpoints read who acts with `actor()`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Route
 
-from cloud.web import corrections, kanban, master, pages, plan, report, status
+from cloud.web import account, corrections, kanban, master, metrics, pages, plan, report, status
+from cloud.web.guard import Guard, WebAuth
 from cloud.web.live import Live, StatusFeed
 from cloud.web.parts import WebParts
 from cloud.web.plan_view import PlanView
@@ -32,9 +33,9 @@ __all__ = ["create_app", "served_routes"]
 GZIP_ABOVE: Final = 4096
 
 
-def _middleware() -> list[Middleware]:
+def _middleware(auth: WebAuth) -> list[Middleware]:
     return [
-        # Authentication middleware (sessions, API tokens) goes here.
+        Middleware(Guard, auth=auth),
         Middleware(GZipMiddleware, minimum_size=GZIP_ABOVE, compresslevel=5),
     ]
 
@@ -51,10 +52,14 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),
         *kanban.routes(parts.status, parts.kanban),
+        *account.routes(parts.auth),
         *pages.routes(),
+        *metrics.routes(parts.metrics, parts.metrics_token),
     ]
     app = Starlette(
-        routes=routes, middleware=_middleware(), exception_handlers=dict(exception_handlers)
+        routes=routes,
+        middleware=_middleware(parts.auth),
+        exception_handlers=dict(exception_handlers),
     )
     app.router.redirect_slashes = False  # an API answers where it is asked, or 404
     app.state.live = live
@@ -67,7 +72,7 @@ def served_routes(app: Starlette) -> set[tuple[str, str]]:
     for route in app.routes:
         if not isinstance(route, Route):
             continue
-        api = route.path.startswith("/api/") or route.path in ("/healthz", "/readyz")
+        api = route.path.startswith("/api/") or route.path in ("/healthz", "/readyz", "/metrics")
         if api:
             for method in route.methods or ():
                 if method != "HEAD":

@@ -28,14 +28,12 @@ __all__ = [
     "json_body",
     "json_response",
     "raw_body",
-    "user_of",
 ]
 
 #: The largest request body taken (a plant model or an order file of thousands of rows fits).
 MAX_BODY: Final = 4 * 1024 * 1024
 #: How deep a JSON body may nest; no route's contract needs more than a handful of levels.
 MAX_DEPTH: Final = 32
-_MAX_USER: Final = 100
 
 T = TypeVar("T")
 #: An integer a plant can mean (the contract's bound).
@@ -120,22 +118,6 @@ def _depth_over(value: Any, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
-
-
-def user_of(request: Request, named: str | None) -> str:
-    """Who acts: the body's `user` field, else the `X-User` header (no login yet).
-
-    Raises:
-        Problem: 422 when neither names someone (1-100 characters).
-    """
-    user = named if named is not None else request.headers.get("x-user")
-    if user is None or not user.strip() or len(user) > _MAX_USER:
-        raise Problem(
-            422,
-            "say who you are: a 'user' field or an X-User header (1-100 characters)",
-            errors=[{"path": "$.user", "reason": "missing or not 1-100 characters"}],
-        )
-    return user.strip()
 
 
 def json_response(

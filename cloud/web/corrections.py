@@ -2,7 +2,8 @@
 
 `POST /api/corrections` records a correction as a new event in the cloud's log (through
 `CorrectionRecorder`, which checks it against the contract: 422 with the reason) and answers the
-stored envelope (201). Without a recorder the POST answers 404.
+stored envelope (201); `by` is the logged-in user or the token's name, never the body's. Without
+a recorder the POST answers 404.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.routing import Route
 
 from cloud.corrections import CorrectionRecorder, CorrectionRefused
 from cloud.web.bodies import Body, json_body, json_response
+from cloud.web.guard import actor
 from cloud.web.parts import Snapshot
 from cloud.web.problems import Problem
 
@@ -29,7 +31,6 @@ class CorrectionBody(Body):
     """A hand correction (docs/status.md says what each kind does with `value`)."""
 
     correction: str
-    by: str
     reason: str
     at: str | None = None
     station: str | None = None
@@ -50,7 +51,8 @@ def routes(snapshot: Snapshot, recorder: CorrectionRecorder | None) -> list[Rout
             raise Problem(404, NO_CORRECTIONS)
         body = await json_body(request, CorrectionBody)
         try:
-            stored = await run_in_threadpool(recorder.record, msgspec.to_builtins(body))
+            fields = {**msgspec.to_builtins(body), "by": actor(request)}
+            stored = await run_in_threadpool(recorder.record, fields)
         except CorrectionRefused as exc:
             raise Problem(422, str(exc)) from exc
         return json_response(stored, 201)

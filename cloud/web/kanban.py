@@ -3,8 +3,8 @@
 `GET /api/kanban` answers the loops (cards by state, replenishment signals, lost cards, the size
 recommended from the plan beside the current one), the smart bins and the last planner actions
 (`cloud.status.kanban`, docs/kanban.md). `POST /api/kanban/loops/{loop}` with `cards`, `safety`
-or both (and a `reason`) records a `kanban.loop` event by the user (a `user` field or the
-`X-User` header) through `cloud.kanban.KanbanRecorder`: 201 with the stored event, 404 for a
+or both (and a `reason`) records a `kanban.loop` event by the logged-in planner through
+`cloud.kanban.KanbanRecorder`: 201 with the stored event, 404 for a
 loop the plant model does not have, 422 for a change the contract refuses. The logic lives in
 `cloud/kanban/`; this module only maps it onto routes.
 """
@@ -20,7 +20,8 @@ from starlette.routing import Route
 
 from cloud.kanban import KanbanRecorder, LoopRefused, UnknownLoop
 from cloud.status import ResourceStatus
-from cloud.web.bodies import Body, json_body, json_response, user_of
+from cloud.web.bodies import Body, json_body, json_response
+from cloud.web.guard import actor
 from cloud.web.problems import Problem
 
 __all__ = ["LoopBody", "routes"]
@@ -35,7 +36,6 @@ class LoopBody(Body):
     cards: int | None = None
     safety: float | None = None
     reason: str = ""
-    user: str | None = None
 
 
 def routes(status: ResourceStatus | None, recorder: KanbanRecorder | None) -> list[Route]:
@@ -50,7 +50,7 @@ def routes(status: ResourceStatus | None, recorder: KanbanRecorder | None) -> li
         if recorder is None:
             raise Problem(404, NO_LOOPS)
         body = await json_body(request, LoopBody)
-        user = user_of(request, body.user)
+        user = actor(request)
         loop = request.path_params["loop"]
         try:
             stored = await run_in_threadpool(

@@ -8,7 +8,7 @@ event log. `create_app` (cloud/web/app.py) takes one of these.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cloud.corrections import CorrectionRecorder
@@ -18,6 +18,7 @@ from cloud.master import MasterData
 from cloud.replan import OrderDesk, Replanner
 from cloud.report import Reports
 from cloud.status import ResourceStatus
+from cloud.web.guard import WebAuth
 
 __all__ = ["DeadLetters", "Snapshot", "WebParts"]
 
@@ -43,3 +44,8 @@ class WebParts:
     health: Health | None = None
     #: Records planners' kanban loop changes (cloud/kanban/); None: the loops are read-only.
     kanban: KanbanRecorder | None = None
+    #: The Prometheus exposition of the cloud's metrics (cloud/metrics.py), and its token.
+    metrics: Callable[[], bytes] | None = None
+    metrics_token: str | None = None
+    #: Who may do what (cloud/web/guard.py); the default: nobody logs in, nothing is open.
+    auth: WebAuth = field(default_factory=WebAuth)

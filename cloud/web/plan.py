@@ -3,14 +3,14 @@
 A thin layer over `cloud.replan` (docs/replan.md): reads go to `PlanView`; order files go to
 `submit_orders`, decisions to the `OrderDesk`, manual mode and moved steps to the `Replanner`,
 each in a worker thread (a moved step replans before it answers). Bodies are typed below (unknown
-fields refused); who acts comes from a `user` field or the `X-User` header (no login yet) and is
-recorded by the desk and the replanner in their audit. Without a replanner every route answers
+fields refused); who acts is the logged-in user or the API token's name (`guard.actor`), recorded
+by the desk and the replanner in their audit. Without a replanner every route answers
 a problem saying how to get a plan: 404 to a read, 409 to a change.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
@@ -19,8 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from cloud.plant import OrderBatchTooLarge
 from cloud.replan import ManualModeActive, OrderFileRejected, UnknownOrder, submit_orders
-from cloud.web.bodies import Body, Int64, encoded_response, json_body, json_response, user_of
+from cloud.web.bodies import Body, Int64, encoded_response, json_body, json_response
+from cloud.web.guard import actor
 from cloud.web.plan_view import NO_PLAN, PlanView, iso
 from cloud.web.problems import Problem
 
@@ -50,32 +52,28 @@ class OrderRow(Body):
 
 
 class OrdersBody(Body):
-    """`POST /api/orders`: orders, ids to cancel, and who sends them."""
+    """`POST /api/orders`: orders and ids to cancel."""
 
     orders: list[OrderRow]
     cancel: list[str] = []
-    user: str | None = None
 
 
 class DecisionBody(Body):
     """`POST /api/decisions/{order}`."""
 
     decision: Literal["new", "adjust"]
-    user: str | None = None
 
 
 class ManualBody(Body):
     """`POST /api/manual`."""
 
     on: bool
-    user: str | None = None
 
 
 class MoveBody(Body):
     """`POST /api/plan/steps/{order}/{step}`: the new start, ISO 8601 with a zone."""
 
     start: str
-    user: str | None = None
 
 
 def routes(view: PlanView) -> list[Route]:
@@ -116,14 +114,15 @@ def routes(view: PlanView) -> list[Route]:
     async def orders(request: Request) -> Response:
         changing()
         body = await json_body(request, OrdersBody)
-        user = user_of(request, body.user)
+        user = actor(request)
         desk = view.desk
         if desk is None:
             raise Problem(409, "no order desk: this server takes no orders")
         payload = msgspec.to_builtins(body)
-        payload.pop("user", None)
         try:
             result = await run_in_threadpool(submit_orders, desk, payload, user)
+        except OrderBatchTooLarge as exc:
+            raise Problem(413, str(exc)) from exc
         except OrderFileRejected as exc:
             raise Problem(422, str(exc), rows=exc.rows) from exc
         except UnknownOrder as exc:  # a cancel of an order the plan does not hold
@@ -137,7 +136,7 @@ def routes(view: PlanView) -> list[Route]:
         replanner = changing().replanner
         assert replanner is not None
         body = await json_body(request, ManualBody)
-        user = user_of(request, body.user)
+        user = actor(request)
         action = replanner.enter_manual if body.on else replanner.leave_manual
         await run_in_threadpool(action, user)
         view.changed()
@@ -147,7 +146,7 @@ def routes(view: PlanView) -> list[Route]:
         changing()
         order = request.path_params["order"]
         body = await json_body(request, DecisionBody)
-        user = user_of(request, body.user)
+        user = actor(request)
         desk = view.desk
         if desk is None:
             raise Problem(409, "no order desk: this server takes no orders")
@@ -163,8 +162,13 @@ def routes(view: PlanView) -> list[Route]:
         assert replanner is not None
         order, step = request.path_params["order"], request.path_params["step"]
         body = await json_body(request, MoveBody)
-        user = user_of(request, body.user)
+        user = actor(request)
         start = _moment(body.start)
+        days = replanner.engine.plant.horizon_days
+        if abs(start - replanner.clock.now()) > timedelta(days=days):
+            raise Problem(
+                422, f"'start' {body.start!r} is outside the planning horizon of {days} days"
+            )
         if replanner.manual is None:
             raise Problem(409, 'manual edits need manual mode: POST /api/manual {"on": true}')
         try:

@@ -5,7 +5,9 @@
 (`create_app`). It binds its socket at once, so `url` is known before `start` (port 0 picks a
 free port). The limits that protect it from its clients: `REQUEST_TIMEOUT_S` for a request to
 arrive, `MAX_CONNECTIONS` open connections, `bodies.MAX_BODY` bytes of body, and an idle
-keep-alive connection closed after `KEEP_ALIVE_S`.
+keep-alive connection closed after `KEEP_ALIVE_S`. `auth` says who may do what (the guard);
+its allowed hosts default to the bound address's. With `certfile` and `keyfile` uvicorn serves
+TLS itself (the pages then get HSTS and Secure cookies).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Final
 
 import uvicorn
@@ -26,6 +30,7 @@ from cloud.replan import OrderDesk, Replanner
 from cloud.report import Reports
 from cloud.status import ResourceStatus
 from cloud.web.app import create_app
+from cloud.web.guard import WebAuth, default_hosts
 from cloud.web.live import Live, StatusFeed
 from cloud.web.parts import DeadLetters, Snapshot, WebParts
 from cloud.web.plan_view import PlanView
@@ -59,21 +64,22 @@ class WebServer:
         reports: Reports | None = None,
         health: Health | None = None,
         kanban: KanbanRecorder | None = None,
+        metrics: Callable[[], bytes] | None = None,
+        metrics_token: str | None = None,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         max_connections: int = MAX_CONNECTIONS,
+        auth: WebAuth | None = None,
+        certfile: Path | None = None,
+        keyfile: Path | None = None,
     ) -> None:
+        auth = auth or WebAuth()
+        if auth.allowed_hosts is None:
+            auth.allowed_hosts = default_hosts(host)
+        self.auth = auth
         parts = WebParts(
-            snapshot,
-            dead_letters,
-            status,
-            master,
-            corrections,
-            replanner,
-            desk,
-            reports,
-            health,
-            kanban,
-        )
+            snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health,
+            metrics=metrics, metrics_token=metrics_token, auth=auth, kanban=kanban,
+        )  # fmt: skip
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
         self.app = create_app(parts, self.live)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -90,7 +96,10 @@ class WebServer:
             timeout_keep_alive=int(KEEP_ALIVE_S),
             timeout_graceful_shutdown=int(_STOP_GRACE_S),
             backlog=2048,
+            ssl_certfile=str(certfile) if certfile else None,
+            ssl_keyfile=str(keyfile) if keyfile else None,
         )
+        self._scheme = "https" if certfile else "http"
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -98,7 +107,7 @@ class WebServer:
     def url(self) -> str:
         """The overview's address, e.g. http://127.0.0.1:8080/."""
         host, port = self._socket.getsockname()[:2]
-        return f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
+        return f"{self._scheme}://{host if ':' not in host else f'[{host}]'}:{port}/"
 
     def plan_changed(self, *_: object) -> None:
         """Tells the pages the plan changed (pass as the replanner's `on_replan`)."""

@@ -22,6 +22,12 @@ const context = await chromium.launchPersistentContext(profile, {
 const result = { screenshots: [], loads: 0 };
 try {
   const page = context.pages()[0] || await context.newPage();
+  // Log in through the login page first (the test passes the name and password).
+  await page.goto(`${base.replace(/\/$/, "")}/login?next=/`);
+  await page.locator("#name").fill(process.env.TAKTLINE_USER);
+  await page.locator("#password").fill(process.env.TAKTLINE_PASSWORD);
+  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), page.locator('#login-form button').click()]);
+  await page.locator("#logout").waitFor({ timeout: 10000 });
   page.on("load", () => { result.loads += 1; });
   const errors = [];
   page.on("pageerror", (err) => errors.push(String(err)));

@@ -19,6 +19,13 @@ import pytest
 from tests.conftest import service_missing
 from tests.status.events import at
 from tests.web.app import Stack, monitoring_stack
+from tests.web.auth import ADMIN, PASSWORD
+
+
+def login_as(name: str) -> dict[str, str]:
+    """What the drivers log in with through the login page (in their environment, not argv)."""
+    return {"TAKTLINE_USER": name, "TAKTLINE_PASSWORD": PASSWORD}
+
 
 HERE = Path(__file__).parent
 SHOTS = HERE.parents[1] / "build" / "screenshots"
@@ -84,7 +91,7 @@ def test_overview_follows_a_stop_without_reload_and_every_page_renders(
     process = subprocess.Popen(
         ["node", str(driver), stack.web.url, str(SHOTS)],
         cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "CHROMIUM": CHROMIUM},
+        text=True, env={**os.environ, "CHROMIUM": CHROMIUM, **login_as(ADMIN)},
     )  # fmt: skip
     assert process.stdin is not None and process.stdout is not None
     try:

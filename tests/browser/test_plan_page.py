@@ -21,7 +21,7 @@ import pytest
 from cloud.replan import ResourceLost
 from cloud.service import CloudService
 from taktline.private_broker import PrivateMosquitto
-from tests.browser.test_pages import CHROMIUM, HERE, SHOTS, driver
+from tests.browser.test_pages import CHROMIUM, HERE, SHOTS, driver, login_as
 from tests.sync.harness import wait_for
 from tests.web.plan_app import call, iso, planning_cloud
 
@@ -60,7 +60,7 @@ def test_plan_page_follows_a_decision_and_a_breakdown_without_reload(
     process = subprocess.Popen(
         ["node", str(HERE / "drive_plan.mjs"), cloud.web.url, str(SHOTS)],
         cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "CHROMIUM": CHROMIUM},
+        text=True, env={**os.environ, "CHROMIUM": CHROMIUM, **login_as("pia")},
     )  # fmt: skip
     try:
         before = _line(process, "READY ")
@@ -70,7 +70,7 @@ def test_plan_page_follows_a_decision_and_a_breakdown_without_reload(
 
         old = replanner.engine.orders["O-3"]
         change = {"id": "O-3", "product": "P", "quantity": 20, "due": iso(old.due)}
-        code, body, _ = call(cloud, "post", "/api/orders", {"orders": [change], "user": "erp"})
+        code, body, _ = call(cloud, "post", "/api/orders", {"orders": [change]}, user="erp")
         assert (code, body["pending"]) == (202, ["O-3"])
         _send(process, "changed")
         _line(process, "DECIDED ")

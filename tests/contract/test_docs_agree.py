@@ -13,6 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cloud.auth import ROLES
 from contract import (
     EVENT_TYPES,
     NAMESPACE,
@@ -45,6 +46,9 @@ from contract.payloads import (
     MACHINE_SIGNALS,
     PACKAGE_STAGES,
     STOP_REASONS,
+    WEB_METHODS,
+    WEB_ROLES,
+    WEB_VIA,
 )
 from contract.tags import TAG_ID_PATTERN
 from contract.topics import (
@@ -104,6 +108,9 @@ def test_enums_and_patterns_match_the_code() -> None:
     props = EVENT_SCHEMA["properties"]
     defs = EVENT_SCHEMA["$defs"]
     assert tuple(props["type"]["enum"]) == EVENT_TYPES
+    web = defs["webRequestPayload"]["properties"]
+    assert tuple(web["role"]["oneOf"][0]["enum"]) == WEB_ROLES == ROLES
+    assert (tuple(web["via"]["enum"]), tuple(web["method"]["enum"])) == (WEB_VIA, WEB_METHODS)
     assert tuple(defs["alarmPayload"]["properties"]["alarm"]["enum"]) == AGENT_ALARMS
     assert tuple(defs["stopReasonPayload"]["properties"]["reason"]["enum"]) == STOP_REASONS
     assert tuple(defs["jobTicketPayload"]["properties"]["action"]["enum"]) == JOB_ACTIONS
@@ -136,7 +143,15 @@ def test_enums_and_patterns_match_the_code() -> None:
 
 ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,20}\Z")
 tags = st.one_of(st.from_regex(r"\A[0-7][0-9A-F]{7}\Z"), st.from_regex(r"\A[0-7][0-9A-F]{13}\Z"))
-times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)).map(
+#: Free text keeps line feeds and tabs, never NUL or another control character.
+_PRINTABLE = st.characters(exclude_categories=("Cc", "Cs"))
+
+
+def free_text(max_size: int) -> st.SearchStrategy[str]:
+    return st.text(_PRINTABLE | st.sampled_from("\n\t"), max_size=max_size)
+
+
+times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2099, 12, 31)).map(
     lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 )
 counts = st.integers(1, 1_000_000)
@@ -144,6 +159,13 @@ quantities = st.floats(0, 1e9) | st.integers(0, 10**9)
 names = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30).filter(
     lambda t: "\x7f" not in t
 )
+
+
+def plain(size: int) -> st.SearchStrategy[str]:
+    """Free text without control characters (the contract keeps none but \\n and \\t)."""
+    return st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=size)
+
+
 weights = st.floats(0, 1e6, allow_nan=False)
 plan_orders = st.fixed_dictionaries(
     {"id": names, "product": names, "quantity": st.integers(1, 10**9), "due": times},
@@ -204,9 +226,7 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "gps_time": st.none() | times,
         }
     ),
-    "gps.fix": st.fixed_dictionaries(
-        {"fix": st.sampled_from(FIX_STATES), "detail": st.text(max_size=50)}
-    ),
+    "gps.fix": st.fixed_dictionaries({"fix": st.sampled_from(FIX_STATES), "detail": free_text(50)}),
     "package.read": st.fixed_dictionaries(
         {
             "tag": tags,
@@ -248,8 +268,8 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     ).flatmap(
         lambda base: st.fixed_dictionaries(
             {
-                "by": st.text(min_size=1, max_size=20),
-                "reason": st.text(max_size=30),
+                "by": st.text(_PRINTABLE, min_size=1, max_size=20),
+                "reason": free_text(30),
                 "at": times,
                 "station": st.none() | ids,
                 "tag": st.none() | tags,
@@ -265,7 +285,7 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         }
     ),
     "agent.alarm": st.fixed_dictionaries(
-        {"alarm": st.sampled_from(AGENT_ALARMS), "detail": st.text(max_size=50)}
+        {"alarm": st.sampled_from(AGENT_ALARMS), "detail": free_text(50)}
     ),
     "plan.order": st.one_of(
         st.fixed_dictionaries(
@@ -331,6 +351,18 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "digest": st.from_regex(r"\A[0-9a-f]{64}\Z"),
             "orders": st.integers(0, 10**6),
             "by": names,
+        }
+    ),
+    "web.request": st.fixed_dictionaries(
+        {
+            "actor": st.none() | plain(100),
+            "role": st.none() | st.sampled_from(WEB_ROLES),
+            "via": st.sampled_from(WEB_VIA),
+            "token": st.none() | st.from_regex(r"\A[0-9a-f]{16}\Z"),
+            "method": st.sampled_from(WEB_METHODS),
+            "route": plain(200),
+            "status": st.integers(100, 599),
+            "address": st.none() | plain(100),
         }
     ),
 }

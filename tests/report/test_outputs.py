@@ -17,6 +17,7 @@ from cloud.report import COLUMNS, Reports, build_report, table_csv
 from cloud.status import ResourceStatus
 from cloud.store import EventLog
 from cloud.web import WebServer
+from cloud.web.guard import WebAuth
 from taktline.cli import main
 from tests.report.log import PLANT_DOCUMENT, Writer, plant, shift_log
 from tests.status.events import T0
@@ -89,7 +90,7 @@ def get(url: str) -> tuple[int, str, str]:
 def test_the_rest_routes(shift: EventLog) -> None:
     reports = Reports(shift, plant)
     web = WebServer(lambda: {}, shift.dead_letters, port=0, status=ResourceStatus(),
-                    reports=reports)  # fmt: skip
+                    reports=reports, auth=WebAuth(public_read=True))  # fmt: skip
     with web:
         base = web.url.rstrip("/")
         code, kind, body = get(f"{base}/api/report?from={FROM}&to={TO}")
@@ -109,7 +110,7 @@ def test_the_rest_routes(shift: EventLog) -> None:
         code, kind, body = get(f"{base}/report")
         assert code == 200 and "report.js" in body
         assert get(f"{base}/static/report.js")[0] == 200
-    bare = WebServer(lambda: {}, shift.dead_letters, port=0)
+    bare = WebServer(lambda: {}, shift.dead_letters, port=0, auth=WebAuth(public_read=True))
     with bare:
         code, _, body = get(f"{bare.url}api/report?from={FROM}&to={TO}")
         assert code == 404 and "not enabled" in body

@@ -27,6 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract import StationSchedule, station_schedule_topic
 from taktline.clock import utc_iso
 from taktline.private_broker import free_port
+from tests.web.auth import Grants
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE, AREA = "plant1", "harness"
@@ -114,10 +115,11 @@ class CloudProcess:
             "--db", database, "--site", SITE, "--registry", str(folder / "registry.json"),
             "--web", f"127.0.0.1:{self.port}", "--plant", str(folder / "plant.json"),
             "--orders", str(folder / "orders.json"), "--order-drop", str(self.drop),
-            "--frozen-minutes", "0",
+            "--frozen-minutes", "0", "--public-read",
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.grants: Grants | None = None
 
     def start(self) -> None:
         self.starts += 1
@@ -152,8 +154,10 @@ class CloudProcess:
             f"http://127.0.0.1:{self.port}{path}", data=data, method=method.upper()
         )
         request.add_header("Content-Type", "application/json")
-        if user is not None:
-            request.add_header("X-User", user)
+        if user is not None:  # acts as `user` by an API token (tests/web/auth.py)
+            if self.grants is None:
+                self.grants = Grants(self.database)
+            request.add_header("Authorization", self.grants.bearer(user)["Authorization"])
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read() or b"null")

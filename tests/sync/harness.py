@@ -14,7 +14,7 @@ from cloud.store import EventLog
 from contract import AgentPath
 from taktline.mqtt import BrokerSettings
 
-SITE, AREA = "plant1", "harness"
+SITE, AREA, STATION = "plant1", "harness", "crimp-01"
 
 
 def settings(url: str) -> BrokerSettings:
@@ -27,6 +27,9 @@ def make_cloud(
     log = EventLog(database or folder / "cloud.db")
     for agent in agents:
         log.register_agent(agent, SITE, AREA)
+        # The harness's agents record at crimp-01 under their own name: the registry says so
+        # (ingest refuses an agent's event at a station none of its devices is at).
+        log.register_device(f"{agent}-io", agent, STATION)
     ingest = Ingest(log, ResourceStatus(), settings(url), site=SITE)
     return log, ingest
 

@@ -20,6 +20,7 @@ from typing import Any
 from cloud.replan.intake import Policy
 from cloud.service import CloudService, CloudSettings
 from taktline.clock import SystemClock, utc_iso
+from tests.web.auth import Grants
 
 SITE = "plant1"
 STATIONS = ("crimp-01", "crimp-02")
@@ -59,17 +60,33 @@ def write_orders(folder: Path, now: datetime, ids: list[str] = ORDERS) -> Path:
 
 @contextmanager
 def planning_cloud(
-    folder: Path, broker_url: str, *, policy: Policy = "ask", orders: list[str] = ORDERS
+    folder: Path,
+    broker_url: str,
+    *,
+    policy: Policy = "ask",
+    orders: list[str] = ORDERS,
+    public_read: bool = True,
 ) -> Iterator[CloudService]:
-    """A started cloud that plans `orders` on two crimpers; its web server on a free port."""
+    """A started cloud that plans `orders` on two crimpers; its web server on a free port.
+
+    Its users and tokens are those of tests/web/auth.py (`GRANTS`); reads are open by default.
+    """
     now = SystemClock().now()
     settings = CloudSettings(
         database=folder / "cloud.db", broker=broker_url, site=SITE, web_port=0,
         plant=write_plant(folder), orders=write_orders(folder, now, orders), frozen_minutes=0,
-        order_policy=policy,
+        order_policy=policy, public_read=public_read,
     )  # fmt: skip
     with CloudService(settings, clock=SystemClock()) as cloud:
-        yield cloud
+        GRANTS[id(cloud)] = Grants(settings.database)
+        try:
+            yield cloud
+        finally:
+            GRANTS.pop(id(cloud)).close()
+
+
+#: The users and tokens of each running `planning_cloud` (by the service's id).
+GRANTS: dict[int, Grants] = {}
 
 
 def call(
@@ -78,12 +95,18 @@ def call(
     path: str,
     body: Any = None,
     headers: dict[str, str] | None = None,
+    *,
+    user: str | None = "kim",
+    role: str = "planner",
 ) -> tuple[int, Any, Message]:
     """One HTTP request to the cloud's web server; returns (code, JSON or text, headers).
 
-    The headers are case-insensitive, as HTTP's are.
+    It acts as `user` with `role` by an API token (None: anonymously). The headers are
+    case-insensitive, as HTTP's are.
     """
     assert cloud.web is not None
+    if user is not None:
+        headers = {**GRANTS[id(cloud)].bearer(user, role), **(headers or {})}
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         cloud.web.url.rstrip("/") + path, data=data, method=method.upper(),

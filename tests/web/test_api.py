@@ -27,11 +27,16 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def call(
-    stack: Stack, method: str, path: str, body: bytes | None = None, kind: str = "application/json"
+    stack: Stack,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    kind: str = "application/json",
+    who: tuple[str, str] = ("ada", "admin"),
 ) -> tuple[int, Any]:
     request = urllib.request.Request(
         stack.web.url.rstrip("/") + path, data=body, method=method.upper(),
-        headers={"Content-Type": kind},
+        headers={"Content-Type": kind, **stack.grants.bearer(*who)},
     )  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -83,17 +88,23 @@ def _next_status(stream: Any) -> dict[str, Any]:
 
 def test_a_correction_through_the_api(stack: Stack) -> None:
     stack.feed("badge.read", {"tag": "04D4E5F6"}, 0, station="crimp-01")
-    code, stored = call(stack, "post", "/api/corrections", json.dumps({
-        "correction": "badge_out", "by": "kim", "reason": "forgot", "station": "crimp-01",
+    correction = {
+        "correction": "badge_out", "reason": "forgot", "station": "crimp-01",
         "tag": "04D4E5F6", "at": "2026-03-23T06:30:00Z",
-    }).encode())  # fmt: skip
-    assert code == 201 and stored["type"] == "correction"
-    assert stack.log.count() == 1  # in the cloud's own log; the fed events were folded only
+    }  # fmt: skip
+    kim = ("kim", "supervisor")
+    code, stored = call(stack, "post", "/api/corrections", json.dumps(correction).encode(), who=kim)
+    assert code == 201 and stored["type"] == "correction" and stored["payload"]["by"] == "kim"
+    # In the cloud's own log with the audit of the request; the fed events were folded only.
+    assert stack.log.count() == 2
     code, listed = call(stack, "get", "/api/corrections")
     assert listed[-1]["by"] == "kim"
     assert call(stack, "get", "/api/status")[1]["labour"]["04D4E5F6"]["status"] == "idle"
-    code, refused = call(stack, "post", "/api/corrections", b'{"correction": "nap"}')
-    assert code == 422 and "by" in refused["detail"]
+    code, refused = call(stack, "post", "/api/corrections", b'{"correction": "nap"}', who=kim)
+    assert code == 422 and "reason" in refused["detail"]
+    named = json.dumps({**correction, "by": "someone else"}).encode()
+    code, refused = call(stack, "post", "/api/corrections", named, who=kim)
+    assert code == 422 and "by" in refused["detail"]  # who acts is never the body's to say
 
 
 def test_master_rows_by_csv_with_row_errors(stack: Stack) -> None:

@@ -24,10 +24,13 @@ from cloud.plant import load_orders, load_plant
 from cloud.replan import Engine, Replanner, ResourceLost
 from cloud.service import CloudService, CloudSettings
 from cloud.web import WebServer
+from cloud.web.guard import WebAuth
 from taktline.clock import SystemClock
 from taktline.private_broker import PrivateMosquitto
 from tests.sync.harness import wait_for
+from tests.web.auth import Grants
 from tests.web.plan_app import (
+    GRANTS,
     ORDERS,
     STATIONS,
     call,
@@ -95,7 +98,7 @@ def test_a_bad_order_file_is_rejected_row_by_row_and_nothing_applied(
         {"id": "O-X3", "product": "P", "quantity": 5, "due": "next tuesday"},
     ]}  # fmt: skip
     triggers = cloud.replanner.stats.triggers
-    code, body, _ = call(cloud, "post", "/api/orders", {**bad, "user": "erp-bridge"})
+    code, body, _ = call(cloud, "post", "/api/orders", {**bad}, user="erp-bridge")
     assert code == 422, body
     rows = {r["row"]: r for r in body["rows"]}
     assert sorted(rows) == [2, 3, 4, 5]  # row 1 is good, yet nothing of the file is applied
@@ -109,15 +112,17 @@ def test_a_bad_order_file_is_rejected_row_by_row_and_nothing_applied(
     assert "O-NEW" not in [o["order"] for o in call(cloud, "get", "/api/plan")[1]["orders"]]
     # A cancel of an unknown order rejects the request too, before anything is applied.
     code, body, _ = call(
-        cloud, "post", "/api/orders", {"orders": [good], "cancel": ["O-404"], "user": "erp"}
+        cloud, "post", "/api/orders", {"orders": [good], "cancel": ["O-404"]}, user="erp"
     )
     assert code == 422 and "O-404" in body["rows"][0]["reasons"][0]
     assert cloud.replanner.stats.triggers == triggers
-    # Without a name nothing happens either.
-    code, body, _ = call(cloud, "post", "/api/orders", {"orders": [good]})
+    # Without a login nothing happens either, and a user field is refused.
+    code, body, _ = call(cloud, "post", "/api/orders", {"orders": [good]}, user=None)
+    assert code == 401
+    code, body, _ = call(cloud, "post", "/api/orders", {"orders": [good], "user": "erp"})
     assert code == 422 and "user" in body["detail"]
     # The good row on its own is taken and planned.
-    code, body, _ = call(cloud, "post", "/api/orders", {"orders": [good]}, {"X-User": "erp"})
+    code, body, _ = call(cloud, "post", "/api/orders", {"orders": [good]}, user="erp")
     assert (code, body["created"]) == (202, ["O-NEW"])
     wait_for(
         lambda: "O-NEW" in [o["order"] for o in call(cloud, "get", "/api/plan")[1]["orders"]],
@@ -130,7 +135,7 @@ def test_a_changed_order_waits_for_a_planners_decision(cloud: CloudService) -> N
     assert cloud.replanner is not None and cloud.desk is not None
     old = cloud.replanner.engine.orders["O-3"]
     changed = {"id": "O-3", "product": "P", "quantity": 60, "due": iso(old.due)}
-    code, body, _ = call(cloud, "post", "/api/orders", {"orders": [changed]}, {"X-User": "ana"})
+    code, body, _ = call(cloud, "post", "/api/orders", {"orders": [changed]}, user="ana")
     assert (code, body["pending"], body["changed"]) == (202, ["O-3"], [])
     code, pending, _ = call(cloud, "get", "/api/decisions")
     assert code == 200 and [p["order"] for p in pending] == ["O-3"]
@@ -140,12 +145,12 @@ def test_a_changed_order_waits_for_a_planners_decision(cloud: CloudService) -> N
     plan = call(cloud, "get", "/api/plan")[1]
     step = _step(plan, "O-3")
     assert _at(step["end"]) - _at(step["start"]) == timedelta(minutes=30)  # still the old one
-    code, body, _ = call(cloud, "post", "/api/decisions/O-3", {"decision": "maybe", "user": "b"})
+    code, body, _ = call(cloud, "post", "/api/decisions/O-3", {"decision": "maybe"}, user="b")
     assert code == 422
-    code, body, _ = call(cloud, "post", "/api/decisions/O-3", {"decision": "adjust", "user": "ben"})
+    code, body, _ = call(cloud, "post", "/api/decisions/O-3", {"decision": "adjust"}, user="ben")
     assert (code, body) == (200, {"order": "O-3", "decision": "adjust", "by": "ben"})
     assert call(cloud, "get", "/api/decisions")[1] == []
-    code, body, _ = call(cloud, "post", "/api/decisions/O-3", {"decision": "new", "user": "ben"})
+    code, body, _ = call(cloud, "post", "/api/decisions/O-3", {"decision": "new"}, user="ben")
     assert code == 404 and "O-3" in body["detail"]
 
     def doubled() -> bool:
@@ -166,9 +171,9 @@ def test_manual_mode_holds_triggers_and_a_planner_moves_a_step(cloud: CloudServi
     assert replanner is not None
     start = iso((replanner.clock.now() + timedelta(hours=3)).replace(second=0, microsecond=0))
     move = "/api/plan/steps/O-5/crimp"
-    code, body, _ = call(cloud, "post", move, {"start": start, "user": "cleo"})
+    code, body, _ = call(cloud, "post", move, {"start": start}, user="cleo")
     assert code == 409 and "manual mode" in body["detail"]
-    code, body, _ = call(cloud, "post", "/api/manual", {"on": True, "user": "cleo"})
+    code, body, _ = call(cloud, "post", "/api/manual", {"on": True}, user="cleo")
     assert (code, body) == (200, {"on": True, "by": "cleo"})
     assert call(cloud, "get", "/api/plan/state")[1]["manual"] == {"on": True, "by": "cleo"}
     # Triggers wait while a planner edits by hand.
@@ -176,14 +181,14 @@ def test_manual_mode_holds_triggers_and_a_planner_moves_a_step(cloud: CloudServi
     replanner.submit(ResourceLost("crimp-01", replanner.clock.now(), reason="breakdown"))
     time.sleep(1.0)
     assert replanner.stats.completed == completed
-    code, body, _ = call(cloud, "post", move, {"start": "soon", "user": "c"})
+    code, body, _ = call(cloud, "post", move, {"start": "soon"}, user="c")
     assert code == 422
-    code, body, _ = call(cloud, "post", "/api/plan/steps/O-99/crimp", {"start": start, "user": "c"})
+    code, body, _ = call(cloud, "post", "/api/plan/steps/O-99/crimp", {"start": start}, user="c")
     assert code == 404
-    code, body, _ = call(cloud, "post", move, {"start": start, "user": "cleo"})
+    code, body, _ = call(cloud, "post", move, {"start": start}, user="cleo")
     assert code == 200 and body["start"] == start and body["by"] == "cleo"
     assert _step(call(cloud, "get", "/api/plan")[1], "O-5")["start"] == start
-    code, body, _ = call(cloud, "post", "/api/manual", {"on": False}, {"X-User": "dave"})
+    code, body, _ = call(cloud, "post", "/api/manual", {"on": False}, user="dave")
     assert (code, body) == (200, {"on": False, "by": None})
     wait_for(lambda: not replanner._pending, 10, "the waiting breakdown replanned")
     wait_for(
@@ -258,14 +263,16 @@ def test_without_a_publisher_the_plan_is_computed_from_the_engine(tmp_path: Path
     plant = load_plant(plant_path)
     orders = load_orders(write_orders(tmp_path, datetime.now().astimezone()), plant)
     replanner = Replanner(Engine(plant, orders, SystemClock().now()), improve=False)
-    with WebServer(dict, lambda n: [], port=0, replanner=replanner) as web:
+    grants = Grants(tmp_path / "cloud.db")
+    auth = WebAuth(grants.store, public_read=True)
+    with WebServer(dict, lambda n: [], port=0, replanner=replanner, auth=auth) as web:
         with urllib.request.urlopen(web.url + "api/plan", timeout=30) as response:
             document = json.load(response)
         assert document == replanner.document()
         assert sorted(o["order"] for o in document["orders"]) == sorted(ORDERS)
         request = urllib.request.Request(
             web.url + "api/orders", data=b'{"orders": []}', method="POST",
-            headers={"X-User": "kim", "Content-Type": "application/json"},
+            headers={**grants.bearer("kim"), "Content-Type": "application/json"},
         )  # fmt: skip
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
@@ -283,6 +290,7 @@ def test_without_orders_the_plan_routes_say_how_to_get_a_plan(tmp_path: Path) ->
     )  # fmt: skip
     service = CloudService(settings)
     assert service.web is not None and service.replanner is None
+    GRANTS[id(service)] = Grants(settings.database)
     service.web.start()
     try:
         gets = ["/api/plan", "/api/plan/state", "/api/plan/export", "/api/gaps", "/api/decisions"]
@@ -296,9 +304,10 @@ def test_without_orders_the_plan_routes_say_how_to_get_a_plan(tmp_path: Path) ->
             ("/api/plan/steps/O-1/crimp", {"start": "2026-03-23T06:00:00Z"}),
         ]
         for path, body in posts:
-            code, answer, _ = call(service, "post", path, {**body, "user": "kim"})
+            code, answer, _ = call(service, "post", path, {**body}, user="kim")
             assert code == 409 and "--plant and --orders" in answer["detail"]
     finally:
+        GRANTS.pop(id(service)).close()
         service.web.stop()
         service.log.close()
 
@@ -318,7 +327,7 @@ def test_the_cloud_command_maps_its_planning_options_onto_the_service(
         "--order-drop", str(tmp_path / "drop"), "--order-policy", "adjust",
         "--frozen-minutes", "10", "--smtp", "smtp://mia@127.0.0.1:2525?security=starttls",
         "--mail", "planner=a@x.example,b@x.example", "--mail", "planner=c@x.example",
-        "--mail", "shift_lead=d@x.example",
+        "--mail", "shift_lead=d@x.example", "--public-read", "--allowed-hosts", "plan.example,x",
     ])  # fmt: skip
     settings = settings_from(args)
     assert (settings.plant, settings.orders, settings.order_drop) == (
@@ -327,6 +336,7 @@ def test_the_cloud_command_maps_its_planning_options_onto_the_service(
         tmp_path / "drop",
     )
     assert (settings.order_policy, settings.frozen_minutes, settings.web_port) == ("adjust", 10, 0)
+    assert settings.public_read and settings.allowed_hosts == {"plan.example", "x"}
     assert settings.mail_to == {
         "planner": ["a@x.example", "b@x.example", "c@x.example"], "shift_lead": ["d@x.example"],
     }  # fmt: skip
@@ -336,9 +346,12 @@ def test_the_cloud_command_maps_its_planning_options_onto_the_service(
     )  # fmt: skip
     assert (settings.smtp.username, settings.smtp.password) == ("mia", "from-env")
     with CloudService(settings) as cloud:
-        state = call(cloud, "get", "/api/plan/state")[1]
+        assert cloud.web is not None
+        cloud.web.auth.allowed_hosts = frozenset({"127.0.0.1"})  # the test calls by address
+        state = call(cloud, "get", "/api/plan/state", user=None)[1]
         assert state["policy"] == "adjust" and len(state["resources"]) == 2
-        csv_text = "id,product,quantity,due\nO-D,P,3,2031-01-01T00:00:00Z\n"
+        due = iso(SystemClock().now() + timedelta(days=60))  # within the planning horizon
+        csv_text = f"id,product,quantity,due\nO-D,P,3,{due}\n"
         (tmp_path / "drop" / "more.csv").write_text(csv_text)
         wait_for(lambda: (tmp_path / "drop" / "done" / "more.csv").exists(), 10, "the drop taken")
     ssl = smtp_settings("smtp://u:p%40ss@mail.example?security=ssl&from=plan@x.example")
@@ -355,6 +368,7 @@ def test_the_cloud_command_maps_its_planning_options_onto_the_service(
         (["--mail", "planner=a@x.example"], "--smtp"),
         (["--plant", str(plant), "--orders", str(orders), "--smtp", "smtp://m"], "planner"),
         (["--web", "nowhere"], "--web"),
+        (["--cert", "c.pem"], "--cert"),
     ):
         with pytest.raises(ConfigError, match=rule):
             settings_from(build_parser().parse_args(["cloud", *options]))

@@ -22,6 +22,7 @@ import pytest
 
 from cloud.status import ResourceStatus
 from cloud.web import WebServer
+from cloud.web.guard import WebAuth
 from cloud.web.server import REQUEST_TIMEOUT_S
 from tests.web.app import Stack, monitoring_stack
 
@@ -40,13 +41,16 @@ def test_300_half_sent_requests_do_not_stop_status_and_are_dropped(stack: Stack)
     address = urlsplit(stack.web.url)
     began = time.monotonic()
     sockets = []
+    # A change from an admin (any other is refused before its body is read).
+    token = stack.grants.token("ada", "admin").encode()
     for n in range(CLIENTS):
         sock = socket.create_connection((address.hostname, address.port), timeout=30)
         if n % 2:
-            sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # headers unfinished
+            sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # unfinished
         else:
             sock.sendall(
-                b"POST /api/corrections HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"POST /api/corrections HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Authorization: Bearer " + token + b"\r\nContent-Type: application/json\r\n"
                 b'Content-Length: 100\r\n\r\n{"correction": '
             )  # body unfinished
         sockets.append(sock)
@@ -79,7 +83,10 @@ def test_300_half_sent_requests_do_not_stop_status_and_are_dropped(stack: Stack)
 
 def test_connections_past_the_limit_and_endless_headers_are_refused(tmp_path: Path) -> None:
     status = ResourceStatus()
-    with WebServer(status.snapshot, lambda n: [], port=0, status=status, max_connections=20) as web:
+    open_read = WebAuth(public_read=True)
+    with WebServer(
+        status.snapshot, lambda n: [], port=0, status=status, max_connections=20, auth=open_read
+    ) as web:
         address = (urlsplit(web.url).hostname, urlsplit(web.url).port)
         held = [socket.create_connection(address, timeout=10) for _ in range(20)]
         with socket.create_connection(address, timeout=10) as extra:

@@ -125,7 +125,7 @@ function kanban(status) {
 
 function corrections(status) {
   const form = el("form", { class: "correction", id: "correction-form" });
-  const fields = [["correction", "select"], ["by", "input"], ["reason", "input"], ["at", "input"], ["station", "input"], ["tag", "input"], ["value", "input"]];
+  const fields = [["correction", "select"], ["reason", "input"], ["at", "input"], ["station", "input"], ["tag", "input"], ["value", "input"]];
   for (const [name, kind] of fields) {
     const input = el(kind, { name });
     if (kind === "select") for (const k of ["badge_out", "stop_reason", "tool_location", "cycles", "good", "scrap"]) input.append(el("option", { value: k }, k));
@@ -138,7 +138,7 @@ function corrections(status) {
     const body = {};
     for (const [key, value] of new FormData(form).entries()) if (value !== "") body[key] = value;
     if (["cycles", "good", "scrap"].includes(body.correction) && body.value) body.value = Number(body.value);
-    const response = await fetch("/api/corrections", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const response = await fetch("/api/corrections", { method: "POST", headers: await window.taktlineAuth.headers(), body: JSON.stringify(body) });
     result.textContent = response.ok ? "recorded" : (await response.json()).detail;
   });
   return [el("h2", {}, "Corrections"), form, result, el("h2", {}, "Recorded"),

@@ -2,7 +2,7 @@
 // shaded, pending order decisions, manual mode, export) and the Gap report. They read the plan
 // API (/api/plan, /api/plan/state, /api/gaps, /api/decisions) and are drawn again whenever the
 // server pushes a `plan` event. Loaded after app.js, whose helpers come through window.taktline.
-// Who acts is the name typed into the page (no login yet); the server records it in its audit.
+// Who acts is the logged-in user (the session); the server records it in its audit.
 "use strict";
 
 (() => {
@@ -23,20 +23,14 @@
     return body;
   }
 
-  function user() {
-    return (localStorage.getItem("taktline-user") || "").trim();
-  }
-
   function say(message, bad) {
     const box = document.getElementById("plan-result");
     if (box) { box.textContent = message; box.className = bad ? "flag" : ""; }
   }
 
   async function act(path, body) {
-    if (!user()) { say("enter your name first (it is recorded with every decision and edit)", true); return false; }
     const response = await fetch(path, {
-      method: "POST", headers: { "Content-Type": "application/json", "X-User": user() },
-      body: JSON.stringify({ ...body, user: user() }),
+      method: "POST", headers: await window.taktlineAuth.headers(), body: JSON.stringify(body),
     });
     const answer = await response.json();
     if (!response.ok) { say(answer.detail || `HTTP ${response.status}`, true); return false; }
@@ -172,8 +166,6 @@
   // --- the Plan page ---------------------------------------------------------------------------
 
   function toolbar(state, chosen, redraw) {
-    const name = el("input", { id: "user", placeholder: "your name", value: user() });
-    name.addEventListener("change", () => localStorage.setItem("taktline-user", name.value.trim()));
     const manual = state.manual.on;
     const toggle = el("button", { id: "manual-toggle", type: "button" }, manual ? "Leave manual mode" : "Enter manual mode");
     toggle.addEventListener("click", async () => { if (await act("/api/manual", { on: !manual })) redraw(); });
@@ -186,7 +178,6 @@
       return button;
     };
     return el("div", { class: "toolbar" },
-      el("label", {}, "Your name ", name),
       el("span", { class: manual ? "mode manual" : "mode", id: "mode" },
         manual ? `manual mode (${state.manual.by}): automatic replans wait` : "automatic replanning"),
       toggle, el("label", {}, "Show ", choose), move(-1, "◀"), move(0, "now"), move(1, "▶"),

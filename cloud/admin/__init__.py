@@ -1,0 +1,15 @@
+"""Administration subcommands of `taktline cloud` (the plain command serves).
+
+`taktline cloud dead-letters ...` and `taktline cloud registry ...` work on the cloud's database
+(`--db`), beside a running cloud or without one: each module has `configure(parser)` and
+`run(args)`, wired as subcommands by `cloud.cli`.
+"""
+
+#: name -> (module with configure/run, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "dead-letters": (
+        "cloud.admin.dead_letters",
+        "list, show and replay dead letters (after the registry or the cloud was fixed)",
+    ),
+    "registry": ("cloud.admin.registry", "load the device registry into the cloud's database"),
+}
