@@ -19,6 +19,7 @@ from cloud.report import Reports
 from cloud.status import ResourceStatus
 from cloud.store import EventLog
 from cloud.web import WebServer
+from cloud.web.guard import WebAuth
 from tests.browser.test_pages import driver
 from tests.report.log import Writer, plant, shift_log
 
@@ -37,6 +38,7 @@ def web(tmp_path: Path) -> Iterator[WebServer]:
         server = WebServer(
             lambda: {"applied": 0, "now": None, "machines": {}}, log.dead_letters, port=0,
             status=ResourceStatus(), reports=Reports(log, plant),
+            auth=WebAuth(public_read=True),  # a read-only page: opened to anonymous viewers
         )  # fmt: skip
         with server:
             yield server
