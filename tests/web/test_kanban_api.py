@@ -20,7 +20,8 @@ from cloud.service import CloudService, CloudSettings
 from taktline.clock import SystemClock
 from taktline.private_broker import PrivateMosquitto
 from tests.sync.harness import wait_for
-from tests.web.plan_app import SITE, STATIONS, call, iso, write_plant
+from tests.web.auth import Grants
+from tests.web.plan_app import GRANTS, SITE, STATIONS, call, iso, write_plant
 
 pytestmark = pytest.mark.mqtt
 
@@ -58,7 +59,11 @@ def cloud(tmp_path: Path, mosquitto: PrivateMosquitto) -> Iterator[CloudService]
         replan_quiet_s=0.1,
     )  # fmt: skip
     with CloudService(settings, clock=SystemClock()) as running:
-        yield running
+        GRANTS[id(running)] = Grants(settings.database)
+        try:
+            yield running
+        finally:
+            GRANTS.pop(id(running)).close()
 
 
 def _loop(cloud: CloudService) -> dict[str, Any]:
@@ -75,16 +80,14 @@ def test_the_loop_size_follows_the_plan_and_a_planner_sets_it(cloud: CloudServic
     assert (loop["in_loop"], loop["cards"], loop["by_state"]["full"]) == (3, 3, 3)
     assert loop["demand_per_h"] == pytest.approx(5.0, abs=0.01)
     assert loop["recommended"] == 2
-    code, body, _ = call(
-        cloud, "post", "/api/orders", {"orders": _orders(4, 12)}, {"X-User": "erp"}
-    )
+    code, body, _ = call(cloud, "post", "/api/orders", {"orders": _orders(4, 12)}, user="erp")
     assert code in (200, 201, 202), body
     wait_for(lambda: _loop(cloud)["recommended"] == 5, 20, "the loop sized for 16 orders")
     # 16 x 30 = 480 in 24 h: 20/h x 1 h x 1.2 / 5 = 4.8 -> 5 cards, beside the 3 in the loop.
     assert _loop(cloud)["demand_per_h"] == pytest.approx(20.0, abs=0.01)
     code, body, _ = call(
         cloud, "post", "/api/kanban/loops/KB-TERM", {"cards": 5, "reason": "plan needs 5"},
-        {"X-User": "ana"},
+        user="ana",
     )  # fmt: skip
     assert code == 201, body
     loop = _loop(cloud)
@@ -93,10 +96,10 @@ def test_the_loop_size_follows_the_plan_and_a_planner_sets_it(cloud: CloudServic
     assert [(e["source"], e["payload"]["cards"], e["payload"]["by"]) for e in events] == [
         ("cloud-kanban", 5, "ana")
     ]
-    code, body, _ = call(cloud, "post", "/api/kanban/loops/KB-NONE", {"cards": 2, "user": "ana"})
+    code, body, _ = call(cloud, "post", "/api/kanban/loops/KB-NONE", {"cards": 2}, user="ana")
     assert code == 404 and "KB-TERM" in body["detail"], body
-    for bad in ({"safety": 11, "user": "a"}, {"user": "a"}, {"cards": 0, "user": "a"},
-                {"cards": 2}, {"size": 2, "user": "a"}, {"cards": "two", "user": "a"}):  # fmt: skip
+    for bad in ({"safety": 11}, {}, {"cards": 0}, {"cards": 2, "user": "a"}, {"size": 2},
+                {"cards": "two"}):  # fmt: skip
         code, body, _ = call(cloud, "post", "/api/kanban/loops/KB-TERM", bad)
         assert code == 422, (bad, body)
     assert len([e for _, e, _ in cloud.log.replay() if e["type"] == "kanban.loop"]) == 1
