@@ -17,6 +17,11 @@ for those parsers too. Example (see `hardware/examples/` for one file per role):
 
     [[station]]
     id = "crimp-01"
+
+    [[rule]]                    # edge rules, any role (agent.rules)
+    id = "stop-red"
+    when = { event = "machine.signal", signal = "run", on = false }
+    do = { stack_light = "red", station = "crimp-01" }
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from taktline.mqtt import BrokerSettings, read_secret, redacted
 
 if TYPE_CHECKING:
     from agent.roles.station import StationConfig
+    from agent.rules import Rule
 
 __all__ = [
     "HARDWARE",
@@ -62,7 +68,7 @@ HARDWARE: Final = ("pi", "emulated")
 _COMMON_KEYS: Final = frozenset({
     "agent", "site", "area", "broker", "broker_password_file", "outbox", "synchronous",
     "max_events",
-    "heartbeat_s", "resend_after_s", "role", "hardware", "metrics",
+    "heartbeat_s", "resend_after_s", "role", "hardware", "metrics", "rule",
 })  # fmt: skip
 _DEFAULT_ROLE: Final = "station"
 #: The largest number of seconds (or other positive quantity) a config may give: about a year.
@@ -77,6 +83,7 @@ class AgentConfig:
         role: The role's name, a key of `agent.roles.ROLES`.
         hardware: `"pi"`, `"emulated"`, or None to let `$TAKTLINE_HARDWARE` (else `pi`) decide.
         role_config: What the role's `parse` returned for its section.
+        rules: The edge rules (`[[rule]]`, see `agent.rules`).
     """
 
     agent: str
@@ -91,6 +98,7 @@ class AgentConfig:
     role: str = _DEFAULT_ROLE
     hardware: str | None = None
     role_config: Any = None
+    rules: tuple[Rule, ...] = ()
     #: Where the agent serves its Prometheus metrics (`host:port`), or None for nowhere.
     metrics: tuple[str, int] | None = None
     #: the broker password file (`broker_password_file`), read when the agent starts
@@ -203,6 +211,7 @@ def parse_config(
     """Validates a decoded TOML document; relative paths are taken from `base`."""
     # Imported here, not at the top: role modules import this module's helpers.
     from agent.roles import ROLES
+    from agent.rules import check_rule_pins, parse_rules
 
     base = base if base is not None else Path.cwd()
     sections = {spec.section or name: name for name, spec in ROLES.items()}
@@ -256,6 +265,9 @@ def parse_config(
     section = {own: raw} if isinstance(raw, list) else raw
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: {own} must be a table ([{own}]), got {raw!r}")
+    role_config = spec.parse(section, where, base)
+    rules = parse_rules(data.get("rule"), where)
+    check_rule_pins(rules, _role_pins(role_config), where)
     return AgentConfig(
         agent=identifier(data, "agent", where),
         site=identifier(data, "site", where, _SEGMENT_RE),
@@ -268,10 +280,27 @@ def parse_config(
         resend_after_s=positive(data, "resend_after_s", 10.0, where),
         role=role,
         hardware=hardware,
-        role_config=spec.parse(section, where, base),
+        role_config=role_config,
+        rules=rules,
         broker_password_file=password_file,
         metrics=_address(data, "metrics", where),
     )
+
+
+def _role_pins(role_config: Any) -> dict[int, str]:
+    """The BCM pins a station role uses (inputs, buttons, lights, bins, reader resets)."""
+    used: dict[int, str] = {}
+    for station in getattr(role_config, "stations", ()):
+        for name, pin in (*station.inputs, *station.stop_buttons):
+            used[pin] = f"station {station.id}'s {name}"
+        if station.stack_light is not None:
+            for colour in ("green", "amber", "red"):
+                used[getattr(station.stack_light, colour)] = f"station {station.id}'s {colour} lamp"
+        for smart_bin in station.bins:
+            used[smart_bin.dout] = used[smart_bin.sck] = f"bin {smart_bin.id}"
+        for reader in station.readers:
+            used[reader.reset_pin] = f"reader {reader.name}'s reset"
+    return used
 
 
 def _address(data: dict[str, Any], key: str, where: str) -> tuple[str, int] | None:

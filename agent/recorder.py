@@ -8,6 +8,7 @@ bug fails at the station rather than in the cloud's dead-letter table.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.outbox import Outbox
@@ -19,10 +20,19 @@ __all__ = ["EventRecorder"]
 class EventRecorder:
     """Records the events of one source device (a reader, an input board) at one station."""
 
-    def __init__(self, outbox: Outbox, source: str, station: str | None = None) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        source: str,
+        station: str | None = None,
+        listeners: Sequence[Callable[[Event], None]] = (),
+    ) -> None:
         self.outbox = outbox
         self.source = source
         self.station = station
+        #: Told of every event once it is committed (the agent's edge rules); a list shared
+        #: with the agent, so listeners added later are told too.
+        self.listeners = listeners
 
     def badge_read(self, tag: str) -> Event:
         """An operator's badge was presented."""
@@ -101,9 +111,28 @@ class EventRecorder:
         }
         return self._record("package.read", payload)
 
+    def kanban_empty(self, card: str) -> Event:
+        """An empty container's kanban card was tapped (line side or supermarket board)."""
+        return self._record("kanban.empty", {"card": validate_tag_id(card)})
+
+    def kanban_card(self, card: str, state: str) -> Event:
+        """A kanban card moved on: `in_transit`, `at_supplier` or `full`."""
+        return self._record("kanban.card", {"card": validate_tag_id(card), "state": state})
+
+    def bin_level(self, payload: dict[str, Any]) -> Event:
+        """A smart bin crossed its threshold (`agent.bins.SmartBin.poll`'s payload)."""
+        return self._record("bin.level", payload)
+
+    def rule_fired(self, rule: str, trigger: str, actions: list[str]) -> Event:
+        """An edge rule acted (`agent.rules`)."""
+        return self._record("rule.fired", {"rule": rule, "trigger": trigger, "actions": actions})
+
     def alarm(self, alarm: str, detail: str) -> Event:
         """An `agent.alarm` from this source (a reader lost or back, gpsd gone, ...)."""
         return self._record("agent.alarm", {"alarm": alarm, "detail": detail[:1000]})
 
     def _record(self, event_type: str, payload: dict[str, Any]) -> Event:
-        return self.outbox.append(event_type, payload, source=self.source, station=self.station)
+        event = self.outbox.append(event_type, payload, source=self.source, station=self.station)
+        for listener in self.listeners:
+            listener(event)
+        return event

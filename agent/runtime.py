@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -20,15 +21,16 @@ from agent.errors import OutboxFull
 from agent.outbox import Outbox
 from agent.recorder import EventRecorder
 from agent.uplink import Uplink
-from contract import AgentPath
+from contract import AgentPath, Event
 from taktline.clock import Clock, SystemClock
 from taktline.supervise import Worker, WorkerHealth
 
 if TYPE_CHECKING:
     from agent.roles import Role
+    from agent.rules import RuleEngine
     from hardware.factory import Hardware
 
-__all__ = ["Agent", "start_role"]
+__all__ = ["Agent", "start_role", "start_rules"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,10 @@ class Agent:
             clock=self.clock,
             resend_after_s=config.resend_after_s,
         )
+        #: Told of every event a recorder commits (the edge rules, `agent.rules`).
+        self.listeners: list[Callable[[Event], None]] = []
+        #: The running edge rules (`start_role` starts them when the config has any).
+        self.rules: RuleEngine | None = None
         self._started = time.monotonic()
         self._heartbeat = Worker(f"heartbeat-{config.agent}", self._beat, backoff_max_s=5.0)
         #: The running role, once `start_role` started it (its poller is watched too).
@@ -69,7 +75,7 @@ class Agent:
 
     def recorder(self, source: str, station: str | None = None) -> EventRecorder:
         """The device-layer API for one source device (reader, input board) at a station."""
-        return EventRecorder(self.outbox, source, station)
+        return EventRecorder(self.outbox, source, station, self.listeners)
 
     def heartbeat(self) -> None:
         """Records one `agent.heartbeat` event now."""
@@ -121,7 +127,10 @@ class Agent:
 
 
 def start_role(agent: Agent, hardware: Hardware) -> Role:
-    """Starts `agent`'s configured role on `hardware`; the caller stops it before the agent."""
+    """Starts `agent`'s configured role on `hardware`; the caller stops it before the agent.
+
+    The agent's edge rules (`agent.rules`) start with it and stop first when it stops.
+    """
     # Imported here: role modules may import this one.
     from agent.roles import ROLES
 
@@ -132,4 +141,32 @@ def start_role(agent: Agent, hardware: Hardware) -> Role:
     role = spec.start(agent, config, hardware)
     role.alarms = agent.outbox.raise_alarm  # a role's poll failing again and again is an alarm
     agent.role = role
+    if agent.config.rules:
+        try:
+            start_rules(agent, hardware, role)
+        except BaseException:
+            role.stop()
+            raise
     return role
+
+
+def start_rules(agent: Agent, hardware: Hardware, role: Role) -> RuleEngine:
+    """Starts the agent's edge rules beside a started `role`; the role's stop ends them."""
+    from agent.rules import RuleEngine
+
+    rules = agent.config.rules
+    uses_pins = any(r.pins for r in rules)
+    light_of = getattr(role, "light_of", None)
+    engine = RuleEngine(
+        rules,
+        agent.recorder(agent.config.agent),  # the agent itself: a source it always owns
+        hardware.pin_factory() if uses_pins else None,
+        light_of if light_of is not None else (lambda _station: None),
+    )
+    agent.listeners.append(engine.on_event)
+    agent.rules = engine
+    devices = getattr(role, "devices", None)
+    if devices is not None:  # the role's ExitStack: closed (rules first) when it stops
+        devices.callback(engine.close)
+        devices.callback(agent.listeners.remove, engine.on_event)
+    return engine

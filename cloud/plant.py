@@ -22,8 +22,9 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud.errors import CloudError
-from contract.errors import ContractError
+from contract.errors import ContractError, InvalidTagId
 from contract.fields import EARLIEST_TIME, LATEST_TIME, loads
+from contract.tags import validate_tag_id
 
 __all__ = [
     "DAYS",
@@ -36,6 +37,7 @@ __all__ = [
     "Calendar",
     "Group",
     "Hold",
+    "KanbanLoop",
     "Leave",
     "Logistics",
     "Material",
@@ -239,6 +241,27 @@ class Supplier:
 
 
 @dataclass(frozen=True)
+class KanbanLoop:
+    """A kanban loop: its cards (RFID tags) circulate between the line and a supplier.
+
+    `per_unit` is the material used per unit of product; a card is lost when unseen for
+    `lost_after` x `lead_time_min`. Either `supplier` or `supermarket` replenishes it.
+    """
+
+    id: str
+    material: str
+    container_qty: int
+    lead_time_min: float
+    safety: float = 0.2
+    lost_after: float = 3.0
+    per_unit: float = 1.0
+    supplier: str = ""
+    supermarket: str = ""
+    cards: tuple[str, ...] = ()
+    bins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Logistics:
     """Where the plant is and the delivery constants behind the material-ready estimate."""
 
@@ -273,6 +296,8 @@ class Plant:
     leave: tuple[Leave, ...] = ()
     suppliers: Mapping[str, Supplier] = field(default_factory=dict)
     logistics: Logistics = field(default_factory=lambda: Logistics())
+    #: e-kanban loops by id (cards and smart bins that trigger replenishment)
+    kanban: Mapping[str, KanbanLoop] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -643,9 +668,11 @@ def parse_plant(data: Any) -> Plant:
             )
         products[pid] = Product(id=pid, steps=tuple(steps))
     tags, leave, suppliers, logistics = _monitoring(r, data, resources, materials)
+    kanban = _kanban(r, data, materials, suppliers, tags)
     if r.errors:
         raise PlantInvalid(r.errors)
     return Plant(
+        kanban=kanban,
         tags=tags,
         leave=leave,
         suppliers=suppliers,
@@ -754,6 +781,61 @@ def _monitoring(
         shelve_min=_or(r.get(raw, "shelve_min", p, _number, required=False), base.shelve_min),
     )
     return tags, tuple(leave), suppliers, logistics
+
+
+def _kanban(
+    r: _Reader,
+    data: Mapping[str, Any],
+    materials: Mapping[str, Any],
+    suppliers: Mapping[str, Supplier],
+    tags: Mapping[str, TagEntry],
+) -> dict[str, KanbanLoop]:
+    """The `kanban` section: loops, each with its material, container, lead time and cards."""
+    loops: dict[str, KanbanLoop] = {}
+    card_of: dict[str, str] = {}
+    for name, item in r.items(data, "kanban", "plant"):
+        p = f"plant.{name}"
+        lid = r.get(item, "id", p, _text)
+        material = r.get(item, "material", p, _text)
+        quantity = r.get(item, "container_qty", p, _count)
+        lead = r.get(item, "lead_time_min", p, _factor)
+        if lid is None or material is None or quantity is None or lead is None:
+            continue
+        if lid in loops:
+            r.fail(p, f"duplicate kanban loop id {lid!r}")
+        if material not in materials:
+            r.fail(f"{p}.material", f"unknown material {material!r}")
+        supplier = r.get(item, "supplier", p, _text, default="", required=False) or ""
+        supermarket = r.get(item, "supermarket", p, _text, default="", required=False) or ""
+        if bool(supplier) == bool(supermarket):
+            r.fail(p, "give either a supplier or a supermarket that replenishes the loop")
+        if supplier and supplier not in suppliers:
+            r.fail(f"{p}.supplier", f"unknown supplier {supplier!r}")
+        cards = r.get(item, "cards", p, _strings, required=False) or ()
+        for card in cards:
+            try:
+                validate_tag_id(card)
+            except InvalidTagId as exc:
+                r.fail(f"{p}.cards", str(exc))
+            if card in card_of or card in tags:
+                r.fail(f"{p}.cards", f"tag {card!r} is already {card_of.get(card, 'a tag')}")
+            card_of[card] = f"a card of loop {lid!r}"
+        safety = r.get(item, "safety", p, _number, required=False)
+        lost = r.get(item, "lost_after", p, _factor, required=False)
+        loops[lid] = KanbanLoop(
+            id=lid,
+            material=material,
+            container_qty=quantity,
+            lead_time_min=lead,
+            safety=0.2 if safety is None else safety,
+            lost_after=3.0 if lost is None else lost,
+            per_unit=_or(r.get(item, "per_unit", p, _factor, required=False), 1.0),
+            supplier=supplier,
+            supermarket=supermarket,
+            cards=cards,
+            bins=r.get(item, "bins", p, _strings, required=False) or (),
+        )
+    return loops
 
 
 def _or(value: float | None, default: float) -> float:

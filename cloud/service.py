@@ -31,6 +31,7 @@ from cloud.corrections import CorrectionRecorder
 from cloud.errors import CloudError, ConfigError
 from cloud.health import Health, worker_check
 from cloud.ingest import Ingest
+from cloud.kanban import KanbanRecorder
 from cloud.master import MasterData
 from cloud.metrics import cloud_metrics
 from cloud.plant import Order, parse_orders
@@ -148,9 +149,13 @@ class CloudService:
         self.master = MasterData.load(settings.plant) if settings.plant is not None else None
         #: When the plan needs each material (a delivery later than that is flagged late).
         self._needs: dict[str, datetime] = {}
+        #: The plan's demand of each material (sizes the kanban loops).
+        self._demand: dict[str, float] = {}
         if self.master is not None:
             self.master.subscribe(
-                lambda plant: self.status.set_master(StatusMaster.of(plant, self._needs))
+                lambda plant: self.status.set_master(
+                    StatusMaster.of(plant, self._needs, self._demand)
+                )
             )
         self.publisher: PlanPublisher | None = None
         self.desk: OrderDesk | None = None
@@ -174,6 +179,13 @@ class CloudService:
         )
         #: What /healthz and /readyz answer (cloud/health.py).
         self.health = self._health()
+        self.kanban = KanbanRecorder(
+            self.log,
+            self.status,
+            lambda: self.master.plant if self.master is not None else None,
+            clock=clock,
+            write_lock=self.ingest.write_lock,
+        )
         #: The Prometheus metrics (cloud/metrics.py), on GET /metrics.
         self.metrics = cloud_metrics(self)
         self.auth_store = AuthStore(self.log.url)
@@ -201,6 +213,7 @@ class CloudService:
                 desk=self.desk,
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
+                kanban=self.kanban,
                 metrics=self.metrics.exposition,
                 metrics_token=settings.metrics_token,
                 auth=auth,
@@ -268,7 +281,8 @@ class CloudService:
     def _replanned(self, outcome: object) -> None:
         if self.replanner is not None and self.master is not None:
             self._needs = self.replanner.material_needs()
-            self.status.set_master(StatusMaster.of(self.master.plant, self._needs))
+            self._demand = self.replanner.material_demand()
+            self.status.set_master(StatusMaster.of(self.master.plant, self._needs, self._demand))
         if self.web is not None:
             self.web.plan_changed()  # the Plan and Gap pages fetch again
 
@@ -325,7 +339,10 @@ class CloudService:
             self.replanner.publish_all()
             if self.master is not None:
                 self._needs = self.replanner.material_needs()
-                self.status.set_master(StatusMaster.of(self.master.plant, self._needs))
+                self._demand = self.replanner.material_demand()
+                self.status.set_master(
+                    StatusMaster.of(self.master.plant, self._needs, self._demand)
+                )
             self.replanner.start()
         if self._watcher is not None:
             self._watcher.start()

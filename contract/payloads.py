@@ -14,6 +14,9 @@ Meaning of the types, by the role that records them:
 - lorry unit: `gps.position`, `gps.fix` (fix gained or lost), `package.read` (a package's tag at
   loading or unloading, with the manifest line it matched, or none);
 - every agent: `agent.heartbeat`, `agent.alarm`;
+- e-kanban, smart bins and edge rules (`contract.kanban`): `kanban.empty`, `kanban.card`,
+  `bin.level`, `rule.fired` from agents, `kanban.loop` (a planner's loop size or safety factor)
+  from the cloud;
 - the cloud, for a person: `correction` (a forgotten badge-out, a wrong stop reason, missed
   counts), a new fact in the log that names who made it and why;
 - the cloud, for the ERP and the planners: the `plan.*` events of `contract.planning` (orders,
@@ -43,6 +46,7 @@ from contract.fields import (
     parse_time,
     text,
 )
+from contract.kanban import KANBAN_CLOUD_TYPES, KANBAN_SOURCE, KANBAN_VALIDATORS
 from contract.planning import PLANNING_SOURCE, PLANNING_VALIDATORS
 from contract.tags import validate_tag_id
 
@@ -342,13 +346,18 @@ PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] =
     "agent.heartbeat": _heartbeat_payload,
     "agent.alarm": _alarm_payload,
     **PLANNING_VALIDATORS,
+    **KANBAN_VALIDATORS,
     "web.request": _web_request_payload,
 }
 EVENT_TYPES: Final = tuple(PAYLOAD_VALIDATORS)
 #: Recorded by the cloud itself, for a person or another system; never accepted from an agent.
-CLOUD_EVENT_TYPES: Final = frozenset({"correction", *PLANNING_VALIDATORS, "web.request"})
+CLOUD_EVENT_TYPES: Final = frozenset(
+    {"correction", *PLANNING_VALIDATORS, *KANBAN_CLOUD_TYPES, "web.request"}
+)
 #: The cloud's own recorders' source ids (an agent's device may not take one of these names).
-CLOUD_SOURCES: Final = frozenset({"cloud-corrections", PLANNING_SOURCE, "cloud-audit"})
+CLOUD_SOURCES: Final = frozenset(
+    {"cloud-corrections", PLANNING_SOURCE, KANBAN_SOURCE, "cloud-audit"}
+)
 
 
 def validate_payload(event_type: str, payload: Any, where: str = "payload") -> None:

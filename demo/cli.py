@@ -9,8 +9,11 @@ an emulated Pi (`demo.readers`) whose chips, pins and GPS receiver the simulatio
 print each version they receive. Then the script (`--breakdown-after`, `--late-after`, scaled
 down for a short `--duration`): a crimp press breaks down (its light turns red, the cloud moves
 its jobs to the other press), later the lorry is held up in a jam until its materials will be
-ready after the line needs them (the cloud flags the delivery late and replans). Every replan is
-printed with its cause (`demo.console`). Stops on Ctrl-C, SIGTERM or after `--duration`: the
+ready after the line needs them (the cloud flags the delivery late and replans); last, the
+e-kanban scene (`demo.kanban`, `--kanban-after`): the assembly board loses the broker, a bin
+runs low and an edge rule lights its stack light on the Pi, a kanban card is tapped, the broker
+comes back and the cloud raises the replenishment signals. Every replan is printed with its
+cause (`demo.console`). Stops on Ctrl-C, SIGTERM or after `--duration`: the
 simulation, then the roles, then the agents once their outboxes are drained; then it prints
 what the cloud holds and checks that every event the agents recorded reached the cloud's log.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import secrets
 import signal
@@ -32,7 +36,10 @@ from typing import Any
 
 __all__ = ["configure", "run"]
 
-_COUNTED = ("job.ticket", "machine.stop_reason", "rest.read", "gps.position", "package.read")
+_COUNTED = (
+    "job.ticket", "machine.stop_reason", "rest.read", "gps.position", "package.read",
+    "kanban.empty", "rule.fired",
+)  # fmt: skip
 _DESCRIPTION = """\
 The whole product on a simulated wire-harness plant: cutting, two crimp presses (crimp
 applicators are the shared tooling, carried through the tool crib's gate), sealing, twisting, an
@@ -45,8 +52,13 @@ Scripted disruptions, visible on the console and in the web interface:
   * a breakdown at crimp-02 (--breakdown-after): its light turns red, the cloud replans and
     moves its jobs to crimp-01; the changed schedules are printed;
   * a late lorry (--late-after): it crawls in a jam, its ETA slips past the time the line needs
-    its materials, the cloud flags the delivery late and replans.
-With --duration the script is scaled to fit: the breakdown at a quarter, the jam at half."""
+    its materials, the cloud flags the delivery late and replans;
+  * e-kanban with the broker stopped (--kanban-after, --outage): the assembly board's smart bin
+    runs low, an edge rule blinks its stack light amber on the Pi at once, the operator taps the
+    empty container's kanban card; the broker comes back and the cloud raises the replenishment
+    signals, every event once.
+With --duration the script is scaled to fit: the breakdown at a quarter, the jam at half, the
+kanban scene at 60 %."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +99,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jam", type=float, default=30.0, metavar="S",
         help="how long the lorry crawls in the jam (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--kanban-after", type=float, default=None, metavar="S",
+        help="seconds until the e-kanban scene (default: 55, or 60 %% of --duration)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--outage", type=float, default=None, metavar="S",
+        help="how long the broker is stopped in the kanban scene (default: 4, less when short)",
     )  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
 
@@ -130,6 +150,38 @@ def script_times(args: argparse.Namespace) -> tuple[float, float]:
     return breakdown, late
 
 
+def kanban_times(args: argparse.Namespace) -> tuple[float, float]:
+    """Seconds after the start of the kanban scene, and the broker's outage in it."""
+    at, outage = args.kanban_after, args.outage
+    if at is None:
+        at = 55.0 if args.duration is None else min(55.0, 0.6 * args.duration)
+    if outage is None:
+        outage = 4.0 if args.duration is None else min(4.0, 0.15 * args.duration)
+    return at, outage
+
+
+def _board_relay(url: str) -> Any:
+    """A relay to the broker for the kanban scene's Pi (None for a TLS broker: no cut then)."""
+    from urllib.parse import urlsplit
+
+    from demo.relay import LinkRelay
+
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt":
+        return None
+    return LinkRelay((parts.hostname or "127.0.0.1", parts.port or 1883))
+
+
+def _relayed(url: str, relay: Any) -> str:
+    """`url` through `relay`, with a short reconnect backoff (back within a second or two)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, "backoff_max_s=1") if q)
+    auth = f"{parts.username}:{parts.password}@" if parts.username else ""
+    return f"mqtt://{auth}{relay.host}:{relay.port}?{query}"
+
+
 def _lost_events(agents: list[Any], keys: list[tuple[str, int]]) -> tuple[int, int]:
     """(recorded by the agents' outboxes, of those missing from the cloud's log)."""
     logged: dict[str, set[int]] = {}
@@ -154,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     from demo.broker import EmbeddedBroker
     from demo.console import Console, DeliveryWatch, PlanReporter, StationLines
     from demo.floor import RestZone, SimulatedLorry, SimulatedStation, ToolCrib
+    from demo.kanban import KANBAN_AGENT, KANBAN_STATION, KanbanScene
     from demo.plant import (
         CRIB,
         DELIVERIES,
@@ -211,6 +264,15 @@ def run(args: argparse.Namespace) -> int:
         cloud = CloudService(settings, clock=clock, on_change=lambda c: console.line("cloud", c))
         admin_password = _one_time_admin(cloud)
         configs = agent_configs(data, url, run=run_id)
+        relay = _board_relay(url)  # the link the kanban scene cuts (demo/relay.py)
+        if relay is not None:
+            stack.enter_context(relay)
+            configs = [
+                dataclasses.replace(c, broker=_relayed(url, relay))
+                if c.agent == KANBAN_AGENT
+                else c
+                for c in configs
+            ]
         apply_registry(cloud.log, registry(configs))
         cloud.ingest.reload_registry()
         assert cloud.replanner is not None and cloud.publisher is not None
@@ -229,16 +291,37 @@ def run(args: argparse.Namespace) -> int:
             f"  data: {data}/ (the status of {cloud.log.count()} logged events; plant model "
             f"{plant_path.name}, orders {orders_path.name})\n"
             f"  script: breakdown at {args.breakdown_at} after {breakdown_s:g} s, the lorry in "
-            f"a jam after {late_s:g} s for {args.jam:g} s\n"
+            f"a jam after {late_s:g} s for {args.jam:g} s, the e-kanban scene after "
+            f"{kanban_times(args)[0]:g} s\n"
             f"  stop with Ctrl-C" + (f" (or after {args.duration:g} s)" if args.duration else ""),
             flush=True,
         )
         reporter.start()
         pis = {c.agent: stack.enter_context(EmulatedPi(c, clock)) for c in configs}
-        agents = [stack.enter_context(Agent(c, clock=clock)) for c in configs]
-        roles = [stack.enter_context(start_role(a, pis[a.config.agent].hardware)) for a in agents]
         sim_stop = threading.Event()
+        kanban_s, outage_s = kanban_times(args)
+        scene = KanbanScene(  # wires the bin's HX711 before the station opens its pins
+            pis[KANBAN_AGENT], f"{KANBAN_STATION}-rfid", clock, sim_stop, at_s=kanban_s,
+            outage_s=outage_s, pause_broker=relay.cut if relay else None,
+            resume_broker=relay.restore if relay else None,
+            say=lambda text: console.line("kanban", text),
+        )  # fmt: skip
+        agents = [stack.enter_context(Agent(c, clock=clock)) for c in configs]
+        board = next(a for a in agents if a.config.agent == KANBAN_AGENT)
+        board.listeners.append(
+            lambda event: (
+                console.line(
+                    KANBAN_STATION,
+                    f"EDGE RULE {event.payload['rule']}: {'; '.join(event.payload['actions'])}, "
+                    f"on the Pi{', no broker' if scene.broker_down else ''}",
+                )
+                if event.type == "rule.fired"
+                else None
+            )
+        )
+        roles = [stack.enter_context(start_role(a, pis[a.config.agent].hardware)) for a in agents]
         stack.callback(sim_stop.set)
+        scene.start()
         crib = ToolCrib(pis[CRIB[0]], CRIB[1], clock, args.seed)
         rest = RestZone(pis[REST[0]], f"{REST[1]}-door")
         lorry = next(c for c in configs if c.agent == LORRY[0]).role_config
@@ -318,6 +401,12 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  plan: {reporter.replans} replan(s) (triggers: {causes}); schedules the stations "
             f"hold: {versions or 'none'}"
+        )
+        loop = cloud.status.kanban_view()["loops"].get("KB-CONN-8P", {})
+        signals = ", ".join(s.get("card") or s.get("bin", "") for s in loop.get("signals", []))
+        print(
+            f"  kanban: {facts['kanban.empty']} card(s) tapped empty, {facts['rule.fired']} edge "
+            f"rule firing(s); replenishment signals open: {signals or 'none'}"
         )
         recorded, missing = _lost_events(agents, cloud.log.event_keys())
         pending = sum(agent.outbox.depth() for agent in agents)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from agent.config import AgentConfig, parse_config
+from demo.kanban import CARDS, KANBAN_AGENT, KANBAN_STATION, bin_table, rule_tables
 
 __all__ = [
     "AREA",
@@ -97,7 +98,7 @@ HARNESS_LINE: tuple[StationPlan, ...] = (
         ("0A060001", "0A060002"), 4.0,
     ),
     StationPlan(
-        "test-01", "electrical test", "pi-assy-01", ("04AA0003",), ("E0060001",),
+        "test-01", "electrical test", "pi-test-01", ("04AA0003",), ("E0060001",),
         ("0A070001", "0A070002"), 3.0,
     ),
 )  # fmt: skip
@@ -138,6 +139,7 @@ def write_tag_directory(folder: Path, plans: tuple[StationPlan, ...] = HARNESS_L
         line("badge", sorted({o for p in plans for o in p.operators}))
         + line("tool", sorted({t for p in plans for t in p.tools}))
         + line("ticket", sorted({t for p in plans for t in p.tickets}))
+        + line("kanban", list(CARDS))
     )
     return path
 
@@ -193,7 +195,12 @@ def agent_configs(
         }
         station = {"id": plan.station, "tags": "tags.toml", "reader": [reader]}
         station.update({k: v for k, v in pins.items() if k != "reader"})
+        if plan.station == KANBAN_STATION:  # the e-kanban scene's board (demo/kanban.py)
+            reader["reads"] = [*reader["reads"], "kanban"]
+            station["bin"] = [bin_table()]
         document(plan.agent, "station").setdefault("station", []).append(station)
+        if plan.agent == KANBAN_AGENT:
+            document(plan.agent, "station")["rule"] = rule_tables()
     gate_agent, gate = CRIB
     document(gate_agent, "gate")["gate"] = {
         "id": gate,

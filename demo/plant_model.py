@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from demo.kanban import kanban_loops
 from demo.plant import DELIVERIES, HARNESS_LINE, LORRY, SITE, StationPlan
 from hardware.nmea.make_logs import PLANT
 from taktline.clock import utc_iso
@@ -273,6 +274,7 @@ def plant_document(
         ],
         "suppliers": [supplier],
         "logistics": logistics,
+        "kanban": kanban_loops(),
     }
 
 

@@ -28,6 +28,7 @@ from contextlib import contextmanager, suppress
 from types import ModuleType, TracebackType
 from typing import Any
 
+from hardware.hx711_chip import HX711Chip
 from hardware.mfrc522_chip import MFRC522Chip
 from hardware.rpi_gpio_emu import BCM_TO_BOARD, GpioHeader, gpio_module
 from hardware.spidev_emu import SpiWiring, spidev_module
@@ -124,6 +125,9 @@ class Hardware(ABC):
         """The `mfrc522.MFRC522` class, bound to this factory's `spidev` and `RPi.GPIO`."""
         ...
 
+    def wire_hx711(self, dout: int, sck: int) -> None:  # noqa: B027 - real chips are wired
+        """Makes sure an HX711 sits on `dout`/`sck` (the emulated factory wires one if none)."""
+
     def close(self) -> None:  # noqa: B027 - a default: real hardware holds nothing to release
         """Releases what the factory opened."""
 
@@ -190,7 +194,7 @@ class PiHardware(Hardware):
 
 
 class EmulatedHardware(Hardware):
-    """Emulated hardware: MFRC522 chips on SPI, a GPIO header, gpiozero mock pins, pty serial.
+    """Emulated hardware: MFRC522 chips on SPI, HX711s on mock pins, a GPIO header, pty serial.
 
     Args:
         clock: The clock drivers use (a `FakeClock` in tests).
@@ -218,6 +222,8 @@ class EmulatedHardware(Hardware):
         self._mfrc522: type[Any] | None = None
         self._serial: dict[str, tuple[int, int]] = {}
         self._paths: dict[str, str] = {}
+        #: (dout, sck) -> the HX711 load-cell ADC wired there
+        self.hx711s: dict[tuple[int, int], HX711Chip] = {}
 
     # ----- wiring ---------------------------------------------------------------------------
 
@@ -237,6 +243,21 @@ class EmulatedHardware(Hardware):
                 raise UnknownHardware(f"reset pin GPIO{reset_pin} is not on the 40-pin header")
             self.header.on_change(reset_pin, chip.set_reset_pin)
         return chip
+
+    def add_hx711(self, dout: int, sck: int, chip: HX711Chip | None = None) -> HX711Chip:
+        """Wires an HX711 (a load cell's ADC) to BCM pins `dout` and `sck`; returns it.
+
+        Call it before the driver opens the pins (the pins are created as the chip's).
+        """
+        chip = chip or HX711Chip(self.clock)
+        chip.attach(self.pin_factory(), dout=dout, sck=sck)
+        self.hx711s[(dout, sck)] = chip
+        return chip
+
+    def wire_hx711(self, dout: int, sck: int) -> None:
+        """Wires an HX711 with an empty load cell when none is on these pins yet."""
+        if (dout, sck) not in self.hx711s:
+            self.add_hx711(dout, sck)
 
     def add_serial_device(self, port: str) -> int:
         """Creates a pty pair for `port`; returns the device side's file descriptor."""

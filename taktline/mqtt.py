@@ -82,7 +82,10 @@ class BrokerSettings:
 
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> BrokerSettings:
-        """Parses `mqtt://user:pass@host:port` (or `mqtts://`); `?protocol=3.1.1` picks 3.1.1."""
+        """Parses `mqtt://user:pass@host:port` (or `mqtts://`); `?protocol=3.1.1` picks 3.1.1.
+
+        `backoff_max_s=S` in the query caps the reconnect backoff (default 30 s).
+        """
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts"):
             raise ValueError(f"broker URL {redacted(url)!r} must start with mqtt:// or mqtts://")
@@ -108,6 +111,14 @@ class BrokerSettings:
             "password": parts.password,
             "tls": parts.scheme == "mqtts",
         }
+        if "backoff_max_s" in query:
+            try:
+                backoff = float(query["backoff_max_s"])
+            except ValueError:
+                backoff = -1.0
+            if not 0 < backoff <= 3600:
+                raise ValueError(f"broker URL {url!r}: backoff_max_s must be in (0, 3600] s")
+            settings["backoff_max_s"] = backoff
         settings.update(overrides)
         return cls(**settings)
 

@@ -29,6 +29,7 @@ from hardware.factory import EmulatedHardware, Hardware
 
 __all__ = [
     "HEADER_PINS",
+    "KANBAN_TAPS",
     "TAG_KINDS",
     "ReaderConfig",
     "TagDirectory",
@@ -39,11 +40,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TAG_KINDS: Final = ("badge", "tool", "ticket")
+TAG_KINDS: Final = ("badge", "tool", "ticket", "kanban")
+#: What a kanban card's tap at a reader means (`kanban = ...` of a reader that reads kanban):
+#: `empty` is a `kanban.empty` event, the others a `kanban.card` event with that state.
+KANBAN_TAPS: Final = ("empty", "in_transit", "at_supplier", "full")
 #: BCM pins on the 40-pin header a role may use for inputs, outputs and reset lines: GPIO0/1
 #: (HAT EEPROM) and SPI0 (GPIO7-11: CE1, CE0, MISO, MOSI, SCLK) are taken.
 HEADER_PINS: Final = frozenset(range(2, 28)) - {7, 8, 9, 10, 11}
-_READER_KEYS: Final = frozenset({"name", "bus", "device", "reset_pin", "reads"})
+_READER_KEYS: Final = frozenset({"name", "bus", "device", "reset_pin", "reads", "kanban"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ class ReaderConfig:
     device: int = 0
     reset_pin: int = 25
     reads: tuple[str, ...] = ("badge",)
+    kanban: str = "empty"
 
 
 def parse_reader(
@@ -63,7 +68,7 @@ def parse_reader(
     """Checks one reader table; `kinds` None means the role takes no `reads` key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where} must be a table, e.g. {{ device = 0, reset_pin = 25 }}")
-    check_keys(data, _READER_KEYS if kinds else _READER_KEYS - {"reads"}, where)
+    check_keys(data, _READER_KEYS if kinds else _READER_KEYS - {"reads", "kanban"}, where)
     reads: tuple[str, ...] = ("badge",)
     if kinds:
         raw = data.get("reads", ["badge"])
@@ -78,6 +83,12 @@ def parse_reader(
                 f'got {raw!r}; e.g. reads = ["badge", "ticket"]'
             )
         reads = tuple(raw)
+    kanban = data.get("kanban", "empty")
+    if kanban not in KANBAN_TAPS or ("kanban" in data and "kanban" not in reads):
+        raise ConfigError(
+            f"{where}: kanban must be one of {list(KANBAN_TAPS)} on a reader that reads kanban "
+            f'cards, got {kanban!r}; e.g. reads = ["kanban"], kanban = "full"'
+        )
     reset_pin = integer(data, "reset_pin", 25, where, 2, 27)
     if reset_pin not in HEADER_PINS:
         raise ConfigError(f"{where}: reset_pin GPIO{reset_pin} is an SPI0 pin; use e.g. 25 or 24")
@@ -88,6 +99,7 @@ def parse_reader(
         device=integer(data, "device", 0, where, 0, 2),
         reset_pin=reset_pin,
         reads=reads,
+        kanban=kanban,
     )
 
 

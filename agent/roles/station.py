@@ -29,8 +29,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from agent.bins import BinConfig, SmartBin, parse_bin
 from agent.config import check_keys, identifier, need, positive
 from agent.errors import ConfigError
+from agent.hx711 import HX711
 from agent.inputs import COLOURS, DebouncedInput, PulseCounter, StackLight
 from agent.plc import PlcConfig, PlcSource, open_source, parse_plc
 from agent.recorder import EventRecorder
@@ -68,7 +70,18 @@ log = logging.getLogger(__name__)
 COUNT_INPUTS: Final = ("cycle", "good", "scrap")
 _INPUTS: Final = ("run", *COUNT_INPUTS)
 _STATION_KEYS: Final = frozenset(
-    {"id", "tags", "debounce_s", "inputs", "stop_buttons", "stack_light", "reader", "node", "plc"}
+    {
+        "id",
+        "tags",
+        "debounce_s",
+        "inputs",
+        "stop_buttons",
+        "stack_light",
+        "reader",
+        "node",
+        "plc",
+        "bin",
+    }
 )
 
 
@@ -95,6 +108,7 @@ class StationConfig:
     tags: Path | None = None
     node: NodeConfig | None = None
     plc: PlcConfig | None = None
+    bins: tuple[BinConfig, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +181,14 @@ def _parse_one(item: Any, where: str, base: Path) -> StationConfig:
         check_keys(table, {*COLOURS, "blink_s"}, at)
         pins = {colour: need(table, colour, int, at) for colour in COLOURS}
         light = LightConfig(**pins, blink_s=positive(table, "blink_s", 0.5, at))
+    raw_bins = item.get("bin", [])
+    if not isinstance(raw_bins, list):
+        raise ConfigError(f"{where}: bin must be an array of tables ([[station.bin]])")
+    bins = tuple(parse_bin(raw, f"{where}.bin[{i}]") for i, raw in enumerate(raw_bins))
+    if len({b.id for b in bins}) != len(bins):
+        raise ConfigError(f"{where}: bin ids {[b.id for b in bins]} repeat")
     wiring = [
+        *((f"bin {b.id}.{w}", getattr(b, w)) for b in bins for w in ("dout", "sck")),
         *((f"inputs.{n}", p) for n, p in inputs.items()),
         *((f"stop_buttons.{n}", p) for n, p in buttons.items()),
         *((f"stack_light.{c}", getattr(light, c)) for c in COLOURS if light is not None),
@@ -191,6 +212,7 @@ def _parse_one(item: Any, where: str, base: Path) -> StationConfig:
         stack_light=light,
         debounce_s=debounce_s,
         tags=tags,
+        bins=bins,
     )
 
 
@@ -212,6 +234,7 @@ def parse_station(section: dict[str, Any], where: str, base: Path) -> StationRol
             (f"station {s.id} {what}", pin)
             for s in stations
             for what, pin in (
+                *((f"bin {b.id}.{w}", getattr(b, w)) for b in s.bins for w in ("dout", "sck")),
                 *s.inputs,
                 *s.stop_buttons,
                 *((c, getattr(s.stack_light, c)) for c in COLOURS if s.stack_light),
@@ -270,8 +293,20 @@ class _Station:
             recorder = agent.recorder(reader.name, config.id)
             watched = devices.enter_context(WatchedReader(hardware, reader, recorder))
             self.readers.append((watched, recorder))
-        needs_pins = config.inputs or config.stop_buttons or config.stack_light
+        needs_pins = config.inputs or config.stop_buttons or config.stack_light or config.bins
         factory = hardware.pin_factory() if needs_pins else None
+        self.bins: list[SmartBin] = []
+        for bin_config in config.bins:
+            hardware.wire_hx711(bin_config.dout, bin_config.sck)
+            hx711 = HX711(
+                factory,
+                dout=bin_config.dout,
+                sck=bin_config.sck,
+                gain=bin_config.gain,
+                name=f"{config.id} bin {bin_config.id}",
+                clock=hardware.clock,
+            )
+            self.bins.append(devices.enter_context(SmartBin(bin_config, hx711, hardware.clock)))
         clock, debounce = hardware.clock, config.debounce_s
         self.run: DebouncedInput | None = None
         self.counters: dict[str, PulseCounter] = {}
@@ -371,6 +406,25 @@ class StationRole(PollingRole):
                         log.info("%s: stop reason %s", station.id, reason)
                         station.io.stop_reason(reason)
                     button.recorded()
+            for smart_bin in station.bins:
+                crossing = smart_bin.poll()
+                if crossing is not None:
+                    log.info(
+                        "%s: bin %s %s: %.1f pieces, threshold %.1f (%.1f/h)",
+                        station.id,
+                        smart_bin.id,
+                        "low" if crossing["below"] else "stocked",
+                        crossing["quantity"],
+                        crossing["threshold"],
+                        crossing["rate_per_h"],
+                    )
+                    station.io.bin_level(crossing)
+                    smart_bin.recorded()
+
+    def light_of(self, station: str) -> StackLight | None:
+        """The stack light of one of this agent's stations (None: none wired); for edge rules."""
+        found = self.stations.get(station)
+        return found.light if found is not None else None
 
     def _kind(self, station: _Station, reader: WatchedReader, tag: str) -> tuple[str | None, str]:
         reads = reader.config.reads
@@ -402,6 +456,13 @@ class StationRole(PollingRole):
             recorder.badge_read(tag)
         elif kind == "tool":
             recorder.tool_read(tag)
+        elif kind == "kanban":
+            tap = reader.config.kanban
+            log.info("%s: kanban card %s %s at %s", station.id, tag, tap, reader.name)
+            if tap == "empty":
+                recorder.kanban_empty(tag)
+            else:
+                recorder.kanban_card(tag, tap)
         else:
             self._ticket(station, recorder, tag)
 

@@ -311,6 +311,36 @@ class Replanner:
                     needs[material] = start
         return needs
 
+    def material_demand(self, horizon: timedelta = timedelta(hours=24)) -> dict[str, float]:
+        """Each material's demand by the plan over the next `horizon`, product units per minute.
+
+        Each planned step that uses the material counts its quantity spread evenly over the
+        step's duration, for the part of it inside [now, now + horizon]: the rate a kanban
+        loop is sized from (`cloud.status.kanban`).
+        """
+        products = self.engine.plant.products
+        now = self.clock.now()
+        until = now + horizon
+        with self._lock:
+            jobs = {j.key: j for per in self.book.jobs.values() for j in per.values()}
+        units: dict[str, float] = {}
+        for job in jobs.values():
+            product = products.get(job.product)
+            step = next((s for s in product.steps if s.id == job.step), None) if product else None
+            if step is None or not step.materials:
+                continue
+            start = datetime.fromisoformat(job.start.replace("Z", "+00:00"))
+            end = datetime.fromisoformat(job.end.replace("Z", "+00:00"))
+            inside = (min(end, until) - max(start, now)).total_seconds()
+            if inside <= 0:
+                continue
+            length = (end - start).total_seconds()
+            share = job.quantity * (inside / length if length > 0 else 1.0)
+            for material in step.materials:
+                units[material] = units.get(material, 0.0) + share
+        minutes = horizon.total_seconds() / 60
+        return {material: quantity / minutes for material, quantity in units.items()}
+
     def document(self, check: Check | None = None) -> dict[str, Any]:
         """The current plan as a schedule document (`docs/schemas/schedule.schema.json`)."""
         eng = self.engine

@@ -25,12 +25,19 @@ class StatusMaster:
     tags: dict[str, TagEntry] = field(default_factory=dict)
     #: material -> when the line needs it (the plant model, overridden by the plan's needs)
     needs: dict[str, datetime] = field(default_factory=dict)
+    #: material -> the plan's demand in product units per minute (sizes the kanban loops)
+    demand: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, plant: Plant | None, needs: dict[str, datetime] | None = None) -> StatusMaster:
+    def of(
+        cls,
+        plant: Plant | None,
+        needs: dict[str, datetime] | None = None,
+        demand: dict[str, float] | None = None,
+    ) -> StatusMaster:
         """The look-ups of `plant`; `needs` (from the plan) override the materials' own."""
         if plant is None:
-            return cls(needs=dict(needs or {}))
+            return cls(needs=dict(needs or {}), demand=dict(demand or {}))
         machines = {(r.station or r.id): r for r in plant.resources if r.kind == "machine"}
         wanted = {m.id: m.needed for m in plant.materials.values() if m.needed is not None}
         wanted.update(needs or {})
@@ -40,6 +47,7 @@ class StatusMaster:
             resources={r.id: r for r in plant.resources},
             tags=dict(plant.tags),
             needs=wanted,
+            demand=dict(demand or {}),
         )
 
     @property

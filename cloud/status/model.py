@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from cloud.status.deliveries import ArrivalAdjuster, DeliveryState, LorryState
 from cloud.status.jobs import SAMPLES, CycleSample, JobStep, seconds_between
+from cloud.status.kanban import KANBAN_TYPES, KanbanLedger, render_kanban
 from cloud.status.labour import OperatorState
 from cloud.status.machines import MachineState
 from cloud.status.master import StatusMaster
@@ -87,6 +88,8 @@ class ResourceStatus:
         self.agents: dict[str, AgentState] = {}
         #: The planning state (orders, decisions, pins, manual mode) from the `plan.*` events.
         self.planning = PlanningLedger()
+        #: Kanban cards, smart bins and loop settings (`cloud.status.kanban`).
+        self.kanban = KanbanLedger()
         self.latest: str | None = None
         self.applied = 0
         self.position = 0
@@ -103,6 +106,7 @@ class ResourceStatus:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("kanban", KanbanLedger())  # a snapshot from before kanban
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._master = StatusMaster()
@@ -204,6 +208,8 @@ class ResourceStatus:
             return self._correction(payload, at)
         if kind.startswith("plan."):
             return self.planning.apply(kind, payload, at)
+        if kind in KANBAN_TYPES:
+            return self.kanban.apply(event, at)
         if station is None:
             return None
         machine = self._machine(station)
@@ -482,6 +488,13 @@ class ResourceStatus:
         """
         with self._lock:
             return render(self, now)
+
+    def kanban_view(self, now: datetime | None = None) -> dict[str, Any]:
+        """The kanban loops, bins, signals and lost cards at `now` (default: newest event)."""
+        with self._lock:
+            if now is None and self.latest is not None:
+                now = datetime.fromisoformat(self.latest)
+            return render_kanban(self.kanban, self._master, now)
 
     def machine(self, station: str) -> dict[str, Any] | None:
         """One machine in detail, with its state timeline; None when no one knows it."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloud.status.deliveries import estimate
 from cloud.status.jobs import CycleSample, rolling, seconds_between
+from cloud.status.kanban import render_kanban
 from cloud.status.labour import ABSENT_AFTER_S
 from cloud.status.machines import MachineState
 
@@ -48,6 +49,7 @@ def render(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
         "cycle_times": _cycle_times(status),
         "corrections": list(status.corrections)[-100:],
         "agents": {k: a.to_dict() for k, a in sorted(status.agents.items())},
+        "kanban": render_kanban(status.kanban, master, now),
     }
 
 

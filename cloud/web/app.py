@@ -1,8 +1,8 @@
 """The web application: routes and a stack of middleware, built from the cloud's parts.
 
 `create_app(parts)` is the factory (no globals): one module per group of routes — status,
-live (the SSE push), plan, report, master, corrections, pages — and the middleware every route
-shares. Errors are problem documents (`problems.py`); bodies are bounded and typed
+live (the SSE push), plan, report, master, corrections, kanban, pages — and the middleware every
+route shares. Errors are problem documents (`problems.py`); bodies are bounded and typed
 (`bodies.py`). The HTTP server around it (`server.py`) adds what an ASGI application cannot
 see: a deadline for each request to arrive, and a connection limit.
 
@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Route
 
-from cloud.web import account, corrections, master, metrics, pages, plan, report, status
+from cloud.web import account, corrections, kanban, master, metrics, pages, plan, report, status
 from cloud.web.guard import Guard, WebAuth
 from cloud.web.live import Live, StatusFeed
 from cloud.web.parts import WebParts
@@ -51,6 +51,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *report.routes(parts.reports),
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),
+        *kanban.routes(parts.status, parts.kanban),
         *account.routes(parts.auth),
         *pages.routes(),
         *metrics.routes(parts.metrics, parts.metrics_token),

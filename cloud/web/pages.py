@@ -28,6 +28,7 @@ PAGES: Final = (
     "/tooling",
     "/labour",
     "/deliveries",
+    "/kanban",
     "/corrections",
     "/plan",
     "/gaps",

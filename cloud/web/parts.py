@@ -13,6 +13,7 @@ from typing import Any
 
 from cloud.corrections import CorrectionRecorder
 from cloud.health import Health
+from cloud.kanban import KanbanRecorder
 from cloud.master import MasterData
 from cloud.replan import OrderDesk, Replanner
 from cloud.report import Reports
@@ -41,6 +42,8 @@ class WebParts:
     reports: Reports | None = None
     #: What /healthz and /readyz answer (cloud/health.py); None: always alive and ready.
     health: Health | None = None
+    #: Records planners' kanban loop changes (cloud/kanban/); None: the loops are read-only.
+    kanban: KanbanRecorder | None = None
     #: The Prometheus exposition of the cloud's metrics (cloud/metrics.py), and its token.
     metrics: Callable[[], bytes] | None = None
     metrics_token: str | None = None

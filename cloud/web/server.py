@@ -24,6 +24,7 @@ import uvicorn
 
 from cloud.corrections import CorrectionRecorder
 from cloud.health import Health
+from cloud.kanban import KanbanRecorder
 from cloud.master import MasterData
 from cloud.replan import OrderDesk, Replanner
 from cloud.report import Reports
@@ -62,6 +63,7 @@ class WebServer:
         desk: OrderDesk | None = None,
         reports: Reports | None = None,
         health: Health | None = None,
+        kanban: KanbanRecorder | None = None,
         metrics: Callable[[], bytes] | None = None,
         metrics_token: str | None = None,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
@@ -76,7 +78,7 @@ class WebServer:
         self.auth = auth
         parts = WebParts(
             snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health,
-            metrics, metrics_token, auth,
+            metrics=metrics, metrics_token=metrics_token, auth=auth, kanban=kanban,
         )  # fmt: skip
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
         self.app = create_app(parts, self.live)

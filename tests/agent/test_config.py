@@ -35,7 +35,10 @@ def test_the_role_sections_are_parsed_by_their_role() -> None:
     station = load_config(ROOT / "hardware" / "examples" / "agent-station-assy-01.toml")
     assert isinstance(station.role_config, StationRoleConfig)
     (assy,) = station.stations
-    assert [r.reads for r in assy.readers] == [("badge", "ticket"), ("tool",)]
+    assert [r.reads for r in assy.readers] == [("badge", "ticket", "kanban"), ("tool",)]
+    (smart_bin,) = assy.bins
+    assert (smart_bin.id, smart_bin.dout, smart_bin.sck) == ("assy-01-bin-term-a", 2, 3)
+    assert [rule.id for rule in station.rules] == ["bin-low-amber", "guard-open-permissive-off"]
     assert dict(assy.inputs) == {"run": 17, "cycle": 27, "good": 22, "scrap": 23}
     assert len(assy.stop_buttons) == 6 and assy.stack_light is not None
     gate = load_config(ROOT / "hardware" / "examples" / "agent-gate-crib-01.toml")

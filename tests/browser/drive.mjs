@@ -51,6 +51,7 @@ try {
     tooling: ["/tooling", "table"],
     labour: ["/labour", "table"],
     deliveries: ["/deliveries", "table"],
+    kanban: ["/kanban", "table"],
     corrections: ["/corrections", "#correction-form"],
   };
   result.text = {};

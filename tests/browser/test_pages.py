@@ -79,6 +79,7 @@ def _plant_at_work(stack: Stack) -> None:
     position = {"lat": 47.9, "lon": 11.6, "speed_mps": 22.0, "heading_deg": 10.0, "fix": "3d",
                 "gps_time": at(32)}  # fmt: skip
     feed("gps.position", position, 32, **lorry)
+    feed("kanban.empty", {"card": "0C000002"}, 33, station="assy-01", source="assy-01-badge")
 
 
 def test_overview_follows_a_stop_without_reload_and_every_page_renders(
@@ -118,6 +119,7 @@ def test_overview_follows_a_stop_without_reload_and_every_page_renders(
     assert "lacks the skill" in text["labour"] and "rest" in text["labour"]
     assert "D-1001" in text["deliveries"] and "PO-77" in text["deliveries"]
     assert "Record correction" in text["corrections"]
-    for name in ("overview", "machine", "tooling", "labour", "deliveries", "corrections"):
+    assert "KB-TERM-A" in text["kanban"] and "card 0C000002" in text["kanban"]
+    for name in ("overview", "machine", "tooling", "labour", "deliveries", "kanban", "corrections"):
         shot = SHOTS / f"{name}.png"
         assert shot.stat().st_size > 5000, name

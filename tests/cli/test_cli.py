@@ -129,6 +129,15 @@ def test_demo_runs_end_to_end_with_its_web_interface(tmp_path: Path) -> None:
     assert "lorry: held up in a jam" in out, out
     assert re.search(r"delivery D-2001-\d{6} LATE", out), out
     assert any("late delivery: " in line for line in replans), out
+    # The e-kanban scene: with its broker gone, the assembly board's edge rule lit its lamp; the
+    # low bin and the tapped card reached the cloud afterwards as replenishment signals.
+    assert (
+        "assy-01: EDGE RULE bin-low-amber: stack light assy-01 amber blinking, on the Pi, no broker"
+        in out
+    ), out
+    assert "cloud: bin assy-01-bin-conn-8p low: replenish" in out, out
+    assert "cloud: kanban card 0C080001 empty: replenish" in out, out
+    assert "replenishment signals open: assy-01-bin-conn-8p, 0C080001" in out, out
     # Nothing was lost on the way: every event the agents recorded is in the cloud's log.
     assert re.search(r"events: [1-9]\d* recorded by the agents, every one in the cloud's log", out)
     assert "dead letters: 0; unconfirmed in outboxes: 0" in out, out

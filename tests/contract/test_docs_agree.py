@@ -36,6 +36,7 @@ from contract.downlink import (
 )
 from contract.envelope import MAX_EVENTS_PER_MESSAGE
 from contract.fields import BOOT_PATTERN, ID_PATTERN, INSTANCE_PATTERN, TIME_PATTERN
+from contract.kanban import CARD_STATES
 from contract.payloads import (
     AGENT_ALARMS,
     CORRECTIONS,
@@ -117,6 +118,7 @@ def test_enums_and_patterns_match_the_code() -> None:
     assert tuple(defs["correctionPayload"]["properties"]["correction"]["enum"]) == CORRECTIONS
     assert tuple(defs["fixPayload"]["properties"]["fix"]["enum"]) == FIX_STATES
     assert tuple(defs["packagePayload"]["properties"]["stage"]["enum"]) == PACKAGE_STAGES
+    assert tuple(defs["kanbanCardPayload"]["properties"]["state"]["enum"]) == CARD_STATES
     signals = defs["signalPayload"]["oneOf"]
     assert (
         signals[0]["properties"]["signal"]["const"],
@@ -153,6 +155,7 @@ times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2099, 12
     lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 )
 counts = st.integers(1, 1_000_000)
+quantities = st.floats(0, 1e9) | st.integers(0, 10**9)
 names = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30).filter(
     lambda t: "\x7f" not in t
 )
@@ -315,6 +318,33 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         }
     ),
     "plan.manual": st.fixed_dictionaries({"on": st.booleans(), "by": names}),
+    "kanban.empty": st.fixed_dictionaries({"card": tags}),
+    "kanban.card": st.fixed_dictionaries({"card": tags, "state": st.sampled_from(CARD_STATES)}),
+    "bin.level": st.fixed_dictionaries(
+        {
+            "bin": ids,
+            "quantity": quantities,
+            "threshold": quantities,
+            "below": st.booleans(),
+            "rate_per_h": quantities,
+        }
+    ),
+    "rule.fired": st.fixed_dictionaries(
+        {
+            "rule": ids,
+            "trigger": names | st.just(""),
+            "actions": st.lists(names, min_size=1, max_size=8),
+        }
+    ),
+    "kanban.loop": st.one_of(
+        st.fixed_dictionaries({"cards": st.integers(1, 10_000), "safety": st.none()}),
+        st.fixed_dictionaries({"cards": st.none(), "safety": st.floats(0, 10)}),
+        st.fixed_dictionaries({"cards": st.integers(1, 10_000), "safety": st.integers(0, 10)}),
+    ).flatmap(
+        lambda base: st.fixed_dictionaries(
+            {"loop": ids, "by": names, "reason": names | st.just("")}
+        ).map(lambda rest: {**base, **rest})
+    ),
     "plan.import": st.fixed_dictionaries(
         {
             "file": names,

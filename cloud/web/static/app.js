@@ -105,6 +105,24 @@ function deliveries(status) {
       x.late ? el("span", { class: "flag" }, "LATE") : ""]), "no deliveries on the way")];
 }
 
+function kanban(status) {
+  const k = status.kanban || { loops: {}, bins: {} };
+  const signal = (s) => (s.kind === "card" ? `card ${s.card}` : `bin ${s.bin} (${s.quantity} < ${s.threshold})`);
+  const loops = Object.entries(k.loops).map(([id, l]) => [id, l.material, l.replenished_by, l.container_qty,
+    l.lead_time_min, l.safety, l.cards, l.in_loop, l.recommended === null ? "no plan" : l.recommended, l.demand_per_h,
+    `${l.by_state.full} / ${l.by_state.empty} / ${l.by_state.in_transit} / ${l.by_state.at_supplier}`,
+    l.signals.length ? el("span", { class: "flag" }, l.signals.map(signal).join(", ")) : "",
+    l.lost.length ? el("span", { class: "flag" }, `LOST ${l.lost.map((c) => c.card).join(", ")}`) : ""]);
+  const bins = Object.entries(k.bins).map(([id, b]) => [id, b.station, b.quantity, b.threshold, b.rate_per_h,
+    b.below ? el("span", { class: "flag" }, "LOW: replenish") : "stocked", b.at]);
+  return [el("h2", {}, "Kanban loops"),
+    table(["Loop", "Material", "Replenished by", "Container", "Lead time (min)", "Safety", "Cards", "In loop",
+      "Recommended", "Demand (/h)", "Full / empty / in transit / at supplier", "Replenish", "Lost cards"],
+    loops, "no kanban loops in the plant model"),
+    el("h2", {}, "Smart bins"),
+    table(["Bin", "Station", "Pieces", "Threshold", "Use (/h)", "State", "Since"], bins, "no smart bin has reported")];
+}
+
 function corrections(status) {
   const form = el("form", { class: "correction", id: "correction-form" });
   const fields = [["correction", "select"], ["reason", "input"], ["at", "input"], ["station", "input"], ["tag", "input"], ["value", "input"]];
@@ -128,7 +146,7 @@ function corrections(status) {
       status.corrections.slice().reverse().map((c) => [c.correction, c.by, c.reason, c.at, c.recorded, c.station, c.tag, c.value, c.effect]), "none")];
 }
 
-const VIEWS = { overview, tooling, labour, deliveries, corrections };
+const VIEWS = { overview, tooling, labour, deliveries, kanban, corrections };
 // Views that fetch their own data (plan.js registers "plan" and "gaps"): drawn on load and on
 // their own pushed events, not on every status push. Each is { draw(view, event) }.
 const SELF_FETCHING = {};
