@@ -49,6 +49,7 @@ from agent.inputs import COLOURS
 from contract import EVENT_TYPES, Event
 from contract.errors import InvalidTagId
 from contract.tags import validate_tag_id
+from taktline.supervise import Worker
 
 if TYPE_CHECKING:
     from agent.inputs import StackLight
@@ -254,6 +255,7 @@ class RuleEngine:
         recorder: Records `rule.fired` and the kanban actions' `kanban.empty`.
         factory: The gpiozero pin factory (inputs, outputs, buzzers); None when no rule uses pins.
         lights: A station id -> its `StackLight` (None: that station has none).
+        alarms: Records an agent alarm when a loop fails again and again (None: logged only).
     """
 
     def __init__(
@@ -262,8 +264,11 @@ class RuleEngine:
         recorder: EventRecorder,
         factory: Any,
         lights: Callable[[str], StackLight | None] = lambda _station: None,
+        alarms: Callable[[str, str], None] | None = None,
     ) -> None:
         self.rules = rules
+        #: Records an agent alarm (the agent's `Outbox.raise_alarm`), for a loop failing again.
+        self.alarms = alarms
         self.recorder = recorder
         self.lights = lights
         self.fired = 0
@@ -288,10 +293,21 @@ class RuleEngine:
         for rule in rules:
             if rule.event is not None:
                 self._by_event.setdefault(rule.event, []).append(rule)
-        self._thread = threading.Thread(target=self._run, name="edge-rules", daemon=True)
-        self._thread.start()
-        self._writer = threading.Thread(target=self._write, name="edge-rules-log", daemon=True)
-        self._writer.start()
+        # Both loops are supervised workers (taktline/supervise.py): a fault is retried after a
+        # back-off, three in a row are a `worker_fault` alarm, and the agent's watchdog and
+        # metrics see them (`Agent.worker_health`).
+        self._unwritten: list[Any] | None = None
+        self.runner = Worker(
+            "edge-rules", self._run, on_fault=self._fault, backoff_s=0.05, backoff_max_s=2.0
+        ).start()
+        self.writer = Worker(
+            "edge-rules-log",
+            self._write,
+            on_fault=self._fault,
+            on_recover=self._recovered,
+            backoff_s=0.2,
+            backoff_max_s=10.0,
+        ).start()
 
     def _open(self, factory: Any) -> None:
         import gpiozero
@@ -335,10 +351,17 @@ class RuleEngine:
 
     # ----- the engine's thread --------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, worker: Worker) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            try:
+                item = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if worker.stopping:
+                    return
+                worker.beat()
+                continue
+            if item is None:  # close(): the queued firings are done; the stop follows
+                worker.wait(10)
                 return
             rule, trigger, at_ns = item
             try:
@@ -346,6 +369,15 @@ class RuleEngine:
             except Exception:  # one failing rule must not end the others
                 self.failed += 1
                 log.exception("rule %s failed", rule.id)
+            worker.beat()
+
+    def _fault(self, worker: Worker, exc: BaseException) -> None:
+        if worker.faults_in_a_row == worker.failing_after and self.alarms is not None:
+            self.alarms("worker_fault", f"{worker.name}: {worker.last_error}")
+
+    def _recovered(self, worker: Worker) -> None:
+        if self.alarms is not None:
+            self.alarms("worker_recovered", f"{worker.name} runs again")
 
     def _fire(self, rule: Rule, trigger: str, at_ns: int) -> None:
         if rule.input is not None:
@@ -368,21 +400,32 @@ class RuleEngine:
         if done:
             self._records.put((rule.id, trigger[:200], [d[:200] for d in done], kanban))
 
-    def _write(self) -> None:
-        # Records in firing order, on a thread of its own: an fsync never delays an output.
+    def _write(self, worker: Worker) -> None:
+        # Records in firing order, on a thread of its own: an fsync never delays an output. A
+        # record that cannot be stored (a full outbox, a full disk) is kept and tried again
+        # after the supervisor's back-off, never dropped; what of it was stored is not repeated.
         while True:
-            item = self._records.get()
-            if item is None:
-                return
-            rule, trigger, done, kanban = item
-            log.info("rule %s fired on %s: %s", rule, trigger, "; ".join(done))
-            try:
-                for card in kanban:
-                    self.recorder.kanban_empty(card)
-                self.recorder.rule_fired(rule, trigger, done)
-            except Exception:  # a full outbox: the output was set, the record is lost (logged)
-                self.failed += 1
-                log.exception("rule %s fired, but its event could not be recorded", rule)
+            if self._unwritten is None:
+                try:
+                    item = self._records.get(timeout=0.2)
+                except queue.Empty:
+                    if worker.stopping:
+                        return
+                    worker.beat()
+                    continue
+                if item is None:
+                    worker.wait(10)
+                    return
+                rule, trigger, done, kanban = item
+                log.info("rule %s fired on %s: %s", rule, trigger, "; ".join(done))
+                self._unwritten = [rule, trigger, done, list(kanban)]
+            rule, trigger, done, kanban = self._unwritten
+            while kanban:
+                self.recorder.kanban_empty(kanban[0])
+                kanban.pop(0)
+            self.recorder.rule_fired(rule, trigger, done)
+            self._unwritten = None
+            worker.beat()
 
     def _act(self, action: Action) -> bool:
         if action.kind == "stack_light":
@@ -419,10 +462,15 @@ class RuleEngine:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)
-        self._thread.join(5)
+        self._queue.put(None)  # after the queued firings
+        self.runner.stop(5)
         self._records.put(None)
-        self._writer.join(10)
+        self.writer.stop(10)
+        if self._unwritten is not None:
+            log.error(
+                "rule %s fired, but its event could not be recorded before the stop",
+                self._unwritten[0],
+            )
         for timer in self._timers:
             timer.cancel()
         self._release()

@@ -67,10 +67,12 @@ class Agent:
         self.role: Role | None = None
 
     def worker_health(self) -> list[WorkerHealth]:
-        """The states of the agent's supervised workers: uplink, heartbeat, the role's poller."""
+        """The agent's supervised workers: uplink, heartbeat, role poller, edge-rule loops."""
         out = [self.uplink.health(), self._heartbeat.health()]
         if self.role is not None:
             out.append(self.role.health())
+        if self.rules is not None:
+            out += [self.rules.runner.health(), self.rules.writer.health()]
         return out
 
     def recorder(self, source: str, station: str | None = None) -> EventRecorder:
@@ -162,6 +164,7 @@ def start_rules(agent: Agent, hardware: Hardware, role: Role) -> RuleEngine:
         agent.recorder(agent.config.agent),  # the agent itself: a source it always owns
         hardware.pin_factory() if uses_pins else None,
         light_of if light_of is not None else (lambda _station: None),
+        alarms=agent.outbox.raise_alarm,
     )
     agent.listeners.append(engine.on_event)
     agent.rules = engine

@@ -225,3 +225,33 @@ def test_rules_are_part_of_the_agent_config(tmp_path: Path) -> None:
     )
     (rule,) = config.rules
     assert (rule.id, rule.event, rule.actions[0].kind) == ("x", "bin.level", "kanban")
+
+
+def test_a_record_the_outbox_refuses_is_kept_and_retried_under_supervision(
+    hw: EmulatedHardware,
+) -> None:
+    """A full outbox fails the log loop: its worker is retried and alarmed, the record kept."""
+    rules = parse_rules([{"id": "r", "when": {"input": 13}, "do": {"output": 26}}], "t")
+    recorded: list[str] = []
+    alarms: list[tuple[str, str]] = []
+    refuse = {"left": 3}
+
+    class Recorder:
+        def rule_fired(self, rule: str, trigger: str, actions: list[str]) -> None:
+            if refuse["left"]:
+                refuse["left"] -= 1
+                raise OSError("outbox full")
+            recorded.append(rule)
+
+    with RuleEngine(
+        rules,
+        Recorder(),  # type: ignore[arg-type]
+        hw.pin_factory(),
+        alarms=lambda kind, detail: alarms.append((kind, detail)),
+    ) as engine:
+        hw.pin_factory().pin(13).drive_low()
+        _wait(lambda: recorded == ["r"], timeout=15)
+        assert hw.pin_factory().pin(26).state  # the output was set at once, whatever the log did
+        assert engine.writer.health().state == "running"
+    assert [kind for kind, _ in alarms] == ["worker_fault", "worker_recovered"]
+    assert "outbox full" in alarms[0][1]
