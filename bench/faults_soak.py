@@ -10,10 +10,11 @@ the agents stop appending and drain, and every event acknowledged to an agent (i
 returned) is looked for in the log: `lost` must be 0, `duplicated` (a key twice) 0, and
 `stuck_workers` (parts of the cloud not ready at the end) 0.
 
-    python bench/faults_soak.py [--quick] [--seed N]
+    python bench/faults_soak.py [--quick | --smoke] [--seed N]
 
 Full run: 300 agent kills, 100 cloud kills, 50 broker kills, 20 database restarts, 20 full disks
-(hours). `--quick`: 12, 4, 3, 2, 2 (a few minutes, at most 10). The reference is the count of
+(about 25 minutes here). `--quick`: 12, 4, 3, 2, 2 (a few minutes, at most 10). `--smoke`: one of
+each, the short run `make test` makes. The reference is the count of
 acknowledged events: every one must be in the log once. Last line: JSON.
 """
 
@@ -45,7 +46,16 @@ from taktline.private_postgres import PrivatePostgres  # noqa: E402
 
 AGENTS = ("pi-soak-01", "pi-soak-02", "pi-soak-03")
 FULL = {"agent_kill": 300, "cloud_kill": 100, "broker_kill": 50, "db_restart": 20, "disk_full": 20}
+
+
+def station_of(agent: str) -> str:
+    """The one station a soak agent serves (`pi-soak-01` -> `soak-01`), as its registry says."""
+    return agent.removeprefix("pi-")
+
+
 QUICK = {"agent_kill": 12, "cloud_kill": 4, "broker_kill": 3, "db_restart": 2, "disk_full": 2}
+#: One of each: the short run `make test` makes (tests/ops/test_soak_smoke.py).
+SMOKE = dict.fromkeys(FULL, 1)
 
 
 class Writer:
@@ -62,7 +72,8 @@ class Writer:
         """Starts (again) the agent process on the same outbox."""
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "soak_agent.py"),
-             str(self.folder / f"{self.agent}.db"), self.url, self.agent, "50"],
+             str(self.folder / f"{self.agent}.db"), self.url, self.agent, "50",
+             station_of(self.agent)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
@@ -172,7 +183,12 @@ def soak(plan: dict[str, int], seed: int) -> dict[str, Any]:
     )
     if not tmpfs:
         faults = [f for f in faults if f != "disk_full"]
-    agents = [{"agent": a, "site": "plant1", "area": "soak", "devices": []} for a in AGENTS]
+    # Each agent serves one station (its own events name it), registered as the cloud requires.
+    agents = [
+        {"agent": a, "site": "plant1", "area": "soak",
+         "devices": [{"source": f"{a}-reader", "station": station_of(a)}]}
+        for a in AGENTS
+    ]  # fmt: skip
     (folder / "registry.json").write_text(json.dumps({"agents": agents}))
     done: dict[str, int] = dict.fromkeys(plan, 0)
     started = time.monotonic()
@@ -217,6 +233,9 @@ def soak(plan: dict[str, int], seed: int) -> dict[str, Any]:
                         schema.events.c.agent.in_(AGENTS)
                     )
                 ).all()
+                dead = conn.execute(
+                    sa.select(sa.func.count()).select_from(schema.dead_letters)
+                ).scalar_one()
             engine.dispose()
         finally:
             for writer in writers:
@@ -234,6 +253,7 @@ def soak(plan: dict[str, int], seed: int) -> dict[str, Any]:
         "logged": len(logged),
         "lost": len(acked - logged),
         "duplicated": len(keys) - len(logged),
+        "dead_letters": int(dead),
         "stuck_workers": len(stuck) + (0 if ready else 1),
         "drained": drained,
         "faults": done,
@@ -246,12 +266,14 @@ def soak(plan: dict[str, int], seed: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few of each fault (minutes)")
+    parser.add_argument("--smoke", action="store_true", help="one of each fault (under a minute)")
     parser.add_argument("--seed", type=int, default=20261205)
     args = parser.parse_args()
-    result = soak(QUICK if args.quick else FULL, args.seed)
+    result = soak(SMOKE if args.smoke else QUICK if args.quick else FULL, args.seed)
     print(
         f"{result['acknowledged']:,} events acknowledged to the agents, {result['logged']:,} in "
-        f"the log: lost {result['lost']}, duplicated {result['duplicated']}, stuck workers "
+        f"the log: lost {result['lost']}, duplicated {result['duplicated']}, dead letters "
+        f"{result['dead_letters']}, stuck workers "
         f"{result['stuck_workers']} after {sum(result['faults'].values())} faults "
         f"in {result['seconds']:.0f} s"
     )

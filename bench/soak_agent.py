@@ -1,10 +1,10 @@
-"""One streaming agent for bench/faults_soak.py: `python bench/soak_agent.py OUTBOX URL AGENT RATE`.
+"""One streaming agent for bench/faults_soak.py: `python bench/soak_agent.py OUT URL AGENT RATE ST`.
 
-The real outbox and uplink. Appends `machine.signal` events at about RATE per second and prints
-`ACK instance seq` once each append returned (the event is acknowledged to the device layer);
-an append refused (`OutboxFull`: a full disk, a full outbox) is not acknowledged and is tried
-again. On a line `stop` on stdin it stops appending, waits until the outbox has drained, prints
-`DRAINED` and exits.
+The real outbox and uplink; ST is the one station its registry entry gives it. Appends
+`machine.signal` events at about RATE per second and prints `ACK instance seq` once each append
+returned (the event is acknowledged to the device layer); an append refused (`OutboxFull`: a
+full disk, a full outbox) is not acknowledged and is tried again. On a line `stop` on stdin it
+stops appending, waits until the outbox has drained, prints `DRAINED` and exits.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ SITE, AREA = "plant1", "soak"
 
 def main() -> int:
     path, url, agent, rate = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    station = sys.argv[5]  # the one station the registry gives this agent
     stop = threading.Event()
 
     def wait_for_stop() -> None:
@@ -41,7 +42,7 @@ def main() -> int:
             try:
                 event = outbox.append(
                     "machine.signal", {"signal": "cycle", "count": 1}, source=agent,
-                    station="crimp-01",
+                    station=station,
                 )  # fmt: skip
             except OutboxFull:
                 time.sleep(0.2)
