@@ -52,6 +52,7 @@ def test_refused_events_are_dead_lettered_with_one_alarm(
     good_outbox, good = make_agent(tmp_path, acl_broker.url, ALLOWED)
     bad_outbox, bad = make_agent(tmp_path, acl_broker.url, DENIED)
     with ingest, good, bad:
+        assert ingest.wait_for_connection(30)  # subscribed before anything is sent
         for n in range(5):
             bad_outbox.append("machine.signal", {"signal": "cycle", "count": n + 1}, source=DENIED)
             good_outbox.append("machine.signal", {"signal": "cycle", "count": 1}, source=ALLOWED)

@@ -16,6 +16,7 @@ def test_badge_tap_reaches_status(tmp_path: Path, mosquitto: PrivateMosquitto) -
     log, ingest = make_cloud(tmp_path, mosquitto.url, ["pi-crimp-01"])
     outbox, uplink = make_agent(tmp_path, mosquitto.url, "pi-crimp-01")
     with ingest, uplink:
+        assert ingest.wait_for_connection(30)  # subscribed before anything is sent
         outbox.append("badge.read", {"tag": "04A1B2C3"}, source="pi-crimp-01", station="crimp-01")
         outbox.append(
             "machine.signal",
@@ -23,8 +24,8 @@ def test_badge_tap_reaches_status(tmp_path: Path, mosquitto: PrivateMosquitto) -
             source="pi-crimp-01",
             station="crimp-01",
         )
-        wait_for(lambda: log.count() == 2, 10, "two events in the log")
-        assert uplink.wait_until_drained(10)
+        wait_for(lambda: log.count() == 2, 30, "two events in the log")
+        assert uplink.wait_until_drained(30)
     snap = ingest.status.snapshot()
     assert snap["machines"]["crimp-01"]["operators"] == ["04A1B2C3"]
     assert snap["machines"]["crimp-01"]["running"] is True
@@ -38,7 +39,8 @@ def test_events_after_a_drained_outbox_are_sent(
     log, ingest = make_cloud(tmp_path, mosquitto.url, ["pi-crimp-01"])
     outbox, uplink = make_agent(tmp_path, mosquitto.url, "pi-crimp-01")
     with ingest, uplink:
+        assert ingest.wait_for_connection(30)  # subscribed before anything is sent
         for round_ in range(1, 4):
             outbox.append("machine.signal", {"signal": "cycle", "count": 1}, source="pi-crimp-01")
-            wait_for(lambda n=round_: log.count() == n, 5, f"event {round_} in the log")  # type: ignore[misc]
-            assert uplink.wait_until_drained(5)
+            wait_for(lambda n=round_: log.count() == n, 20, f"event {round_} in the log")  # type: ignore[misc]
+            assert uplink.wait_until_drained(20)

@@ -78,6 +78,7 @@ def test_broker_killed_mid_stream(tmp_path: Path, mosquitto: PrivateMosquitto) -
             time.sleep(0.0005)
 
     with ingest, uplink:
+        assert ingest.wait_for_connection(30)  # subscribed before anything is sent
         producer = threading.Thread(target=produce)
         producer.start()
         wait_for(lambda: log.count() > 300, 20, "the stream to flow")

@@ -90,6 +90,7 @@ def floor(tmp_path: Path, mosquitto: PrivateMosquitto) -> Iterator[dict[str, Any
     agent = Agent(config)
     agent.uplink = Uplink(agent.outbox, agent.path, settings(mosquitto.url), resend_after_s=30)
     with ingest:
+        assert ingest.wait_for_connection(30)  # subscribed before anything is sent
         agent.start()
         role = start_role(agent, hw)
         try:
@@ -134,7 +135,7 @@ def test_an_edge_rule_fires_with_the_broker_down_and_its_event_arrives_once(
     floor: dict[str, Any], mosquitto: PrivateMosquitto
 ) -> None:
     agent, pins = floor["agent"], floor["hw"].pin_factory()
-    wait_for(lambda: agent.outbox.depth() == 0, 10, "the start-up events confirmed")
+    wait_for(lambda: agent.outbox.depth() == 0, 30, "the start-up events confirmed")
     mosquitto.stop()
     wait_for(lambda: not agent.uplink.is_connected, 10, "the agent sees the broker gone")
     pins.pin(DOOR).drive_low()
