@@ -135,6 +135,7 @@ def test_a_station_is_born_changes_dies_and_is_born_again_across_a_restart(
     outbox, uplink = make_agent(tmp_path, mosquitto.url, AGENT)
     cloud = cloud_for(tmp_path, mosquitto.url)
     with cloud, uplink:
+        assert cloud.ingest.wait_for_connection(10)  # what the agent sends now is not missed
         host.wait(lambda: host.messages("NBIRTH"), "the NBIRTH")
         birth = host.messages("NBIRTH")[0]
         assert birth.metrics == {"bdSeq": 0, REBIRTH: False}
@@ -193,7 +194,8 @@ def test_a_station_is_born_changes_dies_and_is_born_again_across_a_restart(
 
     # A restarted cloud: the next bdSeq, seq from 0; the agent comes back, its station is born.
     _, uplink2 = make_agent(tmp_path, mosquitto.url, AGENT)
-    with cloud_for(tmp_path, mosquitto.url), uplink2:
+    with cloud_for(tmp_path, mosquitto.url) as cloud2, uplink2:
+        assert cloud2.ingest.wait_for_connection(10)
         host.wait(lambda: len(host.messages("NBIRTH")) == 3, "the restarted cloud's NBIRTH")
         assert host.messages("NBIRTH")[-1].metrics["bdSeq"] == 1
         host.wait(lambda: len(host.messages("DBIRTH")) == 3, "crimp-01 born again")
