@@ -3,12 +3,16 @@
 A subscriber decodes every message with the Sparkplug B definitions (as Ignition would) and
 checks births, data, deaths, `seq` (one more each message, 255 wrapping to 0, NBIRTH 0) and
 `bdSeq` (NBIRTH and the NDEATH of one session agree; a new session, a reconnect or a cloud
-restart, counts on).
+restart, counts on), also when the cloud was killed and only the broker's copy of its will
+says it died.
 """
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +33,7 @@ from tests.sync.harness import AREA, SITE, STATION, make_agent, wait_for
 
 pytestmark = pytest.mark.mqtt
 
+ROOT = Path(__file__).resolve().parents[2]
 GROUP, NODE = "plant1", "taktline-cloud"
 AGENT = "pi-crimp-01"
 
@@ -140,6 +145,8 @@ def test_a_station_is_born_changes_dies_and_is_born_again_across_a_restart(
         birth = host.messages("NBIRTH")[0]
         assert birth.metrics == {"bdSeq": 0, REBIRTH: False}
         assert birth.types == {"bdSeq": DataType.Int64, REBIRTH: DataType.Boolean}
+        _, report = cloud.health.ready()
+        assert report["parts"]["sparkplug"]["ready"], report  # /readyz has the bridge's part
 
         # The machine runs: the station is born RUNNING.
         outbox.append(
@@ -255,3 +262,40 @@ def test_seq_wraps_and_a_lost_connection_sends_the_will_with_its_bdseq(
     assert host.messages("NDEATH")[1].metrics == {"bdSeq": 0}
     assert_seq_runs(host.messages())
     log.close()
+
+
+def test_a_killed_cloud_leaves_its_will_and_the_restarted_one_counts_bdseq_on(
+    tmp_path: Path, mosquitto: PrivateMosquitto, host: Host
+) -> None:
+    """`taktline cloud --sparkplug` killed (SIGKILL: no clean NDEATH) and started again."""
+    command = [
+        sys.executable, "-m", "taktline.cli", "cloud", "--broker", mosquitto.url,
+        "--db", str(tmp_path / "cloud.db"), "--web", "off", "--site", SITE,
+        "--sparkplug", f"{GROUP}/{NODE}",
+    ]  # fmt: skip
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
+
+    cloud = start()
+    try:
+        host.wait(lambda: host.messages("NBIRTH"), "the first cloud's NBIRTH", 30)
+        assert host.messages("NBIRTH")[0].metrics["bdSeq"] == 0
+        cloud.kill()
+        cloud.wait(10)
+        host.wait(lambda: host.messages("NDEATH"), "the broker's copy of the will")
+        assert host.messages("NDEATH")[0].metrics == {"bdSeq": 0}
+        cloud = start()
+        host.wait(lambda: len(host.messages("NBIRTH")) == 2, "the restarted cloud's NBIRTH", 30)
+        assert host.messages("NBIRTH")[1].metrics["bdSeq"] == 1
+        host.rebirth()  # answered by the restarted cloud with the same bdSeq
+        host.wait(lambda: len(host.messages("NBIRTH")) == 3, "the rebirth's NBIRTH")
+        assert host.messages("NBIRTH")[2].metrics["bdSeq"] == 1
+        cloud.send_signal(signal.SIGTERM)
+        assert cloud.wait(20) == 0
+        host.wait(lambda: len(host.messages("NDEATH")) == 2, "the clean stop's NDEATH")
+        assert host.messages("NDEATH")[1].metrics == {"bdSeq": 1}
+        assert_seq_runs(host.messages())
+    finally:
+        cloud.kill()
+        cloud.wait(10)
