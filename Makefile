@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.taktline-installed
 
-.PHONY: demo test test-fast lint typecheck typecheck-firmware firmware-tests services bench clean
+.PHONY: demo test test-fast lint typecheck typecheck-firmware firmware-tests services bench clean \
+	sparkplug-proto
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	PYTHON=$(PYTHON) bash scripts/bootstrap.sh
@@ -39,6 +40,10 @@ test: $(STAMP) services lint typecheck typecheck-firmware
 # A quick subset while you work: no fault injection, no browser, nothing slow.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not faults and not browser" $(PYTEST_ARGS)
+
+# cloud/sparkplug/_descriptor.py from cloud/sparkplug/sparkplug_b.proto (needs protoc).
+sparkplug-proto: $(STAMP)
+	bash scripts/sparkplug-proto.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/uplink.py --quick

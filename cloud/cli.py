@@ -5,6 +5,7 @@ publishes schedules over MQTT, replans on breakdowns, late deliveries and order 
 gap reports (`--smtp`, `--mail`) and serves the Plan and Gap report pages (docs/replan.md).
 `taktline cloud users|tokens ...` manage who may log in (`cloud/auth/cli.py`); the web interface
 asks everyone to log in unless `--public-read` opens its pages to anonymous viewers.
+`--sparkplug GROUP/NODE` publishes the stations as Sparkplug B devices (docs/sparkplug.md).
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a file holding the token that lets a non-loopback client read GET /metrics "
         "(Authorization: Bearer TOKEN); without it only loopback clients may",
+    )
+    parser.add_argument(
+        "--sparkplug",
+        metavar="GROUP/NODE",
+        help="publish every station's state, stop reason, current job and counters as Sparkplug "
+        "B metrics on the broker: the cloud is edge node NODE of group GROUP, each station one "
+        "of its devices (NBIRTH/DBIRTH/DDATA/DDEATH, answers NCMD Node Control/Rebirth; "
+        "docs/sparkplug.md)",
     )
     web = parser.add_argument_group("web", "who may reach the web interface (docs/web.md)")
     web.add_argument(
@@ -272,6 +281,14 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         raise ConfigError("--smtp mails gap reports of the plan: give --plant and --orders")
     if bool(args.cert) != bool(args.key):
         raise ConfigError("--cert and --key go together")
+    sparkplug = None
+    if getattr(args, "sparkplug", None):
+        from cloud.sparkplug import parse_node
+
+        try:
+            sparkplug = parse_node(args.sparkplug)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
     from cloud.web.guard import hosts_from
 
     return CloudSettings(
@@ -295,6 +312,7 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         smtp=smtp,
         mail_to=mail_to,
         metrics_token=_read_token(args.metrics_token_file),
+        sparkplug=sparkplug,
     )
 
 

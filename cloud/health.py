@@ -3,9 +3,10 @@
 *Alive* (`/healthz`): every supervised worker's thread runs (a worker that is retrying a fault is
 alive; a thread that ended without being asked to is not). *Ready* (`/readyz`): ingest commits
 (its worker runs without a fault streak, it is connected and subscribed to the broker), the
-planner runs and its publisher is connected, the order drop is read. While a database, disk or
-broker fault lasts the cloud is alive but not ready (HTTP 503), and ready again once the fault is
-gone. Each part reports itself as a dict with `ready` (bool) and `problems` (list of strings).
+planner runs and its publisher is connected, the order drop is read, the Sparkplug bridge (with
+`--sparkplug`) is connected. While a database, disk or broker fault lasts the cloud is alive but
+not ready (HTTP 503), and ready again once the fault is gone. Each part reports itself as a dict
+with `ready` (bool) and `problems` (list of strings).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ the truth; the status is a projection of it); then ingest connects and applies n
 they arrive, and the status is snapshotted every `snapshot_every` events and at a clean stop.
 After each ingest round the touched stations' stack lights follow their machines and, when the
 cloud has orders to plan, breakdowns and late deliveries become replan triggers
-(`cloud.reactions`); the replanner publishes every station's schedule over MQTT.
+(`cloud.reactions`); the replanner publishes every station's schedule over MQTT. With
+`sparkplug` set, the touched stations also go to the Sparkplug B bridge (`cloud.sparkplug`),
+which publishes them for plants on Ignition.
 
 The planning state is restored the same way: orders, pending decisions, pins and manual mode are
 `plan.*` events in the log (`cloud.replan.record`), folded with the status; the `--orders` file
@@ -52,6 +54,7 @@ from cloud.replan.record import PlanningRecorder
 from cloud.replan.restore import restore_planning
 from cloud.report import Reports
 from cloud.snapshots import Snapshotter
+from cloud.sparkplug import SparkplugBridge
 from cloud.stack_lights import StackLights
 from cloud.status import ResourceStatus, StatusMaster
 from cloud.store import EventLog, LogRecord
@@ -114,6 +117,8 @@ class CloudSettings:
     #: TLS for the web interface, served by uvicorn itself.
     certfile: Path | None = None
     keyfile: Path | None = None
+    #: (group, edge node): publish every station as a Sparkplug B device (docs/sparkplug.md).
+    sparkplug: tuple[str, str] | None = None
 
 
 class CloudService:
@@ -147,6 +152,19 @@ class CloudService:
             client_id=settings.client_id,
         )
         self.master = MasterData.load(settings.plant) if settings.plant is not None else None
+        self.sparkplug: SparkplugBridge | None = None
+        if settings.sparkplug is not None:
+            group, node = settings.sparkplug
+            self.sparkplug = SparkplugBridge(
+                _broker(settings),
+                group,
+                node,
+                self.status.machine_facts,
+                self.status.station_names,
+                sequences=self.log,
+                client_id=f"{settings.client_id}-sparkplug",
+                clock=clock,
+            )
         #: When the plan needs each material (a delivery later than that is flagged late).
         self._needs: dict[str, datetime] = {}
         #: The plan's demand of each material (sizes the kanban loops).
@@ -292,6 +310,8 @@ class CloudService:
             self.reactions.committed(records)
         except Exception:  # a reaction's bug must not stop ingest
             log.exception("reacting to an ingest round failed")
+        if self.sparkplug is not None:
+            self.sparkplug.changed({r.station for r in records if r.station})
         # under the write lock: no correction or planning event is committed but not yet
         # folded while the snapshot records the log's position and pickles the status
         with self.ingest.write_lock:
@@ -324,11 +344,20 @@ class CloudService:
             )
         if self._watcher is not None:
             health.add("order_drop", worker_check(self._watcher.worker), self._watcher.worker)
+        bridge = self.sparkplug
+        if bridge is not None:
+
+            def bridge_up() -> str | None:
+                return None if bridge.is_connected else "the Sparkplug bridge is not connected"
+
+            health.add("sparkplug", worker_check(bridge.worker, bridge_up), bridge.worker)
         return health
 
     def _agent_status(self, agent: str, online: bool) -> None:
         if online:
             self.lights.agent_online(agent)  # a restarted agent gets its lights again
+        if self.sparkplug is not None:
+            self.sparkplug.agent_changed()  # its stations die or are born again
 
     def start(self) -> CloudService:
         """Starts the planner (when there are orders), ingest and the web interface."""
@@ -346,6 +375,8 @@ class CloudService:
             self.replanner.start()
         if self._watcher is not None:
             self._watcher.start()
+        if self.sparkplug is not None:
+            self.sparkplug.start()  # births from the restored status, before new events
         self.ingest.start()
         if self.web is not None:
             self.web.start()
@@ -356,6 +387,8 @@ class CloudService:
         if self.web is not None:
             self.web.stop()
         self.ingest.stop()
+        if self.sparkplug is not None:
+            self.sparkplug.close()  # its NDEATH goes out
         if self._watcher is not None:
             self._watcher.close()
         if self.replanner is not None:

@@ -34,6 +34,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from demo.plc import PLC_STATION
+
 __all__ = ["configure", "run"]
 
 _COUNTED = (
@@ -47,6 +49,9 @@ assembly board and electrical test; operators with skills badging in and out and
 bringing wire, terminals and connectors, tracked by GPS. Everything talks MQTT to the cloud,
 which keeps the event log and resource status, serves the web interface (URL printed at start),
 plans the orders and publishes each station's schedule (the stations print each version).
+
+One station, twist-01, reads its machine from a simulated PLC (--plc): a real pymodbus (or
+asyncua) server the demo starts, whose machine runs, counts and stops by itself.
 
 Scripted disruptions, visible on the console and in the web interface:
   * a breakdown at crimp-02 (--breakdown-after): its light turns red, the cloud replans and
@@ -107,6 +112,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--outage", type=float, default=None, metavar="S",
         help="how long the broker is stopped in the kanban scene (default: 4, less when short)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--plc", choices=("modbus", "opcua", "off"), default="modbus",
+        help=f"{PLC_STATION}'s machine is a simulated PLC read over Modbus TCP (pymodbus) or OPC "
+        "UA (asyncua), or GPIO pins like the others (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
 
@@ -218,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
         registry,
     )
     from demo.plant_model import write_master_data
+    from demo.plc import SimulatedPlc
     from demo.readers import EmulatedPi
     from taktline.clock import SystemClock
     from taktline.private_broker import free_port
@@ -263,7 +274,12 @@ def run(args: argparse.Namespace) -> int:
         )
         cloud = CloudService(settings, clock=clock, on_change=lambda c: console.line("cloud", c))
         admin_password = _one_time_admin(cloud)
-        configs = agent_configs(data, url, run=run_id)
+        plc = None
+        if args.plc != "off":
+            cycle_s = next(p.cycle_s for p in HARNESS_LINE if p.station == PLC_STATION)
+            plc = stack.enter_context(SimulatedPlc(args.plc, cycle_s, args.seed))
+        plc_table = (PLC_STATION, plc.table()) if plc is not None else None
+        configs = agent_configs(data, url, run=run_id, plc=plc_table)
         relay = _board_relay(url)  # the link the kanban scene cuts (demo/relay.py)
         if relay is not None:
             stack.enter_context(relay)
@@ -293,7 +309,13 @@ def run(args: argparse.Namespace) -> int:
             f"  script: breakdown at {args.breakdown_at} after {breakdown_s:g} s, the lorry in "
             f"a jam after {late_s:g} s for {args.jam:g} s, the e-kanban scene after "
             f"{kanban_times(args)[0]:g} s\n"
-            f"  stop with Ctrl-C" + (f" (or after {args.duration:g} s)" if args.duration else ""),
+            + (
+                f"  {PLC_STATION}'s machine: a simulated PLC, read over {args.plc} at {plc.url}\n"
+                if plc is not None
+                else ""
+            )
+            + "  stop with Ctrl-C"
+            + (f" (or after {args.duration:g} s)" if args.duration else ""),
             flush=True,
         )
         reporter.start()
@@ -348,6 +370,7 @@ def run(args: argparse.Namespace) -> int:
                     s, "BREAKDOWN: the machine stops, the operator presses the breakdown button"
                 ),
                 running=running.get(plan.station),
+                plc=plc is not None and plan.station == PLC_STATION,
             )  # fmt: skip
             station.start()
         watch = DeliveryWatch(cloud.status.snapshot, console, only=deliveries.__contains__)
@@ -382,8 +405,11 @@ def run(args: argparse.Namespace) -> int:
                 f"{', '.join(machine['operators']) or '-'}  tool {machine['tool'] or '-'}"
             )
         facts: Counter[str] = Counter()
+        plc_source = f"{PLC_STATION}-plc"
         for _, event, _ in cloud.log.replay():
             payload = event["payload"]
+            if event["source"] == plc_source:
+                facts[f"plc {event['type']}"] += 1
             if event["type"] == "tool.gate":
                 facts[f"tools {payload['direction']}"] += 1
             elif event["type"] in _COUNTED:
@@ -396,6 +422,11 @@ def run(args: argparse.Namespace) -> int:
             f"  lorry: {facts['gps.position']} positions, {facts['package.read']} package reads;"
             f" deliveries flagged late: {', '.join(late) or 'none'}"
         )
+        if plc is not None:
+            print(
+                f"  PLC at {PLC_STATION} ({args.plc}): {facts['plc machine.signal']} machine "
+                f"signal(s), {facts['plc machine.stop_reason']} stop reason(s) from {plc_source}"
+            )
         versions = ", ".join(f"{s} v{v}" for s, v in sorted(schedules.versions.items()))
         causes = ", ".join(f"{n} {k}" for k, n in sorted(reporter.causes.items())) or "none"
         print(

@@ -2,10 +2,12 @@
 
 `SimulatedStation` plays one machine and its operator: badge in, job ticket, tool at the reader,
 the run signal, one cycle pulse (and a good or scrap pulse) per cycle, the changeover button at
-a changeover. Its scripted breakdown (`breakdown`, an event the demo sets) stops the machine for
-good: the run signal goes off and the operator presses the breakdown button. Crimp applicators
-come from the tool crib and go back there through the crib gate (`ToolCrib`, crib reader then
-floor reader, or the reverse; now and then someone walks past one reader). An operator who
+a changeover. A station whose machine is a PLC (`plc=True`, `demo.plc`) has no pins to drive: the
+PLC runs and counts by itself, and the operator only badges in, mounts tools and starts jobs.
+Its scripted breakdown (`breakdown`, an event the demo sets) stops the machine for good: the
+run signal goes off and the operator presses the breakdown button. Crimp applicators come
+from the tool crib and go back there through the crib gate (`ToolCrib`, crib reader then floor
+reader, or the reverse; now and then someone walks past one reader). An operator who
 leaves a station taps in at the rest zone (`RestZone`). The supplier's lorry (`SimulatedLorry`)
 loads packages, drives its route (moving the GPS receiver its Pi reads) and unloads them at the
 plant; its scripted hold-up (`jam_at`) leaves it crawling in a jam near the supplier, loaded,
@@ -111,6 +113,7 @@ class SimulatedStation(_Actor):
         on_breakdown: Told (with the station id) once the breakdown button was pressed.
         running: The job ticket still running at the machine from an earlier run (the station
             keeps it over a restart): the operator ends it before starting another.
+        plc: The machine is a PLC that runs by itself: no pins are driven.
     """
 
     def __init__(
@@ -127,8 +130,10 @@ class SimulatedStation(_Actor):
         breakdown: threading.Event | None = None,
         on_breakdown: Callable[[str], None] | None = None,
         running: str | None = None,
+        plc: bool = False,
     ) -> None:
         super().__init__(plan.station, clock, stop, f"{seed}-{plan.station}")
+        self.plc = plc
         self.plan = plan
         self.pi = pi
         self.reader = f"{plan.station}-rfid"
@@ -205,6 +210,11 @@ class SimulatedStation(_Actor):
             return
         if not self._change_tool() or not self._next_job():
             return
+        while self.plc and not self.halted():  # the PLC runs the machine: jobs change now and then
+            if not self.wait(plan.cycle_s * rng.randint(8, 20)):
+                return
+            if not self._change_tool() or not self._next_job():
+                return
         while not self.halted():
             self._run_signal(True)
             for _ in range(rng.randint(5, 15)):

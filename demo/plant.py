@@ -167,11 +167,17 @@ def write_manifest(folder: Path, run: str = "") -> Path:
 
 
 def agent_configs(
-    data: Path, broker: str, plans: tuple[StationPlan, ...] = HARNESS_LINE, run: str = ""
+    data: Path,
+    broker: str,
+    plans: tuple[StationPlan, ...] = HARNESS_LINE,
+    run: str = "",
+    plc: tuple[str, dict[str, Any]] | None = None,
 ) -> list[AgentConfig]:
     """One checked config per Pi (stations, crib gate, rest zone, lorry), outboxes in `data`.
 
-    `run` names this run's deliveries in the lorry's manifest (`delivery_name`).
+    `run` names this run's deliveries in the lorry's manifest (`delivery_name`). `plc` is
+    (station, its `[station.plc]` table): that station reads its machine from the PLC, not
+    from input pins (its stop buttons and stack light stay on the Pi).
     """
     write_tag_directory(data, plans)
     documents: dict[str, dict[str, Any]] = {}
@@ -193,8 +199,11 @@ def agent_configs(
             "name": f"{plan.station}-rfid",
             "reads": ["badge", "tool", "ticket"],
         }
-        station = {"id": plan.station, "tags": "tags.toml", "reader": [reader]}
+        station: dict[str, Any] = {"id": plan.station, "tags": "tags.toml", "reader": [reader]}
         station.update({k: v for k, v in pins.items() if k != "reader"})
+        if plc is not None and plc[0] == plan.station:
+            del station["inputs"]
+            station["plc"] = plc[1]
         if plan.station == KANBAN_STATION:  # the e-kanban scene's board (demo/kanban.py)
             reader["reads"] = [*reader["reads"], "kanban"]
             station["bin"] = [bin_table()]

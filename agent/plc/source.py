@@ -12,6 +12,7 @@ PLC has not answered for `keepalive_s` (a stalled PLC, a pulled cable, a server 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -28,7 +29,7 @@ __all__ = ["PlcSource"]
 log = logging.getLogger(__name__)
 
 
-class PlcSource:
+class PlcSource(ABC):
     """One PLC feeding one station; subclasses implement `session()`.
 
     Args:
@@ -51,9 +52,9 @@ class PlcSource:
             f"plc-{config.id}", self.session, backoff_s=0.2, backoff_max_s=config.reconnect_max_s
         )
 
+    @abstractmethod
     def session(self, worker: Worker) -> None:
         """Connects, reads until stopped; raises when the PLC fails (subclasses)."""
-        raise NotImplementedError
 
     def alive(self) -> None:
         """The PLC answered (called by the reader)."""

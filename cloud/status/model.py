@@ -496,6 +496,26 @@ class ResourceStatus:
                 now = datetime.fromisoformat(self.latest)
             return render_kanban(self.kanban, self._master, now)
 
+    def station_names(self) -> list[str]:
+        """Every station a machine event named."""
+        with self._lock:
+            return list(self.machines)
+
+    def machine_facts(self, station: str) -> dict[str, Any] | None:
+        """One machine as it is now (no timeline), with its agent's link; None: no event named it.
+
+        `online` is True while no status message of the agent was seen.
+        """
+        with self._lock:
+            machine = self.machines.get(station)
+            if machine is None:
+                return None
+            facts = machine.to_dict()
+            agent = self.agents.get(machine.agent) if machine.agent else None
+            seen = agent is not None and agent.since is not None
+            facts["online"] = agent.online if agent is not None and seen else True
+            return facts
+
     def machine(self, station: str) -> dict[str, Any] | None:
         """One machine in detail, with its state timeline; None when no one knows it."""
         with self._lock:

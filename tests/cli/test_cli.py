@@ -141,6 +141,13 @@ def test_demo_runs_end_to_end_with_its_web_interface(tmp_path: Path) -> None:
     # Nothing was lost on the way: every event the agents recorded is in the cloud's log.
     assert re.search(r"events: [1-9]\d* recorded by the agents, every one in the cloud's log", out)
     assert "dead letters: 0; unconfirmed in outboxes: 0" in out, out
+    # twist-01's machine is the simulated PLC (pymodbus, Modbus TCP): its run signal and counts
+    # reached the cloud as machine events of the PLC source, and the status counts its cycles.
+    assert "twist-01's machine: a simulated PLC, read over modbus at modbus+tcp://" in out, out
+    plc = re.search(r"PLC at twist-01 \(modbus\): (\d+) machine signal\(s\)", out)
+    assert plc is not None and int(plc.group(1)) >= 2, out  # run on, then at least a count
+    cycles = re.search(r"^  twist-01 .* cycles +(\d+) ", out, re.M)
+    assert cycles is not None and int(cycles.group(1)) >= 1, out
 
 
 def test_demo_plant_model_matches_the_simulated_line() -> None:
@@ -218,3 +225,20 @@ def test_demo_lorry_is_late_only_in_its_jam() -> None:
     jam = next(e for e in drive if distance_m(first.lat, first.lon, e.lat, e.lon) >= JAM_POINT_M)
     in_the_jam = ready(jam.lat, jam.lon, CRAWL_MPS)
     assert in_the_jam > need + timedelta(minutes=2), (in_the_jam, need)
+
+
+@pytest.mark.parametrize("protocol", ["modbus", "opcua"])
+def test_the_demo_plc_station_reads_the_simulator_with_a_valid_config(
+    tmp_path: Path, protocol: str
+) -> None:
+    """twist-01's `[station.plc]` table for either server passes the agent's own config check."""
+    from demo.plant import agent_configs
+    from demo.plc import PLC_STATION, plc_table
+
+    table = plc_table(protocol, 15020)  # type: ignore[arg-type]
+    configs = agent_configs(tmp_path, "mqtt://127.0.0.1:1", plc=(PLC_STATION, table))
+    station = next(s for c in configs for s in c.stations if s.id == PLC_STATION)
+    assert station.plc is not None and station.plc.protocol == protocol
+    assert station.plc.id == "twist-01-plc"
+    assert set(station.plc.signals) == {"run", "cycle", "good", "scrap", "stop_reason"}
+    assert not station.inputs  # the machine's signals come from the PLC, not from pins

@@ -79,7 +79,11 @@ def test_every_schema_file_is_a_valid_json_schema() -> None:
 
 
 def test_channels_match_the_code() -> None:
-    channels = {k: v for k, v in ASYNCAPI["channels"].items() if "x-plan-kind" not in v}
+    channels = {
+        k: v
+        for k, v in ASYNCAPI["channels"].items()
+        if "x-plan-kind" not in v and "x-sparkplug-kind" not in v
+    }
     assert set(channels) == set(AGENT_CHANNELS)
     sample = AgentPath("plant1", "harness", "pi-1")
     for name, (direction, retained, qos) in AGENT_CHANNELS.items():
@@ -100,8 +104,10 @@ def test_message_schemas_exist_for_every_channel() -> None:
     for channel in ASYNCAPI["channels"].values():
         for message in channel["messages"].values():
             name = message["$ref"].rsplit("/", 1)[1]
-            payload = ASYNCAPI["components"]["messages"][name]["payload"]["$ref"]
-            assert (DOCS / payload).is_file(), payload
+            payload = ASYNCAPI["components"]["messages"][name]["payload"]
+            if "schemaFormat" in payload:  # Sparkplug B: a protobuf definition
+                payload = payload["schema"]
+            assert (DOCS / payload["$ref"]).is_file(), payload
 
 
 def test_enums_and_patterns_match_the_code() -> None:

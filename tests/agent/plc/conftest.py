@@ -4,7 +4,6 @@ process, so a test can kill, restart and stall it (SIGSTOP) like a real PLC."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from agent.runtime import Agent
 from hardware.factory import EmulatedHardware
 from taktline.clock import SystemClock
 from taktline.private_broker import free_port
+from tests.conftest import service_missing
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -80,9 +80,7 @@ def pty_pair(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two linked pseudo-terminals (socat): the PLC's serial port and the agent's."""
     socat = shutil.which("socat")
     if socat is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("socat is not installed (Debian package socat)")
-        pytest.skip("socat is not installed")
+        service_missing("socat is not installed (Debian package socat)")
     plc, agent = tmp_path / "plc-tty", tmp_path / "agent-tty"
     ends = [f"pty,raw,echo=0,link={plc}", f"pty,raw,echo=0,link={agent}"]
     process = subprocess.Popen([socat, *ends])
