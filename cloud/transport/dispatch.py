@@ -4,14 +4,15 @@ Two sources of transports: a workstation's kanban signal (a card tapped empty, a
 its threshold: one container of the loop's material from its supermarket to the point of use,
 due `lead_min` after the signal) and a planned material need (each planned step using one of
 `Transport.materials`, sent `lead_min` before the step starts, due at its start). A request waits
-until an AGV of the fleet is free (no transport of its own under way, not OFFLINE), then goes
-out as an `order` on `uagv/v2/{manufacturer}/{serial}/order` — a `pick` at the pick node, a
-`drop` at the point of use — recorded first as `transport.order`. The AGV's `state` messages
-move it on (`contract.vda5050.transport_state`): `accepted`, `driving`, `done` or `failed`,
-each change recorded once as `transport.state`, never backwards. A failed transport is sent
-again (up to `MAX_ATTEMPTS` in all), and a failed one or one not done `late_after_min` after it
-was due (`late`) is a `MaterialLate` replan trigger for the step needing the material (for a
-kanban signal: the next planned step using it at that point of use).
+until an AGV of the fleet is free (ONLINE by its retained `connection`, no transport of its own
+under way), then goes out as an `order` on `uagv/v2/{manufacturer}/{serial}/order` — a `pick`
+at the pick node, a `drop` at the point of use — recorded first as `transport.order`. The AGV's
+`state` messages move it on (`contract.vda5050.transport_state`): `accepted`, `driving`, `done`
+or `failed`, each change recorded once as `transport.state`, never backwards; an AGV going
+OFFLINE or CONNECTIONBROKEN fails its transport under way. A failed transport is sent again (up
+to `MAX_ATTEMPTS` in all), and a failed one or one not done `late_after_min` after it was due
+(`late`) is a `MaterialLate` replan trigger for the step needing the material (for a kanban
+signal: the next planned step using it at that point of use).
 """
 
 from __future__ import annotations
@@ -204,7 +205,7 @@ class Transports:
             a
             for a in plant.transport.agvs
             if (a.manufacturer, a.serial) not in busy
-            and self.connections.get((a.manufacturer, a.serial), "ONLINE") == "ONLINE"
+            and self.connections.get((a.manufacturer, a.serial)) == "ONLINE"
         ]
 
     def _assign(self, plant: Plant) -> None:
@@ -256,8 +257,7 @@ class Transports:
         agv = (match[1], match[2])
         try:
             if match[3] == "connection":
-                with self._lock:
-                    self.connections[agv] = decode_connection(raw).connectionState
+                self._connection(agv, decode_connection(raw).connectionState)
                 return
             state = decode_state(raw)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -276,6 +276,18 @@ class Transports:
             plant = self.plant()
             if plant is not None:
                 self._assign(plant)
+
+    def _connection(self, agv: tuple[str, str], state: str) -> None:
+        """An AGV's connection: a transport of one that went away has failed."""
+        with self._lock:
+            self.connections[agv] = state
+            if state == "ONLINE":
+                return
+            for tid, known in list(self.ledger.items()):
+                mine = (known.order["manufacturer"], known.order["serial"]) == agv
+                if mine and not known.is_over:
+                    self._record(tid, "failed", f"the AGV is {state}")
+                    self._failed(tid, known)
 
     def _failed(self, tid: str, known: TransportState) -> None:
         plant = self.plant()
