@@ -207,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
     from demo.console import Console, DeliveryWatch, PlanReporter, StationLines
     from demo.floor import RestZone, SimulatedLorry, SimulatedStation, ToolCrib
     from demo.kanban import KANBAN_AGENT, KANBAN_STATION, KanbanScene
+    from demo.logistics import LogisticsWatch, pull_forward, start_agv
     from demo.plant import (
         CRIB,
         DELIVERIES,
@@ -297,6 +298,10 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         reporter.start()
+        agv = start_agv(url)  # the simulated AGV, a process speaking VDA 5050 (hardware/)
+        stack.callback(agv.wait, 5)
+        stack.callback(agv.terminate)
+        logistics = LogisticsWatch(cloud.status.logistics_view, console.line)
         pis = {c.agent: stack.enter_context(EmulatedPi(c, clock)) for c in configs}
         sim_stop = threading.Event()
         kanban_s, outage_s = kanban_times(args)
@@ -353,10 +358,18 @@ def run(args: argparse.Namespace) -> int:
         watch = DeliveryWatch(cloud.status.snapshot, console, only=deliveries.__contains__)
         reporter.on_trigger = lambda t: watch.look() if isinstance(t, DeliveryLate) else None
         looked = 0.0
+        reorder_s, reordered = (breakdown_s + late_s) / 2, False
         while not stop.wait(0.2):
             elapsed = time.monotonic() - started
             if elapsed >= breakdown_s and not breakdown.is_set():
                 breakdown.set()
+            if elapsed >= reorder_s and not reordered and cloud.desk is not None:
+                reordered = True
+                orders = dict(cloud.replanner.engine.orders)
+                if {"H-102", "H-104"} <= orders.keys():
+                    change = pull_forward(cloud.desk, orders, "H-104", "H-102")
+                    console.line("erp", f"order change: {change} (the seat harnesses swap)")
+            logistics.look()
             if elapsed - looked >= 1.0:
                 looked = elapsed
                 watch.look()
@@ -407,6 +420,12 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  kanban: {facts['kanban.empty']} card(s) tapped empty, {facts['rule.fired']} edge "
             f"rule firing(s); replenishment signals open: {signals or 'none'}"
+        )
+        logistics.look()
+        versions = ", ".join(f"{s} v{v}" for s, v in sorted(logistics.versions.items()))
+        print(
+            f"  logistics: call-offs {versions or 'none'}; AGV transports: {logistics.done} "
+            f"done, {logistics.failed} failed, {len(logistics.states)} in all"
         )
         recorded, missing = _lost_events(agents, cloud.log.event_keys())
         pending = sum(agent.outbox.depth() for agent in agents)

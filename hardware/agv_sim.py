@@ -158,6 +158,8 @@ class SimulatedAgv:
         self._publish_state()
 
     def _message(self, client: Any, userdata: Any, message: Any) -> None:
+        if message.topic != self._topic("order"):
+            return  # amqtt sends retained messages of others' wildcards to every client
         try:
             order = decode_order(bytes(message.payload))
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
