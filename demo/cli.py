@@ -12,7 +12,11 @@ its jobs to the other press), later the lorry is held up in a jam until its mate
 ready after the line needs them (the cloud flags the delivery late and replans); last, the
 e-kanban scene (`demo.kanban`, `--kanban-after`): the assembly board loses the broker, a bin
 runs low and an edge rule lights its stack light on the Pi, a kanban card is tapped, the broker
-comes back and the cloud raises the replenishment signals. Every replan is printed with its
+comes back and the cloud raises the replenishment signals. Meanwhile the logistics scene
+(`demo.logistics`): the cable supplier's call-off after the first plan, an ERP change between
+the breakdown and the jam that swaps two seat harnesses (the JIS call-off is re-issued in the
+new sequence), and a simulated AGV (`hardware.agv_sim`, its own process) bringing bins to the
+assembly board as planned and for each kanban signal. Every replan is printed with its
 cause (`demo.console`). Stops on Ctrl-C, SIGTERM or after `--duration`: the
 simulation, then the roles, then the agents once their outboxes are drained; then it prints
 what the cloud holds and checks that every event the agents recorded reached the cloud's log.
@@ -56,7 +60,11 @@ Scripted disruptions, visible on the console and in the web interface:
   * e-kanban with the broker stopped (--kanban-after, --outage): the assembly board's smart bin
     runs low, an edge rule blinks its stack light amber on the Pi at once, the operator taps the
     empty container's kanban card; the broker comes back and the cloud raises the replenishment
-    signals, every event once.
+    signals, every event once;
+  * call-offs and an AGV: the cable supplier's call-off goes out after the plan; between the
+    breakdown and the jam the ERP swaps two seat harnesses and the just-in-sequence call-off is
+    re-issued in the new sequence; a simulated AGV (VDA 5050, its own process) brings connector
+    bins to the assembly board as planned and for each kanban signal.
 With --duration the script is scaled to fit: the breakdown at a quarter, the jam at half, the
 kanban scene at 60 %."""
 
