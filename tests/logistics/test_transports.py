@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -27,6 +29,8 @@ from taktline.private_broker import PrivateMosquitto
 from tests.logistics.conftest import JIS, LINE, NOW, orders, plant_document
 
 pytestmark = [pytest.mark.mqtt]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 
 CARD = "C0DE0001"
 FLEET = {"agvs": [{"manufacturer": "acme", "serial": "agv-1"}], "pick": "SM-1"}
@@ -121,6 +125,8 @@ def test_a_kanban_signal_becomes_an_agv_transport_whose_state_the_status_follows
     # the next planned step using the connector at the line is the one it feeds
     assert (transport["order"], transport["step"]) == ("A", "assemble")
     order = decode_order(seen[0])
+    schema = json.loads((DOCS / "vda5050-order.schema.json").read_text())
+    jsonschema.validate(json.loads(seen[0]), schema)
     assert order.orderId == transport["transport"] == line.agv.orders_taken[0]
     assert [n.nodeId for n in order.nodes] == ["SM-1", LINE]
     assert [a.actionType for n in order.nodes for a in n.actions] == ["pick", "drop"]
@@ -151,3 +157,24 @@ def test_a_failed_transport_triggers_a_replan_of_the_step_needing_the_material(
     assert datetime.fromisoformat(start.replace("Z", "+00:00")) >= trigger.ready
     # the need is sent again and this time the bin arrives
     _wait(lambda: any(t["state"] == "done" for t in line.status.logistics_view()["transports"]))
+
+
+def test_a_transport_not_done_in_time_is_late_and_triggers_a_replan(
+    line_of: Callable[..., Line],
+) -> None:
+    line = line_of(materials=[JIS], lead_min=600, late_after_min=5)
+    line.agv.stall_next()  # it stops on the edge and never arrives
+    _wait(lambda: "driving" in _states(line))
+    transport = line.status.logistics_view()["transports"][0]
+    due = datetime.fromisoformat(transport["due"].replace("Z", "+00:00"))
+    line.clock.set_wall(due + timedelta(minutes=4))
+    time.sleep(1.2)  # two ticks of the link: not late yet
+    assert not line.status.logistics_view()["transports"][0]["late"]
+    line.clock.set_wall(due + timedelta(minutes=6))
+    _wait(lambda: line.status.logistics_view()["transports"][0]["late"])
+    transport = line.status.logistics_view()["transports"][0]
+    assert transport["state"] == "driving" and _states(line)[-1] == "late"
+    assert line.logistics.transports.triggers == 1
+    (trigger,) = line.replanner._pending
+    assert isinstance(trigger, MaterialLate)
+    assert (trigger.order, trigger.step) == (transport["order"], transport["step"])
