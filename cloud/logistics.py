@@ -92,6 +92,12 @@ class Logistics:
         """Stops the link."""
         self.link.close()
 
+    def __enter__(self) -> Logistics:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def replanned(self, replanner: Replanner) -> list[dict[str, Any]]:
         """After a plan: the requirement by time, call-offs that changed, the planned needs."""
         # the master data's plant: the engine's keeps only what planning needs of a material
