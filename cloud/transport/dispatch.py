@@ -176,6 +176,11 @@ class Transports:
         lead = timedelta(minutes=plant.transport.lead_min)
         with self._lock:
             fed = set(plant.transport.materials)
+            # what the log says was sent already (a restart forgets `_attempts`, not the log)
+            for t in self.ledger.values():
+                if t.order["reason"] == "plan":
+                    key = (t.order["order"], t.order["step"], t.order["material"])
+                    self._attempts.setdefault(key, 1)
             for need in self._needs:
                 key = (need.order, need.step, need.material)
                 if need.material in fed and key not in self._attempts and need.needed - lead <= now:

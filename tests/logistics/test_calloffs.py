@@ -8,11 +8,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from cloud.calloff import CallOffs, buckets, needs_of, to_csv
+from cloud.plant import parse_plant
 from cloud.recorder import CloudRecorder
 from cloud.replan import OrderChanged
 from cloud.status import ResourceStatus
+from cloud.transport import Transports
 from contract.logistics import LOGISTICS_SOURCE
-from tests.logistics.conftest import JIS, LINE, NOW, SUPPLIER, Desk
+from tests.logistics.conftest import JIS, LINE, NOW, SUPPLIER, Desk, plant_document
 
 
 def _assembly_starts(desk: Desk) -> list[tuple[datetime, str]]:
@@ -107,3 +109,36 @@ def test_after_a_replan_reordering_two_orders_the_jis_sequence_follows(desk: Des
     rows = list(csv.DictReader(io.StringIO(to_csv(second))))
     assert [r["order"] for r in rows if r["kind"] == "sequence"] == ["B", "A"]
     assert {r["kind"] for r in rows} == {"line", "sequence"}
+
+
+def test_a_restart_sends_no_planned_transport_again(desk: Desk) -> None:
+    """The transports sent are in the log: a new dispatcher over the folded status sends none."""
+    plant = parse_plant(plant_document(agvs=[{"manufacturer": "a", "serial": "v1"}],
+                                       materials=[JIS], lead_min=100_000))  # fmt: skip
+    desk.replanner.replan([])
+    needs = needs_of(plant, desk.replanner.jobs_snapshot())
+    sent: list[str] = []
+
+    def dispatcher(status: ResourceStatus) -> Transports:
+        recorder = CloudRecorder(desk.log, status, LOGISTICS_SOURCE, clock=desk.clock)
+        out = Transports(recorder, lambda: plant, clock=desk.clock,
+                         publish=lambda topic, body: sent.append(topic))  # fmt: skip
+        out.connections[("a", "v1")] = "ONLINE"
+        out.planned(needs)
+        return out
+
+    first = dispatcher(desk.status)
+    first.tick()
+    assert len(sent) == 1  # one AGV: the first need goes, the second waits for it
+    status = ResourceStatus()
+    for _, event, at in desk.log.replay():
+        status.apply(event, at)
+    again = dispatcher(status)
+    again.tick()
+    assert len(sent) == 1  # the AGV is still busy with the transport the log holds
+    (tid,) = status.logistics.transports
+    status.logistics.apply("transport.state", {"transport": tid, "state": "done", "detail": ""}, "")
+    again.tick()
+    assert len(sent) == 2  # the second need, never the first again
+    orders = [t.order["order"] for t in status.logistics.transports.values()]
+    assert sorted(orders) == ["A", "B"]
