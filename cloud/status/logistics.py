@@ -6,6 +6,11 @@ events, so the call-off versions go on where they were and no unchanged call-off
 A transport is `sent` when its order went out, then `accepted`, `driving`, `done` or `failed` as
 the AGV's state messages say; `late` marks it without changing its progress. The newest
 `TRANSPORTS_KEPT` transports are kept (the log keeps them all).
+
+`match_delivery` holds an inbound delivery against its supplier's call-off: the promised ship
+time is the earliest `ship_by` of the call-off's lines for the delivery's materials; a delivery
+loaded after it `shipped_late`; a late delivery is put down to `shipping` when it shipped late,
+else to the `road`.
 """
 
 from __future__ import annotations
@@ -13,11 +18,18 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 from contract.logistics import LOGISTICS_VALIDATORS
 
-__all__ = ["LOGISTICS_TYPES", "LogisticsLedger", "TransportState", "render_logistics"]
+__all__ = [
+    "LOGISTICS_TYPES",
+    "LogisticsLedger",
+    "TransportState",
+    "match_delivery",
+    "render_logistics",
+]
 
 LOGISTICS_TYPES: Final = frozenset(LOGISTICS_VALIDATORS)
 TRANSPORTS_KEPT: Final = 1000
@@ -111,3 +123,30 @@ def render_logistics(ledger: LogisticsLedger) -> dict[str, Any]:
     }
     transports = [t.to_dict(tid) for tid, t in reversed(ledger.transports.items())]
     return {"calloffs": calloffs, "transports": transports}
+
+
+def match_delivery(
+    shown: dict[str, Any], loaded_at: str | None, calloff: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """`shown` (a delivery as the status shows it) with its call-off's promise and the blame."""
+    materials = set(shown.get("materials", ()))
+    lines = (calloff or {}).get("lines", ())
+    promised = [line["ship_by"] for line in lines if line["material"] in materials]
+    ship_by = min(promised, default=None)
+    shipped_late = None
+    if ship_by is not None and loaded_at is not None:
+        shipped_late = _stamp(loaded_at) > _stamp(ship_by)
+    blame = None
+    if shown.get("late") and shipped_late is not None:
+        blame = "shipping" if shipped_late else "road"
+    return {
+        **shown,
+        "calloff_version": (calloff or {}).get("version"),
+        "ship_by": ship_by,
+        "shipped_late": shipped_late,
+        "late_blame": blame,
+    }
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -12,6 +12,7 @@ from cloud.plant import parse_plant
 from cloud.recorder import CloudRecorder
 from cloud.replan import OrderChanged
 from cloud.status import ResourceStatus
+from cloud.status.logistics import match_delivery
 from cloud.transport import Transports
 from contract.logistics import LOGISTICS_SOURCE
 from tests.logistics.conftest import JIS, LINE, NOW, SUPPLIER, Desk, plant_document
@@ -142,3 +143,24 @@ def test_a_restart_sends_no_planned_transport_again(desk: Desk) -> None:
     assert len(sent) == 2  # the second need, never the first again
     orders = [t.order["order"] for t in status.logistics.transports.values()]
     assert sorted(orders) == ["A", "B"]
+
+
+def test_a_late_delivery_is_put_down_to_shipping_or_the_road() -> None:
+    calloff = {
+        "version": 3,
+        "lines": [
+            {"material": JIS, "ship_by": "2026-03-23T07:00:00Z"},
+            {"material": JIS, "ship_by": "2026-03-23T09:00:00Z"},
+            {"material": "terminal-a", "ship_by": "2026-03-23T06:00:00Z"},
+        ],
+    }
+    shown = {"delivery": "D-1", "materials": [JIS], "late": True}
+    left_late = match_delivery(shown, "2026-03-23T07:30:00.000000Z", calloff)
+    assert (left_late["ship_by"], left_late["shipped_late"]) == ("2026-03-23T07:00:00Z", True)
+    assert (left_late["late_blame"], left_late["calloff_version"]) == ("shipping", 3)
+    in_time = match_delivery(shown, "2026-03-23T06:50:00Z", calloff)
+    assert (in_time["shipped_late"], in_time["late_blame"]) == (False, "road")
+    on_time = match_delivery({**shown, "late": False}, "2026-03-23T07:30:00Z", calloff)
+    assert (on_time["shipped_late"], on_time["late_blame"]) == (True, None)
+    unknown = match_delivery(shown, None, None)
+    assert [unknown[k] for k in ("ship_by", "shipped_late", "late_blame")] == [None, None, None]
