@@ -20,12 +20,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Protocol, Self
 
 from agent.errors import PinUnavailable
 from taktline.clock import Clock
 
-__all__ = ["COLOURS", "DebouncedInput", "PulseCounter", "StackLight"]
+__all__ = ["COLOURS", "DebouncedInput", "Light", "PulseCounter", "StackLight"]
 
 COLOURS: Final = ("green", "amber", "red")
 _MAX_EDGES: Final = 10_000
@@ -159,6 +159,14 @@ class PulseCounter(DebouncedInput):
     def recorded_count(self, count: int) -> None:
         """`count` pulses of `count_to_record()` are stored in an event."""
         self._unsent = max(0, self._unsent - count)
+
+
+class Light(Protocol):
+    """A station's stack light as edge rules drive it: on the Pi's pins or a firmware node's."""
+
+    def set(self, colour: str, blink: bool = False) -> None:
+        """Shows `colour` (`off`, `green`, `amber`, `red`), steady or blinking."""
+        ...
 
 
 class StackLight:

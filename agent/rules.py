@@ -52,7 +52,7 @@ from contract.tags import validate_tag_id
 from taktline.supervise import Worker
 
 if TYPE_CHECKING:
-    from agent.inputs import StackLight
+    from agent.inputs import Light
     from agent.recorder import EventRecorder
 
 __all__ = ["Action", "Rule", "RuleEngine", "check_rule_pins", "parse_rules"]
@@ -254,7 +254,7 @@ class RuleEngine:
         rules: The parsed rules.
         recorder: Records `rule.fired` and the kanban actions' `kanban.empty`.
         factory: The gpiozero pin factory (inputs, outputs, buzzers); None when no rule uses pins.
-        lights: A station id -> its `StackLight` (None: that station has none).
+        lights: A station id -> its stack light, on pins or a firmware node (None: none).
         alarms: Records an agent alarm when a loop fails again and again (None: logged only).
     """
 
@@ -263,7 +263,7 @@ class RuleEngine:
         rules: tuple[Rule, ...],
         recorder: EventRecorder,
         factory: Any,
-        lights: Callable[[str], StackLight | None] = lambda _station: None,
+        lights: Callable[[str], Light | None] = lambda _station: None,
         alarms: Callable[[str, str], None] | None = None,
     ) -> None:
         self.rules = rules

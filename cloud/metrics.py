@@ -102,6 +102,11 @@ def cloud_metrics(cloud: CloudService) -> Metrics:
                 "From a burst's first trigger to its changed schedules published (last burst)",
                 rs.publish_lag_s,
             )
+        yield counter(
+            "web_refusals_unaudited",
+            "Refused anonymous web writes over the per-address limit: counted, not recorded",
+            cloud.audit.unaudited,
+        )
         if cloud.publisher is not None:
             yield counter(
                 "planner_mqtt_reconnects",

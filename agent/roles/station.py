@@ -33,7 +33,7 @@ from agent.bins import BinConfig, SmartBin, parse_bin
 from agent.config import check_keys, identifier, need, positive
 from agent.errors import ConfigError
 from agent.hx711 import HX711
-from agent.inputs import COLOURS, DebouncedInput, PulseCounter, StackLight
+from agent.inputs import COLOURS, DebouncedInput, Light, PulseCounter, StackLight
 from agent.plc import PlcConfig, PlcSource, open_source, parse_plc
 from agent.recorder import EventRecorder
 from agent.roles.base import PollingRole
@@ -421,10 +421,15 @@ class StationRole(PollingRole):
                     station.io.bin_level(crossing)
                     smart_bin.recorded()
 
-    def light_of(self, station: str) -> StackLight | None:
-        """The stack light of one of this agent's stations (None: none wired); for edge rules."""
+    def light_of(self, station: str) -> Light | None:
+        """The stack light of one of this agent's stations, for edge rules (None: none wired).
+
+        A station served by a firmware node shows the colour on the node's light too (steady).
+        """
         found = self.stations.get(station)
-        return found.light if found is not None else None
+        if found is None or found.node is None:
+            return found.light if found is not None else None
+        return _StationLight(found.light, found.node)
 
     def _kind(self, station: _Station, reader: WatchedReader, tag: str) -> tuple[str | None, str]:
         reads = reader.config.reads
@@ -540,3 +545,17 @@ def start_station(agent: Agent, config: StationRoleConfig, hardware: Hardware) -
     role = StationRole(agent, config, hardware)
     role.start()
     return role
+
+
+class _StationLight:
+    """A station's lights as one: its Pi-wired stack light and its firmware node's, if any."""
+
+    def __init__(self, light: StackLight | None, node: StationNode | None) -> None:
+        self._light, self._node = light, node
+
+    def set(self, colour: str, blink: bool = False) -> None:
+        """Shows `colour` on both; the node's light has no blink and shows it steady."""
+        if self._node is not None:
+            self._node.set_light(colour)
+        if self._light is not None:
+            self._light.set(colour, blink)

@@ -344,6 +344,10 @@ class Guard:
         if self.auth.audit is None:
             return
         client = scope.get("client")
+        address = str(client[0])[:100] if client else None
+        anonymous_refusal = not isinstance(who, Identity) and status >= 400
+        if anonymous_refusal and not self.auth.audit.admits_refusal(address):
+            return  # past the address's limit: counted, not recorded (cloud/auth/audit.py)
         payload = {
             "actor": who.name if isinstance(who, Identity) else scope.get("taktline.tried"),
             "role": who.role if isinstance(who, Identity) else None,
@@ -352,7 +356,7 @@ class Guard:
             "method": method,
             "route": template,
             "status": status,
-            "address": str(client[0])[:100] if client else None,
+            "address": address,
         }
         try:
             await run_in_threadpool(self.auth.audit.record, payload)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from cloud.auth import ROLES, LoginThrottle, allows
+from cloud.auth.audit import ANONYMOUS_PER_MINUTE
 from cloud.web.guard import CSP, FIRST_ADMIN
 from tests.web.app import FullStack, full_stack
 from tests.web.auth import PASSWORD
@@ -241,3 +242,25 @@ def test_nothing_changes_until_a_first_admin_is_made_by_the_command(tmp_path: Pa
                                   env=env, check=True)  # fmt: skip
         assert "disabled" in disabled.stdout
     store.close()
+
+
+def test_a_flood_of_anonymous_refusals_is_counted_not_recorded(stack: FullStack) -> None:
+    """Runs last in this module: it spends the loopback address's minute of anonymous refusals."""
+    audit = stack.web.auth.audit
+    assert audit is not None
+    admin = stack.grants.bearer("flood-auditor", "admin")
+
+    def anonymous_records() -> int:
+        records = send(stack, "GET", "/api/audit/requests?limit=1000", headers=admin)[1]
+        return sum(1 for r in records if r["via"] == "anonymous")
+
+    before, counted = anonymous_records(), audit.unaudited
+    for _ in range(ANONYMOUS_PER_MINUTE + 20):
+        assert send(stack, "POST", "/api/manual", {"on": False})[0] == 401
+    recorded = anonymous_records() - before
+    assert recorded <= ANONYMOUS_PER_MINUTE  # earlier tests may have begun the minute
+    assert audit.unaudited - counted == ANONYMOUS_PER_MINUTE + 20 - recorded >= 20
+    token = stack.grants.bearer("erp-after-flood", "planner")
+    assert send(stack, "POST", "/api/orders", {"orders": []}, token)[0] == 202
+    newest = send(stack, "GET", "/api/audit/requests?limit=1", headers=admin)[1][0]
+    assert (newest["actor"], newest["status"]) == ("erp-after-flood", 202)  # users: always

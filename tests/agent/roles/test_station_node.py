@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from agent.config import parse_config
 from agent.errors import ConfigError
 from agent.roles.station import StationRole
-from agent.runtime import Agent
+from agent.runtime import Agent, start_role
 from contract import StackLightCommand
 from hardware.factory import EmulatedHardware
 from hardware.serial_node import EmulatedNode
@@ -116,3 +116,27 @@ def test_the_example_config_with_nodes_is_valid() -> None:
     config = load_config(path)
     nodes = {s.id: s.node.id for s in config.role_config.stations if s.node is not None}
     assert nodes == {"crimp-03": "node-crimp-03", "crimp-04": "node-crimp-04"}
+
+
+@pytest.mark.mqtt
+def test_an_edge_rule_lights_the_node_of_a_station_it_serves(
+    tmp_path: Path, mosquitto: PrivateMosquitto
+) -> None:
+    """An edge rule's stack-light action reaches a station whose light is on its firmware node."""
+    raw = _config(tmp_path, mosquitto.url)
+    raw["rule"] = [
+        {"id": "andon", "when": {"input": 13}, "do": {"stack_light": "amber", "station": STATION}}
+    ]
+    config = parse_config(raw, "agent.toml", tmp_path)
+    hardware = EmulatedHardware(SystemClock())
+    with EmulatedNode(NODE) as node, hardware, Agent(config) as agent:
+        hardware.connect_serial("/dev/ttyACM0", node.port)
+        role = start_role(agent, hardware)
+        try:
+            wait_for(lambda: node.stack_light == 0 and role.stations[STATION].node is not None, 5,
+                     "the node linked")  # fmt: skip
+            hardware.pin_factory().pin(13).drive_low()  # the andon cord pulled
+            wait_for(lambda: node.stack_light == 2, 15, "the node's amber lamp")  # amber bit
+            assert agent.rules is not None and agent.rules.fired == 1
+        finally:
+            role.stop()
