@@ -32,13 +32,18 @@ def _iso(moment: datetime) -> str:
 
 
 def content(plant: Plant, supplier: str, needs: Sequence[Need]) -> dict[str, Any]:
-    """The body of `supplier`'s call-off: `lines`, `sequence` and the earliest `ship_by`."""
+    """The body of `supplier`'s call-off: `lines`, `sequence` and the earliest `ship_by`.
+
+    At most `MAX_CALLOFF_LINES` lines and as many in sequence, the earliest; `left_out` counts
+    the rest (they come with later versions, as the earlier ones leave the plan).
+    """
     terms = plant.suppliers[supplier]
     mine = [n for n in needs if plant.materials[n.material].supplier == supplier]
     window = timedelta(minutes=terms.window_min)
     transit = timedelta(minutes=terms.transit_min)
     lines: list[dict[str, Any]] = []
-    for bucket in buckets(plant, mine)[:MAX_CALLOFF_LINES]:
+    every = buckets(plant, mine)
+    for bucket in every[:MAX_CALLOFF_LINES]:
         start = bucket.start - window
         lines.append(
             {
@@ -51,7 +56,9 @@ def content(plant: Plant, supplier: str, needs: Sequence[Need]) -> dict[str, Any
             }
         )
     sequence = []
+    in_sequence = 0
     for (material, point), items in sorted(sequences(plant, mine).items()):
+        in_sequence += len(items)
         for seq, need in enumerate(items[:MAX_CALLOFF_LINES], start=1):
             sequence.append(
                 {
@@ -65,7 +72,9 @@ def content(plant: Plant, supplier: str, needs: Sequence[Need]) -> dict[str, Any
                 }
             )
     ship_by = min((str(line["ship_by"]) for line in lines), default=None)
-    return {"ship_by": ship_by, "lines": lines, "sequence": sequence[:MAX_CALLOFF_LINES]}
+    sequence = sequence[:MAX_CALLOFF_LINES]
+    left_out = len(every) - len(lines) + in_sequence - len(sequence)
+    return {"ship_by": ship_by, "lines": lines, "sequence": sequence, "left_out": left_out}
 
 
 def digest(body: Mapping[str, Any]) -> str:

@@ -24,7 +24,7 @@ from cloud.calloff.requirement import Need
 from cloud.plant import Plant
 from cloud.recorder import CloudRecorder
 from cloud.replan.mailer import GapMailer
-from contract.logistics import calloff_topic
+from contract.logistics import MAX_CALLOFF_LINES, MAX_CHANGES, calloff_topic
 
 __all__ = ["CallOffs", "calloff_document"]
 
@@ -71,6 +71,7 @@ class CallOffs:
         out = []
         for supplier in sorted(plant.suppliers):
             body = content(plant, supplier, needs)
+            left_out = body.pop("left_out")
             before = self.current.get(supplier)
             sig = digest(body)
             if before is None and not body["lines"] and not body["sequence"]:
@@ -84,6 +85,9 @@ class CallOffs:
                 **body,
                 "changes": changes(before, body),
             }
+            if left_out:
+                note = f"{left_out} later line(s) left out (at most {MAX_CALLOFF_LINES} each)"
+                payload["changes"] = [*payload["changes"][: MAX_CHANGES - 1], note]
             stored = self.recorder.record("calloff.issued", payload)
             document = calloff_document(self.site, payload, stored["time"])
             self.issued += 1

@@ -7,7 +7,9 @@ import io
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from cloud.calloff import CallOffs, buckets, needs_of, to_csv
+import pytest
+
+from cloud.calloff import CallOffs, buckets, document, needs_of, to_csv
 from cloud.plant import parse_plant
 from cloud.recorder import CloudRecorder
 from cloud.replan import OrderChanged
@@ -164,3 +166,19 @@ def test_a_late_delivery_is_put_down_to_shipping_or_the_road() -> None:
     assert (on_time["shipped_late"], on_time["late_blame"]) == (True, None)
     unknown = match_delivery(shown, None, None)
     assert [unknown[k] for k in ("ship_by", "shipped_late", "late_blame")] == [None, None, None]
+
+
+def test_a_calloff_past_its_bound_says_what_it_leaves_out(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(document, "MAX_CALLOFF_LINES", 2)
+    desk.replanner.replan([])
+    (first,) = desk.issued
+    assert len(first["lines"]) == 2 and len(first["sequence"]) == 2
+    needs = needs_of(desk.plant, desk.replanner.jobs_snapshot())
+    supplied = [n for n in needs if desk.plant.materials[n.material].supplier == SUPPLIER]
+    everything = buckets(desk.plant, supplied)
+    assert [x["end"] for x in first["lines"]] == [
+        b.start.strftime("%Y-%m-%dT%H:%M:%SZ") for b in everything[:2]
+    ]  # the earliest
+    assert first["changes"][-1].startswith(f"{len(everything) - 2} later line(s) left out")
