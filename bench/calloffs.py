@@ -2,12 +2,12 @@
 
 The plant of bench/plant_scale.py (300 resources, 2,000 orders of 6 steps) with a material on
 every step (20 products x 6 steps = 120 materials from 8 suppliers, every fourth just in
-sequence). The reference is what every replan costs anyway: a breakdown of a loaded machine
-through the replanner (`Engine.apply` on the fast path + the job book's update). Measured beside
-it, what the cloud adds per replan for call-offs: the requirement by time from the job book
-(`needs_of`), every supplier's call-off body and digest (`content`, `digest`), and the issue of
-the ones that changed (recorded in a SQLite event log and folded) — the part that runs in the
-replanner's `on_replan`. Prints the ratio and a final JSON line.
+sequence). The reference is what every replan costs anyway: a breakdown of a machine through
+`Replanner.replan` (the engine's fast path, the job book, the plan document and gap report).
+Measured beside it, what the cloud adds per replan for call-offs: the requirement by time from
+the job book (`needs_of`), every supplier's call-off body and digest (`content`, `digest`), and
+the issue of the ones that changed (recorded in a SQLite event log and folded) — the part that
+runs in the replanner's `on_replan`. Prints the ratio and a final JSON line.
 
     python bench/calloffs.py [--quick] [--orders N]
 """
@@ -109,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         f"({sum(len(d['lines']) for d in first)} lines, "
         f"{sum(len(d['sequence']) for d in first)} in sequence); {steps} job entries"
     )
-    print(f"reference: replan after a breakdown (engine + job book): {r * 1000:.1f} ms (median)")
+    print(
+        f"reference: a breakdown through the replanner (engine, job book, plan document, gap "
+        f"report): {r * 1000:.1f} ms (median)"
+    )
     print(
         f"call-offs: requirement {n * 1000:.1f} ms + bodies and digests {b * 1000:.1f} ms; issue "
         f"(again, and record the {issued} changed of {replans * SUPPLIERS}) {i * 1000:.1f} ms"
