@@ -107,7 +107,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     auth_cli.configure(commands)
     plan = parser.add_argument_group(
-        "planning", "with --plant and --orders the cloud replans and publishes schedules"
+        "planning",
+        "with --plant and --orders the cloud replans and publishes schedules, issues suppliers' "
+        "call-offs and sends the plant's AGVs their transports (docs/calloffs.md)",
     )
     plan.add_argument(
         "--plant", help="plant model JSON (master data; edits in the web interface are saved to it)"
@@ -145,7 +147,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     plan.add_argument(
         "--smtp",
         metavar="URL",
-        help="mail server for gap reports: smtp://[USER@]HOST[:PORT]"
+        help="mail server for gap reports (and call-offs to suppliers with an email): "
+        "smtp://[USER@]HOST[:PORT]"
         "[?security=starttls|ssl][&from=ADDR][&plain_login=allow]; the password comes from "
         f"--smtp-password-file or ${SMTP_PASSWORD_ENV}; a login without starttls or ssl is "
         "refused unless plain_login=allow; default port 25, 587 with starttls, 465 with ssl",

@@ -35,7 +35,7 @@ class Column:
     """One CSV column: its name, how its text converts, whether a row must fill it."""
 
     name: str
-    kind: str = "text"  # text, number, integer, list
+    kind: str = "text"  # text, number, integer, list, flag (true/false)
     required: bool = False
 
 
@@ -57,12 +57,20 @@ SECTIONS: Final[dict[str, tuple[str, tuple[str, ...], dict[str, str], tuple[Colu
     "machines": ("resources", ("id",), {"kind": "machine"}, _cols(_RESOURCE)),
     "tools": ("resources", ("id",), {"kind": "tool"}, _cols(_RESOURCE)),
     "operators": ("resources", ("id",), {"kind": "operator"}, _cols(_RESOURCE)),
-    "materials": ("materials", ("id",), {}, _cols("id! ready supplier needed")),
+    "materials": (
+        "materials",
+        ("id",),
+        {},
+        _cols("id! ready supplier needed jis:flag point_of_use per_unit:number"),
+    ),
     "suppliers": (
         "suppliers",
         ("id",),
         {},
-        _cols("id! name lorries:list unload_min:number inspect_min:number shelve_min:number"),
+        _cols(
+            "id! name lorries:list unload_min:number inspect_min:number shelve_min:number "
+            "transit_min:number window_min:number bucket_min:number email"
+        ),
     ),
     "leave": ("leave", ("operator", "start"), {}, _cols("operator! start! end! kind")),
     "tags": ("tags", ("tag",), {}, _cols("tag! kind! ref! step product quantity:integer")),
@@ -269,6 +277,10 @@ def _convert(cell: str, kind: str) -> Any:
             return float(cell)
         except ValueError:
             raise ValueError(f"must be a number, got {cell!r}") from None
+    if kind == "flag":
+        if cell.strip().lower() not in ("true", "false"):
+            raise ValueError(f"must be true or false, got {cell!r}")
+        return cell.strip().lower() == "true"
     if kind == "integer":
         try:
             return int(cell)

@@ -34,6 +34,7 @@ __all__ = [
     "MAX_MINUTES",
     "MAX_ORDERS_PER_BATCH",
     "MAX_QUANTITY",
+    "Agv",
     "Calendar",
     "Group",
     "Hold",
@@ -51,6 +52,7 @@ __all__ = [
     "StepDue",
     "Supplier",
     "TagEntry",
+    "Transport",
     "WeeklyWindow",
     "Window",
     "load_orders",
@@ -170,6 +172,12 @@ class Material:
     supplier: str = ""
     #: when the line needs it (UTC): a delivery ready later than this is flagged late
     needed: datetime | None = None
+    #: just in sequence: the supplier delivers in the order the line uses it (`docs/calloffs.md`)
+    jis: bool = False
+    #: where the line uses it (a station, a rack); empty: at the station of the step using it
+    point_of_use: str = ""
+    #: how much of it one unit of product uses
+    per_unit: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -238,6 +246,36 @@ class Supplier:
     unload_min: float | None = None
     inspect_min: float | None = None
     shelve_min: float | None = None
+    #: call-offs (`docs/calloffs.md`): minutes from shipping to arrival, the delivery window's
+    #: length, the requirement's time bucket, and where call-offs are mailed (optional)
+    transit_min: float = 60.0
+    window_min: float = 60.0
+    bucket_min: float = 60.0
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Agv:
+    """An AMR/AGV of the plant's fleet, as VDA 5050 names it (`docs/calloffs.md`)."""
+
+    manufacturer: str
+    serial: str
+
+
+@dataclass(frozen=True)
+class Transport:
+    """Line feeding by AMR/AGV: the fleet, where bins are picked, when to send and when late.
+
+    A planned need is sent `lead_min` before the step needing it starts (materials listed in
+    `materials`; a kanban signal of any loop is sent at once); a transport not done
+    `late_after_min` after it was due is late.
+    """
+
+    agvs: tuple[Agv, ...] = ()
+    pick: str = "supermarket"
+    lead_min: float = 15.0
+    late_after_min: float = 5.0
+    materials: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -298,6 +336,8 @@ class Plant:
     logistics: Logistics = field(default_factory=lambda: Logistics())
     #: e-kanban loops by id (cards and smart bins that trigger replenishment)
     kanban: Mapping[str, KanbanLoop] = field(default_factory=dict)
+    #: line feeding by AMR/AGV (VDA 5050)
+    transport: Transport = field(default_factory=lambda: Transport())
 
     @property
     def tz(self) -> ZoneInfo:
@@ -619,7 +659,16 @@ def parse_plant(data: Any) -> Plant:
             ready = r.get(item, "ready", p, _utc, required=False)
             supplier = r.get(item, "supplier", p, _text, default="", required=False) or ""
             needed = r.get(item, "needed", p, _utc, required=False)
-            materials[mid] = Material(id=mid, ready=ready, supplier=supplier, needed=needed)
+            materials[mid] = Material(
+                id=mid,
+                ready=ready,
+                supplier=supplier,
+                needed=needed,
+                jis=bool(r.get(item, "jis", p, _flag, default=False, required=False)),
+                point_of_use=r.get(item, "point_of_use", p, _text, default="", required=False)
+                or "",
+                per_unit=_or(r.get(item, "per_unit", p, _factor, required=False), 1.0),
+            )
     products: dict[str, Product] = {}
     for name, item in r.items(data, "products", "plant"):
         p = f"plant.{name}"
@@ -669,9 +718,11 @@ def parse_plant(data: Any) -> Plant:
         products[pid] = Product(id=pid, steps=tuple(steps))
     tags, leave, suppliers, logistics = _monitoring(r, data, resources, materials)
     kanban = _kanban(r, data, materials, suppliers, tags)
+    transport = _transport(r, data, materials)
     if r.errors:
         raise PlantInvalid(r.errors)
     return Plant(
+        transport=transport,
         kanban=kanban,
         tags=tags,
         leave=leave,
@@ -759,6 +810,10 @@ def _monitoring(
             unload_min=r.get(item, "unload_min", p, _number, required=False),
             inspect_min=r.get(item, "inspect_min", p, _number, required=False),
             shelve_min=r.get(item, "shelve_min", p, _number, required=False),
+            transit_min=_or(r.get(item, "transit_min", p, _number, required=False), 60.0),
+            window_min=_or(r.get(item, "window_min", p, _factor, required=False), 60.0),
+            bucket_min=_or(r.get(item, "bucket_min", p, _factor, required=False), 60.0),
+            email=r.get(item, "email", p, _text, default="", required=False) or "",
         )
     for mid, material in materials.items():
         if material.supplier and material.supplier not in suppliers:
@@ -836,6 +891,46 @@ def _kanban(
             bins=r.get(item, "bins", p, _strings, required=False) or (),
         )
     return loops
+
+
+def _transport(r: _Reader, data: Mapping[str, Any], materials: Mapping[str, Any]) -> Transport:
+    """The `transport` section: the AMR/AGV fleet and when line feeding orders go out."""
+    raw = data.get("transport", {})
+    if not isinstance(raw, dict):
+        r.fail("plant.transport", "must be an object")
+        return Transport()
+    p = "plant.transport"
+    agvs = []
+    for name, item in r.items(raw, "agvs", p):
+        maker = r.get(item, "manufacturer", f"{p}.{name}", _segment)
+        serial = r.get(item, "serial", f"{p}.{name}", _segment)
+        if maker is not None and serial is not None:
+            agvs.append(Agv(maker, serial))
+    if len({(a.manufacturer, a.serial) for a in agvs}) != len(agvs):
+        r.fail(f"{p}.agvs", "lists an AGV twice")
+    fed = r.get(raw, "materials", p, _strings, required=False) or ()
+    for m in fed:
+        if m not in materials:
+            r.fail(f"{p}.materials", f"unknown material {m!r}")
+    base = Transport()
+    return Transport(
+        agvs=tuple(agvs),
+        pick=r.get(raw, "pick", p, _text, default="", required=False) or base.pick,
+        lead_min=_or(r.get(raw, "lead_min", p, _number, required=False), base.lead_min),
+        late_after_min=_or(
+            r.get(raw, "late_after_min", p, _number, required=False), base.late_after_min
+        ),
+        materials=fed,
+    )
+
+
+_SEGMENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+
+def _segment(v: Any, _: str) -> str:
+    if not isinstance(v, str) or not _SEGMENT_RE.fullmatch(v):
+        raise ValueError(f"must be an MQTT topic segment [A-Za-z0-9._-] of 1 to 64, got {v!r}")
+    return v
 
 
 def _or(value: float | None, default: float) -> float:

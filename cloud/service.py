@@ -34,6 +34,7 @@ from cloud.errors import CloudError, ConfigError
 from cloud.health import Health, worker_check
 from cloud.ingest import Ingest
 from cloud.kanban import KanbanRecorder
+from cloud.logistics import Logistics
 from cloud.master import MasterData
 from cloud.metrics import cloud_metrics
 from cloud.plant import Order, parse_orders
@@ -52,6 +53,7 @@ from cloud.replan import (
 from cloud.replan.intake import Policy
 from cloud.replan.record import PlanningRecorder
 from cloud.replan.restore import restore_planning
+from cloud.replan.triggers import Trigger
 from cloud.report import Reports
 from cloud.snapshots import Snapshotter
 from cloud.sparkplug import SparkplugBridge
@@ -176,6 +178,8 @@ class CloudService:
                 )
             )
         self.publisher: PlanPublisher | None = None
+        #: Call-offs to suppliers and AGV line feeding (cloud/logistics.py), when planning.
+        self.logistics: Logistics | None = None
         self.desk: OrderDesk | None = None
         self._watcher: OrderFolderWatcher | None = None
         self.replanner: Replanner | None = (
@@ -192,6 +196,19 @@ class CloudService:
         )
         if self.master is not None and self.replanner is not None:
             self.master.subscribe(self.reactions.plant_changed)  # leave records: lost operators
+            master = self.master
+            self.logistics = Logistics(
+                self.log,
+                self.status,
+                lambda: master.plant,
+                _broker(settings),
+                self.replanner.publisher.site if self.replanner.publisher else master.plant.site,
+                submit=self._submit,
+                clock=clock,
+                write_lock=self.ingest.write_lock,
+                mailer=self.replanner.mailer,
+                client_id=f"{settings.client_id}-logistics",
+            )
         self.corrections = CorrectionRecorder(
             self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
         )
@@ -296,7 +313,18 @@ class CloudService:
         recorder.imported(name[:100], digest, len(orders), "orders-file")
         log.info("orders file %s imported: %s", name, {k: len(v) for k, v in result.items()})
 
+    def _submit(self, trigger: Trigger) -> None:
+        """A logistics trigger, through the reactions' replanner (the demo's console sees it)."""
+        target = self.reactions.replanner or self.replanner
+        if target is not None:
+            target.submit(trigger)
+
     def _replanned(self, outcome: object) -> None:
+        if self.logistics is not None and self.replanner is not None:
+            try:
+                self.logistics.replanned(self.replanner)
+            except Exception:  # call-offs must not stop planning; the next replan tries again
+                log.exception("issuing call-offs failed")
         if self.replanner is not None and self.master is not None:
             self._needs = self.replanner.material_needs()
             self._demand = self.replanner.material_demand()
@@ -308,6 +336,8 @@ class CloudService:
         """After each ingest round: lights and replan triggers, then maybe a snapshot."""
         try:
             self.reactions.committed(records)
+            if self.logistics is not None:
+                self.logistics.committed(records)
         except Exception:  # a reaction's bug must not stop ingest
             log.exception("reacting to an ingest round failed")
         if self.sparkplug is not None:
@@ -351,6 +381,9 @@ class CloudService:
                 return None if bridge.is_connected else "the Sparkplug bridge is not connected"
 
             health.add("sparkplug", worker_check(bridge.worker, bridge_up), bridge.worker)
+        if self.logistics is not None:
+            link = self.logistics.link
+            health.add("logistics", worker_check(link.worker), link.worker)
         return health
 
     def _agent_status(self, agent: str, online: bool) -> None:
@@ -363,6 +396,8 @@ class CloudService:
         """Starts the planner (when there are orders), ingest and the web interface."""
         if self.publisher is not None and self.replanner is not None:
             self.publisher.start()
+            if self.logistics is not None:
+                self.logistics.start()
             self.reactions.catch_up()  # the floor as the log left it: breakdowns, progress
             self.replanner.flush(restore=True)  # plan from there; every schedule goes out
             self.replanner.publish_all()
@@ -393,6 +428,8 @@ class CloudService:
             self._watcher.close()
         if self.replanner is not None:
             self.replanner.close()
+        if self.logistics is not None:
+            self.logistics.close()
         if self.publisher is not None:
             self.publisher.close()
         if self.snapshots.pending:

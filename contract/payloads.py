@@ -21,6 +21,8 @@ Meaning of the types, by the role that records them:
   counts), a new fact in the log that names who made it and why;
 - the cloud, for the ERP and the planners: the `plan.*` events of `contract.planning` (orders,
   decisions, pins, manual mode), so a restart keeps the planning state;
+- the cloud, for suppliers and the line's AGVs (`contract.logistics`): `calloff.issued`,
+  `transport.order`, `transport.state`;
 - the cloud, for its web interface: `web.request`, the audit of every state-changing request
   (who — the session's user or the token's name —, the route, the outcome).
 
@@ -47,6 +49,7 @@ from contract.fields import (
     text,
 )
 from contract.kanban import KANBAN_CLOUD_TYPES, KANBAN_SOURCE, KANBAN_VALIDATORS
+from contract.logistics import LOGISTICS_SOURCE, LOGISTICS_VALIDATORS
 from contract.planning import PLANNING_SOURCE, PLANNING_VALIDATORS
 from contract.tags import validate_tag_id
 
@@ -348,15 +351,16 @@ PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] =
     **PLANNING_VALIDATORS,
     **KANBAN_VALIDATORS,
     "web.request": _web_request_payload,
+    **LOGISTICS_VALIDATORS,
 }
 EVENT_TYPES: Final = tuple(PAYLOAD_VALIDATORS)
 #: Recorded by the cloud itself, for a person or another system; never accepted from an agent.
 CLOUD_EVENT_TYPES: Final = frozenset(
-    {"correction", *PLANNING_VALIDATORS, *KANBAN_CLOUD_TYPES, "web.request"}
+    {"correction", *PLANNING_VALIDATORS, *KANBAN_CLOUD_TYPES, "web.request", *LOGISTICS_VALIDATORS}
 )
 #: The cloud's own recorders' source ids (an agent's device may not take one of these names).
 CLOUD_SOURCES: Final = frozenset(
-    {"cloud-corrections", PLANNING_SOURCE, KANBAN_SOURCE, "cloud-audit"}
+    {"cloud-corrections", PLANNING_SOURCE, KANBAN_SOURCE, "cloud-audit", LOGISTICS_SOURCE}
 )
 
 

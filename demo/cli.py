@@ -12,7 +12,11 @@ its jobs to the other press), later the lorry is held up in a jam until its mate
 ready after the line needs them (the cloud flags the delivery late and replans); last, the
 e-kanban scene (`demo.kanban`, `--kanban-after`): the assembly board loses the broker, a bin
 runs low and an edge rule lights its stack light on the Pi, a kanban card is tapped, the broker
-comes back and the cloud raises the replenishment signals. Every replan is printed with its
+comes back and the cloud raises the replenishment signals. Meanwhile the logistics scene
+(`demo.logistics`): the cable supplier's call-off after the first plan, an ERP change between
+the breakdown and the jam that swaps two seat harnesses (the JIS call-off is re-issued in the
+new sequence), and a simulated AGV (`hardware.agv_sim`, its own process) bringing bins to the
+assembly board as planned and for each kanban signal. Every replan is printed with its
 cause (`demo.console`). Stops on Ctrl-C, SIGTERM or after `--duration`: the
 simulation, then the roles, then the agents once their outboxes are drained; then it prints
 what the cloud holds and checks that every event the agents recorded reached the cloud's log.
@@ -61,7 +65,11 @@ Scripted disruptions, visible on the console and in the web interface:
   * e-kanban with the broker stopped (--kanban-after, --outage): the assembly board's smart bin
     runs low, an edge rule blinks its stack light amber on the Pi at once, the operator taps the
     empty container's kanban card; the broker comes back and the cloud raises the replenishment
-    signals, every event once.
+    signals, every event once;
+  * call-offs and an AGV: the cable supplier's call-off goes out after the plan; between the
+    breakdown and the jam the ERP swaps two seat harnesses and the just-in-sequence call-off is
+    re-issued in the new sequence; a simulated AGV (VDA 5050, its own process) brings connector
+    bins to the assembly board as planned and for each kanban signal.
 With --duration the script is scaled to fit: the breakdown at a quarter, the jam at half, the
 kanban scene at 60 %."""
 
@@ -217,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
     from demo.console import Console, DeliveryWatch, PlanReporter, StationLines
     from demo.floor import RestZone, SimulatedLorry, SimulatedStation, ToolCrib
     from demo.kanban import KANBAN_AGENT, KANBAN_STATION, KanbanScene
+    from demo.logistics import LogisticsWatch, pull_forward, start_agv
     from demo.plant import (
         CRIB,
         DELIVERIES,
@@ -319,6 +328,10 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         reporter.start()
+        agv = start_agv(url)  # the simulated AGV, a process speaking VDA 5050 (hardware/)
+        stack.callback(agv.wait, 5)
+        stack.callback(agv.terminate)
+        logistics = LogisticsWatch(cloud.status.logistics_view, console.line)
         pis = {c.agent: stack.enter_context(EmulatedPi(c, clock)) for c in configs}
         sim_stop = threading.Event()
         kanban_s, outage_s = kanban_times(args)
@@ -376,10 +389,18 @@ def run(args: argparse.Namespace) -> int:
         watch = DeliveryWatch(cloud.status.snapshot, console, only=deliveries.__contains__)
         reporter.on_trigger = lambda t: watch.look() if isinstance(t, DeliveryLate) else None
         looked = 0.0
+        reorder_s, reordered = (breakdown_s + late_s) / 2, False
         while not stop.wait(0.2):
             elapsed = time.monotonic() - started
             if elapsed >= breakdown_s and not breakdown.is_set():
                 breakdown.set()
+            if elapsed >= reorder_s and not reordered and cloud.desk is not None:
+                reordered = True
+                orders = dict(cloud.replanner.engine.orders)
+                if {"H-102", "H-104"} <= orders.keys():
+                    change = pull_forward(cloud.desk, orders, "H-104", "H-102")
+                    console.line("erp", f"order change: {change} (the seat harnesses swap)")
+            logistics.look()
             if elapsed - looked >= 1.0:
                 looked = elapsed
                 watch.look()
@@ -438,6 +459,12 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  kanban: {facts['kanban.empty']} card(s) tapped empty, {facts['rule.fired']} edge "
             f"rule firing(s); replenishment signals open: {signals or 'none'}"
+        )
+        logistics.look()
+        versions = ", ".join(f"{s} v{v}" for s, v in sorted(logistics.versions.items()))
+        print(
+            f"  logistics: call-offs {versions or 'none'}; AGV transports: {logistics.done} "
+            f"done, {logistics.failed} failed, {len(logistics.states)} in all"
         )
         recorded, missing = _lost_events(agents, cloud.log.event_keys())
         pending = sum(agent.outbox.depth() for agent in agents)

@@ -309,6 +309,8 @@ class DeliveryWatch:
                 self.ever_late.add(name)
                 distance = delivery.get("distance_km")
                 where = f", lorry {distance} km away" if distance is not None else ""
+                blame = {"shipping": "; it shipped late", "road": "; it shipped in time: the road"}
+                where += blame.get(delivery.get("late_blame") or "", "")
                 self.console.line(
                     "cloud",
                     f"delivery {name} LATE: material ready {ready[11:16]} after it is needed "

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from demo.kanban import kanban_loops
+from demo.logistics import material_terms, supplier_terms, transport_section
 from demo.plant import DELIVERIES, HARNESS_LINE, LORRY, SITE, StationPlan
 from hardware.nmea.make_logs import PLANT
 from taktline.clock import utc_iso
@@ -242,13 +243,13 @@ def plant_document(
     ready = _utc(start + timedelta(minutes=READY_MIN))
     brought = sorted({m for lines in DELIVERIES.values() for m, _, _ in lines.values()})
     materials: list[dict[str, Any]] = [
-        {"id": m, "supplier": SUPPLIER, "ready": ready} for m in brought
+        {"id": m, "supplier": SUPPLIER, "ready": ready, **material_terms(m)} for m in brought
     ]
     materials += [{"id": m, "ready": _utc(start - timedelta(days=1))} for m in _STOCK]
     unload, inspect, shelve = HANDLING_MIN
     handling: dict[str, Any] = {"unload_min": unload, "inspect_min": inspect, "shelve_min": shelve}
     supplier: dict[str, Any] = {"id": SUPPLIER, "name": "ACME Cables & Connectors"}
-    supplier.update(lorries=[LORRY[0]], **handling)
+    supplier.update(lorries=[LORRY[0]], **handling, **supplier_terms())
     logistics: dict[str, Any] = {"lat": round(PLANT[0], 7), "lon": round(PLANT[1], 7)}
     logistics.update(road_factor=1.3, cruise_kmh=40, **handling)
     return {
@@ -275,6 +276,7 @@ def plant_document(
         "suppliers": [supplier],
         "logistics": logistics,
         "kanban": kanban_loops(),
+        "transport": transport_section(),
     }
 
 

@@ -34,9 +34,10 @@ class Target:
 
 def all_targets() -> dict[str, Target]:
     """Every target by name (imports what the targets read)."""
-    from fuzz import files, rest, wire
+    from fuzz import files, logistics, rest, wire
 
-    return {target.name: target for target in (*wire.TARGETS, *files.TARGETS, *rest.TARGETS)}
+    found = (*wire.TARGETS, *files.TARGETS, *rest.TARGETS, *logistics.TARGETS)
+    return {target.name: target for target in found}
 
 
 def corpus_of(name: str) -> list[tuple[str, bytes]]:

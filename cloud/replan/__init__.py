@@ -19,6 +19,7 @@ from cloud.replan.publish import PlanPublisher
 from cloud.replan.replanner import AuditEntry, Replanner
 from cloud.replan.triggers import (
     DeliveryLate,
+    MaterialLate,
     OrderCancelled,
     OrderChanged,
     OrderCreated,
@@ -36,6 +37,7 @@ __all__ = [
     "Engine",
     "GapMailer",
     "ManualModeActive",
+    "MaterialLate",
     "OrderCancelled",
     "OrderChanged",
     "OrderCreated",

@@ -30,6 +30,7 @@ from cloud.plant import Material, Order, Plant, Window
 from cloud.replan.errors import UnknownOrder
 from cloud.replan.triggers import (
     DeliveryLate,
+    MaterialLate,
     OrderCancelled,
     OrderChanged,
     OrderCreated,
@@ -165,6 +166,11 @@ class Engine:
                     if trig.material in step.materials:
                         self.floors[(self.model.orders[o].id, step.id)] = trig.ready
                         again.add(o)
+            elif isinstance(trig, MaterialLate):
+                if self._knows(trig):
+                    s = self.step_index(trig.order, trig.step)
+                    self.floors[(trig.order, trig.step)] = trig.ready
+                    again.add(int(self.model.problem.step_order()[s]))
             elif isinstance(trig, StepLate | StepEnded | StepStarted) and not self._knows(trig):
                 log.debug("%s: no such step in the plan; ignored", trig)
             elif isinstance(trig, StepLate | StepEnded):
@@ -302,7 +308,7 @@ class Engine:
         ends = st[mask] + p.req_off[mask] + p.req_len[mask]
         return int(ends.max(initial=now_slot))
 
-    def _knows(self, trig: StepLate | StepEnded | StepStarted) -> bool:
+    def _knows(self, trig: StepLate | StepEnded | StepStarted | MaterialLate) -> bool:
         try:
             self.step_index(trig.order, trig.step)
         except UnknownOrder:

@@ -103,6 +103,10 @@ class GapMailer:
         self.sent += 1
         return True
 
+    def send(self, msg: EmailMessage) -> None:
+        """Sends one message through the same server (suppliers' call-offs use it too)."""
+        self._send(msg)
+
     def _send(self, msg: EmailMessage) -> None:
         s = self.settings
         context = ssl.create_default_context(cafile=s.ca_file)

@@ -294,6 +294,11 @@ class Replanner:
         with self._lock:
             return list(self.book.jobs.get(resource, {}).values())
 
+    def jobs_snapshot(self) -> dict[str, dict[str, Job]]:
+        """Every resource's planned jobs by key (copies, taken under the replanner's lock)."""
+        with self._lock:
+            return {resource: dict(per) for resource, per in self.book.jobs.items()}
+
     def material_needs(self) -> dict[str, datetime]:
         """When each material is first needed by the plan: the earliest start of a step using it."""
         products = self.engine.plant.products

@@ -15,6 +15,7 @@ from cloud.plant import Order
 
 __all__ = [
     "DeliveryLate",
+    "MaterialLate",
     "OrderCancelled",
     "OrderChanged",
     "OrderCreated",
@@ -51,6 +52,19 @@ class ResourceBack:
 class DeliveryLate:
     """A material's ready time slipped (a late lorry): steps needing it cannot start before."""
 
+    material: str
+    ready: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialLate:
+    """A step's material reaches its point of use no earlier than `ready`: it cannot start before.
+
+    A failed or late transport to the line (`cloud.transport`).
+    """
+
+    order: str
+    step: str
     material: str
     ready: datetime
 
@@ -119,6 +133,7 @@ Trigger = (
     ResourceLost
     | ResourceBack
     | DeliveryLate
+    | MaterialLate
     | StepLate
     | StepStarted
     | StepEnded

@@ -130,6 +130,12 @@ class StatusMaster:
                 return entry.step, step.per_unit_min * 60
         return entry.step or None, None
 
+    def supplier_of(self, lorry: str) -> str | None:
+        """The supplier whose lorry (agent id) `lorry` is, if the plant model says."""
+        if self.plant is None:
+            return None
+        return next((s.id for s in self.plant.suppliers.values() if lorry in s.lorries), None)
+
     def handling(self, lorry: str) -> tuple[float, float, float] | None:
         """A lorry's supplier's own (unload, inspect, shelve) minutes, if it has them."""
         if self.plant is None:

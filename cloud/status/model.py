@@ -24,6 +24,7 @@ from cloud.status.deliveries import ArrivalAdjuster, DeliveryState, LorryState
 from cloud.status.jobs import SAMPLES, CycleSample, JobStep, seconds_between
 from cloud.status.kanban import KANBAN_TYPES, KanbanLedger, render_kanban
 from cloud.status.labour import OperatorState
+from cloud.status.logistics import LOGISTICS_TYPES, LogisticsLedger, render_logistics
 from cloud.status.machines import MachineState
 from cloud.status.master import StatusMaster
 from cloud.status.planning import PlanningLedger
@@ -90,6 +91,8 @@ class ResourceStatus:
         self.planning = PlanningLedger()
         #: Kanban cards, smart bins and loop settings (`cloud.status.kanban`).
         self.kanban = KanbanLedger()
+        #: Call-offs and AGV transports (`cloud.status.logistics`).
+        self.logistics = LogisticsLedger()
         self.latest: str | None = None
         self.applied = 0
         self.position = 0
@@ -107,6 +110,7 @@ class ResourceStatus:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("kanban", KanbanLedger())  # a snapshot from before kanban
+        self.__dict__.setdefault("logistics", LogisticsLedger())
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._master = StatusMaster()
@@ -210,6 +214,8 @@ class ResourceStatus:
             return self.planning.apply(kind, payload, at)
         if kind in KANBAN_TYPES:
             return self.kanban.apply(event, at)
+        if kind in LOGISTICS_TYPES:
+            return self.logistics.apply(kind, payload, at)
         if station is None:
             return None
         machine = self._machine(station)
@@ -515,6 +521,11 @@ class ResourceStatus:
             seen = agent is not None and agent.since is not None
             facts["online"] = agent.online if agent is not None and seen else True
             return facts
+
+    def logistics_view(self) -> dict[str, Any]:
+        """The suppliers' current call-offs and the AGV transports (`cloud.status.logistics`)."""
+        with self._lock:
+            return render_logistics(self.logistics)
 
     def machine(self, station: str) -> dict[str, Any] | None:
         """One machine in detail, with its state timeline; None when no one knows it."""

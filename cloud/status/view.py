@@ -15,6 +15,7 @@ from cloud.status.deliveries import estimate
 from cloud.status.jobs import CycleSample, rolling, seconds_between
 from cloud.status.kanban import render_kanban
 from cloud.status.labour import ABSENT_AFTER_S
+from cloud.status.logistics import match_delivery
 from cloud.status.machines import MachineState
 
 if TYPE_CHECKING:
@@ -176,7 +177,7 @@ def _deliveries(status: ResourceStatus) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, delivery in sorted(status.deliveries.items()):
         needs = [master.needs[m] for m in delivery.materials if m in master.needs]
-        out[name] = estimate(
+        shown = estimate(
             delivery,
             status.lorries.get(delivery.lorry),
             master.logistics,
@@ -184,6 +185,8 @@ def _deliveries(status: ResourceStatus) -> dict[str, Any]:
             status._adjusters,
             master.handling(delivery.lorry),
         )
+        calloff = status.logistics.calloffs.get(master.supplier_of(delivery.lorry) or "")
+        out[name] = match_delivery(shown, delivery.loaded_at, calloff)
     lorries = {}
     for name, lorry in sorted(status.lorries.items()):
         lorries[name] = {

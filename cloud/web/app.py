@@ -20,7 +20,18 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Route
 
-from cloud.web import account, corrections, kanban, master, metrics, pages, plan, report, status
+from cloud.web import (
+    account,
+    corrections,
+    kanban,
+    logistics,
+    master,
+    metrics,
+    pages,
+    plan,
+    report,
+    status,
+)
 from cloud.web.guard import Guard, WebAuth
 from cloud.web.live import Live, StatusFeed
 from cloud.web.parts import WebParts
@@ -52,6 +63,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),
         *kanban.routes(parts.status, parts.kanban),
+        *logistics.routes(parts.status, lambda: parts.master.plant.site if parts.master else ""),
         *account.routes(parts.auth),
         *pages.routes(),
         *metrics.routes(parts.metrics, parts.metrics_token),

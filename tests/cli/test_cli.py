@@ -138,6 +138,12 @@ def test_demo_runs_end_to_end_with_its_web_interface(tmp_path: Path) -> None:
     assert "cloud: bin assy-01-bin-conn-8p low: replenish" in out, out
     assert "cloud: kanban card 0C080001 empty: replenish" in out, out
     assert "replenishment signals open: assy-01-bin-conn-8p, 0C080001" in out, out
+    # Logistics: the call-off went out after the plan; the ERP's swap of two seat harnesses
+    # re-issued the JIS call-off in the new sequence; the simulated AGV brought a bin.
+    assert "call-off: acme-cables v1:" in out, out
+    assert "erp: order change: H-104" in out, out
+    assert re.search(r"call-off: acme-cables v\d+: [^\n]*JIS H-104 H-102 ", out), out
+    assert re.search(r"agv-01: transport tr-[0-9a-f]+ done", out), out
     # Nothing was lost on the way: every event the agents recorded is in the cloud's log.
     assert re.search(r"events: [1-9]\d* recorded by the agents, every one in the cloud's log", out)
     assert "dead letters: 0; unconfirmed in outboxes: 0" in out, out

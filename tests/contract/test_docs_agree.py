@@ -37,6 +37,7 @@ from contract.downlink import (
 from contract.envelope import MAX_EVENTS_PER_MESSAGE
 from contract.fields import BOOT_PATTERN, ID_PATTERN, INSTANCE_PATTERN, TIME_PATTERN
 from contract.kanban import CARD_STATES
+from contract.logistics import TRANSPORT_REASONS, TRANSPORT_STATES
 from contract.payloads import (
     AGENT_ALARMS,
     CORRECTIONS,
@@ -82,7 +83,7 @@ def test_channels_match_the_code() -> None:
     channels = {
         k: v
         for k, v in ASYNCAPI["channels"].items()
-        if "x-plan-kind" not in v and "x-sparkplug-kind" not in v
+        if not {"x-plan-kind", "x-sparkplug-kind", "x-logistics-kind"} & set(v)
     }
     assert set(channels) == set(AGENT_CHANNELS)
     sample = AgentPath("plant1", "harness", "pi-1")
@@ -125,6 +126,10 @@ def test_enums_and_patterns_match_the_code() -> None:
     assert tuple(defs["fixPayload"]["properties"]["fix"]["enum"]) == FIX_STATES
     assert tuple(defs["packagePayload"]["properties"]["stage"]["enum"]) == PACKAGE_STAGES
     assert tuple(defs["kanbanCardPayload"]["properties"]["state"]["enum"]) == CARD_STATES
+    transport = defs["transportStatePayload"]["properties"]["state"]["enum"]
+    assert tuple(transport) == TRANSPORT_STATES
+    reasons = defs["transportOrderPayload"]["properties"]["reason"]["enum"]
+    assert tuple(reasons) == TRANSPORT_REASONS
     signals = defs["signalPayload"]["oneOf"]
     assert (
         signals[0]["properties"]["signal"]["const"],
@@ -358,6 +363,60 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "orders": st.integers(0, 10**6),
             "by": names,
         }
+    ),
+    "calloff.issued": st.fixed_dictionaries(
+        {
+            "supplier": ids,
+            "version": st.integers(1, 2**31 - 1),
+            "digest": st.from_regex(r"\A[0-9a-f]{64}\Z"),
+            "ship_by": st.none() | times,
+            "lines": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "material": names,
+                        "point_of_use": names,
+                        "start": times,
+                        "end": times,
+                        "quantity": st.floats(0, 1e9) | st.integers(0, 10**9),
+                        "ship_by": times,
+                    }
+                ),
+                max_size=3,
+            ),
+            "sequence": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "material": names,
+                        "point_of_use": names,
+                        "seq": st.integers(1, 1000),
+                        "order": names,
+                        "step": names,
+                        "needed": times,
+                        "quantity": st.floats(0, 1e9),
+                    }
+                ),
+                max_size=3,
+            ),
+            "changes": st.lists(plain(200), max_size=3),
+        }
+    ),
+    "transport.order": st.fixed_dictionaries(
+        {
+            "transport": ids,
+            "manufacturer": ids,
+            "serial": ids,
+            "material": names,
+            "pick": names,
+            "drop": names,
+            "quantity": st.floats(0, 1e9),
+            "reason": st.sampled_from(TRANSPORT_REASONS),
+            "order": st.none() | names,
+            "step": st.none() | names,
+            "due": times,
+        }
+    ),
+    "transport.state": st.fixed_dictionaries(
+        {"transport": ids, "state": st.sampled_from(TRANSPORT_STATES), "detail": plain(200)}
     ),
     "web.request": st.fixed_dictionaries(
         {
