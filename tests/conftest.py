@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,12 +26,18 @@ def service_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def mosquitto() -> Iterator[PrivateMosquitto]:
-    """A private Mosquitto on a free loopback port with persistence, removed afterwards."""
+#: The broker ACL `docs/deployment.md` ships; tests run the plant's roles against it.
+DEPLOYMENT_ACL = Path(__file__).resolve().parents[1] / "docs" / "deployment" / "mosquitto-acl.conf"
+
+
+@contextmanager
+def started_mosquitto(**options: Any) -> Iterator[PrivateMosquitto]:
+    """A started private Mosquitto (`PrivateMosquitto` options), closed afterwards.
+
+    One that cannot start fails the test under CI and skips it elsewhere (`service_missing`).
+    """
     try:
-        broker = PrivateMosquitto()
-        broker.start()
+        broker = PrivateMosquitto(**options).start()
     except BrokerUnavailable as exc:
         service_missing(str(exc))
         raise
@@ -37,6 +45,13 @@ def mosquitto() -> Iterator[PrivateMosquitto]:
         yield broker
     finally:
         broker.close()
+
+
+@pytest.fixture
+def mosquitto() -> Iterator[PrivateMosquitto]:
+    """A private Mosquitto on a free loopback port with persistence, removed afterwards."""
+    with started_mosquitto() as broker:
+        yield broker
 
 
 @pytest.fixture(scope="session")

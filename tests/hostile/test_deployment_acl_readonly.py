@@ -9,32 +9,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from taktline.private_broker import BrokerUnavailable, PrivateMosquitto
-from tests.conftest import service_missing
+from taktline.private_broker import PrivateMosquitto
+from tests.conftest import DEPLOYMENT_ACL, started_mosquitto
 
 pytestmark = pytest.mark.mqtt
 
-ACL = Path(__file__).resolve().parents[2] / "docs" / "deployment" / "mosquitto-acl.conf"
 USERS = {"planner": "s3cret-p", "pi-crimp-01": "s3cret-1", "taktline-cloud": "s3cret-c"}
 
 
 @pytest.fixture
 def plant_broker() -> Iterator[PrivateMosquitto]:
-    try:
-        broker = PrivateMosquitto(acl=ACL.read_text(), passwords=USERS).start()
-    except BrokerUnavailable as exc:
-        service_missing(str(exc))
-        raise
-    try:
+    with started_mosquitto(acl=DEPLOYMENT_ACL.read_text(), passwords=USERS) as broker:
         yield broker
-    finally:
-        broker.close()
 
 
 class Client:

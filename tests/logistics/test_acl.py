@@ -21,27 +21,19 @@ from contract.logistics import calloff_topic
 from hardware.agv_sim import SimulatedAgv
 from taktline.clock import FakeClock
 from taktline.mqtt import BrokerSettings
-from taktline.private_broker import BrokerUnavailable, PrivateMosquitto
-from tests.conftest import service_missing
+from taktline.private_broker import PrivateMosquitto
+from tests.conftest import DEPLOYMENT_ACL, started_mosquitto
 from tests.logistics.conftest import NOW, SUPPLIER, orders, plant_document
 
 pytestmark = pytest.mark.mqtt
 
-ACL = Path(__file__).resolve().parents[2] / "docs" / "deployment" / "mosquitto-acl.conf"
 USERS = {"taktline-cloud": "s3cret-c", "agv-01": "s3cret-a", "acme-cables": "s3cret-s"}
 
 
 @pytest.fixture
 def plant_broker() -> Iterator[PrivateMosquitto]:
-    try:
-        broker = PrivateMosquitto(acl=ACL.read_text(), passwords=USERS).start()
-    except BrokerUnavailable as exc:
-        service_missing(str(exc))
-        raise
-    try:
+    with started_mosquitto(acl=DEPLOYMENT_ACL.read_text(), passwords=USERS) as broker:
         yield broker
-    finally:
-        broker.close()
 
 
 def _settings(broker: PrivateMosquitto, user: str) -> BrokerSettings:

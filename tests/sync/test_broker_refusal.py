@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from agent.outbox import Outbox
-from taktline.private_broker import BrokerUnavailable, PrivateMosquitto
-from tests.conftest import service_missing
+from taktline.private_broker import PrivateMosquitto
+from tests.conftest import started_mosquitto
 from tests.sync.harness import AREA, SITE, make_agent, make_cloud, wait_for
 
 pytestmark = pytest.mark.mqtt
@@ -34,15 +34,8 @@ def acl_broker() -> Iterator[PrivateMosquitto]:
         f"topic read taktline/v1/{SITE}/+/+/status\n"
         f"topic write taktline/v1/{SITE}/+/+/settled\n"
     )
-    try:
-        broker = PrivateMosquitto(acl=acl).start()
-    except BrokerUnavailable as exc:
-        service_missing(str(exc))
-        raise
-    try:
+    with started_mosquitto(acl=acl) as broker:
         yield broker
-    finally:
-        broker.close()
 
 
 def test_refused_events_are_dead_lettered_with_one_alarm(

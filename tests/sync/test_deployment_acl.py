@@ -19,27 +19,19 @@ from cloud.status import ResourceStatus
 from cloud.store import EventLog
 from contract import AgentPath
 from taktline.mqtt import BrokerSettings
-from taktline.private_broker import BrokerUnavailable, PrivateMosquitto
-from tests.conftest import service_missing
+from taktline.private_broker import PrivateMosquitto
+from tests.conftest import DEPLOYMENT_ACL, started_mosquitto
 from tests.sync.harness import AREA, SITE, wait_for
 
 pytestmark = pytest.mark.mqtt
 
-ACL = Path(__file__).resolve().parents[2] / "docs" / "deployment" / "mosquitto-acl.conf"
 USERS = {"pi-crimp-01": "s3cret-1", "pi-crimp-02": "s3cret-2", "taktline-cloud": "s3cret-c"}
 
 
 @pytest.fixture
 def plant_broker() -> Iterator[PrivateMosquitto]:
-    try:
-        broker = PrivateMosquitto(acl=ACL.read_text(), passwords=USERS).start()
-    except BrokerUnavailable as exc:
-        service_missing(str(exc))
-        raise
-    try:
+    with started_mosquitto(acl=DEPLOYMENT_ACL.read_text(), passwords=USERS) as broker:
         yield broker
-    finally:
-        broker.close()
 
 
 def _url(broker: PrivateMosquitto, user: str) -> BrokerSettings:
