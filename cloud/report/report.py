@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from cloud.errors import CloudError
 from cloud.plant import Plant, Resource
@@ -43,15 +43,29 @@ class PeriodInvalid(CloudError, ValueError):
     """A report period is missing, unreadable, or ends before it starts."""
 
 
+#: The range a report period may lie in.
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_moment(text: str | None, name: str) -> datetime:
     """An ISO 8601 time (`Z` or an offset; without one it is UTC)."""
     if not text:
         raise PeriodInvalid(f"{name} is required (an ISO 8601 time such as 2026-03-23T06:00Z)")
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError as exc:
         raise PeriodInvalid(f"{name} is not an ISO 8601 time: {text!r}") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise PeriodInvalid(f"{name} is out of range: {text!r}") from exc
+    if not EARLIEST <= moment <= LATEST:
+        # The fold walks calendars and shifts around the period: near year 1 or 9999 that
+        # arithmetic overflows, and no plant has data there.
+        raise PeriodInvalid(
+            f"{name} must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}: {text!r}"
+        )
+    return moment
 
 
 def machine_processes(plant: Plant | None) -> tuple[dict[str, str], dict[str, float | None]]:
