@@ -369,9 +369,17 @@ class CloudService:
                     return "the plan publisher is not connected to the broker"
                 return None
 
-            health.add(
-                "planner", worker_check(self.replanner.worker, publisher_up), self.replanner.worker
-            )
+            def publisher_running() -> str | None:
+                if publisher is None:
+                    return None
+                state = publisher.worker.health()
+                if state.state == "running":
+                    return None
+                return f"{publisher.worker.name} {state.state}: {state.last_error}"
+
+            workers = [self.replanner.worker] + ([publisher.worker] if publisher else [])
+            check = worker_check(self.replanner.worker, publisher_up, publisher_running)
+            health.add("planner", check, *workers)
         if self._watcher is not None:
             health.add("order_drop", worker_check(self._watcher.worker), self._watcher.worker)
         bridge = self.sparkplug

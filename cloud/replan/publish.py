@@ -12,7 +12,6 @@ that drives it; after a reconnect it publishes the current version of every topi
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -34,6 +33,7 @@ from contract.topics import (
     station_schedule_topic,
 )
 from taktline.mqtt import BrokerSettings, Session
+from taktline.supervise import Worker
 
 __all__ = ["PlanPublisher", "VersionStore"]
 
@@ -78,8 +78,9 @@ class PlanPublisher:
         self._store = versions
         self._session = Session(broker, client_id, on_connect=self._republish)
         self._retained: dict[str, bytes] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        #: The supervised network loop (a fault is retried and shows in the planner's health).
+        self.worker = Worker("plan-publisher", self._run, backoff_s=0.2, backoff_max_s=10.0)
+        self._started = False
         self._seen: dict[str, dict[str, tuple[str, str]]] = {}
         #: The newest version of each message (by resource id, `@plan`, `@gaps`).
         self.versions: dict[str, int] = {}
@@ -96,10 +97,10 @@ class PlanPublisher:
         return out
 
     def start(self) -> PlanPublisher:
-        """Connects and starts the network thread; waits up to 10 s for the connection."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="plan-publisher", daemon=True)
-            self._thread.start()
+        """Connects and starts the network worker; waits up to 10 s for the connection."""
+        if not self._started:
+            self._started = True
+            self.worker.start()
             deadline = time.monotonic() + 10
             while not self._session.is_connected and time.monotonic() < deadline:
                 time.sleep(0.005)
@@ -116,11 +117,9 @@ class PlanPublisher:
         return self._session.connect_count
 
     def close(self) -> None:
-        """Stops the thread (after the pending messages went out) and disconnects."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        """Stops the worker (after the pending messages went out) and disconnects."""
+        if self._started:
+            self.worker.stop(5)
 
     def __enter__(self) -> PlanPublisher:
         return self.start()
@@ -130,14 +129,24 @@ class PlanPublisher:
     ) -> None:
         self.close()
 
-    def _run(self) -> None:
+    def _run(self, worker: Worker) -> None:
         session = self._session
-        while not self._stop.is_set():
-            if not session.connect(self._stop.is_set):
-                break
-            while not self._stop.is_set() and session.run_once(0.002):
-                pass
-        session.disconnect()
+
+        def stopping() -> bool:
+            worker.tick()  # waiting for the broker is not being stuck
+            return worker.stopping
+
+        try:
+            while not worker.stopping:
+                if not session.connect(stopping):
+                    break
+                while not worker.stopping and session.run_once(0.002):
+                    if session.is_connected:
+                        worker.beat()
+                    else:
+                        worker.tick()  # waiting for the CONNACK
+        finally:
+            session.disconnect()
 
     def retained(self, topic: str) -> bytes | None:
         """The last body published on `topic` (what a subscriber gets now), or None."""
