@@ -22,18 +22,50 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--orders", required=True, type=Path, help="orders (JSON)")
     parser.add_argument("--out", type=Path, help="write the schedule here (JSON)")
     parser.add_argument("--gantt", type=Path, help="draw the plan per resource (SVG)")
-    parser.add_argument("--now", help="plan from this UTC time (ISO 8601) instead of the clock")
+    parser.add_argument(
+        "--now",
+        help="plan from this time (ISO 8601; UTC without an offset) instead of the clock",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the improvement phase")
     parser.add_argument(
         "--improve-s",
-        type=float,
+        type=_non_negative,
         help="time budget of the improvement phase (s; default: the plant's planning budget)",
     )
     parser.add_argument(
         "--improve-iters",
-        type=int,
+        type=_count,
         help="iteration budget of the improvement (default: the plant's planning budget)",
     )
+
+
+def _moment(text: str) -> datetime:
+    """`--now` as a UTC time; ValueError with the reason when it is not one."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not an ISO 8601 time such as 2026-03-23T05:00:00Z") from None
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (0 or more)")
+    return value
 
 
 class _Progress:
@@ -62,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
     from cloud.scheduler.service import plan_orders, schedule_document, summary_lines
 
     try:
+        given_now = None if args.now is None else _moment(args.now)
+    except ValueError as exc:
+        print(f"taktline plan: --now: {exc}", file=sys.stderr)
+        return 2
+    try:
         plant = load_plant(args.plant)
         orders = load_orders(args.orders, plant)
     except PlantInvalid as exc:
@@ -69,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
         for line in exc.errors:
             print(f"  {line}", file=sys.stderr)
         return 2
-    if args.now:
-        now = datetime.fromisoformat(args.now.replace("Z", "+00:00")).astimezone(UTC)
+    if given_now is not None:
+        now = given_now
     else:
         from taktline.clock import SystemClock
 

@@ -192,6 +192,10 @@ def _summary(result: PlanResult, per_order: list[dict[str, Any]]) -> dict[str, A
     }
 
 
+#: Gaps the summary prints (the rest are counted, and all are in the schedule document).
+SUMMARY_GAPS = 10
+
+
 def summary_lines(result: PlanResult) -> list[str]:
     """Human-readable summary of a planning run."""
     s = _summary(result, order_summary(result.model, result.plan))
@@ -202,12 +206,15 @@ def summary_lines(result: PlanResult) -> list[str]:
         f"weighted cost {s['weighted_cost']} (construction {s['cost_before_improvement']})",
         f"{s['gaps']} gap(s) in the resource check; planned in {s['seconds']} s",
     ]
-    for g in result.check.gaps[:10]:
+    for g in result.check.gaps[:SUMMARY_GAPS]:
         lines.append(
             f"  gap {g.group}: short {g.shortfall} from "
             f"{_iso(result.model.time_of(g.start_slot))} to "
             f"{_iso(result.model.time_of(g.end_slot))}; orders {', '.join(g.orders) or '-'}"
         )
+    if len(result.check.gaps) > SUMMARY_GAPS:
+        left = len(result.check.gaps) - SUMMARY_GAPS
+        lines.append(f"  ... and {left} more gap(s): the schedule document (--out) has them all")
     for err in result.model.errors:
         lines.append(f"  not planned: {err}")
     return lines

@@ -42,6 +42,12 @@ def test_plan_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     text = capsys.readouterr().out
     assert "7 orders planned" in text
     assert "SO-1008: product 'HARNESS-MIRROR' has no routing" in text
+    gaps = int(text.split(" gap(s) in the resource check")[0].rsplit("\n", 1)[-1])
+    shown = text.count("\n  gap ")
+    if gaps > shown:  # a cut list says how many it left out
+        assert f"... and {gaps - shown} more gap(s)" in text
+    else:
+        assert "more gap(s)" not in text
     doc = json.loads(out.read_text())
     assert doc["summary"]["orders"] == 7
     assert doc["errors"][0]["order"] == "SO-1008"
@@ -62,6 +68,16 @@ def test_invalid_input_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[s
     code = run_plan("--plant", str(EXAMPLES / "harness_plant.json"), "--orders", str(bad))
     assert code == 2
     assert "orders[0] ('x').quantity: is required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("now", ["yesterday", "2026-13-01T00:00:00Z", "0001-01-01T00:00+05:00"])
+def test_a_bad_now_is_one_line_and_exit_2(now: str, capsys: pytest.CaptureFixture[str]) -> None:
+    plant, orders = str(EXAMPLES / "harness_plant.json"), str(EXAMPLES / "harness_orders.json")
+    code = run_plan("--plant", plant, "--orders", orders, "--now", now)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("taktline plan: --now: ")
+    assert repr(now) in err and "Traceback" not in err
 
 
 def test_plan_subcommand_is_registered() -> None:
