@@ -71,7 +71,45 @@ class CorrectionRecorder:
             except ContractError as exc:
                 raise CorrectionRefused(str(exc)) from exc
         station = payload["station"] if isinstance(payload["station"], str) else None
+        self._check_known(payload)
         try:
             return self._recorder.record("correction", payload, station)
         except EventRefused as exc:
             raise CorrectionRefused(str(exc)) from exc
+
+    def _check_known(self, payload: Mapping[str, Any]) -> None:
+        """Refuses, before anything is recorded, a station, operator or tool the plant lacks.
+
+        The log is append-only, so a typo (`cut-1`) would stay in it for good.
+
+        Known stations are the plant model's machines and every station an event named; known
+        tags are the tag directory's (a badge for a badge-out, a tool for a tool's place). With
+        no plant model loaded only the stations are checked, against those events named.
+        """
+        master = self.status.master
+        seen = set(self.status.station_names())
+        stations = set(master.machines) | seen
+        if master.plant is None and not stations:
+            return
+        kind, station, tag = payload["correction"], payload["station"], payload["tag"]
+        if isinstance(station, str) and station not in stations:
+            raise CorrectionRefused(_unknown("station", station, stations))
+        if kind == "tool_location" and isinstance(payload["value"], str):
+            place = payload["value"]
+            if place != "crib" and place not in stations:
+                raise CorrectionRefused(_unknown("place", place, stations | {"crib"}))
+        if master.plant is None or not isinstance(tag, str):
+            return
+        if kind == "badge_out" and master.operator_of(tag) is None:
+            badges = {t for t, e in master.tags.items() if e.kind == "badge"}
+            raise CorrectionRefused(_unknown("operator badge", tag, badges))
+        if kind == "tool_location" and master.tool_of(tag) is None:
+            tools = {t for t, e in master.tags.items() if e.kind == "tool"}
+            raise CorrectionRefused(_unknown("tool tag", tag, tools))
+
+
+def _unknown(what: str, value: str, known: set[str]) -> str:
+    listed = sorted(known)
+    more = f" and {len(listed) - 12} more" if len(listed) > 12 else ""
+    names = ", ".join(listed[:12]) + more if listed else "none"
+    return f"{what} {value!r} is not known to the plant (known: {names}); nothing was recorded"

@@ -105,6 +105,15 @@ def test_a_correction_through_the_api(stack: Stack) -> None:
     named = json.dumps({**correction, "by": "someone else"}).encode()
     code, refused = call(stack, "post", "/api/corrections", named, who=kim)
     assert code == 422 and "by" in refused["detail"]  # who acts is never the body's to say
+    before = stack.log.count()
+    for wrong, said in (
+        ({**correction, "station": "cut-1"}, "station 'cut-1' is not known"),
+        ({**correction, "correction": "tool_location", "value": "shelf-9"}, "place 'shelf-9'"),
+    ):
+        code, refused = call(stack, "post", "/api/corrections", json.dumps(wrong).encode(), who=kim)
+        assert code == 422 and said in refused["detail"] and "crimp-01" in refused["detail"]
+    assert stack.log.count() - before == 2  # only the audit of each refusal, no correction
+    assert [c["station"] for c in call(stack, "get", "/api/corrections")[1]] == ["crimp-01"]
 
 
 def test_master_rows_by_csv_with_row_errors(stack: Stack) -> None:
