@@ -7,7 +7,7 @@ same messages go through `Ingest.apply_messages` (the live loop's rounds: valida
 checks, one transaction per round, the status fold) into each store, beside the raw insert rate
 of the same store: prebuilt rows, `executemany`, the same transaction size — the store's limit.
 
-    .venv/bin/python bench/ingest.py [--quick] [--pg-url postgresql+psycopg://...]
+    .venv/bin/python bench/ingest.py [--quick | --smoke] [--pg-url postgresql+psycopg://...]
 
 Without `--pg-url` (or `TAKTLINE_TEST_PG_URL`) it starts a private PostgreSQL server (Debian's
 `postgresql`). Prints each figure with its ratio to the limit, then a JSON line with
@@ -101,8 +101,13 @@ def plant_messages(total: int, seed: int = 7) -> tuple[list[tuple[str, bytes, da
 
 
 def _register(log: EventLog) -> None:
+    # an agent may record only at the stations its registered devices serve (docs/sync-path.md)
     for n in range(MACHINES // PER_AGENT):
-        log.register_agent(f"pi-{n:03d}", SITE, AREA)
+        agent = f"pi-{n:03d}"
+        log.register_agent(agent, SITE, AREA)
+        for k in range(PER_AGENT):
+            station = f"m{n * PER_AGENT + k:03d}"
+            log.register_device(f"{agent}-{station}", agent, station)
 
 
 def through_ingest(database: str, messages: list[tuple[str, bytes, datetime]]) -> float:
@@ -187,9 +192,12 @@ def _databases(server: str) -> Iterator[tuple[str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="50,000 events instead of 300,000")
+    parser.add_argument(
+        "--smoke", action="store_true", help="2,000 events: the short run `make test` does"
+    )
     parser.add_argument("--pg-url", default=os.environ.get("TAKTLINE_TEST_PG_URL"))
     args = parser.parse_args()
-    total = 50_000 if args.quick else 300_000
+    total = 2_000 if args.smoke else 50_000 if args.quick else 300_000
     messages, made = plant_messages(total)
     rows = raw_rows(messages)
     print(f"{made:,} events from a {MACHINES}-machine plant in {len(messages):,} messages")
