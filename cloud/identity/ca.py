@@ -165,7 +165,7 @@ class PlantCa:
             x509.CertificateBuilder()
             .subject_name(x509.Name(attributes))
             .issuer_name(ca_cert.subject)
-            .public_key(public_key)  # type: ignore[arg-type]  # a CSR's key types are all fine
+            .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=days))
