@@ -13,6 +13,11 @@ for those parsers too. Example (see `hardware/examples/` for one file per role):
     hardware = "pi"             # pi, or emulated (never chosen silently)
     broker = "mqtt://pi-crimp-01@127.0.0.1:1883"
     broker_password_file = "/etc/taktline/broker.password"   # or $TAKTLINE_BROKER_PASSWORD
+    # or, with a device certificate from the plant CA (`taktline cloud devices provision`):
+    # broker = "mqtts://broker.plant1:8883"
+    # ca_file = "/etc/taktline/tls/ca.pem"
+    # cert_file = "/etc/taktline/tls/pi-crimp-01.pem"
+    # key_file = "/etc/taktline/tls/pi-crimp-01.key"      # must be 0600
     outbox = "/var/lib/taktline/outbox.db"
 
     [[station]]
@@ -38,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 from agent.errors import ConfigError
 from contract.fields import ID_PATTERN
 from contract.topics import SEGMENT_PATTERN
-from taktline.mqtt import BrokerSettings, read_secret, redacted
+from taktline.mqtt import BrokerSettings, read_secret, redacted, tls_files
 
 if TYPE_CHECKING:
     from agent.roles.station import StationConfig
@@ -69,6 +74,7 @@ _COMMON_KEYS: Final = frozenset({
     "agent", "site", "area", "broker", "broker_password_file", "outbox", "synchronous",
     "max_events",
     "heartbeat_s", "resend_after_s", "role", "hardware", "metrics", "rule",
+    "ca_file", "cert_file", "key_file",
 })  # fmt: skip
 _DEFAULT_ROLE: Final = "station"
 #: The largest number of seconds (or other positive quantity) a config may give: about a year.
@@ -103,6 +109,10 @@ class AgentConfig:
     metrics: tuple[str, int] | None = None
     #: the broker password file (`broker_password_file`), read when the agent starts
     broker_password_file: Path | None = None
+    #: TLS files for an mqtts:// broker: the plant CA, this agent's certificate and key (0600).
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
 
     @property
     def broker_url(self) -> str:
@@ -120,10 +130,18 @@ class AgentConfig:
             password = read_secret(file=file, env=PASSWORD_ENV)
         except ValueError as exc:
             raise ConfigError(f"broker_password_file: {exc}") from exc
-        settings = BrokerSettings.from_url(self.broker)
+        try:
+            tls = tls_files(
+                self.broker,
+                ca_file=str(self.ca_file) if self.ca_file else None,
+                cert_file=str(self.cert_file) if self.cert_file else None,
+                key_file=str(self.key_file) if self.key_file else None,
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
         if password is None:
-            return settings
-        return BrokerSettings.from_url(self.broker, password=password)
+            return BrokerSettings.from_url(self.broker, **tls)
+        return BrokerSettings.from_url(self.broker, password=password, **tls)
 
     @property
     def stations(self) -> tuple[StationConfig, ...]:
@@ -252,6 +270,14 @@ def parse_config(
     password_file = data.get("broker_password_file")
     if password_file is not None:
         password_file = relative_path(password_file, "broker_password_file", where, base)
+    tls = {
+        key: relative_path(data[key], key, where, base) if key in data else None
+        for key in ("ca_file", "cert_file", "key_file")
+    }
+    try:
+        tls_files(broker, **{key: str(path) if path else None for key, path in tls.items()})
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
     max_events = data.get("max_events", 1_000_000)
     if (
         isinstance(max_events, bool)
@@ -283,6 +309,9 @@ def parse_config(
         role_config=role_config,
         rules=rules,
         broker_password_file=password_file,
+        ca_file=tls["ca_file"],
+        cert_file=tls["cert_file"],
+        key_file=tls["key_file"],
         metrics=_address(data, "metrics", where),
     )
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cloud.errors import CloudError, ConfigError
-from taktline.mqtt import BrokerSettings, read_secret, redacted
+from taktline.mqtt import BrokerSettings, read_secret, redacted, tls_files
 
 if TYPE_CHECKING:  # imported when used: `taktline --help` need not load the planner
     from cloud.replan.mailer import SmtpSettings
@@ -60,6 +60,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="file whose first line is the broker password (keeps it out of `ps` and logs)",
     )
+    for name, what in (
+        ("ca", "CA certificate (PEM) that signed the mqtts:// broker's certificate"),
+        ("cert", "the cloud's client certificate (PEM) for the broker; needs --broker-key"),
+        ("key", "private key (PEM, mode 0600) of --broker-cert"),
+    ):
+        parser.add_argument(f"--broker-{name}", metavar="FILE", help=what)
     parser.add_argument(
         "--db",
         default="taktline-cloud.db",
@@ -273,6 +279,12 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
             file=getattr(args, "broker_password_file", None), env=BROKER_PASSWORD_ENV
         )
         BrokerSettings.from_url(args.broker)
+        broker_tls = tls_files(
+            args.broker,
+            ca_file=getattr(args, "broker_ca", None),
+            cert_file=getattr(args, "broker_cert", None),
+            key_file=getattr(args, "broker_key", None),
+        )
     except ValueError as exc:
         raise ConfigError(f"--broker: {exc}") from exc
     mail_to = mail_recipients(args.mail)
@@ -302,6 +314,7 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         database=args.db if "://" in args.db else Path(args.db),
         broker=args.broker,
         broker_password=broker_password,
+        broker_tls=broker_tls,
         site=args.site,
         registry=Path(args.registry) if args.registry else None,
         web_host=host,

@@ -79,6 +79,8 @@ class CloudSettings:
     broker: str = "mqtt://127.0.0.1:1883"
     #: The broker password (from a file or the environment, never argv): overrides the URL's.
     broker_password: str | None = field(default=None, repr=False)
+    #: TLS files for an mqtts:// broker (`BrokerSettings`): CA, the cloud's certificate and key.
+    broker_tls: dict[str, str] = field(default_factory=dict)
     site: str = "+"
     registry: Path | None = None
     web_host: str = "127.0.0.1"
@@ -462,5 +464,7 @@ class CloudService:
 def _broker(settings: CloudSettings) -> BrokerSettings:
     """The broker settings, with the password given apart from the URL when there is one."""
     if settings.broker_password is None:
-        return BrokerSettings.from_url(settings.broker)
-    return BrokerSettings.from_url(settings.broker, password=settings.broker_password)
+        return BrokerSettings.from_url(settings.broker, **settings.broker_tls)
+    return BrokerSettings.from_url(
+        settings.broker, password=settings.broker_password, **settings.broker_tls
+    )

@@ -10,6 +10,7 @@ it and stop cleanly.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from tenacity import Retrying, retry_if_exception_type, stop_never, wait_random_exponential
 
-__all__ = ["BrokerSettings", "Session", "read_secret", "redacted"]
+__all__ = ["BrokerSettings", "Session", "check_key_file", "read_secret", "redacted", "tls_files"]
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,51 @@ def read_secret(*, file: str | None = None, env: str | None = None) -> str | Non
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise ValueError(f"cannot read the password file {file!r}: {exc}") from exc
     if env:
-        import os
-
         value = os.environ.get(env)
         return value if value else None
     return None
+
+
+def check_key_file(path: str) -> None:
+    """Refuses a private key file that is missing or that group or others may read or write.
+
+    Raises ValueError naming the file, its mode and the fix (`chmod 600`).
+    """
+    import stat
+
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError as exc:
+        raise ValueError(f"cannot read the key file {path!r}: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise ValueError(
+            f"the key file {path!r} has mode {mode:04o}: group or others may read it; a device's "
+            f"key must be its own: chmod 600 {path}"
+        )
+
+
+def tls_files(
+    url: str, *, ca_file: str | None, cert_file: str | None, key_file: str | None
+) -> dict[str, str]:
+    """The TLS overrides for `BrokerSettings.from_url`, checked: `{}` when none are given.
+
+    The files need an `mqtts://` URL, a certificate needs its key (and the other way round),
+    every file must exist and the key must be 0600 (`check_key_file`). Raises ValueError.
+    """
+    given = {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file}
+    files = {name: value for name, value in given.items() if value}
+    if not files:
+        return {}
+    if not url.startswith("mqtts://"):
+        raise ValueError(f"{', '.join(files)} need an mqtts:// broker URL, not {redacted(url)!r}")
+    if bool(cert_file) != bool(key_file):
+        raise ValueError("cert_file and key_file go together (the client certificate and its key)")
+    for name, value in files.items():
+        if name == "key_file":
+            check_key_file(value)
+        elif not os.path.isfile(value):
+            raise ValueError(f"{name} {value!r} is not a readable file")
+    return files
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ class PrivateMosquitto:
         max_packet_bytes: int | None = None,
         acl: str | None = None,
         passwords: dict[str, str] | None = None,
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
         binary = mosquitto_binary()
         if binary is None:
@@ -69,6 +70,9 @@ class PrivateMosquitto:
         self.acl = acl
         #: user -> password; when given, anonymous clients are refused.
         self.passwords = passwords
+        #: (CA, server certificate, server key): the listener speaks TLS, requires a client
+        #: certificate from that CA and takes its CN as the username (`use_identity_as_username`).
+        self.tls = tls
         # Outside pytest's 0700 temp tree, so a broker that dropped to `mosquitto` can enter it.
         self.folder = Path(tempfile.mkdtemp(prefix="taktline-mosquitto-"))
         self.config = self.folder / "mosquitto.conf"
@@ -78,13 +82,13 @@ class PrivateMosquitto:
 
     @property
     def url(self) -> str:
-        """`mqtt://127.0.0.1:PORT`."""
-        return f"mqtt://127.0.0.1:{self.port}"
+        """`mqtt://127.0.0.1:PORT` (`mqtts://` with a TLS listener)."""
+        return f"mqtt{'s' if self.tls else ''}://127.0.0.1:{self.port}"
 
     def _write_config(self) -> None:
         lines = [
             f"listener {self.port} 127.0.0.1",
-            f"allow_anonymous {'false' if self.passwords else 'true'}",
+            f"allow_anonymous {'false' if self.passwords or self.tls else 'true'}",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.folder}/",
             "autosave_interval 1",
@@ -95,9 +99,17 @@ class PrivateMosquitto:
             # Nagle plus delayed ACKs would add ~40 ms to every small message (measured).
             "set_tcp_nodelay true",
         ]
+        owned = [self.folder, self.config]
+        if self.tls:
+            for option, source in zip(("cafile", "certfile", "keyfile"), self.tls, strict=True):
+                copy = self.folder / f"tls-{option}.pem"  # where a broker run as `mosquitto` reads
+                shutil.copyfile(source, copy)
+                os.chmod(copy, 0o600)
+                lines.insert(1, f"{option} {copy}")
+                owned.append(copy)
+            lines[1:1] = ["require_certificate true", "use_identity_as_username true"]
         if self.max_packet_bytes:
             lines.append(f"max_packet_size {self.max_packet_bytes}")
-        owned = [self.folder, self.config]
         if self.passwords:
             password_file = self.folder / "passwords"
             password_file.write_text("")

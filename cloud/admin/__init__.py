@@ -12,4 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "list, show and replay dead letters (after the registry or the cloud was fixed)",
     ),
     "registry": ("cloud.admin.registry", "load the device registry into the cloud's database"),
+    "devices": (
+        "cloud.identity.cli",
+        "the plant CA: make it, provision a device's certificate, list expiry dates",
+    ),
 }
