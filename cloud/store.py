@@ -120,6 +120,13 @@ def _same_event(stored: str, body: str) -> bool:
         return False
 
 
+#: PostgreSQL: a key another writer committed since this one read the log is skipped, not an error.
+_SKIP_TAKEN: Final = " ON CONFLICT (instance, seq) DO NOTHING"
+
+#: The PostgreSQL advisory lock key under which the schema is migrated.
+MIGRATION_LOCK: Final = 0x54414B54  # "TAKT"
+
+
 class EventLog:
     """The append-once event log plus dead letters and the device registry."""
 
@@ -153,6 +160,9 @@ class EventLog:
         self._insert_sql = f"INSERT INTO events ({columns}) VALUES ({marks})"
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
         with self._conn.begin():
+            if self.dialect == "postgresql":
+                # processes starting together on one database migrate one after the other
+                self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             self.schema_version = schema.migrate(self._conn, _now())
             self._archives = self._conn.execute(
                 sa.select(sa.func.count()).select_from(schema.archives)
@@ -232,23 +242,9 @@ class EventLog:
                     result.duplicates.append(key)
                 else:
                     result.conflicts.append(key)
-                    letters.append(
-                        DeadLetter(
-                            received_at=record.received_at,
-                            topic="",
-                            reason=(
-                                f"event key {record.instance}/{record.seq} "
-                                "reused with different content"
-                            ),
-                            body=record.body,
-                            agent=record.agent,
-                            instance=record.instance,
-                            seq=record.seq,
-                            kind="conflict",
-                        )
-                    )
+                    letters.append(_conflict_letter(record))
             if fresh:
-                self._conn.exec_driver_sql(self._insert_sql, list(map(_ROW, fresh.values())))
+                self._insert_fresh(fresh, result, letters)
             if letters:
                 # RETURNING counts what was new on both databases (executemany's rowcount does not).
                 statement = (
@@ -270,6 +266,57 @@ class EventLog:
                 result.dead_lettered = len(cursor.all())
         result.committed = list(fresh.values())
         return result
+
+    def _insert_fresh(
+        self,
+        fresh: dict[tuple[str, int], LogRecord],
+        result: CommitResult,
+        letters: list[DeadLetter],
+    ) -> None:
+        """Inserts the records no reader saw in the log (`fresh` keeps only what it added).
+
+        On PostgreSQL a key another writer committed between that read and this insert (a second
+        ingest process on the same database) is skipped by the database (`ON CONFLICT DO
+        NOTHING`) instead of failing the whole round; when fewer rows went in than were sent,
+        the rows this transaction wrote are told by their `xmin`, and the rest are sorted into
+        duplicates and conflicts like any other.
+        """
+        rows = list(map(_ROW, fresh.values()))
+        if self.dialect == "sqlite":
+            # one writer at a time: the write lock taken at BEGIN excludes any race
+            self._conn.exec_driver_sql(self._insert_sql, rows)
+            return
+        inserted = self._conn.exec_driver_sql(self._insert_sql + _SKIP_TAKEN, rows).rowcount
+        if inserted == len(fresh):
+            return
+        added = self._mine(fresh)
+        lost = [fresh.pop(key) for key in list(fresh) if key not in added]
+        stored = self._existing_bodies(lost)
+        for record in lost:
+            known = stored.get(record.key)
+            if known is None or known is _ARCHIVED or known == record.body:
+                result.duplicates.append(record.key)
+                continue
+            if _same_event(known, record.body):
+                result.duplicates.append(record.key)
+                continue
+            result.conflicts.append(record.key)
+            letters.append(_conflict_letter(record))
+
+    def _mine(self, fresh: dict[tuple[str, int], LogRecord]) -> set[tuple[str, int]]:
+        """Which of `fresh` this transaction inserted (PostgreSQL: the rows' `xmin` is ours)."""
+        spans: dict[str, list[int]] = {}
+        for instance, seq in fresh:
+            spans.setdefault(instance, []).append(seq)
+        mine: set[tuple[str, int]] = set()
+        for instance, seqs in spans.items():
+            rows = self._conn.exec_driver_sql(
+                "SELECT seq FROM events WHERE instance = %s AND seq BETWEEN %s AND %s"
+                " AND xmin::text::bigint = txid_current() %% 4294967296",
+                (instance, min(seqs), max(seqs)),
+            )
+            mine.update((instance, int(seq)) for (seq,) in rows)
+        return mine
 
     def _existing_bodies(self, records: list[LogRecord]) -> dict[tuple[str, int], str]:
         spans: dict[str, tuple[int, int]] = {}
@@ -613,6 +660,20 @@ class EventLog:
 
 
 _ARCHIVED: Final = "\x00archived"  # a body no event can have: the key's event is archived
+
+
+def _conflict_letter(record: LogRecord) -> DeadLetter:
+    """The dead letter of an event whose key the log already holds with other content."""
+    return DeadLetter(
+        received_at=record.received_at,
+        topic="",
+        reason=f"event key {record.instance}/{record.seq} reused with different content",
+        body=record.body,
+        agent=record.agent,
+        instance=record.instance,
+        seq=record.seq,
+        kind="conflict",
+    )
 
 
 def _ranges(seqs: list[int]) -> list[tuple[int, int]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from cloud import schema
@@ -102,3 +103,60 @@ def test_a_pre_versioning_sqlite_log_is_adopted(tmp_path: Path) -> None:
         assert log.event_keys() == [(I1, 1)]
         log.commit([_record(I1, 2)], [])
         assert log.count() == 2
+
+
+def test_a_key_another_writer_committed_after_the_read_is_no_error(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ingest processes on one PostgreSQL: B read the log before A committed the same keys.
+
+    B's insert skips them (`ON CONFLICT DO NOTHING`) instead of failing its round on the unique
+    key, and sorts them like any other: the same content a duplicate, other content a conflict.
+    """
+    with EventLog(postgres_url) as a, EventLog(postgres_url) as b:
+        real = b._existing_bodies
+        reads = {"n": 0}
+
+        def stale(records: list[LogRecord]) -> dict[tuple[str, int], str]:
+            reads["n"] += 1
+            if reads["n"] == 1:  # B's read happened before A's commit
+                a.commit([_record(I1, 1), _record(I1, 2)], [])
+                return {}
+            return real(records)
+
+        monkeypatch.setattr(b, "_existing_bodies", stale)
+        result = b.commit([_record(I1, 1), _record(I1, 2, payload="04FFFFFF"), _record(I1, 3)], [])
+        assert [r.key for r in result.committed] == [(I1, 3)]
+        assert result.duplicates == [(I1, 1)] and result.conflicts == [(I1, 2)]
+        assert result.dead_lettered == 1
+        assert a.event_keys() == [(I1, 1), (I1, 2), (I1, 3)]
+
+
+def test_concurrent_writers_of_the_same_keys_append_each_once(postgres_url: str) -> None:
+    import random
+    import threading
+
+    batches = [[_record(I2, 10 * b + k) for k in range(1, 11)] for b in range(60)]
+    committed: list[list[tuple[str, int]]] = [[], []]
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        order = batches[:]
+        random.Random(n).shuffle(order)
+        try:
+            with EventLog(postgres_url) as log:
+                for batch in order:
+                    committed[n] += [r.key for r in log.commit(batch, []).committed]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    both = committed[0] + committed[1]
+    assert sorted(both) == sorted({r.key for batch in batches for r in batch})  # each once
+    with EventLog(postgres_url) as log:
+        assert len([k for k in log.event_keys() if k[0] == I2]) == 600
