@@ -629,16 +629,8 @@ def _letter(
 
 
 def _fold_letter(record: LogRecord, reason: str) -> DeadLetter:
-    return DeadLetter(
-        received_at=record.received_at,
-        topic="",
-        reason=f"{reason} (the event is in the log; a rebuild skips it too)",
-        body=record.body,
-        agent=record.agent,
-        instance=record.instance,
-        seq=record.seq,
-        kind="fold",
-    )
+    text = f"{reason} (the event is in the log; a rebuild skips it too)"
+    return DeadLetter.of_logged(record, text, "fold")
 
 
 def _stations_by_agent(devices: dict[str, tuple[str, str | None]]) -> dict[str, set[str]]:

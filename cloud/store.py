@@ -96,6 +96,20 @@ class DeadLetter:
     #: conflict, fold, internal. Not stored; the reason says it in words.
     kind: str = "contract"
 
+    @classmethod
+    def of_logged(cls, record: LogRecord, reason: str, kind: str) -> DeadLetter:
+        """The dead letter of an event already read into a log record (kept whole)."""
+        return cls(
+            received_at=record.received_at,
+            topic="",
+            reason=reason,
+            body=record.body,
+            agent=record.agent,
+            instance=record.instance,
+            seq=record.seq,
+            kind=kind,
+        )
+
 
 @dataclass
 class CommitResult:
@@ -664,16 +678,8 @@ _ARCHIVED: Final = "\x00archived"  # a body no event can have: the key's event i
 
 def _conflict_letter(record: LogRecord) -> DeadLetter:
     """The dead letter of an event whose key the log already holds with other content."""
-    return DeadLetter(
-        received_at=record.received_at,
-        topic="",
-        reason=f"event key {record.instance}/{record.seq} reused with different content",
-        body=record.body,
-        agent=record.agent,
-        instance=record.instance,
-        seq=record.seq,
-        kind="conflict",
-    )
+    reason = f"event key {record.instance}/{record.seq} reused with different content"
+    return DeadLetter.of_logged(record, reason, "conflict")
 
 
 def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
