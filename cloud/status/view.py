@@ -153,9 +153,9 @@ def _labour(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
 
 def _status(person: OperatorState | None, shown: str | None) -> str:
     """What they do when here (working, rest, idle), else the presence (absent, on_leave...)."""
-    if shown in (None, "present", "on_break"):
-        return person.activity if person is not None else "absent"
-    return str(shown)
+    if shown in (None, "present", "on_break", "off_shift") and person is not None:
+        return person.activity
+    return str(shown) if shown is not None else "absent"
 
 
 def _tools(status: ResourceStatus) -> dict[str, Any]:
