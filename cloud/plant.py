@@ -161,6 +161,8 @@ class Group:
     id: str
     kind: str
     members: tuple[str, ...]
+    #: the skill that chose the members (empty: listed members)
+    skill: str = ""
 
 
 @dataclass(frozen=True)
@@ -653,7 +655,7 @@ def parse_plant(data: Any) -> Plant:
                 r.fail(f"{p}.members", f"{m!r} is a {by_id[m].kind}, not a {kind}")
         if skill:
             members = tuple(x.id for x in resources if x.kind == kind and skill in x.skills)
-        groups[gid] = Group(id=gid, kind=kind, members=tuple(members))
+        groups[gid] = Group(id=gid, kind=kind, members=tuple(members), skill=skill)
     materials: dict[str, Material] = {}
     for name, item in r.items(data, "materials", "plant"):
         p = f"plant.{name}"

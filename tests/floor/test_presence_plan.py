@@ -123,3 +123,30 @@ def test_the_absence_survives_a_restart(tmp_path: Path) -> None:
     absent = {t.resource for t in sink.triggers if isinstance(t, ResourceLost)}
     assert "OP-ANNA" in absent and "OP-BEN" not in absent
     assert status.snapshot()["labour"][BEN]["presence"] == "present"
+
+
+def test_with_no_qualified_operator_present_the_gap_names_the_skill(tmp_path: Path) -> None:
+    from cloud.replan import Replanner
+    from cloud.replan.mailer import render_report
+    from taktline.clock import FakeClock
+
+    now = SHIFT_START + timedelta(minutes=5)
+    replanner = Replanner(Engine(PLANT, ORDERS, now), clock=FakeClock(now))
+    floor = Floor(str(tmp_path / "cloud.db"))
+    floor("badge.read", {"tag": "04112233"}, DAY - 50, station="assy-01")  # Carla, no crimp
+    floor("machine.signal", {"signal": "run", "on": True}, DAY, station="crimp-01")
+    lost = {t.resource for t in floor.sink.triggers if isinstance(t, ResourceLost)}
+    assert {"OP-ANNA", "OP-BEN"} <= lost  # neither crimper badged in
+    t0 = SHIFT_START + timedelta(hours=1)
+    replanner.engine.apply(list(floor.sink.triggers), t0)
+    report = replanner.current_gap_report()
+    named = [g for g in report["gaps"] if g.get("absent")]
+    assert named, report["gaps"]
+    crimp = next(g for g in named if "crimp" in g["skills"])
+    assert {"OP-ANNA", "OP-BEN"} <= set(crimp["absent"]) and crimp["none_present"] is True
+    for gap in named:
+        if "assemble" in gap["skills"]:
+            assert gap["none_present"] is False  # Carla assembles and is here
+    assert "no qualified operator present (skill crimp" in render_report(
+        "plant1", report["gaps"], report["orders"]
+    )
