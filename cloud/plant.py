@@ -161,6 +161,8 @@ class Group:
     id: str
     kind: str
     members: tuple[str, ...]
+    #: the skill that chose the members (empty: listed members)
+    skill: str = ""
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,8 @@ class Plant:
     improve_iterations: int = 10_000
     #: how far from now due dates, releases and closures may lie, and the planner may plan
     horizon_days: int = HORIZON_DAYS
+    #: minutes after a shift starts before an operator not badged in is absent (`docs/status.md`)
+    absent_grace_min: float = 15.0
     #: status monitoring (optional sections; the scheduler ignores them)
     tags: Mapping[str, TagEntry] = field(default_factory=dict)
     leave: tuple[Leave, ...] = ()
@@ -581,6 +585,7 @@ def parse_plant(data: Any) -> Plant:
     improve_s = r.get(planning, "improve_seconds", "plant.planning", _seconds, required=False)
     improve_n = r.get(planning, "improve_iterations", "plant.planning", _iterations, required=False)
     horizon = r.get(planning, "horizon_days", "plant.planning", _horizon, required=False)
+    grace = r.get(planning, "absent_grace_min", "plant.planning", _number, required=False)
     calendars: dict[str, Calendar] = {}
     for name, item in r.items(data, "calendars", "plant"):
         p = f"plant.{name}"
@@ -650,7 +655,7 @@ def parse_plant(data: Any) -> Plant:
                 r.fail(f"{p}.members", f"{m!r} is a {by_id[m].kind}, not a {kind}")
         if skill:
             members = tuple(x.id for x in resources if x.kind == kind and skill in x.skills)
-        groups[gid] = Group(id=gid, kind=kind, members=tuple(members))
+        groups[gid] = Group(id=gid, kind=kind, members=tuple(members), skill=skill)
     materials: dict[str, Material] = {}
     for name, item in r.items(data, "materials", "plant"):
         p = f"plant.{name}"
@@ -734,6 +739,7 @@ def parse_plant(data: Any) -> Plant:
         improve_seconds=1.0 if improve_s is None else improve_s,
         improve_iterations=10_000 if improve_n is None else improve_n,
         horizon_days=HORIZON_DAYS if horizon is None else horizon,
+        absent_grace_min=15.0 if grace is None else grace,
         calendars=calendars,
         resources=tuple(resources),
         groups=groups,

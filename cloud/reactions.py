@@ -16,6 +16,12 @@ the status) the stations the round touched are looked at again:
   expectation moves by a minute or more; the replanner ignores small delays);
 - operators' leave records (master data, `plant_changed`): each new one is the operator lost for
   its window (`ResourceLost(..., reason="absent")`), a withdrawn one brings the operator back;
+- operators' presence (`cloud.status.labour.presence`, the Labour page's rule): an operator on
+  shift not badged in by shift start + the plant's grace (and not on leave) is
+  `ResourceLost(..., reason="absent")` until the shift ends; a badge read at a station or the
+  rest zone during that shift brings them back (`ResourceBack`). Looked at after every round
+  (event time) and at start, so a restarted cloud, whose status comes from the log, tells the
+  replanner the same;
 - a tool the plan needs within `tool_lookahead` whose whereabouts became unknown — last seen by
   one gate reader only (`unpaired`) — is `tool_missing` until it is read again at a machine or
   through the gate (`ResourceBack`). A tool never seen at all is not called missing: on a new
@@ -89,6 +95,7 @@ class FloorReactions:
         self._told_late: dict[tuple[str, str], datetime] = {}  # (order, step) -> expected end
         self._leave: set[tuple[str, datetime, datetime]] = set()  # leave windows told
         self._missing: set[str] = set()  # tool resources told missing
+        self._absent: dict[str, datetime] = {}  # operator -> start of the shift told absent
         self.tool_lookahead = tool_lookahead
         self.tool_check_every = timedelta(seconds=10)
         self._tools_checked: datetime | None = None
@@ -124,6 +131,7 @@ class FloorReactions:
             self._deliveries()
         if latest:
             self._tools(_utc(latest))
+            self._presence(_utc(latest))
 
     def catch_up(self) -> None:
         """At start: what the restored status already knows, told to the replanner and lights.
@@ -146,6 +154,8 @@ class FloorReactions:
             if job.ended is not None:
                 self._submit(StepEnded(entry.ref, entry.step, _utc(job.ended)))
         self._deliveries()
+        if self.status.latest is not None:
+            self._presence(_utc(self.status.latest))
 
     def plant_changed(self, plant: Any) -> None:
         """The master data changed: leave records become lost (or returned) operators."""
@@ -159,6 +169,34 @@ class FloorReactions:
         for operator, start, _end in sorted(self._leave - windows):
             self._submit(ResourceBack(operator, start))
         self._leave = windows
+
+    def _presence(self, now: datetime) -> None:
+        from cloud.replan import ResourceBack, ResourceLost
+
+        master = self.status.master
+        if master.plant is None:
+            return
+        grace = timedelta(minutes=master.plant.absent_grace_min)
+        badges = {e.ref: tag for tag, e in master.tags.items() if e.kind == "badge"}
+        for operator in master.resources.values():
+            if operator.kind != "operator":
+                continue
+            tag = badges.get(operator.id)
+            person = self.status.people.get(tag) if tag is not None else None
+            shown = master.presence(operator, person, now)
+            told = self._absent.get(operator.id)
+            shift = master.shift_of(operator, now)
+            if shown == "absent" and shift is not None and told != shift.start:
+                self._absent[operator.id] = shift.start
+                self._submit(
+                    ResourceLost(operator.id, shift.start + grace, shift.end, reason="absent")
+                )
+            elif told is not None and shown in ("present", "on_break"):
+                del self._absent[operator.id]
+                seen = person.last_seen if person is not None else None
+                self._submit(ResourceBack(operator.id, _utc(seen) if seen else now))
+            elif told is not None and shift is None:
+                del self._absent[operator.id]  # the shift is over: its window ended with it
 
     def _tools(self, now: datetime) -> None:
         from cloud.replan import ResourceBack, ResourceLost

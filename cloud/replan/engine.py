@@ -85,6 +85,8 @@ class Engine:
         self.frozen = frozen
         self.seed = seed
         self.down: dict[str, list[Window]] = {}
+        #: operators lost as absent (leave or not badged in), for the gap report
+        self.absent: dict[str, list[Window]] = {}
         self.actual_start: dict[tuple[str, str], datetime] = {}
         self.actual_end: dict[tuple[str, str], datetime] = {}
         self.floors: dict[tuple[str, str], datetime] = {}
@@ -137,9 +139,10 @@ class Engine:
         res_index = {r.id: i for i, r in enumerate(self.plant.resources)}
         for trig in triggers:
             if isinstance(trig, ResourceLost):
-                self.down.setdefault(trig.resource, []).append(
-                    Window(trig.at, trig.until or datetime.max.replace(tzinfo=trig.at.tzinfo))
-                )
+                window = Window(trig.at, trig.until or datetime.max.replace(tzinfo=trig.at.tzinfo))
+                self.down.setdefault(trig.resource, []).append(window)
+                if trig.reason == "absent":
+                    self.absent.setdefault(trig.resource, []).append(window)
                 r = res_index.get(trig.resource)
                 if r is not None:
                     a = max(self.slot(trig.at), self.slot(now))
@@ -155,6 +158,11 @@ class Engine:
                 self.down[trig.resource] = [
                     Window(w.start, min(w.end, trig.at))
                     for w in self.down.get(trig.resource, [])
+                    if w.start < trig.at
+                ]
+                self.absent[trig.resource] = [
+                    Window(w.start, min(w.end, trig.at))
+                    for w in self.absent.get(trig.resource, [])
                     if w.start < trig.at
                 ]
                 needs_full = True

@@ -55,6 +55,10 @@ def render_report(
             f"orders {', '.join(g['orders']) or '-'}; earliness {g['earliness_min']} min, "
             f"tardiness {g['tardiness_min']} min"
         )
+        if g.get("absent"):
+            skills = ", ".join(g.get("skills", [])) or "-"
+            lead = "no qualified operator present" if g.get("none_present") else "absent"
+            lines.append(f"  {lead} (skill {skills}): {', '.join(g['absent'])} not here")
     if orders:
         lines += ["", "Orders off their due date:"]
         for o in orders:

@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 MAX_BURST_TRIES = 3
 
 
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -277,6 +281,8 @@ class Replanner:
             }
             for g in check.gaps
         ]
+        for gap in gaps:
+            gap.update(self._absent_in(str(gap["group"]), str(gap["start"]), str(gap["end"])))
         orders = [
             {
                 "order": str(r["order"]),
@@ -288,6 +294,29 @@ class Replanner:
             if r["status"] in ("early", "late", "unplanned")
         ]
         return {"digest": gap_digest(gaps, orders), "gaps": gaps, "orders": orders}
+
+    def _absent_in(self, pool: str, start: str, end: str) -> dict[str, Any]:
+        """For an operator gap: the groups' skills and the members absent in it (else {})."""
+        plant = self.engine.plant
+        groups = [plant.groups[g] for g in pool.split("+") if g in plant.groups]
+        groups = [g for g in groups if g.kind == "operator"]
+        a, b = _utc(start), _utc(end)
+        absent = sorted(
+            {
+                m
+                for g in groups
+                for m in g.members
+                if any(w.start < b and a < w.end for w in self.engine.absent.get(m, ()))
+            }
+        )
+        if not absent:
+            return {}
+        members = {m for g in groups for m in g.members}
+        return {
+            "skills": sorted({g.skill for g in groups if g.skill}),
+            "absent": absent,
+            "none_present": members <= set(absent),
+        }
 
     def jobs_of(self, resource: str) -> list[Job]:
         """The planned jobs of one resource (a copy, taken under the replanner's lock)."""

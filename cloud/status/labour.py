@@ -1,23 +1,37 @@
-"""Operators: working at a machine, idle, at rest, absent or on leave.
+"""Operators: working at a machine, idle, on break, expected, absent, off shift or on leave.
 
 The fold keeps, per badge tag, where the operator was last seen: at a station (a badge read
 there taps in; a second read at the same station taps out), in a rest zone (`rest.read`; the
-next tap in at a station ends the rest) or nowhere since a tap out. The status is derived when
-shown, against the master data: `working` at a station, `rest`, `idle` (seen, at no station and
-not resting), `on_leave` (a leave record covers the moment) or `absent` (not seen within
-`ABSENT_AFTER_S` and no leave record). An operator working a machine their skills do not cover
-is flagged there (see `cloud.status.master.StatusMaster.qualified`).
+next tap in at a station ends the rest) or nowhere since a tap out. Presence is derived when
+shown (and by `cloud.reactions` for the plan) from those facts, the master data and the clock —
+one rule, `presence`, so the Labour page and the plan agree and a restarted cloud, whose status
+is rebuilt from the log, decides the same:
+
+- `on_leave`: a leave record covers the moment;
+- `off_shift`: no shift of the operator's calendar covers the moment (and not at a station);
+- `present`: badged at a station (or tapped out since) during this shift — a read up to
+  `EARLY` before the shift starts counts for it; `on_break` when the last read was a rest zone;
+- `expected`: on shift, not badged yet, within the plant's grace (`planning.absent_grace_min`);
+- `absent`: on shift, not badged by shift start + grace, no leave.
+
+An operator working a machine their skills do not cover is flagged there (see
+`cloud.status.master.StatusMaster.qualified`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["ABSENT_AFTER_S", "OperatorState"]
+if TYPE_CHECKING:
+    from cloud.plant import Plant
 
-#: Someone last seen longer ago than this (a shift and a half) counts as absent again.
-ABSENT_AFTER_S: Final = 12 * 3600.0
+__all__ = ["EARLY", "OperatorState", "Shift", "presence", "shift_at"]
+
+#: A badge read this long before a shift starts counts as arriving for it.
+EARLY: Final = timedelta(hours=1)
+_DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass
@@ -38,3 +52,55 @@ class OperatorState:
         if self.rest_zone is not None:
             return "rest"
         return "idle"
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One shift of an operator's calendar, UTC."""
+
+    start: datetime
+    end: datetime
+
+
+def shift_at(plant: Plant, calendar: str, now: datetime) -> Shift | None:
+    """The shift of `calendar` that covers `now` (None: off shift, a holiday or unknown)."""
+    cal = plant.calendars.get(calendar)
+    if cal is None:
+        return None
+    tz = plant.tz
+    local = now.astimezone(tz).date()
+    for day in (local - timedelta(days=1), local):
+        if day in cal.holidays:
+            continue
+        for window in cal.shifts:
+            if _DAYS[day.weekday()] not in window.days:
+                continue
+            start = datetime.combine(day, window.start, tzinfo=tz).astimezone(UTC)
+            end_day = day if window.end > window.start else day + timedelta(days=1)
+            end = datetime.combine(end_day, window.end, tzinfo=tz).astimezone(UTC)
+            if start <= now < end:
+                return Shift(start, end)
+    return None
+
+
+def presence(
+    person: OperatorState | None,
+    shift: Shift | None,
+    now: datetime,
+    grace: timedelta,
+    *,
+    on_leave: bool = False,
+) -> str:
+    """The one presence rule (see the module text): what the page shows and the plan uses."""
+    if on_leave:
+        return "on_leave"
+    seen = _when(person.last_seen) if person is not None and person.last_seen else None
+    if shift is None:
+        return "present" if person is not None and person.station is not None else "off_shift"
+    if person is not None and seen is not None and seen >= shift.start - EARLY:
+        return "on_break" if person.activity == "rest" else "present"
+    return "expected" if now < shift.start + grace else "absent"
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -8,9 +8,10 @@ a changed plant model changes what is shown without changing what was folded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cloud.plant import Leave, Logistics, Plant, Resource, TagEntry
+from cloud.status.labour import OperatorState, Shift, presence, shift_at
 
 __all__ = ["StatusMaster"]
 
@@ -117,6 +118,18 @@ class StatusMaster:
             if record.operator == operator and record.start <= now < record.end:
                 return record
         return None
+
+    def presence(self, operator: Resource, person: OperatorState | None, now: datetime) -> str:
+        """The one presence rule (`cloud.status.labour.presence`) for an operator resource."""
+        plant = self.plant
+        shift = shift_at(plant, operator.calendar, now) if plant is not None else None
+        grace = timedelta(minutes=plant.absent_grace_min if plant is not None else 15.0)
+        leave = self.on_leave(operator.id, now) is not None
+        return presence(person, shift, now, grace, on_leave=leave)
+
+    def shift_of(self, operator: Resource, now: datetime) -> Shift | None:
+        """The operator's shift covering `now`, if any."""
+        return shift_at(self.plant, operator.calendar, now) if self.plant is not None else None
 
     def standard_s(self, ticket: str) -> tuple[str | None, float | None]:
         """The ticket's process step and its standard seconds per unit (None when unknown)."""

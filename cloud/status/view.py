@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cloud.status.deliveries import estimate
 from cloud.status.jobs import CycleSample, rolling, seconds_between
 from cloud.status.kanban import render_kanban
-from cloud.status.labour import ABSENT_AFTER_S
+from cloud.status.labour import OperatorState
 from cloud.status.logistics import match_delivery
 from cloud.status.machines import MachineState
 
@@ -111,19 +111,15 @@ def _labour(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
     for tag in sorted(known):
         person = status.people.get(tag)
         operator = master.operator_of(tag)
-        activity = person.activity if person is not None else "absent"
         leave = master.on_leave(operator.id, now) if operator is not None and now else None
-        seen = person.last_seen if person is not None else None
-        if activity == "idle" and seen and now is not None and _age(now, seen) > ABSENT_AFTER_S:
-            activity = "absent"
-        if activity == "absent" and leave is not None:
-            activity = "on_leave"
+        shown = master.presence(operator, person, now) if operator is not None and now else None
         station = person.station if person else None
         job = status.machines[station].job if station in status.machines else None
         out[tag] = {
             "operator": operator.id if operator else None,
             "name": _operator_name(master, tag),
-            "status": activity,
+            "status": _status(person, shown),
+            "presence": shown,
             "station": station,
             "rest_zone": person.rest_zone if person else None,
             "since": person.since if person else None,
@@ -132,16 +128,18 @@ def _labour(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
             "skills": list(operator.skills) if operator else [],
             "unskilled": bool(station and master.qualified(tag, station, job) is False),
         }
-    # Operators of the plant model without a badge cannot be seen: absent, or on leave.
+    # Operators of the plant model without a badge cannot be seen: expected, absent or on leave.
     badged = {entry.ref for entry in master.tags.values() if entry.kind == "badge"}
     for resource in master.resources.values():
         if resource.kind != "operator" or resource.id in badged:
             continue
         leave = master.on_leave(resource.id, now) if now else None
+        shown = master.presence(resource, None, now) if now else None
         out[resource.id] = {
             "operator": resource.id,
             "name": resource.name or resource.id,
-            "status": "on_leave" if leave else "absent",
+            "status": _status(None, shown),
+            "presence": shown,
             "station": None,
             "rest_zone": None,
             "since": None,
@@ -153,8 +151,11 @@ def _labour(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
     return out
 
 
-def _age(now: datetime, then: str) -> float:
-    return (now - datetime.fromisoformat(then)).total_seconds()
+def _status(person: OperatorState | None, shown: str | None) -> str:
+    """What they do when here (working, rest, idle), else the presence (absent, on_leave...)."""
+    if shown in (None, "present", "on_break", "off_shift") and person is not None:
+        return person.activity
+    return str(shown) if shown is not None else "absent"
 
 
 def _tools(status: ResourceStatus) -> dict[str, Any]:

@@ -185,8 +185,65 @@ def test_a_needed_tool_seen_by_one_gate_reader_only_is_missing_until_read_again(
         [Job("2026-11-23T08:20:00Z", "2026-11-23T08:50:00Z")] if resource == "APP-A1" else []
     )
     floor.round("tool.gate", {"tag": "E0020001", "direction": "unpaired", "readers": ["c"]}, 5)
-    (missing,) = [t for t in floor.sink.triggers if isinstance(t, ResourceLost)]
+    (missing,) = [
+        t for t in floor.sink.triggers if isinstance(t, ResourceLost) and t.reason == "tool_missing"
+    ]
     assert (missing.resource, missing.reason) == ("APP-A1", "tool_missing")
     floor.round("tool.read", {"tag": "E0020001"}, 7)  # at the machine: found
     back = floor.sink.triggers[-1]
     assert isinstance(back, ResourceBack) and back.resource == "APP-A1"
+
+
+def _shift_plant() -> Any:
+    """OP-ANNA (badge 04A1B2C3) on a 08:00-16:00 shift, every day."""
+    from cloud.plant import parse_plant
+
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    shift = {"days": days, "start": "08:00", "end": "16:00"}
+    return parse_plant(
+        {
+            "site": "plant1", "timezone": "UTC",
+            "calendars": [{"id": "day", "shifts": [shift]}],
+            "resources": [
+                {"id": "CRIMP-01", "kind": "machine", "calendar": "day"},
+                {"id": "OP-ANNA", "kind": "operator", "calendar": "day", "tag": "04A1B2C3"},
+            ],
+            "groups": [{"id": "g", "kind": "machine", "members": ["CRIMP-01"]}],
+            "products": [
+                {"id": "P", "steps": [{"id": "s", "per_unit_min": 1, "holds": [{"group": "g"}]}]}
+            ],
+            "planning": {"absent_grace_min": 10},
+        }
+    )  # fmt: skip
+
+
+def test_an_operator_not_badged_in_within_grace_is_lost_until_they_badge_in() -> None:
+    from cloud.status import StatusMaster
+
+    floor = Floor()
+    floor.status.set_master(StatusMaster.of(_shift_plant()))
+    floor.round("machine.signal", {"signal": "run", "on": True}, 5)  # within the grace
+    assert [t for t in floor.sink.triggers if isinstance(t, ResourceLost)] == []
+    floor.round("machine.signal", {"signal": "run", "on": False}, 11)  # grace over
+    (lost,) = [t for t in floor.sink.triggers if isinstance(t, ResourceLost)]
+    assert (lost.resource, lost.reason) == ("OP-ANNA", "absent")
+    assert (lost.at.hour, lost.at.minute, lost.until.hour if lost.until else None) == (8, 10, 16)
+    floor.round("machine.signal", {"signal": "run", "on": True}, 12)  # told once
+    assert len([t for t in floor.sink.triggers if isinstance(t, ResourceLost)]) == 1
+    floor.round("badge.read", {"tag": "04A1B2C3"}, 20)
+    back = floor.sink.triggers[-1]
+    assert isinstance(back, ResourceBack) and back.resource == "OP-ANNA"
+    assert back.at.minute == 20
+
+
+def test_a_restarted_cloud_tells_the_absence_again_from_the_log() -> None:
+    from cloud.status import StatusMaster
+
+    floor = Floor()
+    floor.status.set_master(StatusMaster.of(_shift_plant()))
+    floor.round("machine.signal", {"signal": "run", "on": True}, 30)
+    # A new reactions object over the same (restored) status: catch_up tells it again.
+    again = Sink()
+    FloorReactions(floor.status, replanner=again, resource_of=str.upper).catch_up()
+    (lost,) = [t for t in again.triggers if isinstance(t, ResourceLost)]
+    assert (lost.resource, lost.reason) == ("OP-ANNA", "absent")

@@ -113,9 +113,37 @@ def test_operator_working_rest_idle_absent_and_on_leave(status: ResourceStatus, 
     feed("badge.read", {"tag": ANNA}, 75, station="crimp-01")
     feed("badge.read", {"tag": ANNA}, 80, station="crimp-01")  # second read: out
     assert status.snapshot()["labour"][ANNA]["status"] == "idle"
-    later = T0 + timedelta(hours=20)
-    assert status.snapshot(later)["labour"][ANNA]["status"] == "absent"
+    night = T0 + timedelta(hours=20)  # 03:00 Berlin: no shift
+    assert status.snapshot(night)["labour"][ANNA]["presence"] == "off_shift"
+    tuesday = T0 + timedelta(days=1)  # an hour into Tuesday's shift, last seen on Monday
+    assert status.snapshot(tuesday)["labour"][ANNA]["status"] == "absent"
     assert status.snapshot()["labour"][DENIZ]["status"] == "on_leave"
+
+
+def test_presence_expected_absent_after_grace_present_on_badge_and_on_break(
+    status: ResourceStatus, feed: Feed
+) -> None:
+    # Monday's early shift starts 06:00 Berlin = 05:00 UTC; the grace is 15 min by default.
+    start = T0 - timedelta(hours=1)
+    assert status.snapshot(start + timedelta(minutes=10))["labour"][ANNA]["presence"] == "expected"
+    labour = status.snapshot(start + timedelta(minutes=16))["labour"]
+    assert (labour[ANNA]["presence"], labour[ANNA]["status"]) == ("absent", "absent")
+    assert labour[DENIZ]["presence"] == "on_leave"
+    feed("badge.read", {"tag": ANNA}, 0, station="crimp-01")  # T0: she badges in late
+    labour = status.snapshot()["labour"]
+    assert (labour[ANNA]["presence"], labour[ANNA]["status"]) == ("present", "working")
+    feed("rest.read", {"tag": ANNA}, 60, source="rest-01", agent="pi-rest-01")
+    assert status.snapshot()["labour"][ANNA]["presence"] == "on_break"
+    assert status.snapshot()["labour"][CARLA]["presence"] == "absent"  # day shift from 07:00
+
+
+def test_the_grace_is_a_plant_setting() -> None:
+    document = json.loads(EXAMPLE.read_text())
+    document.setdefault("planning", {})["absent_grace_min"] = 90
+    status = ResourceStatus()
+    status.set_master(StatusMaster.of(parse_plant(document)))
+    assert status.snapshot(T0)["labour"][ANNA]["presence"] == "expected"  # 60 min in
+    assert status.snapshot(T0 + timedelta(minutes=31))["labour"][ANNA]["presence"] == "absent"
 
 
 def test_an_operator_without_a_badge_is_absent() -> None:

@@ -92,8 +92,8 @@ function tooling(status) {
 }
 
 function labour(status) {
-  return [el("h2", {}, "Labour"), table(["Operator", "Status", "Machine", "Rest zone", "Since", "Skills", "Flag"],
-    Object.values(status.labour).map((p) => [p.name, p.status.replace("_", " "), p.station, p.rest_zone, p.since,
+  return [el("h2", {}, "Labour"), table(["Operator", "Presence", "Status", "Machine", "Rest zone", "Since", "Skills", "Flag"],
+    Object.values(status.labour).map((p) => [p.name, (p.presence || "").replace("_", " "), p.status.replace("_", " "), p.station, p.rest_zone, p.since,
       p.skills.join(", "), p.unskilled ? el("span", { class: "flag" }, "lacks the skill") : ""]), "no operators known")];
 }
 
