@@ -187,6 +187,8 @@ def _summary(result: PlanResult, per_order: list[dict[str, Any]]) -> dict[str, A
         "tardiness_min": sum(int(r["tardiness_min"]) for r in per_order),
         "weighted_cost": round(float(e.sum() + t.sum()), 3),
         "cost_before_improvement": round(result.improvement.cost_before, 3),
+        "improvement_iterations": result.improvement.iterations,
+        "improvement_stopped_by": result.improvement.stopped_by,
         "gaps": len(result.check.gaps),
         "seconds": round(result.seconds, 3),
     }
@@ -201,6 +203,13 @@ def summary_lines(result: PlanResult) -> list[str]:
         f"total earliness {s['earliness_min']} min, tardiness {s['tardiness_min']} min; "
         f"weighted cost {s['weighted_cost']} (construction {s['cost_before_improvement']})",
         f"{s['gaps']} gap(s) in the resource check; planned in {s['seconds']} s",
+        f"improvement: {s['improvement_iterations']} iterations, stopped by "
+        f"{s['improvement_stopped_by']}"
+        + (
+            " (wall-clock cap: plan depends on machine load)"
+            if result.improvement.cut_by_time
+            else ""
+        ),
     ]
     for g in result.check.gaps[:10]:
         lines.append(
