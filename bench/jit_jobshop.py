@@ -7,7 +7,7 @@ time, then one JSON summary line. `--cpsat SECONDS` also runs OR-Tools CP-SAT (b
 on the same instances for comparison.
 
     python bench/jit_jobshop.py --instances ../shared/benchmarks/jit_jobshop_baptiste2008 \
-        --solutions /tmp/jit_solutions [--time 4] [--cpsat 10] [--quick]
+        --solutions /tmp/jit_solutions [--time 4] [--iters N] [--cpsat 10] [--quick]
 """
 
 from __future__ import annotations
@@ -97,10 +97,10 @@ def evaluate(inst: Instance, starts: list[list[int]]) -> float:
     return cost
 
 
-def solve(inst: Instance, time_s: float, seed: int) -> list[list[int]]:
+def solve(inst: Instance, time_s: float, seed: int, iters: int = 10**9) -> list[list[int]]:
     p = to_problem(inst)
     plan = plan_backward(p)
-    imp = improve_plan(p, plan, seed=seed, max_iters=10**9, time_s=time_s)
+    imp = improve_plan(p, plan, seed=seed, max_iters=iters, time_s=time_s)
     out, k = [], 0
     for job in inst.jobs:
         out.append([int(x) for x in imp.start[k : k + len(job)]])
@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--solutions", type=Path, default=None)
     ap.add_argument("--time", type=float, default=4.0, help="improvement budget per instance (s)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--iters", type=int, default=10**9, help="iteration budget (deterministic); --time caps it"
+    )
     ap.add_argument("--cpsat", type=float, default=None, metavar="SECONDS")
     ap.add_argument("--quick", action="store_true", help="two small instances, short budget")
     ap.add_argument("--only", default=None, help="substring of instance names to run")
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         inst = read_instance(args.instances / row["folder"] / row["file"], row["instance"])
         t0 = time.perf_counter()
-        starts = solve(inst, args.time, args.seed)
+        starts = solve(inst, args.time, args.seed, args.iters)
         elapsed = time.perf_counter() - t0
         cost = evaluate(inst, starts)
         best = float(row["best_known_min"])

@@ -10,10 +10,17 @@ is stuck (iterated local search). With a seed and an iteration budget it is dete
 The timing step ignores calendars: a solution is kept only if every holding window lies inside
 its resource's calendar (always true for resources open around the clock, as in the benchmark
 shop), so the phase never returns a plan that is worse or infeasible.
+
+Budgets: the iteration budget (`max_iters`, timing solves or trial replans) is the stop meant to
+bind, so the same seed and budget give the same plan on a quiet or a loaded machine. The wall-clock
+cap (`time_s`) is a safety net; when it ends a search first, the result says so
+(`Improvement.stopped_by == "time"`) and a warning is logged, because that plan then depends on
+the machine's load.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,13 +56,20 @@ __all__ = [
     "solve_timing",
 ]
 
+log = logging.getLogger(__name__)
+
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
 
 
 @dataclass
 class Improvement:
-    """Result of the improvement phase (`plan`: the improved plan with kernel state, if any)."""
+    """Result of the improvement phase (`plan`: the improved plan with kernel state, if any).
+
+    `stopped_by` says what ended the search: "iterations" (the budget, deterministic),
+    "time" (the wall-clock cap cut it: the plan depends on machine load), "done" (nothing
+    left to try) or "skipped" (the phase does not apply to this plan).
+    """
 
     start: I64
     res: I64
@@ -64,6 +78,46 @@ class Improvement:
     iterations: int
     seconds: float
     plan: Plan | None = None
+    stopped_by: str = "skipped"
+
+    @property
+    def cut_by_time(self) -> bool:
+        """The wall-clock cap, not the iteration budget, ended the search."""
+        return self.stopped_by == "time"
+
+
+class _Budget:
+    """Iteration budget first, wall-clock cap second; remembers which one stopped the search."""
+
+    def __init__(self, max_iters: int, time_s: float) -> None:
+        self.max_iters = max_iters
+        self.time_s = time_s
+        self.t_start = time.perf_counter()
+        self.stopped_by = "done"
+
+    def spent(self, iters: int) -> bool:
+        if iters >= self.max_iters:
+            self.stopped_by = "iterations"
+            return True
+        if time.perf_counter() - self.t_start > self.time_s:
+            self.stopped_by = "time"
+            return True
+        return False
+
+    def fraction(self, iters: int) -> float:
+        return max(iters / self.max_iters, (time.perf_counter() - self.t_start) / self.time_s)
+
+    def report(self, kind: str, iters: int) -> str:
+        if self.stopped_by == "time":
+            log.warning(
+                "%s: the wall-clock cap of %.3f s cut the search after %d of %d iterations; "
+                "the plan depends on machine load (raise the cap or lower the iteration budget)",
+                kind,
+                self.time_s,
+                iters,
+                self.max_iters,
+            )
+        return self.stopped_by
 
 
 def _best_start_sequences(p: Problem, plan: Plan, model: TimingModel) -> list[I64]:
@@ -131,8 +185,8 @@ def improve_plan(
         p: the problem.
         plan: a feasible plan (from `plan_backward`).
         seed: seed of the perturbations.
-        max_iters: most timing solves.
-        time_s: wall-clock budget in seconds.
+        max_iters: most timing solves (the stop meant to bind).
+        time_s: wall-clock cap in seconds (reported in `stopped_by` when it binds).
         progress: called now and then with the fraction of the budget used.
         max_lp_steps: larger problems use `improve_orders` instead (one timing solve would
             take seconds there).
@@ -141,6 +195,7 @@ def improve_plan(
         The best plan found (the input plan when nothing better or the phase does not apply).
     """
     t_start = time.perf_counter()
+    budget = _Budget(max_iters, time_s)
     e, t = step_costs(p, plan.start)
     before = float(e.sum() + t.sum())
     keep = Improvement(plan.start, plan.res, before, before, 0, 0.0)
@@ -170,12 +225,12 @@ def improve_plan(
     base_cost, base_seqs, base_duals = cur.cost, [s.copy() for s in seqs], cur.pair_duals
 
     def out_of_budget() -> bool:
-        return iters >= max_iters or time.perf_counter() - t_start > time_s
+        return budget.spent(iters)
 
     stuck = 0
     while not out_of_budget():
         if progress is not None:
-            progress(max(iters / max_iters, (time.perf_counter() - t_start) / time_s))
+            progress(budget.fraction(iters))
         duals = cur.pair_duals
         cand = np.flatnonzero(duals > 1e-9)
         order = cand[np.argsort(-duals[cand], kind="stable")]
@@ -248,6 +303,7 @@ def improve_plan(
         cost_after=min(best_cost, before),
         iterations=iters,
         seconds=time.perf_counter() - t_start,
+        stopped_by=budget.report("improve_plan", iters),
     )
 
 
@@ -272,14 +328,15 @@ def improve_orders(
         p: the problem.
         plan: a plan with kernel state (from `plan_backward`).
         seed: seed for the order in which blockers are tried.
-        max_iters: most trial replans.
-        time_s: wall-clock budget in seconds.
+        max_iters: most trial replans (the stop meant to bind).
+        time_s: wall-clock cap in seconds (reported in `stopped_by` when it binds).
         progress: called now and then with the fraction of the budget used.
 
     Returns:
         The best plan found.
     """
     t_start = time.perf_counter()
+    budget = _Budget(max_iters, time_s)
     rng = np.random.default_rng(seed)
     step_order = p.step_order()
     step_of_req = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
@@ -291,13 +348,13 @@ def improve_orders(
     tried: set[tuple[int, ...]] = set()
 
     def out_of_budget() -> bool:
-        return iters >= max_iters or time.perf_counter() - t_start > time_s
+        return budget.spent(iters)
 
     for x in np.argsort(-order_cost, kind="stable").tolist():
         if order_cost[x] <= 0 or out_of_budget():
             break
         if progress is not None:
-            progress(max(iters / max_iters, (time.perf_counter() - t_start) / time_s))
+            progress(budget.fraction(iters))
         blockers = _blockers(p, cur, x, step_of_req, step_order, rng)
         # the costly order first, then all of its blockers together, then each one alone
         trials = [blockers[:_GROUP]] if blockers.shape[0] > 1 else []
@@ -325,6 +382,7 @@ def improve_orders(
         iterations=iters,
         seconds=time.perf_counter() - t_start,
         plan=cur,
+        stopped_by=budget.report("improve_orders", iters),
     )
 
 

@@ -18,6 +18,7 @@ from cloud.scheduler.arrays import Model, build, order_summary
 from cloud.scheduler.backward import Plan, plan_backward, step_costs
 from cloud.scheduler.check import Check, check_plan
 from cloud.scheduler.improve import Improvement, improve_plan
+from cloud.scheduler.problem import jit_sequence
 
 __all__ = ["PlanResult", "plan_orders", "schedule_document", "summary_lines"]
 
@@ -31,11 +32,6 @@ class PlanResult:
     improvement: Improvement
     check: Check
     seconds: float
-
-
-def _sequence_by_priority(orders: list[Order]) -> list[int]:
-    """Higher priority first; otherwise the orders' given order."""
-    return sorted(range(len(orders)), key=lambda i: -orders[i].priority)
 
 
 def plan_orders(
@@ -54,7 +50,8 @@ def plan_orders(
     t0 = time.perf_counter()
     model = build(plant, orders, now)
     p = model.problem
-    seq = np.array(_sequence_by_priority(model.orders), dtype=np.int64)
+    # higher priority first; among equals, most earliness cost per slot first
+    seq = jit_sequence(p, np.array([o.priority for o in model.orders], dtype=np.int64))
     plan = plan_backward(p, seq)
     imp = improve_plan(
         p, plan, seed=seed, max_iters=improve_iters, time_s=improve_s, progress=progress
@@ -187,6 +184,8 @@ def _summary(result: PlanResult, per_order: list[dict[str, Any]]) -> dict[str, A
         "tardiness_min": sum(int(r["tardiness_min"]) for r in per_order),
         "weighted_cost": round(float(e.sum() + t.sum()), 3),
         "cost_before_improvement": round(result.improvement.cost_before, 3),
+        "improvement_iterations": result.improvement.iterations,
+        "improvement_stopped_by": result.improvement.stopped_by,
         "gaps": len(result.check.gaps),
         "seconds": round(result.seconds, 3),
     }
@@ -205,6 +204,13 @@ def summary_lines(result: PlanResult) -> list[str]:
         f"total earliness {s['earliness_min']} min, tardiness {s['tardiness_min']} min; "
         f"weighted cost {s['weighted_cost']} (construction {s['cost_before_improvement']})",
         f"{s['gaps']} gap(s) in the resource check; planned in {s['seconds']} s",
+        f"improvement: {s['improvement_iterations']} iterations, stopped by "
+        f"{s['improvement_stopped_by']}"
+        + (
+            " (wall-clock cap: plan depends on machine load)"
+            if result.improvement.cut_by_time
+            else ""
+        ),
     ]
     for g in result.check.gaps[:SUMMARY_GAPS]:
         lines.append(
