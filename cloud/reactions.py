@@ -20,8 +20,9 @@ the status) the stations the round touched are looked at again:
   shift not badged in by shift start + the plant's grace (and not on leave) is
   `ResourceLost(..., reason="absent")` until the shift ends; a badge read at a station or the
   rest zone during that shift brings them back (`ResourceBack`). Looked at after every round
-  (event time) and at start, so a restarted cloud, whose status comes from the log, tells the
-  replanner the same;
+  (event time), at start (so a restarted cloud, whose status comes from the log, tells the
+  replanner the same) and on the cloud's clock (`tick`, every `CloudSettings.floor_tick_s`), so
+  an absence is noticed on time on a quiet floor too;
 - a tool the plan needs within `tool_lookahead` whose whereabouts became unknown — last seen by
   one gate reader only (`unpaired`) — is `tool_missing` until it is read again at a machine or
   through the gate (`ResourceBack`). A tool never seen at all is not called missing: on a new
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
@@ -101,9 +103,28 @@ class FloorReactions:
         self._tools_checked: datetime | None = None
         self._jobs_of: Callable[[str], Iterable[Any]] = jobs_of or (lambda resource: ())
         self.triggers = 0
+        #: Ingest's rounds, the clock's ticks and master-data changes come on different threads.
+        self._lock = threading.RLock()
 
     def committed(self, records: Iterable[LogRecord]) -> None:
         """Looks at what one ingest round changed (ingest's thread, after the status fold)."""
+        with self._lock:
+            self._committed(list(records))
+
+    def tick(self, now: datetime) -> None:
+        """The clock moved on (the cloud's floor clock): absences and missing tools now.
+
+        Presence depends on the time as well as on events: an operator who does not badge in
+        produces no event at all, so without the tick the absence would be noticed only at the
+        floor's next event.
+        """
+        if self.replanner is None:
+            return
+        with self._lock:
+            self._tools(now)
+            self._presence(now)
+
+    def _committed(self, records: list[LogRecord]) -> None:
         stations: set[str] = set()
         counted: dict[str, str] = {}
         lorry = False
@@ -140,6 +161,10 @@ class FloorReactions:
         down or in maintenance are lost, job steps started or ended are real progress, and
         deliveries already late are late (leave records come from `plant_changed`).
         """
+        with self._lock:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
         for station in sorted(self.status.machines):
             self._station(station)
         if self.replanner is None:
@@ -161,6 +186,10 @@ class FloorReactions:
         """The master data changed: leave records become lost (or returned) operators."""
         if self.replanner is None:
             return
+        with self._lock:
+            self._plant_changed(plant)
+
+    def _plant_changed(self, plant: Any) -> None:
         from cloud.replan import ResourceBack, ResourceLost
 
         windows = {(leave.operator, leave.start, leave.end) for leave in plant.leave}

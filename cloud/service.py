@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
 from cloud.corrections import CorrectionRecorder
@@ -64,6 +65,7 @@ from cloud.web import WebServer
 from cloud.web.guard import WebAuth
 from taktline.clock import Clock, SystemClock
 from taktline.mqtt import BrokerSettings
+from taktline.supervise import Worker
 
 __all__ = ["CloudService", "CloudSettings"]
 
@@ -111,6 +113,9 @@ class CloudSettings:
     #: A broken machine is planned back after this many minutes (its mean time to repair);
     #: None: out until it runs again.
     repair_minutes: float | None = None
+    #: How often the floor clock looks at what time alone changes: an operator who has not
+    #: badged in by shift start + the plant's grace is absent (`cloud.reactions`).
+    floor_tick_s: float = 15.0
     #: Where gap reports are mailed (only when the report changed).
     smtp: SmtpSettings | None = None
     mail_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -196,6 +201,9 @@ class CloudService:
             repair_estimate=timedelta(minutes=repair) if repair is not None else None,
             jobs_of=self.replanner.jobs_of if self.replanner is not None else None,
         )
+        self._clock = clock or SystemClock()
+        #: Tells the reactions the time between events (absences happen without any event).
+        self.floor_clock = Worker("floor-clock", self._tick_floor)
         if self.master is not None and self.replanner is not None:
             self.master.subscribe(self.reactions.plant_changed)  # leave records: lost operators
             master = self.master
@@ -239,7 +247,7 @@ class CloudService:
                 allowed_hosts=settings.allowed_hosts,
             )
             self.web = WebServer(
-                self.status.snapshot,
+                self.live_snapshot,
                 self.log.dead_letters,
                 host=settings.web_host,
                 port=settings.web_port,
@@ -334,6 +342,24 @@ class CloudService:
         if self.web is not None:
             self.web.plan_changed()  # the Plan and Gap pages fetch again
 
+    def live_snapshot(self) -> dict[str, Any]:
+        """The status as the web shows it: at the clock's time (absences need no event).
+
+        A replayed log's newest event can lie ahead of the clock (a test's plant day, a Pi's
+        future time): then at that event, as `ResourceStatus.snapshot` does by default.
+        """
+        now = self._clock.now()
+        latest = self.status.latest
+        if latest is not None:
+            now = max(now, datetime.fromisoformat(latest.replace("Z", "+00:00")))
+        shown: dict[str, Any] = self.status.snapshot(now)
+        return shown
+
+    def _tick_floor(self, worker: Worker) -> None:
+        while not worker.wait(self.settings.floor_tick_s):
+            self.reactions.tick(self._clock.now())
+            worker.beat()
+
     def _committed(self, records: list[LogRecord]) -> None:
         """After each ingest round: lights and replan triggers, then maybe a snapshot."""
         try:
@@ -379,8 +405,19 @@ class CloudService:
                     return None
                 return f"{publisher.worker.name} {state.state}: {state.last_error}"
 
-            workers = [self.replanner.worker] + ([publisher.worker] if publisher else [])
-            check = worker_check(self.replanner.worker, publisher_up, publisher_running)
+            floor_clock = self.floor_clock
+
+            def floor_clock_running() -> str | None:
+                state = floor_clock.health()
+                if state.ok:
+                    return None
+                return f"{floor_clock.name} {state.state}: {state.last_error}"
+
+            workers = [self.replanner.worker, floor_clock]
+            workers += [publisher.worker] if publisher else []
+            check = worker_check(
+                self.replanner.worker, publisher_up, publisher_running, floor_clock_running
+            )
             health.add("planner", check, *workers)
         if self._watcher is not None:
             health.add("order_drop", worker_check(self._watcher.worker), self._watcher.worker)
@@ -418,6 +455,7 @@ class CloudService:
                     StatusMaster.of(self.master.plant, self._needs, self._demand)
                 )
             self.replanner.start()
+            self.floor_clock.start()
         if self._watcher is not None:
             self._watcher.start()
         if self.sparkplug is not None:
@@ -436,6 +474,7 @@ class CloudService:
             self.sparkplug.close()  # its NDEATH goes out
         if self._watcher is not None:
             self._watcher.close()
+        self.floor_clock.stop()
         if self.replanner is not None:
             self.replanner.close()
         if self.logistics is not None:

@@ -58,6 +58,9 @@ One station, twist-01, reads its machine from a simulated PLC (--plc): a real py
 asyncua) server the demo starts, whose machine runs, counts and stops by itself.
 
 Scripted disruptions, visible on the console and in the web interface:
+  * an operator who does not come in: Greta Lind (assembly) never badges; 8 s after the start
+    (the demo plant's grace after its shift start) the cloud calls her absent and plans her work
+    on the other qualified assemblers;
   * a breakdown at crimp-02 (--breakdown-after): its light turns red, the cloud replans and
     moves its jobs to crimp-01; the changed schedules are printed;
   * a late lorry (--late-after): it crawls in a jam, its ETA slips past the time the line needs
@@ -70,8 +73,8 @@ Scripted disruptions, visible on the console and in the web interface:
     breakdown and the jam the ERP swaps two seat harnesses and the just-in-sequence call-off is
     re-issued in the new sequence; a simulated AGV (VDA 5050, its own process) brings connector
     bins to the assembly board as planned and for each kanban signal.
-With --duration the script is scaled to fit: the breakdown at a quarter, the jam at half, the
-kanban scene at 60 %."""
+With --duration the script is scaled to fit: the absence at 30 % (at most 8 s), the breakdown at
+a quarter, the jam at half, the kanban scene at 60 %."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -168,6 +171,15 @@ def script_times(args: argparse.Namespace) -> tuple[float, float]:
     return breakdown, late
 
 
+def absent_time(args: argparse.Namespace) -> float:
+    """Seconds after the start when an operator not badged in is absent (the plant's grace)."""
+    from demo.plant_model import ABSENT_AFTER_S
+
+    if args.duration is None:
+        return ABSENT_AFTER_S
+    return min(ABSENT_AFTER_S, 0.3 * args.duration)
+
+
 def kanban_times(args: argparse.Namespace) -> tuple[float, float]:
     """Seconds after the start of the kanban scene, and the broker's outage in it."""
     at, outage = args.kanban_after, args.outage
@@ -227,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
     from demo.kanban import KANBAN_AGENT, KANBAN_STATION, KanbanScene
     from demo.logistics import LogisticsWatch, pull_forward, start_agv
     from demo.plant import (
+        ABSENT,
         CRIB,
         DELIVERIES,
         HARNESS_LINE,
@@ -235,8 +248,9 @@ def run(args: argparse.Namespace) -> int:
         agent_configs,
         delivery_name,
         registry,
+        waiting_operators,
     )
-    from demo.plant_model import write_master_data
+    from demo.plant_model import OPERATORS, write_master_data
     from demo.plc import SimulatedPlc
     from demo.readers import EmulatedPi
     from taktline.clock import SystemClock
@@ -263,7 +277,8 @@ def run(args: argparse.Namespace) -> int:
     console = Console(clock, quiet=args.quiet)
     start = clock.now()
     run_id = f"{start:%H%M%S}"
-    plant_path, orders_path = write_master_data(data, start)
+    absent_s = absent_time(args)
+    plant_path, orders_path = write_master_data(data, start, absent_s)
 
     with contextlib.ExitStack() as stack:
         url = args.broker
@@ -280,6 +295,7 @@ def run(args: argparse.Namespace) -> int:
             # --fresh) the log already holds them, so the new file is an ERP change to adjust.
             order_policy="adjust",
             public_read=True,  # everyone watching the demo sees every page; changes need a login
+            floor_tick_s=0.5,  # the absence scene takes seconds, not a shift's quarter hour
         )
         cloud = CloudService(settings, clock=clock, on_change=lambda c: console.line("cloud", c))
         admin_password = _one_time_admin(cloud)
@@ -359,6 +375,14 @@ def run(args: argparse.Namespace) -> int:
         scene.start()
         crib = ToolCrib(pis[CRIB[0]], CRIB[1], clock, args.seed)
         rest = RestZone(pis[REST[0]], f"{REST[1]}-door")
+        absent = OPERATORS[ABSENT]
+        console.line(
+            "floor",
+            f"{absent[1]} ({absent[0]}) does not come in today: absent {absent_s:g} s after the"
+            " start unless she badges in",
+        )
+        for tag in waiting_operators(HARNESS_LINE):  # in early, waiting for a changeover
+            rest.arrive(tag)
         lorry = next(c for c in configs if c.agent == LORRY[0]).role_config
         started = time.monotonic()
         deliveries = {delivery_name(d, run_id): lines for d, lines in DELIVERIES.items()}

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Final
 
 from cloud.status.deliveries import distance_m
-from demo.plant import StationPlan, station_pins
+from demo.plant import StationPlan, present_operators, station_pins
 from demo.readers import DrivenReceiver, EmulatedPi
 from hardware.nmea.make_logs import Epoch
 from taktline.clock import Clock
@@ -145,6 +145,8 @@ class SimulatedStation(_Actor):
         self.tool: str | None = None
         self.ticket = running
         self.broken = False
+        #: Who works here today: the first starts the machine, the others join on changeovers.
+        self.operators = present_operators(plan)
 
     def halted(self) -> bool:
         """The demo is stopping, or the machine broke down."""
@@ -205,7 +207,7 @@ class SimulatedStation(_Actor):
 
     def _work(self) -> None:
         rng, plan = self.rng, self.plan
-        operator = rng.choice(plan.operators)
+        operator = self.operators[0]
         if not self.wait(rng.uniform(0.2, 1.5)) or not self._tap(operator):
             return
         if not self._change_tool() or not self._next_job():
@@ -229,12 +231,12 @@ class SimulatedStation(_Actor):
                     return
                 if not self._next_job():
                     return
-                if len(plan.operators) > 1 and rng.random() < 0.5:
+                if len(self.operators) > 1 and rng.random() < 0.5:
                     if not self._tap(operator):  # out
                         return
                     if self.rest is not None:
                         self.rest.arrive(operator)
-                    operator = rng.choice([o for o in plan.operators if o != operator])
+                    operator = rng.choice([o for o in self.operators if o != operator])
                     if not self._tap(operator):  # in
                         return
             elif not self.wait(rng.uniform(0.5, 2)):  # a short stop: waiting for parts

@@ -20,6 +20,7 @@ from agent.config import AgentConfig, parse_config
 from demo.kanban import CARDS, KANBAN_AGENT, KANBAN_STATION, bin_table, rule_tables
 
 __all__ = [
+    "ABSENT",
     "AREA",
     "CRIB",
     "DELIVERIES",
@@ -30,8 +31,10 @@ __all__ = [
     "StationPlan",
     "agent_configs",
     "delivery_name",
+    "present_operators",
     "registry",
     "station_pins",
+    "waiting_operators",
     "write_manifest",
     "write_tag_directory",
 ]
@@ -40,6 +43,9 @@ SITE, AREA = "plant1", "harness"
 CRIB: Final = ("pi-crib-01", "crib-01")
 REST: Final = ("pi-rest-01", "rest-01")
 LORRY: Final = ("pi-lorry-01", "lorry-01")
+#: The badge of the operator who does not come in today (Greta Lind, an assembler): she never
+#: badges, so the cloud calls her absent after the plant's grace and plans her work elsewhere.
+ABSENT: Final = "04778899"
 
 #: The lorry's deliveries: package tag -> (material, order, quantity), per delivery.
 DELIVERIES: Final[dict[str, dict[str, tuple[str, str, float]]]] = {
@@ -119,6 +125,17 @@ _SLOTS: Final[tuple[dict[str, Any], ...]] = (
         "stack_light": {"green": 2, "amber": 3, "red": 14},
     },
 )
+
+
+def present_operators(plan: StationPlan) -> tuple[str, ...]:
+    """The operators of `plan`'s station who come in today (all but `ABSENT`), first to work."""
+    return tuple(o for o in plan.operators if o != ABSENT)
+
+
+def waiting_operators(plans: tuple[StationPlan, ...] = HARNESS_LINE) -> list[str]:
+    """Who comes in but does not start at a machine: they badge at the rest-zone door."""
+    starting = {present_operators(p)[0] for p in plans if present_operators(p)}
+    return sorted({o for p in plans for o in present_operators(p)} - starting)
 
 
 def station_pins(plans: tuple[StationPlan, ...], station: str) -> dict[str, Any]:

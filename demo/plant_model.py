@@ -7,7 +7,10 @@ the simulation's cycle times, the crimp applicators as shared tools, the operato
 skills and badges, the job tickets, the supplier with its lorry, the materials it brings and
 when they are expected at the line, and the plant's place on the lorry's route
 (`hardware.nmea.make_logs`).
-Every calendar is open around the clock, so the demo plans whenever it runs. `orders_document`
+Every machine and tool calendar is open around the clock, so the demo plans whenever it runs;
+the operators work a day shift that starts with the run, and the plant's grace
+(`planning.absent_grace_min`) is set so that an operator not badged in `absent_after_s` after
+the start is absent (`demo.plant.ABSENT` never comes). `orders_document`
 gives the orders, due over the next hours from `start`, that keep every station busy.
 
 Times that depend on the run (material needs, due dates) are relative to `start`, so a demo
@@ -30,6 +33,7 @@ from hardware.nmea.make_logs import PLANT
 from taktline.clock import utc_iso
 
 __all__ = [
+    "ABSENT_AFTER_S",
     "HANDLING_MIN",
     "OPERATORS",
     "READY_MIN",
@@ -116,6 +120,9 @@ _PRODUCTS: Final[dict[str, tuple[tuple[str, str | None], ...]]] = {
 _STOCK: Final = ("wire-0.35-red", "terminal-a", "connector-8p")
 _TICKETED: Final = "HARNESS-DOOR"
 _ALWAYS: Final = "around-the-clock"
+_SHIFT: Final = "day-shift"
+#: Seconds after the start when an operator who has not badged in is absent (default).
+ABSENT_AFTER_S: Final = 8.0
 
 
 def _utc(moment: datetime) -> str:
@@ -218,7 +225,7 @@ def _resources(plans: tuple[StationPlan, ...]) -> list[dict[str, Any]]:
     for tag, (operator, name, skills) in OPERATORS.items():
         resources.append(
             {
-                "id": operator, "kind": "operator", "calendar": _ALWAYS, "name": name,
+                "id": operator, "kind": "operator", "calendar": _SHIFT, "name": name,
                 "skills": list(skills), "tag": tag,
             }
         )  # fmt: skip
@@ -236,10 +243,16 @@ def _groups(plans: tuple[StationPlan, ...]) -> list[dict[str, Any]]:
 
 
 def plant_document(
-    start: datetime, plans: tuple[StationPlan, ...] = HARNESS_LINE
+    start: datetime,
+    plans: tuple[StationPlan, ...] = HARNESS_LINE,
+    absent_after_s: float = ABSENT_AFTER_S,
 ) -> dict[str, Any]:
     """The demo plant's model (`docs/schemas/plant.schema.json`) for a run started at `start`."""
     days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    # The operators' shift starts on the minute of the start (calendars are HH:MM) and lasts a
+    # day; the grace runs from there, so the absence falls `absent_after_s` after the start.
+    shift = start.replace(second=0, microsecond=0)
+    grace_min = ((start - shift).total_seconds() + absent_after_s) / 60
     ready = _utc(start + timedelta(minutes=READY_MIN))
     brought = sorted({m for lines in DELIVERIES.values() for m, _, _ in lines.values()})
     materials: list[dict[str, Any]] = [
@@ -256,9 +269,14 @@ def plant_document(
         "site": SITE,
         "timezone": "UTC",
         "slot_minutes": 1,
-        "planning": {"improve_seconds": 0.3, "improve_iterations": 500},
+        "planning": {
+            "improve_seconds": 0.3, "improve_iterations": 500,
+            "absent_grace_min": round(grace_min, 4),
+        },
         "calendars": [
-            {"id": _ALWAYS, "shifts": [{"days": days, "start": "00:00", "end": "24:00"}]}
+            {"id": _ALWAYS, "shifts": [{"days": days, "start": "00:00", "end": "24:00"}]},
+            {"id": _SHIFT, "shifts": [{"days": days, "start": f"{shift:%H:%M}",
+                                       "end": f"{shift:%H:%M}"}]},
         ],
         "resources": _resources(plans),
         "groups": _groups(plans),
@@ -280,9 +298,12 @@ def plant_document(
     }
 
 
-def write_master_data(folder: Path, start: datetime) -> tuple[Path, Path]:
+def write_master_data(
+    folder: Path, start: datetime, absent_after_s: float = ABSENT_AFTER_S
+) -> tuple[Path, Path]:
     """Writes `plant.json` and `orders.json` for a run started at `start`; returns both paths."""
     plant, orders = folder / "plant.json", folder / "orders.json"
-    plant.write_text(json.dumps(plant_document(start), indent=1) + "\n")
+    document = plant_document(start, absent_after_s=absent_after_s)
+    plant.write_text(json.dumps(document, indent=1) + "\n")
     orders.write_text(json.dumps(orders_document(start), indent=1) + "\n")
     return plant, orders

@@ -125,6 +125,11 @@ def test_demo_runs_end_to_end_with_its_web_interface(tmp_path: Path) -> None:
     assert any("breakdown at crimp-02 " in line for line in replans), out
     moved = re.search(r"crimp-02: schedule v\d+, \d+ job\(s\) changed [^\n]*next: no jobs", out)
     assert moved, out
+    # Greta, who never badges in, is absent after the grace and planned out; everyone else
+    # badged in (at their machine or at the rest-zone door) is not.
+    assert "floor: Greta Lind (OP-GRETA) does not come in today" in out, out
+    assert any("absent at OP-GRETA" in line for line in replans), out
+    assert not re.search(r"absent at OP-(?!GRETA)", out), out
     # The lorry in the jam made its delivery late, which replanned too.
     assert "lorry: held up in a jam" in out, out
     assert re.search(r"delivery D-2001-\d{6} LATE", out), out
