@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
 from cloud.corrections import CorrectionRecorder
@@ -353,6 +353,8 @@ class CloudService:
         if latest is not None:
             now = max(now, datetime.fromisoformat(latest.replace("Z", "+00:00")))
         shown: dict[str, Any] = self.status.snapshot(now)
+        if self.replanner is not None:
+            _plan_of_operators(shown.get("labour", {}), self.replanner.jobs_snapshot(), now)
         return shown
 
     def _tick_floor(self, worker: Worker) -> None:
@@ -498,6 +500,34 @@ class CloudService:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+#: Presences in which an operator is not here: planned work of theirs is relied on in vain.
+NOT_HERE: Final = frozenset({"expected", "absent", "on_leave", "off_shift"})
+
+
+def _plan_of_operators(
+    labour: dict[str, dict[str, Any]], jobs: Mapping[str, Mapping[str, Any]], now: datetime
+) -> None:
+    """Adds to each Labour row the plan's work for the operator from `now`.
+
+    `planned_jobs` (job steps holding them that have not ended), `next_job` (the earliest
+    start, `order/step at time`) and `relied_on` — planned work while the operator is not
+    here (expected but not badged in yet, absent, on leave or off shift): whom the plan relies
+    on who is not here.
+    """
+    held: dict[str, list[Any]] = {}
+    for per in jobs.values():
+        for job in per.values():
+            if datetime.fromisoformat(job.end.replace("Z", "+00:00")) <= now:
+                continue
+            for operator in job.operators:
+                held.setdefault(operator, []).append(job)
+    for row in labour.values():
+        mine = sorted(held.get(row.get("operator") or "", []), key=lambda j: j.start)
+        row["planned_jobs"] = len(mine)
+        row["next_job"] = f"{mine[0].order}/{mine[0].step} at {mine[0].start}" if mine else None
+        row["relied_on"] = bool(mine) and row.get("presence") in NOT_HERE
 
 
 def _broker(settings: CloudSettings) -> BrokerSettings:

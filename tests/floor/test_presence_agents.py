@@ -164,6 +164,9 @@ def test_an_operator_not_badged_in_is_replaced_by_one_who_is(
         later = start + timedelta(hours=4)
         assert replanner.engine.plan is not None
         assert _holders(replanner.engine, start - timedelta(minutes=1), later).get("OP-ANNA")
+        labour = cloud.live_snapshot()["labour"]
+        if labour[ANNA]["presence"] == "expected":  # not here yet, and the plan relies on her
+            assert labour[ANNA]["relied_on"] and labour[ANNA]["planned_jobs"] > 0, labour
         _badge(chip, BEN)  # Ben badges in at crimp-01; Anna never comes
         wait_for(lambda: _presence(cloud, BEN) == "present", 20, "Ben present")
         assert _presence(cloud, ANNA) in ("expected", "absent")  # on shift, not here
@@ -177,6 +180,9 @@ def test_an_operator_not_badged_in_is_replaced_by_one_who_is(
 
         wait_for(anna_planned_out, 20, "Anna's work given to Ben")
         assert (_presence(cloud, ANNA), _presence(cloud, BEN)) == ("absent", "present")
+        labour = cloud.live_snapshot()["labour"]
+        assert labour[BEN]["planned_jobs"] > 0 and not labour[BEN]["relied_on"]
+        assert labour[ANNA]["planned_jobs"] == 0 and not labour[ANNA]["relied_on"]
 
 
 def test_with_no_qualified_operator_here_the_gap_names_the_skill(
@@ -196,3 +202,5 @@ def test_with_no_qualified_operator_here_the_gap_names_the_skill(
         wait_for(lambda: any(g.get("none_present") for g in named()), 20, "the skill gap")
         gap = next(g for g in named() if g.get("none_present"))
         assert gap["absent"] == ["OP-ANNA"]
+        anna = cloud.live_snapshot()["labour"][ANNA]
+        assert anna["presence"] == "absent"

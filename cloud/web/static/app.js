@@ -92,9 +92,13 @@ function tooling(status) {
 }
 
 function labour(status) {
-  return [el("h2", {}, "Labour"), table(["Operator", "Presence", "Status", "Machine", "Rest zone", "Since", "Skills", "Flag"],
+  const flags = (p) => {
+    const said = [p.unskilled ? "lacks the skill" : "", p.relied_on ? "planned but not here" : ""].filter((f) => f);
+    return said.length ? el("span", { class: "flag" }, said.join("; ")) : "";
+  };
+  return [el("h2", {}, "Labour"), table(["Operator", "Presence", "Status", "Machine", "Rest zone", "Since", "Skills", "Planned jobs", "Next job", "Flag"],
     Object.values(status.labour).map((p) => [p.name, (p.presence || "").replace("_", " "), p.status.replace("_", " "), p.station, p.rest_zone, p.since,
-      p.skills.join(", "), p.unskilled ? el("span", { class: "flag" }, "lacks the skill") : ""]), "no operators known")];
+      p.skills.join(", "), p.planned_jobs ?? "", p.next_job || "", flags(p)]), "no operators known")];
 }
 
 function deliveries(status) {
