@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cloud.errors import CloudError, ConfigError
+from cloud.roles import check_role
 from taktline.mqtt import BrokerSettings, read_secret, redacted, tls_files
 
 if TYPE_CHECKING:  # imported when used: `taktline --help` need not load the planner
@@ -73,6 +74,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "postgresql+psycopg://user@host/taktline (default: %(default)s)",
     )
     parser.add_argument("--site", default="+", help="serve one site only (default: every site)")
+    parser.add_argument(
+        "--role",
+        choices=("all", "ingest", "planner"),
+        default="all",
+        help="what this process does (docs/deployment.md, 'Scale-out'): all (one process), "
+        "ingest (one of several workers sharing the uplink), planner (status and plan from the "
+        "log; one leads, others wait as standbys); ingest and planner need PostgreSQL "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--share-group",
+        default="taktline-ingest",
+        metavar="NAME",
+        help="MQTT 5 shared-subscription group of the ingest workers (default: %(default)s)",
+    )
     parser.add_argument("--registry", help="JSON file of agents and their devices to register")
     parser.add_argument(
         "--web",
@@ -264,6 +280,12 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         raise ConfigError(f"--web must be HOST:PORT or off, not {args.web!r}") from exc
     if args.orders and not args.plant:
         raise ConfigError("--orders needs the plant model too (--plant)")
+    role = check_role(getattr(args, "role", "all"), args.db)
+    if role == "ingest" and (args.plant or args.orders or getattr(args, "sparkplug", None)):
+        raise ConfigError(
+            "--role ingest keeps no status and makes no plan: --plant, --orders and "
+            "--sparkplug belong to the planner role"
+        )
     if args.order_drop and not args.orders:
         raise ConfigError("--order-drop needs --orders (the plan the dropped orders change)")
     for option, url in (("--broker", args.broker), ("--smtp", args.smtp)):
@@ -329,6 +351,8 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         mail_to=mail_to,
         metrics_token=_read_token(args.metrics_token_file),
         sparkplug=sparkplug,
+        role=role,
+        share_group=getattr(args, "share_group", "taktline-ingest"),
     )
 
 
@@ -342,6 +366,23 @@ def _read_token(path: str | None) -> str | None:
     if len(token) < 16:
         raise ConfigError("--metrics-token-file: the token must have at least 16 characters")
     return token
+
+
+def _lead(settings: CloudSettings, stop: threading.Event) -> int:
+    """The planner role: standby until the planner lock is ours, then the service while held."""
+    from cloud.roles import lead
+    from cloud.service import CloudService
+
+    def start() -> CloudService:
+        service = CloudService(settings, on_change=lambda change: logging.info("%s", change))
+        logging.info("status restored: %d logged events replayed", service.rebuilt)
+        return service.start()
+
+    try:
+        return 0 if lead(settings, stop, start) else 1
+    except (CloudError, ValueError, OSError) as exc:
+        print(f"taktline cloud: {exc}", file=sys.stderr)
+        return 2
 
 
 def run(args: argparse.Namespace) -> int:
@@ -369,6 +410,8 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if settings.role == "planner":
+        return _lead(settings, stop)
     try:
         service = CloudService(settings, on_change=lambda change: logging.info("%s", change))
     except (CloudError, ValueError, OSError) as exc:

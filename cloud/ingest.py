@@ -12,6 +12,17 @@ usable keys (not JSON, too large) cannot be confirmed; it is dead-lettered and i
 One thread owns the MQTT session and does network I/O and ingest rounds in turn; a round takes
 every message queued since the last one, so a backlog is committed in few transactions.
 
+Scale-out (`docs/deployment.md`, "Scale-out"; `cloud.roles`): several ingest processes share the
+uplink through an MQTT 5 shared subscription (`share_group`: `$share/<group>/...`), each with
+its own client id and a short session; they commit and confirm but do not fold (`fold=False`:
+the status is the planner's). The leading planner's ingest reads no uplink at all
+(`feed="log"`): it tails the event log (`EventLog.tail`, positions in commit order, so nothing
+is skipped) and folds every event in log order — each source's events in their sequence order,
+whichever worker committed them, since a worker commits an agent's batch in order and the agent
+sends a later batch only after an earlier one or as its resend — then hands the round to
+`on_commit` as a live round would; events this process wrote itself (corrections, planning
+decisions) were folded by their writer and are skipped.
+
 Nothing is confirmed that is not kept whole, and nothing stops ingest for good:
 
 - the thread is a supervised worker (`taktline.supervise`): a database error (PostgreSQL
@@ -41,7 +52,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
 
@@ -73,6 +84,9 @@ __all__ = ["Ingest", "IngestStats"]
 log = logging.getLogger(__name__)
 
 _MAX_MESSAGES_PER_ROUND: Final = 64
+#: Events read from the log per tail round (`feed="log"`), and how often the log is read.
+_TAIL_CHUNK: Final = 2000
+TAIL_EVERY_S: Final = 0.05
 #: The device registry is read again this often (a registry loaded while the cloud runs).
 REGISTRY_RELOAD_S: Final = 5.0
 #: Digests of version-ahead messages already kept (each is kept once, however often re-sent).
@@ -133,9 +147,12 @@ class Ingest:
         on_commit: Callable[[list[LogRecord]], None] | None = None,
         on_agent_status: Callable[[str, bool], None] | None = None,
         client_id: str = "taktline-cloud-ingest",
-        session_expiry_s: int = 86_400,
+        session_expiry_s: int | None = 86_400,
         accept_versions: Collection[int] = (CONTRACT_VERSION,),
         max_queue: int = 1000,
+        share_group: str | None = None,
+        fold: bool = True,
+        feed: Literal["uplink", "log"] = "uplink",
     ) -> None:
         self.log = event_log
         self.status = status
@@ -146,6 +163,13 @@ class Ingest:
         self._on_change = on_change
         self._on_commit = on_commit
         self._on_agent_status = on_agent_status
+        self.share_group = share_group
+        self.fold = fold
+        self.feed = feed
+        #: The log position folded up to (`feed="log"`).
+        self.position = status.position
+        if feed == "log":
+            event_log.track_own()
         #: Held from commit to fold; a cloud-side writer (hand corrections) takes it too.
         self.write_lock = threading.Lock()
         # A persistent session: while ingest reconnects (a broker or cloud restart) the broker
@@ -167,6 +191,7 @@ class Ingest:
         #: Messages held before reading more from the broker (back-pressure).
         self.max_queue = max_queue
         self._next_housekeeping = 0.0
+        self._next_tail = 0.0
         self._next_registry = time.monotonic() + REGISTRY_RELOAD_S
         self.worker = Worker("cloud-ingest", self._run, backoff_s=0.1, backoff_max_s=5.0)
 
@@ -277,9 +302,15 @@ class Ingest:
     def _subscribe(self) -> None:
         client = self._session.client
         self._subscribed = False
-        client.subscribe(
-            [(subscription("events", self.site), 1), (subscription("status", self.site), 1)]
-        )
+        if self.feed == "log":  # the events come from the log; agents' status still live
+            client.subscribe([(subscription("status", self.site), 1)])
+        elif self.share_group is not None:  # one worker of several gets each message
+            share = f"$share/{self.share_group}/"
+            client.subscribe([(share + subscription("events", self.site), 1)])
+        else:
+            client.subscribe(
+                [(subscription("events", self.site), 1), (subscription("status", self.site), 1)]
+            )
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any
@@ -307,7 +338,12 @@ class Ingest:
                     self._ingest_round()
                     if len(self._queue) < self.max_queue:
                         break
-                self._housekeeping()
+                if self.feed == "log" and time.monotonic() >= self._next_tail:
+                    self._next_tail = time.monotonic() + TAIL_EVERY_S
+                    while self._tail_round() == _TAIL_CHUNK:
+                        pass
+                else:
+                    self._housekeeping()
                 worker.beat()
         if self._queue:
             try:
@@ -388,6 +424,35 @@ class Ingest:
         if publish:
             self.publish_settlements(work)
 
+    def _tail_round(self) -> int:
+        """Folds the events committed after `position` (`feed="log"`); returns how many read."""
+        folded: list[LogRecord] = []
+        failed: list[DeadLetter] = []
+        changes = []
+        with self.write_lock:  # a writer of this process commits and folds under it too
+            rows = self.log.tail(self.position, _TAIL_CHUNK)
+            for pos, record, own in rows:
+                if not own:
+                    event = json.loads(record.body)
+                    try:
+                        changes.append(self.status.apply(event, record.corrected_time, pos))
+                    except FoldFailed as exc:
+                        failed.append(_fold_letter(record, str(exc)))
+                    folded.append(record)
+                self.position = pos
+        if rows:
+            self.stats.rounds += 1
+            self.stats.last_commit = time.monotonic()
+            self.stats.committed += len(folded)
+        if failed:
+            self._keep_fold_failures(failed)
+        for change in changes:
+            if change and self._on_change:
+                self._on_change(change)
+        if self._on_commit is not None and folded:
+            self._on_commit(folded)
+        return len(rows)
+
     def publish_settlements(self, work: _Round) -> None:
         """Confirms to each agent the keys of `work` (after its commit)."""
         for path, keys in work.settle.items():
@@ -401,7 +466,7 @@ class Ingest:
             with self.write_lock:  # log order = fold order, with the cloud's own writers too
                 result = self.log.commit(work.records, work.letters)
                 changes = []
-                for record in result.committed:
+                for record in result.committed if self.fold else ():
                     event = record.event if record.event is not None else json.loads(record.body)
                     try:
                         changes.append(self.status.apply(event, record.corrected_time))
@@ -426,7 +491,7 @@ class Ingest:
         for change in changes:
             if change and self._on_change:
                 self._on_change(change)
-        if self._on_commit is not None and result.committed:
+        if self._on_commit is not None and result.committed and self.fold:
             self._on_commit(result.committed)
         return result
 

@@ -56,7 +56,8 @@ from cloud.replan.record import PlanningRecorder
 from cloud.replan.restore import restore_planning
 from cloud.replan.triggers import Trigger
 from cloud.report import Reports
-from cloud.snapshots import Snapshotter
+from cloud.roles import Role, ingest_options
+from cloud.snapshots import Restored, Snapshotter
 from cloud.sparkplug import SparkplugBridge
 from cloud.stack_lights import StackLights
 from cloud.status import ResourceStatus, StatusMaster
@@ -128,6 +129,12 @@ class CloudSettings:
     keyfile: Path | None = None
     #: (group, edge node): publish every station as a Sparkplug B device (docs/sparkplug.md).
     sparkplug: tuple[str, str] | None = None
+    #: What this process does (`cloud.roles`): "all" (one process), "ingest" (one of several
+    #: workers sharing the uplink; commits and confirms, no status, no plan) or "planner" (the
+    #: status, lights and plan from the log; run it under `cloud.roles.lead`, one at a time).
+    role: Role = "all"
+    #: The MQTT 5 shared-subscription group of the ingest workers.
+    share_group: str = "taktline-ingest"
 
 
 class CloudService:
@@ -147,7 +154,10 @@ class CloudService:
         if settings.registry is not None:
             apply_registry(self.log, load_registry(settings.registry))
         self.snapshots = Snapshotter(self.log, every_events=settings.snapshot_every)
-        self.status, self.restored = self.snapshots.restore(ResourceStatus)
+        if settings.role == "ingest":  # no status: the planner's
+            self.status, self.restored = ResourceStatus(), Restored(False, 0, 0, 0.0)
+        else:
+            self.status, self.restored = self.snapshots.restore(ResourceStatus)
         self.rebuilt = self.restored.replayed
         self.ingest = Ingest(
             self.log,
@@ -158,7 +168,7 @@ class CloudService:
             on_change=on_change,
             on_commit=self._committed,
             on_agent_status=self._agent_status,
-            client_id=settings.client_id,
+            **ingest_options(settings),
         )
         self.master = MasterData.load(settings.plant) if settings.plant is not None else None
         self.sparkplug: SparkplugBridge | None = None
@@ -189,8 +199,9 @@ class CloudService:
         self.logistics: Logistics | None = None
         self.desk: OrderDesk | None = None
         self._watcher: OrderFolderWatcher | None = None
+        planning = settings.orders is not None and settings.role != "ingest"
         self.replanner: Replanner | None = (
-            self._plan(settings, clock or SystemClock()) if settings.orders is not None else None
+            self._plan(settings, clock or SystemClock()) if planning else None
         )
         self.lights = StackLights(self.ingest.publish, self.ingest.path_of_station, clock=clock)
         repair = settings.repair_minutes
@@ -375,7 +386,11 @@ class CloudService:
         # under the write lock: no correction or planning event is committed but not yet
         # folded while the snapshot records the log's position and pickles the status
         with self.ingest.write_lock:
-            self.snapshots.committed(self.status, len(records))
+            if self.ingest.feed == "log":  # as of the tail's position, when nothing is between
+                if self.log.pending_own() == 0:
+                    self.snapshots.committed(self.status, len(records), self.ingest.position)
+            else:
+                self.snapshots.committed(self.status, len(records))
 
     def reload_registry(self) -> None:
         """Reads the registry file again into the database and ingest (SIGHUP)."""
@@ -483,9 +498,13 @@ class CloudService:
             self.logistics.close()
         if self.publisher is not None:
             self.publisher.close()
-        if self.snapshots.pending:
+        if self.snapshots.pending and self.settings.role == "all":
             with self.ingest.write_lock:
                 self.snapshots.take(self.status)  # the next start replays nothing
+        elif self.snapshots.pending and self.ingest.feed == "log":
+            with self.ingest.write_lock:
+                if self.log.pending_own() == 0:
+                    self.snapshots.take(self.status, self.ingest.position)
         self.audit.close()
         self.auth_store.close()
         self.log.close()

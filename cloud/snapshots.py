@@ -127,11 +127,11 @@ class Snapshotter:
         )
         return projection, done
 
-    def take(self, projection: object, events: int = 0) -> int:
-        """Saves a snapshot as of the log's last position; call only between ingest rounds."""
-        pos = self.log.last_position()
+    def take(self, projection: object, position: int | None = None) -> int:
+        """Saves a snapshot as of `position` (default: the log's last); only between rounds."""
+        pos = self.log.last_position() if position is None else position
         self.log.save_snapshot(
-            pos, fingerprint(type(projection)), events, dumps(projection), keep=self.keep
+            pos, fingerprint(type(projection)), 0, dumps(projection), keep=self.keep
         )
         self._since = 0
         return pos
@@ -141,12 +141,16 @@ class Snapshotter:
         """Events folded since the last snapshot (as counted by `committed`)."""
         return self._since
 
-    def committed(self, projection: object, count: int) -> None:
-        """Counts newly folded events; takes a snapshot when `every_events` have passed."""
+    def committed(self, projection: object, count: int, position: int | None = None) -> None:
+        """Counts newly folded events; takes a snapshot when `every_events` have passed.
+
+        `position`: the log position the projection reflects when that is not the log's last
+        (a planner tailing a log other processes append to); None: the log's last position.
+        """
         self._since += count
         if self._since >= self.every_events:
             try:
-                self.take(projection)
+                self.take(projection, position)
             except Exception:  # a failed snapshot costs a longer restart, never ingest
                 log.exception("status snapshot failed; the next start replays more of the log")
                 self._since = 0

@@ -139,6 +139,9 @@ _SKIP_TAKEN: Final = " ON CONFLICT (instance, seq) DO NOTHING"
 
 #: The PostgreSQL advisory lock key under which the schema is migrated.
 MIGRATION_LOCK: Final = 0x54414B54  # "TAKT"
+#: The PostgreSQL advisory lock key every event insert takes for its transaction: positions are
+#: then handed out in commit order (see `EventLog.tail`).
+APPEND_LOCK: Final = 0x54414B55
 
 
 class EventLog:
@@ -169,6 +172,8 @@ class EventLog:
         self._lock = threading.Lock()
         self._conn = self._engine.connect()
         self._broken = False
+        #: Keys this process committed (`track_own`): a tailing reader skips what it folded.
+        self._own: set[tuple[str, int]] | None = None
         marks = ", ".join(["?" if self._engine.dialect.paramstyle == "qmark" else "%s"] * 11)
         columns = ", ".join(_EVENT_COLUMNS)
         self._insert_sql = f"INSERT INTO events ({columns}) VALUES ({marks})"
@@ -259,6 +264,8 @@ class EventLog:
                     letters.append(_conflict_letter(record))
             if fresh:
                 self._insert_fresh(fresh, result, letters)
+                if self._own is not None:
+                    self._own.update(fresh)
             if letters:
                 # RETURNING counts what was new on both databases (executemany's rowcount does not).
                 statement = (
@@ -300,6 +307,10 @@ class EventLog:
             # one writer at a time: the write lock taken at BEGIN excludes any race
             self._conn.exec_driver_sql(self._insert_sql, rows)
             return
+        # Positions in commit order: a sequence value taken by a transaction that commits later
+        # than another's higher one would let a reader at the higher position skip it for good.
+        # The lock is held from here to the commit, so only inserts wait on each other.
+        self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})")
         inserted = self._conn.exec_driver_sql(self._insert_sql + _SKIP_TAKEN, rows).rowcount
         if inserted == len(fresh):
             return
@@ -427,6 +438,39 @@ class EventLog:
             for pos, body, corrected in rows:
                 yield int(pos), json.loads(body), str(corrected)
             position = int(rows[-1][0])
+
+    def track_own(self) -> None:
+        """Remembers the keys this process commits from now on, for `tail(skip_own=True)`."""
+        with self._lock:
+            self._own = set()
+
+    def pending_own(self) -> int:
+        """How many keys this process committed that a tail has not passed yet."""
+        with self._lock:
+            return len(self._own or ())
+
+    def tail(self, after: int, limit: int = 1000) -> list[tuple[int, LogRecord, bool]]:
+        """The events after position `after` in log order: (pos, record, committed here).
+
+        Never skips: positions are handed out in commit order (SQLite has one writer at a
+        time; on PostgreSQL every insert takes `APPEND_LOCK` until its commit), so once a
+        position is visible, no event with a lower one can appear later. `committed here` is
+        True for an event this process committed after `track_own` (its writer folded it
+        already); the key is forgotten once told.
+        """
+        table = schema.events
+        columns = [table.c.pos, *(table.c[name] for name in _EVENT_COLUMNS)]
+        query = sa.select(*columns).where(table.c.pos > after).order_by(table.c.pos).limit(limit)
+        with self._transaction():
+            rows = self._conn.execute(query).all()
+            out = []
+            for row in rows:
+                record = LogRecord(*row[1:])
+                own = self._own is not None and record.key in self._own
+                if own:
+                    self._own.discard(record.key)  # type: ignore[union-attr]
+                out.append((int(row[0]), record, own))
+        return out
 
     def last_position(self) -> int:
         """The position of the newest event, archived or not (0 for an empty log)."""

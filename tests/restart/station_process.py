@@ -84,6 +84,7 @@ def main(path: str) -> None:
                 elif words[0] == "stats":
                     stats = asdict(agent.uplink.stats)
                     stats["depth"] = agent.outbox.depth()
+                    stats["recorded"] = agent.outbox.next_seq - 1  # events of this instance
                     say(f"STATS {json.dumps(stats)}")
                 elif words[0] == "quit":
                     break
