@@ -19,7 +19,9 @@ the status) the stations the round touched are looked at again:
 - operators' presence (`cloud.status.labour.presence`, the Labour page's rule): an operator on
   shift not badged in by shift start + the plant's grace (and not on leave) is
   `ResourceLost(..., reason="absent")` until the shift ends; a badge read at a station or the
-  rest zone during that shift brings them back (`ResourceBack`). Looked at after every round
+  rest zone during that shift brings them back (`ResourceBack`); and whenever the set of
+  operators here (present or on break) changes, it is told (`OperatorsPresent`): the plan
+  prefers them when it places steps. Looked at after every round
   (event time), at start (so a restarted cloud, whose status comes from the log, tells the
   replanner the same) and on the cloud's clock (`tick`, every `CloudSettings.floor_tick_s`), so
   an absence is noticed on time on a quiet floor too;
@@ -98,6 +100,7 @@ class FloorReactions:
         self._leave: set[tuple[str, datetime, datetime]] = set()  # leave windows told
         self._missing: set[str] = set()  # tool resources told missing
         self._absent: dict[str, datetime] = {}  # operator -> start of the shift told absent
+        self._here: frozenset[str] | None = None  # operators told present (or on break)
         self.tool_lookahead = tool_lookahead
         self.tool_check_every = timedelta(seconds=10)
         self._tools_checked: datetime | None = None
@@ -200,19 +203,22 @@ class FloorReactions:
         self._leave = windows
 
     def _presence(self, now: datetime) -> None:
-        from cloud.replan import ResourceBack, ResourceLost
+        from cloud.replan import OperatorsPresent, ResourceBack, ResourceLost
 
         master = self.status.master
         if master.plant is None:
             return
         grace = timedelta(minutes=master.plant.absent_grace_min)
         badges = {e.ref: tag for tag, e in master.tags.items() if e.kind == "badge"}
+        here: set[str] = set()
         for operator in master.resources.values():
             if operator.kind != "operator":
                 continue
             tag = badges.get(operator.id)
             person = self.status.people.get(tag) if tag is not None else None
             shown = master.presence(operator, person, now)
+            if shown in ("present", "on_break"):
+                here.add(operator.id)
             told = self._absent.get(operator.id)
             shift = master.shift_of(operator, now)
             if shown == "absent" and shift is not None and told != shift.start:
@@ -226,6 +232,9 @@ class FloorReactions:
                 self._submit(ResourceBack(operator.id, _utc(seen) if seen else now))
             elif told is not None and shift is None:
                 del self._absent[operator.id]  # the shift is over: its window ended with it
+        if frozenset(here) != self._here:
+            self._here = frozenset(here)
+            self._submit(OperatorsPresent(self._here, now))
 
     def _tools(self, now: datetime) -> None:
         from cloud.replan import ResourceBack, ResourceLost

@@ -177,7 +177,7 @@ def absent_time(args: argparse.Namespace) -> float:
 
     if args.duration is None:
         return ABSENT_AFTER_S
-    return min(ABSENT_AFTER_S, 0.3 * args.duration)
+    return min(ABSENT_AFTER_S, 0.3 * float(args.duration))
 
 
 def kanban_times(args: argparse.Namespace) -> tuple[float, float]:

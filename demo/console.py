@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from cloud.replan import DeliveryLate, Replanner, ResourceBack, ResourceLost
+from cloud.replan import DeliveryLate, OperatorsPresent, Replanner, ResourceBack, ResourceLost
 from cloud.replan.engine import Outcome
 from cloud.replan.publish import PlanPublisher
 from taktline.clock import Clock, utc_iso
@@ -67,6 +67,8 @@ def describe(trigger: Any) -> str:
         return f"{trigger.resource} back in service"
     if isinstance(trigger, DeliveryLate):
         return f"late delivery: {trigger.material} ready {_hhmm(trigger.ready)}"
+    if isinstance(trigger, OperatorsPresent):
+        return f"{len(trigger.operators)} operator(s) here"
     return type(trigger).__name__
 
 

@@ -270,13 +270,16 @@ def plant_document(
         "timezone": "UTC",
         "slot_minutes": 1,
         "planning": {
-            "improve_seconds": 0.3, "improve_iterations": 500,
+            "improve_seconds": 0.3,
+            "improve_iterations": 500,
             "absent_grace_min": round(grace_min, 4),
         },
         "calendars": [
             {"id": _ALWAYS, "shifts": [{"days": days, "start": "00:00", "end": "24:00"}]},
-            {"id": _SHIFT, "shifts": [{"days": days, "start": f"{shift:%H:%M}",
-                                       "end": f"{shift:%H:%M}"}]},
+            {
+                "id": _SHIFT,
+                "shifts": [{"days": days, "start": f"{shift:%H:%M}", "end": f"{shift:%H:%M}"}],
+            },
         ],
         "resources": _resources(plans),
         "groups": _groups(plans),

@@ -20,6 +20,7 @@ from cloud.replan.replanner import AuditEntry, Replanner
 from cloud.replan.triggers import (
     DeliveryLate,
     MaterialLate,
+    OperatorsPresent,
     OrderCancelled,
     OrderChanged,
     OrderCreated,
@@ -38,6 +39,7 @@ __all__ = [
     "GapMailer",
     "ManualModeActive",
     "MaterialLate",
+    "OperatorsPresent",
     "OrderCancelled",
     "OrderChanged",
     "OrderCreated",

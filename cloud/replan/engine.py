@@ -31,6 +31,7 @@ from cloud.replan.errors import UnknownOrder
 from cloud.replan.triggers import (
     DeliveryLate,
     MaterialLate,
+    OperatorsPresent,
     OrderCancelled,
     OrderChanged,
     OrderCreated,
@@ -91,6 +92,8 @@ class Engine:
         self.actual_end: dict[tuple[str, str], datetime] = {}
         self.floors: dict[tuple[str, str], datetime] = {}
         self.manual: dict[tuple[str, str], Pin] = {}
+        #: Operators here now (`OperatorsPresent`); None: no one told yet, the groups' order.
+        self.present: frozenset[str] | None = None
         self.model: Model
         self.plan: Plan
         self.rebuilt = True
@@ -213,11 +216,16 @@ class Engine:
                 if trig.decision == "new":
                     drop_pins.add(trig.order.id)
                 needs_full = True
+            elif isinstance(trig, OperatorsPresent):
+                self.present = trig.operators
+                self._prefer_present()
             elif isinstance(trig, OrderCancelled):
                 if self.orders.pop(trig.order, None) is None:
                     raise UnknownOrder(f"order {trig.order!r} is not in the plan")
                 drop_pins.add(trig.order)
                 needs_full = True
+        if all(isinstance(trig, OperatorsPresent) for trig in triggers) and not restore:
+            return Outcome("fast", 0, time.perf_counter() - t0)  # a preference, nothing moved
         if needs_full:
             pins = self._pins(now, closures, progress_only=restore)
             moved = self._rebuild(now, pins, drop_pins)
@@ -275,6 +283,28 @@ class Engine:
         self.rebuilt = False
         return int(orders.shape[0])
 
+    def _prefer_present(self) -> None:
+        """Puts the operators here first among each requirement's candidates (stable).
+
+        The kernel takes the first candidate that fits, so a step placed from now on gets an
+        operator who is here before one who is expected or absent; machines and tools keep
+        their order. Steps already placed stay where they are.
+        """
+        if self.present is None:
+            return
+        p = self.model.problem
+        resources = self.plant.resources
+        away = np.fromiter(
+            (r.kind == "operator" and r.id not in self.present for r in resources),
+            dtype=np.bool_,
+            count=len(resources),
+        )
+        if not away.any() or p.cand_res.shape[0] == 0:
+            return
+        req = np.repeat(np.arange(p.cand_ptr.shape[0] - 1), np.diff(p.cand_ptr))
+        order = np.lexsort((np.arange(p.cand_res.shape[0]), away[p.cand_res], req))
+        p.cand_res[:] = p.cand_res[order]
+
     def _rebuild(
         self, now: datetime, pins: dict[tuple[str, str], Pin], drop: set[str] | None = None
     ) -> int:
@@ -291,6 +321,7 @@ class Engine:
         model = build(plant, list(self.orders.values()), origin)
         self.model = model
         self.model.plant = self.plant  # resource ids and kinds; downtime lives in the arrays
+        self._prefer_present()
         p = model.problem
         seq = np.array(
             sorted(range(p.n_orders), key=lambda i: -model.orders[i].priority), dtype=np.int64

@@ -31,7 +31,7 @@ from cloud.replan.jobs import Job, JobBook
 from cloud.replan.mailer import GapMailer, gap_digest
 from cloud.replan.publish import PlanPublisher
 from cloud.replan.record import PlanningRecorder
-from cloud.replan.triggers import StepLate, Trigger
+from cloud.replan.triggers import OperatorsPresent, StepLate, Trigger
 from cloud.scheduler.arrays import order_summary
 from cloud.scheduler.check import Check
 from cloud.scheduler.improve import Improvement
@@ -133,6 +133,11 @@ class Replanner:
     def submit(self, trigger: Trigger) -> None:
         """Queues one trigger (thread-safe); the loop replans once the burst is over."""
         now = self.clock.now()
+        if isinstance(trigger, OperatorsPresent):  # a preference for what is placed next:
+            with self._lock:  # no replan of its own
+                self.engine.apply([trigger], now)
+            self.stats.triggers += 1
+            return
         with self._wake:
             if isinstance(trigger, StepLate):
                 planned = self._planned_end(trigger.order, trigger.step)

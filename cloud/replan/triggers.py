@@ -16,6 +16,7 @@ from cloud.plant import Order
 __all__ = [
     "DeliveryLate",
     "MaterialLate",
+    "OperatorsPresent",
     "OrderCancelled",
     "OrderChanged",
     "OrderCreated",
@@ -45,6 +46,18 @@ class ResourceBack:
     """A machine is back in service, an operator is back, a missing tool turned up."""
 
     resource: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorsPresent:
+    """Who is here now (present or on break, by the presence rule): preferred when planning.
+
+    Moves nothing by itself: steps placed from now on (re-placed after a breakdown, an absence,
+    a change) take an operator who is here before one who is not, each in the group's order.
+    """
+
+    operators: frozenset[str]
     at: datetime
 
 
@@ -140,4 +153,5 @@ Trigger = (
     | OrderCreated
     | OrderChanged
     | OrderCancelled
+    | OperatorsPresent
 )

@@ -17,11 +17,19 @@ PATH = AgentPath("plant1", "harness", AGENT)
 
 
 class Sink:
+    """The replanner's side: triggers in order; who is here (`OperatorsPresent`) kept apart."""
+
     def __init__(self) -> None:
         self.triggers: list[Any] = []
+        self.present: list[frozenset[str]] = []
 
     def submit(self, trigger: Any) -> None:
-        self.triggers.append(trigger)
+        from cloud.replan import OperatorsPresent
+
+        if isinstance(trigger, OperatorsPresent):
+            self.present.append(trigger.operators)
+        else:
+            self.triggers.append(trigger)
 
 
 class Floor:
@@ -234,6 +242,7 @@ def test_an_operator_not_badged_in_within_grace_is_lost_until_they_badge_in() ->
     back = floor.sink.triggers[-1]
     assert isinstance(back, ResourceBack) and back.resource == "OP-ANNA"
     assert back.at.minute == 20
+    assert floor.sink.present[-1] == frozenset({"OP-ANNA"})  # the plan prefers her again
 
 
 def test_a_restarted_cloud_tells_the_absence_again_from_the_log() -> None:

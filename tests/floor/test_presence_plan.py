@@ -94,14 +94,14 @@ def test_an_operator_not_badged_in_is_planned_out_and_back_on_badge_in(tmp_path:
 
     told = len(floor.sink.triggers)
     floor("badge.read", {"tag": ANNA}, DAY + 30, station="crimp-02")  # 06:30 UTC: she arrives
-    (back,) = [t for t in floor.sink.triggers[told:] if t.resource == "OP-ANNA"]
+    (back,) = [t for t in floor.sink.triggers[told:] if getattr(t, "resource", None) == "OP-ANNA"]
     assert isinstance(back, ResourceBack) and back.resource == "OP-ANNA"
     assert floor.status.snapshot()["labour"][ANNA]["presence"] == "present"
     eng.apply([back], back.at)
     assert all(w.end <= back.at for w in eng.down["OP-ANNA"])  # plannable again from now
     floor("rest.read", {"tag": ANNA}, DAY + 40, source="rest-01", agent="pi-rest-01")
     assert floor.status.snapshot()["labour"][ANNA]["presence"] == "on_break"
-    assert [t for t in floor.sink.triggers[told:] if t.resource == "OP-ANNA"] == [
+    assert [t for t in floor.sink.triggers[told:] if getattr(t, "resource", None) == "OP-ANNA"] == [
         back
     ]  # a break is not an absence
 
@@ -150,3 +150,25 @@ def test_with_no_qualified_operator_present_the_gap_names_the_skill(tmp_path: Pa
     assert "no qualified operator present (skill crimp" in render_report(
         "plant1", report["gaps"], report["orders"]
     )
+
+
+def test_operators_here_are_preferred_when_steps_are_placed() -> None:
+    """`OperatorsPresent` moves nothing by itself; steps placed afterwards take those here.
+
+    Anna comes first in the crimp operators' group, so the plan starts with her; with only Ben
+    (of the two) here, a replan that places the crimp steps again gives them to Ben.
+    """
+    from cloud.replan import OperatorsPresent
+
+    now = SHIFT_START + timedelta(minutes=5)
+    eng = Engine(PLANT, ORDERS, now, frozen=timedelta(0))
+    before = _holders(eng, SHIFT_START, SHIFT_END)
+    assert before.get("OP-ANNA", 0) > before.get("OP-BEN", 0)
+    starts = eng.plan.start.copy()
+    others = {r.id for r in PLANT.resources if r.kind == "operator"} - {"OP-ANNA"}
+    outcome = eng.apply([OperatorsPresent(frozenset(others), now)], now)
+    assert outcome.orders_moved == 0 and (eng.plan.start == starts).all()  # a preference only
+    eng.apply([ResourceBack("OP-ANNA", now)], now)  # any full replan places every step again
+    after = _holders(eng, SHIFT_START, SHIFT_END)
+    assert after.get("OP-BEN", 0) > before.get("OP-BEN", 0)
+    assert after.get("OP-ANNA", 0) < before.get("OP-ANNA", 0)
