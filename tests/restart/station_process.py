@@ -1,10 +1,10 @@
 """One station agent as its own process, for the restart tests: `python -m ... CONFIG.json`.
 
-Runs the agent's real station role on emulated chips and pins (`EmulatedHardware`), reads
-commands on stdin — `ticket HEX` (a job ticket tapped), `run` / `stop` (the run signal),
-`breakdown` (the stop-reason button), `cycles N` (N pulses of the cycle input), `quit` — and prints `HOLD station version digest` each
-time the station takes a new schedule version (digest: SHA-256 of its jobs), `STATS json` with
-the uplink's counters on `stats`, and `READY` once the role runs.
+Runs the agent's real station role on emulated chips and pins (`EmulatedHardware`), reads commands
+on stdin — `ticket HEX` (a job ticket tapped), `run` / `stop` (the run signal), `breakdown` (the
+stop-reason button), `cycles N` (N pulses of the cycle input), `quit` — and prints `HOLD station
+version digest` each time the station takes a new schedule version (digest: SHA-256 of its jobs),
+`STATS json` with the uplink's counters on `stats`, and `READY` once the role runs.
 """
 
 from __future__ import annotations

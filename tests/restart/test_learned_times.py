@@ -33,9 +33,9 @@ def database(tmp_path: Path) -> str:
     return str(tmp_path / "cloud.db")
 
 
-def _durations(cloud: CloudProcess) -> dict[str, timedelta]:
+def _durations(proc: CloudProcess) -> dict[str, timedelta]:
     """Each order's crimp step's planned duration, for steps not started yet."""
-    plan = cloud.call("get", "/api/plan")[1]
+    plan = proc.call("get", "/api/plan")[1]
     out: dict[str, timedelta] = {}
     for jobs in plan["resources"].values():
         for job in jobs:
@@ -44,8 +44,8 @@ def _durations(cloud: CloudProcess) -> dict[str, timedelta]:
     return out
 
 
-def _row(cloud: CloudProcess) -> dict[str, Any] | None:
-    code, body = cloud.call("get", "/api/plan/times")
+def _row(proc: CloudProcess) -> dict[str, Any] | None:
+    code, body = proc.call("get", "/api/plan/times")
     assert code == 200, body
     return next((r for r in body["times"] if {k: r[k] for k in KEY} == KEY), None)
 
