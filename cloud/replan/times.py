@@ -167,6 +167,8 @@ class StandardTimes:
                 items = [(*key, round(s, 3)) for key, s in sorted(offered.items())]
             for entry in selection or ():
                 key = (str(entry["product"]), str(entry["step"]), str(entry["station"]))
+                if self._standard_s(key[0], key[1]) is None:
+                    raise NothingToAccept(f"no product step {key[0]}/{key[1]} in the plant model")
                 if "per_unit_s" in entry:
                     value = entry["per_unit_s"]
                     items.append((*key, None if value is None else float(value)))

@@ -10,7 +10,8 @@ a planner both answer 404/409 problems.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Final
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -23,10 +24,13 @@ from cloud.web.bodies import Body, json_body, json_response
 from cloud.web.guard import actor
 from cloud.web.plan_view import NO_PLAN
 from cloud.web.problems import Problem
+from contract.fields import ID_RE
 
 __all__ = ["AcceptBody", "AcceptedTimeBody", "routes"]
 
 _UNSET: Any = msgspec.UNSET
+#: Product and step ids as the planning events take them: 1 to 100 printable characters.
+_NAME: Final = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
 
 
 class AcceptedTimeBody(Body):
@@ -59,6 +63,7 @@ def routes(times: StandardTimes | None) -> list[Route]:
         user = actor(request)
         selection = None
         if body.times is not None:
+            _check(body.times)
             selection = [
                 {k: v for k, v in msgspec.structs.asdict(t).items() if v is not msgspec.UNSET}
                 for t in body.times
@@ -74,3 +79,16 @@ def routes(times: StandardTimes | None) -> list[Route]:
         Route("/api/plan/times", show, methods=["GET"]),
         Route("/api/plan/times", accept, methods=["POST"]),
     ]
+
+
+def _check(items: list[AcceptedTimeBody]) -> None:
+    """Names the planning event would refuse, refused here as a 422 with their JSON paths."""
+    errors = []
+    for n, item in enumerate(items):
+        for key in ("product", "step"):
+            if not _NAME.fullmatch(getattr(item, key)):
+                errors.append({"path": f"$.times[{n}].{key}", "reason": "1 to 100 printable"})
+        if not ID_RE.fullmatch(item.station):
+            errors.append({"path": f"$.times[{n}].station", "reason": "not a station id"})
+    if errors:
+        raise Problem(422, "some product, step or station names are not valid", errors=errors)
