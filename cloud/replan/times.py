@@ -24,7 +24,7 @@ from cloud.plant import Plant
 from cloud.replan.record import PlanningRecorder
 from cloud.replan.triggers import TimesChanged
 from cloud.status import ResourceStatus
-from cloud.status.learned import LearnedTime, learned_times
+from cloud.status.learned import LearnedTime
 from cloud.store import LogRecord
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class StandardTimes:
         plant = self.status.master.plant
         if plant is None:
             return []
-        return learned_times(self.status, jobs=plant.learned_jobs, min_jobs=plant.learned_min_jobs)
+        return self.status.learned_times(plant.learned_jobs, plant.learned_min_jobs)
 
     def in_use(self, offered: Sequence[LearnedTime] | None = None) -> dict[Key, float]:
         """(product, step, station) -> the seconds per unit the plan takes (by the mode)."""
@@ -106,13 +106,13 @@ class StandardTimes:
                 for t in rows
                 if t.learned.seconds is not None
             }
-        return {key: a.per_unit_s for key, a in self.status.planning.times.items()}
+        return {key: a.per_unit_s for key, a in self.status.accepted_times().items()}
 
     def view(self) -> dict[str, Any]:
         """What `GET /api/plan/times` answers: the mode and standard vs learned vs planned."""
         with self._lock:
             offered = self.offered()
-            accepted = self.status.planning.times
+            accepted = self.status.accepted_times()
             used = self.in_use(offered)
             planned = {(p, s): x for p, s, x in planning_times(used)}
             rows: dict[Key, dict[str, Any]] = {}
