@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from taktline.private_broker import PrivateMosquitto
-from tests.restart.harness import TICKET, CloudProcess, StationProcess, at
+from tests.restart.harness import STATIONS, TICKET, CloudProcess, Retained, StationProcess, at
 from tests.restart.test_cloud_restart import cloud, plant, stations  # noqa: F401 (fixtures)
 from tests.sync.harness import wait_for
 
@@ -44,6 +44,13 @@ def _durations(proc: CloudProcess) -> dict[str, timedelta]:
     return out
 
 
+def _published(retained: Retained) -> set[timedelta]:
+    """The durations of the crimp jobs (O-0's aside) in the stations' retained schedules."""
+    with retained.lock:
+        schedules = [retained.latest[s] for s in STATIONS if s in retained.latest]
+    return {at(j.end) - at(j.start) for s in schedules for j in s.jobs if j.order != "O-0"}
+
+
 def _row(proc: CloudProcess) -> dict[str, Any] | None:
     code, body = proc.call("get", "/api/plan/times")
     assert code == 200, body
@@ -65,7 +72,20 @@ def test_learned_times_wait_for_a_planner_change_the_plan_and_survive_a_restart(
     stations: dict[str, StationProcess],  # noqa: F811
 ) -> None:
     wait_for(lambda: all(s in p.held for s, p in stations.items()), 30, "first schedules")
+    retained = Retained(mosquitto.port)
+    try:
+        _offered_accepted_and_kept(cloud, stations, retained)
+    finally:
+        retained.close()
+
+
+def _offered_accepted_and_kept(
+    cloud: CloudProcess,  # noqa: F811
+    stations: dict[str, StationProcess],  # noqa: F811
+    retained: Retained,
+) -> None:
     standard = timedelta(minutes=30)
+    wait_for(lambda: _published(retained) == {standard}, 20, "the stations' schedules")
     assert set(_durations(cloud).values()) == {standard}
     crimp1 = stations["crimp-01"]
     for hold in (0.0, 0.0, 3.0, 0.0):  # the third run is held up: an outlier
@@ -82,6 +102,7 @@ def test_learned_times_wait_for_a_planner_change_the_plan_and_survive_a_restart(
     assert row["accepted_s"] is None and row["plan_s"] == 60.0
     time.sleep(1.0)  # the job tickets' replans settle: with the standard still
     assert set(_durations(cloud).values()) == {standard}, "nothing changes before acceptance"
+    assert _published(retained) == {standard}
 
     code, body = cloud.call("post", "/api/plan/times", {}, user="cleo")
     assert code == 200 and body["accepted"] == [KEY], body
@@ -91,6 +112,7 @@ def test_learned_times_wait_for_a_planner_change_the_plan_and_survive_a_restart(
         return set(_durations(cloud).values()) == {learned}
 
     wait_for(planned_with_it, 20, "the crimp steps planned with the accepted time")
+    wait_for(lambda: _published(retained) == {learned}, 20, "the stations' schedules with it")
     row = _row(cloud)
     assert row is not None and row["accepted_by"] == "cleo"
     assert row["plan_s"] == row["accepted_s"] == row["learned_s"]
