@@ -10,6 +10,12 @@ are out (plant budget); the time until the replan is complete and the E+T the ph
 reported too.
 
     python bench/replan_latency.py [--quick] [--events N] [--orders N] [--departures] [--from-agent]
+                                   [--learned]
+
+With `--learned` learned standard times are in force first: every product step's time per unit
+is set to 90 % of its standard by a `TimesChanged` (what an acceptance sends, docs/replan.md),
+timed as `learned_replan_ms` (a full rebuild of the 2,000-order plan), and the breakdowns then
+replan a plant planned with learned times.
 
 With `--from-agent` the clock starts earlier: at the breakdown event's `append()` in a real agent
 (outbox + uplink) on the same Mosquitto; the cloud's ingest commits it to its event log, the status
@@ -45,7 +51,7 @@ from agent.uplink import Uplink
 from cloud.ingest import Ingest
 from cloud.plant import parse_orders, parse_plant
 from cloud.reactions import FloorReactions
-from cloud.replan import Engine, PlanPublisher, Replanner, ResourceLost
+from cloud.replan import Engine, PlanPublisher, Replanner, ResourceLost, TimesChanged
 from cloud.status import ResourceStatus
 from cloud.store import EventLog
 from contract import AgentPath
@@ -162,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="start at the breakdown event's append() in an agent (ingest, status, reactions)",
     )
+    ap.add_argument("--learned", action="store_true", help="learned times (90 %% of standard)")
     args = ap.parse_args(argv)
     events = 10 if args.quick else args.events
     plant_doc, orders_doc = synthetic_plant(args.seed, args.orders, args.departures)
@@ -174,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     engine = Engine(plant, orders, NOW, frozen=timedelta(minutes=30), seed=args.seed)
     print(f"initial plan: {len(orders)} orders in {time.perf_counter() - t0:.2f} s")
+    learned_s = None
+    if args.learned:
+        steps = [(p.id, s) for p in plant.products.values() for s in p.steps]
+        times = tuple((pid, s.id, 0.9 * s.per_unit_min * 60) for pid, s in steps)
+        outcome = engine.apply([TimesChanged(times)], NOW)
+        learned_s = outcome.seconds
+        print(f"learned times: {outcome.orders_moved} orders replanned in {learned_s:.2f} s")
     with PrivateMosquitto() as broker:
         watcher = Watcher(broker.port, plant.site)
         settings = BrokerSettings.from_url(broker.url)
@@ -251,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         "improvement_budget_s": plant.improve_seconds,
         "improvement_removed_mean": round(float(np.mean(removed)), 1),
     }
+    if learned_s is not None:
+        summary["learned_replan_ms"] = round(learned_s * 1000, 1)
     print(json.dumps(summary))
     return 0
 

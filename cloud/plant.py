@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud.errors import CloudError
@@ -333,6 +333,11 @@ class Plant:
     horizon_days: int = HORIZON_DAYS
     #: minutes after a shift starts before an operator not badged in is absent (`docs/status.md`)
     absent_grace_min: float = 15.0
+    #: learned standard times (`docs/status.md`): `accept` — the plan uses them once a planner
+    #: accepts them; `auto` — as soon as the rule offers them; the rule's window and minimum
+    learned_times: str = "accept"
+    learned_jobs: int = 20
+    learned_min_jobs: int = 3
     #: status monitoring (optional sections; the scheduler ignores them)
     tags: Mapping[str, TagEntry] = field(default_factory=dict)
     leave: tuple[Leave, ...] = ()
@@ -456,6 +461,14 @@ _count = _bounded_count(MAX_QUANTITY)
 _iterations = _bounded_count(MAX_IMPROVE_ITERATIONS)
 _slot = _bounded_count(24 * 60)
 _horizon = _bounded_count(MAX_HORIZON_DAYS)
+_learn_count = _bounded_count(1000)
+LEARNED_MODES: Final = ("accept", "auto")
+
+
+def _learned_mode(v: Any, _: str) -> str:
+    if v not in LEARNED_MODES:
+        raise ValueError(f"must be one of {', '.join(LEARNED_MODES)}, got {_show(v)}")
+    return str(v)
 
 
 def _int(v: Any, _: str) -> int:
@@ -586,6 +599,9 @@ def parse_plant(data: Any) -> Plant:
     improve_n = r.get(planning, "improve_iterations", "plant.planning", _iterations, required=False)
     horizon = r.get(planning, "horizon_days", "plant.planning", _horizon, required=False)
     grace = r.get(planning, "absent_grace_min", "plant.planning", _number, required=False)
+    learned = r.get(planning, "learned_times", "plant.planning", _learned_mode, required=False)
+    learn_n = r.get(planning, "learned_jobs", "plant.planning", _learn_count, required=False)
+    learn_min = r.get(planning, "learned_min_jobs", "plant.planning", _learn_count, required=False)
     calendars: dict[str, Calendar] = {}
     for name, item in r.items(data, "calendars", "plant"):
         p = f"plant.{name}"
@@ -740,6 +756,9 @@ def parse_plant(data: Any) -> Plant:
         improve_iterations=10_000 if improve_n is None else improve_n,
         horizon_days=HORIZON_DAYS if horizon is None else horizon,
         absent_grace_min=15.0 if grace is None else grace,
+        learned_times=learned or "accept",
+        learned_jobs=learn_n or 20,
+        learned_min_jobs=learn_min or 3,
         calendars=calendars,
         resources=tuple(resources),
         groups=groups,

@@ -50,6 +50,7 @@ from cloud.replan import (
     PlanPublisher,
     Replanner,
     SmtpSettings,
+    StandardTimes,
 )
 from cloud.replan.intake import Policy
 from cloud.replan.record import PlanningRecorder
@@ -198,6 +199,8 @@ class CloudService:
         #: Call-offs to suppliers and AGV line feeding (cloud/logistics.py), when planning.
         self.logistics: Logistics | None = None
         self.desk: OrderDesk | None = None
+        #: Learned standard times offered, accepted and planned (cloud/replan/times.py).
+        self.times: StandardTimes | None = None
         self._watcher: OrderFolderWatcher | None = None
         planning = settings.orders is not None and settings.role != "ingest"
         self.replanner: Replanner | None = (
@@ -267,6 +270,7 @@ class CloudService:
                 corrections=self.corrections,
                 replanner=self.replanner,
                 desk=self.desk,
+                times=self.times,
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
                 kanban=self.kanban,
@@ -317,6 +321,7 @@ class CloudService:
         replanner.restore(restored.manual)
         self.desk = OrderDesk(replanner, policy=settings.order_policy, recorder=recorder)
         self.desk.restore(restored.pending)
+        self.times = StandardTimes(self.status, replanner, recorder)
         self._import_orders(settings.orders.name, raw, orders, recorder)
         if settings.order_drop is not None:
             self._watcher = OrderFolderWatcher(settings.order_drop, self.desk)
@@ -377,6 +382,8 @@ class CloudService:
         """After each ingest round: lights and replan triggers, then maybe a snapshot."""
         try:
             self.reactions.committed(records)
+            if self.times is not None:
+                self.times.committed(records)
             if self.logistics is not None:
                 self.logistics.committed(records)
         except Exception:  # a reaction's bug must not stop ingest
@@ -463,6 +470,8 @@ class CloudService:
             if self.logistics is not None:
                 self.logistics.start()
             self.reactions.catch_up()  # the floor as the log left it: breakdowns, progress
+            if self.times is not None:
+                self.times.update()  # learned times accepted (or, auto, learned) before the stop
             self.replanner.flush(restore=True)  # plan from there; every schedule goes out
             self.replanner.publish_all()
             if self.master is not None:

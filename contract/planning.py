@@ -11,6 +11,9 @@ Folding them in log order gives the planning state a restart must keep (`docs/re
 - `plan.cancel`: an order cancelled (its pending change and pins go with it);
 - `plan.pin`: a planner's manual move: `step` of `order` pinned at `start` on `resources`;
 - `plan.manual`: manual mode (the backup plan) switched `on` or off by `by`;
+- `plan.times`: a planner accepted learned standard times (`docs/status.md`): each entry is the
+  seconds per unit the plan takes for `step` of `product` on `station` from now on, or `null` to
+  go back to the master data's standard;
 - `plan.import`: the orders file given at start (`--orders`) was imported, by content `digest`,
   so the next start does not import it again (a changed file is imported as order changes).
 
@@ -43,6 +46,8 @@ MAX_QUANTITY: Final = 1_000_000_000
 MAX_WEIGHT: Final = 1e6
 MAX_STEPS: Final = 1000
 MAX_RESOURCES: Final = 64
+MAX_TIMES: Final = 1000
+MAX_PER_UNIT_S: Final = 1e6
 
 # Names, order ids and sources: printable, no control characters, 1 to MAX_NAME long.
 _NAME_RE: Final = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
@@ -172,11 +177,34 @@ def _import_payload(payload: Mapping[str, Any], where: str) -> None:
     _name(payload["by"], f"{where}.by")
 
 
+_TIMES = _keys("times", "by")
+_TIME = _keys("product", "step", "station", "per_unit_s")
+
+
+def _times_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _TIMES, _TIMES, where)
+    times = payload["times"]
+    if type(times) is not list or not 1 <= len(times) <= MAX_TIMES:
+        raise fail(f"{where}.times", f"must list 1 to {MAX_TIMES} accepted times")
+    for index, item in enumerate(times):
+        tp = f"{where}.times[{index}]"
+        if type(item) is not dict:
+            raise fail(tp, "must be an object")
+        check_keys(item, _TIME, _TIME, tp)
+        _name(item["product"], f"{tp}.product")
+        _name(item["step"], f"{tp}.step")
+        match(item["station"], ID_RE, f"{tp}.station")
+        if item["per_unit_s"] is not None:
+            number(item["per_unit_s"], f"{tp}.per_unit_s", 0.0, MAX_PER_UNIT_S)
+    _name(payload["by"], f"{where}.by")
+
+
 PLANNING_VALIDATORS: Final = {
     "plan.order": _order_payload,
     "plan.cancel": _cancel_payload,
     "plan.pin": _pin_payload,
     "plan.manual": _manual_payload,
     "plan.import": _import_payload,
+    "plan.times": _times_payload,
 }
 PLANNING_TYPES: Final = frozenset(PLANNING_VALIDATORS)

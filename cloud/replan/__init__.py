@@ -1,9 +1,9 @@
 """Dynamic scheduling: triggers -> incremental replan -> schedules over MQTT, gap reports by mail.
 
-Public surface: `Replanner` (the loop; `submit(trigger)` is its input), `Engine` (the plan and
-the rules for changing it), the trigger classes, `PlanPublisher`, `GapMailer` / `SmtpSettings`,
-and the ERP intake (`OrderDesk`, `parse_order_file`, `submit_orders`, `OrderFolderWatcher`).
-See docs/replan.md.
+Public surface: `Replanner` (the loop; `submit(trigger)` is its input), `Engine` (the plan and the
+rules for changing it), the trigger classes, `PlanPublisher`, `GapMailer` / `SmtpSettings`, the
+learned standard times (`StandardTimes`), and the ERP intake (`OrderDesk`, `parse_order_file`,
+`submit_orders`, `OrderFolderWatcher`). See docs/replan.md.
 """
 
 from cloud.replan.engine import Engine, Outcome
@@ -17,6 +17,7 @@ from cloud.replan.intake import (
 from cloud.replan.mailer import GapMailer, SmtpSettings, gap_digest
 from cloud.replan.publish import PlanPublisher
 from cloud.replan.replanner import AuditEntry, Replanner
+from cloud.replan.times import NothingToAccept, StandardTimes
 from cloud.replan.triggers import (
     DeliveryLate,
     MaterialLate,
@@ -29,6 +30,7 @@ from cloud.replan.triggers import (
     StepEnded,
     StepLate,
     StepStarted,
+    TimesChanged,
     Trigger,
 )
 
@@ -39,6 +41,7 @@ __all__ = [
     "GapMailer",
     "ManualModeActive",
     "MaterialLate",
+    "NothingToAccept",
     "OperatorsPresent",
     "OrderCancelled",
     "OrderChanged",
@@ -53,9 +56,11 @@ __all__ = [
     "ResourceBack",
     "ResourceLost",
     "SmtpSettings",
+    "StandardTimes",
     "StepEnded",
     "StepLate",
     "StepStarted",
+    "TimesChanged",
     "Trigger",
     "UnknownOrder",
     "gap_digest",

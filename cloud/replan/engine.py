@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from cloud.plant import Material, Order, Plant, Window
 from cloud.replan.errors import UnknownOrder
+from cloud.replan.times import with_times
 from cloud.replan.triggers import (
     DeliveryLate,
     MaterialLate,
@@ -40,6 +41,7 @@ from cloud.replan.triggers import (
     StepEnded,
     StepLate,
     StepStarted,
+    TimesChanged,
     Trigger,
 )
 from cloud.scheduler._kernel import Kernel
@@ -94,6 +96,8 @@ class Engine:
         self.manual: dict[tuple[str, str], Pin] = {}
         #: Operators here now (`OperatorsPresent`); None: no one told yet, the groups' order.
         self.present: frozenset[str] | None = None
+        #: learned standard times in use: (product, step, seconds per unit) (`cloud.replan.times`)
+        self.times: tuple[tuple[str, str, float], ...] = ()
         self.model: Model
         self.plan: Plan
         self.rebuilt = True
@@ -219,6 +223,9 @@ class Engine:
             elif isinstance(trig, OperatorsPresent):
                 self.present = trig.operators
                 self._prefer_present()
+            elif isinstance(trig, TimesChanged):
+                self.times = trig.times
+                needs_full = True
             elif isinstance(trig, OrderCancelled):
                 if self.orders.pop(trig.order, None) is None:
                     raise UnknownOrder(f"order {trig.order!r} is not in the plan")
@@ -315,7 +322,7 @@ class Engine:
             else r
             for r in self.plant.resources
         )
-        plant = dataclasses.replace(self.plant, resources=resources)
+        plant = with_times(dataclasses.replace(self.plant, resources=resources), self.times)
         # the model starts early enough to hold every pinned step (started ones began before now)
         origin = min([now, *(v[0] for v in pins.values())])
         model = build(plant, list(self.orders.values()), origin)

@@ -1,11 +1,11 @@
 """The planning events the intake and the planners write: the plan's inputs kept in the log.
 
 `PlanningRecorder` turns what the ERP and the planners say — orders created, changed (pending or
-decided), cancelled; pins; manual mode; an orders file imported — into `plan.*` events
-(`contract.planning`) of the cloud's own source `cloud-planning`, committed and folded into the
-status's planning ledger (`cloud.status.planning`) before anything acts on them. The desk and the
-replanner record first and act second, so what the log holds is what the plan was told; a
-restart folds the same events and plans from there.
+decided), cancelled; pins; manual mode; learned standard times accepted; an orders file imported —
+into `plan.*` events (`contract.planning`) of the cloud's own source `cloud-planning`, committed and
+folded into the status's planning ledger (`cloud.status.planning`) before anything acts on them. The
+desk and the replanner record first and act second, so what the log holds is what the plan was told;
+a restart folds the same events and plans from there.
 """
 
 from __future__ import annotations
@@ -116,6 +116,14 @@ class PlanningRecorder:
     def manual(self, on: bool, by: str) -> None:
         """Records manual mode switched on or off."""
         self._recorder.record("plan.manual", {"on": on, "by": by})
+
+    def times(self, times: Sequence[tuple[str, str, str, float | None]], by: str) -> None:
+        """Records accepted learned times `(product, step, station, seconds per unit or None)`."""
+        items = [
+            {"product": product, "step": step, "station": station, "per_unit_s": per_unit}
+            for product, step, station, per_unit in times
+        ]
+        self._recorder.record("plan.times", {"times": items, "by": by})
 
     def imported(self, file: str, digest: str, orders: int, by: str) -> None:
         """Records that the orders file with `digest` was imported."""

@@ -25,6 +25,7 @@ __all__ = [
     "StepEnded",
     "StepLate",
     "StepStarted",
+    "TimesChanged",
     "Trigger",
 ]
 
@@ -142,6 +143,17 @@ class OrderCancelled:
     order: str
 
 
+@dataclass(frozen=True, slots=True)
+class TimesChanged:
+    """The seconds per unit the plan takes for product steps changed (learned standard times).
+
+    `times` holds every `(product, step, seconds per unit)` that differs from the master data;
+    a step not named is planned with its standard again.
+    """
+
+    times: tuple[tuple[str, str, float], ...]
+
+
 Trigger = (
     ResourceLost
     | ResourceBack
@@ -154,4 +166,5 @@ Trigger = (
     | OrderChanged
     | OrderCancelled
     | OperatorsPresent
+    | TimesChanged
 )

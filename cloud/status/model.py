@@ -24,10 +24,11 @@ from cloud.status.deliveries import ArrivalAdjuster, DeliveryState, LorryState
 from cloud.status.jobs import SAMPLES, CycleSample, JobStep, seconds_between
 from cloud.status.kanban import KANBAN_TYPES, KanbanLedger, render_kanban
 from cloud.status.labour import OperatorState
+from cloud.status.learned import LearnedTime, learned_times
 from cloud.status.logistics import LOGISTICS_TYPES, LogisticsLedger, render_logistics
 from cloud.status.machines import MachineState
 from cloud.status.master import StatusMaster
-from cloud.status.planning import PlanningLedger
+from cloud.status.planning import AcceptedTime, PlanningLedger
 from cloud.status.tooling import CRIB, DELIVERY, MACHINE, ToolState
 from cloud.status.view import render, render_machine
 from contract.fields import parse_time
@@ -494,6 +495,16 @@ class ResourceStatus:
         """
         with self._lock:
             return render(self, now)
+
+    def learned_times(self, jobs: int, min_jobs: int) -> list[LearnedTime]:
+        """Learned standard times by the rule (`cloud.status.learned`), read under the lock."""
+        with self._lock:
+            return learned_times(self, jobs=jobs, min_jobs=min_jobs)
+
+    def accepted_times(self) -> dict[tuple[str, str, str], AcceptedTime]:
+        """The learned times planners accepted, (product, step, station) -> time, a copy."""
+        with self._lock:
+            return dict(self.planning.times)
 
     def kanban_view(self, now: datetime | None = None) -> dict[str, Any]:
         """The kanban loops, bins, signals and lost cards at `now` (default: newest event)."""

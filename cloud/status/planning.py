@@ -1,11 +1,12 @@
 """The planning state, folded from the `plan.*` events: what a restart must keep of the plan.
 
-The ERP's orders (created, changed, cancelled), the changes waiting for a planner's decision,
-the planners' pins (manual moves) and manual mode, the orders files already imported, and the
-audit of who did what. It is part of the resource status (`ResourceStatus.planning`), so it is
-snapshotted and restored with it by the same fold code; `cloud.replan` reads it at start and
-plans from there (`docs/replan.md`, "What a restart keeps"). Orders are kept as their JSON
-objects (`docs/schemas/orders.schema.json`); the planner parses them against the plant model.
+The ERP's orders (created, changed, cancelled), the changes waiting for a planner's decision, the
+planners' pins (manual moves) and manual mode, the learned standard times planners accepted, the
+orders files already imported, and the audit of who did what. It is part of the resource status
+(`ResourceStatus.planning`), so it is snapshotted and restored with it by the same fold code;
+`cloud.replan` reads it at start and plans from there (`docs/replan.md`, "What a restart keeps").
+Orders are kept as their JSON objects (`docs/schemas/orders.schema.json`); the planner parses them
+against the plant model.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["AUDIT_KEPT", "AuditRecord", "PendingRecord", "PinRecord", "PlanningLedger"]
+__all__ = [
+    "AUDIT_KEPT",
+    "AcceptedTime",
+    "AuditRecord",
+    "PendingRecord",
+    "PinRecord",
+    "PlanningLedger",
+]
 
 #: Audit entries kept in memory (the log keeps them all).
 AUDIT_KEPT: Final = 10_000
@@ -50,6 +58,15 @@ class PinRecord:
     by: str
 
 
+@dataclass(frozen=True)
+class AcceptedTime:
+    """A learned standard time a planner accepted: seconds per unit, by whom, when recorded."""
+
+    per_unit_s: float
+    by: str
+    at: str
+
+
 class PlanningLedger:
     """Orders, pending changes, pins, manual mode, imported files and the audit, in log order."""
 
@@ -59,6 +76,8 @@ class PlanningLedger:
         self.pins: dict[tuple[str, str], PinRecord] = {}
         self.manual: str | None = None
         self.imported: dict[str, str] = {}  # digest -> file name
+        #: (product, step, station) -> the accepted learned time (absent: the standard)
+        self.times: dict[tuple[str, str, str], AcceptedTime] = {}
         self.audit: deque[AuditRecord] = deque(maxlen=AUDIT_KEPT)
         self.events = 0
 
@@ -84,6 +103,15 @@ class PlanningLedger:
             self.manual = by if payload["on"] else None
             self._audit(by, at, "manual_mode_on" if payload["on"] else "manual_mode_off")
             return f"manual mode {'on' if payload['on'] else 'off'} by {by}"
+        if kind == "plan.times":
+            for item in payload["times"]:
+                at_station = (str(item["product"]), str(item["step"]), str(item["station"]))
+                if item["per_unit_s"] is None:
+                    self.times.pop(at_station, None)
+                else:
+                    self.times[at_station] = AcceptedTime(float(item["per_unit_s"]), by, at)
+            self._audit(by, at, "learned_times_accepted", times=len(payload["times"]))
+            return f"{len(payload['times'])} learned standard time(s) accepted by {by}"
         if kind == "plan.import":
             self.imported[str(payload["digest"])] = str(payload["file"])
             self._audit(
@@ -129,4 +157,5 @@ class PlanningLedger:
             "pins": len(self.pins),
             "manual": self.manual,
             "imported": len(self.imported),
+            "times": len(self.times),
         }

@@ -31,6 +31,7 @@ from cloud.web import (
     plan,
     report,
     status,
+    times,
 )
 from cloud.web.guard import Guard, WebAuth
 from cloud.web.live import Live, StatusFeed
@@ -59,6 +60,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *status.routes(parts, live.feed),
         *live.routes(),
         *plan.routes(live.plan),
+        *times.routes(parts.times),
         *report.routes(parts.reports),
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),

@@ -15,7 +15,7 @@ from cloud.corrections import CorrectionRecorder
 from cloud.health import Health
 from cloud.kanban import KanbanRecorder
 from cloud.master import MasterData
-from cloud.replan import OrderDesk, Replanner
+from cloud.replan import OrderDesk, Replanner, StandardTimes
 from cloud.report import Reports
 from cloud.status import ResourceStatus
 from cloud.web.guard import WebAuth
@@ -49,3 +49,5 @@ class WebParts:
     metrics_token: str | None = None
     #: Who may do what (cloud/web/guard.py); the default: nobody logs in, nothing is open.
     auth: WebAuth = field(default_factory=WebAuth)
+    #: Learned standard times (cloud/replan/times.py); None: no plan to take them.
+    times: StandardTimes | None = None

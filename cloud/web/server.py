@@ -26,7 +26,7 @@ from cloud.corrections import CorrectionRecorder
 from cloud.health import Health
 from cloud.kanban import KanbanRecorder
 from cloud.master import MasterData
-from cloud.replan import OrderDesk, Replanner
+from cloud.replan import OrderDesk, Replanner, StandardTimes
 from cloud.report import Reports
 from cloud.status import ResourceStatus
 from cloud.web.app import create_app
@@ -61,6 +61,7 @@ class WebServer:
         corrections: CorrectionRecorder | None = None,
         replanner: Replanner | None = None,
         desk: OrderDesk | None = None,
+        times: StandardTimes | None = None,
         reports: Reports | None = None,
         health: Health | None = None,
         kanban: KanbanRecorder | None = None,
@@ -78,7 +79,7 @@ class WebServer:
         self.auth = auth
         parts = WebParts(
             snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health,
-            metrics=metrics, metrics_token=metrics_token, auth=auth, kanban=kanban,
+            metrics=metrics, metrics_token=metrics_token, auth=auth, kanban=kanban, times=times,
         )  # fmt: skip
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
         self.app = create_app(parts, self.live)

@@ -170,8 +170,12 @@ def test_demo_plant_model_matches_the_simulated_line() -> None:
     from demo.plant import DELIVERIES, HARNESS_LINE
     from demo.plant_model import orders_document, plant_document
 
+    import jsonschema
+
     start = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
     document = plant_document(start)
+    schema = json.loads((ROOT / "docs" / "schemas" / "plant.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(document)  # the documented format
     plant = parse_plant(document)
     MasterData(document)
     orders = parse_orders(orders_document(start), plant)

@@ -364,6 +364,23 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "by": names,
         }
     ),
+    "plan.times": st.fixed_dictionaries(
+        {
+            "times": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "product": names,
+                        "step": names,
+                        "station": ids,
+                        "per_unit_s": st.none() | st.floats(0, 1e6) | st.integers(0, 10**6),
+                    }
+                ),
+                min_size=1,
+                max_size=3,
+            ),
+            "by": names,
+        }
+    ),
     "calloff.issued": st.fixed_dictionaries(
         {
             "supplier": ids,

@@ -1,6 +1,6 @@
 // Drives Debian's Chromium (headless) with playwright-core (installed for tests/browser) for
 // tests/report/test_page.py. Usage: node drive_report.mjs URL SCREENSHOT. Opens the Report page,
-// waits until the report is drawn, then picks a shorter period with the pickers and waits for
+// waits until the report is drawn (with standard vs learned times), then picks a shorter period with the pickers and waits for
 // the redrawn report; prints a JSON line: the Pareto bars' reasons, the machine table's text
 // (both times) and any page errors.
 import { chromium } from "../browser/node_modules/playwright-core/index.mjs";
@@ -26,6 +26,8 @@ try {
   await page.locator("#report-machines").waitFor({ timeout: 15000 });
   result.bars = await page.locator("#pareto rect").evaluateAll((bars) => bars.map((b) => b.dataset.reason));
   result.machines = await page.locator("#report-machines").innerText();
+  await page.locator("#report-learned").waitFor({ timeout: 15000 });
+  result.learned = await page.locator("#report-learned").innerText();
   await page.screenshot({ path: shot, fullPage: true });
   // A shorter period through the pickers (UTC here): 06:30-07:30 holds only the breakdown.
   await page.fill("#report-from", "2026-03-23T06:30");

@@ -2,7 +2,9 @@
 
 Chromium opens `/report?from=..&to=..` on a web server over a real event log: the plant's
 Pareto bars must be drawn in Pareto order and the machine table filled; then a shorter period is
-picked with the page's own pickers and the report redrawn. A screenshot goes to
+picked with the page's own pickers and the report redrawn. Standard vs learned times are shown
+below the tables (three short jobs and a jammed one on m2 after the period: 48 s per unit
+learned against the 60 s standard, the jam dropped). A screenshot goes to
 build/screenshots. playwright-core is the one `tests/browser` installs (`npm ci`).
 """
 
@@ -11,17 +13,19 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from cloud.replan import Engine, Replanner, StandardTimes
 from cloud.report import Reports
-from cloud.status import ResourceStatus
+from cloud.status import ResourceStatus, StatusMaster
 from cloud.store import EventLog
 from cloud.web import WebServer
 from cloud.web.guard import WebAuth
 from tests.browser.test_pages import driver
-from tests.report.log import Writer, plant, shift_log
+from tests.report.log import TICKET, Writer, plant, shift_log
 
 HERE = Path(__file__).parent
 SHOTS = HERE.parents[1] / "build" / "screenshots"
@@ -31,13 +35,30 @@ pytestmark = pytest.mark.browser
 __all__ = ["driver"]  # the fixture that puts Chromium, Node.js and playwright-core in place
 
 
+def _jobs_on_m2(write: Writer) -> None:
+    """Four jobs of 10 cycles after the period: 8, 8.5, 7.5 and (jammed) 30 minutes."""
+    start = 600.0
+    for minutes in (8.0, 8.5, 7.5, 30.0):
+        write("job.ticket", {"tag": TICKET, "action": "start"}, start, "m2")
+        write.count("cycle", 10, start + 1, station="m2")
+        write("job.ticket", {"tag": TICKET, "action": "end"}, start + minutes, "m2")
+        start += minutes + 5
+
+
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[WebServer]:
     with EventLog(tmp_path / "cloud.db") as log:
-        shift_log(Writer(log))
+        write = Writer(log)
+        shift_log(write)
+        _jobs_on_m2(write)
+        status = ResourceStatus()
+        status.set_master(StatusMaster.of(plant()))
+        status.rebuild(log.replay())
+        now = datetime(2026, 3, 23, 18, tzinfo=UTC)
+        times = StandardTimes(status, Replanner(Engine(plant(), [], now), improve=False))
         server = WebServer(
             lambda: {"applied": 0, "now": None, "machines": {}}, log.dead_letters, port=0,
-            status=ResourceStatus(), reports=Reports(log, plant),
+            status=status, reports=Reports(log, plant), times=times,
             auth=WebAuth(public_read=True),  # a read-only page: opened to anonymous viewers
         )  # fmt: skip
         with server:
@@ -60,3 +81,5 @@ def test_the_report_page_draws_the_pareto_and_follows_the_pickers(
     assert "PRESS-1 (m1)" in result["machines"] and "81.1 %" in result["machines"]
     assert result["bars_after"] == ["breakdown"]
     assert "from=2026-03-23T06%3A30%3A00.000Z" in result["address"]
+    learned = result["learned"].split("\n")[-1].split("\t")
+    assert learned == ["P", "press", "m2", "60.000", "48.000", "3", "1", "—", "—", "60.000"]

@@ -90,7 +90,7 @@ def station_config(folder: Path, station: str, broker: str) -> Path:
         "outbox": str(folder / f"{station}.outbox.db"), "role": "station",
         "hardware": "emulated", "heartbeat_s": 1,
         "station": [{
-            "id": station, "inputs": {"run": 17}, "stop_buttons": {"breakdown": 6},
+            "id": station, "inputs": {"run": 17, "cycle": 22}, "stop_buttons": {"breakdown": 6},
             "stack_light": {"green": 16, "amber": 20, "red": 21},
             "reader": [{"name": f"{station}-rfid", "device": 0, "reset_pin": 25,
                         "reads": ["ticket"]}],

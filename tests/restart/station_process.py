@@ -1,10 +1,10 @@
 """One station agent as its own process, for the restart tests: `python -m ... CONFIG.json`.
 
-Runs the agent's real station role on emulated chips and pins (`EmulatedHardware`), reads
-commands on stdin — `ticket HEX` (a job ticket tapped), `run` / `stop` (the run signal),
-`breakdown` (the stop-reason button), `quit` — and prints `HOLD station version digest` each
-time the station takes a new schedule version (digest: SHA-256 of its jobs), `STATS json` with
-the uplink's counters on `stats`, and `READY` once the role runs.
+Runs the agent's real station role on emulated chips and pins (`EmulatedHardware`), reads commands
+on stdin — `ticket HEX` (a job ticket tapped), `run` / `stop` (the run signal), `breakdown` (the
+stop-reason button), `cycles N` (N pulses of the cycle input), `quit` — and prints `HOLD station
+version digest` each time the station takes a new schedule version (digest: SHA-256 of its jobs),
+`STATS json` with the uplink's counters on `stats`, and `READY` once the role runs.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from hardware.factory import EmulatedHardware
 from hardware.mfrc522_chip import Tag
 from taktline.clock import SystemClock
 
-RUN, BREAKDOWN = 17, 6
+RUN, BREAKDOWN, CYCLE = 17, 6, 22
 
 
 def digest(schedule: StationSchedule) -> str:
@@ -77,6 +77,12 @@ def main(path: str) -> None:
                     pins.pin(RUN).drive_low()
                 elif words[0] == "stop":
                     pins.pin(RUN).drive_high()
+                elif words[0] == "cycles":
+                    for _ in range(int(words[1])):
+                        pins.pin(CYCLE).drive_low()
+                        time.sleep(0.06)  # longer than the debounce and the poll
+                        pins.pin(CYCLE).drive_high()
+                        time.sleep(0.06)
                 elif words[0] == "breakdown":
                     pins.pin(BREAKDOWN).drive_low()
                     time.sleep(0.2)

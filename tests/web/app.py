@@ -19,7 +19,8 @@ from cloud.corrections import CorrectionRecorder
 from cloud.master import MasterData
 from cloud.plant import load_orders, load_plant
 from cloud.recorder import CloudRecorder
-from cloud.replan import Engine, OrderDesk, Replanner
+from cloud.replan import Engine, OrderDesk, Replanner, StandardTimes
+from cloud.replan.record import PlanningRecorder
 from cloud.report import Reports
 from cloud.status import ResourceStatus, StatusMaster
 from cloud.store import EventLog
@@ -129,6 +130,9 @@ def full_stack(
                 master=master, corrections=CorrectionRecorder(log, status, write_lock=lock),
                 replanner=replanner, desk=desk,
                 reports=Reports(log, lambda: master.plant), auth=auth,
+                times=StandardTimes(
+                    status, replanner, PlanningRecorder(log, status, write_lock=lock)
+                ),
             )  # fmt: skip
             with web:
                 yield FullStack(log, status, replanner, desk, web, grants)

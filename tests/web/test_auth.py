@@ -34,6 +34,7 @@ CHANGES: list[tuple[str, str, Any, str]] = [
     ("POST", "/api/decisions/O-1", {"decision": "new"}, "planner"),
     ("POST", "/api/manual", {"on": False}, "planner"),
     ("POST", "/api/plan/steps/O-1/crimp", {"start": "2026-03-23T06:00:00Z"}, "planner"),
+    ("POST", "/api/plan/times", {}, "planner"),
     ("PUT", "/api/master", {"site": ""}, "admin"),
     ("POST", "/api/master/tags", [], "admin"),
     ("POST", "/api/tokens", {"name": "mes", "role": "viewer"}, "admin"),

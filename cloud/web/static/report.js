@@ -1,6 +1,7 @@
 // The Report page: the resource status report of a chosen period (GET /api/report), with the
 // plant's downtime Pareto drawn as inline SVG (bars: minutes by reason, longest first; line:
-// cumulative share), the machine and process tables, and CSV downloads of each table. Loaded
+// cumulative share), the machine and process tables, CSV downloads of each table, and the
+// learned standard times against the standard (GET /api/plan/times, when there is a plan). Loaded
 // after app.js, whose helpers come through window.taktline; drawn on load and on "Show", never
 // on live pushes (a report folds the whole log).
 "use strict";
@@ -75,6 +76,25 @@
     "Scrap", "Avg cycle s", "Median s", "Standard s", "Utilisation", "Availability", "Performance",
     "Quality", "OEE", "Unknown because"];
 
+  function seconds(value) {
+    return value === null || value === undefined ? "—" : Number(value).toFixed(3);
+  }
+
+  // Standard vs learned per product step and machine: the current rule's result, not the period's.
+  async function learned() {
+    const response = await fetch("/api/plan/times");
+    if (!response.ok) return [];
+    const times = await response.json();
+    const rows = table(["Product", "Step", "Machine", "Standard s/unit", "Learned s/unit", "Jobs kept",
+      "Dropped", "Accepted s/unit", "Accepted by", "Planned s/unit"],
+      times.times.map((t) => [t.product, t.step, t.station, seconds(t.standard_s), seconds(t.learned_s),
+        t.jobs, t.dropped, seconds(t.accepted_s), t.accepted_by || "—", seconds(t.plan_s)]),
+      "no finished jobs yet");
+    rows.id = "report-learned";
+    return [el("h2", {}, `Standard vs learned times (plan takes learned times: ${times.mode === "auto"
+      ? "automatically" : "once a planner accepts them"})`), rows];
+  }
+
   async function show(out, start, end) {
     const query = `from=${encodeURIComponent(start)}&to=${encodeURIComponent(end)}`;
     out.replaceChildren(el("p", { class: "empty" }, "folding the event log…"));
@@ -94,7 +114,7 @@
       el("h2", {}, "Downtime by reason (plant)"), pareto(report.downtime),
       table(["#", "Reason", "OEE loss", "Minutes", "Stops", "Share", "Cumulative"],
         report.downtime.map((d) => [d.rank, d.reason, d.loss, d.minutes, d.stops, percent(d.share), percent(d.cumulative_share)]), "no downtime"),
-      el("h2", {}, "Machines"), machines, el("h2", {}, "Processes"), processes);
+      el("h2", {}, "Machines"), machines, el("h2", {}, "Processes"), processes, ...await learned());
     document.body.dataset.report = "shown";
   }
 
