@@ -45,8 +45,8 @@ from cloud.replan.triggers import (
 from cloud.scheduler._kernel import Kernel
 from cloud.scheduler.arrays import Model, build
 from cloud.scheduler.backward import Plan, plan_backward, replan, step_costs
-from cloud.scheduler.causes import Circumstances, OrderCauses, explain
 from cloud.scheduler.calendar import slot_of
+from cloud.scheduler.causes import Circumstances, OrderCauses, explain
 from cloud.scheduler.check import Check, check_plan
 from cloud.scheduler.improve import improve_plan
 
@@ -93,7 +93,7 @@ class Engine:
         self.actual_end: dict[tuple[str, str], datetime] = {}
         self.floors: dict[tuple[str, str], datetime] = {}
         self.manual: dict[tuple[str, str], Pin] = {}
-        #: why: the floor events behind the plan, for the cause chains (`cloud.replan.circumstances`)
+        #: the floor events behind the plan, for the why (`cloud.replan.circumstances`)
         self.circumstances = Circumstances()
         self.model: Model
         self.plan: Plan
