@@ -300,8 +300,7 @@ class _Explainer:
             out.append(self.cause(step.id, "release", event, "the order's release"))
         if ideal < self.now_slot and not out:
             event = "too little time before the due date: work cannot start before now"
-            now = model.time_of(self.now_slot)
-            out.append(self.cause(step.id, "now", event, "now", start=now))
+            out.append(self.cause(step.id, "now", event, "now"))
         return out
 
     def group(self, s: int, q: int, ideal: int) -> list[Cause]:
