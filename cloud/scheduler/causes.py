@@ -366,7 +366,7 @@ class _Explainer:
         ):
             who = ", ".join(rid for rid, _ in lost)
             skill = gdef.skill or g
-            event = f"no operator with skill {skill} present ({who} absent)"
+            event = f"no operator with skill {skill} present: {who} absent"
             starts = [loss.start for _, loss in lost]
             ends = [loss.end for _, loss in lost]
             end = None if any(e is None for e in ends) else min(e for e in ends if e is not None)

@@ -113,7 +113,7 @@ def test_no_qualified_operator_present_names_the_skill() -> None:
     (late,) = _late(eng, NOW).values()
     first = late.primary
     assert first is not None and (first.kind, first.group) == ("absent", "crimp-ops")
-    assert first.event == "no operator with skill crimp present (OP-ANNA, OP-BEN absent)"
+    assert first.event == "no operator with skill crimp present: OP-ANNA, OP-BEN absent"
     assert (first.start, first.end) == (NOW, end)
 
 
