@@ -26,7 +26,8 @@ def test_a_late_delivery_is_the_cause_of_the_order_it_makes_late(tmp_path: Path)
     floor("package.read", _package("C0000001", "load", "connector-12p"), 0, **LORRY)
     assert PLANT.logistics.lat is not None and PLANT.logistics.lon is not None
     # Far away and standing in a jam: ready long after the line needs the connectors.
-    floor("gps.position", _position(PLANT.logistics.lat - 2.0, PLANT.logistics.lon, 0.0), 200, **LORRY)  # fmt: skip
+    jam = _position(PLANT.logistics.lat - 2.0, PLANT.logistics.lon, 0.0)
+    floor("gps.position", jam, 200, **LORRY)
     (late_delivery,) = [t for t in floor.sink.triggers if isinstance(t, DeliveryLate)]
     assert (late_delivery.material, late_delivery.delivery) == ("connector-12p", "D-1001")
     ready = late_delivery.ready
