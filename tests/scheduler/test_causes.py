@@ -154,3 +154,40 @@ def test_a_loss_is_matched_to_the_closed_slots_it_explains() -> None:
     circ = Circumstances(losses={"crimp-02": [later]})
     assert circ.loss_at("crimp-02", NOW, NOW + timedelta(hours=1)) is None
     assert explain(result.model, result.plan, result.check, circ, now=NOW) == {}
+
+
+def test_the_chain_fits_its_schemas_and_every_kind_is_documented() -> None:
+    import json
+    from pathlib import Path
+    from typing import get_args
+
+    import jsonschema
+    import yaml
+
+    from cloud.replan import Replanner
+    from cloud.replan.triggers import LostReason
+    from cloud.scheduler.causes import RANK
+    from contract.downlink import GapReport
+    from taktline.clock import FakeClock
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    schedule = json.loads((docs / "schemas/schedule.schema.json").read_text())
+    gaps = json.loads((docs / "schemas/gap-report.schema.json").read_text())
+    openapi = yaml.safe_load((docs / "openapi.yaml").read_text())
+    kinds = set(RANK)
+    assert set(schedule["$defs"]["cause"]["properties"]["kind"]["enum"]) == kinds
+    assert set(gaps["$defs"]["cause"]["properties"]["kind"]["enum"]) == kinds
+    assert set(openapi["components"]["schemas"]["Cause"]["properties"]["kind"]["enum"]) == kinds
+    assert set(get_args(LostReason)) <= kinds  # every reason a resource is lost for
+    plant = _plant()
+    eng = Engine(plant, _orders(plant, 120, 120, 180, 180), NOW, frozen=timedelta(0))
+    replanner = Replanner(eng, clock=FakeClock(NOW), improve=False)
+    replanner.replan([ResourceLost("crimp-02", NOW, reason="breakdown")])
+    document = replanner.document()
+    assert any(o.get("causes") for o in document["orders"])
+    jsonschema.validate(document, schedule)
+    report = replanner.gap_report
+    assert report["orders"] and all(o["causes"] for o in report["orders"])
+    message = GapReport("plant1", 1, "2026-11-23T08:00:00Z", report["digest"],
+                        tuple(report["gaps"]), tuple(report["orders"]))  # fmt: skip
+    jsonschema.validate(json.loads(message.encode()), gaps)
