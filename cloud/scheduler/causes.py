@@ -66,7 +66,7 @@ _LOSS_TEXT: Final = {
     "maintenance": "maintenance at {r} since {t}",
     "stop": "{r} stopped since {t}",
     "tool_missing": "tool {r} missing since {t}",
-    "absent": "{r} absent from {t}",
+    "absent": "{r} absent since {t}",
 }
 _NAMED: Final = 5  # orders named in a capacity cause
 
@@ -379,8 +379,6 @@ class _Explainer:
             for rid, loss in lost:
                 event = _LOSS_TEXT.get(loss.reason, "{r} lost (" + loss.reason + ") since {t}")
                 text = event.format(r=rid, t=self.hhmm(loss.start))
-                if loss.reason == "absent" and loss.end is not None:
-                    text += f" to {self.hhmm(loss.end)}"
                 out.append(
                     self.cause(
                         step.id, loss.reason, text, rid, group=g, resource=rid,

@@ -124,7 +124,8 @@ def test_one_absent_operator_and_the_other_busy() -> None:
     (late,) = _late(eng, NOW).values()
     kinds = {c.kind: c for c in late.causes}
     assert kinds["absent"].resource == "OP-ANNA"
-    assert kinds["absent"].event == "OP-ANNA absent from 08:00 to 16:00"
+    assert kinds["absent"].event == "OP-ANNA absent since 08:00"
+    assert kinds["absent"].text.startswith("crimp: blocked by OP-ANNA from 08:00 to 16:00 (")
     assert "OP-BEN busy with" in kinds["capacity"].event
 
 
