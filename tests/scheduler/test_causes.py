@@ -192,3 +192,24 @@ def test_the_chain_fits_its_schemas_and_every_kind_is_documented() -> None:
     message = GapReport("plant1", 1, "2026-11-23T08:00:00Z", report["digest"],
                         tuple(report["gaps"]), tuple(report["orders"]))  # fmt: skip
     jsonschema.validate(json.loads(message.encode()), gaps)
+
+
+def test_steps_running_late_and_a_late_transport_are_named() -> None:
+    from cloud.replan import MaterialLate, StepLate, StepStarted
+
+    plant = _plant()
+    eng = Engine(plant, _orders(plant, 60, 60, 120, 120), NOW, frozen=timedelta(0))
+    eng.apply([StepStarted(o, "crimp", NOW) for o in ("O-1", "O-2")], NOW)
+    now, end = NOW + timedelta(minutes=30), NOW + timedelta(minutes=90)
+    eng.apply([StepLate(o, "crimp", end) for o in ("O-1", "O-2")], now)
+    chains = eng.causes(now)
+    assert {o for o, c in chains.items() if c.status == "late"} == {"O-3", "O-4"}
+    events = {c.event for c in chains["O-3"].causes if c.kind == "step_late"}
+    assert "O-1/crimp running late on crimp-01, expected to end 09:30" in events
+    assert "O-2/crimp running late on crimp-02, expected to end 09:30" in events
+    eng.apply([MaterialLate("O-3", "crimp", "terminal-b", NOW + timedelta(minutes=150))], now)
+    o3 = eng.causes(now)["O-3"]
+    assert o3.tardiness_min == 90
+    first = o3.primary
+    assert first is not None and (first.kind, first.material) == ("transport", "terminal-b")
+    assert first.event == "transport of terminal-b to the line ready 10:30"
