@@ -333,7 +333,7 @@ class _Explainer:
             row = cal[r, x0:x1]
             if not row.all():
                 c = x0 + int(np.argmin(row))
-                loss = self.circ.loss_at(rid, model.time_of(c), model.time_of(c + 1))
+                loss = self.circ.loss_at(rid, model.time_of(c), t1)  # any loss closing it here
                 if loss is not None:
                     lost.append((rid, loss))
                     continue
