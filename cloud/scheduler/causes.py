@@ -353,7 +353,8 @@ class _Explainer:
                 others = [
                     o for o in self.holders(r, x0, x1) if o != model.orders[model.steps[s][0]].id
                 ]
-                busy[rid] = others
+                if others:  # held by the order's own other steps only: that is precedence
+                    busy[rid] = others
         out: list[Cause] = []
         gdef = model.plant.groups.get(g)
         n_cands = len(set(cands))
@@ -391,7 +392,7 @@ class _Explainer:
         if busy:
             orders = list(dict.fromkeys(o for os in busy.values() for o in os))
             parts = [
-                f"{rid} busy with {', '.join(os[:_NAMED]) or 'other work'}"
+                f"{rid} busy with {', '.join(os[:_NAMED])}"
                 + (f" (+{len(os) - _NAMED})" if len(os) > _NAMED else "")
                 for rid, os in busy.items()
             ]
