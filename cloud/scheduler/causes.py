@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from cloud.scheduler.arrays import Model, order_summary
 from cloud.scheduler.backward import Plan
 from cloud.scheduler.calendar import slot_of
-from cloud.scheduler.check import Check
+from cloud.scheduler.check import Check, Gap
 
 __all__ = [
     "RANK",
@@ -199,6 +199,7 @@ class _Explainer:
         self.now_slot = slot_of(now, model.origin, model.plant.slot_minutes)
         self._holders: tuple[I64, I64, I64, I64, I64] | None = None
         self._late_on: dict[int, list[tuple[str, str, datetime]]] | None = None
+        self._gaps: dict[str, list[Gap]] | None = None
 
     # --- texts ---------------------------------------------------------------------------------
 
@@ -415,8 +416,13 @@ class _Explainer:
 
     def gap(self, g: str, x0: int, x1: int) -> str:
         """The check's capacity gap at group `g` (or its pool) overlapping [x0, x1), as text."""
-        for gap in self.check.gaps:
-            if g in gap.group.split("+") and gap.start_slot < x1 and x0 < gap.end_slot:
+        if self._gaps is None:
+            self._gaps = {}
+            for each in self.check.gaps:  # a group's own gaps, then its pools', in check order
+                for name in each.group.split("+"):
+                    self._gaps.setdefault(name, []).append(each)
+        for gap in self._gaps.get(g, ()):
+            if gap.start_slot < x1 and x0 < gap.end_slot:
                 a = self.hhmm(self.model.time_of(gap.start_slot))
                 b = self.hhmm(self.model.time_of(gap.end_slot))
                 return f"capacity gap at {gap.group} {a}-{b}, short {gap.shortfall}"
