@@ -332,7 +332,7 @@ class FloorReactions:
             for material in delivery.get("materials", []):
                 if self._late.get((name, material)) != delivery["ready"]:
                     self._late[(name, material)] = delivery["ready"]
-                    self._submit(DeliveryLate(material, _utc(delivery["ready"])))
+                    self._submit(DeliveryLate(material, _utc(delivery["ready"]), name))
 
     def _submit(self, trigger: Any) -> None:
         assert self.replanner is not None

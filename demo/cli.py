@@ -212,6 +212,19 @@ def _relayed(url: str, relay: Any) -> str:
     return f"mqtt://{auth}{relay.host}:{relay.port}?{query}"
 
 
+def _worst_late(cloud: Any) -> str:
+    """The most late order of the current plan and why (its cause chain's primary cause)."""
+    report = cloud.replanner.gap_report if cloud.replanner is not None else {"orders": []}
+    late = [o for o in report["orders"] if o["status"] == "late"]
+    if not late:
+        return "late orders: none"
+    worst = max(late, key=lambda o: int(o["tardiness_min"]))
+    return (
+        f"late orders: {len(late)}; most: {worst['order']} by {worst['tardiness_min']} min, why: "
+        f"{worst.get('cause') or 'not known'}"
+    )
+
+
 def _lost_events(agents: list[Any], keys: list[tuple[str, int]]) -> tuple[int, int]:
     """(recorded by the agents' outboxes, of those missing from the cloud's log)."""
     logged: dict[str, set[int]] = {}
@@ -478,6 +491,7 @@ def run(args: argparse.Namespace) -> int:
             f"  plan: {reporter.replans} replan(s) (triggers: {causes}); schedules the stations "
             f"hold: {versions or 'none'}"
         )
+        print(f"  {_worst_late(cloud)}")
         loop = cloud.status.kanban_view()["loops"].get("KB-CONN-8P", {})
         signals = ", ".join(s.get("card") or s.get("bin", "") for s in loop.get("signals", []))
         print(

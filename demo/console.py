@@ -72,6 +72,12 @@ def describe(trigger: Any) -> str:
     return type(trigger).__name__
 
 
+def primary_event(order: Mapping[str, Any]) -> str | None:
+    """The event behind a gap report order's primary cause (its `cause` line starts with it)."""
+    line = str(order.get("cause") or "")
+    return next((c["event"] for c in order.get("causes", []) if line.startswith(c["text"])), None)
+
+
 def describe_burst(triggers: list[Any]) -> list[str]:
     """The notable triggers of one replan in a few words, late materials of one time together."""
     out = sorted({describe(t) for t in triggers if isinstance(t, ResourceLost | ResourceBack)})
@@ -228,7 +234,8 @@ class PlanReporter:
             return "no order late"
         worst = max(late, key=lambda o: int(o["tardiness_min"]))
         most = f"{worst['order']} by {worst['tardiness_min']} min"
-        return f"{len(late)} order(s) late (most: {most})"
+        why = primary_event(worst)
+        return f"{len(late)} order(s) late (most: {most}" + (f", why: {why})" if why else ")")
 
     def _applied(self, trigger: Any) -> bool:
         engine = self.replanner.engine

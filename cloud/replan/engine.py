@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cloud.plant import Material, Order, Plant, Window
+from cloud.replan.circumstances import note
 from cloud.replan.errors import UnknownOrder
 from cloud.replan.times import with_times
 from cloud.replan.triggers import (
@@ -48,6 +49,7 @@ from cloud.scheduler._kernel import Kernel
 from cloud.scheduler.arrays import Model, build
 from cloud.scheduler.backward import Plan, plan_backward, replan, step_costs
 from cloud.scheduler.calendar import slot_of
+from cloud.scheduler.causes import Circumstances, OrderCauses, explain
 from cloud.scheduler.check import Check, check_plan
 from cloud.scheduler.improve import improve_plan
 
@@ -98,6 +100,8 @@ class Engine:
         self.present: frozenset[str] | None = None
         #: learned standard times in use: (product, step, seconds per unit) (`cloud.replan.times`)
         self.times: tuple[tuple[str, str, float], ...] = ()
+        #: the floor events behind the plan, for the why (`cloud.replan.circumstances`)
+        self.circumstances = Circumstances()
         self.model: Model
         self.plan: Plan
         self.rebuilt = True
@@ -117,6 +121,11 @@ class Engine:
     def check(self) -> Check:
         """The resource check of the current plan (gaps)."""
         return check_plan(self.model, self._busy())
+
+    def causes(self, now: datetime, check: Check | None = None) -> dict[str, OrderCauses]:
+        """The cause chain of every order off its due date (`cloud.scheduler.causes`)."""
+        check = check or self.check()
+        return explain(self.model, self._busy(), check, self.circumstances, now=now)
 
     def step_index(self, order: str, step: str) -> int:
         """Index of `order`'s `step` in the current model."""
@@ -145,6 +154,7 @@ class Engine:
         again: set[int] = set()
         res_index = {r.id: i for i, r in enumerate(self.plant.resources)}
         for trig in triggers:
+            note(self.circumstances, trig)
             if isinstance(trig, ResourceLost):
                 window = Window(trig.at, trig.until or datetime.max.replace(tzinfo=trig.at.tzinfo))
                 self.down.setdefault(trig.resource, []).append(window)

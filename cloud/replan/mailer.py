@@ -29,6 +29,9 @@ def gap_digest(gaps: Sequence[Mapping[str, Any]], orders: Sequence[Mapping[str, 
 
 EMPTY_DIGEST = gap_digest([], [])
 
+#: Causes mailed per order (the whole chain is in the plan and at /api/plan/orders/{order}/causes).
+MAILED_CAUSES = 5
+
 
 @dataclass(frozen=True)
 class SmtpSettings:
@@ -47,7 +50,7 @@ class SmtpSettings:
 def render_report(
     site: str, gaps: Sequence[Mapping[str, Any]], orders: Sequence[Mapping[str, Any]]
 ) -> str:
-    """Plain-text body: every gap, then every order it makes early or late."""
+    """Plain-text body: every gap, then every order it makes early or late, and why."""
     lines = [f"Resource check for site {site}: {len(gaps)} gap(s)", ""]
     for g in gaps:
         lines.append(
@@ -66,6 +69,14 @@ def render_report(
                 f"- {o['order']}: {o['status']}, early {o['earliness_min']} min, "
                 f"late {o['tardiness_min']} min"
             )
+            causes = o.get("causes") or []
+            for cause in causes[:MAILED_CAUSES]:
+                lines.append(f"  why: {cause['text']}")
+            if len(causes) > MAILED_CAUSES:
+                lines.append(
+                    f"  ... and {len(causes) - MAILED_CAUSES} more cause(s):"
+                    f" /api/plan/orders/{o['order']}/causes"
+                )
     return "\n".join(lines) + "\n"
 
 

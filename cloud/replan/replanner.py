@@ -18,7 +18,7 @@ import json
 import logging
 import smtplib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,7 @@ from cloud.replan.publish import PlanPublisher
 from cloud.replan.record import PlanningRecorder
 from cloud.replan.triggers import OperatorsPresent, StepLate, Trigger
 from cloud.scheduler.arrays import order_summary
+from cloud.scheduler.causes import OrderCauses
 from cloud.scheduler.check import Check
 from cloud.scheduler.improve import Improvement
 from cloud.scheduler.service import PlanResult, schedule_document
@@ -249,11 +250,12 @@ class Replanner:
 
     def _publish_plan_and_gaps(self, now: datetime) -> None:
         check = self.engine.check()
-        report = self.current_gap_report(check)
+        causes = self.engine.causes(now, check)
+        report = self.current_gap_report(check, causes)
         self.gap_report = report
         generated = _iso(now)
         if self.publisher is not None:
-            self.publisher.plan(self.document(check), generated)
+            self.publisher.plan(self.document(check, causes), generated)
             self.publisher.gaps(report["digest"], report["gaps"], report["orders"], generated)
         if self.mailer is None:
             return
@@ -268,11 +270,19 @@ class Replanner:
             self.stats.mail_errors += 1
             log.error("gap report not mailed: %s", exc)
 
-    def current_gap_report(self, check: Check | None = None) -> dict[str, Any]:
-        """The resource check as a report: gaps, and every order it makes early or late."""
+    def current_gap_report(
+        self, check: Check | None = None, causes: Mapping[str, OrderCauses] | None = None
+    ) -> dict[str, Any]:
+        """The resource check as a report: gaps, and every order it makes early or late.
+
+        Each order carries its cause chain (`cloud.scheduler.causes`): `cause` in one line,
+        `causes` link by link.
+        """
         eng = self.engine
         model = eng.model
         check = check or eng.check()
+        if causes is None:
+            causes = eng.causes(self.clock.now(), check)
         slot = eng.plant.slot_minutes
         gaps = [
             {
@@ -294,6 +304,7 @@ class Replanner:
                 "status": str(r["status"]),
                 "earliness_min": int(r["earliness_min"]),  # type: ignore[call-overload]
                 "tardiness_min": int(r["tardiness_min"]),  # type: ignore[call-overload]
+                **(causes[str(r["order"])].to_dict() if str(r["order"]) in causes else {}),
             }
             for r in order_summary(model, eng.plan)
             if r["status"] in ("early", "late", "unplanned")
@@ -380,13 +391,18 @@ class Replanner:
         minutes = horizon.total_seconds() / 60
         return {material: quantity / minutes for material, quantity in units.items()}
 
-    def document(self, check: Check | None = None) -> dict[str, Any]:
+    def document(
+        self, check: Check | None = None, causes: Mapping[str, OrderCauses] | None = None
+    ) -> dict[str, Any]:
         """The current plan as a schedule document (`docs/schemas/schedule.schema.json`)."""
         eng = self.engine
         cost = eng.cost()
         imp = Improvement(eng.plan.start, eng.plan.res, cost, cost, 0, 0.0)
-        result = PlanResult(eng.model, eng._busy(), imp, check or eng.check(), 0.0)
-        return schedule_document(result)
+        check = check or eng.check()
+        if causes is None:
+            causes = eng.causes(self.clock.now(), check)
+        result = PlanResult(eng.model, eng._busy(), imp, check, 0.0)
+        return schedule_document(result, causes)
 
     # --- manual mode (backup plan) -----------------------------------------------------------
 

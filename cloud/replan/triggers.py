@@ -64,10 +64,14 @@ class OperatorsPresent:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryLate:
-    """A material's ready time slipped (a late lorry): steps needing it cannot start before."""
+    """A material's ready time slipped (a late lorry): steps needing it cannot start before.
+
+    `delivery` names the delivery that made it late (empty: not known), for the why.
+    """
 
     material: str
     ready: datetime
+    delivery: str = ""
 
 
 @dataclass(frozen=True, slots=True)

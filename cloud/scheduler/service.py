@@ -8,7 +8,7 @@ improve within a budget, run the resource check, and write the schedule
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from cloud.plant import Order, Plant
 from cloud.scheduler.arrays import Model, build, order_summary
 from cloud.scheduler.backward import Plan, plan_backward, step_costs
+from cloud.scheduler.causes import OrderCauses, explain
 from cloud.scheduler.check import Check, check_plan
 from cloud.scheduler.improve import Improvement, improve_plan
 
@@ -77,13 +78,21 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def schedule_document(result: PlanResult) -> dict[str, Any]:
-    """The schedule as JSON-ready data (see `docs/schemas/schedule.schema.json`)."""
+def schedule_document(
+    result: PlanResult, causes: Mapping[str, OrderCauses] | None = None
+) -> dict[str, Any]:
+    """The schedule as JSON-ready data (see `docs/schemas/schedule.schema.json`).
+
+    Every order off its due date carries its cause chain (`cloud.scheduler.causes`): `causes`
+    from the replanner, which knows the floor events; else computed from the plan alone.
+    """
     model, plan = result.model, result.plan
     p = model.problem
     plant = model.plant
     slot = plant.slot_minutes
     per_order = order_summary(model, plan)
+    if causes is None:
+        causes = explain(model, plan, result.check, summary=per_order)
     orders_out: list[dict[str, Any]] = []
     per_res: dict[str, list[dict[str, Any]]] = {r.id: [] for r in plant.resources}
     for o, row in enumerate(per_order):
@@ -133,6 +142,9 @@ def schedule_document(result: PlanResult) -> dict[str, Any]:
                 "steps": steps_out,
             }
         )
+        why = causes.get(str(row["order"]))
+        if why is not None:
+            orders_out[-1].update(why.to_dict())
     for rows in per_res.values():
         rows.sort(key=lambda x: str(x["start"]))
     gaps = [

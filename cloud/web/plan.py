@@ -100,6 +100,13 @@ def routes(view: PlanView) -> list[Route]:
     async def state(request: Request) -> Response:
         return json_response(await run_in_threadpool(planning().state))
 
+    async def causes(request: Request) -> Response:
+        order = request.path_params["order"]
+        found = await run_in_threadpool(planning().order_causes, order)
+        if found is None:
+            raise Problem(404, f"order {order!r} is not in the plan")
+        return json_response(found)
+
     async def gaps(request: Request) -> Response:
         replanner = planning().replanner
         assert replanner is not None
@@ -193,6 +200,7 @@ def routes(view: PlanView) -> list[Route]:
         Route("/api/plan/state", state, methods=["GET"]),
         Route("/api/plan/export", export, methods=["GET"]),
         Route("/api/plan/steps/{order}/{step}", move, methods=["POST"]),
+        Route("/api/plan/orders/{order}/causes", causes, methods=["GET"]),
         Route("/api/gaps", gaps, methods=["GET"]),
         Route("/api/orders", orders, methods=["POST"]),
         Route("/api/decisions", decisions, methods=["GET"]),

@@ -121,6 +121,17 @@ class PlanView:
             self._encoded = (document, body)
         return body
 
+    def order_causes(self, order: str) -> dict[str, Any] | None:
+        """One order of the current plan and why it is off its due date (None: not planned)."""
+        for row in self.document().get("orders", []):
+            if row.get("order") == order:
+                keys = ("order", "status", "due", "end", "earliness_min", "tardiness_min")
+                out = {k: row.get(k) for k in keys}
+                out["cause"] = row.get("cause")
+                out["causes"] = list(row.get("causes", []))
+                return out
+        return None
+
     def export_name(self) -> str:
         """The file name of a plan download: plan-SITE-TIME.json."""
         assert self.replanner is not None

@@ -134,6 +134,12 @@ def test_demo_runs_end_to_end_with_its_web_interface(tmp_path: Path) -> None:
     assert "lorry: held up in a jam" in out, out
     assert re.search(r"delivery D-2001-\d{6} LATE", out), out
     assert any("late delivery: " in line for line in replans), out
+    # The late order says why: its cause chain's primary cause names the floor event (issue 21).
+    why = re.search(
+        r"late orders: \d+; most: H-\d+ by \d+ min, why: \w+: blocked by [^(]* \(([^()]*)\)", out
+    )
+    assert why, out
+    assert re.match(r"delivery D-2001-\d{6} ready|breakdown at crimp-02 since", why[1]), why[0]
     # The e-kanban scene: with its broker gone, the assembly board's edge rule lit its lamp; the
     # low bin and the tapped card reached the cloud afterwards as replenishment signals.
     assert (
@@ -165,12 +171,12 @@ def test_demo_plant_model_matches_the_simulated_line() -> None:
     """The generated plant model loads, and names every station, tag and material of the demo."""
     from datetime import UTC, datetime
 
+    import jsonschema
+
     from cloud.master import MasterData
     from cloud.plant import parse_orders, parse_plant
     from demo.plant import DELIVERIES, HARNESS_LINE
     from demo.plant_model import orders_document, plant_document
-
-    import jsonschema
 
     start = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
     document = plant_document(start)

@@ -147,9 +147,19 @@ def test_with_no_qualified_operator_present_the_gap_names_the_skill(tmp_path: Pa
     for gap in named:
         if "assemble" in gap["skills"]:
             assert gap["none_present"] is False  # Carla assembles and is here
-    assert "no qualified operator present (skill crimp" in render_report(
-        "plant1", report["gaps"], report["orders"]
-    )
+    mail = render_report("plant1", report["gaps"], report["orders"])
+    assert "no qualified operator present (skill crimp" in mail
+    # The orders it makes late say why: no crimp operator is here (item 4 of issue 21).
+    late = [o for o in report["orders"] if o["status"] == "late"]
+    assert late, report["orders"]
+    for order in late:
+        absent = [c for c in order["causes"] if c["kind"] == "absent"]
+        assert absent, order
+        assert absent[0]["event"] == "no operator with skill crimp present: OP-ANNA, OP-BEN absent"
+        assert order["cause"].startswith(
+            "crimp: blocked by group crimp-operators from 05:15 to 13:00"
+        )
+    assert "why: crimp: blocked by group crimp-operators" in mail
 
 
 def test_operators_here_are_preferred_when_steps_are_placed() -> None:

@@ -111,3 +111,15 @@ def test_a_wrong_password_raises(tmp_path: Path, smtp_server: tuple[int, Inbox])
     with pytest.raises(smtplib.SMTPException):
         mailer.send_if_changed("plant1", [GAP], [])
     assert mailer.sent == 0 and not inbox.messages
+
+
+def test_each_order_says_why_and_a_long_chain_is_cut_with_where_to_read_it() -> None:
+    from cloud.replan.mailer import MAILED_CAUSES, render_report
+
+    link = {"text": "crimp: blocked by crimp-02 from 10:42 until further notice"
+                    " (breakdown at crimp-02 since 10:42)"}  # fmt: skip
+    late = {**LATE, "cause": link["text"], "causes": [link] * (MAILED_CAUSES + 2)}
+    body = render_report("plant1", [GAP], [late])
+    assert body.count(f"  why: {link['text']}\n") == MAILED_CAUSES
+    assert "  ... and 2 more cause(s): /api/plan/orders/SO-1002/causes\n" in body
+    assert gap_digest([GAP], [late]) != gap_digest([GAP], [LATE])  # a new why is a new report

@@ -4,8 +4,8 @@ An emulated machine station (the agent's real station role on emulated chips and
 job, stops, and its operator presses the breakdown button. The cloud folds the events into the
 status, which turns the station's stack light red and hands the replanner a lost resource; the
 replan moves the broken machine's jobs to the other crimper, and the retained schedules of both
-stations change; the gap report goes to the planners by e-mail — once: the same report again
-sends nothing.
+stations change; the gap report goes to the planners by e-mail, each late order with the
+breakdown as its cause — once: the same report again sends nothing.
 """
 
 from __future__ import annotations
@@ -188,9 +188,19 @@ def test_a_station_breakdown_replans_and_mails_the_gap_once(
                 assert not late, f"no new work on the broken machine: {late}"
                 wait_for(lambda: len(inbox.messages) >= 1, 30, "the gap report e-mail")
                 assert inbox.rcpt[0] == ["planner@plant1.example"]
-                assert "crimpers" in str(inbox.messages[0].get_payload())
-                # The same report again: no second e-mail.
+                mail = inbox.messages[0].get_payload(decode=True).decode()
+                assert "crimpers" in mail
+                # Each order the breakdown makes late names it, with when it began (issue 21).
                 assert cloud.replanner is not None
+                since = cloud.status.machines["crimp-01"].since
+                assert since is not None
+                event = f"breakdown at crimp-01 since {_at(since):%H:%M}"
+                late = [o for o in cloud.replanner.gap_report["orders"] if o["status"] == "late"]
+                assert late, cloud.replanner.gap_report
+                for order in late:
+                    assert event in [c["event"] for c in order["causes"]], order
+                assert f"({event})" in mail, mail
+                # The same report again: no second e-mail.
                 cloud.replanner.publish_all()
                 time.sleep(2)
                 assert len(inbox.messages) == 1

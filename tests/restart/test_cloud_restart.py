@@ -6,7 +6,8 @@ by file drop and REST, a planner decides one changed order (another change is st
 pins a step in manual mode, and crimp-02 is broken down (its operator pressed the button). After
 the restart every station holds a schedule from the new process equal to the cloud's record
 (the retained message), and the new plan still has the orders, the decision, the pending change,
-the pin and the breakdown; the agents' events are in the log exactly once. SQLite and PostgreSQL.
+the pin and the breakdown (still the cause the moved orders name, since the same time); the
+agents' events are in the log exactly once. SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def _step(plan: dict[str, Any], order: str) -> dict[str, Any]:
             if job["order"] == order:
                 return {**job, "resource": resource}
     raise AssertionError(f"{order} is not planned")
+
+
+def _breakdown_causes(plan: dict[str, Any]) -> set[str]:
+    """The breakdowns the plan's orders off their due date name as causes."""
+    return {
+        c["event"] for o in plan["orders"] for c in o.get("causes", []) if c["kind"] == "breakdown"
+    }
 
 
 @pytest.fixture
@@ -191,6 +199,9 @@ def test_cloud_killed_and_started_again_keeps_the_plan(
         assert (cloud.drop / "done" / "erp-1.json").exists()
         time.sleep(1.5)  # the replans settle and the stations take their last versions
         before = {s: p.held[s] for s, p in stations.items()}
+        # The orders the breakdown moves name it as their cause, with when it began.
+        named = _breakdown_causes(cloud.call("get", "/api/plan")[1])
+        assert len(named) == 1 and next(iter(named)).startswith("breakdown at crimp-02 since ")
 
         # kill -9 and start again.
         cloud.kill()
@@ -231,6 +242,7 @@ def test_cloud_killed_and_started_again_keeps_the_plan(
         assert not [j for j in _jobs(plan, "crimp-02") if at(j["start"]) > restarted], (
             "the breakdown"
         )
+        assert _breakdown_causes(plan) == named, "the breakdown, still the cause, since then"
         state = cloud.call("get", "/api/plan/state")[1]
         assert state["manual"] == {"on": False, "by": None}
         audit = cloud.call("get", "/api/audit")[1]

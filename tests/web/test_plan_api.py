@@ -280,6 +280,38 @@ def test_without_a_publisher_the_plan_is_computed_from_the_engine(tmp_path: Path
         assert "no order desk" in json.load(refused.value)["detail"]
 
 
+def test_an_orders_causes_name_what_made_it_late(tmp_path: Path) -> None:
+    """`GET /api/plan/orders/{order}/causes`: the chain of the plan the route serves."""
+    plant = load_plant(write_plant(tmp_path))
+    now = SystemClock().now()
+    orders = load_orders(write_orders(tmp_path, now), plant)
+    replanner = Replanner(Engine(plant, orders, now, frozen=timedelta(0)), improve=False)
+    broken = now + timedelta(minutes=1)
+    replanner.replan([ResourceLost("crimp-01", broken, reason="breakdown")])
+    grants = Grants(tmp_path / "cloud.db")
+    auth = WebAuth(grants.store, public_read=True)
+    with WebServer(dict, lambda n: [], port=0, replanner=replanner, auth=auth) as web:
+        plan = json.load(urllib.request.urlopen(web.url + "api/plan", timeout=30))
+        late = [o for o in plan["orders"] if o["status"] == "late"]
+        assert late
+        for row in late:
+            url = web.url + f"api/plan/orders/{row['order']}/causes"
+            with urllib.request.urlopen(url, timeout=30) as response:
+                answer = json.load(response)
+            assert answer["cause"] == row["cause"] and answer["causes"] == row["causes"]
+            assert answer["status"] == "late" and answer["tardiness_min"] > 0
+            event = f"breakdown at crimp-01 since {broken:%H:%M}"
+            assert event in [c["event"] for c in answer["causes"]], answer
+        on_time = next(o for o in plan["orders"] if o["status"] == "on_time")
+        url = web.url + f"api/plan/orders/{on_time['order']}/causes"
+        answer = json.load(urllib.request.urlopen(url, timeout=30))
+        assert (answer["cause"], answer["causes"]) == (None, [])
+        with pytest.raises(urllib.error.HTTPError) as unknown:
+            urllib.request.urlopen(web.url + "api/plan/orders/O-404/causes", timeout=30)
+        assert unknown.value.code == 404
+        assert "'O-404' is not in the plan" in json.load(unknown.value)["detail"]
+
+
 NO_PLAN = "no plan: start the cloud with --plant and --orders"
 
 
@@ -293,7 +325,8 @@ def test_without_orders_the_plan_routes_say_how_to_get_a_plan(tmp_path: Path) ->
     GRANTS[id(service)] = Grants(settings.database)
     service.web.start()
     try:
-        gets = ["/api/plan", "/api/plan/state", "/api/plan/export", "/api/gaps", "/api/decisions"]
+        gets = ["/api/plan", "/api/plan/state", "/api/plan/export", "/api/gaps", "/api/decisions",
+                "/api/plan/orders/O-1/causes"]  # fmt: skip
         for path in [*gets, "/api/audit"]:
             code, body, _ = call(service, "get", path)
             assert (code, body["detail"]) == (404, NO_PLAN)

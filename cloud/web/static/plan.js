@@ -263,8 +263,8 @@
         report.gaps.map((g) => [g.group, g.start, g.end, minutes(Date.parse(g.end) - Date.parse(g.start)), g.shortfall,
           effect(g.orders, "late") || "—", effect(g.orders, "early") || "—", g.tardiness_min, g.earliness_min]), "no gaps"),
       el("h2", {}, "Orders off their due date"),
-      table(["Order", "Status", "Early (min)", "Late (min)"],
-        report.orders.map((o) => [o.order, o.status, o.earliness_min, o.tardiness_min]), "every order on time"));
+      table(["Order", "Status", "Early (min)", "Late (min)", "Cause"],
+        report.orders.map((o) => [o.order, o.status, o.earliness_min, o.tardiness_min, o.cause || "—"]), "every order on time"));
     view.querySelector("table")?.setAttribute("id", "gap-table");
     document.body.dataset.rendered = `gaps-${report.digest.slice(0, 12)}`;
   }
