@@ -27,6 +27,7 @@ import os
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -44,6 +45,7 @@ __all__ = [
     "check_role",
     "ingest_options",
     "lead",
+    "planner_lock_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,10 +54,18 @@ Role = Literal["all", "ingest", "planner"]
 ROLES: Final = ("all", "ingest", "planner")
 #: The session expiry of an ingest worker: None, a clean session ending with the connection.
 INGEST_SESSION_S: Final = None
-#: The PostgreSQL advisory lock key the leading planner holds.
+#: The PostgreSQL advisory lock key the leading planner of every site holds (`--site +`); a
+#: planner of one site holds its own (`planner_lock_key`), so each site elects its own.
 PLANNER_LOCK: Final = 0x54414B56
 #: How often a standby tries the lock, and the leader checks that it still holds it.
 POLL_S: Final = 0.5
+
+
+def planner_lock_key(site: str) -> int:
+    """The planner lock of `site` ("+": all sites): one leader per site a planner serves."""
+    if site == "+":
+        return PLANNER_LOCK
+    return (PLANNER_LOCK << 32 | zlib.crc32(site.encode())) & 0x7FFFFFFFFFFFFFFF
 
 
 def check_role(role: str, database: str) -> Role:
@@ -121,7 +131,8 @@ class LeaderLock:
         try:
             count = self._conn.exec_driver_sql(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                f" AND pid = pg_backend_pid() AND objid = {self.key & 0xFFFFFFFF}"
+                f" AND pid = pg_backend_pid() AND classid = {self.key >> 32 & 0xFFFFFFFF}"
+                f" AND objid = {self.key & 0xFFFFFFFF}"
             ).scalar()
             self._conn.commit()
         except self._sa.exc.DBAPIError:
@@ -154,7 +165,7 @@ def lead(
     exit, so that it cannot publish beside a new leader; its supervisor starts it as a standby).
     `run` returns something with `stop()`.
     """
-    lock = lock or LeaderLock(str(settings.database))
+    lock = lock or LeaderLock(str(settings.database), planner_lock_key(settings.site))
     waited = time.monotonic()
     announced = False
     try:
