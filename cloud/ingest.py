@@ -17,10 +17,10 @@ uplink through an MQTT 5 shared subscription (`share_group`: `$share/<group>/...
 its own client id and a short session; they commit and confirm but do not fold (`fold=False`:
 the status is the planner's). The leading planner's ingest reads no uplink at all
 (`feed="log"`): it tails the event log (`EventLog.tail`, positions in commit order, so nothing
-is skipped) and folds every event in log order — each source's events in their sequence order,
-whichever worker committed them, since a worker commits an agent's batch in order and the agent
-sends a later batch only after an earlier one or as its resend — then hands the round to
-`on_commit` as a live round would; events this process wrote itself (corrections, planning
+is skipped) and folds every event in log order — each agent's events in their sequence order,
+whichever worker committed them, since a worker holds back a batch until the one it continues is
+in the log (`_ahead_of_log`, at most `DEFER_MAX_S`) — then hands the round to `on_commit` as a
+live round would; events this process wrote itself (corrections, planning
 decisions) were folded by their writer and are skipped.
 
 Nothing is confirmed that is not kept whole, and nothing stops ingest for good:
@@ -84,6 +84,10 @@ __all__ = ["Ingest", "IngestStats"]
 log = logging.getLogger(__name__)
 
 _MAX_MESSAGES_PER_ROUND: Final = 64
+#: A shared-subscription worker holds back an agent's batch whose predecessor is not in the log
+#: yet (another worker has it) for at most this long, retrying every `DEFER_RETRY_S`.
+DEFER_MAX_S: Final = 5.0
+DEFER_RETRY_S: Final = 0.05
 #: Events read from the log per tail round (`feed="log"`), and how often the log is read.
 _TAIL_CHUNK: Final = 2000
 TAIL_EVERY_S: Final = 0.05
@@ -192,6 +196,10 @@ class Ingest:
         self.max_queue = max_queue
         self._next_housekeeping = 0.0
         self._next_tail = 0.0
+        #: Messages held back until their predecessor is logged: (topic, payload, received,
+        #: first held at, monotonic).
+        self._held: deque[tuple[str, bytes, datetime, float]] = deque()
+        self._retry_held_at = 0.0
         self._next_registry = time.monotonic() + REGISTRY_RELOAD_S
         self.worker = Worker("cloud-ingest", self._run, backoff_s=0.1, backoff_max_s=5.0)
 
@@ -277,6 +285,8 @@ class Ingest:
         self._queue.extend(messages)
         while self._queue:
             self._ingest_round(publish=False)
+        if self._held and time.monotonic() >= self._retry_held_at:
+            self._ingest_round(publish=False)  # what waited for another worker, once
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Publishes on ingest's own session (the cloud's downlink: commands to agents)."""
@@ -338,6 +348,8 @@ class Ingest:
                     self._ingest_round()
                     if len(self._queue) < self.max_queue:
                         break
+                if self._held and time.monotonic() >= self._retry_held_at:
+                    self._ingest_round()
                 if self.feed == "log" and time.monotonic() >= self._next_tail:
                     self._next_tail = time.monotonic() + TAIL_EVERY_S
                     while self._tail_round() == _TAIL_CHUNK:
@@ -409,11 +421,23 @@ class Ingest:
         taken = [
             self._queue.popleft() for _ in range(min(len(self._queue), _MAX_MESSAGES_PER_ROUND))
         ]
+        held_since = {id(p): since for _, p, _, since in self._held}
+        if self._held and time.monotonic() >= self._retry_held_at:
+            taken = [(t, p, r) for t, p, r, _ in self._held] + taken
+            self._held.clear()
         for topic, payload, received in taken:
             self.stats.messages += 1
             mark = work.mark()
             try:
                 self.handle(topic, payload, received, work)
+                if self.share_group is not None and self._ahead_of_log(work, mark):
+                    since = held_since.get(id(payload), time.monotonic())
+                    if time.monotonic() - since < DEFER_MAX_S:
+                        work.undo(mark)  # not confirmed: held, tried again in a moment
+                        self._held.append((topic, payload, received, since))
+                        self._retry_held_at = time.monotonic() + DEFER_RETRY_S
+                        continue
+                    log.warning("%s: events committed without their predecessor", topic)
             except Exception as exc:  # a bug must not stop ingest: dead-letter and go on
                 log.exception("ingest failed on a message from %s", topic)
                 work.undo(mark)  # nothing of it is confirmed: it is kept whole instead
@@ -423,6 +447,23 @@ class Ingest:
         self._commit(work, taken)
         if publish:
             self.publish_settlements(work)
+
+    def _ahead_of_log(self, work: _Round, mark: tuple[int, int, dict[AgentPath, int]]) -> bool:
+        """Whether the message just handled starts past an event not logged yet (per agent).
+
+        Workers sharing the uplink get an agent's batches in any split: a batch must not be
+        committed before the one it continues, so that log positions (the planner's fold
+        order) follow each agent's sequence.
+        """
+        first: dict[str, int] = {}
+        for record in work.records[mark[0] :]:
+            first[record.instance] = min(first.get(record.instance, record.seq), record.seq)
+        earlier = {record.key for record in work.records[: mark[0]]}
+        for instance, seq in first.items():
+            if seq > 1 and (instance, seq - 1) not in earlier:  # noqa: SIM102 (a query each)
+                if not self.log.known(instance, seq - 1):
+                    return True
+        return False
 
     def _tail_round(self) -> int:
         """Folds the events committed after `position` (`feed="log"`); returns how many read."""

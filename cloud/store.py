@@ -439,6 +439,23 @@ class EventLog:
                 yield int(pos), json.loads(body), str(corrected)
             position = int(rows[-1][0])
 
+    def known(self, instance: str, seq: int) -> bool:
+        """Whether event `(instance, seq)` is in the log, archived, or dead-lettered."""
+        events, letters, archived = schema.events, schema.dead_letters, schema.archived_keys
+        with self._transaction():
+            for query in (
+                sa.select(events.c.pos).where(events.c.instance == instance, events.c.seq == seq),
+                sa.select(letters.c.id).where(letters.c.instance == instance, letters.c.seq == seq),
+                sa.select(archived.c.first_seq).where(
+                    archived.c.instance == instance,
+                    archived.c.first_seq <= seq,
+                    archived.c.last_seq >= seq,
+                ),
+            ):
+                if self._conn.execute(query.limit(1)).first() is not None:
+                    return True
+        return False
+
     def track_own(self) -> None:
         """Remembers the keys this process commits from now on, for `tail(skip_own=True)`."""
         with self._lock:
