@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
 from cloud.corrections import CorrectionRecorder
@@ -212,7 +213,11 @@ class CloudService:
                 client_id=f"{settings.client_id}-logistics",
             )
         self.corrections = CorrectionRecorder(
-            self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
+            self.log,
+            self.status,
+            clock=clock,
+            write_lock=self.ingest.write_lock,
+            on_recorded=self._corrected,
         )
         #: What /healthz and /readyz answer (cloud/health.py).
         self.health = self._health()
@@ -333,6 +338,15 @@ class CloudService:
             self.status.set_master(StatusMaster.of(self.master.plant, self._needs, self._demand))
         if self.web is not None:
             self.web.plan_changed()  # the Plan and Gap pages fetch again
+
+    def _corrected(self, event: dict[str, Any]) -> None:
+        """A hand correction was folded: a tool's place or service may free or hold the tool."""
+        try:
+            self.reactions.tools_changed(
+                datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+            )
+        except Exception:  # a reaction's bug must not refuse a recorded correction
+            log.exception("reacting to a correction failed")
 
     def _committed(self, records: list[LogRecord]) -> None:
         """After each ingest round: lights and replan triggers, then maybe a snapshot."""

@@ -128,7 +128,7 @@ function corrections(status) {
   const fields = [["correction", "select"], ["reason", "input"], ["at", "input"], ["station", "input"], ["tag", "input"], ["value", "input"]];
   for (const [name, kind] of fields) {
     const input = el(kind, { name });
-    if (kind === "select") for (const k of ["badge_out", "stop_reason", "tool_location", "cycles", "good", "scrap"]) input.append(el("option", { value: k }, k));
+    if (kind === "select") for (const k of ["badge_out", "stop_reason", "tool_location", "tool_service", "cycles", "good", "scrap"]) input.append(el("option", { value: k }, k));
     form.append(el("label", {}, name), input);
   }
   form.append(el("span"), el("button", { type: "submit" }, "Record correction"));
