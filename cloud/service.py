@@ -197,6 +197,8 @@ class CloudService:
             repair_estimate=timedelta(minutes=repair) if repair is not None else None,
             jobs_of=self.replanner.jobs_of if self.replanner is not None else None,
         )
+        if self.replanner is not None:
+            self.replanner.tool_status = self.reactions.tools.summary  # tools in the gap report
         if self.master is not None and self.replanner is not None:
             self.master.subscribe(self.reactions.plant_changed)  # leave records: lost operators
             master = self.master

@@ -99,6 +99,30 @@ class ToolWatch:
             self.told[tool] = want
             self.submit(ResourceLost(tool, want.at, want.until, reason=want.reason))  # type: ignore[arg-type]
 
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Tool id -> `out` (the reason told, or None), `until` and `life` (its state).
+
+        For the gap report; life is taken at the status's newest event time.
+        """
+        master = self.status.master
+        warn_at = master.plant.tooling.warn_at if master.plant is not None else 0.9
+        now = self.status.latest
+        out: dict[str, dict[str, Any]] = {}
+        for tag, entry in list(master.tags.items()):
+            resource = master.resources.get(entry.ref)
+            if entry.kind != "tool" or resource is None:
+                continue
+            state = self.status.tools.get(tag)
+            limits = (resource.service_cycles, resource.service_hours)
+            told = self.told.get(resource.id)
+            until = told.until if told is not None else None
+            out[resource.id] = {
+                "out": told.reason if told is not None else None,
+                "until": until.isoformat().replace("+00:00", "Z") if until else None,
+                "life": life(state, *limits, warn_at, now)["state"],
+            }
+        return out
+
     def _want(self, tool: str, state: ToolState | None, now: datetime, stamp: str) -> Hold | None:
         master = self.status.master
         plant = master.plant
