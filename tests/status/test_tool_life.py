@@ -79,7 +79,7 @@ def test_transfer_times_by_resource_or_station_id_both_ways_unless_listed() -> N
     ("tooling", "tool", "message"),
     [
         ({"transfers": [{"from": "crib", "to": "press-9", "minutes": 5}]}, {},
-         "plant.tooling.transfers[0].to: unknown place 'press-9' (known: CRIMP-01, CRIMP-02, crib)"),
+         "transfers[0].to: unknown place 'press-9' (known: CRIMP-01, CRIMP-02, crib)"),
         ({"transfers": [{"from": "shelf", "to": "CRIMP-01", "minutes": 5}]}, {},
          "transfers[0].from: unknown place 'shelf'"),
         ({"transfers": [{"from": "crib", "to": "CRIMP-01", "minutes": -1}]}, {},
