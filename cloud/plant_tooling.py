@@ -3,7 +3,8 @@
 `transfers` lists the minutes to carry a tool from the tool crib (`"crib"`) or from one machine
 to a machine; a machine -> machine time holds both ways unless the other way is listed too. A
 place is the word `crib` or a machine, named by its resource id or its station id (kept as the
-resource id). `warn_at` is the share of a tool's service limit (its resource's `service_cycles`
+resource id). `lookahead_min` (default 30) is how soon the plan must need a tool for where it
+is to matter. `warn_at` is the share of a tool's service limit (its resource's `service_cycles`
 or `service_hours`) from which the Tooling page and the gap report warn. Validation reports every
 problem with its path through the plant reader's `fail`, like the rest of the plant model.
 """
@@ -21,7 +22,7 @@ __all__ = ["CRIB", "MAX_TRANSFER_MIN", "Tooling", "parse_tooling"]
 CRIB: Final = "crib"
 #: A transfer longer than a day is a typo, not a walk across the plant.
 MAX_TRANSFER_MIN: Final = 24 * 60.0
-_KEYS: Final = frozenset({"transfers", "warn_at"})
+_KEYS: Final = frozenset({"transfers", "warn_at", "lookahead_min"})
 _TRANSFER_KEYS: Final = frozenset({"from", "to", "minutes"})
 
 
@@ -31,6 +32,8 @@ class Tooling:
 
     transfers: Mapping[tuple[str, str], float] = field(default_factory=dict)
     warn_at: float = 0.9
+    #: how soon the plan must need a tool for its place to matter (a transfer, or missing)
+    lookahead_min: float = 30.0
 
     def transfer_min(self, source: str, target: str) -> float | None:
         """Minutes to carry a tool from `source` (crib or machine id) to machine `target`.
@@ -61,6 +64,10 @@ def parse_tooling(
     if not _finite(warn_at) or not 0 < warn_at <= 1:
         fail(f"{path}.warn_at", f"must be a share in (0, 1], e.g. 0.9, got {warn_at!r}")
         warn_at = 0.9
+    lookahead: Any = raw.get("lookahead_min", 30.0)
+    if not _finite(lookahead) or not 0 < lookahead <= MAX_TRANSFER_MIN:
+        fail(f"{path}.lookahead_min", f"must be minutes in (0, 1440], got {lookahead!r}")
+        lookahead = 30.0
     listed = raw.get("transfers", [])
     if not isinstance(listed, list):
         fail(f"{path}.transfers", "must be a list of {from, to, minutes}")
@@ -102,7 +109,7 @@ def parse_tooling(
             fail(p, f"a second transfer from {source!r} to {target!r}")
         else:
             transfers[(source, target)] = float(minutes)
-    return Tooling(transfers=transfers, warn_at=float(warn_at))
+    return Tooling(transfers=transfers, warn_at=float(warn_at), lookahead_min=float(lookahead))
 
 
 def _finite(v: Any) -> bool:

@@ -23,7 +23,7 @@ the status) the stations the round touched are looked at again:
   (event time) and at start, so a restarted cloud, whose status comes from the log, tells the
   replanner the same;
 - tools (`cloud.tool_availability`): a tool past its service limit is out until a service is
-  recorded (`tool_service`); a tool the plan needs within `tool_lookahead` at a machine other
+  recorded (`tool_service`); a tool the plan needs soon (`tooling.lookahead_min`) at a machine other
   than where it is waits for its transfer from the crib or that machine (`tool_transfer`); one
   last seen by one gate reader only, with no transfer time known, is `tool_missing` until read
   again. Checked after every round that moved, counted or serviced a tool, else at most every
@@ -89,7 +89,6 @@ class FloorReactions:
         resource_of: Callable[[str], str | None] = lambda station: station,
         repair_estimate: timedelta | None = None,
         jobs_of: Callable[[str], Iterable[Any]] | None = None,
-        tool_lookahead: timedelta = timedelta(minutes=30),
     ) -> None:
         self.status = status
         self.lights = lights
@@ -101,11 +100,10 @@ class FloorReactions:
         self._told_late: dict[tuple[str, str], datetime] = {}  # (order, step) -> expected end
         self._leave: set[tuple[str, datetime, datetime]] = set()  # leave windows told
         self._absent: dict[str, datetime] = {}  # operator -> start of the shift told absent
-        self.tool_lookahead = tool_lookahead
         self.tool_check_every = timedelta(seconds=10)
         self._tools_checked: datetime | None = None
         self._jobs_of: Callable[[str], Iterable[Any]] = jobs_of or (lambda resource: ())
-        self.tools = ToolWatch(status, self._submit, lambda r: self._jobs_of(r), tool_lookahead)
+        self.tools = ToolWatch(status, self._submit, lambda r: self._jobs_of(r))
         self._tools_lock = threading.Lock()  # ingest's thread and the corrections' (web) thread
         self.triggers = 0
 

@@ -7,8 +7,9 @@
   resource's `service_cycles` / `service_hours`) the tool is out from now until a service is
   recorded (a `tool_service` correction), whether or not the plan needs it;
 - **transfer** (`tool_transfer`): the plan's next job of the tool (running, or starting within
-  `lookahead`) holds machine M, the tool's place is known and is not M, and the plant model has a
-  transfer time T from that place to M (`tooling.transfers`): the tool is out until it can be at M.
+  the plant's `tooling.lookahead_min`) holds machine M, the tool's place is known and is not M,
+  and the plant model has a transfer time T from that place to M (`tooling.transfers`): the
+  tool is out until it can be at M.
   In the crib, or last seen by one crib gate reader only: now + T(crib -> M). On machine M':
   now + T(M' -> M). In delivery (out of the crib since t): t + T(crib -> M);
 - **missing** (`tool_missing`): last seen by one gate reader only and no transfer time known
@@ -65,12 +66,10 @@ class ToolWatch:
         status: ResourceStatus,
         submit: Callable[[Any], None],
         jobs_of: Callable[[str], Iterable[Any]],
-        lookahead: timedelta = timedelta(minutes=30),
     ) -> None:
         self.status = status
         self.submit = submit
         self.jobs_of = jobs_of
-        self.lookahead = lookahead
         self.told: dict[str, Hold] = {}
 
     def check(self, now: datetime) -> None:
@@ -133,7 +132,7 @@ class ToolWatch:
         used = life(state, resource.service_cycles, resource.service_hours, 1.0, stamp)
         if used["state"] == DUE:
             return Hold("tool_service", now, None, key)
-        target = self._next_machine(tool, now)
+        target = self._next_machine(tool, now, timedelta(minutes=plant.tooling.lookahead_min))
         if target is None:
             return None
         source, since = self._source(state, now)
@@ -160,9 +159,9 @@ class ToolWatch:
             return (machine.id if machine is not None else state.station), now
         return None, now
 
-    def _next_machine(self, tool: str, now: datetime) -> str | None:
-        """The machine of the tool's job running now or starting soonest within the lookahead."""
-        horizon = now + self.lookahead
+    def _next_machine(self, tool: str, now: datetime, lookahead: timedelta) -> str | None:
+        """The machine of the tool's job running now or starting soonest within `lookahead`."""
+        horizon = now + lookahead
         best: tuple[datetime, str] | None = None
         for job in self.jobs_of(tool):
             start, end = _utc(job.start), _utc(job.end)
