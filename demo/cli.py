@@ -74,6 +74,19 @@ With --duration the script is scaled to fit: the breakdown at a quarter, the jam
 kanban scene at 60 %."""
 
 
+def _planned_tool(cloud: Any, station: str) -> str | None:
+    """The tag of the tool the plan gives `station`'s next job (what its operator fetches)."""
+    if cloud.replanner is None:
+        return None
+    tags = {
+        entry.ref: tag for tag, entry in cloud.status.master.tags.items() if entry.kind == "tool"
+    }
+    for job in sorted(cloud.replanner.jobs_of(station), key=lambda j: j.start):
+        if job.tools:
+            return tags.get(job.tools[0])
+    return None
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """Adds the demo's options and says what it shows."""
     parser.description = _DESCRIPTION
@@ -384,6 +397,7 @@ def run(args: argparse.Namespace) -> int:
                 ),
                 running=running.get(plan.station),
                 plc=plc is not None and plan.station == PLC_STATION,
+                planned_tool=lambda s: _planned_tool(cloud, s),
             )  # fmt: skip
             station.start()
         watch = DeliveryWatch(cloud.status.snapshot, console, only=deliveries.__contains__)
