@@ -57,6 +57,11 @@ plans the orders and publishes each station's schedule (the stations print each 
 One station, twist-01, reads its machine from a simulated PLC (--plc): a real pymodbus (or
 asyncua) server the demo starts, whose machine runs, counts and stops by itself.
 
+At the start each crimp press's operator fetches the applicator the plan names for its next job
+from the tool crib: while it is on its way (the plant model's crib -> press transfer time) the
+plan holds it ("tool APP-1 fetched for its next job, there by HH:MM"); mounted, it is back. Each
+applicator's tool life (cycles against its service limit) is on the Tooling page.
+
 Scripted disruptions, visible on the console and in the web interface:
   * a breakdown at crimp-02 (--breakdown-after): its light turns red, the cloud replans and
     moves its jobs to crimp-01; the changed schedules are printed;
