@@ -250,3 +250,21 @@ def test_one_gate_read_is_the_crib_with_a_transfer_time_else_missing() -> None:
     floor.event("tool.gate", {"tag": APP2, "direction": "unpaired", "readers": ["a"]}, 5)
     told = {(t.resource, t.reason, t.until) for t in floor.triggers}
     assert told == {("APP-1", "tool_transfer", floor.at(15)), ("APP-2", "tool_missing", None)}
+
+
+def test_the_gap_mail_names_the_tools_held_out() -> None:
+    from cloud.replan.mailer import render_report
+
+    gap = {
+        "group": "crimpers+applicator-a", "start": "2026-11-23T08:00:00Z",
+        "end": "2026-11-23T09:00:00Z", "shortfall": 1, "orders": ["O-1"],
+        "earliness_min": 0, "tardiness_min": 30,
+        "tools": [
+            {"tool": "APP-A1", "out": "tool_service", "until": None, "life": "due"},
+            {"tool": "APP-A2", "out": "tool_transfer", "until": "2026-11-23T08:12:00Z",
+             "life": "warn"},
+        ],
+    }  # fmt: skip
+    text = render_report("plant1", [gap], [])
+    assert "tool APP-A1: out until serviced (tool life: due)" in text
+    assert "tool APP-A2: on its way until 2026-11-23T08:12:00Z (tool life: warn)" in text
