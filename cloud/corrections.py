@@ -10,7 +10,7 @@ under ingest's write lock, so the status folds in log order.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from cloud.recorder import AGENT, CloudRecorder, EventRefused, last_key
@@ -40,12 +40,15 @@ class CorrectionRecorder:
         *,
         clock: Clock | None = None,
         write_lock: threading.Lock | None = None,
+        on_recorded: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._recorder = CloudRecorder(
             event_log, status, SOURCE, clock=clock, write_lock=write_lock
         )
         self.log = event_log
         self.status = status
+        #: told each stored correction once it is folded (the cloud's floor reactions)
+        self.on_recorded = on_recorded
 
     @property
     def instance(self) -> str:
@@ -71,11 +74,16 @@ class CorrectionRecorder:
             except ContractError as exc:
                 raise CorrectionRefused(str(exc)) from exc
         station = payload["station"] if isinstance(payload["station"], str) else None
+        if payload["correction"] == "tool_service" and not isinstance(payload["tag"], str):
+            raise CorrectionRefused("a tool_service correction names the serviced tool's tag")
         self._check_known(payload)
         try:
-            return self._recorder.record("correction", payload, station)
+            stored = self._recorder.record("correction", payload, station)
         except EventRefused as exc:
             raise CorrectionRefused(str(exc)) from exc
+        if self.on_recorded is not None:
+            self.on_recorded(stored)
+        return stored
 
     def _check_known(self, payload: Mapping[str, Any]) -> None:
         """Refuses, before anything is recorded, a station, operator or tool the plant lacks.
@@ -103,7 +111,7 @@ class CorrectionRecorder:
         if kind == "badge_out" and master.operator_of(tag) is None:
             badges = {t for t, e in master.tags.items() if e.kind == "badge"}
             raise CorrectionRefused(_unknown("operator badge", tag, badges))
-        if kind == "tool_location" and master.tool_of(tag) is None:
+        if kind in ("tool_location", "tool_service") and master.tool_of(tag) is None:
             tools = {t for t, e in master.tags.items() if e.kind == "tool"}
             raise CorrectionRefused(_unknown("tool tag", tag, tools))
 

@@ -49,7 +49,10 @@ def _cols(spec: str) -> tuple[Column, ...]:
     return tuple(out)
 
 
-_RESOURCE = "id! calendar! name skills:list station tag tool_type operator_skills:list"
+_RESOURCE = (
+    "id! calendar! name skills:list station tag tool_type operator_skills:list "
+    "service_cycles:integer service_hours:number"
+)
 
 #: section -> (the document's list it edits, key fields, fixed fields, CSV columns)
 SECTIONS: Final[dict[str, tuple[str, tuple[str, ...], dict[str, str], tuple[Column, ...]]]] = {

@@ -22,6 +22,7 @@ from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud.errors import CloudError
+from cloud.plant_tooling import Tooling, parse_tooling
 from contract.errors import ContractError, InvalidTagId
 from contract.fields import EARLIEST_TIME, LATEST_TIME, loads
 from contract.tags import validate_tag_id
@@ -52,6 +53,7 @@ __all__ = [
     "StepDue",
     "Supplier",
     "TagEntry",
+    "Tooling",
     "Transport",
     "WeeklyWindow",
     "Window",
@@ -152,6 +154,10 @@ class Resource:
     tool_type: str = ""
     #: a machine: an operator needs one of these skills to run it (none: anyone may)
     operator_skills: tuple[str, ...] = ()
+    #: a tool: its service limits, machine cycles and hours on a machine since the last
+    #: service (`docs/status.md`); past either it is not planned until a service is recorded
+    service_cycles: int | None = None
+    service_hours: float | None = None
 
 
 @dataclass(frozen=True)
@@ -347,6 +353,8 @@ class Plant:
     kanban: Mapping[str, KanbanLoop] = field(default_factory=dict)
     #: line feeding by AMR/AGV (VDA 5050)
     transport: Transport = field(default_factory=lambda: Transport())
+    #: tool transfer times and the tool-life warning threshold (`cloud.plant_tooling`)
+    tooling: Tooling = field(default_factory=lambda: Tooling())
 
     @property
     def tz(self) -> ZoneInfo:
@@ -648,8 +656,12 @@ def parse_plant(data: Any) -> Plant:
                 tag=r.get(item, "tag", p, _text, default="", required=False) or "",
                 tool_type=r.get(item, "tool_type", p, _text, default="", required=False) or "",
                 operator_skills=r.get(item, "operator_skills", p, _strings, required=False) or (),
+                service_cycles=r.get(item, "service_cycles", p, _count, required=False),
+                service_hours=r.get(item, "service_hours", p, _factor, required=False),
             )
         )
+        if kind != "tool" and ("service_cycles" in item or "service_hours" in item):
+            r.fail(p, f"service limits are for tools, and {rid!r} is a {kind}")
     by_id = {res.id: res for res in resources}
     groups: dict[str, Group] = {}
     for name, item in r.items(data, "groups", "plant"):
@@ -740,9 +752,13 @@ def parse_plant(data: Any) -> Plant:
     tags, leave, suppliers, logistics = _monitoring(r, data, resources, materials)
     kanban = _kanban(r, data, materials, suppliers, tags)
     transport = _transport(r, data, materials)
+    places = {m.station or m.id: m.id for m in resources if m.kind == "machine"}
+    places.update({m.id: m.id for m in resources if m.kind == "machine"})
+    tooling = parse_tooling(data.get("tooling"), places, r.fail)
     if r.errors:
         raise PlantInvalid(r.errors)
     return Plant(
+        tooling=tooling,
         transport=transport,
         kanban=kanban,
         tags=tags,

@@ -25,10 +25,12 @@ the status) the stations the round touched are looked at again:
   (event time), at start (so a restarted cloud, whose status comes from the log, tells the
   replanner the same) and on the cloud's clock (`tick`, every `CloudSettings.floor_tick_s`), so
   an absence is noticed on time on a quiet floor too;
-- a tool the plan needs within `tool_lookahead` whose whereabouts became unknown — last seen by
-  one gate reader only (`unpaired`) — is `tool_missing` until it is read again at a machine or
-  through the gate (`ResourceBack`). A tool never seen at all is not called missing: on a new
-  installation that would be every tool. Checked at most every `tool_check_every` of event time.
+- tools (`cloud.tool_availability`): a tool past its service limit is out until a service is
+  recorded (`tool_service`); a tool the plan needs soon (`tooling.lookahead_min`) at a machine other
+  than where it is waits for its transfer from the crib or that machine (`tool_transfer`); one
+  last seen by one gate reader only, with no transfer time known, is `tool_missing` until read
+  again. Checked after every round that moved, counted or serviced a tool, on the floor clock's
+  tick, else at most every `tool_check_every` of event time.
 
 At start (`catch_up`) the same rules run over the restored status, so a restarted cloud plans
 from the floor as it is: ongoing breakdowns, steps started and ended, late deliveries.
@@ -52,6 +54,7 @@ from typing import Any, Final, Protocol
 from cloud.stack_lights import StackLights
 from cloud.status import STOPPED, ResourceStatus
 from cloud.store import LogRecord
+from cloud.tool_availability import ToolWatch
 
 __all__ = ["FloorReactions", "TriggerSink"]
 
@@ -61,6 +64,8 @@ log = logging.getLogger(__name__)
 LOSING_REASONS: Final = frozenset({"breakdown", "maintenance"})
 _LORRY_EVENTS: Final = frozenset({"gps.position", "gps.fix", "package.read"})
 _RETELL: Final = timedelta(minutes=1)
+#: Events after which the tools are looked at again at once (not only every `tool_check_every`).
+_TOOL_EVENTS: Final = frozenset({"tool.gate", "tool.read", "correction"})
 
 
 class TriggerSink(Protocol):
@@ -87,7 +92,6 @@ class FloorReactions:
         resource_of: Callable[[str], str | None] = lambda station: station,
         repair_estimate: timedelta | None = None,
         jobs_of: Callable[[str], Iterable[Any]] | None = None,
-        tool_lookahead: timedelta = timedelta(minutes=30),
     ) -> None:
         self.status = status
         self.lights = lights
@@ -98,13 +102,13 @@ class FloorReactions:
         self._late: dict[tuple[str, str], str] = {}  # (delivery, material) -> ready time told
         self._told_late: dict[tuple[str, str], datetime] = {}  # (order, step) -> expected end
         self._leave: set[tuple[str, datetime, datetime]] = set()  # leave windows told
-        self._missing: set[str] = set()  # tool resources told missing
         self._absent: dict[str, datetime] = {}  # operator -> start of the shift told absent
         self._here: frozenset[str] | None = None  # operators told present (or on break)
-        self.tool_lookahead = tool_lookahead
         self.tool_check_every = timedelta(seconds=10)
         self._tools_checked: datetime | None = None
         self._jobs_of: Callable[[str], Iterable[Any]] = jobs_of or (lambda resource: ())
+        self.tools = ToolWatch(status, self._submit, lambda r: self._jobs_of(r))
+        self._tools_lock = threading.Lock()  # ingest's thread and the corrections' (web) thread
         self.triggers = 0
         #: Ingest's rounds, the clock's ticks and master-data changes come on different threads.
         self._lock = threading.RLock()
@@ -130,11 +134,12 @@ class FloorReactions:
     def _committed(self, records: list[LogRecord]) -> None:
         stations: set[str] = set()
         counted: dict[str, str] = {}
-        lorry = False
+        lorry = tooled = False
         tickets: list[LogRecord] = []
         latest = ""
         for record in records:
             latest = max(latest, record.corrected_time)
+            tooled = tooled or record.type in _TOOL_EVENTS
             if record.station:
                 stations.add(record.station)
                 if record.type == "machine.signal":
@@ -154,8 +159,16 @@ class FloorReactions:
         if lorry:
             self._deliveries()
         if latest:
-            self._tools(_utc(latest))
+            mounted = any(
+                (m := self.status.machines.get(s)) is not None and m.tool for s in counted
+            )
+            self._tools(_utc(latest), force=tooled or mounted)
             self._presence(_utc(latest))
+
+    def tools_changed(self, now: datetime) -> None:
+        """A tool's facts changed outside an ingest round (a correction): looks at them now."""
+        if self.replanner is not None:
+            self._tools(now, force=True)
 
     def catch_up(self) -> None:
         """At start: what the restored status already knows, told to the replanner and lights.
@@ -184,6 +197,7 @@ class FloorReactions:
         self._deliveries()
         if self.status.latest is not None:
             self._presence(_utc(self.status.latest))
+            self._tools(_utc(self.status.latest), force=True)
 
     def plant_changed(self, plant: Any) -> None:
         """The master data changed: leave records become lost (or returned) operators."""
@@ -236,33 +250,13 @@ class FloorReactions:
             self._here = frozenset(here)
             self._submit(OperatorsPresent(self._here, now))
 
-    def _tools(self, now: datetime) -> None:
-        from cloud.replan import ResourceBack, ResourceLost
-
-        if self._tools_checked is not None and now - self._tools_checked < self.tool_check_every:
-            return
-        self._tools_checked = now
-        master = self.status.master
-        horizon = now + self.tool_lookahead
-        where: dict[str, Any] = {}
-        for tag, entry in master.tags.items():
-            if entry.kind == "tool":
-                where[entry.ref] = self.status.tools.get(tag)
-        for tool, state in sorted(where.items()):
-            lost = state is not None and state.unpaired_reader is not None
-            if tool in self._missing and not lost:
-                self._missing.discard(tool)
-                self._submit(ResourceBack(tool, now))
-            elif lost and tool not in self._missing and self._needed(tool, now, horizon):
-                self._missing.add(tool)
-                self._submit(ResourceLost(tool, now, reason="tool_missing"))
-
-    def _needed(self, tool: str, now: datetime, horizon: datetime) -> bool:
-        for job in self._jobs_of(tool):
-            start = _utc(job.start)
-            if now <= start <= horizon or _utc(job.start) <= now < _utc(job.end):
-                return True
-        return False
+    def _tools(self, now: datetime, *, force: bool = False) -> None:
+        with self._tools_lock:
+            checked = self._tools_checked
+            if not force and checked is not None and now - checked < self.tool_check_every:
+                return
+            self._tools_checked = now
+            self.tools.check(now)
 
     def _station(self, station: str) -> None:
         machine = self.status.machines.get(station)

@@ -218,6 +218,8 @@ class CloudService:
         self._clock = clock or SystemClock()
         #: Tells the reactions the time between events (absences happen without any event).
         self.floor_clock = Worker("floor-clock", self._tick_floor)
+        if self.replanner is not None:
+            self.replanner.tool_status = self.reactions.tools.summary  # tools in the gap report
         if self.master is not None and self.replanner is not None:
             self.master.subscribe(self.reactions.plant_changed)  # leave records: lost operators
             master = self.master
@@ -234,7 +236,11 @@ class CloudService:
                 client_id=f"{settings.client_id}-logistics",
             )
         self.corrections = CorrectionRecorder(
-            self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
+            self.log,
+            self.status,
+            clock=clock,
+            write_lock=self.ingest.write_lock,
+            on_recorded=self._corrected,
         )
         #: What /healthz and /readyz answer (cloud/health.py).
         self.health = self._health()
@@ -377,6 +383,15 @@ class CloudService:
         while not worker.wait(self.settings.floor_tick_s):
             self.reactions.tick(self._clock.now())
             worker.beat()
+
+    def _corrected(self, event: dict[str, Any]) -> None:
+        """A hand correction was folded: a tool's place or service may free or hold the tool."""
+        try:
+            self.reactions.tools_changed(
+                datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+            )
+        except Exception:  # a reaction's bug must not refuse a recorded correction
+            log.exception("reacting to a correction failed")
 
     def _committed(self, records: list[LogRecord]) -> None:
         """After each ingest round: lights and replan triggers, then maybe a snapshot."""

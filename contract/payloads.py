@@ -114,6 +114,7 @@ CORRECTIONS: Final = (
     "badge_out",
     "stop_reason",
     "tool_location",
+    "tool_service",
     "cycles",
     "good",
     "scrap",
@@ -254,7 +255,8 @@ def _correction_payload(payload: Mapping[str, Any], where: str) -> None:
 
     `at` is when the corrected fact happened. By kind: `badge_out` (operator `tag` left
     `station`), `stop_reason` (`value` is the reason for the stop at `station` covering `at`),
-    `tool_location` (tool `tag` is at `value`: a station id or `crib`), `cycles`/`good`/`scrap`
+    `tool_location` (tool `tag` is at `value`: a station id or `crib`), `tool_service` (tool `tag`
+    was serviced at `at`: its life counts from zero; `value` null), `cycles`/`good`/`scrap`
     (`value` more counts at `station` that a dead reader or input missed), `void` (the event
     `voids` = [instance, seq] is to be ignored; `value` null).
     """

@@ -57,6 +57,11 @@ plans the orders and publishes each station's schedule (the stations print each 
 One station, twist-01, reads its machine from a simulated PLC (--plc): a real pymodbus (or
 asyncua) server the demo starts, whose machine runs, counts and stops by itself.
 
+At the start each crimp press's operator fetches the applicator the plan names for its next job
+from the tool crib: while it is on its way (the plant model's crib -> press transfer time) the
+plan holds it ("tool APP-1 fetched for its next job, there by HH:MM"); mounted, it is back. Each
+applicator's tool life (cycles against its service limit) is on the Tooling page.
+
 Scripted disruptions, visible on the console and in the web interface:
   * an operator who does not come in: Greta Lind (assembly) never badges; 8 s after the start
     (the demo plant's grace after its shift start) the cloud calls her absent and plans her work
@@ -75,6 +80,19 @@ Scripted disruptions, visible on the console and in the web interface:
     bins to the assembly board as planned and for each kanban signal.
 With --duration the script is scaled to fit: the absence at 30 % (at most 8 s), the breakdown at
 a quarter, the jam at half, the kanban scene at 60 %."""
+
+
+def _planned_tool(cloud: Any, station: str) -> str | None:
+    """The tag of the tool the plan gives `station`'s next job (what its operator fetches)."""
+    if cloud.replanner is None:
+        return None
+    tags = {
+        entry.ref: tag for tag, entry in cloud.status.master.tags.items() if entry.kind == "tool"
+    }
+    for job in sorted(cloud.replanner.jobs_of(station), key=lambda j: j.start):
+        if job.tools:
+            return tags.get(job.tools[0])
+    return None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -421,6 +439,7 @@ def run(args: argparse.Namespace) -> int:
                 ),
                 running=running.get(plan.station),
                 plc=plc is not None and plan.station == PLC_STATION,
+                planned_tool=lambda s: _planned_tool(cloud, s),
             )  # fmt: skip
             station.start()
         watch = DeliveryWatch(cloud.status.snapshot, console, only=deliveries.__contains__)

@@ -61,6 +61,10 @@ def _hhmm(moment: datetime) -> str:
 
 def describe(trigger: Any) -> str:
     """A trigger in a few words (`breakdown at crimp-02`)."""
+    if isinstance(trigger, ResourceLost) and trigger.reason == "tool_transfer" and trigger.until:
+        return f"tool {trigger.resource} fetched for its next job, there by {_hhmm(trigger.until)}"
+    if isinstance(trigger, ResourceLost) and trigger.reason == "tool_service":
+        return f"tool {trigger.resource} due for service"
     if isinstance(trigger, ResourceLost):
         return f"{trigger.reason} at {trigger.resource}"
     if isinstance(trigger, ResourceBack):

@@ -6,8 +6,9 @@ a changeover. A station whose machine is a PLC (`plc=True`, `demo.plc`) has no p
 PLC runs and counts by itself, and the operator only badges in, mounts tools and starts jobs.
 Its scripted breakdown (`breakdown`, an event the demo sets) stops the machine for good: the
 run signal goes off and the operator presses the breakdown button. Crimp applicators come
-from the tool crib and go back there through the crib gate (`ToolCrib`, crib reader then floor
-reader, or the reverse; now and then someone walks past one reader). An operator who
+from the tool crib (the first one the plan names for the station's next job) and go back there
+through the crib gate (`ToolCrib`, crib reader then floor reader, or the reverse; now and then
+someone walks past one reader). An operator who
 leaves a station taps in at the rest zone (`RestZone`). The supplier's lorry (`SimulatedLorry`)
 loads packages, drives its route (moving the GPS receiver its Pi reads) and unloads them at the
 plant; its scripted hold-up (`jam_at`) leaves it crawling in a jam near the supplier, loaded,
@@ -114,6 +115,8 @@ class SimulatedStation(_Actor):
         running: The job ticket still running at the machine from an earlier run (the station
             keeps it over a restart): the operator ends it before starting another.
         plc: The machine is a PLC that runs by itself: no pins are driven.
+        planned_tool: The tool tag the plan gives the station's next job (None: no say); the
+            operator fetches that one from the crib first, later ones at random.
     """
 
     def __init__(
@@ -131,6 +134,7 @@ class SimulatedStation(_Actor):
         on_breakdown: Callable[[str], None] | None = None,
         running: str | None = None,
         plc: bool = False,
+        planned_tool: Callable[[str], str | None] | None = None,
     ) -> None:
         super().__init__(plan.station, clock, stop, f"{seed}-{plan.station}")
         self.plc = plc
@@ -143,6 +147,7 @@ class SimulatedStation(_Actor):
         self.breakdown = breakdown
         self.on_breakdown = on_breakdown
         self.tool: str | None = None
+        self.planned_tool = planned_tool
         self.ticket = running
         self.broken = False
         #: Who works here today: the first starts the machine, the others join on changeovers.
@@ -175,7 +180,10 @@ class SimulatedStation(_Actor):
     def _change_tool(self) -> bool:
         old = self.tool
         choices = [t for t in self.plan.tools if t != old] or list(self.plan.tools)
-        self.tool = self.rng.choice(choices)
+        planned = self.planned_tool(self.plan.station) if self.planned_tool else None
+        self.planned_tool = None  # the first tool as planned; later ones as they come
+        picked = self.rng.choice(choices)  # drawn either way: the run's random story stays
+        self.tool = planned if planned and self.crib is not None else picked
         if self.crib is not None:
             if old is not None:
                 self.crib.carry(old, out=False)

@@ -94,6 +94,11 @@ TOOLS: Final[dict[str, tuple[str, str, str]]] = {
     "E0030001": ("BOARD-FIX-1", "board fixture door harness", "board_fixture"),
     "E0060001": ("TEST-ADAPT-1", "test adapter door harness", "test_adapter"),
 }
+#: Cycles between services of a crimp applicator (its tool life on the Tooling page).
+APPLICATOR_SERVICE_CYCLES: Final = 5000
+#: Minutes to fetch an applicator from the tool crib to a crimp press, and between the presses.
+CRIB_TO_CRIMP_MIN: Final = 2.0
+CRIMP_TO_CRIMP_MIN: Final = 1.0
 SUPPLIER: Final = "acme-cables"
 #: The supplier's mean unloading, inspection and shelving minutes (the ready time's margin).
 HANDLING_MIN: Final = (5.0, 5.0, 5.0)
@@ -221,6 +226,7 @@ def _resources(plans: tuple[StationPlan, ...]) -> list[dict[str, Any]]:
         item["tool_type"] = tool_type
         if tool_type == "crimp_applicator":
             item["skills"] = ["crimp-applicator"]
+            item["service_cycles"] = APPLICATOR_SERVICE_CYCLES
         resources.append(item)
     for tag, (operator, name, skills) in OPERATORS.items():
         resources.append(
@@ -298,7 +304,26 @@ def plant_document(
         "logistics": logistics,
         "kanban": kanban_loops(),
         "transport": transport_section(),
+        "tooling": _tooling(plans),
     }
+
+
+def _tooling(plans: tuple[StationPlan, ...]) -> dict[str, Any]:
+    """Transfer times of the applicators: crib to each crimp press, and press to press.
+
+    The first crimp jobs start within the hour, so the plan's lookahead covers them: an
+    applicator fetched for one is on its way.
+    """
+    presses = [p.station for p in plans if p.shared_tools]
+    transfers: list[dict[str, Any]] = [
+        {"from": "crib", "to": press, "minutes": CRIB_TO_CRIMP_MIN} for press in presses
+    ]
+    transfers += [
+        {"from": a, "to": b, "minutes": CRIMP_TO_CRIMP_MIN}
+        for n, a in enumerate(presses)
+        for b in presses[n + 1 :]
+    ]
+    return {"lookahead_min": 60, "warn_at": 0.9, "transfers": transfers}
 
 
 def write_master_data(

@@ -34,6 +34,8 @@ class Job:
     quantity: int
     operators: tuple[str, ...]
     tools: tuple[str, ...]
+    #: the machines the step holds (resource ids): where its tools must be
+    machines: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -107,6 +109,7 @@ class JobBook:
             held = [plant.resources[int(plan.res[q])] for q in qs if plan.res[q] >= 0]
             operators = tuple(r.id for r in held if r.kind == "operator")
             tools = tuple(r.id for r in held if r.kind == "tool")
+            machines = tuple(r.id for r in held if r.kind == "machine")
             for q in qs:
                 r = int(plan.res[q])
                 if r < 0:
@@ -123,6 +126,7 @@ class JobBook:
                     order.quantity,
                     operators,
                     tools,
+                    machines,
                 )
                 res_id = plant.resources[r].id
                 self.jobs.setdefault(res_id, {})[job.key] = job

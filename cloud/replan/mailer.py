@@ -62,6 +62,12 @@ def render_report(
             skills = ", ".join(g.get("skills", [])) or "-"
             lead = "no qualified operator present" if g.get("none_present") else "absent"
             lines.append(f"  {lead} (skill {skills}): {', '.join(g['absent'])} not here")
+        for t in g.get("tools", []):
+            out = {"tool_service": "out until serviced", "tool_transfer": "on its way until",
+                   "tool_missing": "missing"}.get(t.get("out") or "", "")  # fmt: skip
+            until = f" {t['until']}" if t.get("out") == "tool_transfer" and t.get("until") else ""
+            life = f" (tool life: {t['life']})" if t.get("life") else ""
+            lines.append(f"  tool {t['tool']}: {out or 'planned'}{until}{life}")
     if orders:
         lines += ["", "Orders off their due date:"]
         for o in orders:

@@ -128,6 +128,9 @@ class Replanner:
         self._wake = threading.Condition()
         self._failed_bursts = 0
         self.worker = Worker("replanner", self._run, backoff_s=0.2, backoff_max_s=10.0)
+        #: tool id -> {"out": hold reason or None, "until", "life": ok/warn/due/None} for the
+        #: gap report (the cloud's `ToolWatch.summary`); None: tools are not reported
+        self.tool_status: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None
 
     # --- input -------------------------------------------------------------------------------
 
@@ -298,6 +301,7 @@ class Replanner:
         ]
         for gap in gaps:
             gap.update(self._absent_in(str(gap["group"]), str(gap["start"]), str(gap["end"])))
+            gap.update(self._tools_in(str(gap["group"])))
         orders = [
             {
                 "order": str(r["order"]),
@@ -333,6 +337,21 @@ class Replanner:
             "absent": absent,
             "none_present": members <= set(absent),
         }
+
+    def _tools_in(self, pool: str) -> dict[str, Any]:
+        """For a tool gap: members held out of the plan or near their service limit (else {})."""
+        plant = self.engine.plant
+        members = [
+            m for g in pool.split("+") if g in plant.groups and plant.groups[g].kind == "tool"
+            for m in plant.groups[g].members
+        ]  # fmt: skip
+        known = self.tool_status() if self.tool_status is not None and members else {}
+        tools = [
+            {"tool": m, **{k: known[m].get(k) for k in ("out", "until", "life")}}
+            for m in sorted(set(members))
+            if m in known and (known[m].get("out") or known[m].get("life") in ("warn", "due"))
+        ]
+        return {"tools": tools} if tools else {}
 
     def jobs_of(self, resource: str) -> list[Job]:
         """The planned jobs of one resource (a copy, taken under the replanner's lock)."""

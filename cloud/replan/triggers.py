@@ -29,7 +29,9 @@ __all__ = [
     "Trigger",
 ]
 
-LostReason = Literal["breakdown", "stop", "absent", "tool_missing", "maintenance"]
+LostReason = Literal[
+    "breakdown", "stop", "absent", "tool_missing", "tool_transfer", "tool_service", "maintenance"
+]
 
 
 @dataclass(frozen=True, slots=True)

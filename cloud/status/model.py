@@ -264,9 +264,7 @@ class ResourceStatus:
             if step is not None:
                 step.cycles += count
             if machine.tool is not None:
-                tool = self._tool(machine.tool)
-                tool.cycles += count
-                tool.cycles_mounted += count
+                self._tool(machine.tool).count(count)
         elif signal == "good":
             machine.good += count
             if step is not None:
@@ -408,6 +406,8 @@ class ResourceStatus:
         elif kind == "stop_reason" and station is not None:
             if not self._machine(station).give_reason(value, when, payload["by"]):
                 effect = f"no effect: {station} was not stopped at {when}"
+        elif kind == "tool_service" and tag is not None:
+            self._tool(tag).service(when, payload["by"])
         elif kind == "tool_location" and tag is not None:
             self._unmount(tag)
             if value == CRIB:

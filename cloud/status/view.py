@@ -17,6 +17,7 @@ from cloud.status.kanban import render_kanban
 from cloud.status.labour import OperatorState
 from cloud.status.logistics import match_delivery
 from cloud.status.machines import MachineState
+from cloud.status.tooling import life
 
 if TYPE_CHECKING:
     from cloud.status.model import ResourceStatus
@@ -44,7 +45,7 @@ def render(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
             if person.station is not None
         },
         "labour": _labour(status, now),
-        "tools": _tools(status),
+        "tools": _tools(status, now),
         "deliveries": _deliveries(status),
         "jobs": _jobs(status),
         "cycle_times": _cycle_times(status),
@@ -158,8 +159,10 @@ def _status(person: OperatorState | None, shown: str | None) -> str:
     return str(shown) if shown is not None else "absent"
 
 
-def _tools(status: ResourceStatus) -> dict[str, Any]:
+def _tools(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
     master = status.master
+    warn_at = master.plant.tooling.warn_at if master.plant is not None else 0.9
+    stamp = _iso(now) if now else None
     out: dict[str, Any] = {}
     tags = set(status.tools) | {t for t, e in master.tags.items() if e.kind == "tool"}
     for tag in sorted(tags):
@@ -169,6 +172,8 @@ def _tools(status: ResourceStatus) -> dict[str, Any]:
         view["tool"] = resource.id if resource else None
         view["name"] = _tool_name(master, tag)
         view["tool_type"] = resource.tool_type if resource else None
+        limits = (resource.service_cycles, resource.service_hours) if resource else (None, None)
+        view["life"] = life(tool, *limits, warn_at, stamp)
         out[tag] = view
     return out
 

@@ -130,6 +130,11 @@ def test_demo_runs_end_to_end_with_its_web_interface(tmp_path: Path) -> None:
     assert "floor: Greta Lind (OP-GRETA) does not come in today" in out, out
     assert any("absent at OP-GRETA" in line for line in replans), out
     assert not re.search(r"absent at OP-(?!GRETA)", out), out
+    # The crimp presses' operators fetch the applicators the plan names from the crib: on its
+    # way, the plan holds one for the crib -> press transfer; mounted, it is back.
+    assert re.search(r"cloud: tool E00200\d\d: out of the crib", out), out
+    assert any(re.search(r"tool APP-\d fetched for its next job, there by \d\d:\d\d", line)
+               for line in replans), out  # fmt: skip
     # The lorry in the jam made its delivery late, which replanned too.
     assert "lorry: held up in a jam" in out, out
     assert re.search(r"delivery D-2001-\d{6} LATE", out), out

@@ -274,7 +274,11 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             }
         ),
         st.fixed_dictionaries(
-            {"correction": st.just("badge_out"), "value": st.none(), "voids": st.none()}
+            {
+                "correction": st.sampled_from(["badge_out", "tool_service"]),
+                "value": st.none(),
+                "voids": st.none(),
+            }
         ),
     ).flatmap(
         lambda base: st.fixed_dictionaries(

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE, AREA = "plant1", "harness"
 STATIONS = ("crimp-01", "crimp-02", "crimp-03")
 TICKET = "0A020001"  # the job ticket of O-0's crimp step
+APP_1, APP_2 = "E0020001", "E0020002"  # two applicators, 5 cycles between services
 
 
 def stamp(moment: datetime) -> str:
@@ -51,9 +52,18 @@ def write_plant(folder: Path) -> Path:
         "site": SITE, "timezone": "UTC", "slot_minutes": 1,
         "planning": {"improve_seconds": 0.2, "improve_iterations": 200},
         "calendars": [always],
-        "resources": [{"id": s, "kind": "machine", "calendar": "always"} for s in STATIONS],
-        "groups": [{"id": "crimpers", "kind": "machine", "members": list(STATIONS)}],
-        "products": [{"id": "P", "steps": [step]}],
+        "resources": [{"id": s, "kind": "machine", "calendar": "always"} for s in STATIONS] + [
+            {"id": "APP-1", "kind": "tool", "calendar": "always", "tag": APP_1,
+             "service_cycles": 5},
+            {"id": "APP-2", "kind": "tool", "calendar": "always", "tag": APP_2,
+             "service_cycles": 5},
+        ],
+        "groups": [{"id": "crimpers", "kind": "machine", "members": list(STATIONS)},
+                   {"id": "applicator-2", "kind": "tool", "members": ["APP-2"]}],
+        "products": [{"id": "P", "steps": [step]},
+                     {"id": "T", "steps": [{"id": "crimp", "per_unit_min": 1, "holds": [
+                         {"group": "crimpers"}, {"group": "applicator-2"}]}]}],
+        "tooling": {"transfers": [{"from": "crib", "to": s, "minutes": 5} for s in STATIONS]},
         "tags": [{"tag": TICKET, "kind": "ticket", "ref": "O-0", "step": "crimp",
                   "product": "P", "quantity": 30}],
     }  # fmt: skip
@@ -68,6 +78,9 @@ def write_orders(folder: Path, now: datetime) -> Path:
          "due": stamp(now + timedelta(minutes=40 + 12 * n))}
         for n in range(9)
     ]  # fmt: skip
+    # O-T needs applicator 2, which the test wears past its service limit.
+    orders.append({"id": "O-T", "product": "T", "quantity": 5,
+                   "due": stamp(now + timedelta(hours=4))})  # fmt: skip
     path = folder / "orders.json"
     path.write_text(json.dumps({"orders": orders}))
     return path

@@ -26,6 +26,8 @@ from cloud import schema
 from taktline.clock import SystemClock
 from taktline.private_broker import PrivateMosquitto
 from tests.restart.harness import (
+    APP_1,
+    APP_2,
     STATIONS,
     TICKET,
     CloudProcess,
@@ -45,6 +47,10 @@ pytestmark = [pytest.mark.mqtt, pytest.mark.faults, pytest.mark.slow]
 
 def _jobs(plan: dict[str, Any], resource: str) -> list[dict[str, Any]]:
     return list(plan["resources"].get(resource, []))
+
+
+def _planned(plan: dict[str, Any], order: str) -> bool:
+    return any(j["order"] == order for jobs in plan["resources"].values() for j in jobs)
 
 
 def _step(plan: dict[str, Any], order: str) -> dict[str, Any]:
@@ -196,6 +202,24 @@ def test_cloud_killed_and_started_again_keeps_the_plan(
             return not [j for j in _jobs(plan, "crimp-02") if at(j["start"]) > SystemClock().now()]
 
         wait_for(broken_in_plan, 30, "crimp-02 out of the plan")
+        # Tool life by hand corrections (a supervisor): APP-2, mounted on crimp-03, worn past
+        # its 5-cycle limit; APP-1 on crimp-01 serviced after 6 cycles, then 2 more.
+        wait_for(lambda: _planned(cloud.call("get", "/api/plan")[1], "O-T"), 20, "O-T planned")
+        for body in (
+            {"correction": "tool_location", "reason": "mounted", "tag": APP_2, "value": "crimp-03"},
+            {"correction": "cycles", "reason": "counter", "station": "crimp-03", "value": 6},
+            {"correction": "tool_location", "reason": "mounted", "tag": APP_1, "value": "crimp-01"},
+            {"correction": "cycles", "reason": "counter", "station": "crimp-01", "value": 6},
+            {"correction": "tool_service", "reason": "reground", "tag": APP_1},
+            {"correction": "cycles", "reason": "counter", "station": "crimp-01", "value": 2},
+        ):
+            code, stored = cloud.call("post", "/api/corrections", body, user="sam")
+            assert code == 201, stored
+        wait_for(
+            lambda: not _planned(cloud.call("get", "/api/plan")[1], "O-T"),
+            20,
+            "O-T unplanned: applicator 2 is due for service",
+        )
         assert (cloud.drop / "done" / "erp-1.json").exists()
         time.sleep(1.5)  # the replans settle and the stations take their last versions
         before = {s: p.held[s] for s, p in stations.items()}
@@ -243,6 +267,11 @@ def test_cloud_killed_and_started_again_keeps_the_plan(
             "the breakdown"
         )
         assert _breakdown_causes(plan) == named, "the breakdown, still the cause, since then"
+        tools = cloud.call("get", "/api/status")[1]["tools"]
+        app1, app2 = tools[APP_1], tools[APP_2]
+        assert (app1["cycles"], app1["life"]["cycles_since_service"]) == (8, 2), "tool life"
+        assert app1["serviced_by"] == "sam" and app1["life"]["state"] == "ok", "the service"
+        assert app2["life"]["state"] == "due" and not _planned(plan, "O-T"), "the worn tool"
         state = cloud.call("get", "/api/plan/state")[1]
         assert state["manual"] == {"on": False, "by": None}
         audit = cloud.call("get", "/api/audit")[1]

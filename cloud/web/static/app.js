@@ -85,10 +85,22 @@ async function machine(status, station) {
   ];
 }
 
+function toolLife(life) {
+  if (!life || !life.state) return "no limit";
+  const parts = [];
+  if (life.limit_cycles) parts.push(`${life.cycles_since_service}/${life.limit_cycles} cycles`);
+  if (life.limit_hours) parts.push(`${life.hours_since_service}/${life.limit_hours} h`);
+  const text = `${parts.join(", ")} (${Math.round(life.used * 100)} %)`;
+  if (life.state === "due") return el("span", { class: "flag" }, `SERVICE DUE: ${text}`);
+  if (life.state === "warn") return el("span", { class: "flag" }, `service soon: ${text}`);
+  return text;
+}
+
 function tooling(status) {
-  return [el("h2", {}, "Tooling"), table(["Tool", "Type", "Where", "Machine", "Since", "Cycles", "Since mounted", "Gate"],
+  return [el("h2", {}, "Tooling"), table(["Tool", "Type", "Where", "Machine", "Since", "Cycles", "Since mounted", "Tool life", "Serviced", "Gate"],
     Object.values(status.tools).map((t) => [t.name, t.tool_type, t.place === "delivery" ? "in delivery" : t.place === "crib" ? "tool centre" : t.place,
-      t.station, t.since, t.cycles, t.cycles_mounted, t.unpaired_reader ? `unpaired read at ${t.unpaired_reader}` : ""]), "no tools known")];
+      t.station, t.since, t.cycles, t.cycles_mounted, toolLife(t.life), t.serviced_at ? `${t.serviced_at} by ${t.serviced_by}` : "",
+      t.unpaired_reader ? `unpaired read at ${t.unpaired_reader}` : ""]), "no tools known")];
 }
 
 function labour(status) {
@@ -132,7 +144,7 @@ function corrections(status) {
   const fields = [["correction", "select"], ["reason", "input"], ["at", "input"], ["station", "input"], ["tag", "input"], ["value", "input"]];
   for (const [name, kind] of fields) {
     const input = el(kind, { name });
-    if (kind === "select") for (const k of ["badge_out", "stop_reason", "tool_location", "cycles", "good", "scrap"]) input.append(el("option", { value: k }, k));
+    if (kind === "select") for (const k of ["badge_out", "stop_reason", "tool_location", "tool_service", "cycles", "good", "scrap"]) input.append(el("option", { value: k }, k));
     form.append(el("label", {}, name), input);
   }
   form.append(el("span"), el("button", { type: "submit" }, "Record correction"));
