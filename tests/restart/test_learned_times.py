@@ -39,16 +39,19 @@ def _durations(proc: CloudProcess) -> dict[str, timedelta]:
     out: dict[str, timedelta] = {}
     for jobs in plan["resources"].values():
         for job in jobs:
-            if job["order"] != "O-0":  # O-0's ticket ran: its step is real progress
+            if job["order"] not in ("O-0", "O-T"):  # O-0's ticket ran (real progress); O-T is
+                # the tool test's order, of another product
                 out[job["order"]] = at(job["end"]) - at(job["start"])
     return out
 
 
 def _published(retained: Retained) -> set[timedelta]:
-    """The durations of the crimp jobs (O-0's aside) in the stations' retained schedules."""
+    """The durations of product P's crimp jobs (O-0's aside) in the retained schedules."""
     with retained.lock:
         schedules = [retained.latest[s] for s in STATIONS if s in retained.latest]
-    return {at(j.end) - at(j.start) for s in schedules for j in s.jobs if j.order != "O-0"}
+    return {
+        at(j.end) - at(j.start) for s in schedules for j in s.jobs if j.order not in ("O-0", "O-T")
+    }
 
 
 def _row(proc: CloudProcess) -> dict[str, Any] | None:
