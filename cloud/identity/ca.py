@@ -6,9 +6,13 @@ client certificate carries the device name as its common name, so that a broker 
 organisational unit. The device may make its own key and send a CSR (the key never leaves it),
 or, on a bench, the CA makes the key too. Layout of the folder::
 
-    ca.key (0600)  ca.pem  issued/NAME.pem  [issued/NAME.key (0600), bench keys only]
+    ca.key (0600)  ca.pem  crl.pem  issued/NAME.pem  [issued/NAME.key (0600), bench keys only]
 
-Revocation (a CRL plus Mosquitto's dynamic security) is not here yet: see docs/deployment.md.
+`crl.pem` is the CA-signed list of revoked serials the broker's `crlfile` points at: `init`
+writes it empty, `revoke` adds a certificate and writes it again atomically (a new file renamed
+over the old, so the broker never reads half of one). Its next update is the CA's expiry: an
+OpenSSL that checks CRLs refuses every client once the CRL it holds is out of date. Telling the
+broker at once is `dynsec.py`'s job, not this module's.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = [
     "CaError",
     "Issued",
     "PlantCa",
+    "Revoked",
     "make_csr",
 ]
 
@@ -51,6 +56,17 @@ class Issued:
     serial: int
     not_after: dt.datetime
     path: Path
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    """What `revoke` did: the certificate's serial, and whether it was on the CRL already."""
+
+    name: str
+    serial: int
+    already: bool
+    crl_path: Path
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -77,6 +93,7 @@ class PlantCa:
         self.key_path = self.folder / "ca.key"
         self.cert_path = self.folder / "ca.pem"
         self.issued_dir = self.folder / "issued"
+        self.crl_path = self.folder / "crl.pem"
 
     def init(self, name: str = "Taktline plant CA", *, now: dt.datetime | None = None) -> Path:
         """Makes the CA key (0600) and self-signed certificate; refuses to overwrite a CA."""
@@ -110,6 +127,7 @@ class PlantCa:
         )  # fmt: skip
         _write_private(self.key_path, _key_pem(key))
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self._write_crl(key, cert, [], now)  # the broker's `crlfile` exists from the start
         return self.cert_path
 
     def _load(self) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
@@ -187,9 +205,57 @@ class PlantCa:
             _write_private(key_path, _key_pem(device_key))
         return cert_path, key_path
 
+    def revoked_serials(self) -> set[int]:
+        """The serials on the CRL (none when there is no `crl.pem` yet)."""
+        try:
+            crl = x509.load_pem_x509_crl(self.crl_path.read_bytes())
+        except FileNotFoundError:
+            return set()
+        return {entry.serial_number for entry in crl}
+
+    def revoke(self, name: str, *, now: dt.datetime | None = None) -> Revoked:
+        """Puts the certificate issued to `name` on the CRL and writes the CRL again."""
+        ca_key, ca_cert = self._load()
+        path = self.issued_dir / f"{name}.pem"
+        if "/" in name or not path.is_file():
+            raise CaError(f"no certificate issued to {name!r} in {self.issued_dir}")
+        serial = x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+        now = now or dt.datetime.now(dt.UTC)
+        entries: list[x509.RevokedCertificate] = []
+        if self.crl_path.exists():
+            entries = list(x509.load_pem_x509_crl(self.crl_path.read_bytes()))
+        already = any(entry.serial_number == serial for entry in entries)
+        if not already:
+            entries.append(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+            )
+        self._write_crl(ca_key, ca_cert, entries, now)
+        return Revoked(name=name, serial=serial, already=already, crl_path=self.crl_path)
+
+    def _write_crl(
+        self,
+        ca_key: ec.EllipticCurvePrivateKey,
+        ca_cert: x509.Certificate,
+        entries: list[x509.RevokedCertificate],
+        now: dt.datetime,
+    ) -> None:
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(ca_cert.subject)
+            .last_update(now - dt.timedelta(minutes=5))
+            .next_update(ca_cert.not_valid_after_utc)
+        )
+        for entry in entries:
+            builder = builder.add_revoked_certificate(entry)
+        crl = builder.sign(ca_key, hashes.SHA256())
+        fresh = self.crl_path.with_name(self.crl_path.name + ".new")
+        fresh.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        os.replace(fresh, self.crl_path)
+
     def issued(self) -> list[Issued]:
-        """Every certificate in `issued/`, soonest expiry first."""
+        """Every certificate in `issued/`, soonest expiry first, revoked ones marked."""
         self._load()
+        revoked = self.revoked_serials()
         found = []
         for path in sorted(self.issued_dir.glob("*.pem")):
             cert = x509.load_pem_x509_certificate(path.read_bytes())
@@ -202,6 +268,7 @@ class PlantCa:
                     serial=cert.serial_number,
                     not_after=cert.not_valid_after_utc,
                     path=path,
+                    revoked=cert.serial_number in revoked,
                 )
             )
         return sorted(found, key=lambda item: item.not_after)
