@@ -7,6 +7,7 @@ organisational unit. The device may make its own key and send a CSR (the key nev
 or, on a bench, the CA makes the key too. Layout of the folder::
 
     ca.key (0600)  ca.pem  crl.pem  issued/NAME.pem  [issued/NAME.key (0600), bench keys only]
+    issued/superseded/NAME-SERIAL.pem   (a certificate NAME had before it was issued again)
 
 `crl.pem` is the CA-signed list of revoked serials the broker's `crlfile` points at: `init`
 writes it empty, `revoke` adds a certificate and writes it again atomically (a new file renamed
@@ -57,6 +58,8 @@ class Issued:
     not_after: dt.datetime
     path: Path
     revoked: bool = False
+    #: Issued again since (rotation, a replaced Pi): still valid until revoked or expired.
+    superseded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,8 @@ class Revoked:
     serial: int
     already: bool
     crl_path: Path
+    #: Whether it was the name's current certificate (not one superseded by a newer one).
+    current: bool = True
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -94,6 +99,7 @@ class PlantCa:
         self.cert_path = self.folder / "ca.pem"
         self.issued_dir = self.folder / "issued"
         self.crl_path = self.folder / "crl.pem"
+        self.superseded_dir = self.issued_dir / "superseded"
 
     def init(self, name: str = "Taktline plant CA", *, now: dt.datetime | None = None) -> Path:
         """Makes the CA key (0600) and self-signed certificate; refuses to overwrite a CA."""
@@ -198,12 +204,25 @@ class PlantCa:
         cert = builder.sign(ca_key, hashes.SHA256())
         self.issued_dir.mkdir(exist_ok=True)
         cert_path = self.issued_dir / f"{name}.pem"
+        self._supersede(name)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         key_path = None
         if device_key is not None:
             key_path = self.issued_dir / f"{name}.key"
             _write_private(key_path, _key_pem(device_key))
         return cert_path, key_path
+
+    def _supersede(self, name: str) -> None:
+        """Keeps `name`'s old certificate (and bench key), so that it can still be revoked."""
+        old = self.issued_dir / f"{name}.pem"
+        if not old.exists():
+            return
+        serial = x509.load_pem_x509_certificate(old.read_bytes()).serial_number
+        self.superseded_dir.mkdir(exist_ok=True)
+        old.rename(self.superseded_dir / f"{name}-{serial:x}.pem")
+        old_key = self.issued_dir / f"{name}.key"
+        if old_key.exists():
+            old_key.rename(self.superseded_dir / f"{name}-{serial:x}.key")
 
     def revoked_serials(self) -> set[int]:
         """The serials on the CRL (none when there is no `crl.pem` yet)."""
@@ -213,13 +232,21 @@ class PlantCa:
             return set()
         return {entry.serial_number for entry in crl}
 
-    def revoke(self, name: str, *, now: dt.datetime | None = None) -> Revoked:
-        """Puts the certificate issued to `name` on the CRL and writes the CRL again."""
+    def revoke(
+        self, name: str, *, serial: int | None = None, now: dt.datetime | None = None
+    ) -> Revoked:
+        """Puts `name`'s current certificate (or its one with `serial`) on the CRL, writes it."""
         ca_key, ca_cert = self._load()
-        path = self.issued_dir / f"{name}.pem"
-        if "/" in name or not path.is_file():
-            raise CaError(f"no certificate issued to {name!r} in {self.issued_dir}")
-        serial = x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+        mine = [item for item in self.issued() if item.name == name]
+        if serial is not None:
+            mine = [item for item in mine if item.serial == serial]
+        else:
+            mine = [item for item in mine if not item.superseded]
+        if "/" in name or not mine:
+            which = f" with serial {serial:x}" if serial is not None else ""
+            raise CaError(f"no certificate issued to {name!r}{which} in {self.issued_dir}")
+        current = not mine[0].superseded
+        serial = mine[0].serial
         now = now or dt.datetime.now(dt.UTC)
         entries: list[x509.RevokedCertificate] = []
         if self.crl_path.exists():
@@ -230,7 +257,9 @@ class PlantCa:
                 x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
             )
         self._write_crl(ca_key, ca_cert, entries, now)
-        return Revoked(name=name, serial=serial, already=already, crl_path=self.crl_path)
+        return Revoked(
+            name=name, serial=serial, already=already, crl_path=self.crl_path, current=current
+        )
 
     def _write_crl(
         self,
@@ -253,11 +282,12 @@ class PlantCa:
         os.replace(fresh, self.crl_path)
 
     def issued(self) -> list[Issued]:
-        """Every certificate in `issued/`, soonest expiry first, revoked ones marked."""
+        """Every certificate issued, soonest expiry first, revoked and superseded ones marked."""
         self._load()
         revoked = self.revoked_serials()
         found = []
-        for path in sorted(self.issued_dir.glob("*.pem")):
+        paths = sorted(self.issued_dir.glob("*.pem")) + sorted(self.superseded_dir.glob("*.pem"))
+        for path in paths:
             cert = x509.load_pem_x509_certificate(path.read_bytes())
             cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
             ou = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
@@ -269,6 +299,7 @@ class PlantCa:
                     not_after=cert.not_valid_after_utc,
                     path=path,
                     revoked=cert.serial_number in revoked,
+                    superseded=path.parent == self.superseded_dir,
                 )
             )
         return sorted(found, key=lambda item: item.not_after)

@@ -59,6 +59,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "revoke", help="put a device's certificate on the CRL and disable it on the broker"
     )
     revoke.add_argument("name", help="the device (agent) name")
+    revoke.add_argument(
+        "--serial",
+        metavar="HEX",
+        type=lambda text: int(text, 16),
+        help="revoke this superseded certificate of NAME instead (see `list`): CRL only, "
+        "the device's current certificate stays valid",
+    )
     _broker_options(revoke, "disable the device on this broker at once (disconnects it)")
     server = actions.add_parser("server", help="issue the broker's server certificate")
     server.add_argument("name", help="a name for the certificate, e.g. the broker's host")
@@ -102,9 +109,14 @@ def run(args: argparse.Namespace) -> int:
             _dynsec_init(Path(args.file))
         else:
             for item in ca.issued():
+                marks = [
+                    m
+                    for m, on in (("superseded", item.superseded), ("REVOKED", item.revoked))
+                    if on
+                ]
                 print(
                     f"{item.name}\t{item.role or '-'}\t{item.not_after:%Y-%m-%d %H:%M}Z"
-                    f"\t{item.serial:x}" + ("\tREVOKED" if item.revoked else "")
+                    f"\t{item.serial:x}" + "".join(f"\t{mark}" for mark in marks)
                 )
     except CloudError as exc:
         print(f"taktline cloud devices: {exc}", file=sys.stderr)
@@ -145,10 +157,13 @@ def _admin_settings(ca: PlantCa, args: argparse.Namespace) -> BrokerSettings:
 
 
 def _revoke(ca: PlantCa, args: argparse.Namespace) -> int:
-    revoked = ca.revoke(args.name)
+    revoked = ca.revoke(args.name, serial=args.serial)
     state = "was already" if revoked.already else "is now"
     print(f"certificate {revoked.serial:x} of {args.name} {state} on the CRL {revoked.crl_path}")
     print("copy it to the broker's crlfile and reload the broker (SIGHUP) for new connections")
+    if not revoked.current:
+        print(f"a superseded certificate: {args.name} keeps its access rules on the broker")
+        return 0
     if not args.broker:
         print("no --broker: the device stays connected until the broker reads the CRL")
         return 0

@@ -317,3 +317,38 @@ def test_the_cli_refuses_what_would_go_wrong(
     plant.ca.issue("pi-offline", role="station")
     assert plant.devices("revoke", "pi-offline") == 0
     assert "no --broker" in capsys.readouterr().out
+
+
+def test_rotation_keeps_the_old_certificate_until_it_is_revoked_by_serial(
+    plant: Plant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plant.provision("pi-rotating")
+    old = plant.ca.issued()
+    old_serial = next(item.serial for item in old if item.name == "pi-rotating")
+    old_settings = plant.folder / "pi-rotating-old"
+    (plant.folder / "pi-rotating").rename(old_settings)
+    plant.provision("pi-rotating")  # a new key and CSR before the old certificate runs out
+    capsys.readouterr()
+    assert plant.devices("list") == 0
+    listed = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    rows = {int(row[3], 16): row[4:] for row in listed if row[0] == "pi-rotating"}
+    assert len(rows) == 2 and rows[old_serial] == ["superseded"]
+    old_cert = plant.ca.superseded_dir / f"pi-rotating-{old_serial:x}.pem"
+    before = BrokerSettings.from_url(
+        plant.broker.url,
+        ca_file=str(plant.ca.cert_path),
+        cert_file=str(old_cert),
+        key_file=str(old_settings / "pi-rotating.key"),
+    )
+    assert tls_refusal(before) is None  # both work while the device switches over
+    argv = ["revoke", "pi-rotating", "--serial", f"{old_serial:x}", "--broker", plant.broker.url]
+    assert plant.devices(*argv) == 0
+    assert "keeps its access rules" in capsys.readouterr().out
+    plant.broker.reload()
+    time.sleep(0.3)
+    assert tls_refusal(before) == "CERTIFICATE_REVOKED"
+    current = plant.client("pi-rotating")
+    try:
+        assert current.connect() and current.publish(f"{_root('pi-rotating')}/events") in OK
+    finally:
+        current.close()
