@@ -3,12 +3,13 @@
 The one module that knows the plugin's JSON. `initial_config()` is the file the broker starts
 with (`plugin_opt_config_file`): every access denied unless a role allows it, a client
 `taktline-admin` whose role may drive `$CONTROL/dynamic-security/#`, and a client
-`taktline-cloud` whose role reads and writes the cloud's namespaces. A device is a client named
-after its certificate's CN (the broker runs with `use_identity_as_username`) holding one role,
-`device-NAME`: publish under its own path, read its own downlink and its site's station
-schedules. `DynsecAdmin` sends commands on `$CONTROL/dynamic-security/v1` as `taktline-admin`
-and waits for the answers on `.../response`. The plugin writes its config file back itself on
-every change, so after `dynsec-init` the broker's copy is the one that counts.
+`taktline-cloud` whose role reads and writes what the cloud does (as the ACL file grants it).
+A device is a client named after its certificate's CN (the broker runs with
+`use_identity_as_username`) holding one role, `device-NAME`: publish under its own path, read
+its own downlink and its site's station schedules. `DynsecAdmin` sends commands on
+`$CONTROL/dynamic-security/v1` as `taktline-admin` and waits for the answers on `.../response`.
+The plugin writes its config file back itself on every change, so after `dynsec-init` the
+broker's copy is the one that counts.
 
 Clients carry no password: with `use_identity_as_username` the broker never asks the plugin
 for one (the certificate is the proof), and on a listener without certificates a client with
@@ -44,8 +45,27 @@ RESPONSE_TOPIC: Final = f"{CONTROL_TOPIC}/response"
 ADMIN: Final = "taktline-admin"
 #: The cloud's client (certificate CN) and role.
 CLOUD: Final = "taktline-cloud"
-#: What the cloud reads and writes: its own namespace, VDA 5050 AGVs, Sparkplug B.
-CLOUD_NAMESPACES: Final = ("taktline/#", "uagv/#", "spBv1.0/#")
+#: What the cloud reads (receives and subscribes to), as docs/deployment/mosquitto-acl.conf
+#: grants `taktline-cloud`: every agent's uplink, the plan, call-offs, the AGVs' reports, and
+#: Sparkplug B (its bridge's commands).
+CLOUD_READS: Final = (
+    "taktline/v1/+/+/+/events",
+    "taktline/v1/+/+/+/status",
+    "taktline/v1/+/plan/#",
+    "taktline/v1/+/logistics/supplier/+/calloff",
+    "uagv/v2/+/+/state",
+    "uagv/v2/+/+/connection",
+    "spBv1.0/#",
+)
+#: What the cloud publishes: the agents' downlink, the plan, call-offs, AGV orders, Sparkplug.
+CLOUD_WRITES: Final = (
+    "taktline/v1/+/+/+/settled",
+    "taktline/v1/+/+/+/command",
+    "taktline/v1/+/plan/#",
+    "taktline/v1/+/logistics/supplier/+/calloff",
+    "uagv/v2/+/+/order",
+    "spBv1.0/#",
+)
 
 #: Answers the plugin gives when the state is already as asked; provisioning twice is fine.
 _ALREADY: Final = ("already exists", "not found", "already has role")
@@ -114,7 +134,11 @@ def initial_config() -> dict[str, Any]:
             {"rolename": ADMIN, "acls": _read_write(control)},
             {
                 "rolename": CLOUD,
-                "acls": [acl for topic in CLOUD_NAMESPACES for acl in _read_write(topic)],
+                "acls": [
+                    *_allow(*(("subscribePattern", topic) for topic in CLOUD_READS)),
+                    *_allow(*(("publishClientReceive", topic) for topic in CLOUD_READS)),
+                    *_allow(*(("publishClientSend", topic) for topic in CLOUD_WRITES)),
+                ],
             },
         ],
     }

@@ -131,6 +131,8 @@ def test_a_provisioned_device_publishes_and_reads_only_its_own(plant: Plant) -> 
         assert cloud.publish(schedule, b"{}", retain=True) in OK
         assert cloud.publish(f"{_root('pi-crimp-01')}/settled") in OK
         assert device.wait_for(schedule) and device.wait_for(f"{_root('pi-crimp-01')}/settled")
+        # The cloud's role is as narrow as the ACL file's: it cannot speak for a device.
+        assert cloud.publish(f"{_root('pi-crimp-01')}/events") == REFUSED
     finally:
         device.close()
         cloud.close()
