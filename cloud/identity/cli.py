@@ -8,8 +8,9 @@
 load` would; and with `--broker URL` gives the device its access rules on the broker (the
 dynamic-security client NAME with role `device-NAME`). `revoke NAME` puts the device's
 certificate on the CRL and, with `--broker URL`, disables it on the broker at once
-(disconnected, its role deleted). `server` issues the broker's certificate for its host names;
-`list` shows every issued certificate, soonest expiry first, revoked ones marked;
+(disconnected, its role deleted); `--serial HEX` revokes a superseded certificate of NAME
+instead (CRL only). `server` issues the broker's certificate for its host names; `list` shows
+every issued certificate, soonest expiry first, superseded and revoked ones marked;
 `dynsec-init FILE` writes the dynamic-security plugin's first config. The broker commands log
 in as `taktline-admin` with `issued/taktline-admin.pem` (`--admin-cert`, `--admin-key`). See
 docs/deployment.md ("Device identity").

@@ -67,6 +67,9 @@ CLOUD_WRITES: Final = (
     "spBv1.0/#",
 )
 
+#: How long a command waits for the broker (connection, subscription, each answer).
+TIMEOUT_S = 5.0
+
 #: Answers the plugin gives when the state is already as asked; provisioning twice is fine.
 _ALREADY: Final = ("already exists", "not found", "already has role")
 
@@ -152,8 +155,8 @@ def config_text() -> str:
 class DynsecAdmin:
     """A session as `taktline-admin` that sends commands and waits for their answers."""
 
-    def __init__(self, settings: BrokerSettings, *, timeout_s: float = 5.0) -> None:
-        self.timeout_s = timeout_s
+    def __init__(self, settings: BrokerSettings, *, timeout_s: float | None = None) -> None:
+        self.timeout_s = TIMEOUT_S if timeout_s is None else timeout_s
         self._answers: dict[str, dict[str, Any]] = {}
         self._subscribed = False
         self._session = Session(settings, f"{ADMIN}-{secrets.token_hex(4)}")

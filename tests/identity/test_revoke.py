@@ -354,3 +354,19 @@ def test_rotation_keeps_the_old_certificate_until_it_is_revoked_by_serial(
         assert current.connect() and current.publish(f"{_root('pi-rotating')}/events") in OK
     finally:
         current.close()
+
+
+def test_a_revoke_the_broker_does_not_answer_still_writes_the_crl(
+    plant: Plant, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cloud.identity import dynsec
+    from taktline.private_broker import free_port
+
+    monkeypatch.setattr(dynsec, "TIMEOUT_S", 0.5)
+    plant.ca.issue("pi-unreached", role="station")
+    nowhere = f"mqtts://127.0.0.1:{free_port()}"
+    assert plant.devices("revoke", "pi-unreached", "--broker", nowhere) == 3
+    captured = capsys.readouterr()
+    assert "the CRL is written, but" in captured.err and "127.0.0.1" in captured.err
+    serial = next(item.serial for item in plant.ca.issued() if item.name == "pi-unreached")
+    assert serial in plant.ca.revoked_serials()
