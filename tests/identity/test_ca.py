@@ -66,3 +66,21 @@ def test_the_cli_says_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixt
     args = cli.parse_args([*argv, "--site", "plant1"])
     assert args._admin(args) == 2
     assert "--site and --area go together" in capsys.readouterr().err
+
+
+def test_every_devices_action_and_option_is_documented() -> None:
+    import argparse
+
+    from cloud.identity.cli import configure
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text()
+    section = guide[guide.index("## Device identity") : guide.index("## Files and secrets")]
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    (actions,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in actions.choices.items():
+        assert f" {name}" in section, f"`devices {name}` is not in docs/deployment.md"
+        for option in sub._actions:
+            for flag in option.option_strings:
+                if flag not in ("-h", "--help"):
+                    assert flag in section, f"`devices {name} {flag}` is not documented"
