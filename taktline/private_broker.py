@@ -4,6 +4,12 @@ The broker runs from a temporary folder with its own config (never the system's)
 127.0.0.1 only, keeps its persistence file there, and can be stopped, SIGKILLed and restarted on
 the same port, which is what the fault-injection tests need. Run as root, Mosquitto drops to the
 `mosquitto` user, so the folder is handed to that user first (see ../shared/FIELD-NOTES.md).
+
+For the identity tests it can also be the production broker of docs/deployment.md in small: a
+TLS listener that requires a client certificate and takes its CN as username and client id, a
+CRL (`crl=`, read again by `reload()`, which sends SIGHUP), Mosquitto's dynamic-security plugin
+(`dynsec=`, the initial JSON copied into the folder, where the plugin writes it back) and a
+plain listener beside the TLS one under the same rules (`plain=True`).
 """
 
 from __future__ import annotations
