@@ -37,6 +37,15 @@ def _root(name: str) -> str:
     return f"taktline/v1/{SITE}/{AREA}/{name}"
 
 
+def _devices(ca: PlantCa, folder: Path, *argv: str) -> int:
+    """Runs `taktline cloud --db DB devices --ca DIR ARGV...`; its exit code."""
+    db = str(folder / "cloud.db")
+    args = build_parser().parse_args(
+        ["cloud", "--db", db, "devices", "--ca", str(ca.folder), *argv]
+    )
+    return int(args._admin(args))
+
+
 @dataclass
 class Plant:
     """The CA, the broker and the folder the test's files go in."""
@@ -47,12 +56,7 @@ class Plant:
 
     def devices(self, *argv: str) -> int:
         """Runs `taktline cloud devices --ca DIR ARGV...`; its exit code."""
-        parser = build_parser()
-        db = str(self.folder / "cloud.db")
-        args = parser.parse_args(
-            ["cloud", "--db", db, "devices", "--ca", str(self.ca.folder), *argv]
-        )
-        return int(args._admin(args))
+        return _devices(self.ca, self.folder, *argv)
 
     def provision(self, name: str) -> None:
         """Provisions `name` from a CSR made on the 'device', with its broker rules."""
@@ -86,19 +90,17 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
     """The plant CA, the admin's and the cloud's certificates, and the broker."""
     folder = tmp_path_factory.mktemp("revoke")
     ca = PlantCa(folder / "ca")
-    plant = Plant(ca, None, folder)  # type: ignore[arg-type]  # the broker comes next
-    assert plant.devices("init") == 0
+    assert _devices(ca, folder, "init") == 0
     assert ca.crl_path.exists() and not ca.revoked_serials()  # the broker's crlfile, empty
-    assert plant.devices("server", "broker", "--host", "127.0.0.1") == 0
+    assert _devices(ca, folder, "server", "broker", "--host", "127.0.0.1") == 0
     for name, role in ((ADMIN, "admin"), (CLOUD, "cloud")):
         ca.issue(name, role=role)
-    assert plant.devices("dynsec-init", str(folder / "dynsec.json")) == 0
+    assert _devices(ca, folder, "dynsec-init", str(folder / "dynsec.json")) == 0
     tls = (ca.cert_path, ca.issued_dir / "broker.pem", ca.issued_dir / "broker.key")
     with started_mosquitto(
         tls=tls, crl=ca.crl_path, dynsec=folder / "dynsec.json", plain=True
     ) as broker:
-        plant.broker = broker
-        yield plant
+        yield Plant(ca, broker, folder)
 
 
 def test_a_provisioned_device_publishes_and_reads_only_its_own(plant: Plant) -> None:
