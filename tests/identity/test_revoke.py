@@ -26,6 +26,8 @@ from taktline.private_broker import PrivateMosquitto
 from tests.conftest import started_mosquitto
 from tests.identity.clients import Client, tls_refusal
 
+pytestmark = pytest.mark.mqtt
+
 SITE, AREA = "plant1", "harness"
 REFUSED = "Not authorized"
 GRANTED = "Granted QoS 1"
