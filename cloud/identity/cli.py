@@ -158,6 +158,7 @@ def _admin_settings(ca: PlantCa, args: argparse.Namespace) -> BrokerSettings:
 
 
 def _revoke(ca: PlantCa, args: argparse.Namespace) -> int:
+    admin_settings = _admin_settings(ca, args) if args.broker else None  # checked first
     revoked = ca.revoke(args.name, serial=args.serial)
     state = "was already" if revoked.already else "is now"
     print(f"certificate {revoked.serial:x} of {args.name} {state} on the CRL {revoked.crl_path}")
@@ -165,13 +166,13 @@ def _revoke(ca: PlantCa, args: argparse.Namespace) -> int:
     if not revoked.current:
         print(f"a superseded certificate: {args.name} keeps its access rules on the broker")
         return 0
-    if not args.broker:
+    if admin_settings is None:
         print("no --broker: the device stays connected until the broker reads the CRL")
         return 0
     from cloud.identity.dynsec import DynsecAdmin, DynsecError
 
     try:
-        with DynsecAdmin(_admin_settings(ca, args)) as admin:
+        with DynsecAdmin(admin_settings) as admin:
             known = admin.disable_device(args.name)
     except DynsecError as exc:
         print(f"taktline cloud devices: the CRL is written, but {exc}", file=sys.stderr)
@@ -188,6 +189,14 @@ def _provision(ca: PlantCa, args: argparse.Namespace) -> int:
         raise CaError("--site and --area go together (the agent's topic path)")
     if args.broker and not args.site:
         raise CaError("--broker needs --site and --area: the device's rules name its topic path")
+    if args.site:
+        from contract.topics import AgentPath, TopicError
+
+        try:
+            AgentPath(args.site, args.area, args.name)
+        except TopicError as exc:
+            raise CaError(f"{exc}: the device's topic path could not be built") from exc
+    admin_settings = _admin_settings(ca, args) if args.broker else None  # before any change
     csr = None
     if args.csr:
         try:
@@ -215,11 +224,19 @@ def _provision(ca: PlantCa, args: argparse.Namespace) -> int:
         with EventLog(database) as log:
             log.register_agent(args.name, args.site, args.area)
         print(f"agent {args.name} registered at {args.site}/{args.area}")
-    if args.broker:
-        from cloud.identity.dynsec import DynsecAdmin, device_role
+    if admin_settings is not None:
+        from cloud.identity.dynsec import DynsecAdmin, DynsecError, device_role
 
-        with DynsecAdmin(_admin_settings(ca, args)) as admin:
-            admin.add_device(args.name, args.site, args.area)
+        try:
+            with DynsecAdmin(admin_settings) as admin:
+                admin.add_device(args.name, args.site, args.area)
+        except DynsecError as exc:
+            print(
+                f"taktline cloud devices: the certificate is issued, but {exc}; give the device "
+                "its rules by provisioning it again once the broker answers",
+                file=sys.stderr,
+            )
+            return 3
         print(
             f"{args.name} may publish under taktline/v1/{args.site}/{args.area}/{args.name}/# "
             f"on {args.broker} (role {device_role(args.name)})"

@@ -323,6 +323,15 @@ def test_the_cli_refuses_what_would_go_wrong(
     plant.ca.issue("pi-offline", role="station")
     assert plant.devices("revoke", "pi-offline") == 0
     assert "no --broker" in capsys.readouterr().out
+    # Refused before anything changes: a bad topic segment, the admin's key not there.
+    where = ["--role", "station", "--site", "plant 1", "--area", AREA]
+    assert plant.devices("provision", "pi-y", *where) == 2
+    assert "'plant 1' is not a valid topic segment" in capsys.readouterr().err
+    missing = ["--admin-key", str(tmp_path / "none.key"), "--broker", plant.broker.url]
+    assert plant.devices("provision", "pi-y", *where[:3], SITE, *where[4:], *missing) == 2
+    assert "cannot read the key file" in capsys.readouterr().err
+    assert plant.devices("revoke", "pi-offline", *missing) == 2
+    assert not (plant.ca.issued_dir / "pi-y.pem").exists()
 
 
 def test_rotation_keeps_the_old_certificate_until_it_is_revoked_by_serial(
@@ -374,3 +383,6 @@ def test_a_revoke_the_broker_does_not_answer_still_writes_the_crl(
     assert "the CRL is written, but" in captured.err and "127.0.0.1" in captured.err
     serial = next(item.serial for item in plant.ca.issued() if item.name == "pi-unreached")
     assert serial in plant.ca.revoked_serials()
+    argv = ["--role", "station", "--site", SITE, "--area", AREA, "--broker", nowhere]
+    assert plant.devices("provision", "pi-unreached-2", *argv) == 3
+    assert "the certificate is issued, but" in capsys.readouterr().err
