@@ -8,8 +8,9 @@ the same port, which is what the fault-injection tests need. Run as root, Mosqui
 For the identity tests it can also be the production broker of docs/deployment.md in small: a
 TLS listener that requires a client certificate and takes its CN as username and client id, a
 CRL (`crl=`, read again by `reload()`, which sends SIGHUP), Mosquitto's dynamic-security plugin
-(`dynsec=`, the initial JSON copied into the folder, where the plugin writes it back) and a
-plain listener beside the TLS one under the same rules (`plain=True`).
+(`dynsec=`, the initial JSON copied into the folder, where the plugin writes it back), a
+plain listener beside the TLS one under the same rules (`plain=True`), and a service listener
+that keeps client ids, for the cloud's several sessions (`service=True`).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class PrivateMosquitto:
         crl: Path | None = None,
         dynsec: Path | None = None,
         plain: bool = False,
+        service: bool = False,
     ) -> None:
         binary = mosquitto_binary()
         if binary is None:
@@ -97,8 +99,11 @@ class PrivateMosquitto:
         self.dynsec = dynsec
         #: A second, plain listener (`plain_port`) beside the TLS one, under the same rules.
         self.plain_port = free_port() if plain else None
-        if (crl or plain) and not tls:
-            raise ValueError("crl= and plain= go with a TLS listener (tls=)")
+        #: A second TLS listener (`service_port`) that keeps the client's own client id, for the
+        #: cloud's several sessions under one certificate (docs/deployment.md).
+        self.service_port = free_port() if service else None
+        if (crl or plain or service) and not tls:
+            raise ValueError("crl=, plain= and service= go with a TLS listener (tls=)")
         # Outside pytest's 0700 temp tree, so a broker that dropped to `mosquitto` can enter it.
         self.folder = Path(tempfile.mkdtemp(prefix="taktline-mosquitto-"))
         self.config = self.folder / "mosquitto.conf"
@@ -117,6 +122,13 @@ class PrivateMosquitto:
         if self.plain_port is None:
             raise ValueError("this broker has no plain listener (plain=True)")
         return f"mqtt://127.0.0.1:{self.plain_port}"
+
+    @property
+    def service_url(self) -> str:
+        """`mqtts://127.0.0.1:PORT` of the service listener (`service=True`)."""
+        if self.service_port is None:
+            raise ValueError("this broker has no service listener (service=True)")
+        return f"mqtts://127.0.0.1:{self.service_port}"
 
     @property
     def dynsec_file(self) -> Path:
@@ -143,33 +155,33 @@ class PrivateMosquitto:
             "set_tcp_nodelay true",
         ]
         owned = [self.folder, self.config]
+        tls_lines: list[str] = []
         if self.tls:
             for option, source in zip(("cafile", "certfile", "keyfile"), self.tls, strict=True):
                 copy = self.folder / f"tls-{option}.pem"  # where a broker run as `mosquitto` reads
                 shutil.copyfile(source, copy)
                 os.chmod(copy, 0o600)
-                lines.insert(1, f"{option} {copy}")
+                tls_lines.append(f"{option} {copy}")
                 owned.append(copy)
-            # The client id becomes the certificate's CN: a device cannot take over (and so
-            # disconnect) another device's session by presenting its client id.
-            lines[1:1] = [
-                "require_certificate true",
-                "use_identity_as_username true",
-                "use_username_as_clientid true",
-            ]
+            tls_lines += ["require_certificate true", "use_identity_as_username true"]
             if self.crl:
                 shutil.copyfile(self.crl, self.crl_file)
                 os.chmod(self.crl_file, 0o600)
-                lines.insert(1, f"crlfile {self.crl_file}")
+                tls_lines.append(f"crlfile {self.crl_file}")
                 owned.append(self.crl_file)
+            # The client id becomes the certificate's CN: a device cannot take over (and so
+            # disconnect) another device's session by presenting its client id.
+            lines[1:1] = [*tls_lines, "use_username_as_clientid true"]
         if self.dynsec:
             shutil.copyfile(self.dynsec, self.dynsec_file)
             os.chmod(self.dynsec_file, 0o600)
             lines += [f"plugin {DYNSEC_PLUGIN}", f"plugin_opt_config_file {self.dynsec_file}"]
             owned.append(self.dynsec_file)
+        # Listener options follow their `listener` line: these go last.
         if self.plain_port:
-            # Listener options follow their `listener` line: this one goes last.
             lines.append(f"listener {self.plain_port} 127.0.0.1")
+        if self.service_port:
+            lines += [f"listener {self.service_port} 127.0.0.1", *tls_lines]
         if self.max_packet_bytes:
             lines.append(f"max_packet_size {self.max_packet_bytes}")
         if self.passwords:

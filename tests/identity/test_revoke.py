@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -86,6 +86,11 @@ class Plant:
         """A client with `name`'s certificate (not yet connected)."""
         return Client(self.settings(name), client_id or name)
 
+    def cloud(self, client_id: str) -> Client:
+        """A session of the cloud, on the service listener (several under one certificate)."""
+        settings = self.settings(CLOUD)
+        return Client(replace(settings, port=self.broker.service_port), client_id)
+
 
 @pytest.fixture(scope="module")
 def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
@@ -100,14 +105,14 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
     assert _devices(ca, folder, "dynsec-init", str(folder / "dynsec.json")) == 0
     tls = (ca.cert_path, ca.issued_dir / "broker.pem", ca.issued_dir / "broker.key")
     with started_mosquitto(
-        tls=tls, crl=ca.crl_path, dynsec=folder / "dynsec.json", plain=True
+        tls=tls, crl=ca.crl_path, dynsec=folder / "dynsec.json", plain=True, service=True
     ) as broker:
         yield Plant(ca, broker, folder)
 
 
 def test_a_provisioned_device_publishes_and_reads_only_its_own(plant: Plant) -> None:
     plant.provision("pi-crimp-01")
-    cloud = plant.client(CLOUD, "taktline-cloud-ingest")
+    cloud = plant.cloud("taktline-cloud-ingest")
     device = plant.client("pi-crimp-01")
     try:
         assert cloud.connect() and device.connect()
@@ -386,3 +391,32 @@ def test_a_revoke_the_broker_does_not_answer_still_writes_the_crl(
     argv = ["--role", "station", "--site", SITE, "--area", AREA, "--broker", nowhere]
     assert plant.devices("provision", "pi-unreached-2", *argv) == 3
     assert "the certificate is issued, but" in capsys.readouterr().err
+
+
+def test_the_cloud_keeps_its_sessions_apart_on_the_service_listener(plant: Plant) -> None:
+    from cloud.service import CloudSettings
+
+    ingest = CloudSettings(database=plant.folder / "cloud.db").client_id
+    ids = [ingest, f"{ingest}-plan", f"{ingest}-logistics", f"{ingest}-sparkplug"]
+    # On the devices' listener every session of one certificate gets the same client id (its
+    # CN), so each new one closes the one before: why the cloud has a listener of its own.
+    first, second = plant.client(CLOUD, ids[0]), plant.client(CLOUD, ids[1])
+    try:
+        assert first.connect() and second.connect()
+        assert not first.pump(0.3)
+    finally:
+        first.close()
+        second.close()
+    sessions = [plant.cloud(client_id) for client_id in ids]
+    try:
+        assert all(session.connect() for session in sessions)
+        assert all(session.pump(0.1) for session in sessions)
+        assert sessions[1].publish(f"taktline/v1/{SITE}/plan/station/crimp-01/schedule") in OK
+        assert sessions[0].publish(f"{_root('pi-crimp-01')}/events") == REFUSED  # same rules
+    finally:
+        for session in sessions:
+            session.close()
+    # The service listener asks for a certificate of the plant CA as the other does.
+    assert tls_refusal(replace(_no_certificate(plant), port=plant.broker.service_port)) == (
+        "CERTIFICATE_REQUIRED"
+    )
