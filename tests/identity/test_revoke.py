@@ -413,6 +413,13 @@ def test_the_cloud_keeps_its_sessions_apart_on_the_service_listener(plant: Plant
         assert all(session.pump(0.1) for session in sessions)
         assert sessions[1].publish(f"taktline/v1/{SITE}/plan/station/crimp-01/schedule") in OK
         assert sessions[0].publish(f"{_root('pi-crimp-01')}/events") == REFUSED  # same rules
+        # Why no device may reach this listener: here a certificate takes any client id over.
+        plant.ca.issue("pi-intruder", role="station")
+        intruder = Client(
+            replace(plant.settings("pi-intruder"), port=plant.broker.service_port), ids[0]
+        )
+        assert intruder.connect() and not sessions[0].pump(0.3)
+        intruder.close()
     finally:
         for session in sessions:
             session.close()
