@@ -46,7 +46,7 @@ def config_seeds() -> list[bytes]:
     first = seeds[0] if seeds else b'agent = "pi-1"\nsite = "s"\narea = "a"\n'
     return [
         *seeds,
-        first.replace(b"1883", b"99999"),
+        first.replace(b"8883", b"99999"),
         first + b"\noutbox = 5\n",
         first + b"\n# \xff\xfe\n",
     ]

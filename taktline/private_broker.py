@@ -4,6 +4,13 @@ The broker runs from a temporary folder with its own config (never the system's)
 127.0.0.1 only, keeps its persistence file there, and can be stopped, SIGKILLed and restarted on
 the same port, which is what the fault-injection tests need. Run as root, Mosquitto drops to the
 `mosquitto` user, so the folder is handed to that user first (see ../shared/FIELD-NOTES.md).
+
+For the identity tests it can also be the production broker of docs/deployment.md in small: a
+TLS listener that requires a client certificate and takes its CN as username and client id, a
+CRL (`crl=`, read again by `reload()`, which sends SIGHUP), Mosquitto's dynamic-security plugin
+(`dynsec=`, the initial JSON copied into the folder, where the plugin writes it back), a
+plain listener beside the TLS one under the same rules (`plain=True`), and a service listener
+that keeps client ids, for the cloud's several sessions (`service=True`).
 """
 
 from __future__ import annotations
@@ -19,7 +26,16 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["BrokerUnavailable", "PrivateMosquitto", "free_port", "mosquitto_binary"]
+__all__ = [
+    "DYNSEC_PLUGIN",
+    "BrokerUnavailable",
+    "PrivateMosquitto",
+    "free_port",
+    "mosquitto_binary",
+]
+
+#: Where Debian's `mosquitto` package puts the dynamic-security plugin (`dpkg -L mosquitto`).
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
 
 class BrokerUnavailable(RuntimeError):
@@ -55,6 +71,10 @@ class PrivateMosquitto:
         acl: str | None = None,
         passwords: dict[str, str] | None = None,
         tls: tuple[Path, Path, Path] | None = None,
+        crl: Path | None = None,
+        dynsec: Path | None = None,
+        plain: bool = False,
+        service: bool = False,
     ) -> None:
         binary = mosquitto_binary()
         if binary is None:
@@ -73,6 +93,17 @@ class PrivateMosquitto:
         #: (CA, server certificate, server key): the listener speaks TLS, requires a client
         #: certificate from that CA and takes its CN as the username (`use_identity_as_username`).
         self.tls = tls
+        #: A CRL (PEM) for the TLS listener (`crlfile`); `reload()` copies it again.
+        self.crl = crl
+        #: The dynamic-security plugin's initial config (JSON), copied: the plugin rewrites it.
+        self.dynsec = dynsec
+        #: A second, plain listener (`plain_port`) beside the TLS one, under the same rules.
+        self.plain_port = free_port() if plain else None
+        #: A second TLS listener (`service_port`) that keeps the client's own client id, for the
+        #: cloud's several sessions under one certificate (docs/deployment.md).
+        self.service_port = free_port() if service else None
+        if (crl or plain or service) and not tls:
+            raise ValueError("crl=, plain= and service= go with a TLS listener (tls=)")
         # Outside pytest's 0700 temp tree, so a broker that dropped to `mosquitto` can enter it.
         self.folder = Path(tempfile.mkdtemp(prefix="taktline-mosquitto-"))
         self.config = self.folder / "mosquitto.conf"
@@ -85,10 +116,34 @@ class PrivateMosquitto:
         """`mqtt://127.0.0.1:PORT` (`mqtts://` with a TLS listener)."""
         return f"mqtt{'s' if self.tls else ''}://127.0.0.1:{self.port}"
 
+    @property
+    def plain_url(self) -> str:
+        """`mqtt://127.0.0.1:PORT` of the plain listener (`plain=True`)."""
+        if self.plain_port is None:
+            raise ValueError("this broker has no plain listener (plain=True)")
+        return f"mqtt://127.0.0.1:{self.plain_port}"
+
+    @property
+    def service_url(self) -> str:
+        """`mqtts://127.0.0.1:PORT` of the service listener (`service=True`)."""
+        if self.service_port is None:
+            raise ValueError("this broker has no service listener (service=True)")
+        return f"mqtts://127.0.0.1:{self.service_port}"
+
+    @property
+    def dynsec_file(self) -> Path:
+        """The broker's own copy of the dynamic-security config (the plugin writes it back)."""
+        return self.folder / "dynamic-security.json"
+
+    @property
+    def crl_file(self) -> Path:
+        """The broker's copy of the CRL (`crlfile`)."""
+        return self.folder / "tls-crl.pem"
+
     def _write_config(self) -> None:
         lines = [
             f"listener {self.port} 127.0.0.1",
-            f"allow_anonymous {'false' if self.passwords or self.tls else 'true'}",
+            f"allow_anonymous {'false' if self.passwords or self.tls or self.dynsec else 'true'}",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.folder}/",
             "autosave_interval 1",
@@ -100,14 +155,33 @@ class PrivateMosquitto:
             "set_tcp_nodelay true",
         ]
         owned = [self.folder, self.config]
+        tls_lines: list[str] = []
         if self.tls:
             for option, source in zip(("cafile", "certfile", "keyfile"), self.tls, strict=True):
                 copy = self.folder / f"tls-{option}.pem"  # where a broker run as `mosquitto` reads
                 shutil.copyfile(source, copy)
                 os.chmod(copy, 0o600)
-                lines.insert(1, f"{option} {copy}")
+                tls_lines.append(f"{option} {copy}")
                 owned.append(copy)
-            lines[1:1] = ["require_certificate true", "use_identity_as_username true"]
+            tls_lines += ["require_certificate true", "use_identity_as_username true"]
+            if self.crl:
+                shutil.copyfile(self.crl, self.crl_file)
+                os.chmod(self.crl_file, 0o600)
+                tls_lines.append(f"crlfile {self.crl_file}")
+                owned.append(self.crl_file)
+            # The client id becomes the certificate's CN: a device cannot take over (and so
+            # disconnect) another device's session by presenting its client id.
+            lines[1:1] = [*tls_lines, "use_username_as_clientid true"]
+        if self.dynsec:
+            shutil.copyfile(self.dynsec, self.dynsec_file)
+            os.chmod(self.dynsec_file, 0o600)
+            lines += [f"plugin {DYNSEC_PLUGIN}", f"plugin_opt_config_file {self.dynsec_file}"]
+            owned.append(self.dynsec_file)
+        # Listener options follow their `listener` line: these go last.
+        if self.plain_port:
+            lines.append(f"listener {self.plain_port} 127.0.0.1")
+        if self.service_port:
+            lines += [f"listener {self.service_port} 127.0.0.1", *tls_lines]
         if self.max_packet_bytes:
             lines.append(f"max_packet_size {self.max_packet_bytes}")
         if self.passwords:
@@ -128,13 +202,20 @@ class PrivateMosquitto:
             owned.append(acl_file)
         self.config.write_text("\n".join(lines) + "\n")
         if os.geteuid() == 0:
-            try:
-                user = pwd.getpwnam("mosquitto")
-            except KeyError:
-                return
             os.chmod(self.folder, 0o755)
             for path in owned:
-                os.chown(path, user.pw_uid, user.pw_gid)
+                self._own(path)
+
+    @staticmethod
+    def _own(path: Path) -> None:
+        """Hands `path` to the `mosquitto` user when run as root (the broker drops to it)."""
+        if os.geteuid() != 0:
+            return
+        try:
+            user = pwd.getpwnam("mosquitto")
+        except KeyError:
+            return
+        os.chown(path, user.pw_uid, user.pw_gid)
 
     def start(self, timeout: float = 10.0) -> PrivateMosquitto:
         """Starts the broker and waits until it accepts connections."""
@@ -172,6 +253,18 @@ class PrivateMosquitto:
     def restart(self) -> None:
         """Starts the broker again on the same port with the same persistence."""
         self.start()
+
+    def reload(self) -> None:
+        """Copies the CRL again (when `crl=`) and sends SIGHUP: Mosquitto rereads its config."""
+        if self._process is None or self._process.poll() is not None:
+            raise BrokerUnavailable("the broker is not running: nothing to reload")
+        if self.crl:
+            fresh = self.crl_file.with_name("tls-crl.pem.new")
+            shutil.copyfile(self.crl, fresh)
+            os.chmod(fresh, 0o600)
+            self._own(fresh)
+            os.replace(fresh, self.crl_file)
+        self._process.send_signal(signal.SIGHUP)
 
     def _end(self, sig: signal.Signals) -> None:
         process, self._process = self._process, None

@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "registry": ("cloud.admin.registry", "load the device registry into the cloud's database"),
     "devices": (
         "cloud.identity.cli",
-        "the plant CA: make it, provision a device's certificate, list expiry dates",
+        "the plant CA: make it, provision and revoke devices (certificate, CRL, broker rules), "
+        "list expiry dates",
     ),
 }

@@ -1,5 +1,5 @@
 """Per-device identity: the plant CA (`ca.py`) and `taktline cloud devices` (`cli.py`)."""
 
-from cloud.identity.ca import CaError, Issued, PlantCa, make_csr
+from cloud.identity.ca import CaError, Issued, PlantCa, Revoked, make_csr
 
-__all__ = ["CaError", "Issued", "PlantCa", "make_csr"]
+__all__ = ["CaError", "Issued", "PlantCa", "Revoked", "make_csr"]

@@ -6,9 +6,14 @@ client certificate carries the device name as its common name, so that a broker 
 organisational unit. The device may make its own key and send a CSR (the key never leaves it),
 or, on a bench, the CA makes the key too. Layout of the folder::
 
-    ca.key (0600)  ca.pem  issued/NAME.pem  [issued/NAME.key (0600), bench keys only]
+    ca.key (0600)  ca.pem  crl.pem  issued/NAME.pem  [issued/NAME.key (0600), bench keys only]
+    issued/superseded/NAME-SERIAL.pem   (a certificate NAME had before it was issued again)
 
-Revocation (a CRL plus Mosquitto's dynamic security) is not here yet: see docs/deployment.md.
+`crl.pem` is the CA-signed list of revoked serials the broker's `crlfile` points at: `init`
+writes it empty, `revoke` adds a certificate and writes it again atomically (a new file renamed
+over the old, so the broker never reads half of one). Its next update is the CA's expiry: an
+OpenSSL that checks CRLs refuses every client once the CRL it holds is out of date. Telling the
+broker at once is `dynsec.py`'s job, not this module's.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "CaError",
     "Issued",
     "PlantCa",
+    "Revoked",
     "make_csr",
 ]
 
@@ -51,6 +57,21 @@ class Issued:
     serial: int
     not_after: dt.datetime
     path: Path
+    revoked: bool = False
+    #: Issued again since (rotation, a replaced Pi): still valid until revoked or expired.
+    superseded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    """What `revoke` did: the certificate's serial, and whether it was on the CRL already."""
+
+    name: str
+    serial: int
+    already: bool
+    crl_path: Path
+    #: Whether it was the name's current certificate (not one superseded by a newer one).
+    current: bool = True
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -77,6 +98,8 @@ class PlantCa:
         self.key_path = self.folder / "ca.key"
         self.cert_path = self.folder / "ca.pem"
         self.issued_dir = self.folder / "issued"
+        self.crl_path = self.folder / "crl.pem"
+        self.superseded_dir = self.issued_dir / "superseded"
 
     def init(self, name: str = "Taktline plant CA", *, now: dt.datetime | None = None) -> Path:
         """Makes the CA key (0600) and self-signed certificate; refuses to overwrite a CA."""
@@ -110,6 +133,7 @@ class PlantCa:
         )  # fmt: skip
         _write_private(self.key_path, _key_pem(key))
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self._write_crl(key, cert, [], now)  # the broker's `crlfile` exists from the start
         return self.cert_path
 
     def _load(self) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
@@ -180,6 +204,7 @@ class PlantCa:
         cert = builder.sign(ca_key, hashes.SHA256())
         self.issued_dir.mkdir(exist_ok=True)
         cert_path = self.issued_dir / f"{name}.pem"
+        self._supersede(name)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         key_path = None
         if device_key is not None:
@@ -187,11 +212,82 @@ class PlantCa:
             _write_private(key_path, _key_pem(device_key))
         return cert_path, key_path
 
+    def _supersede(self, name: str) -> None:
+        """Keeps `name`'s old certificate (and bench key), so that it can still be revoked."""
+        old = self.issued_dir / f"{name}.pem"
+        if not old.exists():
+            return
+        serial = x509.load_pem_x509_certificate(old.read_bytes()).serial_number
+        self.superseded_dir.mkdir(exist_ok=True)
+        old.rename(self.superseded_dir / f"{name}-{serial:x}.pem")
+        old_key = self.issued_dir / f"{name}.key"
+        if old_key.exists():
+            old_key.rename(self.superseded_dir / f"{name}-{serial:x}.key")
+
+    def revoked_serials(self) -> set[int]:
+        """The serials on the CRL (none when there is no `crl.pem` yet)."""
+        try:
+            crl = x509.load_pem_x509_crl(self.crl_path.read_bytes())
+        except FileNotFoundError:
+            return set()
+        return {entry.serial_number for entry in crl}
+
+    def revoke(
+        self, name: str, *, serial: int | None = None, now: dt.datetime | None = None
+    ) -> Revoked:
+        """Puts `name`'s current certificate (or its one with `serial`) on the CRL, writes it."""
+        ca_key, ca_cert = self._load()
+        mine = [item for item in self.issued() if item.name == name]
+        if serial is not None:
+            mine = [item for item in mine if item.serial == serial]
+        else:
+            mine = [item for item in mine if not item.superseded]
+        if "/" in name or not mine:
+            which = f" with serial {serial:x}" if serial is not None else ""
+            raise CaError(f"no certificate issued to {name!r}{which} in {self.issued_dir}")
+        current = not mine[0].superseded
+        serial = mine[0].serial
+        now = now or dt.datetime.now(dt.UTC)
+        entries: list[x509.RevokedCertificate] = []
+        if self.crl_path.exists():
+            entries = list(x509.load_pem_x509_crl(self.crl_path.read_bytes()))
+        already = any(entry.serial_number == serial for entry in entries)
+        if not already:
+            entries.append(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+            )
+        self._write_crl(ca_key, ca_cert, entries, now)
+        return Revoked(
+            name=name, serial=serial, already=already, crl_path=self.crl_path, current=current
+        )
+
+    def _write_crl(
+        self,
+        ca_key: ec.EllipticCurvePrivateKey,
+        ca_cert: x509.Certificate,
+        entries: list[x509.RevokedCertificate],
+        now: dt.datetime,
+    ) -> None:
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(ca_cert.subject)
+            .last_update(now - dt.timedelta(minutes=5))
+            .next_update(ca_cert.not_valid_after_utc)
+        )
+        for entry in entries:
+            builder = builder.add_revoked_certificate(entry)
+        crl = builder.sign(ca_key, hashes.SHA256())
+        fresh = self.crl_path.with_name(self.crl_path.name + ".new")
+        fresh.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        os.replace(fresh, self.crl_path)
+
     def issued(self) -> list[Issued]:
-        """Every certificate in `issued/`, soonest expiry first."""
+        """Every certificate issued, soonest expiry first, revoked and superseded ones marked."""
         self._load()
+        revoked = self.revoked_serials()
         found = []
-        for path in sorted(self.issued_dir.glob("*.pem")):
+        paths = sorted(self.issued_dir.glob("*.pem")) + sorted(self.superseded_dir.glob("*.pem"))
+        for path in paths:
             cert = x509.load_pem_x509_certificate(path.read_bytes())
             cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
             ou = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
@@ -202,6 +298,8 @@ class PlantCa:
                     serial=cert.serial_number,
                     not_after=cert.not_valid_after_utc,
                     path=path,
+                    revoked=cert.serial_number in revoked,
+                    superseded=path.parent == self.superseded_dir,
                 )
             )
         return sorted(found, key=lambda item: item.not_after)

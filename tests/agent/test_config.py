@@ -13,26 +13,26 @@ from agent.roles import ROLES
 from agent.roles.gate import GateConfig
 from agent.roles.rest import RestConfig
 from agent.roles.station import StationRoleConfig
+from tests.example_configs import EXAMPLES, example_copy
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted((ROOT / "hardware" / "examples").glob("agent-*.toml"))
 BASE = {"agent": "pi-1", "site": "plant1", "area": "harness"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_every_example_config_is_valid(path: Path) -> None:
-    config = load_config(path)
+def test_every_example_config_is_valid(path: Path, tmp_path: Path) -> None:
+    config = load_config(example_copy(path.name, tmp_path))
+    assert config.broker.startswith("mqtts://") and config.key_file is not None  # production
     assert config.role in ROLES and config.hardware == "pi"
     assert config.role_config is not None
 
 
-def test_one_example_per_role() -> None:
-    roles = {load_config(path).role for path in EXAMPLES}
+def test_one_example_per_role(tmp_path: Path) -> None:
+    roles = {load_config(example_copy(path.name, tmp_path)).role for path in EXAMPLES}
     assert {"station", "gate", "rest"} <= roles
 
 
-def test_the_role_sections_are_parsed_by_their_role() -> None:
-    station = load_config(ROOT / "hardware" / "examples" / "agent-station-assy-01.toml")
+def test_the_role_sections_are_parsed_by_their_role(tmp_path: Path) -> None:
+    station = load_config(example_copy("agent-station-assy-01.toml", tmp_path))
     assert isinstance(station.role_config, StationRoleConfig)
     (assy,) = station.stations
     assert [r.reads for r in assy.readers] == [("badge", "ticket", "kanban"), ("tool",)]
@@ -41,10 +41,10 @@ def test_the_role_sections_are_parsed_by_their_role() -> None:
     assert [rule.id for rule in station.rules] == ["bin-low-amber", "guard-open-permissive-off"]
     assert dict(assy.inputs) == {"run": 17, "cycle": 27, "good": 22, "scrap": 23}
     assert len(assy.stop_buttons) == 6 and assy.stack_light is not None
-    gate = load_config(ROOT / "hardware" / "examples" / "agent-gate-crib-01.toml")
+    gate = load_config(example_copy("agent-gate-crib-01.toml", tmp_path))
     assert isinstance(gate.role_config, GateConfig) and gate.stations == ()
     assert (gate.role_config.crib.name, gate.role_config.window_s) == ("crib-01-crib", 10.0)
-    rest = load_config(ROOT / "hardware" / "examples" / "agent-rest-01.toml")
+    rest = load_config(example_copy("agent-rest-01.toml", tmp_path))
     assert isinstance(rest.role_config, RestConfig) and rest.role_config.tags is not None
 
 
@@ -109,9 +109,9 @@ def test_a_bad_tag_directory_names_the_problem(tmp_path: Path, text: str, messag
         parse_config(station(tags="tags.toml"), "agent.toml", tmp_path)
 
 
-def test_check_prints_the_role(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_prints_the_role(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from taktline.cli import main
 
-    path = ROOT / "hardware" / "examples" / "agent-gate-crib-01.toml"
+    path = example_copy("agent-gate-crib-01.toml", tmp_path)
     assert main(["agent", "--config", str(path), "--check"]) == 0
     assert "role gate, is valid" in capsys.readouterr().out

@@ -17,6 +17,7 @@ from agent.config import load_config, parse_config
 from agent.errors import ConfigError
 from taktline.cli import SUBCOMMANDS, build_parser, main
 from taktline.private_broker import free_port
+from tests.example_configs import example_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,8 +37,8 @@ def test_every_subcommand_is_in_the_readme() -> None:
         assert f"taktline {name}" in readme, f"`taktline {name}` is not documented in README.md"
 
 
-def test_example_agent_config_is_valid() -> None:
-    config = load_config(ROOT / "hardware" / "examples" / "agent-crimp-01.toml")
+def test_example_agent_config_is_valid(tmp_path: Path) -> None:
+    config = load_config(example_copy("agent-crimp-01.toml", tmp_path))
     assert [s.id for s in config.stations] == ["crimp-01", "crimp-02"]
 
 

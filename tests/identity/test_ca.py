@@ -66,3 +66,45 @@ def test_the_cli_says_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixt
     args = cli.parse_args([*argv, "--site", "plant1"])
     assert args._admin(args) == 2
     assert "--site and --area go together" in capsys.readouterr().err
+
+
+def test_every_devices_action_and_option_is_documented() -> None:
+    import argparse
+
+    from cloud.identity.cli import configure
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text()
+    section = guide[guide.index("## Device identity") : guide.index("## Files and secrets")]
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    (actions,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in actions.choices.items():
+        assert f" {name}" in section, f"`devices {name}` is not in docs/deployment.md"
+        for option in sub._actions:
+            for flag in option.option_strings:
+                if flag not in ("-h", "--help"):
+                    assert flag in section, f"`devices {name} {flag}` is not documented"
+
+
+def test_the_crl_is_signed_by_the_ca_and_lasts_as_long_as_it(tmp_path: Path) -> None:
+    ca = PlantCa(tmp_path / "ca")
+    ca.init()
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_path.read_bytes())
+    empty = x509.load_pem_x509_crl(ca.crl_path.read_bytes())
+    assert len(empty) == 0 and empty.is_signature_valid(ca_cert.public_key())  # type: ignore[arg-type]
+    assert empty.next_update_utc == ca_cert.not_valid_after_utc  # never stale on its own
+    ca.issue("pi-1", role="station")
+    first = ca.revoke("pi-1")
+    ca.issue("pi-1", role="station")  # a new Pi under the same name
+    assert ca.revoke("pi-1").serial != first.serial
+    crl = x509.load_pem_x509_crl(ca.crl_path.read_bytes())
+    assert (
+        {entry.serial_number for entry in crl}
+        == ca.revoked_serials()
+        == {
+            first.serial,
+            ca.revoke("pi-1").serial,
+        }
+    )
+    assert crl.is_signature_valid(ca_cert.public_key())  # type: ignore[arg-type]
+    assert not list(ca.folder.glob("*.new"))  # written by rename: nothing half-written left

@@ -29,6 +29,8 @@ from taktline.mqtt import BrokerSettings, Session
 from taktline.private_broker import PrivateMosquitto
 from tests.conftest import started_mosquitto
 
+pytestmark = pytest.mark.mqtt
+
 ACL = """user taktline-cloud
 topic read taktline/#
 

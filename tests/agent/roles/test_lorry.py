@@ -444,13 +444,13 @@ def test_the_example_config_loads_and_runs_on_emulated_hardware(
 
     from agent.config import load_config
     from agent.runtime import start_role
+    from tests.example_configs import example_copy
 
-    root = Path(__file__).resolve().parents[3]
-    config = load_config(root / "hardware/examples/agent-lorry-01.toml")
+    config = load_config(example_copy("agent-lorry-01.toml", tmp_path / "config"))
     lorry_config = config.role_config
     assert config.role == "lorry" and isinstance(lorry_config, LorryConfig)
     assert lorry_config.reader is not None and lorry_config.reader.name == "lorry-01-packages"
-    assert lorry_config.manifest == root / "hardware/examples/manifest-lorry-01.json"
+    assert lorry_config.manifest == tmp_path / "config" / "manifest-lorry-01.json"
     assert (lorry_config.stage, lorry_config.stage_pin, lorry_config.rule.interval_s) == (
         "switch",
         17,

@@ -97,16 +97,15 @@ def test_real_hardware_off_a_pi_is_a_clear_message_not_a_traceback(tmp_path: Pat
 def test_every_example_runs_on_emulated_hardware(
     tmp_path: Path, mosquitto: PrivateMosquitto, example: str
 ) -> None:
-    examples = ROOT / "hardware" / "examples"
-    (tmp_path / "tags.toml").write_text((examples / "tags.toml").read_text())
-    text = (examples / example).read_text()
+    from tests.example_configs import example_copy
+
+    config = example_copy(example, tmp_path, broker_url=mosquitto.url)  # plain, the test broker
+    text = config.read_text()
     text = text.replace('hardware = "pi"', 'hardware = "emulated"')
-    text = text.replace("mqtt://127.0.0.1:1883", mosquitto.url)
     text = text.replace("/var/lib/taktline/outbox.db", "outbox.db")
     text = text.replace("heartbeat_s = 30", "").replace(
         'area = "harness"', 'area = "harness"\nheartbeat_s = 0.2'
     )
-    config = tmp_path / example
     config.write_text(text)
     agent = subprocess.Popen(
         [sys.executable, "-m", "taktline.cli", "agent", "--config", str(config)],

@@ -109,11 +109,11 @@ def test_two_nodes_on_one_port_are_refused(tmp_path: Path) -> None:
         parse_config(data, "agent.toml", tmp_path)
 
 
-def test_the_example_config_with_nodes_is_valid() -> None:
+def test_the_example_config_with_nodes_is_valid(tmp_path: Path) -> None:
     from agent.config import load_config
+    from tests.example_configs import example_copy
 
-    path = Path(__file__).resolve().parents[3] / "hardware/examples/agent-station-node-01.toml"
-    config = load_config(path)
+    config = load_config(example_copy("agent-station-node-01.toml", tmp_path))
     nodes = {s.id: s.node.id for s in config.role_config.stations if s.node is not None}
     assert nodes == {"crimp-03": "node-crimp-03", "crimp-04": "node-crimp-04"}
 
