@@ -44,7 +44,7 @@ _LOCKS: dict[type, Callable[[], Any]] = {
 
 
 #: Older snapshots kept, spread along the log, besides the newest: time travel's stepping stones.
-HISTORY: Final = 48
+HISTORY: Final = 64
 
 
 class Projection(Protocol):

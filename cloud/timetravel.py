@@ -15,7 +15,9 @@ Pure reading: nothing is written, no snapshot taken, the live status untouched.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,10 +58,14 @@ class Moment:
 class TimeTravel:
     """Rebuilds the status of one event log at past positions or moments."""
 
-    def __init__(self, event_log: EventLog, master: StatusMaster | None = None) -> None:
+    def __init__(
+        self, event_log: EventLog, master: Callable[[], StatusMaster | None] | None = None
+    ) -> None:
         self.log = event_log
+        #: The master data to show a past status against (the cloud's current ones).
         self.master = master
         self._snapshots = Snapshotter(event_log)
+        self._lock = threading.Lock()  # one jump at a time: each is a burst of reads and folds
 
     def position_at(self, when: datetime) -> int:
         """The last log position the cloud had committed at `when` (0 before the first)."""
@@ -77,10 +83,12 @@ class TimeTravel:
         assert position is not None
         if position < 0:
             raise ValueError(f"log position {position} is negative")
-        position = min(position, self.log.last_position())
-        status, restored = self._snapshots.restore_at(ResourceStatus, position)
-        if self.master is not None:
-            status.set_master(self.master)
+        with self._lock:
+            position = min(position, self.log.last_position())
+            status, restored = self._snapshots.restore_at(ResourceStatus, position)
+        master = self.master() if self.master is not None else None
+        if master is not None:
+            status.set_master(master)
         moment = Moment(
             position,
             self.log.received_at(position) if position else None,

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from cloud.web import (
     account,
     corrections,
+    history,
     kanban,
     logistics,
     master,
@@ -61,6 +62,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *live.routes(),
         *plan.routes(live.plan),
         *times.routes(parts.times),
+        *history.routes(parts.history),
         *report.routes(parts.reports),
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),

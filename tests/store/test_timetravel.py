@@ -98,3 +98,30 @@ def test_older_snapshots_thin_out_evenly_instead_of_being_cut_off(tmp_path: Path
     assert older[0] <= 5_000, older  # history reaches back, it is not the four newest
     gaps = [b - a for a, b in zip([0, *older], [*older, 19_000], strict=True)]
     assert max(gaps) <= 2 * min(gaps) + 1_000, gaps
+
+
+def test_the_history_command_prints_the_status_then(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from taktline.cli import main
+
+    db = tmp_path / "cloud.db"
+    with EventLog(db) as log:
+        log_of(log, 1_000)
+        expected = ResourceStatus()
+        expected.rebuild(log.replay(until=400))
+    code = main(["cloud", "history", "--db", str(db), "--at", "2026-11-23T07:00:00.399+01:00"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["moment"]["position"] == 400 and shown["applied"] == 400
+    assert shown["machines"] == expected.snapshot(_when(moment(399, 6)))["machines"]
+    assert "log position 400" in err
+    code = main(["cloud", "history", "--db", str(db), "--position", "10", "--section", "nope"])
+    assert code == 1 and "no section 'nope'; the status has" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cloud", "history", "--db", str(db), "--at", "yesterday"])
+    assert exit_info.value.code == 2
+    assert "'yesterday' is not a time with its offset" in capsys.readouterr().err
