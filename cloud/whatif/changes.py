@@ -180,7 +180,12 @@ def _triggers(engine: Engine, change: Change, now: datetime) -> list[Trigger]:
             if not materials:
                 raise ScenarioInvalid(f"no material of supplier {change.supplier!r}")
         late = timedelta(hours=change.hours)
-        return [DeliveryLate(m.id, max(m.ready or now, now) + late, "what-if") for m in materials]
+        label = (
+            f"of {change.supplier}, {change.hours:g} h late (what-if)"
+            if isinstance(change, SupplierDelayed)
+            else ""
+        )
+        return [DeliveryLate(m.id, max(m.ready or now, now) + late, label) for m in materials]
     if isinstance(change, DueDateMoved):
         order = _order(engine, change.order)
         shift = change.due - order.due

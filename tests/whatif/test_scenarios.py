@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -132,3 +133,39 @@ def test_the_wire_type_refuses_what_it_cannot_mean() -> None:
     ):
         with pytest.raises(msgspec.ValidationError):
             msgspec.convert(bad, Scenario)
+
+
+def test_the_command_compares_scenarios_and_refuses_bad_ones_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from taktline.cli import main
+
+    plant, orders = write_master_data(tmp_path, START)
+    scenarios = tmp_path / "scenarios.json"
+    scenarios.write_text(
+        json.dumps(
+            {
+                "scenarios": [
+                    {
+                        "name": "crimp-02 down",
+                        "changes": [{"kind": "machine_down", "resource": "crimp-02", "hours": 2}],
+                    }
+                ]
+            }
+        )
+    )
+    args = ["whatif", "--plant", str(plant), "--orders", str(orders), "--now", START.isoformat()]
+    assert main([*args, "--scenarios", str(scenarios), "--no-improve"]) == 0
+    out = capsys.readouterr().out
+    assert "1 scenario(s) beside the base plan" in out
+    assert re.search(r"^base\s+100\s", out, re.M) and re.search(r"^crimp-02 down\s", out, re.M)
+    assert main([*args, "--scenarios", str(scenarios), "--no-improve", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [s["name"] for s in shown["scenarios"]] == ["base", "crimp-02 down"]
+    scenarios.write_text(json.dumps([{"name": "x", "changes": [{"kind": "cancel_order",
+                                                                "order": "NOPE"}]}]))  # fmt: skip
+    assert main([*args, "--scenarios", str(scenarios)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "taktline whatif: order 'NOPE' is not in the plan"
