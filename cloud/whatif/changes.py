@@ -44,6 +44,7 @@ __all__ = [
     "ShiftCancelled",
     "SupplierDelayed",
     "apply_changes",
+    "kind_of",
 ]
 
 MAX_HOURS: Final = 14 * 24.0
@@ -147,6 +148,11 @@ Change = (
     | OrderSplit
     | ShiftCancelled
 )
+
+
+def kind_of(change: Change) -> str:
+    """The `kind` tag of a change (`machine_down`, ...)."""
+    return str(type(change).__struct_config__.tag)
 
 
 def _order(engine: Engine, oid: str) -> Order:
