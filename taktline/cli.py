@@ -28,6 +28,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "cloud.whatif.cli",
         "plan scenarios (a machine down, a late supplier, a rush order...) beside the plan",
     ),
+    "forecast": (
+        "cloud.forecast.cli",
+        "demand forecast per product from the order history (Croston/SBA, Holt), backtested",
+    ),
     "archive": ("cloud.archive", "move old events from the cloud's event log into archive files"),
     "report": ("cloud.report.cli", "resource status report of a period: OEE, downtime, cycle time"),
 }
