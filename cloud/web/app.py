@@ -33,6 +33,7 @@ from cloud.web import (
     report,
     status,
     times,
+    warnings,
     whatif,
 )
 from cloud.web.guard import Guard, WebAuth
@@ -65,6 +66,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *times.routes(parts.times),
         *history.routes(parts.history),
         *whatif.routes(parts.replanner, parts.desk),
+        *warnings.routes(parts.warnings),
         *report.routes(parts.reports),
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),
