@@ -139,29 +139,6 @@ function kanban(status) {
     table(["Bin", "Station", "Pieces", "Threshold", "Use (/h)", "State", "Since"], bins, "no smart bin has reported")];
 }
 
-function corrections(status) {
-  const form = el("form", { class: "correction", id: "correction-form" });
-  const fields = [["correction", "select"], ["reason", "input"], ["at", "input"], ["station", "input"], ["tag", "input"], ["value", "input"]];
-  for (const [name, kind] of fields) {
-    const input = el(kind, { name });
-    if (kind === "select") for (const k of ["badge_out", "stop_reason", "tool_location", "tool_service", "cycles", "good", "scrap"]) input.append(el("option", { value: k }, k));
-    form.append(el("label", {}, name), input);
-  }
-  form.append(el("span"), el("button", { type: "submit" }, "Record correction"));
-  const result = el("div", { id: "result" });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const body = {};
-    for (const [key, value] of new FormData(form).entries()) if (value !== "") body[key] = value;
-    if (["cycles", "good", "scrap"].includes(body.correction) && body.value) body.value = Number(body.value);
-    const response = await fetch("/api/corrections", { method: "POST", headers: await window.taktlineAuth.headers(), body: JSON.stringify(body) });
-    result.textContent = response.ok ? "recorded" : (await response.json()).detail;
-  });
-  return [el("h2", {}, "Corrections"), form, result, el("h2", {}, "Recorded"),
-    table(["Kind", "By", "Why", "Fact at", "Recorded", "Station", "Tag", "Value", "Effect"],
-      status.corrections.slice().reverse().map((c) => [c.correction, c.by, c.reason, c.at, c.recorded, c.station, c.tag, c.value, c.effect]), "none")];
-}
-
 const VIEWS = { overview, tooling, labour, deliveries, kanban, corrections };
 // Views that fetch their own data (plan.js registers "plan" and "gaps"): drawn on load and on
 // their own pushed events, not on every status push. Each is { draw(view, event) }.
