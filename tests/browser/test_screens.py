@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from cloud.corrections import SOURCE
+from cloud.replan import ResourceLost
 from tests.browser.test_pages import CHROMIUM, HERE, SHOTS, driver, login_as
+from tests.sync.harness import wait_for
 from tests.web.app import FullStack, full_stack
 
 pytestmark = pytest.mark.browser
@@ -47,7 +49,7 @@ def _drive(stack: FullStack, **env: str) -> dict[str, Any]:
 
 
 def _corrections(stack: FullStack) -> int:
-    return sum(1 for event in stack.log.replay() if event["source"] == SOURCE)
+    return sum(1 for _, event, _ in stack.log.replay() if event["source"] == SOURCE)
 
 
 def test_corrections_refuse_an_unknown_station_and_the_gap_report_lists_every_late_order(
@@ -55,7 +57,14 @@ def test_corrections_refuse_an_unknown_station_and_the_gap_report_lists_every_la
 ) -> None:
     machines = stack.status.master.machines
     station = sorted(machines)[0]
-    result = _drive(stack, STATION=station, PLANT_TIME="2026-03-23 07:45")
+    replanner = stack.replanner
+    replanner.submit(ResourceLost("crimp-01", replanner.clock.now(), reason="breakdown"))
+
+    def late() -> list[str]:
+        return [o["order"] for o in replanner.gap_report["orders"] if o["status"] == "late"]
+
+    wait_for(lambda: bool(late()), 30, "late orders after the breakdown")
+    result = _drive(stack, STATION=station, PLANT_TIME="2026-03-23 07:45", GAPS="1")
     # Corrections: pick lists by name from master data; cut-1 refused before anything recorded.
     names = {resource.name for resource in machines.values()}
     assert names & {option.split(" (")[0] for option in result["station_options"]}
@@ -65,3 +74,12 @@ def test_corrections_refuse_an_unknown_station_and_the_gap_report_lists_every_la
     assert "none" in result["recorded_after_refusal"]
     assert "forgot to tap out" in result["recorded"]
     assert _corrections(stack) == 1  # only the correct one reached the log
+    # Gap report: every late order is on the page with its cause; the heat strip has its axis.
+    shown = dict(result["late_orders"])
+    assert set(shown) == set(late()) and shown
+    for order in late():
+        cause = next(o["cause"] for o in replanner.gap_report["orders"] if o["order"] == order)
+        assert cause and cause in shown[order], (order, shown[order])
+    assert "crimpers" in result["heat_rows"] and result["heat_cells"] > 0 and result["heat_axis"]
+    assert "1 machine" in result["gaps_text"] and "digest" not in result["gaps_text"]
+    assert "everyone the plan relies on is here" in result["relied_on"]

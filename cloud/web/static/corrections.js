@@ -11,7 +11,20 @@ const correctionChoices = fetch("/api/corrections/choices")
   .then((response) => (response.ok ? response.json() : null))
   .catch(() => null);
 const correctionLabels = {};
-correctionChoices.then((offered) => { if (offered) for (const k of offered.kinds) correctionLabels[k.kind] = k.label; });
+const correctionNames = {};  // badge or tool tag -> the operator's or tool's name
+let correctionZone = "UTC";
+correctionChoices.then((offered) => {
+  if (!offered) return;
+  for (const k of offered.kinds) correctionLabels[k.kind] = k.label;
+  for (const named of [...offered.operators, ...offered.tools]) correctionNames[named.tag] = named.name;
+  correctionZone = offered.timezone;
+});
+
+// A UTC time as the plant's wall clock, 24-hour ("2026-03-23 07:45:00").
+function plantTime(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleString("sv-SE", { timeZone: correctionZone });
+}
 
 function correctionField(label, input, need) {
   return [el("label", { htmlFor: input.id, "data-need": need }, label), input];
@@ -34,7 +47,7 @@ function correctionForm(form, offered) {
   const count = el("input", { name: "count", id: "correction-count", type: "number", min: 1, step: 1 });
   const voidsOf = el("input", { name: "voids_instance", id: "correction-voids_instance", placeholder: "source instance of the event" });
   const voidsSeq = el("input", { name: "voids_seq", id: "correction-voids_seq", type: "number", min: 1, placeholder: "its number (seq)" });
-  const at = el("input", { name: "at", id: "correction-at", placeholder: "2026-12-06 14:30", autocomplete: "off" });
+  const at = el("input", { name: "at", id: "correction-at", placeholder: "e.g. 2026-12-06 14:30; empty: now", autocomplete: "off" });
   const reason = el("input", { name: "reason", id: "correction-reason", placeholder: "why (e.g. forgot to tap out)" });
   form.replaceChildren(
     ...correctionField("What", kind, "always"),
@@ -46,7 +59,7 @@ function correctionForm(form, offered) {
     ...correctionField("How many", count, "count"),
     ...correctionField("Event source", voidsOf, "voids"),
     ...correctionField("Event number", voidsSeq, "voids"),
-    ...correctionField(`When (plant time, ${offered.timezone}; empty: now)`, at, "always"),
+    ...correctionField(`When (plant time, ${offered.timezone})`, at, "always"),
     ...correctionField("Why", reason, "always"),
     el("span"), el("button", { type: "submit" }, "Record correction"));
   const shown = (k) => {
@@ -93,11 +106,11 @@ function corrections(status) {
     result.className = "";
     const response = await fetch("/api/corrections", { method: "POST", headers: await window.taktlineAuth.headers(), body: JSON.stringify(correctionBody(form)) });
     const answer = await response.json().catch(() => ({}));
-    if (response.ok) { result.textContent = `recorded: ${answer.payload ? answer.payload.correction : "correction"}`; form.reset(); form.elements.correction.dispatchEvent(new Event("change")); }
+    if (response.ok) { result.textContent = `recorded: ${answer.payload ? correctionLabels[answer.payload.correction] || answer.payload.correction : "correction"}`; form.reset(); form.elements.correction.dispatchEvent(new Event("change")); }
     else { result.textContent = answer.detail || `refused (${response.status})`; result.className = "flag"; }
   });
   const kindWords = (k) => (correctionLabels[k] || k);
   return [el("h2", {}, "Corrections"), form, result, el("h2", {}, "Recorded"),
-    table(["What", "By", "Why", "Fact at (UTC)", "Recorded (UTC)", "Station", "Tag", "Value", "Effect"],
-      status.corrections.slice().reverse().map((c) => [kindWords(c.correction), c.by, c.reason, c.at, c.recorded, c.station, c.tag, c.value, c.effect]), "none")];
+    table(["What", "By", "Why", `Fact at (${correctionZone})`, "Recorded", "Station", "Operator or tool", "Value", "Effect"],
+      status.corrections.slice().reverse().map((c) => [kindWords(c.correction), c.by, c.reason, plantTime(c.at), plantTime(c.recorded), c.station, c.tag ? `${correctionNames[c.tag] || c.tag} (${c.tag})` : "", c.value, c.effect]), "none")];
 }
