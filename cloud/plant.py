@@ -251,6 +251,8 @@ class Supplier:
     id: str
     name: str = ""
     lorries: tuple[str, ...] = ()
+    #: a name per lorry (agent id -> a registration plate, a fleet number), shown instead of the id
+    lorry_names: Mapping[str, str] = field(default_factory=dict)
     unload_min: float | None = None
     inspect_min: float | None = None
     shelve_min: float | None = None
@@ -531,6 +533,21 @@ def _strings(v: Any, _: str) -> tuple[str, ...]:
     if not isinstance(v, list) or any(not isinstance(x, str) or not x for x in v):
         raise ValueError(f"must be a list of strings, got {v!r}")
     return tuple(v)
+
+
+def _lorry_names(lorries: Sequence[str]) -> Callable[[Any, str], dict[str, str]]:
+    """A supplier's `lorry_names`: an object naming some of its `lorries`."""
+
+    def convert(v: Any, where: str) -> dict[str, str]:
+        if not isinstance(v, dict):
+            raise ValueError(f"must be an object of lorry id -> name, got {_show(v)}")
+        for lorry, name in v.items():
+            if lorry not in lorries:
+                raise ValueError(f"names {lorry!r}, which is not one of its lorries")
+            _text(name, where)
+        return dict(v)
+
+    return convert
 
 
 def _dates(v: Any, _: str) -> tuple[date, ...]:
@@ -844,10 +861,12 @@ def _monitoring(
             continue
         if sid in suppliers:
             r.fail(p, f"duplicate supplier id {sid!r}")
+        lorries = r.get(item, "lorries", p, _strings, required=False) or ()
         suppliers[sid] = Supplier(
             id=sid,
             name=r.get(item, "name", p, _text, default="", required=False) or "",
-            lorries=r.get(item, "lorries", p, _strings, required=False) or (),
+            lorries=lorries,
+            lorry_names=r.get(item, "lorry_names", p, _lorry_names(lorries), required=False) or {},
             unload_min=r.get(item, "unload_min", p, _number, required=False),
             inspect_min=r.get(item, "inspect_min", p, _number, required=False),
             shelve_min=r.get(item, "shelve_min", p, _number, required=False),

@@ -53,6 +53,7 @@ from cloud.replan import (
     SmtpSettings,
     StandardTimes,
 )
+from cloud.replan.feeds import delivery_feeds
 from cloud.replan.intake import Policy
 from cloud.replan.record import PlanningRecorder
 from cloud.replan.restore import restore_planning
@@ -389,7 +390,10 @@ class CloudService:
             now = max(now, datetime.fromisoformat(latest.replace("Z", "+00:00")))
         shown: dict[str, Any] = self.status.snapshot(now)
         if self.replanner is not None:
-            _plan_of_operators(shown.get("labour", {}), self.replanner.jobs_snapshot(), now)
+            jobs = self.replanner.jobs_snapshot()
+            _plan_of_operators(shown.get("labour", {}), jobs, now)
+            rows = shown.get("deliveries", {}).get("deliveries", {})
+            delivery_feeds(rows, jobs, self.replanner.engine.plant, now)
         return shown
 
     def _tick_floor(self, worker: Worker) -> None:

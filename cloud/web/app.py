@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from cloud.web import (
     account,
     corrections,
+    gaps,
     history,
     kanban,
     logistics,
@@ -63,6 +64,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *status.routes(parts, live.feed),
         *live.routes(),
         *plan.routes(live.plan),
+        *gaps.routes(parts.replanner, parts.snapshot),
         *times.routes(parts.times),
         *history.routes(parts.history),
         *whatif.routes(parts.replanner, parts.desk),
