@@ -23,6 +23,7 @@ from cloud.plant import OrderBatchTooLarge
 from cloud.replan import ManualModeActive, OrderFileRejected, UnknownOrder, submit_orders
 from cloud.web.bodies import Body, Int64, encoded_response, json_body, json_response
 from cloud.web.guard import actor
+from cloud.web.plan_chart import chart_state
 from cloud.web.plan_view import NO_PLAN, PlanView, iso
 from cloud.web.problems import Problem
 
@@ -98,7 +99,12 @@ def routes(view: PlanView) -> list[Route]:
         return encoded_response(body, headers={"Content-Disposition": disposition})
 
     async def state(request: Request) -> Response:
-        return json_response(await run_in_threadpool(planning().state))
+        def read() -> dict[str, Any]:
+            current = planning()
+            assert current.replanner is not None
+            return {**current.state(), **chart_state(current.replanner)}
+
+        return json_response(await run_in_threadpool(read))
 
     async def causes(request: Request) -> Response:
         order = request.path_params["order"]
