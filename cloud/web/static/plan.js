@@ -75,7 +75,7 @@
       const why = await getJSON(`/api/plan/orders/${encodeURIComponent(order.id)}/causes`);
       if (chart.selected !== order.id) return;
       causes.replaceChildren(el("p", { class: "cause" }, el("strong", {}, "Why: "), why.cause || "no cause recorded"),
-        why.causes.length ? el("ul", {}, ...why.causes.map((c) => el("li", { "data-kind": c.kind }, `${c.step}: ${c.text}`))) : null);
+        why.causes.length ? el("ul", {}, ...why.causes.map((c) => el("li", { "data-kind": c.kind }, c.text))) : null);
     } catch (error) {
       causes.textContent = error.message;
     }
