@@ -51,6 +51,7 @@ class OrderRow(Body):
     earliness_weight: float | None = None
     tardiness_weight: float | None = None
     steps: dict[str, StepDue] | None = None
+    customer: str | None = None
 
 
 class OrdersBody(Body):

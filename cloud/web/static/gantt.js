@@ -561,6 +561,7 @@
       if (step < 24 * HOUR) {
         for (let t = z.floor(t0, step); t < t1; t += step) {
           const x = this.x(t);
+          if (x < LABEL) continue;  // its label would be cut by the row labels
           ctx.fillStyle = "#c9ced8"; ctx.fillRect(Math.round(x), AXIS - 14, 1, 14);
           ctx.fillStyle = "#5b6475"; ctx.fillText(z.time(t), x + 3, AXIS - 8);
         }
@@ -640,8 +641,9 @@
         if (!h) { this.tip.hidden = true; return; }
         this.tip.textContent = this.describe(h);
         this.tip.hidden = false;
-        this.tip.style.left = `${Math.min(px + 14, this.width - 260)}px`;
-        this.tip.style.top = `${py + 16}px`;
+        // fixed, so that a chart of two rows does not cut it off
+        this.tip.style.left = `${Math.min(e.clientX + 14, window.innerWidth - 270)}px`;
+        this.tip.style.top = `${Math.min(e.clientY + 16, window.innerHeight - 90)}px`;
       });
       c.addEventListener("pointerleave", () => { this.tip.hidden = true; });
       c.addEventListener("pointerup", (e) => {
