@@ -1,9 +1,9 @@
 """Benchmark: the Plan page's Gantt for the 2,000-order plan in headless Chromium, beside today's.
 
 The synthetic plant of `bench/plant_scale.py` (300 resources, 2,000 orders of 6 steps) is planned
-once with the clock an hour into the plan; the floor has started the steps planned before then
-(ended those planned to end before) and one loaded machine broke down half an hour ago, so the
-chart has progress and a down block to draw. The cloud's web server serves it (pages open to
+once with the clock two hours into the plan's first work; the floor has started the steps planned
+before then (ended those planned to end before) and a busy machine broke down half an hour ago,
+so the chart has progress and a down block to draw. The cloud's web server serves it (pages open to
 anonymous viewers, as on a wall display) and `bench/ui_render.mjs` drives Debian's Chromium
 (playwright-core of tests/browser) against it twice: with today's Gantt (`cloud/web/static/
 gantt.js`, a canvas) and with the one it replaced, kept in `bench/fixtures/gantt_before.js/.css`
@@ -58,28 +58,32 @@ TARGET_PAN_MS = 50.0
 
 
 def planned(orders: int, seed: int) -> tuple[Replanner, ResourceStatus]:
-    """The plan an hour in: steps begun and ended as planned, a loaded machine broken down."""
+    """The plan two hours into its first work: steps begun and ended, a machine broken down."""
     plant_doc, orders_doc = synthetic_plant(seed, orders)
     plant = parse_plant(plant_doc)
-    now = NOW + timedelta(hours=1)
-    clock = FakeClock(now)
+    clock = FakeClock(NOW)
     replanner = Replanner(Engine(plant, parse_orders(orders_doc, plant), NOW), clock=clock,
                           improve=False)  # fmt: skip
     document = replanner.document()
+    steps = [
+        (row["order"], step) for row in document["orders"] for step in row["steps"] if step["start"]
+    ]
+    # just-in-time: the work starts days after NOW; "now" is two hours into it
+    now = min(_time(step["start"]) for _, step in steps) + timedelta(hours=2)
+    clock.set_wall(now)
     floor: list[Trigger] = []
     held: dict[str, int] = {}
-    for row in document["orders"]:
-        for step in row["steps"]:
-            if step["start"] is None:
-                continue
+    for order, step in steps:
+        start = _time(step["start"])
+        if start < now:
+            floor.append(StepStarted(order, step["step"], start))
+            if _time(step["end"]) <= now:
+                floor.append(StepEnded(order, step["step"], _time(step["end"])))
+        elif start < now + timedelta(hours=24):
             for hold in step["resources"]:
                 held[hold["resource"]] = held.get(hold["resource"], 0) + 1
-            start = _time(step["start"])
-            if start < now:
-                floor.append(StepStarted(row["order"], step["step"], start))
-                if _time(step["end"]) <= now:
-                    floor.append(StepEnded(row["order"], step["step"], _time(step["end"])))
-    machine = max((r for r in held if r.startswith("M")), key=lambda r: held[r])
+    # one of the machines on the first screen, the busiest of the next day
+    machine = max((r for r in held if r.startswith(("M00-", "M01-"))), key=lambda r: held[r])
     floor.append(ResourceLost(machine, now - timedelta(minutes=30), reason="breakdown"))
     replanner.engine.apply(floor, now)
     status = ResourceStatus()
