@@ -221,6 +221,8 @@
       this.scroller.className = "gantt-scroll";
       this.canvas = document.createElement("canvas");
       this.canvas.className = "gantt-canvas";
+      this.canvas.setAttribute("role", "img");
+      this.canvas.setAttribute("aria-label", "Gantt chart of the plan, a row per resource; the order list below holds the same orders");
       this.spacer = document.createElement("div");
       this.tip = document.createElement("div");
       this.tip.className = "gantt-tip";
