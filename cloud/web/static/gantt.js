@@ -183,6 +183,8 @@
       const d = new Date(t + offset(t) * 60000);
       return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), wd: d.getUTCDay() };
     };
+    // a local wall time (as if UTC) back to UTC, with the offset in force then (near t)
+    const toLocal = (wall, near) => { const guess = wall - offset(near) * 60000; return wall - offset(guess) * 60000; };
     const pad = (n) => String(n).padStart(2, "0");
     const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
     return {
@@ -190,8 +192,10 @@
       time: (t) => { const f = fields(t); return `${pad(f.h)}:${pad(f.mi)}`; },
       day: (t) => { const f = fields(t); return `${DAYS[f.wd]} ${f.d}.${f.mo}.`; },
       stamp: (t) => { const f = fields(t); return `${DAYS[f.wd]} ${f.d}.${f.mo}. ${pad(f.h)}:${pad(f.mi)}`; },
-      // the latest local multiple of `step` at or before t
-      floor: (t, step) => { const off = offset(t) * 60000; return Math.floor((t + off) / step) * step - off; },
+      // the latest local multiple of `step` at or before t; the next one after t (a day of 23
+      // or 25 hours still ends at midnight): the offset is the one in force at the result
+      floor: (t, step) => toLocal(Math.floor((t + offset(t) * 60000) / step) * step, t),
+      next: (t, step) => { const u = t + step * 1.5; return toLocal(Math.floor((u + offset(u) * 60000) / step) * step, u); },
     };
   }
 
@@ -415,9 +419,9 @@
       const ctx = this.ctx;
       const step = this.tick();
       ctx.fillStyle = "#eef0f4";
-      for (let t = this.zone.floor(t0, step); t < t1; t += step) ctx.fillRect(Math.round(this.x(t)), AXIS, 1, this.height - AXIS);
+      for (let t = this.zone.floor(t0, step); t < t1; t = this.zone.next(t, step)) ctx.fillRect(Math.round(this.x(t)), AXIS, 1, this.height - AXIS);
       ctx.fillStyle = "#c9ced8";
-      for (let t = this.zone.floor(t0, 24 * HOUR); t < t1; t += 24 * HOUR) ctx.fillRect(Math.round(this.x(t)), AXIS, 1, this.height - AXIS);
+      for (let t = this.zone.floor(t0, 24 * HOUR); t < t1; t = this.zone.next(t, 24 * HOUR)) ctx.fillRect(Math.round(this.x(t)), AXIS, 1, this.height - AXIS);
     }
 
     tick() {
@@ -555,13 +559,13 @@
       ctx.save();
       ctx.beginPath(); ctx.rect(LABEL, 0, this.width - LABEL, AXIS); ctx.clip();
       const step = this.tick();
-      for (let t = z.floor(t0, 24 * HOUR); t < t1; t += 24 * HOUR) {
+      for (let t = z.floor(t0, 24 * HOUR); t < t1; t = this.zone.next(t, 24 * HOUR)) {
         const x = this.x(t);
         ctx.fillStyle = "#c9ced8"; ctx.fillRect(Math.round(x), 0, 1, AXIS);
         ctx.fillStyle = "#202124"; ctx.fillText(z.day(t), Math.max(LABEL, x) + 4, 10);
       }
       if (step < 24 * HOUR) {
-        for (let t = z.floor(t0, step); t < t1; t += step) {
+        for (let t = z.floor(t0, step); t < t1; t = this.zone.next(t, step)) {
           const x = this.x(t);
           if (x < LABEL) continue;  // its label would be cut by the row labels
           ctx.fillStyle = "#c9ced8"; ctx.fillRect(Math.round(x), AXIS - 14, 1, 14);
