@@ -5,7 +5,7 @@
 // in the tooltip), late orders outlined red, each order's due marker on the row of its last
 // step, down blocks (breakdowns, closures, holidays, leave), the gap report's shortfalls,
 // material arrivals in a lane of their own, real progress (actual start to end or now, a
-// running step's share done) and now. Zoom from 1 h to a week (select, ctrl + wheel), pan by
+// running step's share done) and now (moving on between pushes). Zoom from 1 h to a week (select, ctrl + wheel), pan by
 // dragging, shift + wheel or the buttons; a click on a bar selects its order: the chain of its
 // steps is drawn, everything else dimmed, and the page is told (`onSelect`). Times are shown in
 // the plant's time zone (`state.timezone`). Pure drawing: plan.js fetches the data.
@@ -237,11 +237,13 @@
       this.patterns = new Map();
       this.listen();
       new ResizeObserver(() => this.layout()).observe(this.element);
+      setInterval(() => { if (this.element.isConnected) this.schedule(); }, 30000);  // now moves on
     }
 
     // New data (a push, a redraw): the window, zoom and selection stay.
     setData(plan, state, report) {
       this.data = index(plan, state, report);
+      this.fetched = performance.now();
       this.zone = zone(this.data.tz);
       const d = this.data;
       if (this.span === null) {
@@ -295,6 +297,9 @@
       this.schedule();
       this.onSelect(order ? this.data.orders.get(order) : null);
     }
+
+    // The server's now, moved on by the time since it was read (the line creeps between pushes).
+    now() { return this.data.now + (performance.now() - this.fetched); }
 
     track() { return Math.max(50, this.width - LABEL); }
     view() { return this.height - AXIS; }
@@ -404,10 +409,11 @@
         }
       }
       if (sel) this.chain(sel, top, t0, t1);
-      if (d.now >= t0 && d.now <= t1) {
+      const now = this.now();
+      if (now >= t0 && now <= t1) {
         ctx.fillStyle = LATE;
-        ctx.fillRect(Math.round(this.x(d.now)) - 1, AXIS, 2, H - AXIS);
-        drawn.now = this.x(d.now);
+        ctx.fillRect(Math.round(this.x(now)) - 1, AXIS, 2, H - AXIS);
+        drawn.now = this.x(now);
       }
       ctx.restore();
       this.labels(firstRow, lastRow, top);
@@ -468,7 +474,7 @@
       }
       ctx.globalAlpha = 1;
       for (const act of row.actual) {  // plan vs actual: a dark strip under the bar
-        const end = Number.isNaN(act.end) ? d.now : act.end;
+        const end = Number.isNaN(act.end) ? this.now() : act.end;
         if (end <= t0 || act.start >= t1) continue;
         const a = Math.max(LABEL, this.x(act.start)), b = Math.min(this.width, this.x(end));
         ctx.fillStyle = "#202124";
