@@ -5,10 +5,11 @@
 // in the tooltip), late orders outlined red, each order's due marker on the row of its last
 // step, down blocks (breakdowns, closures, holidays, leave), the gap report's shortfalls,
 // material arrivals in a lane of their own, real progress (actual start to end or now, a
-// running step's share done) and now (moving on between pushes). Zoom from 1 h to a week (select, ctrl + wheel), pan by
-// dragging, shift + wheel or the buttons; a click on a bar selects its order: the chain of its
-// steps is drawn, everything else dimmed, and the page is told (`onSelect`). Times are shown in
-// the plant's time zone (`state.timezone`). Pure drawing: plan.js fetches the data.
+// running step's share done) and now (moving on between pushes). Zoom from 1 h to a week
+// (select, ctrl + wheel), pan by dragging, shift + wheel or the buttons; a click on a bar
+// selects its order: the chain of its steps is drawn, everything else dimmed, and the page is
+// told (`onSelect`). Times are shown in the plant's time zone (`state.timezone`). Pure drawing:
+// plan.js fetches the data.
 "use strict";
 
 (() => {
