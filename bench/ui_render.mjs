@@ -1,6 +1,6 @@
 // Drives headless Chromium for bench/ui_render.py: the Plan page's Gantt, today's and the one
 // kept as a fixture (bench/fixtures/gantt_before.js/.css served in place of plan.js/plan.css,
-// gantt.js left out), against the same server and plan. Per variant: first render (navigation
+// gantt*.js left out), against the same server and plan. Per variant: first render (navigation
 // start to the chart drawn and the next frame painted) and the time of each pan frame.
 // Usage: node ui_render.mjs BASE_URL FIXTURES_DIR PANS RUNS  -> one JSON line on stdout
 import { createRequire } from "node:module";
@@ -41,7 +41,7 @@ async function page(variant) {
   if (variant === "before") {
     await p.route("**/static/plan.js", (r) => r.fulfill({ contentType: "text/javascript", body: before.js }));
     await p.route("**/static/plan.css", (r) => r.fulfill({ contentType: "text/css", body: before.css }));
-    await p.route("**/static/gantt.js", (r) => r.fulfill({ contentType: "text/javascript", body: "" }));
+    await p.route("**/static/gantt*.js", (r) => r.fulfill({ contentType: "text/javascript", body: "" }));
   }
   return [context, p];
 }

@@ -1,4 +1,4 @@
-"""Benchmark: the Plan page's Gantt for the 2,000-order plan in headless Chromium, beside today's.
+"""Benchmark: the Plan page's Gantt of the 2,000-order plan in headless Chromium, beside the old.
 
 The synthetic plant of `bench/plant_scale.py` (300 resources, 2,000 orders of 6 steps) is planned
 once with the clock two hours into the plan's first work; the floor has started the steps planned
@@ -6,8 +6,9 @@ before then (ended those planned to end before) and a busy machine broke down ha
 so the chart has progress and a down block to draw. The cloud's web server serves it (pages open to
 anonymous viewers, as on a wall display) and `bench/ui_render.mjs` drives Debian's Chromium
 (playwright-core of tests/browser) against it twice: with today's Gantt (`cloud/web/static/
-gantt.js`, a canvas) and with the one it replaced, kept in `bench/fixtures/gantt_before.js/.css`
-and served in place of plan.js/plan.css. Same server, same plan, same window (24 h).
+gantt.js` and `gantt_data.js`, a canvas) and with the one it replaced, kept in
+`bench/fixtures/gantt_before.js/.css` and served in place of plan.js/plan.css (gantt*.js empty).
+Same server, same plan, same window (24 h).
 
 * first render: navigation start to the chart drawn and the next frame painted (includes fetching
   the plan), the median of `--runs` page loads;
