@@ -57,7 +57,8 @@
     let first = Infinity, last = -Infinity, count = 0;
     for (const row of rows) {
       const jobs = (plan.resources || {})[row.id] || [];
-      const placed = jobs.filter((j) => j.start && j.end);
+      // sorted by start here, whatever the order sent: the drawing finds them by binary search
+      const placed = jobs.filter((j) => j.start && j.end).sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
       row.start = new Float64Array(placed.length);
       row.end = new Float64Array(placed.length);
       row.order = new Array(placed.length);
