@@ -3,7 +3,8 @@
 `chart_state` reads one replanner's engine under its lock and returns the parts of
 `GET /api/plan/state` the chart needs beyond the plan document: every window a resource cannot
 work (`down`: a breakdown or other loss the replanner was told of, with its reason; a calendar's
-closures and holidays; master-data maintenance; an operator's leave), when each material is
+closures and holidays; master-data maintenance; an operator's leave), each calendar's closed
+hours (`calendars`: off shift and breaks too, six weeks ahead), when each material is
 ready at the line (`arrivals`, late ones flagged and named by their delivery), the real progress
 of the floor (`actual`: the steps started and ended, from the tickets' events, with the share of
 the standard time used so far), the orders' master fields the order list filters on (`orders`),
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from cloud.plant import Plant
 from cloud.replan import Engine, Replanner
+from cloud.scheduler.calendar import closed_windows
 from cloud.web.plan_view import iso
 
 __all__ = ["DOWN_KINDS", "chart_state"]
@@ -37,6 +39,8 @@ DOWN_KINDS: Final = (
 )
 #: How far back from now windows and progress are shown (the chart's past).
 PAST: Final = timedelta(days=7)
+#: How far ahead of now the calendars' closed hours are sent (the horizon may be a year).
+CALENDAR_AHEAD: Final = timedelta(days=42)
 
 
 def chart_state(replanner: Replanner) -> dict[str, Any]:
@@ -49,6 +53,7 @@ def chart_state(replanner: Replanner) -> dict[str, Any]:
         return {
             "timezone": plant.timezone,
             "down": _down(engine, lo, hi),
+            "calendars": _calendars(plant, lo, min(hi, now + CALENDAR_AHEAD)),
             "arrivals": _arrivals(engine),
             "actual": _actual(engine, now),
             "orders": _orders(engine),
@@ -96,6 +101,14 @@ def _down(engine: Engine, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
             out.append(_window(leave.operator, "leave", leave.start, leave.end, leave.kind))
     out.sort(key=lambda w: (w["resource"], w["start"]))
     return out
+
+
+def _calendars(plant: Plant, lo: datetime, hi: datetime) -> dict[str, list[dict[str, str]]]:
+    """Per calendar, when it does not work (off shift, breaks, holidays, closures)."""
+    return {
+        cid: [{"start": iso(a), "end": iso(b)} for a, b in closed_windows(plant, cal, lo, hi)]
+        for cid, cal in plant.calendars.items()
+    }
 
 
 def _holidays(plant: Plant, lo: datetime, hi: datetime) -> dict[str, dict[Any, tuple[Any, Any]]]:

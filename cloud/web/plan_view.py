@@ -164,7 +164,10 @@ class PlanView:
             "pending": len(self.desk.pending) if self.desk is not None else 0,
             "replans": replanner.stats.completed,
             "version": self.version,
-            "resources": [{"id": r.id, "kind": r.kind, "name": r.name} for r in plant.resources],
+            "resources": [
+                {"id": r.id, "kind": r.kind, "name": r.name, "calendar": r.calendar}
+                for r in plant.resources
+            ],
             "groups": {g.id: list(g.members) for g in plant.groups.values()},
         }
 

@@ -105,6 +105,13 @@ def test_the_chart_parts_hold_down_time_arrivals_progress_and_customers(
     holiday = down["CUT-1", "holiday"]
     assert (holiday["start"], holiday["end"]) == ("2026-03-29T22:00:00Z", "2026-03-30T22:00:00Z")
 
+    # the calendar's closed hours: Monday 23 March works 06:00-22:00 local (05:00-21:00 UTC)
+    # but for its breaks, and the holiday on Monday 30 March is closed all day
+    closed = [(w["start"], w["end"]) for w in state["calendars"]["two-shift"]]
+    assert ("2026-03-23T08:30:00Z", "2026-03-23T08:45:00Z") in closed  # 09:30 break
+    assert ("2026-03-23T21:00:00Z", "2026-03-24T05:00:00Z") in closed  # the night
+    assert ("2026-03-27T21:00:00Z", "2026-03-31T04:00:00Z") in closed  # weekend, holiday
+
     arrivals = {a["material"]: a for a in state["arrivals"]}
     assert arrivals["wire-0.35-red"]["late"] is False
     assert arrivals["terminal-a"]["late"] is True  # ready after it is needed

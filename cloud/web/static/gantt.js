@@ -31,7 +31,7 @@
   const TICKS = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440].map((m) => m * 60000);
   //: what the legend explains, in the order shown
   const LEGEND = [
-    ["bar", "planned step (colour: its order)"], ["late", "order ends late"], ["progress", "done so far"],
+    ["bar", "planned step (colour: its order)"], ["off", "off shift / break"], ["late", "order ends late"], ["progress", "done so far"],
     ["actual", "actual start → end (or now)"], ["due", "due time"], ["due-late", "due time, missed"],
     ["breakdown", "breakdown / stop"], ["maintenance", "maintenance"], ["closure", "closure / holiday"],
     ["leave", "leave / absent"], ["gap", "capacity gap"], ["arrival", "material ready"],
@@ -215,6 +215,11 @@
         const row = d.rows[i];
         const y = AXIS + i * ROW - top;
         if (i % 2) { ctx.fillStyle = "#fafbfc"; ctx.fillRect(LABEL, y, W - LABEL, ROW); }
+        ctx.fillStyle = "#eceef2";  // its calendar's closed hours: off shift, breaks, holidays
+        for (const [a, b] of row.closed) {
+          if (a >= t1) break;
+          if (b > t0) ctx.fillRect(clipX(this.x(a)), y, clipX(this.x(b)) - clipX(this.x(a)), ROW);
+        }
         for (const g of row.gaps) {
           if (g.end <= t0 || g.start >= t1) continue;
           const a = clipX(this.x(g.start)), b = clipX(this.x(g.end));

@@ -49,10 +49,12 @@
     const known = new Set(resources.map((r) => r.id));
     for (const id of Object.keys(plan.resources || {})) if (!known.has(id)) resources.push({ id, kind: "", name: "" });
     const rows = [
-      { id: "arrivals", lane: "arrivals", label: "materials", title: "materials ready at the line" },
-      { id: "gaps", lane: "gaps", label: "gaps", title: "the gap report's shortfalls" },
+      { id: "arrivals", lane: "arrivals", label: "materials", title: "materials ready at the line", closed: [] },
+      { id: "gaps", lane: "gaps", label: "gaps", title: "the gap report's shortfalls", closed: [] },
     ];
-    for (const r of resources) rows.push({ id: r.id, kind: r.kind, label: r.name || r.id, title: `${r.name ? `${r.name} — ` : ""}${r.id} (${r.kind || "resource"})` });
+    const closed = {};  // per calendar its closed hours as [start, end] ms, in time order
+    for (const [cid, windows] of Object.entries(state.calendars || {})) closed[cid] = windows.map((w) => [Date.parse(w.start), Date.parse(w.end)]);
+    for (const r of resources) rows.push({ id: r.id, kind: r.kind, label: r.name || r.id, title: `${r.name ? `${r.name} — ` : ""}${r.id} (${r.kind || "resource"})`, closed: closed[r.calendar] || [] });
     const byId = new Map(rows.map((row, i) => [row.id, i]));
     let first = Infinity, last = -Infinity, count = 0;
     for (const row of rows) {
