@@ -386,6 +386,8 @@ class Order:
     earliness_weight: float = 1.0
     tardiness_weight: float = 1.0
     steps: Mapping[str, StepDue] = field(default_factory=dict)
+    #: who it is for, as the ERP names the customer (empty: not given); shown, never planned on
+    customer: str = ""
 
 
 class _Reader:
@@ -438,6 +440,13 @@ def _text(v: Any, _: str) -> str:
     if _CONTROL.search(v):
         raise ValueError(f"must hold no control character, got {v!r}")
     return v
+
+
+def _customer(v: Any, where: str) -> str:
+    text = _text(v, where)
+    if len(text) > 100:  # the event log's names are at most 100 characters (contract.planning)
+        raise ValueError(f"must be a string of 1 to 100 characters, got {_show(v)}")
+    return text
 
 
 def _finite(v: Any) -> bool:
@@ -1097,6 +1106,7 @@ def parse_orders(
                 earliness_weight=_weight(r, item, "earliness_weight", p),
                 tardiness_weight=_weight(r, item, "tardiness_weight", p),
                 steps=steps,
+                customer=r.get(item, "customer", p, _customer, default="", required=False) or "",
             )
         )
     if r.errors:
@@ -1112,7 +1122,8 @@ def _stamp(moment: datetime) -> str:
 def order_to_json(order: Order) -> dict[str, Any]:
     """An order as its JSON object (`docs/schemas/orders.schema.json`); `parse_orders` reads it.
 
-    Every field is written, defaults too, so two equal orders give equal objects.
+    Every field is written, defaults too, so two equal orders give equal objects (but for an
+    empty `customer`, which is left out).
     """
     out: dict[str, Any] = {
         "id": order.id,
@@ -1125,6 +1136,8 @@ def order_to_json(order: Order) -> dict[str, Any]:
     }
     if order.release is not None:
         out["release"] = _stamp(order.release)
+    if order.customer:  # written only when given: orders without one read as they always did
+        out["customer"] = order.customer
     if order.steps:
         out["steps"] = {
             sid: {
