@@ -1,7 +1,7 @@
 // The planners' pages: the Plan (the Gantt of gantt.js with a legend, the selected order's chain
-// and cause, an order list with search and filters, pending order decisions, manual mode, export)
-// and the Gap report. They read the plan API (/api/plan, /api/plan/state, /api/gaps,
-// /api/decisions, /api/plan/orders/{order}/causes) and are drawn again whenever the server pushes
+// and cause, an order list with search and filters, pending order decisions, manual mode, export;
+// the Gap report page is gaps.js). It reads the plan API (/api/plan, /api/plan/state, /api/gaps,
+// /api/decisions, /api/plan/orders/{order}/causes) and is drawn again whenever the server pushes
 // a `plan` event; the chart keeps its window, zoom and selection across pushes. Loaded after
 // app.js and gantt.js, whose helpers come through window.taktline and window.taktlineGantt.
 // Who acts is the logged-in user (the session); the server records it in its audit.
@@ -36,10 +36,6 @@
     if (!response.ok) { say(answer.detail || `HTTP ${response.status}`, true); return false; }
     say("done");
     return true;
-  }
-
-  function minutes(ms) {
-    return `${Math.round(ms / 60000)} min`;
   }
 
   // --- the Gantt (gantt.js) and what goes with it: the selected order, the order list --------
@@ -225,32 +221,6 @@
     document.body.dataset.planVersion = String(state.version);
   }
 
-  // --- the Gap report page ---------------------------------------------------------------------
-
-  async function drawGaps(view) {
-    let report;
-    try {
-      report = await getJSON("/api/gaps");
-    } catch (error) {
-      view.replaceChildren(el("h2", {}, "Gap report"), el("p", { class: "empty" }, error.message));
-      return;
-    }
-    const off = Object.fromEntries(report.orders.map((o) => [o.order, o]));
-    const effect = (ids, status) => ids.filter((id) => off[id] && off[id].status === status)
-      .map((id) => `${id} (${status === "late" ? "+" : "−"}${status === "late" ? off[id].tardiness_min : off[id].earliness_min} min)`).join(", ");
-    view.replaceChildren(
-      el("h2", {}, "Gap report"),
-      el("p", { class: "summary" }, report.gaps.length ? `${report.gaps.length} gap(s); digest ${report.digest.slice(0, 12)}` : "no resource is short"),
-      table(["Resource group", "From", "To", "Length", "Shortfall", "Orders made late (by)", "Orders made early (by)", "Tardiness (min)", "Earliness (min)"],
-        report.gaps.map((g) => [g.group, g.start, g.end, minutes(Date.parse(g.end) - Date.parse(g.start)), g.shortfall,
-          effect(g.orders, "late") || "—", effect(g.orders, "early") || "—", g.tardiness_min, g.earliness_min]), "no gaps"),
-      el("h2", {}, "Orders off their due date"),
-      table(["Order", "Status", "Early (min)", "Late (min)", "Cause"],
-        report.orders.map((o) => [o.order, o.status, o.earliness_min, o.tardiness_min, o.cause || "—"]), "every order on time"));
-    view.querySelector("table")?.setAttribute("id", "gap-table");
-    document.body.dataset.rendered = `gaps-${report.digest.slice(0, 12)}`;
-  }
-
   // One drawing at a time: a push arriving mid-draw waits, so the newest data wins. A push while
   // the planner types into a field waits until the field is left (what was typed is kept).
   // The page's own redraws (after an action) go ahead at once.
@@ -270,6 +240,5 @@
     return own;
   }
 
-  views.plan = serial(drawPlan);
-  views.gaps = serial(drawGaps);
+  views.plan = serial(drawPlan);  // the Gap report page is gaps.js
 })();
