@@ -32,6 +32,7 @@ PAGES: Final = (
     "/corrections",
     "/plan",
     "/gaps",
+    "/whatif",
     "/report",
     "/audit",
 )
