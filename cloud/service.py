@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -33,6 +33,7 @@ from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
 from cloud.corrections import CorrectionRecorder
 from cloud.early_warnings import REPLAY_HOURS, EarlyWarnings
 from cloud.errors import CloudError, ConfigError, EarlierThanTheLog
+from cloud.forecast.demand import ProductForecast, forecast_products, material_forecast
 from cloud.health import Health, worker_check
 from cloud.ingest import Ingest
 from cloud.kanban import KanbanRecorder
@@ -76,6 +77,10 @@ from taktline.supervise import Worker
 __all__ = ["CloudService", "CloudSettings"]
 
 log = logging.getLogger(__name__)
+
+
+#: How often the demand forecast is fitted again (after a replan; at start).
+FORECAST_EVERY_S: Final = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +198,14 @@ class CloudService:
         self._needs: dict[str, datetime] = {}
         #: The plan's demand of each material (sizes the kanban loops).
         self._demand: dict[str, float] = {}
+        #: The demand forecast per product, and per material (cloud/forecast/demand.py).
+        self.forecasts: dict[str, ProductForecast] = {}
+        self._forecast_rates: dict[str, float] = {}
+        self._forecast_at = datetime.min.replace(tzinfo=UTC)
         if self.master is not None:
             self.master.subscribe(
                 lambda plant: self.status.set_master(
-                    StatusMaster.of(plant, self._needs, self._demand)
+                    StatusMaster.of(plant, self._needs, self._demand, self._forecast_rates)
                 )
             )
         self.publisher: PlanPublisher | None = None
@@ -292,6 +301,7 @@ class CloudService:
                 times=self.times,
                 history=self.history,
                 warnings=self.warnings.view,
+                forecast=self.forecast_view if settings.orders is not None else None,
                 root_cause=self.root_cause_of,
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
@@ -376,9 +386,38 @@ class CloudService:
         if self.replanner is not None and self.master is not None:
             self._needs = self.replanner.material_needs()
             self._demand = self.replanner.material_demand()
-            self.status.set_master(StatusMaster.of(self.master.plant, self._needs, self._demand))
+            self._refresh_forecast()
+            self.status.set_master(
+                StatusMaster.of(self.master.plant, self._needs, self._demand, self._forecast_rates)
+            )
         if self.web is not None:
             self.web.plan_changed()  # the Plan and Gap pages fetch again
+
+    def _refresh_forecast(self, *, force: bool = False) -> None:
+        """The demand forecast again, at most every `FORECAST_EVERY_S` (cheap, but not free)."""
+        if self.master is None:
+            return
+        now = self._clock.now()
+        if not force and now - self._forecast_at < timedelta(seconds=FORECAST_EVERY_S):
+            return
+        self._forecast_at = now
+        plant = self.master.plant
+        try:
+            orders = list(self.status.planning.orders.values())
+            today = now.astimezone(plant.tz).date()
+            self.forecasts = forecast_products(orders, plant.timezone, today)
+            self._forecast_rates = material_forecast(self.forecasts, plant)
+        except Exception:  # a forecast is advice: planning goes on without it
+            log.exception("the demand forecast failed")
+
+    def forecast_view(self) -> dict[str, Any]:
+        """The products' forecasts with their expected orders (`GET /api/forecast`)."""
+        return {
+            "products": [f.as_dict() for _, f in sorted(self.forecasts.items())],
+            "material_per_h": {
+                m: round(r * 60, 3) for m, r in sorted(self._forecast_rates.items())
+            },
+        }
 
     def live_snapshot(self) -> dict[str, Any]:
         """The status as the web shows it: at the clock's time (absences need no event).
@@ -574,8 +613,11 @@ class CloudService:
             if self.master is not None:
                 self._needs = self.replanner.material_needs()
                 self._demand = self.replanner.material_demand()
+                self._refresh_forecast(force=True)
                 self.status.set_master(
-                    StatusMaster.of(self.master.plant, self._needs, self._demand)
+                    StatusMaster.of(
+                        self.master.plant, self._needs, self._demand, self._forecast_rates
+                    )
                 )
             self.replanner.start()
             self.floor_clock.start()

@@ -154,7 +154,10 @@ def render_kanban(
         known.update(loop.cards)
         setting = ledger.settings.get(loop.id, LoopSetting())
         safety = loop.safety if setting.safety is None else setting.safety
-        demand = master.demand.get(loop.material)
+        planned = master.demand.get(loop.material)
+        expected = master.forecast.get(loop.material)
+        # sized by the larger: the plan's next 24 h, or the forecast where the order book is thin
+        demand = max((d for d in (planned, expected) if d is not None), default=None)
         cards: list[dict[str, Any]] = []
         lost: list[dict[str, Any]] = []
         limit = timedelta(minutes=loop.lost_after * loop.lead_time_min)
@@ -200,7 +203,11 @@ def render_kanban(
             "safety": safety,
             "in_loop": len(loop.cards),
             "cards": setting.cards if setting.cards is not None else len(loop.cards),
-            "demand_per_h": None if demand is None else round(demand * loop.per_unit * 60, 3),
+            "demand_per_h": None if planned is None else round(planned * loop.per_unit * 60, 3),
+            "forecast_per_h": None if expected is None else round(expected * loop.per_unit * 60, 3),
+            "sized_by": None
+            if demand is None
+            else ("plan" if planned is not None and demand == planned else "forecast"),
             "recommended": None if demand is None else recommended_cards(loop, demand, safety),
             "by_state": counts,
             "card_list": cards,

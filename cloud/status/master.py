@@ -28,6 +28,8 @@ class StatusMaster:
     needs: dict[str, datetime] = field(default_factory=dict)
     #: material -> the plan's demand in product units per minute (sizes the kanban loops)
     demand: dict[str, float] = field(default_factory=dict)
+    #: material -> the demand forecast's product units per minute over the next day
+    forecast: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -35,10 +37,13 @@ class StatusMaster:
         plant: Plant | None,
         needs: dict[str, datetime] | None = None,
         demand: dict[str, float] | None = None,
+        forecast: dict[str, float] | None = None,
     ) -> StatusMaster:
         """The look-ups of `plant`; `needs` (from the plan) override the materials' own."""
         if plant is None:
-            return cls(needs=dict(needs or {}), demand=dict(demand or {}))
+            return cls(
+                needs=dict(needs or {}), demand=dict(demand or {}), forecast=dict(forecast or {})
+            )
         machines = {(r.station or r.id): r for r in plant.resources if r.kind == "machine"}
         wanted = {m.id: m.needed for m in plant.materials.values() if m.needed is not None}
         wanted.update(needs or {})
@@ -49,6 +54,7 @@ class StatusMaster:
             tags=dict(plant.tags),
             needs=wanted,
             demand=dict(demand or {}),
+            forecast=dict(forecast or {}),
         )
 
     @property

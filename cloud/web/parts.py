@@ -58,3 +58,5 @@ class WebParts:
     warnings: Callable[[], dict[str, Any]] | None = None
     #: An order's root cause (`CloudService.root_cause_of`, cloud/rootcause.py); None: 404.
     root_cause: Callable[[str], dict[str, Any] | None] | None = None
+    #: The demand forecast (`CloudService.forecast_view`, cloud/forecast/); None: 404.
+    forecast: Callable[[], dict[str, Any]] | None = None

@@ -66,6 +66,7 @@ class WebServer:
         history: TimeTravel | None = None,
         warnings: Callable[[], dict[str, Any]] | None = None,
         root_cause: Callable[[str], dict[str, Any] | None] | None = None,
+        forecast: Callable[[], dict[str, Any]] | None = None,
         reports: Reports | None = None,
         health: Health | None = None,
         kanban: KanbanRecorder | None = None,
@@ -84,7 +85,7 @@ class WebServer:
         parts = WebParts(
             snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health,
             metrics=metrics, metrics_token=metrics_token, auth=auth, kanban=kanban, times=times,
-            history=history, warnings=warnings, root_cause=root_cause,
+            history=history, warnings=warnings, root_cause=root_cause, forecast=forecast,
         )  # fmt: skip
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
         self.app = create_app(parts, self.live)

@@ -5,7 +5,9 @@ alerts — `cycle_drift` and `stops_rising`, each with its baseline, current val
 projected and actual crossing, and a what-if scenario of the machine down for maintenance now,
 ready for `POST /api/whatif` — and every machine's detector state. `GET
 /api/plan/orders/{order}/rootcause` answers why an order of the live plan is late, walked back
-through the event log to the first event, with the evidence (`cloud/rootcause.py`). Viewer
+through the event log to the first event, with the evidence (`cloud/rootcause.py`). `GET
+/api/forecast` answers each product's demand forecast and its expected orders beyond the order
+book, marked as forecast (`cloud/forecast/demand.py`). Viewer
 role; without the parts (a web server built without them, no plan), 404s.
 """
 
@@ -28,6 +30,7 @@ __all__ = ["routes"]
 def routes(
     view: Callable[[], dict[str, Any]] | None,
     root_cause: Callable[[str], dict[str, Any] | None] | None = None,
+    forecast: Callable[[], dict[str, Any]] | None = None,
 ) -> list[Route]:
     """The early-warning and root-cause routes (a part absent: 404)."""
 
@@ -45,7 +48,13 @@ def routes(
             raise Problem(404, f"no order {order!r} in the plan")
         return json_response(found)
 
+    async def expected(request: Request) -> Response:
+        if forecast is None:
+            raise Problem(404, "this server makes no demand forecast (it plans no orders)")
+        return json_response(await run_in_threadpool(forecast))
+
     return [
         Route("/api/warnings", warnings, methods=["GET"]),
+        Route("/api/forecast", expected, methods=["GET"]),
         Route("/api/plan/orders/{order}/rootcause", cause, methods=["GET"]),
     ]

@@ -52,6 +52,11 @@ def test_scenarios_are_planned_beside_the_live_plan_without_touching_it(
     assert code == 422 and "'crimp-9' is not in the plant model" in body["detail"]
     code, _, _ = call(cloud, "POST", "/api/whatif", {"scenarios": [{"name": "x"}]}, role="viewer")
     assert code == 403
+    # the planning cloud's other advice: the forecast (its orders are a day's: no history yet)
+    code, body, _ = call(cloud, "GET", "/api/forecast", role="viewer")
+    assert code == 200 and body == {"products": [], "material_per_h": {}}
+    code, body, _ = call(cloud, "GET", "/api/warnings", role="viewer")
+    assert code == 200 and body["alerts"] == []
 
 
 def test_a_promoted_scenario_is_the_planners_recorded_decision(cloud: CloudService) -> None:
