@@ -123,6 +123,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="Host header names served ('*' any; default: the --web host, and loopback or this "
         "machine's names when that is one of them or a wildcard)",
     )
+    web.add_argument(
+        "--web-url",
+        metavar="URL",
+        help="the web interface's address as people reach it (https://taktline.plant.example): "
+        "the gap e-mail links each late order's root cause there",
+    )
     web.add_argument("--cert", help="TLS certificate (PEM) for the web interface; needs --key")
     web.add_argument("--key", help="TLS private key (PEM) of --cert")
     from cloud.auth import cli as auth_cli
@@ -341,6 +347,7 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         registry=Path(args.registry) if args.registry else None,
         web_host=host,
         web_port=port,
+        web_url=_web_url(args.web_url),
         plant=Path(args.plant) if args.plant else None,
         orders=Path(args.orders) if args.orders else None,
         order_drop=Path(args.order_drop) if args.order_drop else None,
@@ -354,6 +361,15 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
         role=role,
         share_group=getattr(args, "share_group", "taktline-ingest"),
     )
+
+
+def _web_url(text: str | None) -> str | None:
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"--web-url must be an http(s) address, not {text!r}")
+    return text.rstrip("/")
 
 
 def _read_token(path: str | None) -> str | None:

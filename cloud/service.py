@@ -98,6 +98,8 @@ class CloudSettings:
     registry: Path | None = None
     web_host: str = "127.0.0.1"
     web_port: int | None = 8080
+    #: The web interface's address as people reach it; the gap e-mail links root causes there.
+    web_url: str | None = None
     client_id: str = "taktline-cloud-ingest"
     #: A token that lets a non-loopback client read GET /metrics (None: loopback only).
     metrics_token: str | None = field(default=None, repr=False)
@@ -339,7 +341,11 @@ class CloudService:
             client_id=f"{settings.client_id}-plan",
             versions=self.log,
         )
-        mailer = GapMailer(settings.smtp, settings.mail_to) if settings.smtp else None
+        mailer = (
+            GapMailer(settings.smtp, settings.mail_to, web_url=settings.web_url)
+            if settings.smtp
+            else None
+        )
         replanner = Replanner(
             engine,
             publisher=self.publisher,

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Literal
+from urllib.parse import quote
 
 __all__ = ["GapMailer", "SmtpSettings", "gap_digest", "render_report"]
 
@@ -48,9 +49,15 @@ class SmtpSettings:
 
 
 def render_report(
-    site: str, gaps: Sequence[Mapping[str, Any]], orders: Sequence[Mapping[str, Any]]
+    site: str,
+    gaps: Sequence[Mapping[str, Any]],
+    orders: Sequence[Mapping[str, Any]],
+    web_url: str | None = None,
 ) -> str:
     """Plain-text body: every gap, then every order off its due date, and why.
+
+    With `web_url` (the web interface as people reach it) each late order links its root cause:
+    the Plan page with the order selected (`/plan?order=ID`: its chain and the root cause).
 
     A shortfall carries its unit ("short 1 machine"); an order's lateness is said once, in the
     order's own line (how late it ends), not again as each gap's sum of moved minutes.
@@ -95,6 +102,8 @@ def render_report(
                     f"  ... and {len(causes) - MAILED_CAUSES} more cause(s):"
                     f" /api/plan/orders/{o['order']}/causes"
                 )
+            if web_url and o["status"] == "late":
+                lines.append(f"  root cause: {web_url}/plan?order={quote(str(o['order']))}")
     return "\n".join(lines) + "\n"
 
 
@@ -107,8 +116,10 @@ class GapMailer:
         recipients: Mapping[str, Sequence[str]],
         *,
         roles: Sequence[str] = ("planner",),
+        web_url: str | None = None,
     ) -> None:
         self.settings = settings
+        self.web_url = web_url
         self.recipients = recipients
         self.roles = tuple(roles)
         self.last_digest = EMPTY_DIGEST
@@ -131,7 +142,7 @@ class GapMailer:
         msg["To"] = ", ".join(to)
         late = sum(1 for o in orders if o.get("status") == "late")
         msg["Subject"] = f"[taktline {site}] resource gaps: {len(gaps)}, orders late: {late}"
-        msg.set_content(render_report(site, gaps, orders))
+        msg.set_content(render_report(site, gaps, orders, self.web_url))
         self._send(msg)
         self.last_digest = digest
         self.sent += 1

@@ -127,3 +127,13 @@ def test_each_order_says_why_and_a_long_chain_is_cut_with_where_to_read_it() -> 
     assert body.count(f"  why: {link['text']}\n") == MAILED_CAUSES
     assert "  ... and 2 more cause(s): /api/plan/orders/SO-1002/causes\n" in body
     assert gap_digest([GAP], [late]) != gap_digest([GAP], [LATE])  # a new why is a new report
+
+
+def test_with_the_web_address_each_late_order_links_its_root_cause() -> None:
+    from cloud.replan.mailer import render_report
+
+    early = {**LATE, "order": "SO 7", "status": "early", "tardiness_min": 0, "earliness_min": 5}
+    body = render_report("plant1", [GAP], [LATE, early], "https://taktline.plant.example")
+    assert "  root cause: https://taktline.plant.example/plan?order=SO-1002\n" in body
+    assert "SO%207" not in body  # only late orders link a root cause
+    assert "root cause" not in render_report("plant1", [GAP], [LATE])

@@ -16,7 +16,8 @@ from cloud.status import ResourceStatus
 from cloud.store import EventLog
 from taktline.cli import main
 from taktline.clock import FakeClock
-from tests.store.test_snapshots import _log_of, _state
+from tests.store.plant_log import log_of as _log_of
+from tests.store.test_snapshots import _state
 
 DAY = timedelta(days=1)
 

@@ -40,6 +40,8 @@
 
   // --- the Gantt (gantt.js) and what goes with it: the selected order, the order list --------
 
+  let linked = false;  // the ?order= of the page's address was selected
+
   // One chart for the page's life: a push redraws it with new data, its window, zoom and
   // selection stay where the planner left them.
   function theChart() {
@@ -231,7 +233,14 @@
     view.insertBefore(toolbar(state, redraw), view.children[1]);
     const lists = view.querySelector(".plan-orders");
     lists.prepend(orderList(plan, state));
-    showOrder(gantt.selected ? gantt.data.orders.get(gantt.selected) : null);
+    // /plan?order=ID (the gap e-mail's root-cause link): that order selected on the first draw
+    const asked = new URLSearchParams(location.search).get("order");
+    if (asked && !linked && gantt.data.orders.has(asked)) {
+      linked = true;
+      gantt.select(asked);
+    } else {
+      showOrder(gantt.selected ? gantt.data.orders.get(gantt.selected) : null);
+    }
     document.body.dataset.rendered = `plan-${state.version}`;
     document.body.dataset.planVersion = String(state.version);
   }
