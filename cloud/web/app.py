@@ -69,7 +69,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *kanban.routes(parts.status, parts.kanban),
         *logistics.routes(parts.status, lambda: parts.master.plant.site if parts.master else ""),
         *account.routes(parts.auth),
-        *pages.routes(),
+        *pages.routes(lambda: parts.master.plant.timezone if parts.master else "UTC"),
         *metrics.routes(parts.metrics, parts.metrics_token),
     ]
     app = Starlette(

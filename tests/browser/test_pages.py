@@ -115,7 +115,7 @@ def test_overview_follows_a_stop_without_reload_and_every_page_renders(
     assert result["errors"] == []
     text = result["text"]
     assert "State timeline" in text["machine"] and "RUNNING" in text["machine"]
-    assert "APP-A1" in text["tooling"] and "crimp-01" in text["tooling"]
+    assert "APP-A1" in text["tooling"] and "CRIMP-1" in text["tooling"]  # names, not ids
     assert "service soon: 120/130 cycles (92 %)" in text["tooling"]  # tool life, warned
     assert "lacks the skill" in text["labour"] and "rest" in text["labour"]
     assert "D-1001" in text["deliveries"] and "PO-77" in text["deliveries"]
