@@ -29,8 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
 from cloud.andon import AndonRecorder
+from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
 from cloud.corrections import CorrectionRecorder
 from cloud.errors import CloudError, ConfigError
 from cloud.health import Health, worker_check
