@@ -269,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
     from demo.floor import RestZone, SimulatedLorry, SimulatedStation, ToolCrib
     from demo.kanban import KANBAN_AGENT, KANBAN_STATION, KanbanScene
     from demo.logistics import LogisticsWatch, pull_forward, start_agv
+    from demo.names import Names
     from demo.plant import (
         ABSENT,
         CRIB,
@@ -328,7 +329,10 @@ def run(args: argparse.Namespace) -> int:
             public_read=True,  # everyone watching the demo sees every page; changes need a login
             floor_tick_s=0.5,  # the absence scene takes seconds, not a shift's quarter hour
         )
-        cloud = CloudService(settings, clock=clock, on_change=lambda c: console.line("cloud", c))
+        names = Names(lambda: cloud.status.master)  # tags printed as the plant's names
+        cloud = CloudService(
+            settings, clock=clock, on_change=lambda c: console.line("cloud", names.line(c))
+        )
         admin_password = _one_time_admin(cloud)
         plc = None
         if args.plc != "off":
@@ -473,13 +477,14 @@ def run(args: argparse.Namespace) -> int:
         console.printing.clear()
         snapshot = cloud.status.snapshot()
         print(f"\nThe cloud holds {cloud.log.count()} events at {datetime.now(UTC):%H:%M:%S} UTC:")
-        for name, machine in snapshot["machines"].items():
+        for station, machine in snapshot["machines"].items():
             state = machine["state"] + (
                 f" ({machine['stop_reason']})" if machine.get("stop_reason") else ""
             )
+            tool = names.of(machine["tool"]) if machine["tool"] else "-"
             print(
-                f"  {name:9} {state:21} cycles {machine['cycles']:5}  operators "
-                f"{', '.join(machine['operators']) or '-'}  tool {machine['tool'] or '-'}"
+                f"  {station:9} {machine['name']:20} {state:21} cycles {machine['cycles']:5}  "
+                f"operators {names.all(machine['operators'])}  tool {tool}"
             )
         facts: Counter[str] = Counter()
         plc_source = f"{PLC_STATION}-plc"
