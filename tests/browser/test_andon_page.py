@@ -26,6 +26,15 @@ __all__ = ["driver"]  # the module-scoped fixture, shared with test_pages
 SUPERVISOR = "sam"
 #: The tags of the story: Ben's badge, ORD-1's crimp ticket, applicator APP-A1's tag.
 TAGS = ("04D4E5F6", "0A000001", "E0020001")
+#: The screenshots this test saves (`make screenshots` copies the board's to docs/ui/).
+ANDON_SHOTS = (
+    "andon",
+    "andon-acknowledged",
+    *(
+        f"names-{page}"
+        for page in ("overview", "machine", "tooling", "labour", "deliveries", "corrections")
+    ),
+)
 
 
 @pytest.fixture
@@ -46,6 +55,8 @@ def test_breakdown_alarm_is_acknowledged_and_every_page_shows_names_on_the_plant
     driver: Path, stack: Stack
 ) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    for name in ANDON_SHOTS:
+        (SHOTS / f"{name}.png").unlink(missing_ok=True)
     done = subprocess.run(
         ["node", str(HERE / "drive_andon.mjs"), stack.web.url, str(SHOTS)],
         cwd=HERE, capture_output=True, text=True, timeout=120, check=False,
@@ -98,3 +109,5 @@ def test_breakdown_alarm_is_acknowledged_and_every_page_shows_names_on_the_plant
     # Times on the plant's clock, to the minute (no microseconds, no UTC).
     assert "07:56" in pages["machine"]["text"] and "06:56" not in pages["machine"]["text"]
     assert ".000000" not in " ".join(shown["text"] for shown in pages.values())
+    for name in ANDON_SHOTS:
+        assert (SHOTS / f"{name}.png").stat().st_size > 5000, name
