@@ -276,7 +276,9 @@ def run(args: argparse.Namespace) -> int:
         DELIVERIES,
         HARNESS_LINE,
         LORRY,
+        PLANT_TZ,
         REST,
+        TIMEZONE,
         agent_configs,
         delivery_name,
         registry,
@@ -286,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
     from demo.plc import SimulatedPlc
     from demo.readers import EmulatedPi
     from taktline.clock import SystemClock
+    from taktline.humane import local_time
     from taktline.private_broker import free_port
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -374,7 +377,7 @@ def run(args: argparse.Namespace) -> int:
                 if plc is not None
                 else ""
             )
-            + "  stop with Ctrl-C"
+            + f"  times on the plant's clock ({TIMEZONE}); stop with Ctrl-C"
             + (f" (or after {args.duration:g} s)" if args.duration else ""),
             flush=True,
         )
@@ -476,14 +479,15 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(0.3)
         console.printing.clear()
         snapshot = cloud.status.snapshot()
-        print(f"\nThe cloud holds {cloud.log.count()} events at {datetime.now(UTC):%H:%M:%S} UTC:")
+        at = local_time(datetime.now(UTC), PLANT_TZ, seconds=True)
+        print(f"\nThe cloud holds {cloud.log.count()} events at {at}:")
         for station, machine in snapshot["machines"].items():
             state = machine["state"] + (
                 f" ({machine['stop_reason']})" if machine.get("stop_reason") else ""
             )
             tool = names.of(machine["tool"]) if machine["tool"] else "-"
             print(
-                f"  {station:9} {machine['name']:20} {state:21} cycles {machine['cycles']:5}  "
+                f"  {station:9} {machine['name']:24} {state:21} cycles {machine['cycles']:5}  "
                 f"operators {names.all(machine['operators'])}  tool {tool}"
             )
         facts: Counter[str] = Counter()

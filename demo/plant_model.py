@@ -25,11 +25,10 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 from demo.kanban import kanban_loops
 from demo.logistics import material_terms, supplier_terms, transport_section
-from demo.plant import DELIVERIES, HARNESS_LINE, LORRY, SITE, StationPlan
+from demo.plant import DELIVERIES, HARNESS_LINE, LORRY, PLANT_TZ, SITE, TIMEZONE, StationPlan
 from hardware.nmea.make_logs import PLANT
 from taktline.clock import utc_iso
 
@@ -125,8 +124,6 @@ _PRODUCTS: Final[dict[str, tuple[tuple[str, str | None], ...]]] = {
 #: The materials in stock (ready at the line) that no lorry of the demo brings.
 _STOCK: Final = ("wire-0.35-red", "terminal-a", "connector-8p")
 _TICKETED: Final = "HARNESS-DOOR"
-#: The demo plant's time zone: the pages show its clock, the API writes times with its offset.
-TIMEZONE: Final = "Europe/Berlin"
 _ALWAYS: Final = "around-the-clock"
 _SHIFT: Final = "day-shift"
 #: Seconds after the start when an operator who has not badged in is absent (default).
@@ -261,7 +258,7 @@ def plant_document(
     # The operators' shift starts on the minute of the start (calendars are HH:MM) and lasts a
     # day; the grace runs from there, so the absence falls `absent_after_s` after the start.
     shift = start.replace(second=0, microsecond=0)
-    local = shift.astimezone(ZoneInfo(TIMEZONE))  # a calendar's times are the plant's clock
+    local = shift.astimezone(PLANT_TZ)  # a calendar's times are the plant's clock
     grace_min = ((start - shift).total_seconds() + absent_after_s) / 60
     ready = _utc(start + timedelta(minutes=READY_MIN))
     brought = sorted({m for lines in DELIVERIES.values() for m, _, _ in lines.values()})

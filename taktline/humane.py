@@ -57,9 +57,24 @@ def rounded(value: float, digits: int = 3) -> str:
     return f"{number:,.{places}f}".rstrip("0").rstrip(".")
 
 
-def local_time(moment: datetime, zone: tzinfo, *, date: bool = False) -> str:
-    """`moment` on the plant's clock: "06:40 CET", with the date first when `date` is true."""
+def local_time(
+    moment: datetime,
+    zone: tzinfo,
+    *,
+    date: bool = False,
+    seconds: bool = False,
+    label: bool = True,
+) -> str:
+    """`moment` on the plant's clock: "06:40 CET".
+
+    Args:
+        moment: An aware time.
+        zone: The plant's time zone.
+        date: Write the date first ("2026-03-23 06:40 CET").
+        seconds: Write the seconds too ("06:40:05 CET").
+        label: Write the zone's abbreviation (off where a whole text is on one clock).
+    """
     local = moment.astimezone(zone)
-    label = local.strftime("%Z") or ""
-    shown = local.strftime("%Y-%m-%d %H:%M" if date else "%H:%M")
-    return f"{shown} {label}".rstrip()
+    shown = local.strftime(("%Y-%m-%d " if date else "") + ("%H:%M:%S" if seconds else "%H:%M"))
+    abbreviation = local.strftime("%Z") if label else ""
+    return f"{shown} {abbreviation}".rstrip()
