@@ -6,10 +6,16 @@ the log. `POST /api/andon/acks` with `{"alarm": ID}` records, as an `andon.ack` 
 logged-in user (or the token's name, never the body's) acknowledged an alarm now on the board
 (201 with who and when); an alarm not on the board is a 404, one already acknowledged a 409
 naming who did it. Without an event log to record in, the POST answers 404.
+
+The board is built at most once per `FRESH_S` for the same status, plan and acknowledgements:
+every TV on the floor reads it on each status push, and they share one build.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -18,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cloud.andon import AckRefused, AndonRecorder, build
+from cloud.andon import Ack, AckRefused, AndonRecorder, build
 from cloud.andon.board import stamp
 from cloud.web.bodies import Body, json_body, json_response
 from cloud.web.guard import actor
@@ -29,6 +35,8 @@ from cloud.web.problems import Problem
 __all__ = ["AckBody", "routes"]
 
 NO_ACKS: Final = "acknowledgements are not enabled on this server (it keeps no event log)"
+#: How long a built board is answered again while nothing it shows changed (its clock moves on).
+FRESH_S: Final = 1.0
 
 
 class AckBody(Body):
@@ -40,8 +48,22 @@ class AckBody(Body):
 def routes(parts: WebParts, plan: PlanView) -> list[Route]:
     """The andon routes over the cloud's parts and its plan view."""
     recorder: AndonRecorder | None = parts.andon
+    cache: list[Any] = [None, 0.0, None]  # key, when built (monotonic), board
+    lock = threading.Lock()
 
     def board() -> dict[str, Any]:
+        acks = recorder.acks() if recorder is not None else {}
+        status = parts.status.version if parts.status is not None else None
+        key = (status, plan.signature(), len(acks))
+        with lock:
+            if cache[0] == key and time.monotonic() - cache[1] < FRESH_S:
+                return dict(cache[2])
+        built = build_now(acks)
+        with lock:
+            cache[:] = [key, time.monotonic(), built]
+        return built
+
+    def build_now(acks: Mapping[str, Ack]) -> dict[str, Any]:
         snapshot = parts.snapshot()
         now_text = snapshot.get("now")
         now = (
@@ -51,7 +73,6 @@ def routes(parts: WebParts, plan: PlanView) -> list[Route]:
         )
         master = parts.master.plant if parts.master is not None else None
         document = plan.document() if plan.replanner is not None else None
-        acks = recorder.acks() if recorder is not None else {}
         return build(snapshot, master, document, acks, now)
 
     async def andon(request: Request) -> Response:

@@ -17,6 +17,9 @@
   let lastFetch = 0;
   let timer = null;
   const said = new Map();  // alarm id -> what the last acknowledgement attempt answered
+  const ACKNOWLEDGING = ["supervisor", "planner", "admin"];
+  let mayAcknowledge = true;  // until the session says otherwise (the server decides anyway)
+  window.taktlineAuth.session.then((known) => { mayAcknowledge = ACKNOWLEDGING.includes(known.role); });
 
   async function acknowledge(alarm) {
     const response = await fetch("/api/andon/acks", {
@@ -43,6 +46,8 @@
     let action;
     if (a.ack) {
       action = el("div", { class: "andon-acked" }, `acknowledged by ${a.ack.by} at `, clock.stamp(a.ack.at));
+    } else if (!mayAcknowledge) {
+      action = el("div", { class: "andon-acked" }, "to acknowledge: a supervisor");
     } else {
       const button = el("button", { type: "button", class: "andon-ack" }, "Acknowledge");
       button.addEventListener("click", () => { button.disabled = true; acknowledge(a.id); });
@@ -87,7 +92,7 @@
     lastFetch = Date.now();
     fetching = (async () => {
       try {
-        const response = await fetch("/api/andon");
+        const [response] = await Promise.all([fetch("/api/andon"), window.taktlineAuth.session]);
         if (response.ok) draw(await response.json());
       } finally {
         fetching = null;

@@ -132,6 +132,12 @@ function tooling(status) {
       t.unpaired_reader ? `unpaired read at ${t.unpaired_reader}` : ""]), "no tools known")];
 }
 
+// The plan's next job of an operator, "H-101/crimp at <ISO time>", with the time on the plant's clock.
+function nextJob(value) {
+  const found = /^(.*) at (\S+)$/.exec(value || "");
+  return found ? el("span", {}, `${found[1]} at `, when(found[2])) : text(value);
+}
+
 function labour(status) {
   const flags = (p) => {
     const said = [p.unskilled ? "lacks the skill" : "", p.relied_on ? "planned but not here" : ""].filter((f) => f);
@@ -139,7 +145,7 @@ function labour(status) {
   };
   return [el("h2", {}, "Labour"), table(["Operator", "Presence", "Status", "Machine", "Rest zone", "Since", "Skills", "Planned jobs", "Next job", "Flag"],
     Object.entries(status.labour).map(([tag, p]) => [named(p.name, p.operator, `badge ${tag}`), (p.presence || "").replace("_", " "), p.status.replace("_", " "), machineName(p.station), p.rest_zone, when(p.since),
-      p.skills.join(", "), p.planned_jobs ?? "", p.next_job || "", flags(p)]), "no operators known")];
+      p.skills.join(", "), p.planned_jobs ?? "", nextJob(p.next_job), flags(p)]), "no operators known")];
 }
 
 function deliveries(status) {
