@@ -208,7 +208,9 @@ def test_the_pages_format_as_the_server_does() -> None:
       const t = window.taktlineTime;
       const cases = {json.dumps(cases)};
       const out = cases.map(([kind, value]) => t[kind](value));
-      out.push(t.full("2026-03-23T06:56:00Z"), t.full("2026-07-23T06:56:00Z"), t.zone);
+      out.push(t.full("2026-03-23T06:56:00Z"), t.full("2026-07-23T06:56:00Z"), t.zone,
+        t.toInput("2026-03-23T06:56:00Z"), t.fromInput("2026-03-23T07:56").toISOString(),
+        t.fromInput("2026-07-23T08:56").toISOString());
       process.stdout.write(JSON.stringify(out));
     """
     done = subprocess.run(
@@ -218,4 +220,5 @@ def test_the_pages_format_as_the_server_does() -> None:
     assert got[: len(cases)] == [expected for _, _, expected in cases]
     assert got[len(cases) :] == [
         "2026-03-23 07:56:00 CET", "2026-07-23 08:56:00 CEST", "Europe/Berlin",
+        "2026-03-23T07:56", "2026-03-23T06:56:00.000Z", "2026-07-23T06:56:00.000Z",
     ]  # fmt: skip

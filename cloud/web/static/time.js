@@ -75,6 +75,30 @@
     return r.toLocaleString("en-US", { maximumFractionDigits: places });
   }
 
+  // How far the plant's clock is ahead of UTC at `date`, in ms (+3600000 for CET).
+  function offset(date) {
+    const p = parts(date, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const wall = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour) % 24, Number(p.minute), Number(p.second));
+    return wall - Math.floor(date.getTime() / 1000) * 1000;
+  }
+
+  // A moment as a datetime-local input's value on the plant's clock: "2026-03-23T07:56".
+  function toInput(value) {
+    const date = parse(value);
+    if (date === null) return "";
+    return new Date(date.getTime() + offset(date)).toISOString().slice(0, 16);
+  }
+
+  // A datetime-local input's value, read as the plant's wall-clock time; null when unreadable.
+  function fromInput(text) {
+    const found = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(text || "");
+    if (!found) return null;
+    const wall = Date.UTC(+found[1], +found[2] - 1, +found[3], +found[4], +found[5]);
+    let guess = new Date(wall - offset(new Date(wall)));
+    guess = new Date(wall - offset(guess));  // the offset where the moment is (a DST change)
+    return guess;
+  }
+
   // A time-stamp element: the plant's clock as text, the whole moment (and the raw value) on hover.
   function stamp(value, options) {
     const node = document.createElement("time");
@@ -84,5 +108,7 @@
     return node;
   }
 
-  window.taktlineTime = { get zone() { return zone; }, parse, format, full, duration, rounded, stamp, label };
+  window.taktlineTime = {
+    get zone() { return zone; }, parse, format, full, duration, rounded, stamp, label, offset, toInput, fromInput,
+  };
 })();
