@@ -364,8 +364,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"Taktline demo: {len(configs)} agents, {len(HARNESS_LINE)} stations, a tool-crib "
             f"gate, a rest zone and a lorry, broker {url}\n"
-            f"  web interface: {cloud.web.url if cloud.web else 'off'} (the plan: /plan, its gaps:"
-            f" /gaps, deliveries: /deliveries, labour: /labour, tooling: /tooling)\n"
+            f"  web interface: {cloud.web.url if cloud.web else 'off'} (the andon board; the "
+            f"overview: /overview, the plan: /plan, its gaps: /gaps, deliveries: /deliveries, "
+            f"labour: /labour, tooling: /tooling)\n"
             f"  log in to change things: {DEMO_ADMIN} / {admin_password} (admin, this run only)\n"
             f"  data: {data}/ (the status of {cloud.log.count()} logged events; plant model "
             f"{plant_path.name}, orders {orders_path.name})\n"
