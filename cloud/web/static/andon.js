@@ -10,6 +10,7 @@
   const { el, named, views } = window.taktline;
   const clock = window.taktlineTime;
   const REFRESH_MS = 10000;
+  const START = { stop: "since", absent: "since", late_delivery: "needed", late_order: "due" };
   const KIND = { stop: "STOP", absent: "ABSENT", late_delivery: "LATE DELIVERY", late_order: "LATE ORDER" };
   let target = null;
   let fetching = null;
@@ -41,8 +42,10 @@
   }
 
   function alarmRow(a) {
-    const since = el("span", { class: "andon-since" }, a.elapsed_s >= 0 ? "since " : "due ", clock.stamp(a.start),
-      a.elapsed_s >= 0 ? ` · ${clock.duration(a.elapsed_s)}` : ` · in ${clock.duration(-a.elapsed_s)}`);
+    // A stop or an absence lasts since its start; a delivery is needed, an order due, at theirs.
+    const ongoing = a.kind === "stop" || a.kind === "absent";
+    const took = a.elapsed_s < 0 ? `in ${clock.duration(-a.elapsed_s)}` : `${clock.duration(a.elapsed_s)}${ongoing ? "" : " ago"}`;
+    const since = el("span", { class: "andon-since" }, `${START[a.kind] || "since"} `, clock.stamp(a.start), ` · ${took}`);
     let action;
     if (a.ack) {
       action = el("div", { class: "andon-acked" }, `acknowledged by ${a.ack.by} at `, clock.stamp(a.ack.at));
