@@ -24,8 +24,8 @@ pytestmark = pytest.mark.browser
 __all__ = ["driver"]  # the module-scoped fixture, shared with test_pages
 
 SUPERVISOR = "sam"
-#: The tags of the story: Ben's badge, ORD-1's crimp ticket, applicator APP-A1's tag.
-TAGS = ("04D4E5F6", "0A000001", "E0020001")
+#: The tags of the story: Ben's badge, ORD-1's crimp ticket, applicators APP-A1's and APP-A2's.
+TAGS = ("04D4E5F6", "0A000001", "E0020001", "E0020002")
 #: The screenshots this test saves (`make screenshots` copies the board's to docs/ui/).
 ANDON_SHOTS = (
     "andon",
@@ -48,6 +48,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         feed("machine.signal", {"signal": "cycle", "count": 40}, 50, station="crimp-02")
         feed("machine.signal", {"signal": "run", "on": False}, 56, station="crimp-02")
         feed("machine.stop_reason", {"reason": "breakdown"}, 57, station="crimp-02")
+        found = {"tag": "E0020002", "value": "crib", "reason": "found on the crib's shelf"}
+        running.recorder.record({"correction": "tool_location", "by": "sam", **found})
         yield running
 
 
@@ -106,6 +108,7 @@ def test_breakdown_alarm_is_acknowledged_and_every_page_shows_names_on_the_plant
     assert "APP-A1" in pages["tooling"]["text"] and "tag E0020001" in hover["tooling"]
     assert "CRIMP-2" in pages["tooling"]["text"] and "crimp-02" not in pages["tooling"]["text"]
     assert "OP-BEN" in pages["labour"]["text"] and "badge 04D4E5F6" in hover["labour"]
+    assert "APP-A2" in pages["corrections"]["text"] and "tag E0020002" in hover["corrections"]
     # Times on the plant's clock, to the minute (no microseconds, no UTC).
     assert "07:56" in pages["machine"]["text"] and "06:56" not in pages["machine"]["text"]
     assert ".000000" not in " ".join(shown["text"] for shown in pages.values())

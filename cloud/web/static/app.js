@@ -59,6 +59,17 @@ function machineName(station) {
   return m && m.name && m.name !== station ? named(m.name, `station ${station}`) : named(station);
 }
 
+// What a tag stands for (an operator's badge, a tool, a job ticket) by name, the tag on hover.
+function tagName(tag) {
+  if (!tag) return "—";
+  const person = latest && latest.labour && latest.labour[tag];
+  if (person) return named(person.name, `badge ${tag}`);
+  const tool = latest && latest.tools && latest.tools[tag];
+  if (tool) return named(tool.name, `tag ${tag}`);
+  if (latest && latest.jobs && latest.jobs[tag]) return jobName(tag);
+  return named(tag);
+}
+
 function stateText(m) {
   if (m.state === "STOPPED") return `STOPPED — ${m.stop_reason}`;
   return m.state;
@@ -194,7 +205,7 @@ function corrections(status) {
   });
   return [el("h2", {}, "Corrections"), form, result, el("h2", {}, "Recorded"),
     table(["Kind", "By", "Why", "Fact at", "Recorded", "Station", "Tag", "Value", "Effect"],
-      status.corrections.slice().reverse().map((c) => [c.correction, c.by, c.reason, when(c.at), when(c.recorded), machineName(c.station), c.tag, c.value, c.effect]), "none")];
+      status.corrections.slice().reverse().map((c) => [c.correction, c.by, c.reason, when(c.at), when(c.recorded), machineName(c.station), tagName(c.tag), c.value, c.effect]), "none")];
 }
 
 const VIEWS = { overview, tooling, labour, deliveries, kanban, corrections };
