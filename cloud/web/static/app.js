@@ -171,7 +171,7 @@ function kanban(status) {
   const k = status.kanban || { loops: {}, bins: {} };
   const signal = (s) => (s.kind === "card" ? `card ${s.card}` : `bin ${s.bin} (${s.quantity} < ${s.threshold})`);
   const loops = Object.entries(k.loops).map(([id, l]) => [id, l.material, l.replenished_by, l.container_qty,
-    l.lead_time_min, l.safety, l.cards, l.in_loop, l.recommended === null ? "no plan" : l.recommended, l.demand_per_h,
+    clock.rounded(l.lead_time_min), clock.rounded(l.safety), l.cards, l.in_loop, l.recommended === null ? "no plan" : l.recommended, clock.rounded(l.demand_per_h),
     `${l.by_state.full} / ${l.by_state.empty} / ${l.by_state.in_transit} / ${l.by_state.at_supplier}`,
     l.signals.length ? el("span", { class: "flag" }, l.signals.map(signal).join(", ")) : "",
     l.lost.length ? el("span", { class: "flag" }, `LOST ${l.lost.map((c) => c.card).join(", ")}`) : ""]);
