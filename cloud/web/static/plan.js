@@ -260,7 +260,7 @@
       el("h2", {}, "Gap report"),
       el("p", { class: "summary" }, report.gaps.length ? `${report.gaps.length} gap(s); digest ${report.digest.slice(0, 12)}` : "no resource is short"),
       table(["Resource group", "From", "To", "Length", "Shortfall", "Orders made late (by)", "Orders made early (by)", "Tardiness (min)", "Earliness (min)"],
-        report.gaps.map((g) => [g.group, g.start, g.end, minutes(Date.parse(g.end) - Date.parse(g.start)), g.shortfall,
+        report.gaps.map((g) => [g.group, window.taktline.when(g.start), window.taktline.when(g.end), minutes(Date.parse(g.end) - Date.parse(g.start)), g.shortfall,
           effect(g.orders, "late") || "—", effect(g.orders, "early") || "—", g.tardiness_min, g.earliness_min]), "no gaps"),
       el("h2", {}, "Orders off their due date"),
       table(["Order", "Status", "Early (min)", "Late (min)", "Cause"],
