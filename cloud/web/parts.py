@@ -19,6 +19,7 @@ from cloud.master import MasterData
 from cloud.replan import OrderDesk, Replanner, StandardTimes
 from cloud.report import Reports
 from cloud.status import ResourceStatus
+from cloud.timetravel import TimeTravel
 from cloud.web.guard import WebAuth
 
 __all__ = ["DeadLetters", "Snapshot", "WebParts"]
@@ -54,3 +55,5 @@ class WebParts:
     times: StandardTimes | None = None
     #: Records andon acknowledgements and reads them back (cloud/andon/); None: no acks.
     andon: AndonRecorder | None = None
+    #: The status at past moments (cloud/timetravel.py); None: no event log to travel in.
+    history: TimeTravel | None = None
