@@ -102,6 +102,8 @@ def test_breakdown_alarm_is_acknowledged_and_every_page_shows_names_on_the_plant
             assert tag not in shown["text"], f"{tag} shown on the {name} page"
     hover = {name: " | ".join(shown["titles"]) for name, shown in pages.items()}
     assert "ORD-1 / crimp" in pages["overview"]["text"] and "OP-BEN" in pages["overview"]["text"]
+    tiles = pages["overview"]["text"]  # in line order too, as the plant model lists them
+    assert tiles.index("Komax cutter 2") < tiles.index("CRIMP-1") < tiles.index("assembly board 1")
     assert "badge 04D4E5F6" in hover["overview"] and "ticket 0A000001" in hover["overview"]
     assert "CRIMP-2" in pages["machine"]["text"] and "station crimp-02" in hover["machine"]
     assert "ORD-1 / crimp" in pages["machine"]["text"] and "ticket 0A000001" in hover["machine"]
