@@ -34,6 +34,7 @@ from cloud.web import (
     report,
     status,
     times,
+    whatif,
 )
 from cloud.web.guard import Guard, WebAuth
 from cloud.web.live import Live, StatusFeed
@@ -65,6 +66,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *plan.routes(live.plan),
         *times.routes(parts.times),
         *history.routes(parts.history),
+        *whatif.routes(parts.replanner, parts.desk),
         *report.routes(parts.reports),
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),
