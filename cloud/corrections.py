@@ -13,11 +13,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from cloud.correction_input import InputRefused, check_words, plant_zone, read_time
 from cloud.recorder import AGENT, CloudRecorder, EventRefused, last_key
 from cloud.status import ResourceStatus
 from cloud.store import EventLog
-from contract import ContractError
-from contract.fields import parse_time
 from taktline.clock import Clock, utc_iso
 
 __all__ = ["AGENT", "SOURCE", "CorrectionRecorder", "CorrectionRefused", "last_key"]
@@ -61,21 +60,27 @@ class CorrectionRecorder:
         return self._recorder.seq
 
     def record(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Records one correction; returns the stored event. Raises `CorrectionRefused`."""
+        """Records one correction; returns the stored event.
+
+        `at` is ISO 8601: with an offset as given, without one a wall-clock time in the plant's
+        time zone; none means now.
+
+        Raises:
+            CorrectionRefused: said in words; nothing reached the log.
+        """
         unknown = sorted(set(fields) - set(_FIELDS))
         if unknown:
             raise CorrectionRefused(f"unknown field(s): {', '.join(unknown)}")
         payload = {key: fields.get(key) for key in _FIELDS}
-        if payload["at"] is None:
-            payload["at"] = utc_iso(self._recorder.clock.now())
-        else:
-            try:
-                payload["at"] = utc_iso(parse_time(payload["at"], "at"))
-            except ContractError as exc:
-                raise CorrectionRefused(str(exc)) from exc
+        try:
+            check_words(payload)
+            if payload["at"] in (None, ""):
+                payload["at"] = utc_iso(self._recorder.clock.now())
+            else:
+                payload["at"] = utc_iso(read_time(payload["at"], plant_zone(self.status)))
+        except InputRefused as exc:
+            raise CorrectionRefused(f"{exc}; nothing was recorded") from exc
         station = payload["station"] if isinstance(payload["station"], str) else None
-        if payload["correction"] == "tool_service" and not isinstance(payload["tag"], str):
-            raise CorrectionRefused("a tool_service correction names the serviced tool's tag")
         self._check_known(payload)
         try:
             stored = self._recorder.record("correction", payload, station)
@@ -109,7 +114,11 @@ class CorrectionRecorder:
         if master.plant is None or not isinstance(tag, str):
             return
         if kind == "badge_out" and master.operator_of(tag) is None:
-            badges = {t for t, e in master.tags.items() if e.kind == "badge"}
+            badges = {
+                f"{(r.name or r.id) if (r := master.operator_of(t)) else e.ref} ({t})"
+                for t, e in master.tags.items()
+                if e.kind == "badge"
+            }
             raise CorrectionRefused(_unknown("operator badge", tag, badges))
         if kind in ("tool_location", "tool_service") and master.tool_of(tag) is None:
             tools = {t for t, e in master.tags.items() if e.kind == "tool"}

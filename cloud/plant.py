@@ -251,6 +251,8 @@ class Supplier:
     id: str
     name: str = ""
     lorries: tuple[str, ...] = ()
+    #: a name per lorry (agent id -> a registration plate, a fleet number), shown instead of the id
+    lorry_names: Mapping[str, str] = field(default_factory=dict)
     unload_min: float | None = None
     inspect_min: float | None = None
     shelve_min: float | None = None
@@ -384,6 +386,8 @@ class Order:
     earliness_weight: float = 1.0
     tardiness_weight: float = 1.0
     steps: Mapping[str, StepDue] = field(default_factory=dict)
+    #: who it is for, as the ERP names the customer (empty: not given); shown, never planned on
+    customer: str = ""
 
 
 class _Reader:
@@ -436,6 +440,13 @@ def _text(v: Any, _: str) -> str:
     if _CONTROL.search(v):
         raise ValueError(f"must hold no control character, got {v!r}")
     return v
+
+
+def _customer(v: Any, where: str) -> str:
+    text = _text(v, where)
+    if len(text) > 100:  # the event log's names are at most 100 characters (contract.planning)
+        raise ValueError(f"must be a string of 1 to 100 characters, got {_show(v)}")
+    return text
 
 
 def _finite(v: Any) -> bool:
@@ -531,6 +542,21 @@ def _strings(v: Any, _: str) -> tuple[str, ...]:
     if not isinstance(v, list) or any(not isinstance(x, str) or not x for x in v):
         raise ValueError(f"must be a list of strings, got {v!r}")
     return tuple(v)
+
+
+def _lorry_names(lorries: Sequence[str]) -> Callable[[Any, str], dict[str, str]]:
+    """A supplier's `lorry_names`: an object naming some of its `lorries`."""
+
+    def convert(v: Any, where: str) -> dict[str, str]:
+        if not isinstance(v, dict):
+            raise ValueError(f"must be an object of lorry id -> name, got {_show(v)}")
+        for lorry, name in v.items():
+            if lorry not in lorries:
+                raise ValueError(f"names {lorry!r}, which is not one of its lorries")
+            _text(name, where)
+        return dict(v)
+
+    return convert
 
 
 def _dates(v: Any, _: str) -> tuple[date, ...]:
@@ -844,10 +870,12 @@ def _monitoring(
             continue
         if sid in suppliers:
             r.fail(p, f"duplicate supplier id {sid!r}")
+        lorries = r.get(item, "lorries", p, _strings, required=False) or ()
         suppliers[sid] = Supplier(
             id=sid,
             name=r.get(item, "name", p, _text, default="", required=False) or "",
-            lorries=r.get(item, "lorries", p, _strings, required=False) or (),
+            lorries=lorries,
+            lorry_names=r.get(item, "lorry_names", p, _lorry_names(lorries), required=False) or {},
             unload_min=r.get(item, "unload_min", p, _number, required=False),
             inspect_min=r.get(item, "inspect_min", p, _number, required=False),
             shelve_min=r.get(item, "shelve_min", p, _number, required=False),
@@ -1078,6 +1106,7 @@ def parse_orders(
                 earliness_weight=_weight(r, item, "earliness_weight", p),
                 tardiness_weight=_weight(r, item, "tardiness_weight", p),
                 steps=steps,
+                customer=r.get(item, "customer", p, _customer, default="", required=False) or "",
             )
         )
     if r.errors:
@@ -1093,7 +1122,8 @@ def _stamp(moment: datetime) -> str:
 def order_to_json(order: Order) -> dict[str, Any]:
     """An order as its JSON object (`docs/schemas/orders.schema.json`); `parse_orders` reads it.
 
-    Every field is written, defaults too, so two equal orders give equal objects.
+    Every field is written, defaults too, so two equal orders give equal objects (but for an
+    empty `customer`, which is left out).
     """
     out: dict[str, Any] = {
         "id": order.id,
@@ -1106,6 +1136,8 @@ def order_to_json(order: Order) -> dict[str, Any]:
     }
     if order.release is not None:
         out["release"] = _stamp(order.release)
+    if order.customer:  # written only when given: orders without one read as they always did
+        out["customer"] = order.customer
     if order.steps:
         out["steps"] = {
             sid: {

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,7 +32,8 @@ from typing import Any, Final
 from cloud.andon import AndonRecorder
 from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
 from cloud.corrections import CorrectionRecorder
-from cloud.errors import CloudError, ConfigError
+from cloud.early_warnings import REPLAY_HOURS, EarlyWarnings
+from cloud.errors import CloudError, ConfigError, EarlierThanTheLog
 from cloud.health import Health, worker_check
 from cloud.ingest import Ingest
 from cloud.kanban import KanbanRecorder
@@ -53,6 +54,7 @@ from cloud.replan import (
     SmtpSettings,
     StandardTimes,
 )
+from cloud.replan.feeds import delivery_feeds
 from cloud.replan.intake import Policy
 from cloud.replan.record import PlanningRecorder
 from cloud.replan.restore import restore_planning
@@ -67,7 +69,7 @@ from cloud.store import EventLog, LogRecord
 from cloud.timetravel import TimeTravel
 from cloud.web import WebServer
 from cloud.web.guard import WebAuth
-from taktline.clock import Clock, SystemClock
+from taktline.clock import Clock, SystemClock, utc_iso
 from taktline.mqtt import BrokerSettings
 from taktline.supervise import Worker
 
@@ -218,6 +220,9 @@ class CloudService:
             jobs_of=self.replanner.jobs_of if self.replanner is not None else None,
         )
         self._clock = clock or SystemClock()
+        self._on_change = on_change
+        #: Cycle-time drift and stop trends per machine (predictive maintenance alerts).
+        self.warnings = EarlyWarnings(process_of=self._process_of)
         #: Tells the reactions the time between events (absences happen without any event).
         self.floor_clock = Worker("floor-clock", self._tick_floor)
         if self.replanner is not None:
@@ -290,6 +295,7 @@ class CloudService:
                 desk=self.desk,
                 times=self.times,
                 history=self.history,
+                warnings=self.warnings.view,
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
                 kanban=self.kanban,
@@ -390,7 +396,10 @@ class CloudService:
             now = max(now, datetime.fromisoformat(latest.replace("Z", "+00:00")))
         shown: dict[str, Any] = self.status.snapshot(now)
         if self.replanner is not None:
-            _plan_of_operators(shown.get("labour", {}), self.replanner.jobs_snapshot(), now)
+            jobs = self.replanner.jobs_snapshot()
+            _plan_of_operators(shown.get("labour", {}), jobs, now)
+            rows = shown.get("deliveries", {}).get("deliveries", {})
+            delivery_feeds(rows, jobs, self.replanner.engine.plant, now)
         return shown
 
     def _tick_floor(self, worker: Worker) -> None:
@@ -417,6 +426,7 @@ class CloudService:
                 self.logistics.committed(records)
         except Exception:  # a reaction's bug must not stop ingest
             log.exception("reacting to an ingest round failed")
+        self._warn(records)
         if self.sparkplug is not None:
             self.sparkplug.changed({r.station for r in records if r.station})
         # under the write lock: no correction or planning event is committed but not yet
@@ -427,6 +437,36 @@ class CloudService:
                     self.snapshots.committed(self.status, len(records), self.ingest.position)
             else:
                 self.snapshots.committed(self.status, len(records))
+
+    def _process_of(self, ticket: str) -> str | None:
+        entry = self.status.master.ticket(ticket)
+        return entry.step if entry is not None and entry.step else None
+
+    def _warn(self, records: Iterable[LogRecord]) -> None:
+        """Feeds the early warnings; a new alert is logged (and told, in the demo)."""
+        try:
+            for record in records:
+                event = record.event or json.loads(record.body)
+                alert = self.warnings.apply(event, record.corrected_time)
+                if alert is not None:
+                    line = f"early warning at {alert.station}: {alert.kind}, {alert.detail}"
+                    if alert.crossing_at:
+                        line += f"; the threshold is projected for {alert.crossing_at}"
+                    log.warning(line)
+                    if self._on_change is not None:
+                        self._on_change(line)
+        except Exception:  # a detector's bug must not stop ingest
+            log.exception("feeding the early warnings failed")
+
+    def _warm_warnings(self) -> None:
+        """At start: the last hours of the log through the detectors (they are not snapshotted)."""
+        since = self._clock.now() - timedelta(hours=REPLAY_HOURS)
+        try:
+            after = max(0, self.log.position_at(utc_iso(since)))
+        except EarlierThanTheLog:
+            after = 0
+        for _, event, corrected in self.log.replay(after=after):
+            self.warnings.apply(event, corrected)
 
     def reload_registry(self) -> None:
         """Reads the registry file again into the database and ingest (SIGHUP)."""
@@ -494,6 +534,10 @@ class CloudService:
 
     def start(self) -> CloudService:
         """Starts the planner (when there are orders), ingest and the web interface."""
+        try:
+            self._warm_warnings()
+        except Exception:  # early warnings are advice: a start does not fail for them
+            log.exception("bringing the early warnings back from the log failed")
         if self.publisher is not None and self.replanner is not None:
             self.publisher.start()
             if self.logistics is not None:

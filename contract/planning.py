@@ -72,7 +72,7 @@ def _weight(value: Any, where: str) -> None:
 
 _ORDER_REQUIRED = _keys("id", "product", "quantity", "due")
 _ORDER_ALLOWED = _ORDER_REQUIRED | _keys(
-    "release", "priority", "earliness_weight", "tardiness_weight", "steps"
+    "release", "priority", "earliness_weight", "tardiness_weight", "steps", "customer"
 )
 _STEP_REQUIRED = _keys("due")
 _STEP_ALLOWED = _keys("due", "earliness_weight", "tardiness_weight")
@@ -89,6 +89,8 @@ def validate_order(order: Any, where: str) -> None:
     parse_time(order["due"], f"{where}.due")
     if order.get("release") is not None:
         parse_time(order["release"], f"{where}.release")
+    if "customer" in order:
+        _name(order["customer"], f"{where}.customer")
     if "priority" in order:
         integer(order["priority"], f"{where}.priority", -1_000_000, 1_000_000)
     for key in ("earliness_weight", "tardiness_weight"):

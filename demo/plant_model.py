@@ -269,7 +269,8 @@ def plant_document(
     unload, inspect, shelve = HANDLING_MIN
     handling: dict[str, Any] = {"unload_min": unload, "inspect_min": inspect, "shelve_min": shelve}
     supplier: dict[str, Any] = {"id": SUPPLIER, "name": "ACME Cables & Connectors"}
-    supplier.update(lorries=[LORRY[0]], **handling, **supplier_terms())
+    supplier.update(lorries=[LORRY[0]], lorry_names={LORRY[0]: "ACME truck 1 (M-AC 101)"})
+    supplier.update(**handling, **supplier_terms())
     logistics: dict[str, Any] = {"lat": round(PLANT[0], 7), "lon": round(PLANT[1], 7)}
     logistics.update(road_factor=1.3, cruise_kmh=40, **handling)
     return {

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from taktline import __version__
 
@@ -37,9 +38,17 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit 2), not usage plus error."""
+
+    def error(self, message: str) -> NoReturn:
+        """Prints `PROG: error: MESSAGE (PROG --help: usage)` and exits with 2."""
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help: usage)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Builds the full parser (imports every subcommand module)."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="taktline",
         description="Taktline: IoT-driven Just-in-Time manufacturing.",
     )

@@ -4,7 +4,8 @@ Every row is checked on its own (unknown product, non-positive quantity, duplica
 unparsable date, ...); if any row is bad the whole file is rejected with the reasons per row and
 nothing of it is applied. JSON follows `docs/schemas/orders.schema.json` plus an optional
 top-level `"cancel": [order ids]`; CSV has the columns `id, product, quantity, due` and optional
-`release, priority, earliness_weight, tardiness_weight, action` (`action` = `cancel` cancels).
+`release, priority, earliness_weight, tardiness_weight, customer, action` (`action` = `cancel`
+cancels).
 
 A new id creates an order. A known id with other values is a change: under policy `ask` it waits
 for a planner's decision (`OrderDesk.decide`: `new` or `adjust`), otherwise the policy decides.

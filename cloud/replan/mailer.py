@@ -50,13 +50,22 @@ class SmtpSettings:
 def render_report(
     site: str, gaps: Sequence[Mapping[str, Any]], orders: Sequence[Mapping[str, Any]]
 ) -> str:
-    """Plain-text body: every gap, then every order it makes early or late, and why."""
-    lines = [f"Resource check for site {site}: {len(gaps)} gap(s)", ""]
+    """Plain-text body: every gap, then every order off its due date, and why.
+
+    A shortfall carries its unit ("short 1 machine"); an order's lateness is said once, in the
+    order's own line (how late it ends), not again as each gap's sum of moved minutes.
+    """
+    late = [o for o in orders if o.get("status") == "late"]
+    lines = [
+        f"Resource check for site {site}: {len(gaps)} gap(s), {len(late)} order(s) late",
+        "",
+    ]
     for g in gaps:
+        unit = str(g.get("unit") or "resource")
+        count = int(g["shortfall"])
         lines.append(
-            f"- {g['group']}: short {g['shortfall']} from {g['start']} to {g['end']}; "
-            f"orders {', '.join(g['orders']) or '-'}; earliness {g['earliness_min']} min, "
-            f"tardiness {g['tardiness_min']} min"
+            f"- {g['group']}: short {count} {unit}{'' if count == 1 else 's'} from {g['start']} "
+            f"to {g['end']}; orders moved {', '.join(g['orders']) or '-'}"
         )
         if g.get("absent"):
             skills = ", ".join(g.get("skills", [])) or "-"
@@ -71,10 +80,13 @@ def render_report(
     if orders:
         lines += ["", "Orders off their due date:"]
         for o in orders:
-            lines.append(
-                f"- {o['order']}: {o['status']}, early {o['earliness_min']} min, "
-                f"late {o['tardiness_min']} min"
-            )
+            if o["status"] == "late":
+                said = f"ends {o['tardiness_min']} min late"
+            elif o["status"] == "early":
+                said = f"ends {o['earliness_min']} min early"
+            else:
+                said = "not planned"
+            lines.append(f"- {o['order']}: {said}")
             causes = o.get("causes") or []
             for cause in causes[:MAILED_CAUSES]:
                 lines.append(f"  why: {cause['text']}")
@@ -117,7 +129,8 @@ class GapMailer:
         msg = EmailMessage()
         msg["From"] = self.settings.sender
         msg["To"] = ", ".join(to)
-        msg["Subject"] = f"[taktline {site}] resource gaps: {len(gaps)} (report {digest[:12]})"
+        late = sum(1 for o in orders if o.get("status") == "late")
+        msg["Subject"] = f"[taktline {site}] resource gaps: {len(gaps)}, orders late: {late}"
         msg.set_content(render_report(site, gaps, orders))
         self._send(msg)
         self.last_digest = digest

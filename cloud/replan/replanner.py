@@ -35,7 +35,7 @@ from cloud.replan.record import PlanningRecorder
 from cloud.replan.triggers import OperatorsPresent, StepLate, Trigger
 from cloud.scheduler.arrays import order_summary
 from cloud.scheduler.causes import OrderCauses
-from cloud.scheduler.check import Check
+from cloud.scheduler.check import Check, group_unit
 from cloud.scheduler.improve import Improvement
 from cloud.scheduler.service import PlanResult, schedule_document
 from taktline.clock import Clock, SystemClock
@@ -299,6 +299,7 @@ class Replanner:
                 "start": _iso(model.time_of(g.start_slot)),
                 "end": _iso(model.time_of(g.end_slot)),
                 "shortfall": g.shortfall,
+                "unit": group_unit(eng.plant, g.group),
                 "orders": list(g.orders),
                 "earliness_min": g.earliness_slots * slot,
                 "tardiness_min": g.tardiness_slots * slot,

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from cloud.plant import DAYS, Calendar, Plant, WeeklyWindow
 
-__all__ = ["floor_to_slot", "resource_masks", "slot_of", "window_slots"]
+__all__ = ["closed_windows", "floor_to_slot", "resource_masks", "slot_of", "window_slots"]
 
 B = NDArray[np.bool_]
 
@@ -95,3 +95,27 @@ def resource_masks(plant: Plant, origin: datetime, n_slots: int) -> tuple[B, B]:
             open_[i, max(a, 0) : max(min(b, n_slots), 0)] = False
             open_span[i, max(a, 0) : max(min(b, n_slots), 0)] = False
     return open_, open_span
+
+
+def closed_windows(
+    plant: Plant, calendar: Calendar, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """When `calendar` does not work within [start, end): off shift, breaks, holidays, closures.
+
+    The complement of the open slots `resource_masks` plans on (whole slots from `start`, which is
+    rounded down to a slot), as UTC windows in time order; for the Plan page's Gantt.
+    """
+    origin = floor_to_slot(start, plant.slot_minutes)
+    n_slots = max(0, slot_of(end, origin, plant.slot_minutes, up=True))
+    shifts = _weekly(calendar.shifts, calendar, plant, origin, n_slots, inner=True)
+    breaks = _weekly(calendar.breaks, calendar, plant, origin, n_slots, inner=False)
+    for w in calendar.closures:
+        a, b = window_slots(w.start, w.end, origin, plant.slot_minutes, inner=False)
+        shifts[max(a, 0) : max(min(b, n_slots), 0)] = False
+    closed = np.concatenate(([False], ~(shifts & ~breaks), [False])).astype(np.int8)
+    edges = np.flatnonzero(np.diff(closed))
+    step = timedelta(minutes=plant.slot_minutes)
+    return [
+        (origin + int(a) * step, origin + int(b) * step)
+        for a, b in zip(edges[::2], edges[1::2], strict=True)
+    ]

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from cloud.plant import Plant
 from cloud.scheduler.arrays import Model
 from cloud.scheduler.backward import Plan, ideal_starts
 
-__all__ = ["Blocked", "Check", "Gap", "check_plan"]
+__all__ = ["Blocked", "Check", "Gap", "check_plan", "group_unit", "shortfall_text"]
 
 I64 = NDArray[np.int64]
 
@@ -62,6 +63,22 @@ class Check:
     capacity: I64
     blocked: list[Blocked]
     gaps: list[Gap]
+
+
+def group_unit(plant: Plant, group: str) -> str:
+    """What a group's shortfall counts: "machine", "operator", "tool" (its members' kind).
+
+    A pool's label joins its groups with "+"; its unit is theirs when they share one kind, else
+    "resource".
+    """
+    kinds = {plant.groups[g].kind for g in group.split("+") if g in plant.groups}
+    return kinds.pop() if len(kinds) == 1 else "resource"
+
+
+def shortfall_text(plant: Plant, group: str, shortfall: int) -> str:
+    """A gap's shortfall with its unit: "1 machine", "2 operators"."""
+    unit = group_unit(plant, group)
+    return f"{shortfall} {unit}{'' if shortfall == 1 else 's'}"
 
 
 def _runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:

@@ -2,7 +2,8 @@
 
 A thin layer over `cloud.scheduler`; heavy imports (numpy) happen inside `run` so that
 `taktline --help` stays fast. Exit code 0 when everything was planned, 1 when some orders could
-not be (the rest of the plan still comes out), 2 when the inputs are invalid.
+not be (the rest of the plan still comes out), 2 when the inputs or arguments are invalid (one
+line on stderr: a bad `--now`, an unreadable input, an output that cannot be written).
 """
 
 from __future__ import annotations
@@ -46,6 +47,18 @@ def _moment(text: str) -> datetime:
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not an ISO 8601 time such as 2026-03-23T05:00:00Z") from None
+
+
+def _unwritable(path: Path | None) -> str | None:
+    """Why an output file cannot be written (checked before planning), or None."""
+    if path is None:
+        return None
+    if path.is_dir():
+        return f"{str(path)!r} is a folder; name a file"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"cannot write {str(path)!r}: there is no folder {str(folder)!r}"
+    return None
 
 
 def _non_negative(text: str) -> float:
@@ -98,6 +111,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"taktline plan: --now: {exc}", file=sys.stderr)
         return 2
+    for option, path in (("--out", args.out), ("--gantt", args.gantt)):
+        unwritable = _unwritable(path)
+        if unwritable:
+            print(f"taktline plan: {option}: {unwritable}", file=sys.stderr)
+            return 2
     try:
         plant = load_plant(args.plant)
         orders = load_orders(args.orders, plant)
@@ -125,14 +143,18 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
     )
     progress.close()
-    if args.out:
-        import json
+    try:
+        if args.out:
+            import json
 
-        args.out.write_text(json.dumps(schedule_document(result), indent=1) + "\n")
-    if args.gantt:
-        from cloud.scheduler.gantt import gantt_svg
+            args.out.write_text(json.dumps(schedule_document(result), indent=1) + "\n")
+        if args.gantt:
+            from cloud.scheduler.gantt import gantt_svg
 
-        args.gantt.write_text(gantt_svg(result.model, result.plan))
+            args.gantt.write_text(gantt_svg(result.model, result.plan))
+    except OSError as exc:
+        print(f"taktline plan: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     for line in summary_lines(result):
         print(line)
     return 1 if result.model.errors or result.plan.unplaced.any() else 0

@@ -17,7 +17,7 @@ from cloud.plant import Order, Plant
 from cloud.scheduler.arrays import Model, build, order_summary
 from cloud.scheduler.backward import Plan, plan_backward, step_costs
 from cloud.scheduler.causes import OrderCauses, explain
-from cloud.scheduler.check import Check, check_plan
+from cloud.scheduler.check import Check, check_plan, shortfall_text
 from cloud.scheduler.improve import Improvement, improve_plan
 
 __all__ = ["PlanResult", "plan_orders", "schedule_document", "summary_lines"]
@@ -228,8 +228,9 @@ def summary_lines(result: PlanResult) -> list[str]:
         ),
     ]
     for g in result.check.gaps[:SUMMARY_GAPS]:
+        short = shortfall_text(result.model.plant, g.group, g.shortfall)
         lines.append(
-            f"  gap {g.group}: short {g.shortfall} from "
+            f"  gap {g.group}: short {short} from "
             f"{_iso(result.model.time_of(g.start_slot))} to "
             f"{_iso(result.model.time_of(g.end_slot))}; orders {', '.join(g.orders) or '-'}"
         )

@@ -179,6 +179,8 @@ def estimate(
         "needed": _iso(needed) if needed else None,
         "late": False,
         "arrived_at": delivery.arrived_at,
+        #: why ready is later than arrival: these minutes at the plant, in this order
+        "handling": {"unload_min": unload, "inspect_min": inspect, "shelve_min": shelve},
     }
     if lorry is not None and lorry.lat is not None and lorry.lon is not None:
         out["position"] = {

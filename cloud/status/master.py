@@ -149,6 +149,18 @@ class StatusMaster:
             return None
         return next((s.id for s in self.plant.suppliers.values() if lorry in s.lorries), None)
 
+    def lorry_name(self, lorry: str) -> str:
+        """A lorry as people know it: its name in the plant model, else its supplier's and its id.
+
+        Without a name: "ACME Cables lorry lorry-12"; a lorry of no supplier: its id.
+        """
+        if self.plant is not None:
+            for supplier in self.plant.suppliers.values():
+                if lorry in supplier.lorries:
+                    named = supplier.lorry_names.get(lorry)
+                    return named or f"{supplier.name or supplier.id} lorry {lorry}"
+        return lorry
+
     def handling(self, lorry: str) -> tuple[float, float, float] | None:
         """A lorry's supplier's own (unload, inspect, shelve) minutes, if it has them."""
         if self.plant is None:

@@ -192,6 +192,7 @@ def _deliveries(status: ResourceStatus) -> dict[str, Any]:
         )
         calloff = status.logistics.calloffs.get(master.supplier_of(delivery.lorry) or "")
         out[name] = match_delivery(shown, delivery.loaded_at, calloff)
+        out[name]["lorry_name"] = master.lorry_name(delivery.lorry)
     lorries = {}
     for name, lorry in sorted(status.lorries.items()):
         lorries[name] = {

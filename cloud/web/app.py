@@ -24,6 +24,7 @@ from cloud.web import (
     account,
     andon,
     corrections,
+    gaps,
     history,
     kanban,
     logistics,
@@ -34,6 +35,7 @@ from cloud.web import (
     report,
     status,
     times,
+    warnings,
     whatif,
 )
 from cloud.web.guard import Guard, WebAuth
@@ -64,9 +66,11 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *andon.routes(parts, live.plan),
         *live.routes(),
         *plan.routes(live.plan),
+        *gaps.routes(parts.replanner, parts.snapshot),
         *times.routes(parts.times),
         *history.routes(parts.history),
         *whatif.routes(parts.replanner, parts.desk),
+        *warnings.routes(parts.warnings),
         *report.routes(parts.reports),
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),

@@ -57,3 +57,5 @@ class WebParts:
     andon: AndonRecorder | None = None
     #: The status at past moments (cloud/timetravel.py); None: no event log to travel in.
     history: TimeTravel | None = None
+    #: The early warnings' view (cloud/early_warnings.py); None: 404.
+    warnings: Callable[[], dict[str, Any]] | None = None

@@ -4,7 +4,8 @@ A thin layer over `cloud.replan` (docs/replan.md): reads go to `PlanView`; order
 `submit_orders`, decisions to the `OrderDesk`, manual mode and moved steps to the `Replanner`,
 each in a worker thread (a moved step replans before it answers). Bodies are typed below (unknown
 fields refused); who acts is the logged-in user or the API token's name (`guard.actor`), recorded
-by the desk and the replanner in their audit. Without a replanner every route answers
+by the desk and the replanner in their audit. The plan goes out gzip-compressed once per plan
+(`PlanView.document_gzip`) to a client that accepts it. Without a replanner every route answers
 a problem saying how to get a plan: 404 to a read, 409 to a change.
 """
 
@@ -23,6 +24,7 @@ from cloud.plant import OrderBatchTooLarge
 from cloud.replan import ManualModeActive, OrderFileRejected, UnknownOrder, submit_orders
 from cloud.web.bodies import Body, Int64, encoded_response, json_body, json_response
 from cloud.web.guard import actor
+from cloud.web.plan_chart import chart_state
 from cloud.web.plan_view import NO_PLAN, PlanView, iso
 from cloud.web.problems import Problem
 
@@ -49,6 +51,7 @@ class OrderRow(Body):
     earliness_weight: float | None = None
     tardiness_weight: float | None = None
     steps: dict[str, StepDue] | None = None
+    customer: str | None = None
 
 
 class OrdersBody(Body):
@@ -89,16 +92,30 @@ def routes(view: PlanView) -> list[Route]:
             raise Problem(409, NO_PLAN)
         return view
 
+    async def document(request: Request, headers: dict[str, str]) -> Response:
+        # The plan is megabytes: its gzip encoding is made once per plan by the view (the
+        # middleware leaves an answer with a Content-Encoding alone).
+        current = planning()
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            packed = await run_in_threadpool(current.document_gzip)
+            zipped = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+            return encoded_response(packed, headers={**headers, **zipped})
+        return encoded_response(await run_in_threadpool(current.document_bytes), headers=headers)
+
     async def plan(request: Request) -> Response:
-        return encoded_response(await run_in_threadpool(planning().document_bytes))
+        return await document(request, {})
 
     async def export(request: Request) -> Response:
-        body = await run_in_threadpool(planning().document_bytes)
-        disposition = f'attachment; filename="{view.export_name()}"'
-        return encoded_response(body, headers={"Content-Disposition": disposition})
+        disposition = f'attachment; filename="{planning().export_name()}"'
+        return await document(request, {"Content-Disposition": disposition})
 
     async def state(request: Request) -> Response:
-        return json_response(await run_in_threadpool(planning().state))
+        def read() -> dict[str, Any]:
+            current = planning()
+            assert current.replanner is not None
+            return {**current.state(), **chart_state(current.replanner)}
+
+        return json_response(await run_in_threadpool(read))
 
     async def causes(request: Request) -> Response:
         order = request.path_params["order"]

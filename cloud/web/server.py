@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import uvicorn
 
@@ -65,6 +65,7 @@ class WebServer:
         desk: OrderDesk | None = None,
         times: StandardTimes | None = None,
         history: TimeTravel | None = None,
+        warnings: Callable[[], dict[str, Any]] | None = None,
         reports: Reports | None = None,
         health: Health | None = None,
         kanban: KanbanRecorder | None = None,
@@ -85,7 +86,7 @@ class WebServer:
             snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health,
             metrics=metrics, metrics_token=metrics_token, auth=auth, kanban=kanban, times=times,
             andon=andon,
-            history=history,
+            history=history, warnings=warnings,
         )  # fmt: skip
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
         self.app = create_app(parts, self.live)

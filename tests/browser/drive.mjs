@@ -52,7 +52,7 @@ try {
     labour: ["/labour", "table"],
     deliveries: ["/deliveries", "table"],
     kanban: ["/kanban", "table"],
-    corrections: ["/corrections", "#correction-form"],
+    corrections: ["/corrections", "#correction-form[data-ready]"],
   };
   result.text = {};
   for (const [name, [path, selector]] of Object.entries(pages)) {

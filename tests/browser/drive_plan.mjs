@@ -27,8 +27,13 @@ const context = await chromium.launchPersistentContext(profile, {
 const result = { loads: 0 };
 const errors = [];
 
+// The chart is a canvas (gantt.js): what it holds and last drew comes from its info().
+async function info(page) {
+  return page.evaluate(() => window.taktlineGantt.current.info());
+}
+
 async function bars(page, resource) {
-  return page.locator(`[data-resource="${resource}"] .bar`).count();
+  return (await info(page)).bars[resource] || 0;
 }
 
 try {
@@ -42,13 +47,16 @@ try {
   page.on("load", () => { result.loads += 1; });
   page.on("pageerror", (err) => errors.push(String(err)));
   await page.goto(`${root}/plan`);
-  await page.locator('.bar[data-order="O-0"]').first().waitFor({ timeout: 10000 });
+  await page.waitForFunction(() => {
+    const chart = window.taktlineGantt && window.taktlineGantt.current;
+    return chart && chart.data && chart.drawn.labels.some((l) => l.order === "O-0");
+  }, null, { timeout: 10000 });
   await page.evaluate(() => { window.__sameDocument = true; });
   result.before = {
     crimp01: await bars(page, "crimp-01"), crimp02: await bars(page, "crimp-02"),
-    gaps: await page.locator(".gantt .gap").count(),
-    labels: await page.locator(".gantt .bar").allTextContents(),
-    now_line: await page.locator(".now-line").count(),
+    gaps: (await info(page)).gaps,
+    labels: (await info(page)).drawn.labels.map((l) => l.text),
+    now_line: (await info(page)).drawn.now === undefined ? 0 : 1,
   };
   process.stdout.write(`READY ${JSON.stringify(result.before)}\n`);
 
@@ -64,18 +72,18 @@ try {
 
   await lines.next();
   began = Date.now();
-  result.at_breakdown = { crimp01: await bars(page, "crimp-01"), gaps: await page.locator(".gantt .gap").count() };
+  result.at_breakdown = { crimp01: await bars(page, "crimp-01"), gaps: (await info(page)).gaps };
   // the breakdown's plan: crimp-01 loses work and its row is shaded by the crimpers' gap
   await page.waitForFunction((held) => {
-    const row = document.querySelector('[data-resource="crimp-01"]');
-    return row && row.querySelector(".gap") && row.querySelectorAll(".bar").length < held;
+    const now = window.taktlineGantt.current.info();
+    return now.shaded["crimp-01"] > 0 && now.bars["crimp-01"] < held;
   }, result.at_breakdown.crimp01, { timeout: 5000, polling: 50 });
   result.gap_after_ms = Date.now() - began;
   result.same_document = await page.evaluate(() => window.__sameDocument === true);
   result.loads_at_gap = result.loads;
   result.after = {
     crimp01: await bars(page, "crimp-01"), crimp02: await bars(page, "crimp-02"),
-    gaps_lane: await page.locator('[data-resource="gaps"] .gap').allTextContents(),
+    gaps_lane: (await info(page)).gaps_lane,
   };
   await page.screenshot({ path: join(shots, "plan.png"), fullPage: true });
 

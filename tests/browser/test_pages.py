@@ -121,6 +121,9 @@ def test_overview_follows_a_stop_without_reload_and_every_page_renders(
     assert "service soon: 120/130 cycles (92 %)" in text["tooling"]  # tool life, warned
     assert "lacks the skill" in text["labour"] and "rest" in text["labour"]
     assert "D-1001" in text["deliveries"] and "PO-77" in text["deliveries"]
+    assert "TCS truck 12 (M-TC 1212)" in text["deliveries"]  # the lorry by name, not its id
+    assert "good (3D fix)" in text["deliveries"]  # the fix in words
+    assert "+ unloading 20 min + inspection" in text["deliveries"]  # why ready is after arrival
     assert "Record correction" in text["corrections"]
     assert "KB-TERM-A" in text["kanban"] and "card 0C000002" in text["kanban"]
     for name in PAGE_SHOTS:

@@ -1,6 +1,7 @@
 """The Plan and Gap report pages in real headless Chromium, on a real planning cloud.
 
-The Plan page shows a bar per job step on its machine's row. A changed order (policy ask)
+The Plan page shows a bar per job step on its machine's row (the canvas Gantt, read through its
+`info()`). A changed order (policy ask)
 appears among the pending decisions without a reload, and the planner's click on "Adjust" is
 recorded with the name typed into the page. A breakdown of crimp-01 submitted to the replanner
 shows up as a shaded gap on crimp-01's row within 5 s, pushed (no reload). Manual mode is
@@ -66,7 +67,7 @@ def test_plan_page_follows_a_decision_and_a_breakdown_without_reload(
         before = _line(process, "READY ")
         assert before["gaps"] == 0 and before["now_line"] == 1
         assert before["crimp01"] + before["crimp02"] == 10
-        assert "O-0/crimp" in before["labels"]
+        assert "O-0 / crimp" in before["labels"]
 
         old = replanner.engine.orders["O-3"]
         change = {"id": "O-3", "product": "P", "quantity": 20, "due": iso(old.due)}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cloud.plant import parse_orders
 from cloud.replan import DeliveryLate, Engine, Replanner
+from cloud.replan.feeds import delivery_feeds
 from cloud.replan.mailer import render_report
 from taktline.clock import FakeClock
 from tests.floor.test_presence_plan import PLANT, Floor
@@ -46,3 +47,14 @@ def test_a_late_delivery_is_the_cause_of_the_order_it_makes_late(tmp_path: Path)
     assert cause["event"] == f"delivery D-1001 ready {ready.astimezone(PLANT.tz):%H:%M}"
     assert order["cause"] == cause["text"]
     assert f"why: {cause['text']}" in render_report("plant1", report["gaps"], report["orders"])
+    # The Deliveries page: the delivery names the production order it feeds, which waits for it,
+    # its lorry by name and why its material is ready later than it arrives.
+    replanner.publish_all()  # no publisher: the plan's job book only
+    rows = floor.status.snapshot(now)["deliveries"]["deliveries"]
+    delivery_feeds(rows, replanner.jobs_snapshot(), PLANT, now)
+    shown = rows["D-1001"]
+    (feed,) = [f for f in shown["feeds"] if f["order"] == "SO-9"]
+    assert (feed["step"], feed["material"]) == ("assemble", "connector-12p")
+    assert 0 <= feed["margin_min"] <= PLANT.slot_minutes  # the plan waits for this delivery
+    assert shown["lorry_name"] != shown["lorry"]
+    assert set(shown["handling"]) == {"unload_min", "inspect_min", "shelve_min"}

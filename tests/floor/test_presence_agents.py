@@ -26,6 +26,7 @@ import pytest
 from agent.config import parse_config
 from agent.runtime import Agent, start_role
 from cloud.registry import apply_registry
+from cloud.replan.gap_view import gap_view
 from cloud.service import CloudService, CloudSettings
 from hardware.factory import EmulatedHardware
 from hardware.mfrc522_chip import Tag
@@ -167,6 +168,9 @@ def test_an_operator_not_badged_in_is_replaced_by_one_who_is(
         labour = cloud.live_snapshot()["labour"]
         if labour[ANNA]["presence"] == "expected":  # not here yet, and the plan relies on her
             assert labour[ANNA]["relied_on"] and labour[ANNA]["planned_jobs"] > 0, labour
+            # the Gap report page lists her among whom the plan relies on who is not here
+            shown = gap_view(replanner.gap_report, replanner.engine.plant, labour.values())
+            assert "OP-ANNA" in [r["operator"] for r in shown["relied_on"]], shown["relied_on"]
         _badge(chip, BEN)  # Ben badges in at crimp-01; Anna never comes
         wait_for(lambda: _presence(cloud, BEN) == "present", 20, "Ben present")
         assert _presence(cloud, ANNA) in ("expected", "absent")  # on shift, not here
@@ -183,6 +187,8 @@ def test_an_operator_not_badged_in_is_replaced_by_one_who_is(
         labour = cloud.live_snapshot()["labour"]
         assert labour[BEN]["planned_jobs"] > 0 and not labour[BEN]["relied_on"]
         assert labour[ANNA]["planned_jobs"] == 0 and not labour[ANNA]["relied_on"]
+        shown = gap_view(replanner.gap_report, replanner.engine.plant, labour.values())
+        assert shown["relied_on"] == []  # her work is Ben's now: no one is relied on in vain
 
 
 def test_with_no_qualified_operator_here_the_gap_names_the_skill(

@@ -21,6 +21,7 @@ GAP = {
     "start": "2026-03-24T06:00:00Z",
     "end": "2026-03-24T08:00:00Z",
     "shortfall": 1,
+    "unit": "machine",
     "orders": ["SO-1002"],
     "earliness_min": 0,
     "tardiness_min": 45,
@@ -92,8 +93,11 @@ def test_report_goes_out_over_tls_with_login_and_only_when_it_changes(
         assert sorted(inbox.rcpt[0]) == ["ann@plant.test", "sl@plant.test"]
         assert logins == [(b"planner-bot", b"s3cret")]
         body = inbox.messages[0].get_payload(decode=True)
-        assert isinstance(body, bytes) and b"cutters: short 1" in body and b"SO-1002" in body
-        assert gap_digest([GAP], [LATE])[:12] in str(inbox.messages[0]["Subject"])
+        assert isinstance(body, bytes) and b"cutters: short 1 machine from" in body
+        subject = str(inbox.messages[0]["Subject"])
+        assert subject == "[taktline plant1] resource gaps: 1, orders late: 1"
+        assert gap_digest([GAP], [LATE])[:12] not in subject + body.decode()  # no hash for people
+        assert b"SO-1002: ends 45 min late" in body and b"tardiness" not in body  # one figure
         # the report changes: one more mail
         assert mailer.send_if_changed("plant1", [{**GAP, "shortfall": 2}], [LATE])
         assert mailer.sent == 2

@@ -49,7 +49,7 @@ def test_example_plant_loads() -> None:
     orders = load_orders(EXAMPLES / "harness_orders.json", plant)
     assert len(plant.resources) == 14
     assert plant.groups["crimp-operators"].members == ("OP-ANNA", "OP-BEN")
-    assert len(orders) == 8
+    assert len(orders) == 7
 
 
 def test_errors_name_the_offending_item() -> None:

@@ -8,8 +8,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -101,7 +103,16 @@ def test_a_correction_through_the_api(stack: Stack) -> None:
     assert listed[-1]["by"] == "kim"
     assert call(stack, "get", "/api/status")[1]["labour"]["04D4E5F6"]["status"] == "idle"
     code, refused = call(stack, "post", "/api/corrections", b'{"correction": "nap"}', who=kim)
-    assert code == 422 and "reason" in refused["detail"]
+    assert code == 422 and "choose what to correct ('nap' is not a kind)" in refused["detail"]
+    for wrong, said in (  # errors in words: no regular expression, no character limit
+        ({**correction, "reason": " "}, "say why you make this correction"),
+        ({**correction, "at": "yesterday"}, "'yesterday' is not a date and time: enter a date"),
+        ({**correction, "tag": None}, "needs the operator"),
+        ({**correction, "correction": "cycles", "value": -3}, "a whole number from 1"),
+    ):
+        code, refused = call(stack, "post", "/api/corrections", json.dumps(wrong).encode(), who=kim)
+        assert code == 422 and said in refused["detail"], refused
+        assert "^" not in refused["detail"] and "characters" not in refused["detail"]
     named = json.dumps({**correction, "by": "someone else"}).encode()
     code, refused = call(stack, "post", "/api/corrections", named, who=kim)
     assert code == 422 and "by" in refused["detail"]  # who acts is never the body's to say
@@ -114,6 +125,27 @@ def test_a_correction_through_the_api(stack: Stack) -> None:
         assert code == 422 and said in refused["detail"] and "crimp-01" in refused["detail"]
     assert stack.log.count() - before == 2  # only the audit of each refusal, no correction
     assert [c["station"] for c in call(stack, "get", "/api/corrections")[1]] == ["crimp-01"]
+    # A time without an offset is the plant's wall clock; one with an offset is taken as given.
+    plant_time = {**correction, "at": "2026-03-23 07:45"}
+    code, stored = call(stack, "post", "/api/corrections", json.dumps(plant_time).encode(), who=kim)
+    zone = ZoneInfo(call(stack, "get", "/api/corrections/choices")[1]["timezone"])
+    wall = datetime(2026, 3, 23, 7, 45, tzinfo=zone).astimezone(UTC)
+    assert code == 201 and stored["payload"]["at"] == wall.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    offset = {**correction, "at": "2026-03-23T08:00:00+02:00"}
+    code, stored = call(stack, "post", "/api/corrections", json.dumps(offset).encode(), who=kim)
+    assert code == 201 and stored["payload"]["at"] == "2026-03-23T06:00:00.000000Z"
+
+
+def test_the_correction_form_s_choices_come_from_master_data(stack: Stack) -> None:
+    code, offered = call(stack, "get", "/api/corrections/choices")
+    assert code == 200
+    master = stack.status.master
+    assert {s["station"] for s in offered["machines"]} == set(master.machines)
+    badges = {t for t, e in master.tags.items() if e.kind == "badge"}
+    assert {o["tag"] for o in offered["operators"]} == badges and badges
+    assert all(o["name"] != o["tag"] for o in offered["operators"])  # by name, not hex
+    assert {p["place"] for p in offered["places"]} >= {"crib", *master.machines}
+    assert "breakdown" in offered["stop_reasons"]
 
 
 def test_master_rows_by_csv_with_row_errors(stack: Stack) -> None:

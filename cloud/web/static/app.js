@@ -159,14 +159,6 @@ function labour(status) {
       p.skills.join(", "), p.planned_jobs ?? "", nextJob(p.next_job), flags(p)]), "no operators known")];
 }
 
-function deliveries(status) {
-  const d = status.deliveries;
-  return [el("h2", {}, "Deliveries"), table(["Delivery", "Lorry", "Orders", "Materials", "Fix", "Distance (km)", "ETA", "Material ready", "Needed", ""],
-    Object.values(d.deliveries).map((x) => [x.delivery, x.lorry, x.orders.join(", "), x.materials.join(", "),
-      x.fix === "none" ? "no fix" : x.fix, clock.rounded(x.distance_km), x.arrived_at ? el("span", {}, "arrived ", when(x.arrived_at)) : when(x.eta), when(x.ready), when(x.needed),
-      x.late ? el("span", { class: "flag" }, "LATE") : ""]), "no deliveries on the way")];
-}
-
 function kanban(status) {
   const k = status.kanban || { loops: {}, bins: {} };
   const signal = (s) => (s.kind === "card" ? `card ${s.card}` : `bin ${s.bin} (${s.quantity} < ${s.threshold})`);
@@ -183,29 +175,6 @@ function kanban(status) {
     loops, "no kanban loops in the plant model"),
     el("h2", {}, "Smart bins"),
     table(["Bin", "Station", "Pieces", "Threshold", "Use (/h)", "State", "Since"], bins, "no smart bin has reported")];
-}
-
-function corrections(status) {
-  const form = el("form", { class: "correction", id: "correction-form" });
-  const fields = [["correction", "select"], ["reason", "input"], ["at", "input"], ["station", "input"], ["tag", "input"], ["value", "input"]];
-  for (const [name, kind] of fields) {
-    const input = el(kind, { name });
-    if (kind === "select") for (const k of ["badge_out", "stop_reason", "tool_location", "tool_service", "cycles", "good", "scrap"]) input.append(el("option", { value: k }, k));
-    form.append(el("label", {}, name), input);
-  }
-  form.append(el("span"), el("button", { type: "submit" }, "Record correction"));
-  const result = el("div", { id: "result" });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const body = {};
-    for (const [key, value] of new FormData(form).entries()) if (value !== "") body[key] = value;
-    if (["cycles", "good", "scrap"].includes(body.correction) && body.value) body.value = Number(body.value);
-    const response = await fetch("/api/corrections", { method: "POST", headers: await window.taktlineAuth.headers(), body: JSON.stringify(body) });
-    result.textContent = response.ok ? "recorded" : (await response.json()).detail;
-  });
-  return [el("h2", {}, "Corrections"), form, result, el("h2", {}, "Recorded"),
-    table(["Kind", "By", "Why", "Fact at", "Recorded", "Station", "Tag", "Value", "Effect"],
-      status.corrections.slice().reverse().map((c) => [c.correction, c.by, c.reason, when(c.at), when(c.recorded), machineName(c.station), tagName(c.tag), c.value, c.effect]), "none")];
 }
 
 const VIEWS = { overview, tooling, labour, deliveries, kanban, corrections };

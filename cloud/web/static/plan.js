@@ -1,19 +1,19 @@
-// The planners' pages: the Plan (a Gantt view per resource with the gap report's shortfalls
-// shaded, pending order decisions, manual mode, export) and the Gap report. They read the plan
-// API (/api/plan, /api/plan/state, /api/gaps, /api/decisions) and are drawn again whenever the
-// server pushes a `plan` event. Loaded after app.js, whose helpers come through window.taktline.
+// The planners' pages: the Plan (the Gantt of gantt.js with a legend, the selected order's chain
+// and cause, an order list with search and filters, pending order decisions, manual mode, export;
+// the Gap report page is gaps.js). It reads the plan API (/api/plan, /api/plan/state, /api/gaps,
+// /api/decisions, /api/plan/orders/{order}/causes) and is drawn again whenever the server pushes
+// a `plan` event; the chart keeps its window, zoom and selection across pushes. Loaded after
+// app.js and gantt.js, whose helpers come through window.taktline and window.taktlineGantt.
 // Who acts is the logged-in user (the session); the server records it in its audit.
 "use strict";
 
 (() => {
-  const { el, table, text, views } = window.taktline;
-  const KINDS = ["machine", "operator", "tool"];
-  const SPANS = { all: "whole plan", 8: "8 h", 24: "24 h", 168: "a week" };
-  const HOUR = 3600000;
-  const MANY_BARS = 3000;
-  let span = localStorage.getItem("taktline-span");  // null: by the plan's size
-  let shift = 0;  // how many spans the window was moved
-  const hues = new Map();
+  const { el, text, table, views } = window.taktline;
+  const { Gantt, legend, duration, HOUR } = window.taktlineGantt;
+  const ZOOMS = [[1, "1 h"], [2, "2 h"], [4, "4 h"], [8, "8 h"], [24, "24 h"], [72, "3 days"], [168, "a week"]];
+  const LISTED = 200;  // orders listed at once (search narrows them)
+  const filters = { q: "", late: false, product: "", customer: "" };
+  let chart = null;
   let drawing = Promise.resolve();
 
   async function getJSON(path) {
@@ -38,120 +38,83 @@
     return true;
   }
 
-  // Orders with similar ids (O-1, O-2) get far-apart colours: the golden angle spreads them.
-  function hue(order) {
-    if (!hues.has(order)) {
-      let h = 0;
-      for (const c of order) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-      hues.set(order, Math.round((h * 137.508) % 360));
+  // --- the Gantt (gantt.js) and what goes with it: the selected order, the order list --------
+
+  // One chart for the page's life: a push redraws it with new data, its window, zoom and
+  // selection stay where the planner left them.
+  function theChart() {
+    if (!chart) {
+      const saved = Number(localStorage.getItem("taktline-span-ms")) || null;
+      chart = new Gantt({ span: saved, onSelect: (order) => showOrder(order), onPick: (job) => fillMove(job) });
+      window.taktlineGantt.current = chart;
     }
-    return hues.get(order);
-  }
-
-  function minutes(ms) {
-    return `${Math.round(ms / 60000)} min`;
-  }
-
-  // --- the Gantt view --------------------------------------------------------------------------
-
-  function rowsOf(plan, state) {
-    const known = state.resources.slice().sort((a, b) => {
-      const ka = KINDS.indexOf(a.kind), kb = KINDS.indexOf(b.kind);
-      return (ka < 0 ? 9 : ka) - (kb < 0 ? 9 : kb);
-    });
-    const ids = new Set(known.map((r) => r.id));
-    for (const id of Object.keys(plan.resources)) if (!ids.has(id)) known.push({ id, kind: "", name: "" });
-    return known;
-  }
-
-  // The window shown: the whole plan, or SPAN hours from just before now (from the first job
-  // when the plan starts later, as just-in-time plans do), moved by the ◀ ▶ buttons.
-  function extent(plan, now) {
-    let first = Infinity, last = -Infinity, bars = 0;
-    for (const jobs of Object.values(plan.resources)) {
-      for (const j of jobs) {
-        if (!j.start || !j.end) continue;
-        first = Math.min(first, Date.parse(j.start));
-        last = Math.max(last, Date.parse(j.end));
-        bars += 1;
-      }
-    }
-    return bars ? { first, last, bars } : { first: now, last: now + HOUR, bars };
-  }
-
-  function chosenSpan(bars) {
-    return span || (bars > MANY_BARS ? "24" : "all");  // thousands of bars: a day at a time
-  }
-
-  function windowOf(ext, now) {
-    const chosen = chosenSpan(ext.bars);
-    if (chosen === "all") {
-      return [Math.floor(Math.min(ext.first, now) / HOUR) * HOUR, Math.ceil(Math.max(ext.last, now + HOUR) / HOUR) * HOUR];
-    }
-    const width = Number(chosen) * HOUR;
-    let from = now - HOUR / 2;
-    if (ext.first > from + width) from = ext.first - HOUR / 2;
-    from = Math.floor(from / HOUR) * HOUR + shift * width;
-    return [from, from + width];
-  }
-
-  function esc(value) {
-    return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  }
-
-  // Built as one HTML string: a 2,000-order plan has tens of thousands of bars.
-  function gantt(plan, state, report) {
-    const now = Date.parse(state.now);
-    const [t0, t1] = windowOf(extent(plan, now), now);
-    const at = (a, b) => {
-      const from = Math.max(a, t0), to = Math.min(b, t1);
-      return to > from ? `left:${(100 * (from - t0)) / (t1 - t0)}%;width:${(100 * (to - from)) / (t1 - t0)}%` : null;
-    };
-    const html = [];
-    const row = (cls, resource, label, title, inner) => html.push(
-      `<div class="gantt-row ${cls}" data-resource="${esc(resource)}"><div class="gantt-label" title="${esc(title)}">${label}</div>`,
-      `<div class="gantt-track${resource === "" ? " gantt-axis" : ""}">${inner.join("")}</div></div>`);
-    const tick = t1 - t0 > 48 * HOUR ? 6 * HOUR : t1 - t0 > 12 * HOUR ? 2 * HOUR : HOUR;
-    const ticks = [];
-    for (let t = t0; t < t1; t += tick) {
-      const style = at(t, t + tick);
-      if (style) ticks.push(`<div class="tick" style="${style}">${new Date(t).toISOString().slice(5, 16).replace("T", " ")}</div>`);
-    }
-    row("", "", "UTC", "times in UTC", ticks);
-    const gapSpan = (g, label) => {
-      const style = at(Date.parse(g.start), Date.parse(g.end));
-      const title = `gap in ${g.group}: short ${g.shortfall} from ${g.start} to ${g.end}`;
-      return style ? `<div class="gap" style="${style}" title="${esc(title)}">${label ? esc(`${g.group} −${g.shortfall}`) : ""}</div>` : "";
-    };
-    row("gaps-lane", "gaps", "gaps", "the gap report's shortfalls", report.gaps.map((g) => gapSpan(g, true)));
-    const shaded = {};
-    for (const g of report.gaps) {
-      for (const group of g.group.split("+")) {
-        for (const member of state.groups[group] || []) (shaded[member] = shaded[member] || []).push(g);
-      }
-    }
-    for (const r of rowsOf(plan, state)) {
-      const inner = (shaded[r.id] || []).map((g) => gapSpan(g, false));
-      for (const j of plan.resources[r.id] || []) {
-        if (!j.start || !j.end) continue;
-        const style = at(Date.parse(j.start), Date.parse(j.end));
-        if (!style) continue;
-        const name = esc(`${j.order}/${j.step}`);
-        inner.push(`<div class="bar" data-order="${esc(j.order)}" data-step="${esc(j.step)}" data-start="${esc(j.start)}" `
-          + `title="${name}: ${esc(j.start)} – ${esc(j.end)}" style="${style};background:hsl(${hue(j.order)},55%,45%)">${name}</div>`);
-      }
-      row(`kind-${esc(r.kind)}`, r.id, `${esc(r.id)}<span class="kind"> ${esc(r.kind)}</span>`, `${r.kind} ${r.name || ""}`, inner);
-    }
-    if (now >= t0 && now <= t1) {
-      html.push(`<div class="now-line" title="now ${esc(state.now)}" style="left:calc(var(--label) + (100% - var(--label)) * ${(now - t0) / (t1 - t0)})"></div>`);
-    }
-    const chart = el("div", { class: "gantt", id: "gantt" });
-    chart.innerHTML = html.join("");
-    chart.addEventListener("click", (event) => {
-      const bar = event.target.closest(".bar");
-      if (bar) fillMove(bar.dataset);
-    });
     return chart;
+  }
+
+  // The selected order beside the chart: its master fields, timing and why it is off its due.
+  async function showOrder(order) {
+    const box = document.getElementById("order-panel");
+    if (!box) return;
+    if (!order) { box.replaceChildren(el("p", { class: "empty" }, "Click a bar or an order to see its chain and why it is late.")); return; }
+    const z = chart.zone;
+    const off = order.late ? `late by ${duration(order.tardiness * 60000)}` : order.status === "early" ? `early by ${duration(order.earliness * 60000)}` : order.status.replace("_", " ");
+    box.replaceChildren(
+      el("h3", {}, order.id, el("span", { class: `status ${order.status}` }, ` ${off}`)),
+      el("p", {}, `${order.product}${order.quantity ? ` × ${order.quantity}` : ""}${order.customer ? ` · customer ${order.customer}` : ""}`),
+      el("p", {}, `due ${z.stamp(order.due)} · ends ${Number.isNaN(order.end) ? "—" : z.stamp(order.end)}`),
+      el("ol", { class: "chain" }, ...order.steps.map((s) => el("li", {},
+        `${s.step}: ${s.start ? `${z.stamp(Date.parse(s.start))} – ${z.time(Date.parse(s.end))} on ${(s.resources || []).map((h) => h.resource).join(", ")}` : "not placed"}`))),
+      el("div", { id: "order-causes", class: "causes" }, order.status === "on_time" ? "on time: nothing to explain" : "…"));
+    if (order.status === "on_time") return;
+    const causes = document.getElementById("order-causes");
+    try {
+      const why = await getJSON(`/api/plan/orders/${encodeURIComponent(order.id)}/causes`);
+      if (chart.selected !== order.id) return;
+      causes.replaceChildren(el("p", { class: "cause" }, el("strong", {}, "Why: "), why.cause || "no cause recorded"),
+        why.causes.length ? el("ul", {}, ...why.causes.map((c) => el("li", { "data-kind": c.kind }, c.text))) : null);
+    } catch (error) {
+      causes.textContent = error.message;
+    }
+  }
+
+  function orderList(plan, state) {
+    const master = new Map((state.orders || []).map((o) => [o.order, o]));
+    const rows = (plan.orders || []).map((o) => ({ ...(master.get(o.order) || {}), ...o }));
+    const products = [...new Set(rows.map((o) => o.product).filter(Boolean))].sort();
+    const customers = [...new Set(rows.map((o) => o.customer).filter(Boolean))].sort();
+    const search = el("input", { id: "order-search", type: "search", placeholder: "search orders", value: filters.q });
+    const late = el("input", { id: "order-late", type: "checkbox", checked: filters.late });
+    const pick = (id, label, values, key) => {
+      const select = el("select", { id }, el("option", { value: "" }, `every ${label}`));
+      for (const v of values) select.append(el("option", { value: v, selected: v === filters[key] }, v));
+      select.addEventListener("change", () => { filters[key] = select.value; fill(); });
+      return select;
+    };
+    const body = el("tbody");
+    const count = el("span", { id: "order-count" });
+    const z = chart.zone;
+    function fill() {
+      const q = filters.q.trim().toLowerCase();
+      const hits = rows.filter((o) => (!filters.late || o.status === "late") && (!filters.product || o.product === filters.product)
+        && (!filters.customer || o.customer === filters.customer)
+        && (!q || o.order.toLowerCase().includes(q) || (o.product || "").toLowerCase().includes(q) || (o.customer || "").toLowerCase().includes(q)));
+      hits.sort((a, b) => (b.tardiness_min || 0) - (a.tardiness_min || 0) || a.due.localeCompare(b.due));
+      count.textContent = hits.length > LISTED ? `${hits.length} orders, the first ${LISTED} shown` : `${hits.length} orders`;
+      body.replaceChildren(...hits.slice(0, LISTED).map((o) => {
+        const tr = el("tr", { "data-order": o.order, class: o.status === "late" ? "late" : "" },
+          el("td", {}, o.order), el("td", {}, text(o.product)), el("td", {}, text(o.customer)),
+          el("td", {}, z.stamp(Date.parse(o.due))), el("td", {}, o.status === "late" ? `late ${duration(o.tardiness_min * 60000)}` : o.status.replace("_", " ")));
+        tr.addEventListener("click", () => chart.show(o.order));
+        return tr;
+      }));
+    }
+    search.addEventListener("input", () => { filters.q = search.value; fill(); });
+    late.addEventListener("change", () => { filters.late = late.checked; fill(); });
+    fill();
+    return el("div", { class: "order-list", id: "order-list" },
+      el("div", { class: "filters" }, search, el("label", {}, late, " late only"), pick("order-product", "product", products, "product"),
+        pick("order-customer", "customer", customers, "customer"), count),
+      el("div", { class: "order-scroll" }, el("table", {}, el("thead", {}, el("tr", {}, ...["Order", "Product", "Customer", "Due", "Status"].map((h) => el("th", {}, h)))), body)));
   }
 
   function fillMove(job) {
@@ -165,22 +128,28 @@
 
   // --- the Plan page ---------------------------------------------------------------------------
 
-  function toolbar(state, chosen, redraw) {
+  function toolbar(state, redraw) {
     const manual = state.manual.on;
     const toggle = el("button", { id: "manual-toggle", type: "button" }, manual ? "Leave manual mode" : "Enter manual mode");
     toggle.addEventListener("click", async () => { if (await act("/api/manual", { on: !manual })) redraw(); });
-    const choose = el("select", { id: "span" });
-    for (const [value, label] of Object.entries(SPANS)) choose.append(el("option", { value, selected: value === chosen }, label));
-    choose.addEventListener("change", () => { span = choose.value; shift = 0; localStorage.setItem("taktline-span", span); redraw(); });
-    const move = (by, label) => {
-      const button = el("button", { type: "button", class: "shift", disabled: chosen === "all" }, label);
-      button.addEventListener("click", () => { shift = by === 0 ? 0 : shift + by; redraw(); });
+    const choose = el("select", { id: "span", title: "ctrl + wheel zooms, drag pans" });
+    const current = ZOOMS.find(([hours]) => hours * HOUR === chart.span) ? chart.span : null;
+    if (current === null) choose.append(el("option", { value: "", selected: true }, duration(chart.span)));
+    for (const [hours, label] of ZOOMS) choose.append(el("option", { value: hours, selected: hours * HOUR === current }, label));
+    choose.addEventListener("change", () => {
+      if (!choose.value) return;
+      chart.zoom(Number(choose.value) * HOUR);
+      localStorage.setItem("taktline-span-ms", String(chart.span));
+    });
+    const move = (by, label, id) => {
+      const button = el("button", { type: "button", class: "shift", id }, label);
+      button.addEventListener("click", () => { if (by === 0) chart.home(); else chart.t0 += by * chart.span / 2; chart.schedule(); });
       return button;
     };
     return el("div", { class: "toolbar" },
       el("span", { class: manual ? "mode manual" : "mode", id: "mode" },
         manual ? `manual mode (${state.manual.by}): automatic replans wait` : "automatic replanning"),
-      toggle, el("label", {}, "Show ", choose), move(-1, "◀"), move(0, "now"), move(1, "▶"),
+      toggle, el("label", {}, "Show ", choose), move(-1, "◀", "pan-back"), move(0, "now", "pan-now"), move(1, "▶", "pan-on"),
       el("a", { href: "/api/plan/export", download: "", id: "export" }, "Export plan (JSON)"));
   }
 
@@ -227,46 +196,29 @@
       return;
     }
     const s = plan.summary;
+    const gantt = theChart();
+    const panel = document.getElementById("order-panel") || el("div", { id: "order-panel", class: "order-panel" });
     const parts = [
       el("h2", {}, `Plan — ${plan.site}`),
-      toolbar(state, chosenSpan(extent(plan, Date.parse(state.now)).bars), redraw),
+      null,  // the toolbar, once the chart knows its zoom
       el("p", { class: "summary" }, `${s.orders} orders: ${s.on_time} on time, ${s.early} early, ${s.late} late, ${s.unplanned} unplanned · `,
-        `${report.gaps.length} gap(s) · ${state.replans} replans · order changes: policy ${state.policy}`),
+        `${report.gaps.length} gap(s) · ${state.replans} replans · order changes: policy ${state.policy} · times in ${state.timezone}`),
       el("div", { id: "plan-result" }),
-      gantt(plan, state, report),
+      gantt.element,
+      legend(),
+      el("div", { class: "plan-orders" }, null, panel),
       el("h2", {}, "Order changes waiting for a decision"),
       decisionsTable(pending, redraw),
       state.manual.on ? el("h2", {}, "Move a step (manual mode; click a bar to pick it)") : null,
       state.manual.on ? moveForm(redraw) : null];
     view.replaceChildren(...parts.filter((part) => part !== null));
+    gantt.setData(plan, state, report);  // in the page first: it takes the page's width
+    view.insertBefore(toolbar(state, redraw), view.children[1]);
+    const lists = view.querySelector(".plan-orders");
+    lists.prepend(orderList(plan, state));
+    showOrder(gantt.selected ? gantt.data.orders.get(gantt.selected) : null);
     document.body.dataset.rendered = `plan-${state.version}`;
     document.body.dataset.planVersion = String(state.version);
-  }
-
-  // --- the Gap report page ---------------------------------------------------------------------
-
-  async function drawGaps(view) {
-    let report;
-    try {
-      report = await getJSON("/api/gaps");
-    } catch (error) {
-      view.replaceChildren(el("h2", {}, "Gap report"), el("p", { class: "empty" }, error.message));
-      return;
-    }
-    const off = Object.fromEntries(report.orders.map((o) => [o.order, o]));
-    const effect = (ids, status) => ids.filter((id) => off[id] && off[id].status === status)
-      .map((id) => `${id} (${status === "late" ? "+" : "−"}${status === "late" ? off[id].tardiness_min : off[id].earliness_min} min)`).join(", ");
-    view.replaceChildren(
-      el("h2", {}, "Gap report"),
-      el("p", { class: "summary" }, report.gaps.length ? `${report.gaps.length} gap(s); digest ${report.digest.slice(0, 12)}` : "no resource is short"),
-      table(["Resource group", "From", "To", "Length", "Shortfall", "Orders made late (by)", "Orders made early (by)", "Tardiness (min)", "Earliness (min)"],
-        report.gaps.map((g) => [g.group, window.taktline.when(g.start), window.taktline.when(g.end), minutes(Date.parse(g.end) - Date.parse(g.start)), g.shortfall,
-          effect(g.orders, "late") || "—", effect(g.orders, "early") || "—", g.tardiness_min, g.earliness_min]), "no gaps"),
-      el("h2", {}, "Orders off their due date"),
-      table(["Order", "Status", "Early (min)", "Late (min)", "Cause"],
-        report.orders.map((o) => [o.order, o.status, o.earliness_min, o.tardiness_min, o.cause || "—"]), "every order on time"));
-    view.querySelector("table")?.setAttribute("id", "gap-table");
-    document.body.dataset.rendered = `gaps-${report.digest.slice(0, 12)}`;
   }
 
   // One drawing at a time: a push arriving mid-draw waits, so the newest data wins. A push while
@@ -288,6 +240,5 @@
     return own;
   }
 
-  views.plan = serial(drawPlan);
-  views.gaps = serial(drawGaps);
+  views.plan = serial(drawPlan);  // the Gap report page is gaps.js
 })();
