@@ -61,6 +61,7 @@ from cloud.replan.restore import restore_planning
 from cloud.replan.triggers import Trigger
 from cloud.report import Reports
 from cloud.roles import Role, ingest_options
+from cloud.rootcause import root_cause
 from cloud.snapshots import Restored, Snapshotter
 from cloud.sparkplug import SparkplugBridge
 from cloud.stack_lights import StackLights
@@ -296,6 +297,7 @@ class CloudService:
                 times=self.times,
                 history=self.history,
                 warnings=self.warnings.view,
+                root_cause=self.root_cause_of,
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
                 kanban=self.kanban,
@@ -437,6 +439,34 @@ class CloudService:
                     self.snapshots.committed(self.status, len(records), self.ingest.position)
             else:
                 self.snapshots.committed(self.status, len(records))
+
+    def root_cause_of(self, order: str) -> dict[str, Any] | None:
+        """Why `order` of the live plan is late, down to the first event (None: no such order)."""
+        replanner = self.replanner
+        if replanner is None or self.master is None:
+            return None
+        engine = replanner.engine_copy()
+        if order not in engine.orders:
+            return None
+        now = self._clock.now()
+        causes = engine.causes(now).get(order)
+        if causes is None:
+            return {"order": order, "status": "on_time", "tardiness_min": 0, "kind": "none",
+                    "summary": "not late", "first": None, "timeline": [], "chain": []}  # fmt: skip
+        plant = self.master.plant
+        shown = self.live_snapshot().get("deliveries", {}).get("deliveries", {})
+        found = root_cause(
+            causes,
+            self.history.log if self.history is not None else self.log,
+            deliveries=shown,
+            transit_min={
+                lorry: s.transit_min for s in plant.suppliers.values() for lorry in s.lorries
+            },
+            warnings=[a.as_dict() for a in self.warnings.alerts()],
+            badges={r.id: r.tag for r in plant.resources if r.kind == "operator" and r.tag},
+            station_of={r.id: r.station or r.id for r in plant.resources},
+        )
+        return found.as_dict()
 
     def _process_of(self, ticket: str) -> str | None:
         entry = self.status.master.ticket(ticket)

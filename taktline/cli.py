@@ -29,6 +29,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "cloud.whatif.cli",
         "plan scenarios (a machine down, a late supplier, a rush order...) beside the plan",
     ),
+    "rootcause": (
+        "cloud.rootcause_cli",
+        "why an order was late, walked back through the event log to the first event",
+    ),
     "forecast": (
         "cloud.forecast.cli",
         "demand forecast per product from the order history (Croston/SBA, Holt), backtested",

@@ -38,6 +38,7 @@ PAGES: Final = (
     "/corrections",
     "/plan",
     "/gaps",
+    "/whatif",
     "/report",
     "/audit",
 )

@@ -59,3 +59,5 @@ class WebParts:
     history: TimeTravel | None = None
     #: The early warnings' view (cloud/early_warnings.py); None: 404.
     warnings: Callable[[], dict[str, Any]] | None = None
+    #: An order's root cause (`CloudService.root_cause_of`, cloud/rootcause.py); None: 404.
+    root_cause: Callable[[str], dict[str, Any] | None] | None = None

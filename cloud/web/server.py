@@ -66,6 +66,7 @@ class WebServer:
         times: StandardTimes | None = None,
         history: TimeTravel | None = None,
         warnings: Callable[[], dict[str, Any]] | None = None,
+        root_cause: Callable[[str], dict[str, Any] | None] | None = None,
         reports: Reports | None = None,
         health: Health | None = None,
         kanban: KanbanRecorder | None = None,
@@ -86,7 +87,7 @@ class WebServer:
             snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health,
             metrics=metrics, metrics_token=metrics_token, auth=auth, kanban=kanban, times=times,
             andon=andon,
-            history=history, warnings=warnings,
+            history=history, warnings=warnings, root_cause=root_cause,
         )  # fmt: skip
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
         self.app = create_app(parts, self.live)

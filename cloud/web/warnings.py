@@ -1,10 +1,12 @@
-"""The early-warning route: predictive-maintenance alerts and the detectors behind them.
+"""The early-warning and root-cause routes: what is about to go wrong, and why it went wrong.
 
 `GET /api/warnings` answers `EarlyWarnings.view()` (`cloud/early_warnings.py`): the standing
 alerts — `cycle_drift` and `stops_rising`, each with its baseline, current value, threshold,
 projected and actual crossing, and a what-if scenario of the machine down for maintenance now,
-ready for `POST /api/whatif` — and every machine's detector state. Viewer role; without the
-detectors (a web server built without them), a 404.
+ready for `POST /api/whatif` — and every machine's detector state. `GET
+/api/plan/orders/{order}/rootcause` answers why an order of the live plan is late, walked back
+through the event log to the first event, with the evidence (`cloud/rootcause.py`). Viewer
+role; without the parts (a web server built without them, no plan), 404s.
 """
 
 from __future__ import annotations
@@ -23,12 +25,27 @@ from cloud.web.problems import Problem
 __all__ = ["routes"]
 
 
-def routes(view: Callable[[], dict[str, Any]] | None) -> list[Route]:
-    """The early-warning route over the detectors' view (absent: 404)."""
+def routes(
+    view: Callable[[], dict[str, Any]] | None,
+    root_cause: Callable[[str], dict[str, Any] | None] | None = None,
+) -> list[Route]:
+    """The early-warning and root-cause routes (a part absent: 404)."""
 
     async def warnings(request: Request) -> Response:
         if view is None:
             raise Problem(404, "this server keeps no early warnings")
         return json_response(await run_in_threadpool(view))
 
-    return [Route("/api/warnings", warnings, methods=["GET"])]
+    async def cause(request: Request) -> Response:
+        order = request.path_params["order"]
+        found = None
+        if root_cause is not None and len(order) <= 100:
+            found = await run_in_threadpool(root_cause, order)
+        if found is None:
+            raise Problem(404, f"no order {order!r} in the plan")
+        return json_response(found)
+
+    return [
+        Route("/api/warnings", warnings, methods=["GET"]),
+        Route("/api/plan/orders/{order}/rootcause", cause, methods=["GET"]),
+    ]

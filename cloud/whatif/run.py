@@ -140,12 +140,15 @@ def engine_at(
     *,
     frozen: timedelta = timedelta(minutes=30),
     improve: bool = True,
+    repair_estimate: timedelta | None = None,
 ) -> Engine:
     """The planner's engine as a cloud starting from `status` at `now` builds it.
 
     The orders, pins and times of the planning state (`restore_planning`), and the floor as the
     status knows it — breakdowns, progress, late deliveries, leave, absences — told as a
-    restarting cloud tells them (`FloorReactions.catch_up`), then improved as the replanner does.
+    restarting cloud tells them (`FloorReactions.catch_up`, with the cloud's `repair_estimate`:
+    a broken machine planned back after that long; None: until further notice), then improved
+    as the replanner does.
     """
     from cloud.reactions import FloorReactions
     from cloud.status import StatusMaster
@@ -155,7 +158,7 @@ def engine_at(
     engine = Engine(plant, restored.orders, now, frozen=frozen)
     engine.manual.update(restored.pins)
     sink = _Collector()
-    reactions = FloorReactions(status, replanner=sink)
+    reactions = FloorReactions(status, replanner=sink, repair_estimate=repair_estimate)
     reactions.plant_changed(plant)
     reactions.catch_up()
     engine.apply(sink.triggers, now, restore=True)

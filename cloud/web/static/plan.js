@@ -1,7 +1,7 @@
 // The planners' pages: the Plan (the Gantt of gantt.js with a legend, the selected order's chain
 // and cause, an order list with search and filters, pending order decisions, manual mode, export;
 // the Gap report page is gaps.js). It reads the plan API (/api/plan, /api/plan/state, /api/gaps,
-// /api/decisions, /api/plan/orders/{order}/causes) and is drawn again whenever the server pushes
+// /api/decisions, /api/plan/orders/{order}/causes and .../rootcause) and is drawn again whenever the server pushes
 // a `plan` event; the chart keeps its window, zoom and selection across pushes. Loaded after
 // app.js and gantt.js, whose helpers come through window.taktline and window.taktlineGantt.
 // Who acts is the logged-in user (the session); the server records it in its audit.
@@ -71,9 +71,24 @@
       const why = await getJSON(`/api/plan/orders/${encodeURIComponent(order.id)}/causes`);
       if (chart.selected !== order.id) return;
       causes.replaceChildren(el("p", { class: "cause" }, el("strong", {}, "Why: "), why.cause || "no cause recorded"),
-        why.causes.length ? el("ul", {}, ...why.causes.map((c) => el("li", { "data-kind": c.kind }, c.text))) : null);
+        why.causes.length ? el("ul", {}, ...why.causes.map((c) => el("li", { "data-kind": c.kind }, c.text))) : null,
+        order.late ? el("div", { id: "order-root", class: "root" }, "root cause: …") : null);
     } catch (error) {
       causes.textContent = error.message;
+      return;
+    }
+    if (!order.late) return;
+    // down to the first event in the log, with the evidence (GET .../rootcause, cloud/rootcause.py)
+    const root = document.getElementById("order-root");
+    try {
+      const found = await getJSON(`/api/plan/orders/${encodeURIComponent(order.id)}/rootcause`);
+      if (chart.selected !== order.id || !root) return;
+      root.dataset.kind = found.kind;
+      root.replaceChildren(el("p", {}, el("strong", {}, "Root cause: "), found.summary),
+        found.timeline.length ? el("ul", { class: "evidence" }, ...found.timeline.map((e) =>
+          el("li", { title: e.position ? `log position ${e.position}` : "" }, `${z.stamp(Date.parse(e.at))} ${e.text}`))) : null);
+    } catch (error) {
+      if (root) root.textContent = `root cause: ${error.message}`;
     }
   }
 
