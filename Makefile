@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.taktline-installed
 
 .PHONY: demo test test-fast lint typecheck typecheck-firmware firmware-tests services bench clean \
-	sparkplug-proto
+	sparkplug-proto screenshots
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	PYTHON=$(PYTHON) bash scripts/bootstrap.sh
@@ -36,6 +36,15 @@ firmware-tests: services
 test: $(STAMP) services lint typecheck typecheck-firmware
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	bash scripts/firmware-tests.sh
+
+# The pictures of docs/ui.md: the browser tests save every page into build/screenshots/ (real
+# headless Chromium); the tour's pictures are copied from there into docs/ui/.
+UI_SHOTS := andon andon-acknowledged overview machine tooling labour deliveries kanban corrections \
+	plan gaps
+screenshots: $(STAMP) services
+	$(BIN)/python -m pytest -q -m browser tests/browser $(PYTEST_ARGS)
+	mkdir -p docs/ui
+	for name in $(UI_SHOTS); do cp build/screenshots/$$name.png docs/ui/$$name.png || exit 1; done
 
 # A quick subset while you work: no fault injection, no browser, nothing slow.
 test-fast: $(STAMP)

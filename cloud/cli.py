@@ -441,7 +441,7 @@ def run(args: argparse.Namespace) -> int:
     with service:
         logging.info("status rebuilt from %d logged events", service.rebuilt)
         if service.web is not None:
-            logging.info("web interface on %s", service.web.url)
+            logging.info("web interface on %s (the andon board)", service.web.url)
             if service.replanner is not None:
                 logging.info("plan and gap report on %splan and %sgaps", *[service.web.url] * 2)
         stop.wait()

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
+from cloud.andon import AndonRecorder
 from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
 from cloud.corrections import CorrectionRecorder
 from cloud.early_warnings import REPLAY_HOURS, EarlyWarnings
@@ -269,6 +270,10 @@ class CloudService:
             clock=clock,
             write_lock=self.ingest.write_lock,
         )
+        #: Andon acknowledgements, as events in the log (cloud/andon/record.py).
+        self.andon = AndonRecorder(
+            self.log, self.status, clock=clock, write_lock=self.ingest.write_lock
+        )
         #: The Prometheus metrics (cloud/metrics.py), on GET /metrics.
         self.metrics = cloud_metrics(self)
         self.auth_store = AuthStore(self.log.url)
@@ -308,6 +313,7 @@ class CloudService:
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
                 kanban=self.kanban,
+                andon=self.andon,
                 metrics=self.metrics.exposition,
                 metrics_token=settings.metrics_token,
                 auth=auth,
@@ -660,6 +666,7 @@ class CloudService:
                 if self.log.pending_own() == 0:
                     self.snapshots.take(self.status, self.ingest.position)
         self.audit.close()
+        self.andon.close()
         self.auth_store.close()
         if self.history is not None:
             self.history.log.close()

@@ -24,7 +24,9 @@ Meaning of the types, by the role that records them:
 - the cloud, for suppliers and the line's AGVs (`contract.logistics`): `calloff.issued`,
   `transport.order`, `transport.state`;
 - the cloud, for its web interface: `web.request`, the audit of every state-changing request
-  (who — the session's user or the token's name —, the route, the outcome).
+  (who — the session's user or the token's name —, the route, the outcome);
+- the cloud, for a supervisor at the andon board (`contract.andon`): `andon.ack`, an alarm
+  acknowledged (who, which alarm; the event's time is when).
 
 `CLOUD_EVENT_TYPES` are the types only the cloud itself records; ingest refuses them from agents.
 """
@@ -34,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from contract.andon import ANDON_SOURCE, ANDON_VALIDATORS
 from contract.errors import UnknownEventType
 from contract.fields import (
     ID_RE,
@@ -354,15 +357,30 @@ PAYLOAD_VALIDATORS: Final[dict[str, Callable[[Mapping[str, Any], str], None]]] =
     **KANBAN_VALIDATORS,
     "web.request": _web_request_payload,
     **LOGISTICS_VALIDATORS,
+    **ANDON_VALIDATORS,
 }
 EVENT_TYPES: Final = tuple(PAYLOAD_VALIDATORS)
 #: Recorded by the cloud itself, for a person or another system; never accepted from an agent.
 CLOUD_EVENT_TYPES: Final = frozenset(
-    {"correction", *PLANNING_VALIDATORS, *KANBAN_CLOUD_TYPES, "web.request", *LOGISTICS_VALIDATORS}
+    {
+        "correction",
+        *PLANNING_VALIDATORS,
+        *KANBAN_CLOUD_TYPES,
+        "web.request",
+        *LOGISTICS_VALIDATORS,
+        *ANDON_VALIDATORS,
+    }
 )
 #: The cloud's own recorders' source ids (an agent's device may not take one of these names).
 CLOUD_SOURCES: Final = frozenset(
-    {"cloud-corrections", PLANNING_SOURCE, KANBAN_SOURCE, "cloud-audit", LOGISTICS_SOURCE}
+    {
+        "cloud-corrections",
+        PLANNING_SOURCE,
+        KANBAN_SOURCE,
+        "cloud-audit",
+        LOGISTICS_SOURCE,
+        ANDON_SOURCE,
+    }
 )
 
 

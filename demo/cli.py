@@ -269,13 +269,16 @@ def run(args: argparse.Namespace) -> int:
     from demo.floor import RestZone, SimulatedLorry, SimulatedStation, ToolCrib
     from demo.kanban import KANBAN_AGENT, KANBAN_STATION, KanbanScene
     from demo.logistics import LogisticsWatch, pull_forward, start_agv
+    from demo.names import Names
     from demo.plant import (
         ABSENT,
         CRIB,
         DELIVERIES,
         HARNESS_LINE,
         LORRY,
+        PLANT_TZ,
         REST,
+        TIMEZONE,
         agent_configs,
         delivery_name,
         registry,
@@ -285,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
     from demo.plc import SimulatedPlc
     from demo.readers import EmulatedPi
     from taktline.clock import SystemClock
+    from taktline.humane import local_time
     from taktline.private_broker import free_port
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -328,7 +332,10 @@ def run(args: argparse.Namespace) -> int:
             public_read=True,  # everyone watching the demo sees every page; changes need a login
             floor_tick_s=0.5,  # the absence scene takes seconds, not a shift's quarter hour
         )
-        cloud = CloudService(settings, clock=clock, on_change=lambda c: console.line("cloud", c))
+        names = Names(lambda: cloud.status.master)  # tags printed as the plant's names
+        cloud = CloudService(
+            settings, clock=clock, on_change=lambda c: console.line("cloud", names.line(c))
+        )
         admin_password = _one_time_admin(cloud)
         plc = None
         if args.plc != "off":
@@ -357,8 +364,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"Taktline demo: {len(configs)} agents, {len(HARNESS_LINE)} stations, a tool-crib "
             f"gate, a rest zone and a lorry, broker {url}\n"
-            f"  web interface: {cloud.web.url if cloud.web else 'off'} (the plan: /plan, its gaps:"
-            f" /gaps, deliveries: /deliveries, labour: /labour, tooling: /tooling)\n"
+            f"  web interface: {cloud.web.url if cloud.web else 'off'} (the andon board; the "
+            f"overview: /overview, the plan: /plan, its gaps: /gaps, deliveries: /deliveries, "
+            f"labour: /labour, tooling: /tooling)\n"
             f"  log in to change things: {DEMO_ADMIN} / {admin_password} (admin, this run only)\n"
             f"  data: {data}/ (the status of {cloud.log.count()} logged events; plant model "
             f"{plant_path.name}, orders {orders_path.name})\n"
@@ -370,7 +378,7 @@ def run(args: argparse.Namespace) -> int:
                 if plc is not None
                 else ""
             )
-            + "  stop with Ctrl-C"
+            + f"  times on the plant's clock ({TIMEZONE}); stop with Ctrl-C"
             + (f" (or after {args.duration:g} s)" if args.duration else ""),
             flush=True,
         )
@@ -472,14 +480,16 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(0.3)
         console.printing.clear()
         snapshot = cloud.status.snapshot()
-        print(f"\nThe cloud holds {cloud.log.count()} events at {datetime.now(UTC):%H:%M:%S} UTC:")
-        for name, machine in snapshot["machines"].items():
+        at = local_time(datetime.now(UTC), PLANT_TZ, seconds=True)
+        print(f"\nThe cloud holds {cloud.log.count()} events at {at}:")
+        for station, machine in snapshot["machines"].items():
             state = machine["state"] + (
                 f" ({machine['stop_reason']})" if machine.get("stop_reason") else ""
             )
+            tool = names.of(machine["tool"]) if machine["tool"] else "-"
             print(
-                f"  {name:9} {state:21} cycles {machine['cycles']:5}  operators "
-                f"{', '.join(machine['operators']) or '-'}  tool {machine['tool'] or '-'}"
+                f"  {station:9} {machine['name']:24} {state:21} cycles {machine['cycles']:5}  "
+                f"operators {names.all(machine['operators'])}  tool {tool}"
             )
         facts: Counter[str] = Counter()
         plc_source = f"{PLC_STATION}-plc"

@@ -8,24 +8,29 @@ into a line, so what the stations see is shown, not what the cloud meant to send
 and is the replanner's `on_replan` hook (after the cloud's own), so each replan that matters is
 printed with the triggers that caused it, the orders it re-placed, the stations whose schedules
 got a new version and the late orders of the gap report; `DeliveryWatch` prints when a delivery
-becomes late, and when it no longer is (the plan waits for it, or it arrived).
+becomes late, and when it no longer is (the plan waits for it, or it arrived). Every time is
+on the demo plant's clock (`PLANT_TZ`, as its web pages show them); the stations' schedules,
+which the agents log in UTC, are shown on it too.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from cloud.replan import DeliveryLate, OperatorsPresent, Replanner, ResourceBack, ResourceLost
 from cloud.replan.engine import Outcome
 from cloud.replan.publish import PlanPublisher
-from taktline.clock import Clock, utc_iso
+from demo.plant import PLANT_TZ
+from taktline.clock import Clock
+from taktline.humane import local_time
 
 __all__ = [
     "Console",
@@ -52,11 +57,34 @@ class Console:
         if self.quiet or not self.printing.is_set():
             return
         with self._lock:
-            print(f"{utc_iso(self.clock.now())[11:19]}  {who}: {text}", flush=True)
+            stamp = local_time(self.clock.now(), PLANT_TZ, seconds=True, label=False)
+            print(f"{stamp}  {who}: {text}", flush=True)
 
 
 def _hhmm(moment: datetime) -> str:
-    return moment.strftime("%H:%M")
+    return local_time(moment, PLANT_TZ, label=False)
+
+
+def _hhmm_of(text: str) -> str:
+    """An ISO time of the API (UTC) as HH:MM on the plant's clock ("?" when there is none)."""
+    try:
+        return _hhmm(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return "?"
+
+
+#: A job's window in a station's schedule line, as the station role logs it: UTC "HH:MM-HH:MM".
+_WINDOW: Final = re.compile(r"\b(\d\d):(\d\d)-(\d\d):(\d\d)\b")
+
+
+def _window_on_plant_clock(text: str, today: datetime) -> str:
+    """A schedule line's UTC windows on the plant's clock (the agents know no plant zone)."""
+
+    def local(hour: str, minute: str) -> str:
+        moment = today.astimezone(UTC).replace(hour=int(hour), minute=int(minute), second=0)
+        return _hhmm(moment)
+
+    return _WINDOW.sub(lambda m: f"{local(m[1], m[2])}-{local(m[3], m[4])}", text)
 
 
 def describe(trigger: Any) -> str:
@@ -131,7 +159,7 @@ class StationLines(logging.Handler):
             shown = ", ".join(keys[: self.changed_shown])
             more = f", +{len(keys) - self.changed_shown}" if len(keys) > self.changed_shown else ""
             what = f"{len(keys)} job(s) changed ({shown}{more})" if keys else "no job changed"
-            nxt = str(upcoming).split("; ")[0]
+            nxt = _window_on_plant_clock(str(upcoming).split("; ")[0], self.console.clock.now())
             self.console.line(str(station), f"schedule v{version}, {what}; next: {nxt}")
         elif record.msg.startswith("%s: stack light") and args[1:] == ("red", ""):
             self.console.line(str(args[0]), "stack light red")
@@ -317,7 +345,8 @@ class DeliveryWatch:
             if self.late.get(name, False) == late:
                 continue
             self.late[name] = late
-            ready, needed = delivery.get("ready") or "?", delivery.get("needed") or "?"
+            ready = _hhmm_of(delivery.get("ready") or "")
+            needed = _hhmm_of(delivery.get("needed") or "")
             if late:
                 self.ever_late.add(name)
                 distance = delivery.get("distance_km")
@@ -326,12 +355,11 @@ class DeliveryWatch:
                 where += blame.get(delivery.get("late_blame") or "", "")
                 self.console.line(
                     "cloud",
-                    f"delivery {name} LATE: material ready {ready[11:16]} after it is needed "
-                    f"{needed[11:16]} ({', '.join(delivery.get('materials', []))}{where})",
+                    f"delivery {name} LATE: material ready {ready} after it is needed "
+                    f"{needed} ({', '.join(delivery.get('materials', []))}{where})",
                 )
             else:
                 self.console.line(
                     "cloud",
-                    f"delivery {name} no longer late: ready {ready[11:16]}, the plan needs it "
-                    f"{needed[11:16]}",
+                    f"delivery {name} no longer late: ready {ready}, the plan needs it {needed}",
                 )

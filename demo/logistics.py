@@ -17,8 +17,11 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
+
+from demo.plant import PLANT_TZ
+from taktline.humane import local_time
 
 __all__ = [
     "AGV",
@@ -62,11 +65,18 @@ def transport_section() -> dict[str, Any]:
     }
 
 
+def _hhmm_of(text: str | None) -> str:
+    """An ISO time of the API (UTC) as HH:MM on the plant's clock ("-" when there is none)."""
+    if not text:
+        return "-"
+    return local_time(datetime.fromisoformat(text.replace("Z", "+00:00")), PLANT_TZ, label=False)
+
+
 def pull_forward(desk: Any, orders: dict[str, Any], order: str, before: str) -> str:
     """The ERP wants `order` due 20 minutes before `before`: an order change for the desk."""
     wanted = orders[before].due - timedelta(minutes=20)
     desk.accept([replace(orders[order], due=wanted)], [], "erp", "demo:erp")
-    return f"{order} is now due {wanted:%H:%M}, before {before}"
+    return f"{order} is now due {local_time(wanted, PLANT_TZ, label=False)}, before {before}"
 
 
 def start_agv(broker_url: str) -> subprocess.Popen[bytes]:
@@ -105,7 +115,7 @@ class LogisticsWatch:
                 self.say(
                     "call-off",
                     f"{supplier} v{version}: {len(calloff['lines'])} line(s), first ship by "
-                    f"{(calloff['ship_by'] or '-')[11:16]}, JIS {jis or '-'}; changed: "
+                    f"{_hhmm_of(calloff['ship_by'])}, JIS {jis or '-'}; changed: "
                     f"{'; '.join(changes[:2])}{more}",
                 )
             for transport in reversed(seen["transports"]):

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from agent.config import AgentConfig, parse_config
 from demo.kanban import CARDS, KANBAN_AGENT, KANBAN_STATION, bin_table, rule_tables
@@ -26,8 +27,10 @@ __all__ = [
     "DELIVERIES",
     "HARNESS_LINE",
     "LORRY",
+    "PLANT_TZ",
     "REST",
     "SITE",
+    "TIMEZONE",
     "StationPlan",
     "agent_configs",
     "delivery_name",
@@ -40,6 +43,10 @@ __all__ = [
 ]
 
 SITE, AREA = "plant1", "harness"
+#: The plant's time zone: the pages, the console and the summary show its clock; the API writes
+#: times with its offset.
+TIMEZONE: Final = "Europe/Berlin"
+PLANT_TZ: Final = ZoneInfo(TIMEZONE)
 CRIB: Final = ("pi-crib-01", "crib-01")
 REST: Final = ("pi-rest-01", "rest-01")
 LORRY: Final = ("pi-lorry-01", "lorry-01")

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from demo.kanban import kanban_loops
 from demo.logistics import material_terms, supplier_terms, transport_section
-from demo.plant import DELIVERIES, HARNESS_LINE, LORRY, SITE, StationPlan
+from demo.plant import DELIVERIES, HARNESS_LINE, LORRY, PLANT_TZ, SITE, TIMEZONE, StationPlan
 from hardware.nmea.make_logs import PLANT
 from taktline.clock import utc_iso
 
@@ -258,6 +258,7 @@ def plant_document(
     # The operators' shift starts on the minute of the start (calendars are HH:MM) and lasts a
     # day; the grace runs from there, so the absence falls `absent_after_s` after the start.
     shift = start.replace(second=0, microsecond=0)
+    local = shift.astimezone(PLANT_TZ)  # a calendar's times are the plant's clock
     grace_min = ((start - shift).total_seconds() + absent_after_s) / 60
     ready = _utc(start + timedelta(minutes=READY_MIN))
     brought = sorted({m for lines in DELIVERIES.values() for m, _, _ in lines.values()})
@@ -274,7 +275,7 @@ def plant_document(
     logistics.update(road_factor=1.3, cruise_kmh=40, **handling)
     return {
         "site": SITE,
-        "timezone": "UTC",
+        "timezone": TIMEZONE,
         "slot_minutes": 1,
         "planning": {
             "improve_seconds": 0.3,
@@ -285,7 +286,7 @@ def plant_document(
             {"id": _ALWAYS, "shifts": [{"days": days, "start": "00:00", "end": "24:00"}]},
             {
                 "id": _SHIFT,
-                "shifts": [{"days": days, "start": f"{shift:%H:%M}", "end": f"{shift:%H:%M}"}],
+                "shifts": [{"days": days, "start": f"{local:%H:%M}", "end": f"{local:%H:%M}"}],
             },
         ],
         "resources": _resources(plans),

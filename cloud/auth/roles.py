@@ -1,6 +1,6 @@
 """The roles, in order: each may do what the ones before it may.
 
-viewer reads; supervisor also records corrections (and alarm acknowledgements once they exist);
+viewer reads; supervisor also records corrections and acknowledges the andon board's alarms;
 planner also sends orders, decides changes, switches manual mode and moves steps; admin also
 replaces master data and manages users, tokens and the registry.
 """

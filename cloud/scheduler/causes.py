@@ -13,7 +13,8 @@ routing order; the *primary* cause is the first floor event (a loss, a delivery,
 step running late), else the first capacity gap, else the rest (`RANK`).
 
 Pure: model, plan, check and circumstances in, `OrderCauses` out; no I/O, no clock. Times in
-the texts are UTC, `HH:MM` (with the date when it is not the day of `now`).
+the texts are on the plant's clock (its model's `timezone`), `HH:MM` (with the date when it is
+not the day of `now` there); the `from` and `until` fields stay UTC.
 """
 
 from __future__ import annotations
@@ -208,10 +209,12 @@ class _Explainer:
     # --- texts ---------------------------------------------------------------------------------
 
     def hhmm(self, moment: datetime) -> str:
-        """UTC HH:MM, with the date when it is not today."""
-        if moment.date() == self.now.date():
-            return moment.strftime("%H:%M")
-        return moment.strftime("%Y-%m-%d %H:%M")
+        """HH:MM on the plant's clock, with the date when it is not today there."""
+        zone = self.model.plant.tz
+        local = moment.astimezone(zone)
+        if local.date() == self.now.astimezone(zone).date():
+            return local.strftime("%H:%M")
+        return local.strftime("%Y-%m-%d %H:%M")
 
     def cause(self, step: str, kind: str, event: str, blocker: str, **kw: Any) -> Cause:
         start, end = kw.get("start"), kw.get("end")

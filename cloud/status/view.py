@@ -30,10 +30,9 @@ def render(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
     master = status.master
     if now is None and status.latest is not None:
         now = datetime.fromisoformat(status.latest)
-    machines = {
-        name: _machine_view(status, name)
-        for name in sorted(set(status.machines) | set(master.machines))
-    }
+    # In line order: the plant model's machines as it lists them, then the others by station.
+    line = list(master.machines) + sorted(set(status.machines) - set(master.machines))
+    machines = {name: _machine_view(status, name) for name in line}
     return {
         "position": status.position,
         "applied": status.applied,

@@ -1,10 +1,10 @@
 """The web application: routes and a stack of middleware, built from the cloud's parts.
 
 `create_app(parts)` is the factory (no globals): one module per group of routes — status,
-live (the SSE push), plan, report, master, corrections, kanban, pages — and the middleware every
-route shares. Errors are problem documents (`problems.py`); bodies are bounded and typed
-(`bodies.py`). The HTTP server around it (`server.py`) adds what an ASGI application cannot
-see: a deadline for each request to arrive, and a connection limit.
+live (the SSE push), andon, plan, report, master, corrections, kanban, pages — and the
+middleware every route shares. Errors are problem documents (`problems.py`); bodies are
+bounded and typed (`bodies.py`). The HTTP server around it (`server.py`) adds what an ASGI
+application cannot see: a deadline for each request to arrive, and a connection limit.
 
 The middleware runs outside in: the guard (`guard.py`: Host, Origin, sessions and tokens, the
 role each route needs, CSRF, the audit of every write, security headers) before compression, so
@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from cloud.web import (
     account,
+    andon,
     corrections,
     gaps,
     history,
@@ -62,6 +63,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         live = Live(StatusFeed(parts.snapshot, parts.status), PlanView(parts.replanner, parts.desk))
     routes: list[BaseRoute] = [
         *status.routes(parts, live.feed),
+        *andon.routes(parts, live.plan),
         *live.routes(),
         *plan.routes(live.plan),
         *gaps.routes(parts.replanner, parts.snapshot),
@@ -75,7 +77,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *kanban.routes(parts.status, parts.kanban),
         *logistics.routes(parts.status, lambda: parts.master.plant.site if parts.master else ""),
         *account.routes(parts.auth),
-        *pages.routes(),
+        *pages.routes(lambda: parts.master.plant.timezone if parts.master else "UTC"),
         *metrics.routes(parts.metrics, parts.metrics_token),
     ]
     app = Starlette(

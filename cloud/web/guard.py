@@ -84,6 +84,7 @@ _PROBES: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 #: (method, path pattern, route template, role needed) of the writes and the admin reads.
 _RULE_TEXT: Final[list[tuple[str, str, str, Role]]] = [
     ("POST", r"^/api/corrections$", "/api/corrections", "supervisor"),
+    ("POST", r"^/api/andon/acks$", "/api/andon/acks", "supervisor"),
     ("POST", r"^/api/orders$", "/api/orders", "planner"),
     ("POST", r"^/api/decisions/[^/]+$", "/api/decisions/{order}", "planner"),
     ("POST", r"^/api/manual$", "/api/manual", "planner"),

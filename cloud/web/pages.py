@@ -2,12 +2,17 @@
 
 Every page path answers the same HTML, which renders the view its path names; the scripts and
 styles are static files served by the framework (no external assets: the plant may be offline).
-`/login` is a page of its own (`static/login.html`); the guard sends anonymous callers there
-unless the server opens its pages to anonymous viewers (`--public-read`).
+Each page carries the plant model's time zone (`<meta name="taktline-timezone">`, read by
+`static/time.js`), so every time is shown on the plant's clock. `/` is the andon board,
+`/overview` the machines' tiles. `/login` is a page of its own (`static/login.html`); the guard
+sends anonymous callers there unless the server opens its pages to anonymous viewers
+(`--public-read`).
 """
 
 from __future__ import annotations
 
+import html as markup
+from collections.abc import Callable
 from importlib import resources
 from typing import Final
 
@@ -24,6 +29,7 @@ __all__ = ["PAGES", "routes"]
 #: The pages (each served by the one application, which renders the view its path names).
 PAGES: Final = (
     "/",
+    "/overview",
     "/machines/{station}",
     "/tooling",
     "/labour",
@@ -38,15 +44,25 @@ PAGES: Final = (
 )
 
 
-def routes() -> list[BaseRoute]:
-    """A route per page, and `/static/` for the scripts and styles."""
-    html = resources.files("cloud.web").joinpath("static", "app.html").read_bytes()
+_ZONE_META: Final = b'<meta name="taktline-timezone" content="UTC">'
+
+
+def routes(zone: Callable[[], str] = lambda: "UTC") -> list[BaseRoute]:
+    """A route per page, and `/static/` for the scripts and styles.
+
+    Args:
+        zone: The plant's time zone (an IANA name) now: the master data's, which may change.
+    """
+    template = resources.files("cloud.web").joinpath("static", "app.html").read_bytes()
+    assert _ZONE_META in template, "app.html lost its time-zone meta tag"
     login_html = resources.files("cloud.web").joinpath("static", "login.html").read_bytes()
 
     async def page(request: Request) -> Response:
         station = request.path_params.get("station")
         if station is not None and not STATION.match(station):
             raise Problem(404, f"no machine {station!r}")
+        meta = f'<meta name="taktline-timezone" content="{markup.escape(zone())}">'.encode()
+        html = template.replace(_ZONE_META, meta, 1)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def login(request: Request) -> Response:

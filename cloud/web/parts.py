@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloud.andon import AndonRecorder
 from cloud.corrections import CorrectionRecorder
 from cloud.health import Health
 from cloud.kanban import KanbanRecorder
@@ -52,6 +53,8 @@ class WebParts:
     auth: WebAuth = field(default_factory=WebAuth)
     #: Learned standard times (cloud/replan/times.py); None: no plan to take them.
     times: StandardTimes | None = None
+    #: Records andon acknowledgements and reads them back (cloud/andon/); None: no acks.
+    andon: AndonRecorder | None = None
     #: The status at past moments (cloud/timetravel.py); None: no event log to travel in.
     history: TimeTravel | None = None
     #: The early warnings' view (cloud/early_warnings.py); None: 404.

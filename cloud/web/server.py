@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import uvicorn
 
+from cloud.andon import AndonRecorder
 from cloud.corrections import CorrectionRecorder
 from cloud.health import Health
 from cloud.kanban import KanbanRecorder
@@ -70,6 +71,7 @@ class WebServer:
         reports: Reports | None = None,
         health: Health | None = None,
         kanban: KanbanRecorder | None = None,
+        andon: AndonRecorder | None = None,
         metrics: Callable[[], bytes] | None = None,
         metrics_token: str | None = None,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
@@ -85,6 +87,7 @@ class WebServer:
         parts = WebParts(
             snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health,
             metrics=metrics, metrics_token=metrics_token, auth=auth, kanban=kanban, times=times,
+            andon=andon,
             history=history, warnings=warnings, root_cause=root_cause, forecast=forecast,
         )  # fmt: skip
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))

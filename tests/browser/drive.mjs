@@ -31,7 +31,7 @@ try {
   page.on("load", () => { result.loads += 1; });
   const errors = [];
   page.on("pageerror", (err) => errors.push(String(err)));
-  await page.goto(base);
+  await page.goto(`${base.replace(/\/$/, "")}/overview`);
   const tile = page.locator('[data-station="crimp-01"] .state');
   await tile.filter({ hasText: "RUNNING" }).waitFor({ timeout: 10000 });
   await page.evaluate(() => { window.__sameDocument = true; });

@@ -133,7 +133,7 @@ def test_demo_runs_end_to_end_with_its_web_interface(tmp_path: Path) -> None:
     assert not re.search(r"absent at OP-(?!GRETA)", out), out
     # The crimp presses' operators fetch the applicators the plan names from the crib: on its
     # way, the plan holds one for the crib -> press transfer; mounted, it is back.
-    assert re.search(r"cloud: tool E00200\d\d: out of the crib", out), out
+    assert re.search(r"cloud: tool crimp applicator \d: out of the crib", out), out
     assert any(re.search(r"tool APP-\d fetched for its next job, there by \d\d:\d\d", line)
                for line in replans), out  # fmt: skip
     # The lorry in the jam made its delivery late, which replanned too.
@@ -161,6 +161,12 @@ def test_demo_runs_end_to_end_with_its_web_interface(tmp_path: Path) -> None:
     assert "erp: order change: H-104" in out, out
     assert re.search(r"call-off: acme-cables v\d+: [^\n]*JIS H-104 H-102 ", out), out
     assert re.search(r"agv-01: transport tr-[0-9a-f]+ done", out), out
+    # Names, not tags (issue 23): the console and the summary name operators, tools and jobs.
+    assert re.search(r"cloud: crimp-0\d: operator [A-Z][a-z]+ [A-Z][a-z]+ in", out), out
+    assert re.search(r"cloud: \S+: job H-\d+/\w+ started", out), out
+    summary = out[out.index("The cloud holds") :]
+    assert re.search(r"^  crimp-02 +crimp press 2 +STOPPED \(breakdown\)", summary, re.M), summary
+    assert not re.search(r"\b(?:04|E0|0A)[0-9A-F]{6}\b", summary), summary  # badges, tools, jobs
     # Nothing was lost on the way: every event the agents recorded is in the cloud's log.
     assert re.search(r"events: [1-9]\d* recorded by the agents, every one in the cloud's log", out)
     assert "dead letters: 0; unconfirmed in outboxes: 0" in out, out

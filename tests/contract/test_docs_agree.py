@@ -26,6 +26,7 @@ from contract import (
     parse_batch,
     parse_event,
 )
+from contract.andon import ALARM_KINDS
 from contract.downlink import (
     GapReport,
     OperatorSchedule,
@@ -438,6 +439,13 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     ),
     "transport.state": st.fixed_dictionaries(
         {"transport": ids, "state": st.sampled_from(TRANSPORT_STATES), "detail": plain(200)}
+    ),
+    "andon.ack": st.fixed_dictionaries(
+        {
+            "alarm": names,
+            "kind": st.sampled_from(ALARM_KINDS),
+            "by": names,
+        }
     ),
     "web.request": st.fixed_dictionaries(
         {

@@ -3,8 +3,8 @@
 Lorry events (a package loaded, positions in a jam) are committed to a real SQLite event log,
 folded into the status, turned into a `DeliveryLate` naming the delivery by the floor reactions
 (the code the cloud runs after every ingest round), and replanned; the gap report's late order
-says "delivery D-1001 ready 15:15" and the mail says why. The fixtures are the presence test's
-floor and the status rules' lorry events.
+says "delivery D-1001 ready 16:15" (the plant's clock) and the mail says why. The fixtures are
+the presence test's floor and the status rules' lorry events.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def test_a_late_delivery_is_the_cause_of_the_order_it_makes_late(tmp_path: Path)
     assert order["status"] == "late" and order["tardiness_min"] > 0
     (cause,) = [c for c in order["causes"] if c["kind"] == "delivery"]
     assert cause["step"] == "assemble" and cause["material"] == "connector-12p"
-    assert cause["event"] == f"delivery D-1001 ready {ready:%H:%M}"
+    # On the plant's clock (Europe/Berlin): the texts are for people there.
+    assert cause["event"] == f"delivery D-1001 ready {ready.astimezone(PLANT.tz):%H:%M}"
     assert order["cause"] == cause["text"]
     assert f"why: {cause['text']}" in render_report("plant1", report["gaps"], report["orders"])
     # The Deliveries page: the delivery names the production order it feeds, which waits for it,

@@ -157,7 +157,7 @@ def test_with_no_qualified_operator_present_the_gap_names_the_skill(tmp_path: Pa
         assert absent, order
         assert absent[0]["event"] == "no operator with skill crimp present: OP-ANNA, OP-BEN absent"
         assert order["cause"].startswith(
-            "crimp: blocked by group crimp-operators from 05:15 to 13:00"
+            "crimp: blocked by group crimp-operators from 06:15 to 14:00"  # CET, the plant's
         )
     assert "why: crimp: blocked by group crimp-operators" in mail
 

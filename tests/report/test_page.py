@@ -78,8 +78,9 @@ def test_the_report_page_draws_the_pareto_and_follows_the_pickers(
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["errors"] == []
     assert result["bars"] == ["material_shortage", "breakdown", "unexplained"]
-    assert "PRESS-1 (m1)" in result["machines"] and "81.1 %" in result["machines"]
+    assert "PRESS-1" in result["machines"] and "(m1)" not in result["machines"]  # m1 on hover
+    assert "81.1 %" in result["machines"]
     assert result["bars_after"] == ["breakdown"]
     assert "from=2026-03-23T06%3A30%3A00.000Z" in result["address"]
     learned = result["learned"].split("\n")[-1].split("\t")
-    assert learned == ["P", "press", "m2", "60.000", "48.000", "3", "1", "—", "—", "60.000"]
+    assert learned == ["P", "press", "m2", "60", "48", "3", "1", "—", "—", "60"]

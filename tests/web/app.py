@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from cloud.andon import AndonRecorder
 from cloud.auth import AUDIT_SOURCE, AuditTrail
 from cloud.corrections import CorrectionRecorder
 from cloud.master import MasterData
@@ -43,6 +44,7 @@ class Stack:
     web: WebServer
     feed: Feed
     grants: Grants
+    clock: FakeClock
 
 
 def guarded(
@@ -73,6 +75,7 @@ def monitoring_stack(folder: Path, *, public_read: bool = True) -> Iterator[Stac
         clock = FakeClock(T0 + timedelta(hours=1))
         recorder = CorrectionRecorder(log, status, clock=clock, write_lock=lock)
         auth, grants = guarded(log, status, lock, public_read=public_read, clock=clock)
+        andon = AndonRecorder(log, status, clock=clock, write_lock=lock)
         web = WebServer(
             status.snapshot,
             log.dead_letters,
@@ -80,10 +83,12 @@ def monitoring_stack(folder: Path, *, public_read: bool = True) -> Iterator[Stac
             status=status,
             master=master,
             corrections=recorder,
+            andon=andon,
             auth=auth,
         )
         with web:
-            yield Stack(log, status, master, recorder, web, Feed(status), grants)
+            yield Stack(log, status, master, recorder, web, Feed(status), grants, clock)
+        andon.close()
         grants.close()
 
 
@@ -125,17 +130,19 @@ def full_stack(
         with EventLog(folder / "cloud.db") as log:
             lock = threading.Lock()
             auth, grants = guarded(log, status, lock, public_read=public_read)
+            andon = AndonRecorder(log, status, write_lock=lock)
             web = WebServer(
                 snapshot or status.snapshot, log.dead_letters, port=0, status=status,
                 master=master, corrections=CorrectionRecorder(log, status, write_lock=lock),
                 replanner=replanner, desk=desk,
-                reports=Reports(log, lambda: master.plant), auth=auth,
+                reports=Reports(log, lambda: master.plant), auth=auth, andon=andon,
                 times=StandardTimes(
                     status, replanner, PlanningRecorder(log, status, write_lock=lock)
                 ),
             )  # fmt: skip
             with web:
                 yield FullStack(log, status, replanner, desk, web, grants)
+            andon.close()
             grants.close()
     finally:
         replanner.close()

@@ -112,5 +112,5 @@ function corrections(status) {
   const kindWords = (k) => (correctionLabels[k] || k);
   return [el("h2", {}, "Corrections"), form, result, el("h2", {}, "Recorded"),
     table(["What", "By", "Why", `Fact at (${correctionZone})`, "Recorded", "Station", "Operator or tool", "Value", "Effect"],
-      status.corrections.slice().reverse().map((c) => [kindWords(c.correction), c.by, c.reason, plantTime(c.at), plantTime(c.recorded), c.station, c.tag ? `${correctionNames[c.tag] || c.tag} (${c.tag})` : "", c.value, c.effect]), "none")];
+      status.corrections.slice().reverse().map((c) => [kindWords(c.correction), c.by, c.reason, plantTime(c.at), plantTime(c.recorded), c.station ? machineName(c.station) : "", c.tag ? (correctionNames[c.tag] ? named(correctionNames[c.tag], `tag ${c.tag}`) : tagName(c.tag)) : "", c.value, c.effect]), "none")];
 }

@@ -2,8 +2,8 @@
 // production orders it feeds (from the plan: `feeds`, with the margin from ready to each step's
 // start) apart from the supplier's orders, and why material is ready later than the lorry arrives
 // (unloading, inspection and shelving minutes). Loaded before app.js, which draws the view
-// `deliveries(status)` on every status push; `el` and `table` are app.js's helpers, looked up
-// when the view is drawn.
+// `deliveries(status)` on every status push; `el`, `table` and `when` (a time on the plant's
+// clock) are app.js's helpers, looked up when the view is drawn.
 "use strict";
 
 const FIX_WORDS = { "3d": "good (3D fix)", "2d": "rough (2D fix, no height)", none: "no position (no fix): no ETA" };
@@ -11,7 +11,7 @@ const FIX_WORDS = { "3d": "good (3D fix)", "2d": "rough (2D fix, no height)", no
 function readyWhy(x) {
   if (!x.ready) return "—";
   const h = x.handling || {};
-  return el("span", {}, x.ready, el("div", { class: "detail" },
+  return el("span", {}, when(x.ready), el("div", { class: "detail" },
     `${x.arrived_at ? "arrival" : "ETA"} + unloading ${h.unload_min} min + inspection ${h.inspect_min} min + shelving ${h.shelve_min} min`));
 }
 
@@ -26,7 +26,7 @@ function feeds(x) {
   if (!x.feeds) return "no plan";
   if (!x.feeds.length) return "no planned order uses it";
   return el("span", { class: "feeds" }, ...x.feeds.map((f) => el("div", { "data-order": f.order },
-    `${f.order} ${f.step} (${f.material}) from ${f.start}`, margin(f.margin_min))));
+    `${f.order} ${f.step} (${f.material}) from `, when(f.start), margin(f.margin_min))));
 }
 
 function deliveries(status) {
@@ -34,7 +34,8 @@ function deliveries(status) {
   return [el("h2", {}, "Deliveries"), table(["Delivery", "Lorry", "Position", "Distance (km)", "Arrival", "Material ready", "Needed",
     "Production orders it feeds", "Supplier orders", "Materials", "On time?"],
     Object.values(d.deliveries).map((x) => [x.delivery, el("span", { title: x.lorry }, x.lorry_name || x.lorry), FIX_WORDS[x.fix] || x.fix,
-      x.distance_km, x.arrived_at ? `arrived ${x.arrived_at}` : x.eta ? `ETA ${x.eta}` : "—", readyWhy(x), x.needed, feeds(x),
+      window.taktlineTime.rounded(x.distance_km), x.arrived_at ? el("span", {}, "arrived ", when(x.arrived_at)) : x.eta ? el("span", {}, "ETA ", when(x.eta)) : "—",
+      readyWhy(x), when(x.needed), feeds(x),
       x.orders.join(", "), x.materials.join(", "),
       x.late ? el("span", { class: "flag" }, `LATE${x.late_blame ? ` (${x.late_blame === "shipping" ? "shipped late" : "on the road"})` : ""}`) : x.ready ? "on time" : "—"]),
     "no deliveries on the way")];

@@ -7,7 +7,8 @@
 "use strict";
 
 (() => {
-  const { el, table, text, views } = window.taktline;
+  const { el, table, named, when, views } = window.taktline;
+  const clock = window.taktlineTime;
   const SVG = "http://www.w3.org/2000/svg";
   // The report's few styles travel with it (app.css belongs to every page).
   document.head.append(el("style", {}, "#report table { font-size: 12px; margin-bottom: .8rem; }"
@@ -22,11 +23,8 @@
     return node;
   }
 
-  // datetime-local values are the browser's local time; the API gets UTC.
-  function localValue(date) {
-    const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
-    return shifted.toISOString().slice(0, 16);
-  }
+  // The pickers show the plant's clock (time.js); the API gets UTC.
+  const localValue = (date) => clock.toInput(date);
 
   function percent(value) {
     return value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)} %`;
@@ -66,8 +64,8 @@
   }
 
   function figures(row) {
-    return [row.planned_min, row.run_min, row.downtime_min, row.idle_min, row.no_data_min,
-      row.total_count, row.good, row.scrap, row.avg_cycle_s, row.median_cycle_s, row.standard_s,
+    return [...[row.planned_min, row.run_min, row.downtime_min, row.idle_min, row.no_data_min,
+      row.total_count, row.good, row.scrap, row.avg_cycle_s, row.median_cycle_s, row.standard_s].map((v) => clock.rounded(v)),
       percent(row.utilisation), percent(row.availability), percent(row.performance),
       percent(row.quality), percent(row.oee), row.notes];
   }
@@ -77,7 +75,7 @@
     "Quality", "OEE", "Unknown because"];
 
   function seconds(value) {
-    return value === null || value === undefined ? "—" : Number(value).toFixed(3);
+    return clock.rounded(value, 4);
   }
 
   // Standard vs learned per product step and machine: the current rule's result, not the period's.
@@ -104,13 +102,13 @@
     const links = el("p", {}, "CSV: ", ...["machines", "processes", "downtime"].flatMap((t) =>
       [el("a", { href: `/api/report.csv?table=${t}&${query}`, download: `${t}.csv` }, t), " "]));
     const machines = table(["Machine", "Process", "Planned by", ...HEADS],
-      report.machines.map((m) => [`${m.name} (${m.station})`, m.process, m.planned_basis, ...figures(m)]), "no machines");
+      report.machines.map((m) => [named(m.name, `station ${m.station}`), m.process, m.planned_basis, ...figures(m)]), "no machines");
     machines.id = "report-machines";
     const processes = table(["Process", "Machines", ...HEADS],
       report.processes.map((p) => [p.process, p.machines, ...figures(p)]), "no processes");
     processes.id = "report-processes";
     out.replaceChildren(
-      el("p", {}, `${report.from} to ${report.to} · ${report.events_folded} events folded`), links,
+      el("p", {}, when(report.from), " to ", when(report.to), ` · ${report.events_folded} events folded`), links,
       el("h2", {}, "Downtime by reason (plant)"), pareto(report.downtime),
       table(["#", "Reason", "OEE loss", "Minutes", "Stops", "Share", "Cumulative"],
         report.downtime.map((d) => [d.rank, d.reason, d.loss, d.minutes, d.stops, percent(d.share), percent(d.cumulative_share)]), "no downtime"),
@@ -135,7 +133,9 @@
         el("button", { type: "submit" }, "Show"));
       form.addEventListener("submit", (e) => {
         e.preventDefault();
-        const [a, b] = [new Date(from.value).toISOString(), new Date(to.value).toISOString()];
+        let [a, b] = [clock.fromInput(from.value), clock.fromInput(to.value)];
+        if (a === null || b === null) { out.replaceChildren(el("p", { class: "flag", id: "report-error" }, "give both times")); return; }
+        [a, b] = [a.toISOString(), b.toISOString()];
         history.replaceState(null, "", `/report?from=${encodeURIComponent(a)}&to=${encodeURIComponent(b)}`);
         show(out, a, b);
       });
