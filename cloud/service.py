@@ -290,9 +290,10 @@ class CloudService:
                 public_read=settings.public_read,
                 allowed_hosts=settings.allowed_hosts,
             )
-            # Its own connection: a long jump's reads never wait behind ingest's lock.
+            # A connection of its own per jump: a long jump's reads never wait behind ingest's.
+            database, busy = settings.database, settings.busy_timeout_s
             self.history = TimeTravel(
-                EventLog(settings.database, busy_timeout_s=settings.busy_timeout_s),
+                lambda: EventLog(database, busy_timeout_s=busy),
                 master=lambda: self.status.master,
             )
             self.web = WebServer(
@@ -502,7 +503,7 @@ class CloudService:
         shown = self.live_snapshot().get("deliveries", {}).get("deliveries", {})
         found = root_cause(
             causes,
-            self.history.log if self.history is not None else self.log,
+            self.log,
             deliveries=shown,
             transit_min={
                 lorry: s.transit_min for s in plant.suppliers.values() for lorry in s.lorries
@@ -668,8 +669,6 @@ class CloudService:
         self.audit.close()
         self.andon.close()
         self.auth_store.close()
-        if self.history is not None:
-            self.history.log.close()
         self.log.close()
 
     def __enter__(self) -> CloudService:

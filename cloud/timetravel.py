@@ -15,9 +15,10 @@ Pure reading: nothing is written, no snapshot taken, the live status untouched.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -59,17 +60,29 @@ class TimeTravel:
     """Rebuilds the status of one event log at past positions or moments."""
 
     def __init__(
-        self, event_log: EventLog, master: Callable[[], StatusMaster | None] | None = None
+        self,
+        event_log: EventLog | Callable[[], EventLog],
+        master: Callable[[], StatusMaster | None] | None = None,
     ) -> None:
-        self.log = event_log
+        #: The log, or how to open one for a jump (closed after it): a running cloud opens a
+        #: connection of its own per jump rather than keep a second one open all the time.
+        self._log = event_log
         #: The master data to show a past status against (the cloud's current ones).
         self.master = master
-        self._snapshots = Snapshotter(event_log)
         self._lock = threading.Lock()  # one jump at a time: each is a burst of reads and folds
+
+    @contextlib.contextmanager
+    def _opened(self) -> Iterator[EventLog]:
+        if isinstance(self._log, EventLog):
+            yield self._log
+            return
+        with self._log() as log:
+            yield log
 
     def position_at(self, when: datetime) -> int:
         """The last log position the cloud had committed at `when` (0 before the first)."""
-        return self.log.position_at(utc_iso(when))
+        with self._opened() as log:
+            return log.position_at(utc_iso(when))
 
     def status_at(
         self, *, position: int | None = None, when: datetime | None = None
@@ -78,20 +91,21 @@ class TimeTravel:
         if (position is None) == (when is None):
             raise ValueError("give a log position or a moment, not both and not neither")
         began = time.perf_counter()
-        if when is not None:
-            position = self.position_at(when)
-        assert position is not None
-        if position < 0:
-            raise ValueError(f"log position {position} is negative")
-        with self._lock:
-            position = min(position, self.log.last_position())
-            status, restored = self._snapshots.restore_at(ResourceStatus, position)
+        with self._lock, self._opened() as log:
+            if when is not None:
+                position = log.position_at(utc_iso(when))
+            assert position is not None
+            if position < 0:
+                raise ValueError(f"log position {position} is negative")
+            position = min(position, log.last_position())
+            status, restored = Snapshotter(log).restore_at(ResourceStatus, position)
+            received = log.received_at(position) if position else None
         master = self.master() if self.master is not None else None
         if master is not None:
             status.set_master(master)
         moment = Moment(
             position,
-            self.log.received_at(position) if position else None,
+            received,
             restored.snapshot_pos,
             restored.replayed,
             time.perf_counter() - began,
