@@ -544,6 +544,12 @@ class EventLog:
                     high = middle - 1
             return low
 
+    def first_position(self) -> int:
+        """The position of the oldest event the log keeps (archived ones aside; 0: none)."""
+        with self._transaction():
+            value = self._conn.execute(sa.select(sa.func.min(schema.events.c.pos))).scalar()
+        return int(value or 0)
+
     def received_at(self, position: int) -> str | None:
         """When the cloud took the event at `position` (None: no such event, or archived)."""
         table = schema.events

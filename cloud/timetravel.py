@@ -79,6 +79,13 @@ class TimeTravel:
         with self._log() as log:
             yield log
 
+    def span(self) -> tuple[str | None, str | None]:
+        """When the cloud took the oldest event the log keeps, and the newest (None: empty)."""
+        with self._opened() as log:
+            last = log.last_position()
+            oldest = log.received_at(log.first_position()) if last else None
+            return oldest, log.received_at(last) if last else None
+
     def position_at(self, when: datetime) -> int:
         """The last log position the cloud had committed at `when` (0 before the first)."""
         with self._opened() as log:

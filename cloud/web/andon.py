@@ -9,6 +9,11 @@ naming who did it. Without an event log to record in, the POST answers 404.
 
 The board is built at most once per `FRESH_S` for the same status, plan and acknowledgements:
 every TV on the floor reads it on each status push, and they share one build.
+
+Time travel (docs/andon.md): `GET /api/andon?at=TIME` answers the board as it was at a past
+moment — the status rebuilt from the log (`cloud.timetravel`), the acknowledgements made by
+then — with `history` saying where it landed; `GET /api/andon/history` the span of the log the
+page's time slider ranges over.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from starlette.routing import Route
 
 from cloud.andon import Ack, AckRefused, AndonRecorder, build
 from cloud.andon.board import stamp
+from cloud.errors import EarlierThanTheLog
 from cloud.web.bodies import Body, json_body, json_response
 from cloud.web.guard import actor
 from cloud.web.parts import WebParts
@@ -75,8 +81,54 @@ def routes(parts: WebParts, plan: PlanView) -> list[Route]:
         document = plan.document() if plan.replanner is not None else None
         return build(snapshot, master, document, acks, now)
 
+    def board_then(when: datetime) -> dict[str, Any]:
+        """The board at a past moment: the status as the cloud knew it then (time travel).
+
+        Machines, stops, absences and late deliveries as they were; late orders need the plan
+        of then, which only a replan from that state would give (`taktline rootcause --at`,
+        the What-if page), so they are left out here — `history.note` says so.
+        """
+        assert parts.history is not None
+        shown = parts.history.view(when=when)
+        acks = recorder.acks() if recorder is not None else {}
+        known = {k: a for k, a in acks.items() if a.at <= when}
+        master = parts.master.plant if parts.master is not None else None
+        built = build(shown, master, None, known, when)
+        oldest, newest = parts.history.span()
+        built["history"] = {
+            **shown["moment"],
+            "from": oldest,
+            "to": newest,
+            "note": "late orders are not shown for a past moment (they need the plan of then)",
+        }
+        return built
+
     async def andon(request: Request) -> Response:
-        return json_response(await run_in_threadpool(board))
+        at = request.query_params.get("at")
+        if at is None:
+            return json_response(await run_in_threadpool(board))
+        if parts.history is None:
+            raise Problem(404, "this server keeps no event log to travel in")
+        try:
+            when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            raise Problem(
+                400,
+                f"at must be a time with its offset, such as 2026-12-06T10:14:00+01:00, not {at!r}",
+                errors=[{"path": "at", "reason": "ISO 8601 date and time with an offset"}],
+            )
+        try:
+            return json_response(await run_in_threadpool(board_then, when))
+        except EarlierThanTheLog as exc:
+            raise Problem(404, str(exc)) from exc
+
+    async def span(request: Request) -> Response:
+        if parts.history is None:
+            raise Problem(404, "this server keeps no event log to travel in")
+        oldest, newest = await run_in_threadpool(parts.history.span)
+        return json_response({"from": oldest, "to": newest})
 
     def acknowledge(alarm: str, by: str) -> dict[str, Any]:
         assert recorder is not None
@@ -103,5 +155,6 @@ def routes(parts: WebParts, plan: PlanView) -> list[Route]:
 
     return [
         Route("/api/andon", andon, methods=["GET"]),
+        Route("/api/andon/history", span, methods=["GET"]),
         Route("/api/andon/acks", ack, methods=["POST"]),
     ]

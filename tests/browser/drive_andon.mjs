@@ -57,6 +57,20 @@ try {
   result.header_now = await page.locator("#now").textContent();
   await page.screenshot({ path: join(shots, "andon-acknowledged.png"), fullPage: true });
 
+  // time travel: the slider back to a third of the log (before the breakdown), then live again
+  const slide = async (value) => page.locator("#travel-range").evaluate((range, v) => {
+    range.value = String(v);
+    range.dispatchEvent(new Event("input", { bubbles: true }));
+  }, value);
+  await slide(300);
+  await page.locator("#history").waitFor({ timeout: 10000 });
+  result.history = await page.locator("#history").textContent();
+  result.crimp02_then = await page.locator('.andon-machine[data-station="crimp-02"] .andon-state').textContent();
+  await page.screenshot({ path: join(shots, "andon-history.png"), fullPage: true });
+  await page.locator("#travel-live").click();
+  await page.locator("#history").waitFor({ state: "detached", timeout: 10000 });
+  result.crimp02_live = await page.locator('.andon-machine[data-station="crimp-02"] .andon-state').textContent();
+
   const pages = {
     overview: ["/overview", "#machines .tile"],
     machine: ["/machines/crimp-02", "#timeline"],

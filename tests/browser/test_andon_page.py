@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.test_pages import CHROMIUM, HERE, SHOTS, driver, login_as
+from tests.status.events import Feed
 from tests.web.app import Stack, monitoring_stack
 
 pytestmark = pytest.mark.browser
@@ -30,6 +31,7 @@ TAGS = ("04D4E5F6", "0A000001", "E0020001", "E0020002")
 ANDON_SHOTS = (
     "andon",
     "andon-acknowledged",
+    "andon-history",
     *(
         f"names-{page}"
         for page in ("overview", "machine", "tooling", "labour", "deliveries", "corrections")
@@ -40,7 +42,9 @@ ANDON_SHOTS = (
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     with monitoring_stack(tmp_path, public_read=False) as running:
-        feed = running.feed  # minutes after 06:00 UTC; the stack's clock says 07:00 UTC
+        # minutes after 06:00 UTC, into the log too (the time slider reads it back); the
+        # stack's clock says 07:00 UTC
+        feed = Feed(running.status, running.log)
         feed("job.ticket", {"tag": "0A000001", "action": "start"}, 0, station="crimp-02")
         feed("badge.read", {"tag": "04D4E5F6"}, 0, station="crimp-02")
         feed("tool.read", {"tag": "E0020001"}, 0, station="crimp-02")
@@ -94,6 +98,10 @@ def test_breakdown_alarm_is_acknowledged_and_every_page_shows_names_on_the_plant
     ]
     assert acks[0]["time"] == "2026-03-23T07:00:00.000000Z"
     assert result["header_now"] == "2026-03-23 08:00:00 CET"
+    # The time slider: the board as it was a third into the log (crimp-02 still running), then live.
+    assert result["history"].startswith("As it was at 2026-03-23 07:"), result["history"]
+    assert result["crimp02_then"].startswith("running"), result["crimp02_then"]
+    assert result["crimp02_live"] == "down 4 min, breakdown"
 
     # Names, not tags, on every page; the tags are on hover where the thing is shown.
     pages = result["pages"]

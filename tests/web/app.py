@@ -25,6 +25,7 @@ from cloud.replan.record import PlanningRecorder
 from cloud.report import Reports
 from cloud.status import ResourceStatus, StatusMaster
 from cloud.store import EventLog
+from cloud.timetravel import TimeTravel
 from cloud.web import WebServer
 from cloud.web.guard import WebAuth
 from cloud.web.parts import Snapshot
@@ -85,6 +86,7 @@ def monitoring_stack(folder: Path, *, public_read: bool = True) -> Iterator[Stac
             corrections=recorder,
             andon=andon,
             auth=auth,
+            history=TimeTravel(log, master=lambda: status.master),
         )
         with web:
             yield Stack(log, status, master, recorder, web, Feed(status), grants, clock)

@@ -222,3 +222,22 @@ def test_the_pages_format_as_the_server_does() -> None:
         "2026-03-23 07:56:00 CET", "2026-07-23 08:56:00 CEST", "Europe/Berlin",
         "2026-03-23T07:56", "2026-03-23T06:56:00.000Z", "2026-07-23T06:56:00.000Z",
     ]  # fmt: skip
+
+
+def test_the_board_as_it_was_at_a_past_moment(stack: Stack) -> None:
+    logged = Feed(stack.status, stack.log)  # into the log: time travel reads it back
+    _breakdown(logged, stop_at=20)
+    logged("machine.signal", {"signal": "run", "on": True}, 40, station="crimp-02")  # repaired
+    live = call(stack, "get", "/api/andon", who=VERA)[1]
+    assert not [a for a in live["alarms"] if a["kind"] == "stop"] and "history" not in live
+    then = "2026-03-23T07:30:00+01:00"  # 06:30 UTC: crimp-02 down ten minutes
+    code, past = call(stack, "get", f"/api/andon?at={then.replace('+', '%2B')}", who=VERA)
+    assert code == 200, past
+    (stop,) = [a for a in past["alarms"] if a["kind"] == "stop"]
+    assert stop["subject"] == "crimp-02" and past["now"] == then
+    crimp = next(m for m in past["machines"] if m["station"] == "crimp-02")
+    assert crimp["text"].startswith("down 10 min")
+    assert past["history"]["position"] == 5 and "late orders" in past["history"]["note"]
+    code, span = call(stack, "get", "/api/andon/history", who=VERA)
+    assert code == 200 and span["from"] == "2026-03-23T06:00:00.000000Z"
+    assert call(stack, "get", "/api/andon?at=yesterday", who=VERA)[0] == 400

@@ -3,7 +3,9 @@
 // absent operators, late deliveries, late orders — each with its start, its cause and an
 // Acknowledge button (supervisors; the server records who and when as an `andon.ack` event).
 // Reads GET /api/andon on load, on every status push (at most once a second) and every
-// REFRESH_MS besides, so durations move on when nothing happens. Loaded after app.js.
+// REFRESH_MS besides, so durations move on when nothing happens. A time slider shows the board
+// as it was at any moment of the log (GET /api/andon?at=, time travel); "Live" comes back.
+// Loaded after app.js.
 "use strict";
 
 (() => {
@@ -49,6 +51,8 @@
     let action;
     if (a.ack) {
       action = el("div", { class: "andon-acked" }, `acknowledged by ${a.ack.by} at `, clock.stamp(a.ack.at));
+    } else if (past !== null) {
+      action = el("div", { class: "andon-acked" }, "not acknowledged then");
     } else if (!mayAcknowledge) {
       action = el("div", { class: "andon-acked" }, "to acknowledge: a supervisor");
     } else {
@@ -76,14 +80,59 @@
       el("span", { class: "andon-clock", title: clock.full(board.now) }, clock.format(board.now, { date: false, zone: true })));
   }
 
+  // --- time travel: the slider over the log's span (GET /api/andon/history, ?at=) ----------
+
+  let past = null;  // the moment shown (ms), null: live
+  let span = null;  // [from, to] in ms
+  let travelling = null;
+
+  function slider() {
+    const box = el("div", { class: "andon-travel", id: "travel" });
+    const live = el("button", { type: "button", id: "travel-live", disabled: past === null }, "Live");
+    live.addEventListener("click", () => { past = null; refresh(); });
+    const range = el("input", { type: "range", id: "travel-range", min: 0, max: 1000, value: 1000,
+      title: "drag to see the plant as it was" });
+    if (span && past !== null) range.value = String(Math.round(1000 * (past - span[0]) / Math.max(1, span[1] - span[0])));
+    range.addEventListener("pointerdown", loadSpan);
+    range.addEventListener("input", async () => {
+      if (!span) await loadSpan();
+      if (!span) return;
+      past = span[0] + (span[1] - span[0]) * Number(range.value) / 1000;
+      clearTimeout(travelling);
+      travelling = setTimeout(travel, 120);
+    });
+    box.append(el("span", {}, "history "), range, " ", live);
+    return box;
+  }
+
+  async function loadSpan() {
+    const answer = await fetch("/api/andon/history");
+    if (!answer.ok) return;
+    const body = await answer.json();
+    if (body.from && body.to) span = [Date.parse(body.from), Date.parse(body.to)];
+  }
+
+  async function travel() {
+    if (past === null) return;
+    const at = new Date(past).toISOString();
+    const answer = await fetch(`/api/andon?at=${encodeURIComponent(at)}`);
+    if (answer.ok && past !== null) draw(await answer.json());
+  }
+
   function draw(board) {
     if (!target) return;
     const alarms = board.alarms.length
       ? el("ol", { class: "andon-alarms", id: "alarms" }, ...board.alarms.map(alarmRow))
       : el("p", { class: "andon-calm", id: "alarms" }, "No alarms: the plant runs to plan.");
+    const then = board.history
+      ? el("p", { class: "andon-history", id: "history" }, "As it was at ", clock.stamp(board.now),
+        ` — log position ${board.history.position}, rebuilt in ${Math.round(board.history.seconds * 1000)} ms (${board.history.note}).`)
+      : null;
     target.replaceChildren(
-      el("section", { class: "andon", id: "andon", "data-unacknowledged": String(board.unacknowledged) },
+      el("section", { class: `andon${board.history ? " past" : ""}`, id: "andon", "data-unacknowledged": String(board.unacknowledged) },
         summary(board),
+        slider(),
+        then,
         el("div", { class: "andon-machines", id: "machines" }, ...board.machines.map(machineTile)),
         el("h2", {}, board.unacknowledged ? `Alarms — ${board.unacknowledged} to acknowledge` : "Alarms"),
         alarms));
@@ -91,6 +140,7 @@
   }
 
   async function refresh() {
+    if (past !== null) return null;  // the slider shows a past moment: live pushes wait
     if (fetching) { again = true; return fetching; }
     lastFetch = Date.now();
     fetching = (async () => {
