@@ -16,17 +16,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from taktline.clock import moment_arg
+
 __all__ = ["configure", "run"]
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time such as 2026-12-06T10:14:00+01:00"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", required=True, help="the cloud's event log")
     parser.add_argument("--plant", required=True, type=Path, help="plant model (JSON)")
     parser.add_argument("--order", required=True, help="the order")
-    parser.add_argument("--at", type=_moment, help="the moment (default: the log's end)")
+    parser.add_argument("--at", type=moment_arg, help="the moment (default: the log's end)")
     parser.add_argument(
         "--repair-minutes",
         type=float,
