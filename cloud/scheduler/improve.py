@@ -37,6 +37,7 @@ from cloud.scheduler.backward import (
     restore,
     step_costs,
 )
+from cloud.scheduler.single import decomposes, improve_single
 from cloud.scheduler.timing import (
     CalendarFilter,
     Timing,
@@ -203,6 +204,8 @@ def improve_plan(
         return improve_orders(
             p, plan, seed=seed, max_iters=max_iters, time_s=time_s, progress=progress
         )
+    if not plan.unplaced.any() and decomposes(p):
+        return _improve_single(p, plan, keep, seed, max_iters, time_s, t_start)
     if plan.unplaced.any() or p.n_steps == 0 or p.n_steps > max_lp_steps:
         keep.seconds = time.perf_counter() - t_start
         return keep
@@ -304,6 +307,36 @@ def improve_plan(
         iterations=iters,
         seconds=time.perf_counter() - t_start,
         stopped_by=budget.report("improve_plan", iters),
+    )
+
+
+def _improve_single(
+    p: Problem, plan: Plan, keep: Improvement, seed: int, max_iters: int, time_s: float, t0: float
+) -> Improvement:
+    """`single.improve_single` for plans whose orders are one step on one resource each."""
+    single = improve_single(
+        p, plan.start, plan.res, seed=seed, max_iters=max_iters, time_s=time_s
+    )
+    keep.seconds = time.perf_counter() - t0
+    if single is None:
+        return keep
+    if single.stopped_by == "time":
+        log.warning(
+            "improve_single: the wall-clock cap of %.3f s cut the search after %d of %d "
+            "iterations; the plan depends on machine load",
+            time_s,
+            single.iterations,
+            max_iters,
+        )
+    better = single.cost < keep.cost_before - 1e-9
+    return Improvement(
+        start=single.start if better else plan.start,
+        res=plan.res,
+        cost_before=keep.cost_before,
+        cost_after=single.cost if better else keep.cost_before,
+        iterations=single.iterations,
+        seconds=keep.seconds,
+        stopped_by=single.stopped_by,
     )
 
 

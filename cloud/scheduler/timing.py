@@ -27,6 +27,7 @@ __all__ = [
     "open_timing",
     "pairs",
     "resource_sequences",
+    "sequence_timing",
     "solve_timing",
 ]
 
@@ -283,3 +284,72 @@ def open_timing(p: Problem, model: TimingModel, seqs: list[I64]) -> IncrementalT
         return IncrementalTiming(p, model, seqs)
     except (ImportError, AttributeError):
         return ColdTiming(p, model, seqs)
+
+
+def sequence_timing(dur: I64, due: I64, w_early: F64, w_tardy: F64, lo: I64, hi: I64) -> I64 | None:
+    """Exact best start times of jobs that follow each other on one resource in the given order.
+
+    Optimal idle-time insertion for a fixed sequence: minimises sum of w_early * earliness +
+    w_tardy * tardiness (against `due`, the latest end) subject to S_j >= S_{j-1} + dur_{j-1}
+    and lo_j <= S_j <= hi_j. With x_j = S_j - (dur_0 + ... + dur_{j-1}) the sequence constraint
+    becomes x_j >= x_{j-1}: a generalized isotonic regression with separable convex piecewise
+    linear costs, solved exactly by pool-adjacent-violators (Best, Chakravarti & Ubhaya 2000):
+    a block of adjacent jobs shares one x, at the smallest weighted median of its targets
+    `due - dur - prefix` (weights: earliness below, tardiness above) clipped to the block's
+    bounds; a block whose x falls below its predecessor's merges with it. Integer data give an
+    integer optimum. O(n log n) typical, O(n^2) worst case (big blocks merging repeatedly).
+
+    Args:
+        dur: (n,) processing times in sequence order.
+        due: (n,) due slot (latest end) per job; `NO_DUE` for a job without one (weights ignored).
+        w_early: (n,) earliness weight per slot.
+        w_tardy: (n,) tardiness weight per slot.
+        lo: (n,) earliest start per job.
+        hi: (n,) latest start per job.
+
+    Returns:
+        (n,) start slots, or None when no timing satisfies the bounds in this order.
+    """
+    n = int(dur.shape[0])
+    prefix = np.concatenate([[0], np.cumsum(dur)[:-1]]).astype(np.int64)
+    has = due < NO_DUE
+    target = np.where(has, due - dur - prefix, 0).tolist()
+    wa = np.where(has, w_early, 0.0).tolist()
+    wb = np.where(has, w_tardy, 0.0).tolist()
+    low = (lo - prefix).tolist()
+    high = (hi - prefix).tolist()
+    # blocks on a stack: [first job, sorted (target, a + b) pairs, sum a, low, high, x]
+    stack: list[tuple[int, list[tuple[int, float]], float, int, int, int]] = []
+    for j in range(n):
+        pts = [(target[j], wa[j] + wb[j])] if wa[j] + wb[j] > 0 else []
+        first, total_a, b_lo, b_hi = j, wa[j], low[j], high[j]
+        while True:
+            x = _block_x(pts, total_a, b_lo, b_hi)
+            if not stack or x >= stack[-1][5]:
+                break
+            f0, p0, a0, l0, h0, _ = stack.pop()
+            first, total_a = f0, total_a + a0
+            pts = sorted(p0 + pts)
+            b_lo, b_hi = max(b_lo, l0), min(b_hi, h0)
+        if b_lo > b_hi:
+            return None
+        stack.append((first, pts, total_a, b_lo, b_hi, x))
+    xs = np.empty(n, dtype=np.int64)
+    ends = [blk[0] for blk in stack[1:]] + [n]
+    for blk, end in zip(stack, ends, strict=True):
+        xs[blk[0] : end] = blk[5]
+    return xs + prefix
+
+
+def _block_x(pts: list[tuple[int, float]], total_a: float, low: int, high: int) -> int:
+    """Smallest minimiser of a block's cost (weighted median of its targets), clipped to bounds."""
+    if not pts:
+        return low
+    acc = 0.0
+    x = pts[-1][0]
+    for t, w in pts:
+        acc += w
+        if acc >= total_a - 1e-9:
+            x = t
+            break
+    return min(max(x, low), high)

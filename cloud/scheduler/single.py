@@ -1,0 +1,294 @@
+"""Single-resource improvement: iterated local search over one resource's sequence, timed exactly.
+
+Where every order is one step holding one resource (the textbook single-machine JIT problem,
+and any plant that decomposes that way), the sequence on each resource is all there is to
+decide: the best start times of a fixed sequence follow exactly from optimal idle-time insertion
+(`timing.sequence_timing`). This module searches sequences: insertion of a job at any position
+up to `reach` away, interchanges up to the same distance and moves of blocks of two and three
+jobs, each job's whole neighbourhood scored in one numpy batch; best move per job, jobs in a
+seeded order; at a local optimum a perturbation (a few random insertions and one segment
+reversal applied to the best sequence, not a restart), accepted when no worse.
+
+Scoring: with one common due date, equal releases and a free horizon (the common-due-date
+problem), no idle time between jobs is ever optimal and the best block start is a weighted
+median, so a batch of W candidate sequences is scored exactly in O(W n) numpy work. Otherwise
+every candidate is timed by `sequence_timing` (exact, slower). The initial sequence is the best
+of the plan's own order, a V-shape around the due date (jobs by tardiness/earliness weight ratio
+early while they fit, early side in non-increasing p/a, tardy side in non-decreasing p/b) and
+due-date order.
+
+Budgets: `max_iters` counts neighbourhood batches (one job's candidates) and perturbations;
+it is the stop meant to bind. `time_s` is a safety cap checked after every batch, so it is
+overrun by at most one batch (milliseconds); when it cuts the search the result says so.
+No I/O, no kernel state: the caller turns start times into a plan.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from cloud.scheduler.problem import F64, I64, NO_DUE, Problem
+from cloud.scheduler.timing import sequence_timing
+
+__all__ = ["SingleResult", "decomposes", "search_sequence", "improve_single"]
+
+#: farthest an insertion or interchange moves a job (positions)
+REACH = 160
+
+
+@dataclass
+class SingleResult:
+    """Outcome of `improve_single` (start times for every step of the problem)."""
+
+    start: I64
+    cost: float
+    iterations: int
+    stopped_by: str
+
+
+def decomposes(p: Problem) -> bool:
+    """True when every order is one step holding exactly one fixed resource open all the time."""
+    if p.n_steps == 0:
+        return False
+    one = (
+        (np.diff(p.order_ptr) == 1).all()
+        and (np.diff(p.req_ptr) == 1).all()
+        and (np.diff(p.cand_ptr) == 1).all()
+    )
+    if not one or (p.req_off != 0).any() or (p.req_len != p.dur).any():
+        return False
+    used = np.unique(p.cand_res)
+    return bool(p.open_[used].all() and p.open_span[used].all())
+
+
+class _Jobs:
+    """One resource's jobs and an exact scorer for batches of their sequences."""
+
+    def __init__(self, dur: I64, due: I64, a: F64, b: F64, lo: I64, hi: I64) -> None:
+        self.dur, self.due, self.lo, self.hi = dur, due, lo, hi
+        has = due < NO_DUE
+        self.a = np.where(has, a, 0.0)
+        self.b = np.where(has, b, 0.0)
+        self.n = int(dur.shape[0])
+        total = int(dur.sum())
+        # the common-due-date case: one due date, one release, the horizon never in the way
+        self.common = bool(
+            self.n > 0
+            and has.all()
+            and (due == due[0]).all()
+            and (lo == lo[0]).all()
+            and int((hi + dur).min()) >= max(int(due[0]), int(lo[0])) + total
+        )
+        self.d = int(due[0]) if self.n else 0
+        self.low = int(lo[0]) if self.n else 0
+
+    def costs(self, seqs: I64) -> F64:
+        """Exact best cost of every row of `seqs` (inf where no timing fits)."""
+        if self.common:
+            return self._common_costs(seqs)
+        out = np.empty(seqs.shape[0], dtype=np.float64)
+        for i, row in enumerate(seqs):
+            out[i] = self.cost_of(row)[0]
+        return out
+
+    def _common_costs(self, seqs: I64) -> F64:
+        p, a, b = self.dur[seqs], self.a[seqs], self.b[seqs]
+        comp = np.cumsum(p, axis=1)
+        # job k ends at d when the tardiness weight from k on covers the earliness weight before
+        suffix_b = np.cumsum(b[:, ::-1], axis=1)[:, ::-1]
+        prefix_a = np.cumsum(a, axis=1) - a
+        ok = suffix_b >= prefix_a
+        k = self.n - 1 - np.argmax(ok[:, ::-1], axis=1)
+        t = np.maximum(self.d - comp[np.arange(seqs.shape[0]), k], self.low)
+        c = t[:, None] + comp
+        cost = a * np.maximum(self.d - c, 0) + b * np.maximum(c - self.d, 0)
+        out: F64 = cost.sum(axis=1)
+        return out
+
+    def cost_of(self, seq: I64) -> tuple[float, I64 | None]:
+        """Exact cost and start times (in sequence order) of one sequence."""
+        s = sequence_timing(
+            self.dur[seq], self.due[seq], self.a[seq], self.b[seq], self.lo[seq], self.hi[seq]
+        )
+        if s is None:
+            return float("inf"), None
+        end = s + self.dur[seq]
+        d = self.due[seq]
+        cost = self.a[seq] * np.maximum(d - end, 0) + self.b[seq] * np.maximum(end - d, 0)
+        return float(cost.sum()), s
+
+
+def _insertions(seq: I64, i: int, js: I64) -> I64:
+    """Rows: `seq` with the job at position i moved to each position in `js`."""
+    n = seq.shape[0]
+    k = np.arange(n)[None, :]
+    j = js[:, None]
+    idx = k + ((k >= i) & (k < j)) - ((k > j) & (k <= i))
+    idx = np.where(k == j, i, idx)
+    out: I64 = seq[idx]
+    return out
+
+
+def _swaps(seq: I64, i: int, js: I64) -> I64:
+    """Rows: `seq` with positions i and each of `js` interchanged."""
+    rows = np.repeat(seq[None, :], js.shape[0], axis=0)
+    r = np.arange(js.shape[0])
+    rows[r, js] = seq[i]
+    rows[r, i] = seq[js]
+    return rows
+
+
+def _block_moves(seq: I64, i: int, length: int, js: I64) -> I64:
+    """Rows: the block of `length` jobs from position i moved to start at each of `js`."""
+    block = seq[i : i + length]
+    rest = np.delete(seq, np.arange(i, i + length))
+    rows = np.empty((js.shape[0], seq.shape[0]), dtype=seq.dtype)
+    for r, j in enumerate(js.tolist()):
+        rows[r] = np.concatenate([rest[:j], block, rest[j:]])
+    return rows
+
+
+def _neighbourhood(seq: I64, i: int, reach: int, rng: np.random.Generator) -> I64:
+    n = seq.shape[0]
+    js = np.arange(max(0, i - reach), min(n, i + reach + 1))
+    js = js[js != i]
+    parts = [_insertions(seq, i, js), _swaps(seq, i, js)]
+    for length in (2, 3):
+        if i + length <= n and n > length:
+            m = n - length
+            jb = np.arange(max(0, i - reach // 4), min(m, i + reach // 4) + 1)
+            jb = jb[jb != i]
+            if jb.shape[0]:
+                parts.append(_block_moves(seq, i, length, jb))
+    del rng
+    return np.concatenate(parts) if parts else seq[None, :]
+
+
+def _initial(jobs: _Jobs, own: I64) -> I64:
+    """The best of the plan's own order, a V-shape around the first due date and due order."""
+    n = jobs.n
+    cands = [own, np.lexsort((np.arange(n), jobs.due)).astype(np.int64)]
+    if n:
+        d = int(np.median(jobs.due[jobs.due < NO_DUE])) if (jobs.due < NO_DUE).any() else 0
+        a = np.maximum(jobs.a, 1e-9)
+        b = np.maximum(jobs.b, 1e-9)
+        early = np.zeros(n, dtype=np.bool_)
+        room = d - int(jobs.lo.min())
+        for j in np.argsort(-(b / a), kind="stable").tolist():
+            if jobs.dur[j] <= room:
+                early[j] = True
+                room -= int(jobs.dur[j])
+        e = np.flatnonzero(early)
+        t = np.flatnonzero(~early)
+        e = e[np.lexsort((e, -(jobs.dur[e] / a[e])))]
+        t = t[np.lexsort((t, jobs.dur[t] / b[t]))]
+        cands.append(np.concatenate([e, t]).astype(np.int64))
+    costs = jobs.costs(np.stack(cands))
+    return cands[int(np.argmin(costs))]
+
+
+def search_sequence(
+    jobs: _Jobs,
+    own: I64,
+    *,
+    seed: int,
+    max_iters: int,
+    deadline: float,
+    reach: int = REACH,
+) -> tuple[I64, float, int, str]:
+    """Iterated local search from the best initial sequence; (sequence, cost, iters, stop)."""
+    rng = np.random.default_rng(seed)
+    n = jobs.n
+    cur = _initial(jobs, own)
+    cur_cost = float(jobs.costs(cur[None, :])[0])
+    best, best_cost = cur.copy(), cur_cost
+    iters = 0
+    stopped = "done"
+    if n < 2:
+        return best, best_cost, iters, stopped
+    while True:
+        improved = False
+        for job in rng.permutation(n).tolist():
+            if iters >= max_iters:
+                return best, best_cost, iters, "iterations"
+            if time.perf_counter() > deadline:
+                return best, best_cost, iters, "time"
+            i = int(np.flatnonzero(cur == job)[0])
+            rows = _neighbourhood(cur, i, reach, rng)
+            costs = jobs.costs(rows)
+            iters += 1
+            k = int(np.argmin(costs))
+            if costs[k] < cur_cost - 1e-9:
+                cur, cur_cost = rows[k].copy(), float(costs[k])
+                improved = True
+        if cur_cost < best_cost - 1e-9:
+            best, best_cost = cur.copy(), cur_cost
+        if improved:
+            continue
+        # a local optimum: perturb the best (a few random insertions, one short reversal)
+        if cur_cost > best_cost + 1e-9:
+            cur, cur_cost = best.copy(), best_cost
+        nxt = best.copy()
+        for _ in range(int(rng.integers(2, 5))):
+            i, j = (int(x) for x in rng.integers(0, n, size=2))
+            nxt = _insertions(nxt, i, np.array([j]))[0]
+        i = int(rng.integers(0, n - 1))
+        j = min(n, i + int(rng.integers(2, 6)))
+        nxt[i:j] = nxt[i:j][::-1].copy()
+        iters += 1
+        cur, cur_cost = nxt, float(jobs.costs(nxt[None, :])[0])
+        if iters >= max_iters:
+            return best, best_cost, iters, "iterations"
+
+
+def improve_single(
+    p: Problem, start: I64, res: I64, *, seed: int, max_iters: int, time_s: float
+) -> SingleResult | None:
+    """Improves a plan of a decomposing problem (`decomposes`) resource by resource.
+
+    Args:
+        p: the problem.
+        start: (S,) the plan's start slots (every step placed).
+        res: (Q,) the plan's resources (one requirement per step).
+        seed: seed of the job order and the perturbations.
+        max_iters: batches over all resources, shared out by their number of jobs.
+        time_s: wall-clock cap for the whole call.
+
+    Returns:
+        Start times, their cost, the iterations used and what stopped the search; None when
+        some resource's sequence cannot be timed inside the bounds.
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + time_s
+    out = start.copy()
+    total = 0.0
+    iters = 0
+    stops: list[str] = []
+    hi = (p.n_slots - p.dur).astype(np.int64)
+    n = p.n_steps
+    for r in np.unique(res).tolist():
+        steps = np.flatnonzero(res == r).astype(np.int64)
+        jobs = _Jobs(p.dur[steps], p.due[steps], p.w_early[steps], p.w_tardy[steps],
+                     p.release[steps], hi[steps])  # fmt: skip
+        own = np.argsort(start[steps], kind="stable").astype(np.int64)
+        share = max(1, round(max_iters * steps.shape[0] / n))
+        seq, _, used, stop = search_sequence(
+            jobs, own, seed=seed + r, max_iters=share, deadline=deadline
+        )
+        iters += used
+        stops.append(stop)
+        cost, s = jobs.cost_of(seq)
+        if s is None:
+            return None
+        out[steps[seq]] = s
+        total += cost
+    if "time" in stops:
+        stopped = "time"
+    elif "iterations" in stops:
+        stopped = "iterations"
+    else:
+        stopped = "done"
+    return SingleResult(out, total, iters, stopped)
