@@ -314,9 +314,7 @@ def _improve_single(
     p: Problem, plan: Plan, keep: Improvement, seed: int, max_iters: int, time_s: float, t0: float
 ) -> Improvement:
     """`single.improve_single` for plans whose orders are one step on one resource each."""
-    single = improve_single(
-        p, plan.start, plan.res, seed=seed, max_iters=max_iters, time_s=time_s
-    )
+    single = improve_single(p, plan.start, plan.res, seed=seed, max_iters=max_iters, time_s=time_s)
     keep.seconds = time.perf_counter() - t0
     if single is None:
         return keep

@@ -33,7 +33,7 @@ import numpy as np
 from cloud.scheduler.problem import F64, I64, NO_DUE, Problem
 from cloud.scheduler.timing import sequence_timing
 
-__all__ = ["SingleResult", "decomposes", "search_sequence", "improve_single"]
+__all__ = ["SingleResult", "decomposes", "improve_single", "search_sequence"]
 
 #: farthest an insertion or interchange moves a job (positions)
 REACH = 160
