@@ -40,6 +40,8 @@ from cloud.scheduler.backward import (
 from cloud.scheduler.single import decomposes, improve_single
 from cloud.scheduler.timing import (
     CalendarFilter,
+    ColdTiming,
+    IncrementalTiming,
     Timing,
     TimingModel,
     open_timing,
@@ -222,8 +224,15 @@ def improve_plan(
     if cur is None:
         return keep
     best_cost, best_start = before, plan.start
-    if cur.cost < best_cost and fits(cur.start):
-        best_cost, best_start = cur.cost, cur.start
+
+    def spent_with(used: int) -> bool:
+        return budget.spent(iters + used)
+
+    if cur.cost < best_cost:
+        kept, used = _fit_calendars(lp, fits, cur, spent_with)
+        iters += used
+        if kept is not None and kept.cost < best_cost:
+            best_cost, best_start = kept.cost, kept.start
     # the base the perturbations start from: the best, or a local optimum close to it
     base_cost, base_seqs, base_duals = cur.cost, [s.copy() for s in seqs], cur.pair_duals
 
@@ -263,9 +272,12 @@ def improve_plan(
                     break
             if improved or out_of_budget():
                 break
-        if cur.cost < best_cost - 1e-9 and fits(cur.start):
-            best_cost, best_start = cur.cost, cur.start
-            stuck = 0
+        if cur.cost < best_cost - 1e-9:
+            kept, used = _fit_calendars(lp, fits, cur, spent_with)
+            iters += used
+            if kept is not None and kept.cost < best_cost - 1e-9:
+                best_cost, best_start = kept.cost, kept.start
+                stuck = 0
         if improved:
             continue
         # stuck at a local optimum: keep it as the base if it is close enough to the base,
@@ -308,6 +320,62 @@ def improve_plan(
         seconds=time.perf_counter() - t_start,
         stopped_by=budget.report("improve_plan", iters),
     )
+
+
+#: most re-solves spent moving one timing's holding windows into open time
+_REPAIR_ROUNDS = 6
+
+
+def _fit_calendars(
+    lp: IncrementalTiming | ColdTiming,
+    fits: CalendarFilter,
+    timing: Timing,
+    stop: Callable[[int], bool] | None = None,
+) -> tuple[Timing | None, int]:
+    """The timing itself if it respects the calendars, else the best one nearby that does.
+
+    The LP knows no shifts: a holding window it puts across a break or a night is pushed to
+    the nearer side of the closed time (the step's start bounded to end before it, or to start
+    after it) and the LP re-solved with those bounds, the sequences unchanged; a few rounds,
+    since a bound may push a window into another closure. Returns the timing (or None) and the
+    number of re-solves; the LP gets its own bounds back. `stop(used)` ends the rounds early
+    (the search's budget).
+    """
+    if fits(timing.start):
+        return timing, 0
+    bounded: dict[int, tuple[float, float]] = {}
+    used = 0
+    found: Timing | None = None
+    cur = timing
+    step_of_req = fits.step_of_req
+    for _ in range(_REPAIR_ROUNDS):
+        if stop is not None and stop(used):
+            break
+        for q in fits.outside(cur.start).tolist():
+            s = int(step_of_req[q])
+            a = int(cur.start[s] + fits.p.req_off[q])
+            left, right = fits.nearest(q, a)
+            lo, hi = bounded.get(s, (float(lp.bounds0[s, 0]), float(lp.bounds0[s, 1])))
+            off = int(fits.p.req_off[q])
+            go_left = left is not None and (right is None or a - left <= right - a)
+            if go_left and left is not None and left - off >= lo:
+                hi = min(hi, float(left - off))
+            elif right is not None and right - off <= hi:
+                lo = max(lo, float(right - off))
+            else:
+                continue
+            bounded[s] = (lo, hi)
+            lp.set_bounds(s, lo, hi)
+        nxt = lp.solve()
+        used += 1
+        if nxt is None:
+            break
+        if fits(nxt.start):
+            found = nxt
+            break
+        cur = nxt
+    lp.reset_bounds(list(bounded))
+    return found, used
 
 
 def _improve_single(

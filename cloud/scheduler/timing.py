@@ -164,6 +164,26 @@ class CalendarFilter:
         self.cs = np.zeros((closed.shape[0], closed.shape[1] + 1), dtype=np.int32)
         np.cumsum(closed, axis=1, out=self.cs[:, 1:])
 
+    def outside(self, start: I64) -> I64:
+        """Requirements whose holding window at these start times is not inside its calendar."""
+        a = np.clip(start[self.step_of_req] + self.p.req_off, 0, self.p.n_slots)
+        b = np.clip(a + self.p.req_len, 0, self.p.n_slots)
+        bad = (self.cs[self.row, b] != self.cs[self.row, a]) | (b - a < self.p.req_len)
+        out: I64 = np.flatnonzero(bad).astype(np.int64)
+        return out
+
+    def nearest(self, q: int, a: int) -> tuple[int | None, int | None]:
+        """The latest window start <= a and the earliest >= a where requirement q's window fits."""
+        length = int(self.p.req_len[q])
+        xs = np.arange(0, self.p.n_slots - length + 1)
+        row = self.cs[int(self.row[q])]
+        ok = xs[row[xs + length] == row[xs]]
+        i = int(np.searchsorted(ok, a, side="right"))
+        left = int(ok[i - 1]) if i > 0 else None
+        j = int(np.searchsorted(ok, a, side="left"))
+        right = int(ok[j]) if j < ok.shape[0] else None
+        return left, right
+
     def __call__(self, start: I64) -> bool:
         """True if every holding window at these start times lies inside its calendar."""
         if self.trivial:
@@ -224,6 +244,7 @@ class IncrementalTiming:
             h.setOptionValue(key, value)
         h.passModel(lp)
         self.h = h
+        self.bounds0 = model.bounds.copy()
 
     def set_pair(self, c: int, i: int, j: int, bound: float) -> None:
         """Rewrites pair row c as S_i - S_j <= bound."""
@@ -241,6 +262,15 @@ class IncrementalTiming:
         pi, pj, pb, _ = pairs(self.p, self.model.step_of_req, seqs)
         for c in np.flatnonzero((pi != self.pi) | (pj != self.pj)).tolist():
             self.set_pair(c, int(pi[c]), int(pj[c]), float(pb[c]))
+
+    def set_bounds(self, step: int, lo: float, hi: float) -> None:
+        """Bounds step's start to [lo, hi] (the model's own bounds: `reset_bounds`)."""
+        self.h.changeColBounds(step, lo, hi)
+
+    def reset_bounds(self, steps: list[int]) -> None:
+        """Gives these steps their model bounds back."""
+        for s in steps:
+            self.h.changeColBounds(s, float(self.bounds0[s, 0]), float(self.bounds0[s, 1]))
 
     def solve(self) -> Timing | None:
         """Re-solves from the current basis; None if the sequences form a cycle."""
@@ -264,6 +294,7 @@ class ColdTiming:
         self.model = model
         pi, pj, pb, _ = pairs(p, model.step_of_req, seqs)
         self.pi, self.pj, self.pb = pi.copy(), pj.copy(), pb.copy()
+        self.bounds0 = model.bounds.copy()
 
     def set_pair(self, c: int, i: int, j: int, bound: float) -> None:
         """Rewrites pair row c as S_i - S_j <= bound."""
@@ -272,6 +303,15 @@ class ColdTiming:
     def load(self, seqs: list[I64]) -> None:
         """Makes the pair rows follow `seqs`."""
         self.pi, self.pj, self.pb, _ = pairs(self.p, self.model.step_of_req, seqs)
+
+    def set_bounds(self, step: int, lo: float, hi: float) -> None:
+        """Bounds step's start to [lo, hi] (the model's own bounds: `reset_bounds`)."""
+        self.model.bounds[step] = (lo, hi)
+
+    def reset_bounds(self, steps: list[int]) -> None:
+        """Gives these steps their model bounds back."""
+        for s in steps:
+            self.model.bounds[s] = self.bounds0[s]
 
     def solve(self) -> Timing | None:
         """Solves the LP; None if the sequences form a cycle."""
