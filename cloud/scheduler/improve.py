@@ -157,7 +157,7 @@ def _move(seq: I64, a: int, b: int) -> I64:
 
 
 #: moves tried around a costly pair at positions (k, k+1): (element offset, new position offset)
-_MOVES = ((1, 0), (1, -1), (0, 2))
+_MOVES = ((1, 0), (1, -1), (0, 2), (1, -3), (0, 4), (1, -7), (0, 8))
 #: costly pairs (highest duals) tried per local-search step
 _TOP = 1000
 #: perturb with swaps of binding pairs only (False: any neighbours)
