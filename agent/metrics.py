@@ -54,6 +54,11 @@ def agent_metrics(agent: Agent, workers: Callable[[], list[WorkerHealth]]) -> Me
             "uplink_resends", "Times the unconfirmed window was sent again", stats.resends
         )
         yield counter(
+            "uplink_resend_requests",
+            "Times the cloud asked for everything unconfirmed again (it had lost its session)",
+            stats.resend_requests,
+        )
+        yield counter(
             "uplink_refused", "Events the broker refused (dead-lettered locally)", stats.refused
         )
         yield counter(

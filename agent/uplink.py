@@ -17,7 +17,9 @@ the longer of `resend_after_s` (doubled per resend in a row, up to `resend_max_s
 times the confirmation time recently seen (a busy cloud is given the time it takes); after
 `UNCONFIRMED_AFTER` resends in a row one `unconfirmed` alarm is raised (a cloud that cannot take
 these events — a newer contract version, a bug — must not be flooded, and must not stay
-unnoticed); progress on the oldest batch resets both. A reconnect sends everything again.
+unnoticed); progress on the oldest batch resets both. A reconnect sends everything again, and
+so does a `settled` message with `resend: true` (the cloud connected and found no broker session
+kept for it, so what was on its way may have been dropped).
 
 The thread is a supervised worker (`taktline.supervise`): an error escaping the loop (a full disk
 while applying confirmations, a database error) is logged, backed off and the loop runs again
@@ -44,6 +46,7 @@ from contract import (
     AgentStatus,
     ContractError,
     SentStamp,
+    asks_resend,
     encode_batch,
     parse_settlement,
 )
@@ -70,6 +73,7 @@ class UplinkStats:
     events_sent: int = 0
     events_settled: int = 0
     resends: int = 0
+    resend_requests: int = 0
     refused: int = 0
     foreign_messages: int = 0
     bad_settlements: int = 0
@@ -307,6 +311,9 @@ class Uplink:
             # kept until applied: a full disk raises here and the same message is tried again
             self.stats.events_settled += self.outbox.settle(ranges)
             self._settlements.popleft()
+            if asks_resend(raw):  # the cloud may have lost what was on its way: all again now
+                self.stats.resend_requests += 1
+                self._rewind()
             self._refusal_alarm_pending = False
         # Batches whose events are all gone no longer need watching; progress on the oldest
         # one ends the resend back-off.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CloudError", "ConfigError", "UnknownAgent"]
+__all__ = ["CloudError", "ConfigError", "EarlierThanTheLog", "UnknownAgent"]
 
 
 class CloudError(Exception):
@@ -15,3 +15,7 @@ class ConfigError(CloudError, ValueError):
 
 class UnknownAgent(CloudError, LookupError):
     """An agent or device is not in the device registry."""
+
+
+class EarlierThanTheLog(CloudError, LookupError):
+    """A moment asked for is older than the oldest event the log keeps (older ones archived)."""

@@ -10,7 +10,10 @@ committed, duplicate or dead-lettered — so the agent stops re-sending it. A me
 usable keys (not JSON, too large) cannot be confirmed; it is dead-lettered and ingest goes on.
 
 One thread owns the MQTT session and does network I/O and ingest rounds in turn; a round takes
-every message queued since the last one, so a backlog is committed in few transactions.
+every message queued since the last one, so a backlog is committed in few transactions. When it
+connects and the broker kept no session for it (a broker that crashed before saving it), what
+agents sent meanwhile may be gone: it asks every registered agent to send again at once
+(`settled` with `resend: true`) rather than leave the backlog to their resend timers.
 
 Scale-out (`docs/deployment.md`, "Scale-out"; `cloud.roles`): several ingest processes share the
 uplink through an MQTT 5 shared subscription (`share_group`: `$share/<group>/...`), each with
@@ -184,6 +187,7 @@ class Ingest:
         self._session.client.on_message = self._on_message
         self._session.client.on_subscribe = self._on_subscribe
         self._subscribed = False
+        self._ask_resend = False
         self._queue: deque[tuple[str, bytes, datetime]] = deque()
         self._agents, self._devices = event_log.registry()
         self._stations = _stations_by_agent(self._devices)
@@ -326,6 +330,25 @@ class Ingest:
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any
     ) -> None:
         self._subscribed = True
+        # No session kept for us: what agents sent since they reconnected may have been dropped.
+        self._ask_resend = self.feed != "log" and not self._session.session_present
+
+    def ask_agents_to_resend(self) -> int:
+        """Sends every registered agent of this site `resend`; returns how many were asked.
+
+        The registry as last read (housekeeping re-reads it every few seconds): no database
+        round trip on the network thread's way.
+        """
+        asked = 0
+        for agent, (site, area) in sorted(self._agents.items()):
+            if site == self.site or self.site == "+":
+                path = AgentPath(site, area, agent)
+                self._session.client.publish(
+                    path.settled, encode_settlement((), resend=True), qos=1
+                )
+                asked += 1
+        log.info("no broker session was kept for ingest: asked %d agents to send again", asked)
+        return asked
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._queue.append((message.topic, bytes(message.payload), self._clock.now()))
@@ -341,6 +364,9 @@ class Ingest:
             if not session.is_connected and not session.connect(stopping):
                 break
             while not worker.stopping and session.run_once(0.005):
+                if self._ask_resend:
+                    self._ask_resend = False
+                    self.ask_agents_to_resend()
                 # Back-pressure: while the queue is at its bound nothing more is read from the
                 # socket, so the broker holds the rest (the persistent session's queue) instead
                 # of this process's memory.

@@ -63,6 +63,7 @@ from cloud.sparkplug import SparkplugBridge
 from cloud.stack_lights import StackLights
 from cloud.status import ResourceStatus, StatusMaster
 from cloud.store import EventLog, LogRecord
+from cloud.timetravel import TimeTravel
 from cloud.web import WebServer
 from cloud.web.guard import WebAuth
 from taktline.clock import Clock, SystemClock
@@ -96,7 +97,7 @@ class CloudSettings:
     #: retries the round, not ready meanwhile).
     busy_timeout_s: float = 30.0
     #: Snapshot the status every this many events (fast restarts; see cloud/snapshots.py).
-    snapshot_every: int = 100_000
+    snapshot_every: int = 25_000
     #: The plant model (master data) the status is shown against; edits are saved back to it.
     plant: Path | None = None
     #: The orders to plan (`docs/schemas/orders.schema.json`); with `plant`, the replanner runs:
@@ -259,12 +260,18 @@ class CloudService:
         )
         self.audit = AuditTrail(audit)
         self.web: WebServer | None = None
+        self.history: TimeTravel | None = None
         if settings.web_port is not None:
             auth = WebAuth(
                 self.auth_store,
                 self.audit,
                 public_read=settings.public_read,
                 allowed_hosts=settings.allowed_hosts,
+            )
+            # Its own connection: a long jump's reads never wait behind ingest's lock.
+            self.history = TimeTravel(
+                EventLog(settings.database, busy_timeout_s=settings.busy_timeout_s),
+                master=lambda: self.status.master,
             )
             self.web = WebServer(
                 self.live_snapshot,
@@ -277,6 +284,7 @@ class CloudService:
                 replanner=self.replanner,
                 desk=self.desk,
                 times=self.times,
+                history=self.history,
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
                 kanban=self.kanban,
@@ -531,6 +539,8 @@ class CloudService:
                     self.snapshots.take(self.status, self.ingest.position)
         self.audit.close()
         self.auth_store.close()
+        if self.history is not None:
+            self.history.log.close()
         self.log.close()
 
     def __enter__(self) -> CloudService:

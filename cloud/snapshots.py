@@ -11,6 +11,9 @@ source files and the contract version, so a changed fold (a new rule) ignores ol
 rebuilds from the log — never a state the current code would not produce. The state is pickled
 (the log's own database is trusted; nothing from outside is unpickled), with locks replaced by
 fresh ones.
+
+Older snapshots are kept too (`HISTORY`, thinned evenly as the log grows): `restore_at` brings a
+projection to any past log position from the nearest snapshot before it (`cloud.timetravel`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from cloud.store import EventLog
 from contract import CONTRACT_VERSION
@@ -38,6 +41,10 @@ _LOCKS: dict[type, Callable[[], Any]] = {
     type(threading.Lock()): threading.Lock,
     type(threading.RLock()): threading.RLock,
 }
+
+
+#: Older snapshots kept, spread along the log, besides the newest: time travel's stepping stones.
+HISTORY: Final = 64
 
 
 class Projection(Protocol):
@@ -90,17 +97,45 @@ class Restored:
 class Snapshotter:
     """Takes snapshots of one projection every `every_events` events, and restores from them."""
 
-    def __init__(self, event_log: EventLog, *, every_events: int = 100_000, keep: int = 3) -> None:
+    def __init__(
+        self,
+        event_log: EventLog,
+        *,
+        every_events: int = 100_000,
+        keep: int = 3,
+        history: int = HISTORY,
+    ) -> None:
         self.log = event_log
         self.every_events = every_events
         self.keep = keep
+        self.history = history
         self._since = 0
 
     def restore(self, factory: Callable[[], Any]) -> tuple[Any, Restored]:
         """The projection as of the log's end: newest usable snapshot plus the events after it."""
+        projection, done = self.restore_at(factory)
+        self._since = done.replayed
+        if done.replayed >= self.every_events:  # a long replay: spare the next start from it
+            self.take(projection)
+        log.info(
+            "status restored: %s, %d events replayed in %.2f s",
+            f"snapshot at position {done.snapshot_pos}" if done.from_snapshot else "full rebuild",
+            done.replayed,
+            done.seconds,
+        )
+        return projection, done
+
+    def restore_at(
+        self, factory: Callable[[], Any], position: int | None = None
+    ) -> tuple[Any, Restored]:
+        """The projection as of log `position` (None: the end), taking nothing, saving nothing.
+
+        The newest usable snapshot at or before `position` plus the events after it up to
+        `position`: time travel (`cloud.timetravel`) costs the tail since a snapshot, not the log.
+        """
         began = time.perf_counter()
         kind = type(factory())
-        found = self.log.latest_snapshot(fingerprint(kind))
+        found = self.log.latest_snapshot(fingerprint(kind), at_or_before=position)
         projection, pos = factory(), 0
         if found is not None:
             pos, _events, body = found
@@ -114,24 +149,19 @@ class Snapshotter:
                     projection = loaded
                 else:
                     pos = 0
-        replayed = projection.rebuild(self.log.replay(after=pos))
-        done = Restored(pos > 0, pos, replayed, time.perf_counter() - began)
-        self._since = replayed
-        if replayed >= self.every_events:  # a long replay: spare the next start from it
-            self.take(projection)
-        log.info(
-            "status restored: %s, %d events replayed in %.2f s",
-            f"snapshot at position {pos}" if pos else "full rebuild",
-            replayed,
-            done.seconds,
-        )
-        return projection, done
+        replayed = projection.rebuild(self.log.replay(after=pos, until=position))
+        return projection, Restored(pos > 0, pos, replayed, time.perf_counter() - began)
 
     def take(self, projection: object, position: int | None = None) -> int:
         """Saves a snapshot as of `position` (default: the log's last); only between rounds."""
         pos = self.log.last_position() if position is None else position
         self.log.save_snapshot(
-            pos, fingerprint(type(projection)), 0, dumps(projection), keep=self.keep
+            pos,
+            fingerprint(type(projection)),
+            0,
+            dumps(projection),
+            keep=self.keep,
+            history=self.history,
         )
         self._since = 0
         return pos

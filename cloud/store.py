@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud import schema
+from cloud.errors import EarlierThanTheLog
 from taktline.files import create_private
 
 log = logging.getLogger(__name__)
@@ -409,25 +410,29 @@ class EventLog:
         return [(str(i), int(s)) for i, s in rows]
 
     def replay(
-        self, after: int = 0, chunk: int = 10_000
+        self, after: int = 0, chunk: int = 10_000, *, until: int | None = None
     ) -> Iterator[tuple[int, dict[str, Any], str]]:
         """Yields (pos, event dict, corrected time) in log order, from position `after`.
 
         Archived events come first, read back from their archive files, so a full rebuild
-        after archiving folds the same events in the same order as before.
+        after archiving folds the same events in the same order as before. `until`: stop after
+        that position (the log as it was then).
         """
         table = schema.events
         position = after
+        end = until if until is not None else 2**63 - 1
         for archive in self.archives():
-            if archive["last_pos"] > position:
+            if archive["last_pos"] > position and archive["first_pos"] <= end:
                 for pos, body, corrected in read_archive(Path(archive["path"])):
+                    if pos > end:
+                        return
                     if pos > position:
                         yield pos, json.loads(body), corrected
                 position = max(position, int(archive["last_pos"]))
         while True:
             query = (
                 sa.select(table.c.pos, table.c.body, table.c.corrected_time)
-                .where(table.c.pos > position)
+                .where(table.c.pos > position, table.c.pos <= end)
                 .order_by(table.c.pos)
                 .limit(chunk)
             )
@@ -495,6 +500,58 @@ class EventLog:
             live = self._conn.execute(sa.select(sa.func.max(schema.events.c.pos))).scalar()
             cold = self._conn.execute(sa.select(sa.func.max(schema.archives.c.last_pos))).scalar()
         return int(max(live or 0, cold or 0))
+
+    def position_at(self, when: str) -> int:
+        """The newest position received at or before `when` (contract time); 0 before the first.
+
+        A binary search along the positions (the primary key; positions are in commit order, and
+        the cloud stamps `received_at` as it takes each message, so both grow together): about
+        twenty indexed look-ups, whatever the log's length. Reaches back to the oldest event
+        not archived (`EarlierThanTheLog` before it, when archives hold older events).
+        """
+        table = schema.events
+
+        def first_from(pos: int) -> tuple[int, str] | None:
+            row = self._conn.execute(
+                sa.select(table.c.pos, table.c.received_at)
+                .where(table.c.pos >= pos)
+                .order_by(table.c.pos)
+                .limit(1)
+            ).first()
+            return None if row is None else (int(row[0]), str(row[1]))
+
+        with self._transaction():
+            oldest = first_from(0)
+            if oldest is None or oldest[1] > when:
+                cold = self._conn.execute(sa.select(sa.func.max(schema.archives.c.last_pos)))
+                archived = int(cold.scalar() or 0)
+                if archived:
+                    raise EarlierThanTheLog(
+                        f"{when} is before the oldest event kept in the log"
+                        + (f" ({oldest[1]})" if oldest else "")
+                        + f": events up to position {archived} are archived"
+                    )
+                return 0
+            # Invariant: the answer is in [low, high], and `low` is a position received in time.
+            low = oldest[0]
+            high = int(self._conn.execute(sa.select(sa.func.max(table.c.pos))).scalar() or 0)
+            while low < high:
+                middle = (low + high + 1) // 2
+                found = first_from(middle)
+                if found is not None and found[1] <= when:
+                    low = found[0]
+                else:
+                    high = middle - 1
+            return low
+
+    def received_at(self, position: int) -> str | None:
+        """When the cloud took the event at `position` (None: no such event, or archived)."""
+        table = schema.events
+        with self._transaction():
+            value = self._conn.execute(
+                sa.select(table.c.received_at).where(table.c.pos == position)
+            ).scalar()
+        return None if value is None else str(value)
 
     def position_received_before(self, cutoff: str) -> int:
         """The newest position among the events received before `cutoff` (contract time)."""
@@ -583,9 +640,14 @@ class EventLog:
     # --- snapshots of projections ----------------------------------------------------------------
 
     def save_snapshot(
-        self, pos: int, fingerprint: str, events: int, body: bytes, keep: int = 3
+        self, pos: int, fingerprint: str, events: int, body: bytes, keep: int = 3, history: int = 0
     ) -> None:
-        """Stores a projection's state as of log position `pos`; keeps the newest `keep`."""
+        """Stores a projection's state as of log position `pos`.
+
+        Keeps the newest `keep` snapshots, and up to `history` older ones spread along the log
+        for time travel (`cloud.timetravel`): when there are more, the one whose neighbours are
+        closest together goes, so the older ones thin out evenly instead of being cut off.
+        """
         table = schema.snapshots
         with self._transaction():
             self._conn.execute(
@@ -593,25 +655,40 @@ class EventLog:
                     pos=pos, created_at=_now(), fingerprint=fingerprint, events=events, body=body
                 )
             )
-            stale = (
-                sa.select(table.c.id)
+            rows = self._conn.execute(
+                sa.select(table.c.id, table.c.pos)
                 .where(table.c.fingerprint == fingerprint)
                 .order_by(table.c.pos.desc(), table.c.id.desc())
-                .offset(keep)
-            )
-            ids = self._conn.execute(stale).scalars().all()
-            if ids:
-                self._conn.execute(sa.delete(table).where(table.c.id.in_(ids)))
+            ).all()
+            older = [(int(r.id), int(r.pos)) for r in rows[keep:]]
+            stale: list[int] = []
+            while len(older) > history:
+                if history == 0:
+                    stale.extend(i for i, _ in older)
+                    break
+                # newest first: the gap an entry closes is between its newer and older neighbour
+                newer = [int(rows[keep - 1].pos) if keep else pos] + [p for _, p in older[:-1]]
+                after = [p for _, p in older[1:]] + [0]
+                spans = [n - a for n, a in zip(newer, after, strict=True)]
+                drop = min(range(len(older)), key=lambda k: (spans[k], k))
+                stale.append(older.pop(drop)[0])
+            if stale:
+                self._conn.execute(sa.delete(table).where(table.c.id.in_(stale)))
 
-    def latest_snapshot(self, fingerprint: str) -> tuple[int, int, bytes] | None:
-        """(pos, events folded, body) of the newest snapshot made by the same code, if any."""
+    def latest_snapshot(
+        self, fingerprint: str, at_or_before: int | None = None
+    ) -> tuple[int, int, bytes] | None:
+        """(pos, events folded, body) of the newest snapshot made by the same code, if any.
+
+        `at_or_before`: the newest one not later than that log position (time travel).
+        """
         table = schema.snapshots
-        query = (
-            sa.select(table.c.pos, table.c.events, table.c.body)
-            .where(table.c.fingerprint == fingerprint)
-            .order_by(table.c.pos.desc(), table.c.id.desc())
-            .limit(1)
+        query = sa.select(table.c.pos, table.c.events, table.c.body).where(
+            table.c.fingerprint == fingerprint
         )
+        if at_or_before is not None:
+            query = query.where(table.c.pos <= at_or_before)
+        query = query.order_by(table.c.pos.desc(), table.c.id.desc()).limit(1)
         with self._transaction():
             row = self._conn.execute(query).first()
         return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]))

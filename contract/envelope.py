@@ -59,6 +59,7 @@ __all__ = [
     "Batch",
     "Event",
     "SentStamp",
+    "asks_resend",
     "corrected_epoch_us",
     "corrected_time",
     "encode_batch",
@@ -437,25 +438,44 @@ def _ranges(seqs: Iterable[int]) -> list[list[int]]:
     return ranges
 
 
-def encode_settlement(keys: Iterable[tuple[str, int]]) -> bytes:
-    """Builds a `settled` message confirming events by (instance, seq) as ranges per instance."""
+def encode_settlement(keys: Iterable[tuple[str, int]], *, resend: bool = False) -> bytes:
+    """Builds a `settled` message confirming events by (instance, seq) as ranges per instance.
+
+    `resend=True` adds `"resend": true`: the cloud may have lost what was on its way to it (its
+    broker session was gone when it connected), so the agent sends everything unconfirmed again
+    now instead of after its resend timer.
+    """
     by_instance: dict[str, list[int]] = {}
     for instance, seq in keys:
         by_instance.setdefault(instance, []).append(seq)
     settled = [
         {"instance": inst, "ranges": _ranges(seqs)} for inst, seqs in sorted(by_instance.items())
     ]
-    return json.dumps({"v": CONTRACT_VERSION, "settled": settled}, separators=(",", ":")).encode()
+    message: dict[str, Any] = {"v": CONTRACT_VERSION, "settled": settled}
+    if resend:
+        message["resend"] = True
+    return json.dumps(message, separators=(",", ":")).encode()
 
 
-_SETTLED_KEYS = frozenset({"v", "settled"})
+def asks_resend(raw: bytes) -> bool:
+    """Whether a (valid) `settled` message asks the agent to send everything unconfirmed again."""
+    if b'"resend"' not in raw:  # the common case, without decoding the message again
+        return False
+    obj = _decode(raw, MAX_MESSAGE_BYTES)
+    return isinstance(obj, dict) and obj.get("resend") is True
+
+
+_SETTLED_KEYS = frozenset({"v", "settled", "resend"})
+_SETTLED_REQUIRED = frozenset({"v", "settled"})
 _ENTRY_KEYS = frozenset({"instance", "ranges"})
 
 
 def parse_settlement(raw: bytes) -> list[tuple[str, int, int]]:
     """Parses a `settled` message into (instance, first seq, last seq) ranges."""
     obj = _decode(raw, MAX_MESSAGE_BYTES)
-    check_keys(obj, _SETTLED_KEYS, _SETTLED_KEYS, "settled")
+    check_keys(obj, _SETTLED_REQUIRED, _SETTLED_KEYS, "settled")
+    if "resend" in obj and not isinstance(obj["resend"], bool):
+        raise fail("settled.resend", f"{obj['resend']!r} is not a boolean")
     if obj["v"] != CONTRACT_VERSION:
         raise fail("settled.v", f"{obj['v']!r} is not contract version {CONTRACT_VERSION}")
     if not isinstance(obj["settled"], list):

@@ -24,6 +24,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("agent.cli", "run the edge agent of one Pi from its TOML config"),
     "cloud": ("cloud.cli", "run the cloud: ingest, event log, resource status, web interface"),
     "plan": ("cloud.scheduler.cli", "plan orders on a plant with the backward JIT scheduler"),
+    "whatif": (
+        "cloud.whatif.cli",
+        "plan scenarios (a machine down, a late supplier, a rush order...) beside the plan",
+    ),
+    "forecast": (
+        "cloud.forecast.cli",
+        "demand forecast per product from the order history (Croston/SBA, Holt), backtested",
+    ),
     "archive": ("cloud.archive", "move old events from the cloud's event log into archive files"),
     "report": ("cloud.report.cli", "resource status report of a period: OEE, downtime, cycle time"),
 }

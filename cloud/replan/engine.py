@@ -186,7 +186,12 @@ class Engine:
                 needs_full = True
             elif isinstance(trig, DeliveryLate):
                 mats = dict(self.plant.materials)
-                mats[trig.material] = Material(trig.material, trig.ready)
+                known = mats.get(trig.material)  # keeps its supplier, point of use, need
+                mats[trig.material] = (
+                    Material(trig.material, trig.ready)
+                    if known is None
+                    else dataclasses.replace(known, ready=trig.ready)
+                )
                 self.plant = dataclasses.replace(self.plant, materials=mats)
                 for o, step in self.model.steps:
                     if trig.material in step.materials:

@@ -232,6 +232,44 @@ class OrderDesk:
             out["cancelled"].append(oid)
         return out
 
+    def promote(
+        self,
+        created: list[Order],
+        changed: list[Order],
+        cancels: list[str],
+        user: str,
+        source: str,
+    ) -> dict[str, list[str]]:
+        """A planner's own order changes (a promoted what-if scenario): applied, not pending.
+
+        Creations, changes (decided `adjust` by `user`: started and frozen steps stay) and
+        cancellations, recorded in one transaction with who and `source`, then acted on.
+        """
+        with self._lock:
+            for order in changed:
+                if order.id not in self.known:
+                    raise UnknownOrder(f"order {order.id!r} is not in the plan")
+            for oid in cancels:
+                if oid not in self.known:
+                    raise UnknownOrder(f"order {oid!r} is not in the plan")
+            facts = [OrderFact("created", order, user, source) for order in created]
+            facts += [OrderFact("changed", o, user, source, "adjust", user) for o in changed]
+            gone = [(oid, user, source) for oid in cancels]
+            if self.recorder is not None:
+                self.recorder.orders(facts, gone)
+            for oid, _, _ in gone:  # a split cancels the order before its lots are created
+                self.known.pop(oid, None)
+                self.pending.pop(oid, None)
+                self.replanner.submit(OrderCancelled(oid))
+                self.replanner._record(user, "cancel_order", order=oid, source=source)
+            for fact in facts:
+                self._act(fact)
+            return {
+                "created": [o.id for o in created],
+                "changed": [o.id for o in changed],
+                "cancelled": list(cancels),
+            }
+
     def decide(self, order_id: str, decision: Literal["new", "adjust"], user: str) -> None:
         """A planner's decision on a pending change (recorded with who and when)."""
         with self._lock:

@@ -14,6 +14,7 @@ manual edit is kept in `audit` with who made it and when.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import smtplib
@@ -131,6 +132,11 @@ class Replanner:
         #: tool id -> {"out": hold reason or None, "until", "life": ok/warn/due/None} for the
         #: gap report (the cloud's `ToolWatch.summary`); None: tools are not reported
         self.tool_status: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None
+
+    def engine_copy(self) -> Engine:
+        """A deep copy of the engine as it is between replans (what-if scenarios start here)."""
+        with self._lock:
+            return copy.deepcopy(self.engine)
 
     # --- input -------------------------------------------------------------------------------
 

@@ -50,6 +50,8 @@ RANK: Final = {
     "maintenance": 0,
     "stop": 0,
     "tool_missing": 0,
+    "tool_transfer": 0,
+    "tool_service": 0,
     "absent": 0,
     "delivery": 0,
     "transport": 0,
@@ -66,6 +68,8 @@ _LOSS_TEXT: Final = {
     "maintenance": "maintenance at {r} since {t}",
     "stop": "{r} stopped since {t}",
     "tool_missing": "tool {r} missing since {t}",
+    "tool_transfer": "tool {r} on its way since {t}",
+    "tool_service": "tool {r} in service since {t}",
     "absent": "{r} absent since {t}",
 }
 _NAMED: Final = 5  # orders named in a capacity cause

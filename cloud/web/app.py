@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from cloud.web import (
     account,
     corrections,
+    history,
     kanban,
     logistics,
     master,
@@ -32,6 +33,7 @@ from cloud.web import (
     report,
     status,
     times,
+    whatif,
 )
 from cloud.web.guard import Guard, WebAuth
 from cloud.web.live import Live, StatusFeed
@@ -61,6 +63,8 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *live.routes(),
         *plan.routes(live.plan),
         *times.routes(parts.times),
+        *history.routes(parts.history),
+        *whatif.routes(parts.replanner, parts.desk),
         *report.routes(parts.reports),
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),

@@ -88,6 +88,8 @@ _RULE_TEXT: Final[list[tuple[str, str, str, Role]]] = [
     ("POST", r"^/api/decisions/[^/]+$", "/api/decisions/{order}", "planner"),
     ("POST", r"^/api/manual$", "/api/manual", "planner"),
     ("POST", r"^/api/plan/times$", "/api/plan/times", "planner"),
+    ("POST", r"^/api/whatif$", "/api/whatif", "planner"),
+    ("POST", r"^/api/whatif/promote$", "/api/whatif/promote", "planner"),
     ("POST", r"^/api/plan/steps/[^/]+/[^/]+$", "/api/plan/steps/{order}/{step}", "planner"),
     ("POST", r"^/api/kanban/loops/[^/]+$", "/api/kanban/loops/{loop}", "planner"),
     ("PUT", r"^/api/master$", "/api/master", "admin"),

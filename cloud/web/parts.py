@@ -18,6 +18,7 @@ from cloud.master import MasterData
 from cloud.replan import OrderDesk, Replanner, StandardTimes
 from cloud.report import Reports
 from cloud.status import ResourceStatus
+from cloud.timetravel import TimeTravel
 from cloud.web.guard import WebAuth
 
 __all__ = ["DeadLetters", "Snapshot", "WebParts"]
@@ -51,3 +52,5 @@ class WebParts:
     auth: WebAuth = field(default_factory=WebAuth)
     #: Learned standard times (cloud/replan/times.py); None: no plan to take them.
     times: StandardTimes | None = None
+    #: The status at past moments (cloud/timetravel.py); None: no event log to travel in.
+    history: TimeTravel | None = None

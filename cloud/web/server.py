@@ -29,6 +29,7 @@ from cloud.master import MasterData
 from cloud.replan import OrderDesk, Replanner, StandardTimes
 from cloud.report import Reports
 from cloud.status import ResourceStatus
+from cloud.timetravel import TimeTravel
 from cloud.web.app import create_app
 from cloud.web.guard import WebAuth, default_hosts
 from cloud.web.live import Live, StatusFeed
@@ -62,6 +63,7 @@ class WebServer:
         replanner: Replanner | None = None,
         desk: OrderDesk | None = None,
         times: StandardTimes | None = None,
+        history: TimeTravel | None = None,
         reports: Reports | None = None,
         health: Health | None = None,
         kanban: KanbanRecorder | None = None,
@@ -80,6 +82,7 @@ class WebServer:
         parts = WebParts(
             snapshot, dead_letters, status, master, corrections, replanner, desk, reports, health,
             metrics=metrics, metrics_token=metrics_token, auth=auth, kanban=kanban, times=times,
+            history=history,
         )  # fmt: skip
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
         self.app = create_app(parts, self.live)

@@ -533,6 +533,7 @@ def test_mutated_events_are_judged_alike(event: dict[str, Any], data: st.DataObj
             "settled.schema.json",
             encode_settlement([("ab" * 16, 1), ("ab" * 16, 2), ("cd" * 16, 9)]),
         ),
+        ("settled.schema.json", encode_settlement((), resend=True)),
         (
             "agent-status.schema.json",
             AgentStatus("pi-1", "online", "2026-11-23T08:00:00Z").encode(),
@@ -671,3 +672,14 @@ def test_downlink_messages_fit_their_schemas() -> None:
 def test_bad_commands_are_refused_with_the_reason(raw: bytes, reason: str) -> None:
     with pytest.raises(ContractError, match=reason):
         StackLightCommand.decode(raw)
+
+
+def test_a_resend_request_is_a_settlement_that_asks_for_everything_again() -> None:
+    from contract import ContractError, asks_resend, parse_settlement
+
+    ask = encode_settlement((), resend=True)
+    assert parse_settlement(ask) == [] and asks_resend(ask)
+    plain = encode_settlement([("ab" * 16, 1)])
+    assert not asks_resend(plain)
+    with pytest.raises(ContractError, match=r"settled\.resend"):
+        parse_settlement(b'{"v":1,"settled":[],"resend":"yes"}')

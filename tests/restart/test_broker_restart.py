@@ -84,3 +84,50 @@ def test_broker_restart_drains_without_the_resend_timer(
     assert drained < 10, "the backlog waited for a resend timer"
     keys = log.event_keys()
     assert len(keys) == len(set(keys)) == total
+
+
+def test_a_cloud_without_its_broker_session_asks_the_agents_to_send_again(
+    tmp_path: Path, mosquitto: PrivateMosquitto
+) -> None:
+    """The broker lost the cloud's session (crashed before saving it): what agents sent while
+    the cloud was away was dropped. The cloud notices (no session present) and asks; the
+    agents send again at once, long before their 60 s resend timer."""
+    log, ingest = make_cloud(tmp_path, mosquitto.url, list(AGENTS))
+    agents = [make_agent(tmp_path, mosquitto.url, a, resend_after_s=60.0) for a in AGENTS]
+    for _, uplink in agents:
+        uplink.start()
+    try:
+        with ingest:
+            assert ingest.wait_for_connection(10)
+        # The cloud is away; the broker crashes and comes back without any saved session.
+        mosquitto.kill()
+        for saved in mosquitto.folder.glob("mosquitto.db*"):
+            saved.unlink()
+        mosquitto.restart()
+        for outbox, uplink in agents:
+            assert uplink.wait_for_connection(10)
+            for n in range(20):
+                outbox.append(
+                    "machine.signal",
+                    {"signal": "cycle", "count": n + 1},
+                    source=uplink.path.agent,
+                    station="crimp-01",
+                )
+        time.sleep(1.0)  # sent, and dropped: nobody subscribed to the agents' events
+        assert log.count() == 0
+        assert all(outbox.depth() == 20 for outbox, _ in agents)
+        _, again = make_cloud(tmp_path, mosquitto.url, list(AGENTS))
+        with again:
+            assert again.wait_for_connection(10)
+            started = time.monotonic()
+            wait_for(lambda: all(o.depth() == 0 for o, _ in agents), 15, "every outbox drained")
+            took = time.monotonic() - started
+    finally:
+        for _, uplink in agents:
+            uplink.stop()
+    print(f"\nno session kept: every outbox empty {took:.2f} s after the cloud subscribed")
+    assert {u.path.agent: u.stats.resend_requests >= 1 for _, u in agents} == dict.fromkeys(
+        AGENTS, True
+    )
+    assert {u.path.agent: u.stats.resends for _, u in agents} == dict.fromkeys(AGENTS, 0)
+    assert log.count() == 3 * 20

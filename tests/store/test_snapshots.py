@@ -12,52 +12,7 @@ import pytest
 from cloud.snapshots import Snapshotter, fingerprint
 from cloud.status import ResourceStatus
 from cloud.store import EventLog, LogRecord
-
-INSTANCES = [f"{n:032x}" for n in range(1, 41)]
-
-
-def _at(n: int, hour: int) -> str:
-    """The n-th millisecond after `hour`:00 on the test day, in contract form."""
-    seconds, milli = divmod(n, 1000)
-    minutes, second = divmod(seconds, 60)
-    return f"2026-11-23T{hour + minutes // 60:02d}:{minutes % 60:02d}:{second:02d}.{milli:03d}000Z"
-
-
-def _log_of(log: EventLog, count: int, seed: int = 3) -> None:
-    """`count` events of a 120-machine plant: badges in and out, tools, run/stop, cycles."""
-    rng = random.Random(seed)
-    seqs = dict.fromkeys(INSTANCES, 0)
-    records: list[LogRecord] = []
-    for n in range(count):
-        instance = rng.choice(INSTANCES)
-        seqs[instance] += 1
-        agent = f"pi-{INSTANCES.index(instance):02d}"
-        station = f"m{INSTANCES.index(instance) * 3 + rng.randrange(3):03d}"
-        roll = rng.random()
-        if roll < 0.6:
-            kind, payload = "machine.signal", {"signal": "cycle", "count": rng.randint(1, 4)}
-        elif roll < 0.85:
-            kind, payload = "machine.signal", {"signal": "run", "on": rng.random() < 0.5}
-        elif roll < 0.95:
-            kind, payload = "badge.read", {"tag": f"{rng.randrange(0x10000000, 0x10000040):08X}"}
-        else:
-            kind, payload = "tool.read", {"tag": f"{rng.randrange(0x20000000, 0x20000100):08X}"}
-        at = _at(n, 6)
-        body = {
-            "v": 1, "type": kind, "source": agent, "agent": agent, "station": station,
-            "instance": instance, "seq": seqs[instance], "time": at, "mono_ns": n,
-            "boot": "b", "payload": payload,
-        }  # fmt: skip
-        records.append(
-            LogRecord(
-                instance, seqs[instance], kind, agent, agent, station, at, at, "monotonic", at,
-                json.dumps(body, separators=(",", ":")), body,
-            )
-        )  # fmt: skip
-        if len(records) == 20_000:
-            log.commit(records, [])
-            records = []
-    log.commit(records, [])
+from tests.store.plant_log import INSTANCES, log_of, moment
 
 
 def _state(status: ResourceStatus) -> dict[str, object]:
@@ -69,7 +24,7 @@ def _state(status: ResourceStatus) -> dict[str, object]:
 @pytest.mark.slow
 def test_snapshot_plus_tail_equals_full_rebuild_on_a_million_events(tmp_path: Path) -> None:
     with EventLog(tmp_path / "cloud.db", synchronous="NORMAL") as log:
-        _log_of(log, 900_000)
+        log_of(log, 900_000)
         snapshots = Snapshotter(log, every_events=10**9)
         first, how = snapshots.restore(ResourceStatus)
         assert not how.from_snapshot and how.replayed == 900_000
@@ -97,7 +52,7 @@ def _log_of_tail(log: EventLog) -> None:
         agent = f"pi-{INSTANCES.index(instance):02d}"
         station = f"m{INSTANCES.index(instance) * 3:03d}"
         on = n % 2 == 0
-        at = _at(n, 23)
+        at = moment(n, 23)
         payload = {"signal": "run", "on": on} if n % 3 else {"signal": "cycle", "count": 1}
         body = {
             "v": 1, "type": "machine.signal", "source": agent, "agent": agent,
@@ -115,7 +70,7 @@ def _log_of_tail(log: EventLog) -> None:
 
 def test_restore_uses_the_snapshot_on_both_databases(database: str) -> None:
     with EventLog(database) as log:
-        _log_of(log, 3_000)
+        log_of(log, 3_000)
         snapshots = Snapshotter(log, every_events=1_000)
         status, how = snapshots.restore(ResourceStatus)
         assert how.replayed == 3_000  # a long replay is snapshotted at once
@@ -126,7 +81,7 @@ def test_restore_uses_the_snapshot_on_both_databases(database: str) -> None:
 
 def test_a_snapshot_of_other_fold_code_or_a_damaged_one_is_not_used(tmp_path: Path) -> None:
     with EventLog(tmp_path / "cloud.db") as log:
-        _log_of(log, 2_000)
+        log_of(log, 2_000)
         log.save_snapshot(log.last_position(), "someone-elses-fold", 2_000, b"\x80junk")
         status, how = Snapshotter(log).restore(ResourceStatus)
         assert not how.from_snapshot and how.replayed == 2_000
@@ -138,8 +93,8 @@ def test_a_snapshot_of_other_fold_code_or_a_damaged_one_is_not_used(tmp_path: Pa
 
 def test_old_snapshots_are_pruned(tmp_path: Path) -> None:
     with EventLog(tmp_path / "cloud.db") as log:
-        _log_of(log, 100)
-        snapshots = Snapshotter(log, keep=2)
+        log_of(log, 100)
+        snapshots = Snapshotter(log, keep=2, history=0)
         status, _ = snapshots.restore(ResourceStatus)
         for _ in range(4):
             snapshots.take(status)
