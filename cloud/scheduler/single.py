@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cloud.scheduler.problem import F64, I64, NO_DUE, Problem
 from cloud.scheduler.timing import sequence_timing
@@ -243,9 +244,14 @@ def search_sequence(
     stopped = "done"
     if n < 2:
         return best, best_cost, iters, stopped
+    # don't-look bits: a job whose neighbourhood held nothing better is skipped until a move
+    # or a perturbation changes the positions around it
+    look = np.ones(n, dtype=np.bool_)
     while True:
         improved = False
         for job in rng.permutation(n).tolist():
+            if not look[job]:
+                continue
             if iters >= max_iters:
                 return best, best_cost, iters, "iterations"
             if time.perf_counter() > deadline:
@@ -253,7 +259,9 @@ def search_sequence(
             i = int(np.flatnonzero(cur == job)[0])
             row, cost = _best_move(jobs, cur, i, reach)
             iters += 1
+            look[job] = False
             if cost < cur_cost - 1e-9:
+                _wake(look, cur, row)
                 cur, cur_cost = row.copy(), cost
                 improved = True
         if cur_cost < best_cost - 1e-9:
@@ -271,9 +279,19 @@ def search_sequence(
         j = min(n, i + int(rng.integers(2, 6)))
         nxt[i:j] = nxt[i:j][::-1].copy()
         iters += 1
+        _wake(look, cur, nxt)
         cur, cur_cost = nxt, float(jobs.costs(nxt[None, :])[0])
         if iters >= max_iters:
             return best, best_cost, iters, "iterations"
+
+
+def _wake(look: NDArray[np.bool_], old: I64, new: I64) -> None:
+    """Clears the don't-look bit of every job in or next to positions where the sequences differ."""
+    moved = np.flatnonzero(old != new)
+    if moved.shape[0] == 0:
+        return
+    lo, hi = max(0, int(moved[0]) - 1), min(old.shape[0], int(moved[-1]) + 2)
+    look[new[lo:hi]] = True
 
 
 def improve_single(
