@@ -7,9 +7,11 @@ its duals say which resource-sequence constraints cost money. A seeded local sea
 neighbours on those constraints (most expensive first), keeps improvements, and perturbs when it
 is stuck (iterated local search). With a seed and an iteration budget it is deterministic.
 
-The timing step ignores calendars: a solution is kept only if every holding window lies inside
-its resource's calendar (always true for resources open around the clock, as in the benchmark
-shop), so the phase never returns a plan that is worse or infeasible.
+The LP ignores calendars: a timing that puts a holding window across closed time is re-solved
+with that step bounded to the nearer side of the closure (a few rounds, `_fit_calendars`), and a
+timing is kept only if every holding window lies inside its resource's calendar, so the phase
+works on shift plants and never returns a plan that is worse or infeasible. Plans whose orders
+are one step on one resource each go to `single.py` (exact idle insertion, larger moves).
 
 Budgets: the iteration budget (`max_iters`, timing solves or trial replans) is the stop meant to
 bind, so the same seed and budget give the same plan on a quiet or a loaded machine. The wall-clock
