@@ -39,6 +39,7 @@ from cloud.scheduler.backward import (
     restore,
     step_costs,
 )
+from cloud.scheduler.permutation import flow_route, permutation_search, permutation_sequences
 from cloud.scheduler.single import decomposes, improve_single
 from cloud.scheduler.timing import (
     CalendarFilter,
@@ -230,6 +231,25 @@ def improve_plan(
     def spent_with(used: int) -> bool:
         return budget.spent(iters + used)
 
+    reqs = flow_route(p, plan.res)
+    if reqs is not None and _PERMUTATION_SHARE > 0:
+        # a flow shop: first one order sequence on every machine, with part of the budget
+        last = plan.start[reqs[:, -1]]
+        perm0 = np.lexsort((np.arange(p.n_orders), last)).astype(np.int64)
+        share = int(max_iters * _PERMUTATION_SHARE)
+        perm, timing, used = permutation_search(
+            p, plan.res, reqs, lp, perm0, rng, lambda u: u >= share or spent_with(u)
+        )
+        iters += used
+        if timing is not None and timing.cost < cur.cost - 1e-9:
+            seqs = permutation_sequences(p, plan.res, reqs, perm)
+            cur = timing
+        lp.load(seqs)
+        again = lp.solve()
+        iters += 1
+        if again is None:
+            return keep
+        cur = again
     if cur.cost < best_cost:
         kept, used = _fit_calendars(lp, fits, cur, spent_with)
         iters += used
@@ -324,6 +344,8 @@ def improve_plan(
     )
 
 
+#: share of the iteration budget a flow shop's permutation search gets first
+_PERMUTATION_SHARE = 0.5
 #: most re-solves spent moving one timing's holding windows into open time
 _REPAIR_ROUNDS = 6
 
