@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from taktline.clock import moment_arg
@@ -50,16 +50,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"no event log at {database}")
         plant = load_plant(args.plant)
         with EventLog(database) as log:
-            travel = TimeTravel(log)
-            if args.at is not None:
-                status, moment = travel.status_at(when=args.at)
-            else:
-                status, moment = travel.status_at(position=log.last_position())
-            now = args.at
-            if now is None:
-                latest = status.latest or moment.received_at
-                now = datetime.fromisoformat(latest.replace("Z", "+00:00")) if latest else None
-            now = now or datetime.now(UTC)
+            status, now = TimeTravel(log).status_then(args.at)
             repair = args.repair_minutes
             engine = engine_at(
                 status,

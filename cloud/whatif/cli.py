@@ -69,15 +69,7 @@ def _base(args: argparse.Namespace, plant: Any) -> tuple[Any, datetime]:
     if isinstance(database, Path) and not database.exists():
         raise ValueError(f"no event log at {database}")
     with EventLog(database) as log:
-        travel = TimeTravel(log)
-        if args.at is not None:
-            status, moment = travel.status_at(when=args.at)
-        else:
-            status, moment = travel.status_at(position=log.last_position())
-    now = args.at
-    if now is None:
-        latest = status.latest or moment.received_at
-        now = datetime.fromisoformat(latest.replace("Z", "+00:00")) if latest else datetime.now(UTC)
+        status, now = TimeTravel(log).status_then(args.at)
     return engine_at(status, plant, now, improve=not args.no_improve), now
 
 
