@@ -339,9 +339,10 @@ class EmulatedHardware(Hardware):
 
 
 def _driver_modules() -> list[str]:
+    # a copy of the keys: another thread may import while this one looks (seen in the demo)
     return [
         name
-        for name in sys.modules
+        for name in list(sys.modules)
         if any(name == root or name.startswith(root + ".") for root in _DRIVER_MODULES)
     ]
 
