@@ -153,4 +153,6 @@ def test_an_exception_while_reading_a_message_confirms_nothing_of_it(
         wait_for(lambda: outbox.depth() == 0, 20, "the resend applied")
         keys = cloud.log.event_keys()
         assert len(keys) == len(set(keys)) == 5
-        assert uplink.stats.resends >= 1
+        # sent twice at least: by the resend timer, or at the cloud's ask when it found no
+        # broker session kept for it (its first start)
+        assert uplink.stats.events_sent >= 10, uplink.stats
