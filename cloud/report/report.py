@@ -21,8 +21,10 @@ from typing import Any, Final
 from cloud.errors import CloudError
 from cloud.plant import Plant, Resource
 from cloud.report.figures import Totals, finish, machine_totals, pareto
-from cloud.report.fold import PeriodFold
+from cloud.report.fold import PeriodFold, epoch
 from cloud.report.planned import planned_intervals
+from cloud.report.series import Sample, cycle_series
+from cloud.report.shift import Period, default_period
 from cloud.status import StatusMaster
 from cloud.store import EventLog
 
@@ -133,6 +135,7 @@ def build_report(
     stations = sorted(set(fold.machines) | set(resources))
     rows: list[dict[str, Any]] = []
     by_process: dict[str, Totals] = {}
+    process_samples: dict[str, list[Sample]] = {}
     plant_totals: Totals | None = None
     for station in sorted(stations):
         track = fold.machine(station)
@@ -145,6 +148,12 @@ def build_report(
 
         totals = machine_totals(track, a, b, planned, standard)
         process = processes.get(station, UNASSIGNED)
+        samples = [
+            Sample(when, track.samples[key][0], track.samples[key][1], standard(ticket))
+            for key, (when, ticket) in track.sampled.items()
+            if key in track.samples
+        ]
+        process_samples.setdefault(process, []).extend(samples)
         row = {
             "station": station,
             "name": (resource.name or resource.id) if resource else station,
@@ -157,7 +166,12 @@ def build_report(
         by_process[process] = totals if known is None else known + totals
         plant_totals = totals if plant_totals is None else plant_totals + totals
     process_rows = [
-        {"process": name, "machines": totals.machines, **finish(totals)}
+        {
+            "process": name,
+            "machines": totals.machines,
+            **finish(totals),
+            "cycle_series": cycle_series(process_samples.get(name, []), a, b),
+        }
         for name, totals in sorted(by_process.items())
     ]
     downtime = pareto(plant_totals.down, plant_totals.stops) if plant_totals else []
@@ -174,6 +188,17 @@ class Reports:
     def build(self, start: datetime, end: datetime) -> Report:
         """The report for [start, end), folded from the log now."""
         return build_report(self.log.replay(), self._plant(), start, end)
+
+    def default_period(self, now: datetime) -> Period:
+        """The default period at `now` (`shift.default_period`) over the log's data span."""
+        first: float | None = None
+        last: float | None = None
+        for _, _, corrected in self.log.replay():
+            moment = epoch(corrected)
+            first = moment if first is None else min(first, moment)
+            last = moment if last is None else max(last, moment)
+        span = [None if t is None else datetime.fromtimestamp(t, UTC) for t in (first, last)]
+        return default_period(self._plant(), now, span[0], span[1])
 
 
 def _iso(moment: datetime) -> str:
