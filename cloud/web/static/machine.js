@@ -128,7 +128,7 @@ function machineUpcoming(upcoming, now) {
     s.running ? el("span", { class: "state RUNNING" }, "planned now") : `in ${clock.duration((Date.parse(s.start) - now) / 1000)}`]);
   const out = table(["Job (order / step)", "Planned start", "Planned end", "Duration", "When"], rows, "nothing planned on this machine");
   out.id = "machine-upcoming";
-  return [out, upcoming.more ? el("p", { class: "detail" }, `and ${upcoming.more} more planned later`) : null];
+  return upcoming.more ? [out, el("p", { class: "detail" }, `and ${upcoming.more} more planned later`)] : [out];
 }
 
 function machineJob(j) {
@@ -145,8 +145,8 @@ function machineCycle(c) {
     : el("span", {}, `standard ${s(c.standard_s)} per unit: `,
       el("b", { class: c.ratio > 1.1 ? "flag" : "" }, `${Math.round(c.ratio * 100)} % of standard`),
       c.ratio > 1 ? " (slower)" : " (at or faster than standard)");
-  return el("p", { id: "cycle-vs-standard" }, `Actual ${s(c.mean_s)} per cycle over the last ${c.n} finished steps `,
-    `(fastest ${s(c.min_s)}, slowest ${s(c.max_s)}, spread ±${s(c.stdev_s)}); `, against);
+  return el("p", { id: "cycle-vs-standard" }, `Actual ${s(c.mean_s)} per cycle over ${c.n === 1 ? "the last finished step" : `the last ${c.n} finished steps`} `,
+    c.n > 1 ? `(fastest ${s(c.min_s)}, slowest ${s(c.max_s)}, spread ±${s(c.stdev_s)}); ` : "; ", against);
 }
 
 function machinePage(m, status, station) {
