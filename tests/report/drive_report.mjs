@@ -28,7 +28,7 @@ try {
   result.machines = await page.locator("#report-machines").innerText();
   await page.locator("#report-learned").waitFor({ timeout: 15000 });
   result.learned = await page.locator("#report-learned").innerText();
-  await page.screenshot({ path: shot, fullPage: true });
+  await page.screenshot({ path: shot.replace(/report\.png$/, "report-period.png"), fullPage: true });
   // A shorter period through the pickers (UTC here): 06:30-07:30 holds only the breakdown.
   await page.fill("#report-from", "2026-03-23 06:30");
   await page.fill("#report-to", "2026-03-23T07:30");  // the ISO "T" is read too
@@ -50,7 +50,7 @@ try {
     process: c.dataset.process, ticks: [...c.querySelectorAll(".tick")].map((t) => t.textContent),
     actual: c.querySelectorAll("polyline.actual").length, standard: c.querySelectorAll("polyline.standard").length })));
   result.inline_styles = await page.locator("style").count();
-  await page.screenshot({ path: shot.replace(/report\.png$/, "report-shift.png"), fullPage: true });
+  await page.screenshot({ path: shot, fullPage: true });  // the tour's picture (docs/ui.md)
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });
