@@ -226,9 +226,11 @@
     return { from: new Date(end.getTime() - 24 * 3600 * 1000).toISOString(), to: end.toISOString(), rule: "last_24h", calendar: null };
   }
 
+  let opened = false;  // drawn (or being drawn) since the page loaded: a plan push changes nothing
   views.report = {
     async draw(view, event) {
-      if (event !== null && document.getElementById("report-form")) return;  // a plan push
+      if (event !== null && opened) return;  // a plan push
+      opened = true;
       // The period from the address (/report?from=..&to=.., shareable), else the default one.
       const asked = new URLSearchParams(location.search);
       let start = new Date(asked.get("from") || NaN), end = new Date(asked.get("to") || NaN);
