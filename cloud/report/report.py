@@ -34,6 +34,7 @@ __all__ = [
     "Report",
     "Reports",
     "build_report",
+    "log_span",
     "machine_processes",
     "parse_moment",
 ]
@@ -191,14 +192,29 @@ class Reports:
 
     def default_period(self, now: datetime) -> Period:
         """The default period at `now` (`shift.default_period`) over the log's data span."""
-        first: float | None = None
-        last: float | None = None
-        for _, _, corrected in self.log.replay():
-            moment = epoch(corrected)
-            first = moment if first is None else min(first, moment)
-            last = moment if last is None else max(last, moment)
-        span = [None if t is None else datetime.fromtimestamp(t, UTC) for t in (first, last)]
-        return default_period(self._plant(), now, span[0], span[1])
+        plant = self._plant()
+        if plant is None or not plant.calendars:
+            return default_period(None, now, None, None)
+        first, last = log_span(self.log.replay())
+        return default_period(plant, now, first, last)
+
+
+def log_span(
+    entries: Iterable[tuple[int, Mapping[str, Any], str]],
+) -> tuple[datetime | None, datetime | None]:
+    """The oldest and newest (corrected) event times of the log entries; None when empty."""
+    first: str | None = None
+    last: str | None = None
+    low = high = 0.0
+    for _, _, corrected in entries:
+        moment = epoch(corrected)
+        if first is None or moment < low:
+            first, low = corrected, moment
+        if last is None or moment > high:
+            last, high = corrected, moment
+    if first is None or last is None:
+        return None, None
+    return datetime.fromtimestamp(low, UTC), datetime.fromtimestamp(high, UTC)
 
 
 def _iso(moment: datetime) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from cloud.plant import Plant, parse_plant
-from cloud.report import default_period
-from tests.report.log import PLANT_DOCUMENT
+from cloud.report import Reports, default_period
+from cloud.store import EventLog
+from tests.report.log import PLANT_DOCUMENT, Writer, plant, shift_log
+from tests.status.events import T0
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
@@ -89,7 +92,20 @@ def test_a_plant_that_started_within_the_current_shift_gets_that_shift_so_far() 
 
 def test_without_a_plant_or_data_the_last_24_hours() -> None:
     now = _local(24, 10)
-    for plant, first in ((None, LONG_AGO), (_plant(TWO_SHIFT), None)):
-        period = default_period(plant, now, first, None if first is None else now)
+    for model, first in ((None, LONG_AGO), (_plant(TWO_SHIFT), None)):
+        period = default_period(model, now, first, None if first is None else now)
         assert (period.rule, period.start, period.end) == ("last_24h", now - timedelta(1), now)
     assert default_period(None, now, None, None).to_dict()["calendar"] is None
+
+
+def test_reports_take_the_span_from_the_log(tmp_path: Path) -> None:
+    """Through `Reports` over a real event log: the shift log's Monday 06:00-14:00 (UTC)."""
+    with EventLog(tmp_path / "cloud.db") as log:
+        reports = Reports(log, plant)
+        now = datetime(2026, 3, 24, 3, tzinfo=UTC)
+        assert reports.default_period(now).rule == "last_24h"  # no data yet
+        shift_log(Writer(log))
+        period = reports.default_period(now)
+        assert (period.rule, period.calendar) == ("last_shift", "day")
+        assert (period.start, period.end) == (T0, T0 + timedelta(hours=8))
+        assert Reports(log, lambda: None).default_period(now).rule == "last_24h"
