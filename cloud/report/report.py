@@ -195,8 +195,23 @@ class Reports:
         plant = self._plant()
         if plant is None or not plant.calendars:
             return default_period(None, now, None, None)
-        first, last = log_span(self.log.replay())
-        return default_period(plant, now, first, last)
+        return default_period(plant, now, *self.data_span())
+
+    def data_span(self) -> tuple[datetime | None, datetime | None]:
+        """When the cloud took the log's oldest and newest events (None, None: an empty log).
+
+        Two indexed look-ups; with archives the oldest is before any kept event (the epoch
+        stands for it); when the newest event is archived too, a pass over the log.
+        """
+        log = self.log
+        newest = log.last_position()
+        if newest == 0:
+            return None, None
+        first, last = log.received_at(log.first_position()), log.received_at(newest)
+        if first is None or last is None:
+            return log_span(log.replay())
+        oldest = EARLIEST if log.archives() else _moment(first)
+        return oldest, _moment(last)
 
 
 def log_span(
@@ -215,6 +230,10 @@ def log_span(
     if first is None or last is None:
         return None, None
     return datetime.fromtimestamp(low, UTC), datetime.fromtimestamp(high, UTC)
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromtimestamp(epoch(text), UTC)
 
 
 def _iso(moment: datetime) -> str:

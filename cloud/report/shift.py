@@ -4,13 +4,13 @@ A shift is one occurrence of a calendar's shift window (local wall-clock times i
 time zone, a shift on a holiday left out; two back-to-back shifts stay two). The calendars are
 those of the plant's machines (all calendars when no machine names one). `default_period(plant,
 now, first, last)` answers the newest shift that ended by `now` and holds some of the log's data
-([first, last], the times of its oldest and newest events), searched back 14 days from `now`
-or from the newest event when that is older (a log of last month still has a default); its start is
-moved up to the log's first event (before it nothing was recorded, which is no downtime). When
-no completed shift holds data (a plant that started within the current shift, as the demo does),
-it answers the current shift so far, from its start or the first event to `now`. No plant, no
-calendar or no data: the last 24 hours to `now`. Planned time within the period (breaks and
-closures out) is `planned.py`'s job.
+([first, last]: when the cloud took its oldest and newest events, `Reports.data_span`), searched
+back 14 days from `now`, or from the newest event when that is older (a log of last month still
+has a default); its start is moved up to the log's first event (before it nothing was recorded,
+which is no downtime). When no completed shift holds data (a plant that started within the
+current shift, as the demo does), it answers the current shift so far, from its start or the
+first event to `now`. No plant, no calendar or no data: the last 24 hours to `now`. Planned time
+within the period (breaks and closures out) is `planned.py`'s job.
 """
 
 from __future__ import annotations
