@@ -2,13 +2,15 @@
 // timeline as inline SVG with a time axis on the plant's clock, a legend with each state's time
 // and every stretch's start, end and duration on hover; the state history newest first, paged
 // (MACHINE_PAGE rows a page); the machine's upcoming job steps from the plan; its job steps by
-// order and step (the ticket's tag on hover) with actual seconds per cycle against the standard.
+// order and step (the ticket's tag on hover), the newest 20, with actual seconds per cycle
+// against the standard.
 // Loaded before app.js, whose `machine()` calls `machinePage` on every status push; `el`, `table`,
 // `named` and `when` are app.js's helpers, looked up when the page is drawn. The page and the
 // timeline's span a person chose survive the pushes (`machineChoice`).
 "use strict";
 
 const MACHINE_PAGE = 50;
+const MACHINE_JOBS = 20;  // the job steps shown, newest first
 const MACHINE_SPANS = [["1 h", 3600e3], ["8 h", 8 * 3600e3], ["24 h", 24 * 3600e3], ["all kept", Infinity]];
 const MACHINE_STATES = [["RUNNING", "running"], ["STOPPED", "stopped (a job allocated)"], ["IDLE", "idle (no job)"]];
 const machineChoice = { station: null, page: 0, span: "24 h" };
@@ -166,11 +168,13 @@ function machinePage(m, status, station) {
     el("h2", {}, "Cycle time against standard"), machineCycle(m.cycle_time),
     el("h2", {}, "Job steps"),
     (() => {
+      const newest = m.jobs.slice().reverse();
       const jobs = table(["Job (order / step)", "Started", "Ended", "Cycles", "Good", "Scrap", "Actual per cycle", "Standard per unit"],
-        m.jobs.slice().reverse().map((j) => [machineJob(j), when(j.started), j.ended ? when(j.ended) : "running", j.cycles, j.good, j.scrap,
+        newest.slice(0, MACHINE_JOBS).map((j) => [machineJob(j), when(j.started), j.ended ? when(j.ended) : "running", j.cycles, j.good, j.scrap,
           s(j.per_cycle_s), s(j.standard_s)]), "none");
       jobs.id = "machine-jobs";
-      return jobs;
+      return el("div", {}, jobs, newest.length > MACHINE_JOBS
+        ? el("p", { class: "detail" }, `the newest ${MACHINE_JOBS} of ${newest.length} job steps`) : null);
     })(),
     el("h2", {}, "State history"), ...machineHistory(stretches),
   ];

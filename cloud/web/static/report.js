@@ -144,7 +144,10 @@
   ];
 
   function figures(row) {
-    return [minutes(row.planned_min), minutes(row.run_min), minutes(row.downtime_min), minutes(row.idle_min),
+    const planned = row.planned_basis === "period"
+      ? el("span", { class: "named", title: "no calendar known for it: the whole period counts as planned" }, `${minutes(row.planned_min)} *`)
+      : minutes(row.planned_min);
+    return [planned, minutes(row.run_min), minutes(row.downtime_min), minutes(row.idle_min),
       minutes(row.no_data_min), pieces(row.total_count), `${clock.rounded(row.good)} / ${clock.rounded(row.scrap)}`,
       secs(row.avg_cycle_s), secs(row.median_cycle_s), secs(row.standard_s),
       percent(row.availability), percent(row.performance), percent(row.quality), percent(row.oee), row.notes];
