@@ -57,7 +57,7 @@ def to_problem(inst: Instance) -> Problem:
     s = len(ops)
     dur = np.array([o[1] for o in ops], dtype=np.int64)
     due = np.array([o[2] for o in ops], dtype=np.int64)
-    horizon = int(due.max() + dur.sum() + 1)
+    horizon = int(due[due < NO_DUE].max(initial=0) + dur.sum() + 1)
     return Problem(
         open_=np.ones((inst.n_machines, horizon), dtype=np.bool_),
         open_span=np.ones((inst.n_machines, horizon), dtype=np.bool_),
@@ -108,15 +108,24 @@ def solve(inst: Instance, time_s: float, seed: int, iters: int = 10**9) -> list[
     return out
 
 
-def solve_cpsat(inst: Instance, seconds: float) -> float:
+def solve_cpsat(
+    inst: Instance, seconds: float, hint: list[list[int]] | None = None, workers: int = 2
+) -> float:
+    """CP-SAT's best cost in `seconds` (nan if none); `hint`: start times to begin from.
+
+    Operations with both weights zero (no due date of their own) add no cost term.
+    """
     try:
         from ortools.sat.python import cp_model
     except ImportError:
         sys.exit("--cpsat needs OR-Tools: pip install 'taktline[bench]' (or: pip install ortools)")
     model = cp_model.CpModel()
     horizon = sum(p for job in inst.jobs for _, p, *_ in job) + max(
-        d for job in inst.jobs for _, _, d, *_ in job
+        d for job in inst.jobs for _, _, d, a, b in job if a or b
     )
+    if hint is not None:
+        horizon = max(horizon, max(s + op[1] for job, st in zip(inst.jobs, hint, strict=True)
+                                   for op, s in zip(job, st, strict=True)))  # fmt: skip
     scale = 100
     terms = []
     by_m: dict[int, list[Any]] = {}
@@ -127,9 +136,13 @@ def solve_cpsat(inst: Instance, seconds: float) -> float:
             e = model.new_int_var(0, horizon, f"e{j}_{k}")
             model.add(e == s + p)
             by_m.setdefault(mach, []).append(model.new_interval_var(s, p, e, f"i{j}_{k}"))
+            if hint is not None:
+                model.add_hint(s, hint[j][k])
             if prev is not None:
                 model.add(s >= prev)
             prev = e
+            if a == 0 and b == 0:
+                continue
             er = model.new_int_var(0, horizon, "")
             ta = model.new_int_var(0, horizon, "")
             model.add(er >= d - e)
@@ -140,7 +153,7 @@ def solve_cpsat(inst: Instance, seconds: float) -> float:
     model.minimize(sum(terms))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = seconds
-    solver.parameters.num_workers = 2
+    solver.parameters.num_workers = workers
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return float("nan")

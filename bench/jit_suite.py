@@ -15,13 +15,21 @@ an iteration budget and a wall-clock cap).
 
 Reference: for n <= 12 the exact optimum, by enumerating V-shaped sequences (jobs completing by d
 in non-increasing p/a, at most one straddling job, jobs starting at or after d in non-decreasing
-p/b; no idle time — the classic dominance properties) with the optimal start of each sequence;
-for larger n the best plan of a plain V-shape local search (flip an order between the early and
-tardy side, interchange one early with one tardy order; first improvement until none is left),
-labelled "vshape" and never called a bound. Prints per instance and per size mean / max gap and
-time, then one JSON summary line.
+p/b; no idle time — the classic dominance properties) with the optimal start of each sequence.
+For larger n the best known value: the best of a plain V-shape local search (flip an order
+between the early and tardy side, interchange one early with one tardy order; first improvement
+until none is left), a run of ours with 20 times the iteration budget and another seed, and,
+with `--cpsat S`, OR-Tools CP-SAT for S seconds hinted with our plan; labelled "best known" and
+never called a bound. CP-SAT's own gap to that value is printed beside ours. Prints per instance
+and per size mean / max gap and time, then one JSON summary line.
+
+`--flowshop` also runs the flow-shop family (`bench/jit_flowshop.py`, CP-SAT beside it with
+`--cpsat`), `--jobshop` the 72 JIT job-shop instances of `../shared/benchmarks/`
+(`bench/jit_jobshop.py`); their summaries go into the final JSON line under "flowshop" and
+"jobshop".
 
     python bench/jit_suite.py [--quick] [--sizes 10,12,20,50,100] [--per 2] [--iters 1000]
+        [--cpsat S] [--flowshop] [--jobshop]
 """
 
 from __future__ import annotations
@@ -32,12 +40,19 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from cloud.scheduler.backward import Problem, plan_backward
 from cloud.scheduler.improve import improve_plan
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jit_flowshop
+import jit_jobshop
+
+sys.path.pop(0)
 
 I64 = NDArray[np.int64]
 TIGHTNESS = (0.2, 0.4, 0.6, 0.8)
@@ -186,6 +201,28 @@ def solve_ours(
     inst: CddInstance, seed: int, iters: int, time_s: float
 ) -> tuple[int, int, float, str]:
     """Our cost after construction, after improvement, the time and what stopped the search."""
+    built, start, elapsed, stopped = solve_ours_starts(inst, seed, iters, time_s)
+    return built, cost_of(inst, start), elapsed, stopped
+
+
+def solve_cpsat(inst: CddInstance, seconds: float, hint: I64) -> int | None:
+    """CP-SAT's best cost in `seconds`, hinted with start times `hint` (None: nothing found)."""
+    job = jit_jobshop.Instance(
+        inst.name,
+        1,
+        [
+            [(0, int(p), inst.d, float(a), float(b))]
+            for p, a, b in zip(inst.p, inst.a, inst.b, strict=True)
+        ],
+    )
+    cost = jit_jobshop.solve_cpsat(job, seconds, [[int(s)] for s in hint])
+    return None if cost != cost else round(cost)
+
+
+def solve_ours_starts(
+    inst: CddInstance, seed: int, iters: int, time_s: float
+) -> tuple[int, I64, float, str]:
+    """Construction cost, improved start times, the time and what stopped the search."""
     n = inst.p.shape[0]
     horizon = inst.d + int(inst.p.sum()) + 1
     p = Problem(
@@ -210,7 +247,7 @@ def solve_ours(
     built = cost_of(inst, plan.start)
     imp = improve_plan(p, plan, seed=seed, max_iters=iters, time_s=time_s)
     elapsed = time.perf_counter() - t0
-    return built, cost_of(inst, imp.start), elapsed, imp.stopped_by
+    return built, imp.start, elapsed, imp.stopped_by
 
 
 def _gap(cost: int, ref: int) -> float:
@@ -227,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time", type=float, default=10.0, help="our wall-clock cap (s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="n in 10..100, 2 per tightness")
+    ap.add_argument("--cpsat", type=float, default=None, metavar="S", help="CP-SAT seconds")
+    ap.add_argument("--flowshop", action="store_true", help="also the flow-shop family")
+    ap.add_argument("--jobshop", action="store_true", help="also the 72 JIT job-shop instances")
     args = ap.parse_args(argv)
     if args.quick:
         args.sizes, args.per = "10,12,20,50,100", 2
@@ -235,29 +275,41 @@ def main(argv: list[str] | None = None) -> int:
     all_gaps: list[float] = []
     cut = 0
     for n in sizes:
-        gaps, built_gaps, times, ref_times = [], [], [], []
+        gaps, built_gaps, times, ref_times, cp_gaps = [], [], [], [], []
         for h, k in itertools.product(TIGHTNESS, range(args.per)):
             inst = generate(n, h, k, args.seed)
+            built, start, elapsed, stopped = solve_ours_starts(
+                inst, args.seed, args.iters, args.time
+            )
+            ours = cost_of(inst, start)
+            cut += stopped == "time"
             t0 = time.perf_counter()
+            theirs = None
             if n <= EXACT_MAX:
                 ref = exact(inst)[0]
                 kind = "optimum"
             else:
-                ref, kind = vshape_search(inst), "vshape"
+                kind = "best known"
+                long = solve_ours(inst, args.seed + 1, 20 * args.iters, 20 * args.time)[1]
+                ref = min(vshape_search(inst), long, ours)
+            if args.cpsat is not None:
+                theirs = solve_cpsat(inst, args.cpsat, start)
+                if theirs is not None:
+                    ref = min(ref, theirs) if n > EXACT_MAX else ref
+                    cp_gaps.append(_gap(theirs, ref))
             ref_times.append(time.perf_counter() - t0)
-            built, ours, elapsed, stopped = solve_ours(inst, args.seed, args.iters, args.time)
-            cut += stopped == "time"
             gap, built_gap = _gap(ours, ref), _gap(built, ref)
             gaps.append(gap)
             built_gaps.append(built_gap)
             times.append(elapsed)
             print(
                 f"{inst.name:18s} built {built:8d} ours {ours:8d} ({stopped:10s}) {kind} {ref:8d}"
-                f"  gap {gap:7.1f}%  {elapsed:6.2f}s  ref {ref_times[-1]:6.2f}s",
+                f"  gap {gap:7.1f}%  {elapsed:6.2f}s  ref {ref_times[-1]:6.2f}s"
+                + (f"  cpsat {theirs} gap {cp_gaps[-1]:.1f}%" if theirs is not None else ""),
                 flush=True,
             )
         per_size[str(n)] = {
-            "reference": "optimum" if n <= EXACT_MAX else "vshape",
+            "reference": "optimum" if n <= EXACT_MAX else "best known",
             "mean_gap_pct": round(float(np.mean(gaps)), 2),
             "max_gap_pct": round(float(np.max(gaps)), 2),
             "construction_mean_gap_pct": round(float(np.mean(built_gaps)), 2),
@@ -265,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
             "max_time_s": round(float(np.max(times)), 3),
             "reference_mean_time_s": round(float(np.mean(ref_times)), 3),
         }
+        if cp_gaps:
+            per_size[str(n)]["cpsat_mean_gap_pct"] = round(float(np.mean(cp_gaps)), 2)
         all_gaps += gaps
         s = per_size[str(n)]
         print(
@@ -272,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             f"(construction {s['construction_mean_gap_pct']}%) "
             f"vs {s['reference']}; ours {s['mean_time_s']} s mean, {s['max_time_s']} s max"
         )
-    summary = {
+    summary: dict[str, object] = {
         "family": "cdd_single_machine",
         "instances": len(all_gaps),
         "iters": args.iters,
@@ -281,8 +335,33 @@ def main(argv: list[str] | None = None) -> int:
         "mean_gap_pct": round(float(np.mean(all_gaps)), 2),
         "per_size": per_size,
     }
+    if args.cpsat is not None:
+        summary["cpsat_seconds"] = args.cpsat
+    if args.flowshop:
+        sizes_fs = "20x5,20x10" if args.quick else "20x5,20x10,50x5,50x10"
+        summary["flowshop"] = jit_flowshop.run(
+            jit_flowshop.parse_sizes(sizes_fs), 1 if args.quick else 2, 2000, 2.0, args.cpsat
+        )
+    if args.jobshop:
+        summary["jobshop"] = _jobshop(args)
     print(json.dumps(summary))
     return 0
+
+
+def _jobshop(args: argparse.Namespace) -> object:
+    """Runs `bench/jit_jobshop.py` on the shared instances; its JSON summary."""
+    import contextlib
+    import io
+
+    argv = ["--iters", "2000", "--time", "2"] + (["--quick"] if args.quick else [])
+    if args.cpsat is not None:
+        argv += ["--cpsat", str(args.cpsat)]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        jit_jobshop.main(argv)
+    lines = buf.getvalue().strip().splitlines()
+    print("\n".join(lines[:-1]))
+    return json.loads(lines[-1])
 
 
 if __name__ == "__main__":

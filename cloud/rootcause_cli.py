@@ -13,20 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
+from taktline.clock import moment_arg
+
 __all__ = ["configure", "run"]
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time such as 2026-12-06T10:14:00+01:00"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", required=True, help="the cloud's event log")
     parser.add_argument("--plant", required=True, type=Path, help="plant model (JSON)")
     parser.add_argument("--order", required=True, help="the order")
-    parser.add_argument("--at", type=_moment, help="the moment (default: the log's end)")
+    parser.add_argument("--at", type=moment_arg, help="the moment (default: the log's end)")
     parser.add_argument(
         "--repair-minutes",
         type=float,
@@ -58,16 +50,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"no event log at {database}")
         plant = load_plant(args.plant)
         with EventLog(database) as log:
-            travel = TimeTravel(log)
-            if args.at is not None:
-                status, moment = travel.status_at(when=args.at)
-            else:
-                status, moment = travel.status_at(position=log.last_position())
-            now = args.at
-            if now is None:
-                latest = status.latest or moment.received_at
-                now = datetime.fromisoformat(latest.replace("Z", "+00:00")) if latest else None
-            now = now or datetime.now(UTC)
+            status, now = TimeTravel(log).status_then(args.at)
             repair = args.repair_minutes
             engine = engine_at(
                 status,

@@ -363,7 +363,7 @@ class CloudService:
             on_replan=self._replanned,
             recorder=recorder,
         )
-        replanner.restore(restored.manual)
+        replanner.restore(restored.manual, restored.maintenance)
         self.desk = OrderDesk(replanner, policy=settings.order_policy, recorder=recorder)
         self.desk.restore(restored.pending)
         self.times = StandardTimes(self.status, replanner, recorder)

@@ -119,6 +119,22 @@ class TimeTravel:
         )
         return status, moment
 
+    def status_then(self, when: datetime | None = None) -> tuple[ResourceStatus, datetime]:
+        """The status at `when` (None: the log's end) and the moment it stands for.
+
+        At the log's end that moment is its newest event's time (a replayed plant day, not
+        the wall clock); an empty log stands for now.
+        """
+        if when is not None:
+            status, _ = self.status_at(when=when)
+            return status, when
+        with self._opened() as log:
+            last = log.last_position()
+        status, moment = self.status_at(position=last)
+        latest = status.latest or moment.received_at
+        then = datetime.fromisoformat(latest.replace("Z", "+00:00")) if latest else None
+        return status, then or datetime.now(UTC)
+
     def view(self, *, position: int | None = None, when: datetime | None = None) -> dict[str, Any]:
         """The status as the web shows it, at that moment, with where the jump landed."""
         status, moment = self.status_at(position=position, when=when)

@@ -14,6 +14,8 @@ Folding them in log order gives the planning state a restart must keep (`docs/re
 - `plan.times`: a planner accepted learned standard times (`docs/status.md`): each entry is the
   seconds per unit the plan takes for `step` of `product` on `station` from now on, or `null` to
   go back to the master data's standard;
+- `plan.maintenance`: a planner planned maintenance of machine `resource` from `start` for
+  `minutes` (a promoted what-if, an early warning acted on): the plan holds the machine out then;
 - `plan.import`: the orders file given at start (`--orders`) was imported, by content `digest`,
   so the next start does not import it again (a changed file is imported as order changes).
 
@@ -31,6 +33,7 @@ from contract.fields import ID_RE, check_keys, fail, integer, match, number, par
 
 __all__ = [
     "DECISIONS",
+    "MAX_MAINTENANCE_MIN",
     "ORDER_ACTIONS",
     "PLANNING_SOURCE",
     "PLANNING_TYPES",
@@ -157,6 +160,19 @@ def _pin_payload(payload: Mapping[str, Any], where: str) -> None:
     _name(payload["by"], f"{where}.by")
 
 
+_MAINTENANCE = _keys("resource", "start", "minutes", "by")
+#: The longest maintenance a planner plans in one go (two weeks).
+MAX_MAINTENANCE_MIN: Final = 20_160
+
+
+def _maintenance_payload(payload: Mapping[str, Any], where: str) -> None:
+    check_keys(payload, _MAINTENANCE, _MAINTENANCE, where)
+    match(payload["resource"], ID_RE, f"{where}.resource")
+    parse_time(payload["start"], f"{where}.start")
+    integer(payload["minutes"], f"{where}.minutes", 1, MAX_MAINTENANCE_MIN)
+    _name(payload["by"], f"{where}.by")
+
+
 _MANUAL = _keys("on", "by")
 
 
@@ -208,5 +224,6 @@ PLANNING_VALIDATORS: Final = {
     "plan.manual": _manual_payload,
     "plan.import": _import_payload,
     "plan.times": _times_payload,
+    "plan.maintenance": _maintenance_payload,
 }
 PLANNING_TYPES: Final = frozenset(PLANNING_VALIDATORS)

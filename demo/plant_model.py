@@ -58,7 +58,7 @@ STEPS: Final[dict[str, tuple[str, str, str]]] = {
 #: step id -> its machine group
 STEPS_BY_STEP: Final = {step: group for step, group, _ in STEPS.values()}
 #: Minutes from the start to the first due date of each product (door, seat); then every 30 min.
-DUE_MIN: Final = (127, 79)
+DUE_MIN: Final = (130, 79)
 #: step -> (set-up minutes, transfer minutes to the next step)
 _STEP_DATA: Final[dict[str, tuple[float, float]]] = {
     "cut": (5, 5),

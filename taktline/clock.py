@@ -23,6 +23,8 @@ __all__ = [
     "SystemClock",
     "boot_id",
     "epoch_us",
+    "moment_arg",
+    "parse_moment",
     "utc_iso",
     "utc_iso_us",
 ]
@@ -37,6 +39,36 @@ def boot_id() -> str:
         return _BOOT_ID_PATH.read_text().strip().replace("-", "")
     except OSError:
         return _PROCESS_BOOT_ID
+
+
+def parse_moment(text: str, *, naive_is_utc: bool = False) -> datetime:
+    """A moment people or programs typed (ISO 8601, `Z` for UTC), as an aware UTC datetime.
+
+    Without an offset it is refused (ValueError naming an example), unless `naive_is_utc` (the
+    scheduler's CLI reads those as UTC, as its help says). Every command and route that takes a
+    time parses it here, so they refuse the same things in the same words.
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        if moment.tzinfo is None and naive_is_utc:
+            moment = moment.replace(tzinfo=UTC)
+        if moment.tzinfo is not None:
+            return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        pass
+    if naive_is_utc:
+        raise ValueError(f"{text!r} is not an ISO 8601 time such as 2026-03-23T05:00:00Z")
+    raise ValueError(f"{text!r} is not a time with its offset, such as 2026-12-06T10:14:00+01:00")
+
+
+def moment_arg(text: str) -> datetime:
+    """`parse_moment` as an argparse `type`: a bad time is a one-line usage error."""
+    import argparse
+
+    try:
+        return parse_moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def utc_iso(moment: datetime) -> str:

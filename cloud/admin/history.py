@@ -14,26 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from cloud.errors import EarlierThanTheLog
 from cloud.store import EventLog
 from cloud.timetravel import TimeTravel
+from taktline.clock import moment_arg
 
 __all__ = ["configure", "run"]
-
-
-def _moment(text: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time with its offset, such as 2026-12-06T10:14:00+01:00"
-        )
-    return when
 
 
 def _position(text: str) -> int:
@@ -46,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Adds `--at` or `--position`, `--section`, `--plant`."""
     parser.add_argument("--db", default=argparse.SUPPRESS, help="the cloud's database")
     when = parser.add_mutually_exclusive_group(required=True)
-    when.add_argument("--at", type=_moment, metavar="TIME", help="ISO 8601 time with offset")
+    when.add_argument("--at", type=moment_arg, metavar="TIME", help="ISO 8601 time with offset")
     when.add_argument("--position", type=_position, metavar="N", help="a log position")
     parser.add_argument(
         "--section", metavar="NAME", help="print only this part (machines, labour, tools, ...)"

@@ -52,6 +52,7 @@ from cloud.scheduler.calendar import slot_of
 from cloud.scheduler.causes import Circumstances, OrderCauses, explain
 from cloud.scheduler.check import Check, check_plan
 from cloud.scheduler.improve import improve_plan
+from cloud.scheduler.problem import jit_sequence
 
 __all__ = ["Engine", "Outcome"]
 
@@ -345,9 +346,7 @@ class Engine:
         self.model.plant = self.plant  # resource ids and kinds; downtime lives in the arrays
         self._prefer_present()
         p = model.problem
-        seq = np.array(
-            sorted(range(p.n_orders), key=lambda i: -model.orders[i].priority), dtype=np.int64
-        )
+        seq = jit_sequence(p, np.array([o.priority for o in model.orders], dtype=np.int64))
         by_step = self._pin_steps(pins)
         undo = self._apply_pins(by_step, self.slot(now))
         try:

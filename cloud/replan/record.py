@@ -113,6 +113,11 @@ class PlanningRecorder:
         }
         self._recorder.record("plan.pin", payload)
 
+    def maintenance(self, resource: str, start: datetime, minutes: int, by: str) -> None:
+        """Records maintenance a planner planned: `resource` out from `start` for `minutes`."""
+        payload = {"resource": resource, "start": _text(start), "minutes": minutes, "by": by}
+        self._recorder.record("plan.maintenance", payload)
+
     def manual(self, on: bool, by: str) -> None:
         """Records manual mode switched on or off."""
         self._recorder.record("plan.manual", {"on": on, "by": by})

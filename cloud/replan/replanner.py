@@ -19,7 +19,7 @@ import json
 import logging
 import smtplib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,12 +27,12 @@ from types import TracebackType
 from typing import Any
 
 from cloud.replan.engine import Engine, Outcome
-from cloud.replan.errors import ManualModeActive
+from cloud.replan.errors import ManualModeActive, UnknownOrder
 from cloud.replan.jobs import Job, JobBook
 from cloud.replan.mailer import GapMailer, gap_digest
 from cloud.replan.publish import PlanPublisher
 from cloud.replan.record import PlanningRecorder
-from cloud.replan.triggers import OperatorsPresent, StepLate, Trigger
+from cloud.replan.triggers import OperatorsPresent, ResourceLost, StepLate, Trigger
 from cloud.scheduler.arrays import order_summary
 from cloud.scheduler.causes import OrderCauses
 from cloud.scheduler.check import Check, group_unit
@@ -476,10 +476,35 @@ class Replanner:
 
             return self.replan([OrderChanged(eng.orders[order], "adjust")])
 
-    def restore(self, manual: str | None) -> None:
-        """Takes back manual mode as the event log has it (at start)."""
+    def restore(
+        self,
+        manual: str | None,
+        maintenance: Sequence[tuple[str, datetime, datetime]] = (),
+    ) -> None:
+        """Takes back manual mode and planned maintenance as the event log has them (at start)."""
         with self._lock:
             self._manual = manual
+        now = self.clock.now()
+        for resource, start, end in maintenance:
+            if end > now:
+                self.submit(ResourceLost(resource, start, end, reason="maintenance"))
+
+    def plan_maintenance(self, resource: str, start: datetime, minutes: int, by: str) -> None:
+        """A planner plans maintenance: recorded (`plan.maintenance`) first, then planned.
+
+        Raises:
+            UnknownOrder: `resource` is no machine of the plant (nothing recorded).
+        """
+        machines = {r.id for r in self.engine.plant.resources if r.kind == "machine"}
+        if resource not in machines:
+            raise UnknownOrder(f"{resource!r} is no machine of the plant")
+        if self.recorder is not None:
+            self.recorder.maintenance(resource, start, minutes, by)
+        self._record(
+            by, "maintenance_planned", resource=resource, start=_iso(start), minutes=minutes
+        )
+        end = start + timedelta(minutes=minutes)
+        self.submit(ResourceLost(resource, start, end, reason="maintenance"))
 
     @property
     def audit(self) -> list[AuditEntry]:

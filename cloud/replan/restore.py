@@ -1,4 +1,4 @@
-"""What the planner takes back from the event log at start: orders, pins, decisions, manual mode.
+"""What the planner takes back from the event log at start: orders, pins, decisions, maintenance.
 
 The planning ledger (`cloud.status.planning`, folded from the `plan.*` events) holds the orders
 as JSON; here they are read against the current plant model, with the pins, the pending changes
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cloud.plant import Order, Plant, PlantInvalid, parse_orders
 from cloud.replan.intake import PendingChange
@@ -29,6 +29,8 @@ class RestoredPlanning:
     pins: dict[tuple[str, str], tuple[datetime, tuple[str, ...]]] = field(default_factory=dict)
     pending: dict[str, PendingChange] = field(default_factory=dict)
     manual: str | None = None
+    #: Planned maintenance: (machine, start, end), the plant model's machines only.
+    maintenance: list[tuple[str, datetime, datetime]] = field(default_factory=list)
     #: Orders in the log the plant model no longer fits, with the reason.
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -52,6 +54,13 @@ def restore_planning(ledger: PlanningLedger, plant: Plant) -> RestoredPlanning:
             out.skipped.setdefault(oid, "; ".join(exc.errors))
             continue
         out.pending[oid] = PendingChange(order, change.received, change.source, change.submitted_by)
+    machines = {r.id for r in plant.resources if r.kind == "machine"}
+    for record in ledger.maintenance:
+        if record.resource in machines:
+            start = datetime.fromisoformat(record.start.replace("Z", "+00:00"))
+            out.maintenance.append(
+                (record.resource, start, start + timedelta(minutes=record.minutes))
+            )
     live = {o.id for o in out.orders}
     for (oid, step), pin in ledger.pins.items():
         if oid in live:

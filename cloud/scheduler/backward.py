@@ -6,8 +6,9 @@ step, chosen resource per requirement). No I/O and no Python loop over time slot
 
 The placement rule (the reference in `reference.py` implements the same rule in plain Python):
 steps are placed level by level — every order's last step first (orders in the given sequence),
-then every order's second-to-last step, and so on. A step is placed at the latest feasible start
-`s` in `[lo, hi]`, where `lo` is its release (now, materials) and `hi` right-aligns it to the
+then every order's second-to-last step, and so on (the default sequence is `jit_sequence`:
+highest earliness weight per slot of processing first). A step is placed at the latest feasible
+start `s` in `[lo, hi]`, where `lo` is its release (now, materials) and `hi` right-aligns it to the
 earlier of its own due slot and its successor's start minus the transfer time. `s` is feasible
 when every requirement finds a resource free over its holding window `[s + off, s + off + len)`;
 each requirement takes the first such candidate in its group's order that no earlier requirement
@@ -36,6 +37,7 @@ from cloud.scheduler.problem import (
     Plan,
     Problem,
     ideal_starts,
+    jit_sequence,
     level_sequence,
     step_costs,
 )
@@ -67,7 +69,8 @@ def plan_backward(
 
     Args:
         p: the problem arrays.
-        sequence: order in which orders are placed within each level (default: 0..O-1).
+        sequence: order in which orders are placed within each level (default:
+            `jit_sequence`, highest earliness weight per slot first).
         window: candidate starts evaluated per step and gather.
         max_batch: most steps evaluated in one gather.
         fixed: for a replan from scratch: orders not in `sequence` keep their placements from
@@ -77,7 +80,7 @@ def plan_backward(
         The plan.
     """
     if sequence is None:
-        sequence = np.arange(p.n_orders, dtype=np.int64)
+        sequence = jit_sequence(p)
     k = Kernel(p, window)
     if fixed is not None:
         _keep(k, p, fixed, sequence)

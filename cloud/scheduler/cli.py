@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 __all__ = ["configure", "run"]
@@ -41,12 +41,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _moment(text: str) -> datetime:
-    """`--now` as a UTC time; ValueError with the reason when it is not one."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ValueError(f"{text!r} is not an ISO 8601 time such as 2026-03-23T05:00:00Z") from None
+    """`--now` as a UTC time (UTC without an offset); ValueError with the reason otherwise."""
+    from taktline.clock import parse_moment
+
+    return parse_moment(text, naive_is_utc=True)
 
 
 def _unwritable(path: Path | None) -> str | None:

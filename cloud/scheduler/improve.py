@@ -7,9 +7,11 @@ its duals say which resource-sequence constraints cost money. A seeded local sea
 neighbours on those constraints (most expensive first), keeps improvements, and perturbs when it
 is stuck (iterated local search). With a seed and an iteration budget it is deterministic.
 
-The timing step ignores calendars: a solution is kept only if every holding window lies inside
-its resource's calendar (always true for resources open around the clock, as in the benchmark
-shop), so the phase never returns a plan that is worse or infeasible.
+The LP ignores calendars: a timing that puts a holding window across closed time is re-solved
+with that step bounded to the nearer side of the closure (a few rounds, `_fit_calendars`), and a
+timing is kept only if every holding window lies inside its resource's calendar, so the phase
+works on shift plants and never returns a plan that is worse or infeasible. Plans whose orders
+are one step on one resource each go to `single.py` (exact idle insertion, larger moves).
 
 Budgets: the iteration budget (`max_iters`, timing solves or trial replans) is the stop meant to
 bind, so the same seed and budget give the same plan on a quiet or a loaded machine. The wall-clock
@@ -37,8 +39,12 @@ from cloud.scheduler.backward import (
     restore,
     step_costs,
 )
+from cloud.scheduler.permutation import flow_route, permutation_search, permutation_sequences
+from cloud.scheduler.single import decomposes, improve_single
 from cloud.scheduler.timing import (
     CalendarFilter,
+    ColdTiming,
+    IncrementalTiming,
     Timing,
     TimingModel,
     open_timing,
@@ -154,7 +160,7 @@ def _move(seq: I64, a: int, b: int) -> I64:
 
 
 #: moves tried around a costly pair at positions (k, k+1): (element offset, new position offset)
-_MOVES = ((1, 0), (1, -1), (0, 2))
+_MOVES = ((1, 0), (1, -1), (0, 2), (1, -3), (0, 4), (1, -7), (0, 8))
 #: costly pairs (highest duals) tried per local-search step
 _TOP = 1000
 #: perturb with swaps of binding pairs only (False: any neighbours)
@@ -203,6 +209,8 @@ def improve_plan(
         return improve_orders(
             p, plan, seed=seed, max_iters=max_iters, time_s=time_s, progress=progress
         )
+    if not plan.unplaced.any() and decomposes(p):
+        return _improve_single(p, plan, keep, seed, max_iters, time_s, t_start)
     if plan.unplaced.any() or p.n_steps == 0 or p.n_steps > max_lp_steps:
         keep.seconds = time.perf_counter() - t_start
         return keep
@@ -219,8 +227,34 @@ def improve_plan(
     if cur is None:
         return keep
     best_cost, best_start = before, plan.start
-    if cur.cost < best_cost and fits(cur.start):
-        best_cost, best_start = cur.cost, cur.start
+
+    def spent_with(used: int) -> bool:
+        return budget.spent(iters + used)
+
+    reqs = flow_route(p, plan.res)
+    if reqs is not None and _PERMUTATION_SHARE > 0:
+        # a flow shop: first one order sequence on every machine, with part of the budget
+        last = plan.start[reqs[:, -1]]
+        perm0 = np.lexsort((np.arange(p.n_orders), last)).astype(np.int64)
+        share = int(max_iters * _PERMUTATION_SHARE)
+        perm, timing, used = permutation_search(
+            p, plan.res, reqs, lp, perm0, rng, lambda u: u >= share or spent_with(u)
+        )
+        iters += used
+        if timing is not None and timing.cost < cur.cost - 1e-9:
+            seqs = permutation_sequences(p, plan.res, reqs, perm)
+            cur = timing
+        lp.load(seqs)
+        again = lp.solve()
+        iters += 1
+        if again is None:
+            return keep
+        cur = again
+    if cur.cost < best_cost:
+        kept, used = _fit_calendars(lp, fits, cur, spent_with)
+        iters += used
+        if kept is not None and kept.cost < best_cost:
+            best_cost, best_start = kept.cost, kept.start
     # the base the perturbations start from: the best, or a local optimum close to it
     base_cost, base_seqs, base_duals = cur.cost, [s.copy() for s in seqs], cur.pair_duals
 
@@ -260,9 +294,12 @@ def improve_plan(
                     break
             if improved or out_of_budget():
                 break
-        if cur.cost < best_cost - 1e-9 and fits(cur.start):
-            best_cost, best_start = cur.cost, cur.start
-            stuck = 0
+        if cur.cost < best_cost - 1e-9:
+            kept, used = _fit_calendars(lp, fits, cur, spent_with)
+            iters += used
+            if kept is not None and kept.cost < best_cost - 1e-9:
+                best_cost, best_start = kept.cost, kept.start
+                stuck = 0
         if improved:
             continue
         # stuck at a local optimum: keep it as the base if it is close enough to the base,
@@ -304,6 +341,92 @@ def improve_plan(
         iterations=iters,
         seconds=time.perf_counter() - t_start,
         stopped_by=budget.report("improve_plan", iters),
+    )
+
+
+#: share of the iteration budget a flow shop's permutation search gets first
+_PERMUTATION_SHARE = 0.5
+#: most re-solves spent moving one timing's holding windows into open time
+_REPAIR_ROUNDS = 6
+
+
+def _fit_calendars(
+    lp: IncrementalTiming | ColdTiming,
+    fits: CalendarFilter,
+    timing: Timing,
+    stop: Callable[[int], bool] | None = None,
+) -> tuple[Timing | None, int]:
+    """The timing itself if it respects the calendars, else the best one nearby that does.
+
+    The LP knows no shifts: a holding window it puts across a break or a night is pushed to
+    the nearer side of the closed time (the step's start bounded to end before it, or to start
+    after it) and the LP re-solved with those bounds, the sequences unchanged; a few rounds,
+    since a bound may push a window into another closure. Returns the timing (or None) and the
+    number of re-solves; the LP gets its own bounds back. `stop(used)` ends the rounds early
+    (the search's budget).
+    """
+    if fits(timing.start):
+        return timing, 0
+    bounded: dict[int, tuple[float, float]] = {}
+    used = 0
+    found: Timing | None = None
+    cur = timing
+    step_of_req = fits.step_of_req
+    for _ in range(_REPAIR_ROUNDS):
+        if stop is not None and stop(used):
+            break
+        for q in fits.outside(cur.start).tolist():
+            s = int(step_of_req[q])
+            a = int(cur.start[s] + fits.p.req_off[q])
+            left, right = fits.nearest(q, a)
+            lo, hi = bounded.get(s, (float(lp.bounds0[s, 0]), float(lp.bounds0[s, 1])))
+            off = int(fits.p.req_off[q])
+            go_left = left is not None and (right is None or a - left <= right - a)
+            if go_left and left is not None and left - off >= lo:
+                hi = min(hi, float(left - off))
+            elif right is not None and right - off <= hi:
+                lo = max(lo, float(right - off))
+            else:
+                continue
+            bounded[s] = (lo, hi)
+            lp.set_bounds(s, lo, hi)
+        nxt = lp.solve()
+        used += 1
+        if nxt is None:
+            break
+        if fits(nxt.start):
+            found = nxt
+            break
+        cur = nxt
+    lp.reset_bounds(list(bounded))
+    return found, used
+
+
+def _improve_single(
+    p: Problem, plan: Plan, keep: Improvement, seed: int, max_iters: int, time_s: float, t0: float
+) -> Improvement:
+    """`single.improve_single` for plans whose orders are one step on one resource each."""
+    single = improve_single(p, plan.start, plan.res, seed=seed, max_iters=max_iters, time_s=time_s)
+    keep.seconds = time.perf_counter() - t0
+    if single is None:
+        return keep
+    if single.stopped_by == "time":
+        log.warning(
+            "improve_single: the wall-clock cap of %.3f s cut the search after %d of %d "
+            "iterations; the plan depends on machine load",
+            time_s,
+            single.iterations,
+            max_iters,
+        )
+    better = single.cost < keep.cost_before - 1e-9
+    return Improvement(
+        start=single.start if better else plan.start,
+        res=plan.res,
+        cost_before=keep.cost_before,
+        cost_after=single.cost if better else keep.cost_before,
+        iterations=single.iterations,
+        seconds=keep.seconds,
+        stopped_by=single.stopped_by,
     )
 
 

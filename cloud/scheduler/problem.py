@@ -16,7 +16,15 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from cloud.scheduler._kernel import Kernel
 
-__all__ = ["NO_DUE", "Plan", "Problem", "ideal_starts", "level_sequence", "step_costs"]
+__all__ = [
+    "NO_DUE",
+    "Plan",
+    "Problem",
+    "ideal_starts",
+    "jit_sequence",
+    "level_sequence",
+    "step_costs",
+]
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -109,6 +117,26 @@ class Plan:
     unplaced: B
     busy: B = field(repr=False)
     state: Kernel | None = field(default=None, repr=False, compare=False)
+
+
+def jit_sequence(p: Problem, priority: I64 | None = None) -> I64:
+    """The order in which the backward rule places orders: highest earliness weight per slot first.
+
+    The order placed first takes the latest slot before its due date; the ones after it are pushed
+    earlier. Pushing an order one slot earlier costs its earliness weight, and it frees as many
+    slots as the order is long, so the order with the highest earliness weight per slot of
+    processing (the smallest p/a, as in the V-shape dominance rule for early jobs) goes first.
+    Ties keep the input order. With `priority` (per order), higher priority goes first and the
+    weights decide among equal priorities.
+    """
+    has = p.due < NO_DUE
+    so = p.step_order()
+    w = np.bincount(so, weights=np.where(has, p.w_early, 0.0), minlength=p.n_orders)
+    dur = np.bincount(so, weights=p.dur.astype(np.float64), minlength=p.n_orders)
+    ratio = w / np.maximum(dur, 1.0)
+    if priority is None:
+        return np.argsort(-ratio, kind="stable").astype(np.int64)
+    return np.lexsort((np.arange(p.n_orders), -ratio, -np.asarray(priority))).astype(np.int64)
 
 
 def level_sequence(p: Problem, sequence: I64) -> I64:

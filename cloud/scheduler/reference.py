@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 
 import numpy as np
 
-from cloud.scheduler.problem import NO_DUE, Plan, Problem, level_sequence
+from cloud.scheduler.problem import NO_DUE, Plan, Problem, jit_sequence, level_sequence
 
 __all__ = ["plan_reference"]
 
@@ -169,7 +169,7 @@ class _Ref:
 def plan_reference(p: Problem, sequence: np.ndarray | None = None) -> Plan:
     """Builds the same plan as `plan_backward`, in plain Python with bisect."""
     if sequence is None:
-        sequence = np.arange(p.n_orders, dtype=np.int64)
+        sequence = jit_sequence(p)
     ref = _Ref(p)
     order_ptr = p.order_ptr.tolist()
     step_order = p.step_order().tolist()

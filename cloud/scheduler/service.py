@@ -19,6 +19,7 @@ from cloud.scheduler.backward import Plan, plan_backward, step_costs
 from cloud.scheduler.causes import OrderCauses, explain
 from cloud.scheduler.check import Check, check_plan, shortfall_text
 from cloud.scheduler.improve import Improvement, improve_plan
+from cloud.scheduler.problem import jit_sequence
 
 __all__ = ["PlanResult", "plan_orders", "schedule_document", "summary_lines"]
 
@@ -32,11 +33,6 @@ class PlanResult:
     improvement: Improvement
     check: Check
     seconds: float
-
-
-def _sequence_by_priority(orders: list[Order]) -> list[int]:
-    """Higher priority first; otherwise the orders' given order."""
-    return sorted(range(len(orders)), key=lambda i: -orders[i].priority)
 
 
 def plan_orders(
@@ -55,7 +51,8 @@ def plan_orders(
     t0 = time.perf_counter()
     model = build(plant, orders, now)
     p = model.problem
-    seq = np.array(_sequence_by_priority(model.orders), dtype=np.int64)
+    # higher priority first; among equals, most earliness cost per slot first
+    seq = jit_sequence(p, np.array([o.priority for o in model.orders], dtype=np.int64))
     plan = plan_backward(p, seq)
     imp = improve_plan(
         p, plan, seed=seed, max_iters=improve_iters, time_s=improve_s, progress=progress

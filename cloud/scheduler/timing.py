@@ -27,6 +27,7 @@ __all__ = [
     "open_timing",
     "pairs",
     "resource_sequences",
+    "sequence_timing",
     "solve_timing",
 ]
 
@@ -163,6 +164,26 @@ class CalendarFilter:
         self.cs = np.zeros((closed.shape[0], closed.shape[1] + 1), dtype=np.int32)
         np.cumsum(closed, axis=1, out=self.cs[:, 1:])
 
+    def outside(self, start: I64) -> I64:
+        """Requirements whose holding window at these start times is not inside its calendar."""
+        a = np.clip(start[self.step_of_req] + self.p.req_off, 0, self.p.n_slots)
+        b = np.clip(a + self.p.req_len, 0, self.p.n_slots)
+        bad = (self.cs[self.row, b] != self.cs[self.row, a]) | (b - a < self.p.req_len)
+        out: I64 = np.flatnonzero(bad).astype(np.int64)
+        return out
+
+    def nearest(self, q: int, a: int) -> tuple[int | None, int | None]:
+        """The latest window start <= a and the earliest >= a where requirement q's window fits."""
+        length = int(self.p.req_len[q])
+        xs = np.arange(0, self.p.n_slots - length + 1)
+        row = self.cs[int(self.row[q])]
+        ok = xs[row[xs + length] == row[xs]]
+        i = int(np.searchsorted(ok, a, side="right"))
+        left = int(ok[i - 1]) if i > 0 else None
+        j = int(np.searchsorted(ok, a, side="left"))
+        right = int(ok[j]) if j < ok.shape[0] else None
+        return left, right
+
     def __call__(self, start: I64) -> bool:
         """True if every holding window at these start times lies inside its calendar."""
         if self.trivial:
@@ -223,6 +244,7 @@ class IncrementalTiming:
             h.setOptionValue(key, value)
         h.passModel(lp)
         self.h = h
+        self.bounds0 = model.bounds.copy()
 
     def set_pair(self, c: int, i: int, j: int, bound: float) -> None:
         """Rewrites pair row c as S_i - S_j <= bound."""
@@ -240,6 +262,15 @@ class IncrementalTiming:
         pi, pj, pb, _ = pairs(self.p, self.model.step_of_req, seqs)
         for c in np.flatnonzero((pi != self.pi) | (pj != self.pj)).tolist():
             self.set_pair(c, int(pi[c]), int(pj[c]), float(pb[c]))
+
+    def set_bounds(self, step: int, lo: float, hi: float) -> None:
+        """Bounds step's start to [lo, hi] (the model's own bounds: `reset_bounds`)."""
+        self.h.changeColBounds(step, lo, hi)
+
+    def reset_bounds(self, steps: list[int]) -> None:
+        """Gives these steps their model bounds back."""
+        for s in steps:
+            self.h.changeColBounds(s, float(self.bounds0[s, 0]), float(self.bounds0[s, 1]))
 
     def solve(self) -> Timing | None:
         """Re-solves from the current basis; None if the sequences form a cycle."""
@@ -263,6 +294,7 @@ class ColdTiming:
         self.model = model
         pi, pj, pb, _ = pairs(p, model.step_of_req, seqs)
         self.pi, self.pj, self.pb = pi.copy(), pj.copy(), pb.copy()
+        self.bounds0 = model.bounds.copy()
 
     def set_pair(self, c: int, i: int, j: int, bound: float) -> None:
         """Rewrites pair row c as S_i - S_j <= bound."""
@@ -271,6 +303,15 @@ class ColdTiming:
     def load(self, seqs: list[I64]) -> None:
         """Makes the pair rows follow `seqs`."""
         self.pi, self.pj, self.pb, _ = pairs(self.p, self.model.step_of_req, seqs)
+
+    def set_bounds(self, step: int, lo: float, hi: float) -> None:
+        """Bounds step's start to [lo, hi] (the model's own bounds: `reset_bounds`)."""
+        self.model.bounds[step] = (lo, hi)
+
+    def reset_bounds(self, steps: list[int]) -> None:
+        """Gives these steps their model bounds back."""
+        for s in steps:
+            self.model.bounds[s] = self.bounds0[s]
 
     def solve(self) -> Timing | None:
         """Solves the LP; None if the sequences form a cycle."""
@@ -283,3 +324,72 @@ def open_timing(p: Problem, model: TimingModel, seqs: list[I64]) -> IncrementalT
         return IncrementalTiming(p, model, seqs)
     except (ImportError, AttributeError):
         return ColdTiming(p, model, seqs)
+
+
+def sequence_timing(dur: I64, due: I64, w_early: F64, w_tardy: F64, lo: I64, hi: I64) -> I64 | None:
+    """Exact best start times of jobs that follow each other on one resource in the given order.
+
+    Optimal idle-time insertion for a fixed sequence: minimises sum of w_early * earliness +
+    w_tardy * tardiness (against `due`, the latest end) subject to S_j >= S_{j-1} + dur_{j-1}
+    and lo_j <= S_j <= hi_j. With x_j = S_j - (dur_0 + ... + dur_{j-1}) the sequence constraint
+    becomes x_j >= x_{j-1}: a generalized isotonic regression with separable convex piecewise
+    linear costs, solved exactly by pool-adjacent-violators (Best, Chakravarti & Ubhaya 2000):
+    a block of adjacent jobs shares one x, at the smallest weighted median of its targets
+    `due - dur - prefix` (weights: earliness below, tardiness above) clipped to the block's
+    bounds; a block whose x falls below its predecessor's merges with it. Integer data give an
+    integer optimum. O(n log n) typical, O(n^2) worst case (big blocks merging repeatedly).
+
+    Args:
+        dur: (n,) processing times in sequence order.
+        due: (n,) due slot (latest end) per job; `NO_DUE` for a job without one (weights ignored).
+        w_early: (n,) earliness weight per slot.
+        w_tardy: (n,) tardiness weight per slot.
+        lo: (n,) earliest start per job.
+        hi: (n,) latest start per job.
+
+    Returns:
+        (n,) start slots, or None when no timing satisfies the bounds in this order.
+    """
+    n = int(dur.shape[0])
+    prefix = np.concatenate([[0], np.cumsum(dur)[:-1]]).astype(np.int64)
+    has = due < NO_DUE
+    target = np.where(has, due - dur - prefix, 0).tolist()
+    wa = np.where(has, w_early, 0.0).tolist()
+    wb = np.where(has, w_tardy, 0.0).tolist()
+    low = (lo - prefix).tolist()
+    high = (hi - prefix).tolist()
+    # blocks on a stack: [first job, sorted (target, a + b) pairs, sum a, low, high, x]
+    stack: list[tuple[int, list[tuple[int, float]], float, int, int, int]] = []
+    for j in range(n):
+        pts = [(target[j], wa[j] + wb[j])] if wa[j] + wb[j] > 0 else []
+        first, total_a, b_lo, b_hi = j, wa[j], low[j], high[j]
+        while True:
+            x = _block_x(pts, total_a, b_lo, b_hi)
+            if not stack or x >= stack[-1][5]:
+                break
+            f0, p0, a0, l0, h0, _ = stack.pop()
+            first, total_a = f0, total_a + a0
+            pts = sorted(p0 + pts)
+            b_lo, b_hi = max(b_lo, l0), min(b_hi, h0)
+        if b_lo > b_hi:
+            return None
+        stack.append((first, pts, total_a, b_lo, b_hi, x))
+    xs = np.empty(n, dtype=np.int64)
+    ends = [blk[0] for blk in stack[1:]] + [n]
+    for blk, end in zip(stack, ends, strict=True):
+        xs[blk[0] : end] = blk[5]
+    return xs + prefix
+
+
+def _block_x(pts: list[tuple[int, float]], total_a: float, low: int, high: int) -> int:
+    """Smallest minimiser of a block's cost (weighted median of its targets), clipped to bounds."""
+    if not pts:
+        return low
+    acc = 0.0
+    x = pts[-1][0]
+    for t, w in pts:
+        acc += w
+        if acc >= total_a - 1e-9:
+            x = t
+            break
+    return min(max(x, low), high)

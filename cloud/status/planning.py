@@ -1,9 +1,10 @@
 """The planning state, folded from the `plan.*` events: what a restart must keep of the plan.
 
 The ERP's orders (created, changed, cancelled), the changes waiting for a planner's decision, the
-planners' pins (manual moves) and manual mode, the learned standard times planners accepted, the
-orders files already imported, and the audit of who did what. It is part of the resource status
-(`ResourceStatus.planning`), so it is snapshotted and restored with it by the same fold code;
+planners' pins (manual moves), planned maintenance and manual mode, the learned standard times
+planners accepted, the orders files already imported, and the audit of who did what. It is part
+of the resource status (`ResourceStatus.planning`), so it is snapshotted and restored with it by
+the same fold code;
 `cloud.replan` reads it at start and plans from there (`docs/replan.md`, "What a restart keeps").
 Orders are kept as their JSON objects (`docs/schemas/orders.schema.json`); the planner parses them
 against the plant model.
@@ -20,6 +21,7 @@ __all__ = [
     "AUDIT_KEPT",
     "AcceptedTime",
     "AuditRecord",
+    "MaintenanceRecord",
     "PendingRecord",
     "PinRecord",
     "PlanningLedger",
@@ -27,6 +29,8 @@ __all__ = [
 
 #: Audit entries kept in memory (the log keeps them all).
 AUDIT_KEPT: Final = 10_000
+#: Planned maintenance windows kept (the newest; the log keeps them all).
+MAINTENANCE_KEPT: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,17 @@ class PinRecord:
 
 
 @dataclass(frozen=True)
+class MaintenanceRecord:
+    """Maintenance a planner planned: `resource` out from `start` for `minutes`."""
+
+    resource: str
+    start: str
+    minutes: int
+    by: str
+    at: str
+
+
+@dataclass(frozen=True)
 class AcceptedTime:
     """A learned standard time a planner accepted: seconds per unit, by whom, when recorded."""
 
@@ -78,6 +93,8 @@ class PlanningLedger:
         self.imported: dict[str, str] = {}  # digest -> file name
         #: (product, step, station) -> the accepted learned time (absent: the standard)
         self.times: dict[tuple[str, str, str], AcceptedTime] = {}
+        #: planned maintenance, in the order recorded (`plan.maintenance`)
+        self.maintenance: list[MaintenanceRecord] = []
         self.audit: deque[AuditRecord] = deque(maxlen=AUDIT_KEPT)
         self.events = 0
 
@@ -112,6 +129,16 @@ class PlanningLedger:
                     self.times[at_station] = AcceptedTime(float(item["per_unit_s"]), by, at)
             self._audit(by, at, "learned_times_accepted", times=len(payload["times"]))
             return f"{len(payload['times'])} learned standard time(s) accepted by {by}"
+        if kind == "plan.maintenance":
+            record = MaintenanceRecord(
+                str(payload["resource"]), str(payload["start"]), int(payload["minutes"]), by, at
+            )
+            self.maintenance = [*self.maintenance[-(MAINTENANCE_KEPT - 1) :], record]
+            self._audit(
+                by, at, "maintenance_planned", resource=record.resource, start=record.start,
+                minutes=record.minutes,
+            )  # fmt: skip
+            return f"maintenance of {record.resource} planned by {by} from {record.start}"
         if kind == "plan.import":
             self.imported[str(payload["digest"])] = str(payload["file"])
             self._audit(

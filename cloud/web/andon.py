@@ -32,7 +32,7 @@ from starlette.routing import Route
 from cloud.andon import Ack, AckRefused, AndonRecorder, build
 from cloud.andon.board import stamp
 from cloud.errors import EarlierThanTheLog
-from cloud.web.bodies import Body, json_body, json_response
+from cloud.web.bodies import Body, json_body, json_response, moment_param
 from cloud.web.guard import actor
 from cloud.web.parts import WebParts
 from cloud.web.plan_view import PlanView
@@ -109,16 +109,7 @@ def routes(parts: WebParts, plan: PlanView) -> list[Route]:
             return json_response(await run_in_threadpool(board))
         if parts.history is None:
             raise Problem(404, "this server keeps no event log to travel in")
-        try:
-            when = datetime.fromisoformat(at.replace("Z", "+00:00"))
-        except ValueError:
-            when = None
-        if when is None or when.tzinfo is None:
-            raise Problem(
-                400,
-                f"at must be a time with its offset, such as 2026-12-06T10:14:00+01:00, not {at!r}",
-                errors=[{"path": "at", "reason": "ISO 8601 date and time with an offset"}],
-            )
+        when = moment_param(at)
         try:
             return json_response(await run_in_threadpool(board_then, when))
         except EarlierThanTheLog as exc:

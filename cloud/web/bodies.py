@@ -12,6 +12,7 @@ what a browser gets always parses.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
@@ -19,6 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from cloud.web.problems import Problem
+from taktline.clock import parse_moment
 
 __all__ = [
     "MAX_BODY",
@@ -27,6 +29,7 @@ __all__ = [
     "Int64",
     "json_body",
     "json_response",
+    "moment_param",
     "raw_body",
 ]
 
@@ -36,6 +39,20 @@ MAX_BODY: Final = 4 * 1024 * 1024
 MAX_DEPTH: Final = 32
 
 T = TypeVar("T")
+
+
+def moment_param(text: str, name: str = "at") -> datetime:
+    """A query parameter that is a moment (`taktline.clock.parse_moment`), else a 400 problem."""
+    try:
+        return parse_moment(text)
+    except ValueError as exc:
+        raise Problem(
+            400,
+            f"{name}: {exc}",
+            errors=[{"path": name, "reason": "ISO 8601 date and time with an offset"}],
+        ) from None
+
+
 #: An integer a plant can mean (the contract's bound).
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 

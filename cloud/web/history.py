@@ -11,7 +11,6 @@ saying so; without an event log (a cloud without `--db`), a 404.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Final
 
 from starlette.concurrency import run_in_threadpool
@@ -21,27 +20,13 @@ from starlette.routing import Route
 
 from cloud.errors import EarlierThanTheLog
 from cloud.timetravel import TimeTravel
-from cloud.web.bodies import json_response
+from cloud.web.bodies import json_response, moment_param
 from cloud.web.problems import Problem
 
 __all__ = ["routes"]
 
 _POSITION: Final = re.compile(r"^[0-9]{1,18}$")
 NO_HISTORY: Final = "this cloud keeps no event log to travel in"
-
-
-def _moment(text: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None:
-        raise Problem(
-            400,
-            f"at must be a time with its offset, such as 2026-12-06T10:14:00+01:00, not {text!r}",
-            errors=[{"path": "at", "reason": "ISO 8601 date and time with an offset"}],
-        )
-    return when
 
 
 def routes(history: TimeTravel | None) -> list[Route]:
@@ -65,7 +50,7 @@ def routes(history: TimeTravel | None) -> list[Route]:
             )
         try:
             if at is not None:
-                shown = await run_in_threadpool(history.view, when=_moment(at))
+                shown = await run_in_threadpool(history.view, when=moment_param(at))
             else:
                 shown = await run_in_threadpool(history.view, position=int(position or 0))
         except EarlierThanTheLog as exc:

@@ -3,9 +3,10 @@
 `POST /api/whatif` (planner) plans 1 to 16 scenarios (`{"scenarios": [...], "improve": true}`,
 the changes of docs/whatif.md) each on a copy of the live plan's engine and answers their figures
 with the live plan first (`base`); nothing is recorded or published. `POST /api/whatif/promote`
-(planner) applies one scenario's order changes to the live plan as the planner's decisions,
-recorded in the log with who and `whatif:NAME` before they act (`cloud.whatif.promote`); a
-scenario with floor changes is a 409 naming them, one naming what the plan does not know a 422.
+(planner) applies one scenario's order changes and planned maintenance (its `machine_down`s) to
+the live plan as the planner's decisions, recorded in the log with who (and `whatif:NAME`) before
+they act (`cloud.whatif.promote`); a scenario with other floor changes is a 409 naming them, one
+naming what the plan does not know a 422.
 Without a planner both answer 404/409 problems.
 """
 
@@ -25,7 +26,7 @@ from cloud.web.guard import actor
 from cloud.web.plan_view import NO_PLAN
 from cloud.web.problems import Problem
 from cloud.whatif import Scenario, ScenarioInvalid, run_scenarios
-from cloud.whatif.promote import NotPromotable, order_changes
+from cloud.whatif.promote import NotPromotable, promotion
 
 __all__ = ["PromoteBody", "WhatIfBody", "routes"]
 
@@ -68,9 +69,18 @@ def routes(replanner: Replanner | None, desk: OrderDesk | None) -> list[Route]:
     def _promote(scenario: Scenario, user: str) -> dict[str, Any]:
         assert replanner is not None and desk is not None
         now = replanner.clock.now()
-        created, changed, cancels = order_changes(replanner.engine_copy(), scenario, now)
-        done = desk.promote(created, changed, cancels, user, f"whatif:{scenario.name}"[:100])
-        return {"scenario": scenario.name, "by": user, "at": now.isoformat(), **done}
+        found = promotion(replanner.engine_copy(), scenario, now)
+        done: dict[str, Any] = {"created": [], "changed": [], "cancelled": []}
+        if found.created or found.changed or found.cancels:
+            done = desk.promote(
+                found.created, found.changed, found.cancels, user, f"whatif:{scenario.name}"[:100]
+            )
+        planned = []
+        for resource, start, minutes in found.maintenance:
+            replanner.plan_maintenance(resource, start, minutes, user)
+            planned.append({"resource": resource, "start": start.isoformat(), "minutes": minutes})
+        return {"scenario": scenario.name, "by": user, "at": now.isoformat(), **done,
+                "maintenance": planned}  # fmt: skip
 
     async def promote(request: Request) -> Response:
         if replanner is None or desk is None:

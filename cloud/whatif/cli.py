@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from taktline.clock import moment_arg
+
 __all__ = ["configure", "run"]
 
 _COLUMNS = (
@@ -33,16 +35,6 @@ _COLUMNS = (
 )
 
 
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time such as 2026-12-06T10:14:00+01:00"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     """Adds the `whatif` options."""
     parser.add_argument("--plant", required=True, type=Path, help="plant model (JSON)")
@@ -52,8 +44,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     base = parser.add_mutually_exclusive_group(required=True)
     base.add_argument("--orders", type=Path, help="plan these orders from --now (JSON)")
     base.add_argument("--db", help="the cloud's event log: plan from its state at --at")
-    parser.add_argument("--now", type=_moment, help="with --orders: plan from this time")
-    parser.add_argument("--at", type=_moment, help="with --db: the moment (default: the log's end)")
+    parser.add_argument("--now", type=moment_arg, help="with --orders: plan from this time")
+    parser.add_argument(
+        "--at", type=moment_arg, help="with --db: the moment (default: the log's end)"
+    )
     parser.add_argument("--no-improve", action="store_true", help="skip the improvement phase")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -75,15 +69,7 @@ def _base(args: argparse.Namespace, plant: Any) -> tuple[Any, datetime]:
     if isinstance(database, Path) and not database.exists():
         raise ValueError(f"no event log at {database}")
     with EventLog(database) as log:
-        travel = TimeTravel(log)
-        if args.at is not None:
-            status, moment = travel.status_at(when=args.at)
-        else:
-            status, moment = travel.status_at(position=log.last_position())
-    now = args.at
-    if now is None:
-        latest = status.latest or moment.received_at
-        now = datetime.fromisoformat(latest.replace("Z", "+00:00")) if latest else datetime.now(UTC)
+        status, now = TimeTravel(log).status_then(args.at)
     return engine_at(status, plant, now, improve=not args.no_improve), now
 
 

@@ -4,29 +4,16 @@
 // breakdown alarm, reads it, clicks Acknowledge and waits for "acknowledged by" (no reload);
 // then visits every monitoring page and collects its text, the ids and tags on hover (`title`)
 // and the header's time. Saves a screenshot per page; prints one JSON line.
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { logIn, openChromium } from "./chromium.mjs";
 
 const [base, shots] = process.argv.slice(2);
 const root = base.replace(/\/$/, "");
-const profile = mkdtempSync(join(tmpdir(), "taktline-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-  viewport: { width: 1600, height: 900 },
-});
+const { page, close } = await openChromium({ width: 1600, height: 900 });
 const result = { loads: 0, pages: {} };
 const errors = [];
 try {
-  const page = context.pages()[0] || await context.newPage();
-  await page.goto(`${root}/login?next=/`);
-  await page.locator("#name").fill(process.env.TAKTLINE_USER);
-  await page.locator("#password").fill(process.env.TAKTLINE_PASSWORD);
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), page.locator("#login-form button").click()]);
+  await logIn(page, root, "/");
   await page.locator("#logout").waitFor({ timeout: 10000 });
   page.on("load", () => { result.loads += 1; });
   page.on("pageerror", (err) => errors.push(String(err)));
@@ -91,7 +78,6 @@ try {
   }
   result.errors = errors;
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 process.stdout.write(JSON.stringify(result) + "\n");

@@ -6,29 +6,16 @@
 //    list, submits, and reads the refusal shown and the recorded table; then records a correct one.
 //  - Gap report: reads the heat strip, the late orders with their causes and the relied-on list.
 // Prints one JSON line with what it saw; every page is saved as a screenshot.
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { logIn, openChromium } from "./chromium.mjs";
 
 const [base, shots] = process.argv.slice(2);
 const root = base.replace(/\/$/, "");
-const profile = mkdtempSync(join(tmpdir(), "taktline-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-  viewport: { width: 1400, height: 900 },
-});
+const { page, close } = await openChromium();
 const result = { errors: [] };
 try {
-  const page = context.pages()[0] || await context.newPage();
   page.on("pageerror", (err) => result.errors.push(String(err)));
-  await page.goto(`${root}/login?next=/corrections`);
-  await page.locator("#name").fill(process.env.TAKTLINE_USER);
-  await page.locator("#password").fill(process.env.TAKTLINE_PASSWORD);
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), page.locator("#login-form button").click()]);
+  await logIn(page, root, "/corrections");
 
   // --- Corrections -----------------------------------------------------------------------------
   await page.locator('#correction-form[data-ready="true"]').waitFor({ timeout: 10000 });
@@ -72,7 +59,6 @@ try {
 } catch (error) {
   result.failed = String(error);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -3,29 +3,16 @@
 // Logs in as a planner, opens the What-if page, adds "a machine down" for the first machine from
 // the pick list (2 h) and "an order cancelled" (ORDER from the environment), runs both, reads the
 // side-by-side table, then promotes the cancellation. Prints one JSON line with what it saw.
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { logIn, openChromium } from "./chromium.mjs";
 
 const [base, shots] = process.argv.slice(2);
 const root = base.replace(/\/$/, "");
-const profile = mkdtempSync(join(tmpdir(), "taktline-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-  viewport: { width: 1400, height: 900 },
-});
+const { page, close } = await openChromium();
 const result = { errors: [] };
 try {
-  const page = context.pages()[0] || await context.newPage();
   page.on("pageerror", (err) => result.errors.push(String(err)));
-  await page.goto(`${root}/login?next=/whatif`);
-  await page.locator("#name").fill(process.env.TAKTLINE_USER);
-  await page.locator("#password").fill(process.env.TAKTLINE_PASSWORD);
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), page.locator("#login-form button").click()]);
+  await logIn(page, root, "/whatif");
   await page.locator("#whatif-form").waitFor({ timeout: 10000 });
   const form = page.locator("#whatif-form");
   result.machines = await form.locator('select[name="resource"] option').allTextContents();
@@ -49,7 +36,6 @@ try {
 } catch (error) {
   result.failed = String(error);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(result));

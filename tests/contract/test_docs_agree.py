@@ -334,6 +334,14 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         }
     ),
     "plan.manual": st.fixed_dictionaries({"on": st.booleans(), "by": names}),
+    "plan.maintenance": st.fixed_dictionaries(
+        {
+            "resource": ids,
+            "start": times,
+            "minutes": st.integers(min_value=1, max_value=20_160),
+            "by": names,
+        }
+    ),
     "kanban.empty": st.fixed_dictionaries({"card": tags}),
     "kanban.card": st.fixed_dictionaries({"card": tags, "state": st.sampled_from(CARD_STATES)}),
     "bin.level": st.fixed_dictionaries(

@@ -59,4 +59,5 @@ def test_bench_runs_tiny(capsys: pytest.CaptureFixture[str]) -> None:
     assert summary["instances"] == 8
     assert summary["per_size"]["6"]["reference"] == "optimum"
     assert summary["per_size"]["6"]["mean_gap_pct"] >= 0  # nothing beats the optimum
-    assert summary["per_size"]["14"]["reference"] == "vshape"
+    assert summary["per_size"]["14"]["reference"] == "best known"  # never called a bound
+    assert summary["per_size"]["14"]["mean_gap_pct"] >= 0  # ours is one of the candidates

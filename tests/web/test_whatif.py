@@ -78,7 +78,40 @@ def test_a_promoted_scenario_is_the_planners_recorded_decision(cloud: CloudServi
     assert len(recorded) == 1
     assert recorded[0]["payload"]["by"] == "kim"
     assert recorded[0]["payload"]["decision"] == "adjust"
-    floor = {"name": "down", "changes": [{"kind": "machine_down", "resource": STATIONS[0],
-                                          "hours": 1}]}  # fmt: skip
-    code, body, _ = call(cloud, "POST", "/api/whatif/promote", {"scenario": floor})
-    assert code == 409 and "changes the floor (machine_down)" in body["detail"]
+    absent = {"name": "gone", "changes": [{"kind": "material_delayed", "material": "m",
+                                           "hours": 1}]}  # fmt: skip
+    code, body, _ = call(cloud, "POST", "/api/whatif/promote", {"scenario": absent})
+    assert code == 409 and "changes the floor (material_delayed)" in body["detail"]
+
+
+def test_a_promoted_machine_down_is_planned_maintenance_that_a_restart_keeps(
+    cloud: CloudService,
+) -> None:
+    from cloud.replan.restore import restore_planning
+
+    assert cloud.replanner is not None and cloud.master is not None
+    start = cloud.replanner.clock.now() + timedelta(minutes=30)
+    down = {"kind": "machine_down", "resource": STATIONS[0], "hours": 1.5,
+            "start": start.isoformat()}  # fmt: skip
+    code, body, _ = call(
+        cloud, "POST", "/api/whatif/promote", {"scenario": {"name": "service", "changes": [down]}}
+    )
+    assert code == 200, body
+    assert body["maintenance"] == [
+        {"resource": STATIONS[0], "start": start.isoformat(), "minutes": 90}
+    ]
+    events = [e for _, e, _ in cloud.log.replay() if e["type"] == "plan.maintenance"]
+    assert [(e["payload"]["resource"], e["payload"]["minutes"], e["payload"]["by"])
+            for e in events] == [(STATIONS[0], 90, "kim")]  # fmt: skip
+    engine = cloud.replanner.engine
+
+    def held_out() -> bool:
+        return any(w.start <= start for w in engine.down.get(STATIONS[0], []))
+
+    wait_for(held_out, 10, "the machine held out of the plan for its maintenance")
+    # what a restart plans with: the window from the log
+    ((resource, begins, ends),) = restore_planning(
+        cloud.status.planning, cloud.master.plant
+    ).maintenance
+    assert resource == STATIONS[0] and abs((begins - start).total_seconds()) < 1
+    assert ends - begins == timedelta(minutes=90)

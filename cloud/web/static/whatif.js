@@ -116,14 +116,16 @@
     out[1].id = "whatif-table";
     for (const s of last.scenarios.slice(1)) {
       const own = scenarios.find((x) => x.name === s.name);
-      const promotable = own && own.changes.every((c) => ORDER_KINDS.has(c.kind));
+      const promotable = own && own.changes.every((c) => ORDER_KINDS.has(c.kind) || c.kind === "machine_down");
       const late = s.late_orders.map((o) => el("li", {}, `${o.order}: ${o.cause || o.status}`));
       const button = el("button", { type: "button", disabled: !promotable }, "Promote to the live plan");
-      button.title = promotable ? "apply its order changes as your decision (recorded)" : "only order changes can be promoted; floor changes are master data";
+      button.title = promotable ? "apply its order changes and planned maintenance as your decision (recorded)"
+        : "only order changes and planned maintenance can be promoted; absences, late suppliers and closures are not a planner's";
       button.addEventListener("click", async () => {
         try {
           const done = await postJSON("/api/whatif/promote", { scenario: own });
-          say(view, `promoted "${s.name}" by ${done.by}: changed ${done.changed.join(", ") || "—"}, created ${done.created.join(", ") || "—"}, cancelled ${done.cancelled.join(", ") || "—"}`);
+          const kept = done.maintenance.map((m) => `${m.resource} ${m.minutes} min`).join(", ");
+          say(view, `promoted "${s.name}" by ${done.by}: changed ${done.changed.join(", ") || "—"}, created ${done.created.join(", ") || "—"}, cancelled ${done.cancelled.join(", ") || "—"}, maintenance ${kept || "—"}`);
         } catch (error) { say(view, error.message, true); }
       });
       out.push(el("div", { class: "scenario-result" }, el("h4", {}, s.name), late.length ? el("ul", {}, ...late) : el("p", {}, "no order late"), button));
