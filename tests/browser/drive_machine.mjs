@@ -4,29 +4,16 @@
 // timeline (axis ticks, legend, the stretches' hover texts), the state history's first page and
 // the pager, then turns to the older page; the upcoming schedule, the job steps and the cycle time
 // against standard. Prints one JSON line with what it saw; the page is saved as a screenshot.
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { logIn, openChromium } from "./chromium.mjs";
 
 const [base, shots, station] = process.argv.slice(2);
 const root = base.replace(/\/$/, "");
-const profile = mkdtempSync(join(tmpdir(), "taktline-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-  viewport: { width: 1400, height: 900 },
-});
+const { page, close } = await openChromium();
 const result = { errors: [] };
 try {
-  const page = context.pages()[0] || await context.newPage();
   page.on("pageerror", (err) => result.errors.push(String(err)));
-  await page.goto(`${root}/login?next=/machines/${station}`);
-  await page.locator("#name").fill(process.env.TAKTLINE_USER);
-  await page.locator("#password").fill(process.env.TAKTLINE_PASSWORD);
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), page.locator("#login-form button").click()]);
+  await logIn(page, root, `/machines/${station}`);
   await page.locator("#timeline .timeline-chart").waitFor({ timeout: 10000 });
   await page.waitForFunction(() => document.querySelectorAll("#machine-upcoming tbody tr").length > 0, null, { timeout: 10000 });
   result.ticks = await page.locator("#timeline .tick").allTextContents();
@@ -53,7 +40,6 @@ try {
 } catch (error) {
   result.failed = String(error);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 process.stdout.write(`${JSON.stringify(result)}\n`);
