@@ -37,12 +37,13 @@ test: $(STAMP) services lint typecheck typecheck-firmware
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	bash scripts/firmware-tests.sh
 
-# The pictures of docs/ui.md: the browser tests save every page into build/screenshots/ (real
-# headless Chromium); the tour's pictures are copied from there into docs/ui/.
-UI_SHOTS := andon andon-acknowledged overview machine tooling labour deliveries kanban corrections \
-	plan gaps
+# The pictures of docs/ui.md: the browser tests (tests/browser and the Report page's,
+# tests/report/test_page.py) save every page into build/screenshots/ (real headless Chromium);
+# the tour's pictures are copied from there into docs/ui/.
+UI_SHOTS := andon andon-acknowledged overview machine-detail tooling labour deliveries kanban \
+	corrections plan gaps report
 screenshots: $(STAMP) services
-	$(BIN)/python -m pytest -q -m browser tests/browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m browser tests/browser tests/report/test_page.py $(PYTEST_ARGS)
 	mkdir -p docs/ui
 	for name in $(UI_SHOTS); do cp build/screenshots/$$name.png docs/ui/$$name.png || exit 1; done
 

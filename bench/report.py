@@ -3,7 +3,9 @@
 The 300-machine plant of `bench/ingest.py` (its realistic event mix, through `Ingest`) fills a
 SQLite file and a PostgreSQL database; then the report of the middle half of the logged time is
 built (`cloud.report.build_report` over `EventLog.replay()`, which folds the whole log), beside
-a full status rebuild from the same log for scale. A report's cost grows with the log.
+a full status rebuild from the same log for scale, and the data span the default period needs
+(`Reports.data_span`: two look-ups; a pass over the log, `log_span`, for scale). A report's cost
+grows with the log.
 
     .venv/bin/python bench/report.py [--quick] [--pg-url postgresql+psycopg://...]
 
@@ -29,7 +31,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import plant_messages, postgres, through_ingest  # noqa: E402
 
-from cloud.report import build_report  # noqa: E402
+from cloud.report import Reports, build_report  # noqa: E402
+from cloud.report.report import log_span  # noqa: E402
 from cloud.status import ResourceStatus  # noqa: E402
 from cloud.store import EventLog  # noqa: E402
 
@@ -44,11 +47,20 @@ def measure(database: str, events: int) -> dict[str, float]:
         report = build_report(log.replay(), None, START + span / 4, START + span * 3 / 4)
         report_s = time.perf_counter() - began
         began = time.perf_counter()
+        first, last = log_span(log.replay())  # a pass over the log, for scale
+        span_s = time.perf_counter() - began
+        began = time.perf_counter()
+        looked_up = Reports(log, lambda: None).data_span()  # what GET /api/report/period reads
+        lookup_s = time.perf_counter() - began
+        began = time.perf_counter()
         ResourceStatus().rebuild(log.replay())
         rebuild_s = time.perf_counter() - began
     if not report.machines:
         raise RuntimeError("the report found no machine")
-    return {"report_s": report_s, "rebuild_s": rebuild_s, "machines": len(report.machines)}
+    if first is None or last is None or first > START + span / 4 or None in looked_up:
+        raise RuntimeError(f"the log's span is wrong: {first} to {last}, {looked_up}")
+    return {"report_s": report_s, "rebuild_s": rebuild_s, "span_s": span_s,
+            "lookup_s": lookup_s, "machines": len(report.machines)}  # fmt: skip
 
 
 def main() -> int:
@@ -71,10 +83,12 @@ def main() -> int:
         rate = made / figures["report_s"]
         print(
             f"{name:<9} report {figures['report_s']:6.2f} s ({rate:9,.0f} events/s, "
-            f"{figures['machines']:.0f} machines); status rebuild {figures['rebuild_s']:6.2f} s"
+            f"{figures['machines']:.0f} machines); status rebuild {figures['rebuild_s']:6.2f} s; "
+            f"span by a pass {figures['span_s']:6.2f} s, by look-up {figures['lookup_s']:.4f} s"
         )
         results[f"{name}_report_events_per_s"] = round(rate)
         results[f"{name}_rebuild_s"] = round(figures["rebuild_s"], 2)
+        results[f"{name}_default_period_s"] = round(figures["lookup_s"], 4)
     print(json.dumps(results))
     return 0
 

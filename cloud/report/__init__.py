@@ -15,15 +15,18 @@ from cloud.report.report import (
     machine_processes,
     parse_moment,
 )
+from cloud.report.shift import Period, default_period
 
 __all__ = [
     "COLUMNS",
     "TABLES",
     "UNASSIGNED",
+    "Period",
     "PeriodInvalid",
     "Report",
     "Reports",
     "build_report",
+    "default_period",
     "machine_processes",
     "parse_moment",
     "table_csv",

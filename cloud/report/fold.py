@@ -54,6 +54,8 @@ class MachineTrack:
     counts: dict[str | None, list[int]] = field(default_factory=dict)
     #: count event key -> (seconds per cycle, cycles): the samples of the median cycle time
     samples: dict[tuple[str, int], tuple[float, int]] = field(default_factory=dict)
+    #: count event key -> (epoch s, ticket): when each sample was counted, on which job step
+    sampled: dict[tuple[str, int], tuple[float, str | None]] = field(default_factory=dict)
     #: [ticket, start, end or None]: which job step ran when (corrections' counts follow it)
     jobs: list[list[Any]] = field(default_factory=list)
 
@@ -172,6 +174,7 @@ class PeriodFold:
             elapsed, track.since_count = track.since_count, 0.0
             if self.start <= at < self.end and elapsed > 0:
                 track.samples[key] = (elapsed / count, count)
+                track.sampled[key] = (at, track.job)
         if self.start <= at < self.end:
             track.add(track.job, signal, count)
             self.remembered[key] = (track.station, signal, count, track.job)
@@ -212,3 +215,4 @@ class PeriodFold:
                 track = self.machine(station)
                 track.add(job, signal, -count)
                 track.samples.pop(key, None)
+                track.sampled.pop(key, None)

@@ -21,8 +21,10 @@ from typing import Any, Final
 from cloud.errors import CloudError
 from cloud.plant import Plant, Resource
 from cloud.report.figures import Totals, finish, machine_totals, pareto
-from cloud.report.fold import PeriodFold
+from cloud.report.fold import PeriodFold, epoch
 from cloud.report.planned import planned_intervals
+from cloud.report.series import Sample, cycle_series
+from cloud.report.shift import Period, default_period
 from cloud.status import StatusMaster
 from cloud.store import EventLog
 
@@ -32,6 +34,7 @@ __all__ = [
     "Report",
     "Reports",
     "build_report",
+    "log_span",
     "machine_processes",
     "parse_moment",
 ]
@@ -133,6 +136,7 @@ def build_report(
     stations = sorted(set(fold.machines) | set(resources))
     rows: list[dict[str, Any]] = []
     by_process: dict[str, Totals] = {}
+    process_samples: dict[str, list[Sample]] = {}
     plant_totals: Totals | None = None
     for station in sorted(stations):
         track = fold.machine(station)
@@ -145,6 +149,12 @@ def build_report(
 
         totals = machine_totals(track, a, b, planned, standard)
         process = processes.get(station, UNASSIGNED)
+        samples = [
+            Sample(when, track.samples[key][0], track.samples[key][1], standard(ticket))
+            for key, (when, ticket) in track.sampled.items()
+            if key in track.samples
+        ]
+        process_samples.setdefault(process, []).extend(samples)
         row = {
             "station": station,
             "name": (resource.name or resource.id) if resource else station,
@@ -157,7 +167,12 @@ def build_report(
         by_process[process] = totals if known is None else known + totals
         plant_totals = totals if plant_totals is None else plant_totals + totals
     process_rows = [
-        {"process": name, "machines": totals.machines, **finish(totals)}
+        {
+            "process": name,
+            "machines": totals.machines,
+            **finish(totals),
+            "cycle_series": cycle_series(process_samples.get(name, []), a, b),
+        }
         for name, totals in sorted(by_process.items())
     ]
     downtime = pareto(plant_totals.down, plant_totals.stops) if plant_totals else []
@@ -174,6 +189,51 @@ class Reports:
     def build(self, start: datetime, end: datetime) -> Report:
         """The report for [start, end), folded from the log now."""
         return build_report(self.log.replay(), self._plant(), start, end)
+
+    def default_period(self, now: datetime) -> Period:
+        """The default period at `now` (`shift.default_period`) over the log's data span."""
+        plant = self._plant()
+        if plant is None or not plant.calendars:
+            return default_period(None, now, None, None)
+        return default_period(plant, now, *self.data_span())
+
+    def data_span(self) -> tuple[datetime | None, datetime | None]:
+        """When the cloud took the log's oldest and newest events (None, None: an empty log).
+
+        Two indexed look-ups; with archives the oldest is before any kept event (the epoch
+        stands for it); when the newest event is archived too, a pass over the log.
+        """
+        log = self.log
+        newest = log.last_position()
+        if newest == 0:
+            return None, None
+        first, last = log.received_at(log.first_position()), log.received_at(newest)
+        if first is None or last is None:
+            return log_span(log.replay())
+        oldest = EARLIEST if log.archives() else _moment(first)
+        return oldest, _moment(last)
+
+
+def log_span(
+    entries: Iterable[tuple[int, Mapping[str, Any], str]],
+) -> tuple[datetime | None, datetime | None]:
+    """The oldest and newest (corrected) event times of the log entries; None when empty."""
+    first: str | None = None
+    last: str | None = None
+    low = high = 0.0
+    for _, _, corrected in entries:
+        moment = epoch(corrected)
+        if first is None or moment < low:
+            first, low = corrected, moment
+        if last is None or moment > high:
+            last, high = corrected, moment
+    if first is None or last is None:
+        return None, None
+    return datetime.fromtimestamp(low, UTC), datetime.fromtimestamp(high, UTC)
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromtimestamp(epoch(text), UTC)
 
 
 def _iso(moment: datetime) -> str:

@@ -8,11 +8,12 @@ fold stays a pure function of the log.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cloud.status.deliveries import estimate
-from cloud.status.jobs import CycleSample, rolling, seconds_between
+from cloud.status.jobs import CycleSample, JobStep, rolling, seconds_between
 from cloud.status.kanban import render_kanban
 from cloud.status.labour import OperatorState
 from cloud.status.logistics import match_delivery
@@ -78,13 +79,43 @@ def render_machine(status: ResourceStatus, station: str) -> dict[str, Any] | Non
     machine = status.machines.get(station)
     if machine is None and station not in status.master.machines:
         return None
+    master = status.master
     view = _machine_view(status, station)
+    resource = master.machines.get(station)
+    view["resource"] = resource.id if resource else None
     view["timeline"] = [s.to_dict() for s in machine.timeline] if machine else []
-    view["jobs"] = [j.to_dict() for j in status.jobs.values() if j.station == station]
-    samples = status.samples.get(station)
-    view["cycle_time"] = rolling(samples) if samples else rolling(())
+    view["jobs"] = [_job(master, j) for j in status.jobs.values() if j.station == station]
+    samples = status.samples.get(station) or ()
+    view["cycle_time"] = {**rolling(samples), **_standard(master, samples)}
     view["corrections"] = [c for c in status.corrections if c["station"] == station]
     return view
+
+
+def _job(master: Any, job: JobStep) -> dict[str, Any]:
+    """A job step with its order and step (the tag directory) and its standard per unit."""
+    out = job.to_dict()
+    entry = master.ticket(job.ticket)
+    out["order"] = entry.ref if entry else None
+    out["step"] = (entry.step or None) if entry else None
+    out["standard_s"] = master.standard_s(job.ticket)[1]
+    out["per_cycle_s"] = (
+        round(seconds_between(job.started, job.ended) / job.cycles, 3)
+        if job.ended and job.cycles
+        else None
+    )
+    return out
+
+
+def _standard(master: Any, samples: Iterable[CycleSample]) -> dict[str, Any]:
+    """The samples' standard seconds per unit (cycle-weighted, where known) and actual / it."""
+    known = [(master.standard_s(s.ticket)[1], s) for s in samples if s.cycles]
+    weighted = [(per_unit, s) for per_unit, s in known if per_unit is not None]
+    cycles = sum(s.cycles for _, s in weighted)
+    if not cycles:
+        return {"standard_s": None, "ratio": None}
+    standard = sum(per_unit * s.cycles for per_unit, s in weighted) / cycles
+    actual = sum(s.seconds for _, s in weighted) / cycles
+    return {"standard_s": round(standard, 3), "ratio": round(actual / standard, 4)}
 
 
 def _iso(moment: datetime) -> str:

@@ -62,7 +62,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
     if live is None:
         live = Live(StatusFeed(parts.snapshot, parts.status), PlanView(parts.replanner, parts.desk))
     routes: list[BaseRoute] = [
-        *status.routes(parts, live.feed),
+        *status.routes(parts, live.feed, live.plan),
         *andon.routes(parts, live.plan),
         *live.routes(),
         *plan.routes(live.plan),

@@ -3,13 +3,15 @@
 `GET /api/report?from=ISO&to=ISO` and `GET /api/report.csv?table=machines|processes|downtime&
 from=..&to=..` fold the event log for the period against the current plant model
 (`cloud.report.Reports`, in a worker thread); a missing or unreadable parameter is a 400 problem
-naming it, and so is a period over 366 days. Without a `Reports` (no event log given to the web
+naming it, and so is a period over 366 days. `GET /api/report/period?at=ISO` answers the
+default period at `at` (default: now): the last completed shift with data (`cloud.report.shift`).
+Without a `Reports` (no event log given to the web
 server) both answer 404.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from starlette.concurrency import run_in_threadpool
@@ -60,6 +62,14 @@ def routes(reports: Reports | None) -> list[Route]:
         built = await build(start, end)
         return json_response(built.to_dict())
 
+    async def default(request: Request) -> Response:
+        if reports is None:
+            raise Problem(404, NO_REPORTS)
+        at = request.query_params.get("at")
+        now = _moment(request, "at") if at is not None else datetime.now(UTC)
+        found = await run_in_threadpool(reports.default_period, now)
+        return json_response(found.to_dict())
+
     async def report_csv(request: Request) -> Response:
         if reports is None:
             raise Problem(404, NO_REPORTS)
@@ -78,4 +88,5 @@ def routes(reports: Reports | None) -> list[Route]:
     return [
         Route("/api/report", report, methods=["GET"]),
         Route("/api/report.csv", report_csv, methods=["GET"]),
+        Route("/api/report/period", default, methods=["GET"]),
     ]

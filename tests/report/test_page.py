@@ -2,7 +2,9 @@
 
 Chromium opens `/report?from=..&to=..` on a web server over a real event log: the plant's
 Pareto bars must be drawn in Pareto order and the machine table filled; then a shorter period is
-picked with the page's own pickers and the report redrawn. Standard vs learned times are shown
+picked with the page's own fields and the report redrawn. Opened with no period, the page shows
+the last completed shift (the default period) with units, explained headers and a cycle-time
+chart per process. Standard vs learned times are shown
 below the tables (three short jobs and a jammed one on m2 after the period: 48 s per unit
 learned against the 60 s standard, the jam dropped). A screenshot goes to
 build/screenshots. playwright-core is the one `tests/browser` installs (`npm ci`).
@@ -84,3 +86,23 @@ def test_the_report_page_draws_the_pareto_and_follows_the_pickers(
     assert "from=2026-03-23T06%3A30%3A00.000Z" in result["address"]
     learned = result["learned"].split("\n")[-1].split("\t")
     assert learned == ["P", "press", "m2", "60", "48", "3", "1", "—", "—", "60"]
+    # No period asked: the last completed shift that holds data (Monday 06:00-14:00), whose
+    # OEE is the shift's own, not diluted by the hours around it; 24-hour fields, units.
+    assert result["default_rule"] == "last_shift"
+    assert (result["default_from"], result["default_to"]) == (
+        "2026-03-23 06:00",
+        "2026-03-23 14:00",
+    )
+    assert "the last completed shift" in result["default_period"]
+    press = next(r for r in result["default_machines"].split("\n") if r.startswith("PRESS-1"))
+    assert press.split("\t")[2:8] == ["7 h 30 min", "6 h 5 min", "1 h 25 min", "0 min", "0 min",
+                                       "240 pcs"]  # fmt: skip
+    assert press.split("\t")[-2] == "46.3 %"  # 81.1 % x 60.8 % x 93.9 %
+    tips = dict(result["header_tips"])
+    assert "middle" in tips["Median cycle"] and "running time divided" in tips["Avg cycle"]
+    assert "Median cycle" in result["legend"]
+    # One cycle-time chart per process with counted cycles: a time axis, actual and standard.
+    [chart] = result["cycle_charts"]
+    assert chart["process"] == "press" and chart["actual"] == 1 and chart["standard"] == 1
+    assert chart["ticks"][0] == "06:00" and chart["ticks"][-1] == "14:00"
+    assert result["inline_styles"] == 0  # the styles come from report.css (the CSP)

@@ -96,33 +96,11 @@ function overview(status) {
     tiles.length ? el("div", { class: "grid", id: "machines" }, ...tiles) : el("p", { class: "empty" }, "no machine known yet")];
 }
 
+// The Machine page: its data from the API, drawn by machine.js (`machinePage`).
 async function machine(status, station) {
   const response = await fetch(`/api/machines/${encodeURIComponent(station)}`);
   if (!response.ok) return [el("h2", {}, station), el("p", { class: "empty" }, "no such machine")];
-  const m = await response.json();
-  const segments = m.timeline;
-  const bar = el("div", { class: "timeline", id: "timeline" });
-  const end = status.now ? Date.parse(status.now) : Date.now();
-  segments.forEach((s, i) => {
-    const next = i + 1 < segments.length ? Date.parse(segments[i + 1].start) : end;
-    const width = Math.max(1, next - Date.parse(s.start));
-    bar.append(el("div", { class: s.state, title: `${s.state} ${s.reason || ""} from ${clock.full(s.start)}`, style: "" }));
-    bar.lastChild.style.flexGrow = String(width);
-  });
-  return [
-    el("h2", { title: `station ${station}` }, m.name),
-    el("p", {}, el("span", { class: `state ${m.state}`, id: "machine-state" }, stateText(m)),
-      m.loss ? ` · OEE loss: ${m.loss}` : "", m.online === false ? el("span", { class: "offline" }, " OFFLINE ") : ""),
-    el("h2", {}, "State timeline"), bar,
-    table(["State", "From", "Reason", "OEE loss", "Corrected by"],
-      segments.slice().reverse().map((s) => [s.state, when(s.start), s.reason, s.loss, s.corrected_by]), "no events yet"),
-    el("h2", {}, "Job steps"),
-    table(["Job", "Started", "Ended", "Cycles", "Good", "Scrap"],
-      m.jobs.map((j) => [jobName(j.ticket), when(j.started), when(j.ended), j.cycles, j.good, j.scrap]), "none"),
-    el("h2", {}, "Cycle time (s per cycle, recent steps)"),
-    table(["n", "mean", "min", "max", "stdev"],
-      [[m.cycle_time.n, ...[m.cycle_time.mean_s, m.cycle_time.min_s, m.cycle_time.max_s, m.cycle_time.stdev_s].map((v) => clock.rounded(v))]], ""),
-  ];
+  return machinePage(await response.json(), status, station);
 }
 
 function toolLife(life) {
@@ -182,7 +160,8 @@ const VIEWS = { overview, tooling, labour, deliveries, kanban, corrections };
 // on load and on their own pushed events; one with `status(view, status)` also on every status
 // push. Each is { draw(view, event) }.
 const SELF_FETCHING = {};
-window.taktline = { el, table, text, named, when, views: SELF_FETCHING };
+// `redraw`: draws the current view again from the latest status (a page's own buttons).
+window.taktline = { el, table, text, named, when, views: SELF_FETCHING, redraw: () => latest && render(latest) };
 
 function drawSelfFetching(event) {
   const [name] = route();

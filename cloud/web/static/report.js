@@ -1,20 +1,18 @@
-// The Report page: the resource status report of a chosen period (GET /api/report), with the
-// plant's downtime Pareto drawn as inline SVG (bars: minutes by reason, longest first; line:
-// cumulative share), the machine and process tables, CSV downloads of each table, and the
-// learned standard times against the standard (GET /api/plan/times, when there is a plan). Loaded
-// after app.js, whose helpers come through window.taktline; drawn on load and on "Show", never
-// on live pushes (a report folds the whole log).
+// The Report page: the resource status report of a period (GET /api/report). Without a period in
+// the address it opens on the default one (GET /api/report/period: the last completed shift that
+// holds data, on the plant's clock). Shown: the plant's downtime Pareto as inline SVG (bars:
+// minutes by reason, longest first; line: cumulative share), the machine and process tables with
+// units and explained headers (hover), a cycle-time chart per process (actual against standard
+// seconds per cycle over the period, inline SVG), CSV downloads of each table (every column), and
+// the learned standard times (GET /api/plan/times, when there is a plan). Loaded after app.js,
+// whose helpers come through window.taktline; drawn on load and on "Show", never on live pushes
+// (a report folds the whole log). Its styles are in report.css.
 "use strict";
 
 (() => {
   const { el, table, named, when, views } = window.taktline;
   const clock = window.taktlineTime;
   const SVG = "http://www.w3.org/2000/svg";
-  // The report's few styles travel with it (app.css belongs to every page).
-  document.head.append(el("style", {}, "#report table { font-size: 12px; margin-bottom: .8rem; }"
-    + " #report th, #report td { padding: .25rem .45rem; }"
-    + " #report-machines td:last-child, #report-processes td:last-child { min-width: 16rem; font-size: 11px; color: #5b6475; }"
-    + " #report-form { margin-bottom: .6rem; } #pareto { background: #fff; border-radius: 6px; }"));
 
   function svg(tag, attrs, ...children) {
     const node = document.createElementNS(SVG, tag);
@@ -23,12 +21,16 @@
     return node;
   }
 
-  // The pickers show the plant's clock (time.js); the API gets UTC.
-  const localValue = (date) => clock.toInput(date);
-
   function percent(value) {
     return value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)} %`;
   }
+
+  const minutes = (value) => (value === null || value === undefined ? "—" : value < 1 / 60 ? "0 min" : clock.duration(value * 60));
+  // The period's fields: the plant's clock, 24-hour ("2026-03-23 06:00"; a "T" is read too).
+  const toField = (date) => clock.toInput(date).replace("T", " ");
+  const fromField = (text) => clock.fromInput((text || "").trim().replace(/^(\S+)\s+/, "$1T"));
+  const secs = (value) => (value === null || value === undefined ? "—" : `${clock.rounded(value)} s`);
+  const pieces = (value) => `${clock.rounded(value)} pcs`;
 
   function pareto(rows) {
     if (!rows.length) return el("p", { class: "empty", id: "pareto" }, "no downtime in the period");
@@ -39,7 +41,7 @@
     const chart = svg("svg", { id: "pareto", viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
       "aria-label": "downtime Pareto" });
     chart.append(svg("line", { x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH, stroke: "#8a93a3" }));
-    chart.append(svg("text", { x: 4, y: top + 8, "font-size": 11, fill: "#5b6475" }, `${most.toFixed(0)} min`));
+    chart.append(svg("text", { x: 4, y: top + 8, "font-size": 11, fill: "#5b6475" }, minutes(most)));
     chart.append(svg("text", { x: width - right + 4, y: top + 8, "font-size": 11, fill: "#5b6475" }, "100 %"));
     const points = [];
     rows.forEach((row, i) => {
@@ -47,12 +49,12 @@
       const x = left + i * step + step * 0.15;
       const bar = svg("rect", { x, y: top + plotH - h, width: step * 0.7, height: h,
         fill: row.reason === "unexplained" ? "#8a93a3" : "#d93025", "data-reason": row.reason });
-      bar.append(svg("title", {}, `${row.reason}: ${row.minutes} min, ${percent(row.share)}`));
+      bar.append(svg("title", {}, `${row.reason}: ${minutes(row.minutes)} in ${row.stops} stops, ${percent(row.share)} of the downtime`));
       chart.append(bar);
       chart.append(svg("text", { x: x + step * 0.35, y: top + plotH + 14, "font-size": 11, "text-anchor": "middle" },
         row.reason.replace("_", " ")));
       chart.append(svg("text", { x: x + step * 0.35, y: top + plotH + 28, "font-size": 10, "text-anchor": "middle",
-        fill: "#5b6475" }, `${row.minutes} min`));
+        fill: "#5b6475" }, minutes(row.minutes)));
       points.push(`${left + i * step + step / 2},${top + plotH - row.cumulative_share * plotH}`);
     });
     chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: "#1d2330", "stroke-width": 2 }));
@@ -63,16 +65,110 @@
     return chart;
   }
 
-  function figures(row) {
-    return [...[row.planned_min, row.run_min, row.downtime_min, row.idle_min, row.no_data_min,
-      row.total_count, row.good, row.scrap, row.avg_cycle_s, row.median_cycle_s, row.standard_s].map((v) => clock.rounded(v)),
-      percent(row.utilisation), percent(row.availability), percent(row.performance),
-      percent(row.quality), percent(row.oee), row.notes];
+  // Ticks at round steps of the plant's clock across [a, b] ms: [ms, label].
+  function timeTicks(a, b, most) {
+    const steps = [5, 10, 15, 30, 60, 120, 180, 240, 360, 720, 1440].map((m) => m * 60000);
+    const span = Math.max(1, b - a);
+    const step = steps.find((s) => span / s <= most) || steps[steps.length - 1];
+    const out = [];
+    const first = a - (((a + clock.offset(new Date(a))) % step) + step) % step;
+    for (let t = first; t <= b; t += step) if (t >= a) out.push([t, clock.format(new Date(t), { date: step >= 86400000 ? true : false })]);
+    return out;
   }
 
-  const HEADS = ["Planned min", "Run min", "Down min", "Idle min", "No data min", "Count", "Good",
-    "Scrap", "Avg cycle s", "Median s", "Standard s", "Utilisation", "Availability", "Performance",
-    "Quality", "OEE", "Unknown because"];
+  // Actual against standard seconds per cycle of one process over the period (its buckets).
+  function cycleChart(process, series, from, to) {
+    const width = 460, height = 190, left = 44, right = 10, top = 12, bottom = 34;
+    const plotW = width - left - right, plotH = height - top - bottom;
+    const a = Date.parse(from), b = Date.parse(to), bucket = series.bucket_min * 60000;
+    const values = series.points.flatMap((p) => [p.actual_s, p.standard_s]).filter((v) => v !== null);
+    const most = Math.max(...values) * 1.15 || 1;
+    const x = (ms) => left + ((ms - a) / Math.max(1, b - a)) * plotW;
+    const y = (s) => top + plotH - (s / most) * plotH;
+    const chart = svg("svg", { class: "cycle-chart", "data-process": process, viewBox: `0 0 ${width} ${height}`,
+      width, height, role: "img", "aria-label": `cycle time of ${process}` });
+    chart.append(svg("line", { x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH, stroke: "#8a93a3" }));
+    chart.append(svg("line", { x1: left, y1: top, x2: left, y2: top + plotH, stroke: "#8a93a3" }));
+    for (const [t, label] of timeTicks(a, b, 6)) {
+      chart.append(svg("line", { x1: x(t), y1: top + plotH, x2: x(t), y2: top + plotH + 4, stroke: "#8a93a3" }));
+      chart.append(svg("text", { class: "tick", x: x(t), y: top + plotH + 15, "text-anchor": "middle" }, label));
+    }
+    for (const f of [0, 0.5, 1]) {
+      chart.append(svg("text", { x: left - 4, y: y(most * f / 1.15) + 3, "text-anchor": "end" }, `${clock.rounded(most * f / 1.15)} s`));
+    }
+    const mid = (p) => Date.parse(p.at) + bucket / 2;
+    const line = (key, cls) => {
+      const known = series.points.filter((p) => p[key] !== null);
+      if (!known.length) return;
+      chart.append(svg("polyline", { class: cls, fill: "none", "stroke-width": 2,
+        points: known.map((p) => `${x(mid(p))},${y(p[key])}`).join(" ") }));
+    };
+    line("standard_s", "standard");
+    line("actual_s", "actual");
+    for (const p of series.points) {
+      const dot = svg("circle", { cx: x(mid(p)), cy: y(p.actual_s), r: 3, fill: "#1a73e8" });
+      dot.append(svg("title", {}, `${clock.format(p.at)}–${clock.format(new Date(Date.parse(p.at) + bucket))}: `
+        + `${secs(p.actual_s)} per cycle over ${p.cycles} cycles (standard ${secs(p.standard_s)})`));
+      chart.append(dot);
+    }
+    chart.append(svg("text", { x: left + plotW, y: height - 3, "text-anchor": "end" },
+      `each point: ${series.bucket_min < 60 ? `${series.bucket_min} min` : `${series.bucket_min / 60} h`} · plant time (${clock.label(new Date(a))})`));
+    return el("figure", {}, el("figcaption", {}, `${process} — seconds per cycle`), chart);
+  }
+
+  function cycleCharts(report) {
+    const drawn = report.processes.filter((p) => p.cycle_series && p.cycle_series.points.length);
+    if (!drawn.length) return [el("p", { class: "empty", id: "cycle-charts" }, "no cycles counted in the period")];
+    return [el("div", { class: "cycle-charts", id: "cycle-charts" }, ...drawn.map((p) => cycleChart(p.process, p.cycle_series, report.from, report.to))),
+      el("p", { class: "legend" }, el("b", {}, "— actual"), " seconds of running per cycle (mean of the counts in each interval); ",
+        el("b", {}, "- - standard"), " seconds per unit of the job steps run (the plant model's routing).")];
+  }
+
+  // [header, what it means]: the meaning is the header's tooltip.
+  const HEADS = [
+    ["Planned", "planned time: the calendar's shifts minus breaks and closures, within the period"],
+    ["Running", "running time within planned time"],
+    ["Down", "stopped with a job allocated (downtime, by reason in the Pareto)"],
+    ["Idle", "stopped with no job allocated"],
+    ["No data", "planned time before the machine's first known state"],
+    ["Output", "units counted: cycles (or good + scrap where no cycles are counted)"],
+    ["Good / scrap", "good and scrap pieces counted"],
+    ["Avg cycle", "average cycle time: all running time divided by the units counted (short stops while running included)"],
+    ["Median cycle", "median cycle time: the middle of the cycle times between counts — a typical cycle, not pulled up by a few long ones"],
+    ["Standard", "standard seconds per unit of the job steps run (the plant model's routing)"],
+    ["Availability", "running time ÷ planned time"],
+    ["Performance", "standard time × units ÷ running time"],
+    ["Quality", "good ÷ (good + scrap)"],
+    ["OEE", "availability × performance × quality"],
+    ["Unknown because", "why a figure is unknown (—) instead of made up"],
+  ];
+
+  function figures(row) {
+    const planned = row.planned_basis === "period"
+      ? el("span", { class: "named", title: "no calendar known for it: the whole period counts as planned" }, `${minutes(row.planned_min)} *`)
+      : minutes(row.planned_min);
+    return [planned, minutes(row.run_min), minutes(row.downtime_min), minutes(row.idle_min),
+      minutes(row.no_data_min), pieces(row.total_count), `${clock.rounded(row.good)} / ${clock.rounded(row.scrap)}`,
+      secs(row.avg_cycle_s), secs(row.median_cycle_s), secs(row.standard_s),
+      percent(row.availability), percent(row.performance), percent(row.quality), percent(row.oee), row.notes];
+  }
+
+  // A table whose headers explain themselves on hover; figures right-aligned.
+  function explained(heads, rows, empty, id, textColumns) {
+    const out = table(heads.map((h) => h[0]), rows, empty);
+    out.id = id;
+    out.querySelectorAll("th").forEach((th, i) => { if (heads[i][1]) th.title = heads[i][1]; });
+    out.querySelectorAll("tbody tr").forEach((tr) => tr.querySelectorAll("td").forEach((td, i) => {
+      if (i >= textColumns && i < heads.length - 1) td.classList.add("num");
+    }));
+    return out;
+  }
+
+  const legend = () => el("p", { class: "legend", id: "report-legend" },
+    el("b", {}, "Avg cycle"), " is all running time divided by the units counted, so short stops while the machine runs raise it; ",
+    el("b", {}, "Median cycle"), " is the middle of the cycle times measured between counts — a typical cycle. ",
+    "An average well above the median means some long cycles or short stops. Hover a header for its meaning; times are hours and minutes, ",
+    "— is unknown (see the last column). The CSV files hold every column in minutes and seconds.");
 
   function seconds(value) {
     return clock.rounded(value, 4);
@@ -93,54 +189,79 @@
       ? "automatically" : "once a planner accepts them"})`), rows];
   }
 
-  async function show(out, start, end) {
+  const RULES = {
+    last_shift: "the last completed shift",
+    current_shift: "the current shift so far (no completed shift holds data yet)",
+    last_24h: "the last 24 hours (no shift calendar or no data)",
+  };
+
+  async function show(out, start, end, chosen) {
     const query = `from=${encodeURIComponent(start)}&to=${encodeURIComponent(end)}`;
     out.replaceChildren(el("p", { class: "empty" }, "folding the event log…"));
     const response = await fetch(`/api/report?${query}`);
     const report = await response.json();
     if (!response.ok) { out.replaceChildren(el("p", { class: "flag", id: "report-error" }, report.detail)); return; }
-    const links = el("p", {}, "CSV: ", ...["machines", "processes", "downtime"].flatMap((t) =>
+    const links = el("p", {}, "CSV (every column): ", ...["machines", "processes", "downtime"].flatMap((t) =>
       [el("a", { href: `/api/report.csv?table=${t}&${query}`, download: `${t}.csv` }, t), " "]));
-    const machines = table(["Machine", "Process", "Planned by", ...HEADS],
-      report.machines.map((m) => [named(m.name, `station ${m.station}`), m.process, m.planned_basis, ...figures(m)]), "no machines");
-    machines.id = "report-machines";
-    const processes = table(["Process", "Machines", ...HEADS],
-      report.processes.map((p) => [p.process, p.machines, ...figures(p)]), "no processes");
-    processes.id = "report-processes";
-    out.replaceChildren(
-      el("p", {}, when(report.from), " to ", when(report.to), ` · ${report.events_folded} events folded`), links,
+    const machines = explained([["Machine", "the machine (its station on hover)"], ["Process", "the product steps it serves"], ...HEADS],
+      report.machines.map((m) => [named(m.name, `station ${m.station}`), m.process, ...figures(m)]), "no machines", "report-machines", 2);
+    const processes = explained([["Process", "product steps, summed over their machines"], ["Machines", "how many machines serve it"], ...HEADS],
+      report.processes.map((p) => [p.process, p.machines, ...figures(p)]), "no processes", "report-processes", 2);
+    const span = clock.duration((Date.parse(report.to) - Date.parse(report.from)) / 1000);
+    const period = el("p", { id: "report-period", "data-rule": chosen ? chosen.rule : "asked" },
+      chosen ? `${RULES[chosen.rule] || chosen.rule}${chosen.calendar ? ` (calendar ${chosen.calendar})` : ""}: ` : "",
+      when(report.from), " to ", when(report.to), ` (${span}, plant time ${clock.label(new Date(report.from))})`,
+      ` · ${report.events_folded.toLocaleString("en-US")} events folded`);
+    out.replaceChildren(period, links,
       el("h2", {}, "Downtime by reason (plant)"), pareto(report.downtime),
-      table(["#", "Reason", "OEE loss", "Minutes", "Stops", "Share", "Cumulative"],
-        report.downtime.map((d) => [d.rank, d.reason, d.loss, d.minutes, d.stops, percent(d.share), percent(d.cumulative_share)]), "no downtime"),
-      el("h2", {}, "Machines"), machines, el("h2", {}, "Processes"), processes, ...await learned());
+      table(["#", "Reason", "OEE loss", "Down time", "Stops", "Share", "Cumulative"],
+        report.downtime.map((d) => [d.rank, d.reason.replace("_", " "), d.loss, minutes(d.minutes), d.stops, percent(d.share), percent(d.cumulative_share)]), "no downtime"),
+      el("h2", {}, "Machines"), machines, legend(), el("h2", {}, "Processes"), processes,
+      el("h2", {}, "Cycle time per process"), ...cycleCharts(report), ...await learned());
     document.body.dataset.report = "shown";
   }
 
+  // The default period (the last completed shift with data), or the last 24 hours to the hour.
+  async function defaultPeriod() {
+    const response = await fetch("/api/report/period");
+    if (response.ok) return response.json();
+    const end = new Date(); end.setMinutes(0, 0, 0); end.setHours(end.getHours() + 1);
+    return { from: new Date(end.getTime() - 24 * 3600 * 1000).toISOString(), to: end.toISOString(), rule: "last_24h", calendar: null };
+  }
+
+  let opened = false;  // drawn (or being drawn) since the page loaded: a plan push changes nothing
   views.report = {
-    draw(view, event) {
-      if (event !== null && document.getElementById("report-form")) return;  // a plan push
-      // The period from the address (/report?from=..&to=.., shareable), else the last 24 h.
+    async draw(view, event) {
+      if (event !== null && opened) return;  // a plan push
+      opened = true;
+      // The period from the address (/report?from=..&to=.., shareable), else the default one.
       const asked = new URLSearchParams(location.search);
-      let end = new Date(asked.get("to") || NaN);
-      if (isNaN(end)) { end = new Date(); end.setMinutes(0, 0, 0); end.setHours(end.getHours() + 1); }
-      let start = new Date(asked.get("from") || NaN);
-      if (isNaN(start)) start = new Date(end.getTime() - 24 * 3600 * 1000);
-      const from = el("input", { type: "datetime-local", name: "from", id: "report-from", value: localValue(start) });
-      const to = el("input", { type: "datetime-local", name: "to", id: "report-to", value: localValue(end) });
+      let start = new Date(asked.get("from") || NaN), end = new Date(asked.get("to") || NaN);
+      let chosen = null;
+      if (isNaN(start) || isNaN(end)) {
+        chosen = await defaultPeriod();
+        [start, end] = [new Date(chosen.from), new Date(chosen.to)];
+      }
+      const field = (name, date) => el("input", { type: "text", name, id: `report-${name}`, value: toField(date), size: 16,
+        placeholder: "2026-03-23 06:00", title: "plant time, 24-hour clock: YYYY-MM-DD HH:MM", autocomplete: "off" });
+      const from = field("from", start), to = field("to", end);
       const out = el("div", { id: "report" });
       const form = el("form", { id: "report-form", class: "report-period" },
-        el("label", {}, "From ", from), " ", el("label", {}, "to ", to), " ",
+        el("label", {}, "From ", from), " ", el("label", {}, "to ", to), ` (plant time, ${clock.label(start)}) `,
         el("button", { type: "submit" }, "Show"));
       form.addEventListener("submit", (e) => {
         e.preventDefault();
-        let [a, b] = [clock.fromInput(from.value), clock.fromInput(to.value)];
-        if (a === null || b === null) { out.replaceChildren(el("p", { class: "flag", id: "report-error" }, "give both times")); return; }
+        let [a, b] = [fromField(from.value), fromField(to.value)];
+        if (a === null || b === null) {
+          out.replaceChildren(el("p", { class: "flag", id: "report-error" }, "give both times as YYYY-MM-DD HH:MM (24-hour, plant time)"));
+          return;
+        }
         [a, b] = [a.toISOString(), b.toISOString()];
         history.replaceState(null, "", `/report?from=${encodeURIComponent(a)}&to=${encodeURIComponent(b)}`);
-        show(out, a, b);
+        show(out, a, b, null);
       });
       view.replaceChildren(el("h2", {}, "Resource status report"), form, out);
-      show(out, start.toISOString(), end.toISOString());
+      await show(out, start.toISOString(), end.toISOString(), chosen);
     },
   };
 })();
