@@ -3,6 +3,11 @@
 amqtt's shipped default binds 0.0.0.0 with anonymous access; this config never does. Production
 uses Mosquitto or another MQTT 5 broker with ACLs (see docs/deployment.md); this one exists so
 `taktline demo` needs nothing installed.
+
+amqtt 0.11's broker walks its subscriptions dict while it awaits (sending retained messages to a
+client that connects), so a client subscribing at that moment makes the walk fail ("dictionary
+changed size during iteration") and the connecting client is dropped; with eight agents
+connecting at once that happened in most demo runs. `_Subscriptions` walks a copy of the keys.
 """
 
 from __future__ import annotations
@@ -14,6 +19,13 @@ from types import TracebackType
 from typing import Any
 
 __all__ = ["EmbeddedBroker"]
+
+
+class _Subscriptions(dict):  # type: ignore[type-arg]
+    """amqtt's topic-filter table, iterated over a copy of its keys (see the module text)."""
+
+    def __iter__(self) -> Any:
+        return iter(list(super().keys()))
 
 
 class EmbeddedBroker:
@@ -48,6 +60,7 @@ class EmbeddedBroker:
 
         async def create_and_start() -> Any:
             broker = Broker(config)
+            broker._subscriptions = _Subscriptions(broker._subscriptions)
             await broker.start()
             return broker
 
