@@ -37,7 +37,7 @@ from cloud.scheduler.causes import Cause, OrderCauses
 from cloud.store import EventLog
 from taktline.clock import utc_iso
 
-__all__ = ["HISTORY_H", "Evidence", "RootCause", "root_cause"]
+__all__ = ["HISTORY_H", "Evidence", "RootCause", "root_cause", "stock_out"]
 
 #: How far back a machine's earlier stops are shown.
 HISTORY_H: Final = 24.0
@@ -335,4 +335,107 @@ def root_cause(
         out.kind, out.summary = cause.kind, cause.text
         return out
     out.kind, out.summary, out.first, out.timeline = kind, summary, first, timeline
+    return out
+
+
+def _event_near(
+    log: EventLog, at: str, kinds: frozenset[str], wanted: Mapping[str, Any], text: str
+) -> Evidence:
+    """The logged event of `kinds` whose payload has `wanted`, recorded at `at` (its evidence)."""
+    moment = _when(at)
+    for pos, event, when in _window(log, moment - timedelta(minutes=1), moment + _AROUND):
+        payload = event["payload"]
+        if event["type"] in kinds and all(payload.get(k) == v for k, v in wanted.items()):
+            return _evidence(pos, event, when, text)
+    return Evidence(at, text, sorted(kinds)[0])
+
+
+def stock_out(
+    material: str,
+    point: str,
+    status: Any,
+    log: EventLog,
+    now: datetime,
+    *,
+    loops: Iterable[Any] = (),
+    deliveries: Mapping[str, Mapping[str, Any]] | None = None,
+    transit_min: Mapping[str, float] | None = None,
+) -> RootCause:
+    """Why `material` ran out (or runs low) at `point`, down to the first event.
+
+    In turn: the newest AMR/AGV transport of it to `point` failed or late; a kanban card of a
+    loop of it (`loops`: the plant's `KanbanLoop`s) out longer than the loop's lead time; a
+    late inbound delivery of it (the supplier or the road, as for a late order); else the line
+    used more than the loop holds (`demand`). `status` is the `ResourceStatus` (its logistics
+    and kanban ledgers); the log gives the evidence.
+    """
+    subject = f"{material} at {point}"
+    out = RootCause(subject, "stock_out", 0, "demand", "")
+    transports = [
+        (tid, t)
+        for tid, t in status.logistics.transports.items()
+        if t.order.get("material") == material and t.order.get("drop") == point
+    ]
+    if transports:
+        tid, newest = max(transports, key=lambda item: item[1].sent)
+        if newest.state == "failed" or (newest.late and not newest.is_over):
+            failed = newest.state == "failed"
+            kinds = frozenset({"transport.state"})
+            state = "failed" if failed else "late"
+            first = _event_near(
+                log, newest.since if failed else next(
+                    (at for at, s, _ in newest.history if s == "late"), newest.since
+                ), kinds, {"transport": tid, "state": state},
+                f"transport {tid} {state}" + (f": {newest.detail}" if newest.detail else ""),
+            )  # fmt: skip
+            out.kind = "transport_failed" if failed else "transport_late"
+            out.summary = (
+                f"the transport of {material} to {point} ({tid}, AGV {newest.order.get('serial')})"
+                f" {'failed' if failed else 'is late'} since {_hhmm(first.at)}"
+                + (f": {newest.detail}" if failed and newest.detail else "")
+            )
+            out.first = first
+            out.timeline = [
+                Evidence(newest.sent, f"transport {tid} sent", "transport.order"),
+                *[Evidence(at, f"transport {tid} {s}", "transport.state") for at, s, _ in
+                  newest.history[1:]],
+            ]  # fmt: skip
+            return out
+    for loop in loops:
+        if loop.material != material:
+            continue
+        out_cards = [
+            (tag, card)
+            for tag in loop.cards
+            if (card := status.kanban.cards.get(tag)) is not None
+            and card.state in ("empty", "at_supplier", "in_transit")
+        ]
+        if not out_cards:
+            continue
+        tag, card = min(out_cards, key=lambda item: item[1].since)
+        waited = (now - _when(card.since)).total_seconds() / 60
+        if waited <= loop.lead_time_min:
+            continue
+        first = _event_near(
+            log, card.since, frozenset({"kanban.empty", "kanban.card"}), {"card": tag},
+            f"kanban card {tag} {card.state}",
+        )  # fmt: skip
+        by = loop.supplier or loop.supermarket or "its supplier"
+        out.kind = "replenishment_late"
+        out.summary = (
+            f"the replenishment of {material} is late: card {tag} {card.state} since "
+            f"{_hhmm(card.since)}, {waited:.0f} min against the loop's {loop.lead_time_min:g} "
+            f"min lead time ({by})"
+        )
+        out.first, out.timeline = first, [first]
+        return out
+    cause = Cause("", "delivery", f"material {material}", material=material)
+    kind, summary, arrived, timeline = _delivery(log, cause, deliveries or {}, transit_min or {})
+    if "no delivery found" not in summary:
+        out.kind, out.summary, out.first, out.timeline = kind, summary, arrived, timeline
+        return out
+    out.summary = (
+        f"no late transport, replenishment or delivery of {material}: the line used more than "
+        f"the loop holds at {point}"
+    )
     return out

@@ -62,7 +62,7 @@ from cloud.replan.restore import restore_planning
 from cloud.replan.triggers import Trigger
 from cloud.report import Reports
 from cloud.roles import Role, ingest_options
-from cloud.rootcause import root_cause
+from cloud.rootcause import root_cause, stock_out
 from cloud.snapshots import Restored, Snapshotter
 from cloud.sparkplug import SparkplugBridge
 from cloud.stack_lights import StackLights
@@ -311,6 +311,7 @@ class CloudService:
                 warnings=self.warnings.view,
                 forecast=self.forecast_view if settings.orders is not None else None,
                 root_cause=self.root_cause_of,
+                stock_out=self.stock_out_of,
                 reports=Reports(self.log, lambda: self.master.plant if self.master else None),
                 health=self.health,
                 kanban=self.kanban,
@@ -511,6 +512,26 @@ class CloudService:
             warnings=[a.as_dict() for a in self.warnings.alerts()],
             badges={r.id: r.tag for r in plant.resources if r.kind == "operator" and r.tag},
             station_of={r.id: r.station or r.id for r in plant.resources},
+        )
+        return found.as_dict()
+
+    def stock_out_of(self, material: str, point: str) -> dict[str, Any] | None:
+        """Why `material` runs out at `point`, down to the first event (None: no such material)."""
+        if self.master is None or material not in self.master.plant.materials:
+            return None
+        plant = self.master.plant
+        shown = self.live_snapshot().get("deliveries", {}).get("deliveries", {})
+        found = stock_out(
+            material,
+            point,
+            self.status,
+            self.log,
+            self._clock.now(),
+            loops=plant.kanban.values(),
+            deliveries=shown,
+            transit_min={
+                lorry: s.transit_min for s in plant.suppliers.values() for lorry in s.lorries
+            },
         )
         return found.as_dict()
 

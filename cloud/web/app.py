@@ -70,7 +70,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *times.routes(parts.times),
         *history.routes(parts.history),
         *whatif.routes(parts.replanner, parts.desk),
-        *warnings.routes(parts.warnings, parts.root_cause, parts.forecast),
+        *warnings.routes(parts.warnings, parts.root_cause, parts.forecast, parts.stock_out),
         *report.routes(parts.reports),
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),

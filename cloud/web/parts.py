@@ -61,5 +61,7 @@ class WebParts:
     warnings: Callable[[], dict[str, Any]] | None = None
     #: An order's root cause (`CloudService.root_cause_of`, cloud/rootcause.py); None: 404.
     root_cause: Callable[[str], dict[str, Any] | None] | None = None
+    #: A stock-out's root cause (`CloudService.stock_out_of`): material, point -> it; None: 404.
+    stock_out: Callable[[str, str], dict[str, Any] | None] | None = None
     #: The demand forecast (`CloudService.forecast_view`, cloud/forecast/); None: 404.
     forecast: Callable[[], dict[str, Any]] | None = None

@@ -67,6 +67,7 @@ class WebServer:
         history: TimeTravel | None = None,
         warnings: Callable[[], dict[str, Any]] | None = None,
         root_cause: Callable[[str], dict[str, Any] | None] | None = None,
+        stock_out: Callable[[str, str], dict[str, Any] | None] | None = None,
         forecast: Callable[[], dict[str, Any]] | None = None,
         reports: Reports | None = None,
         health: Health | None = None,
@@ -89,6 +90,7 @@ class WebServer:
             metrics=metrics, metrics_token=metrics_token, auth=auth, kanban=kanban, times=times,
             andon=andon,
             history=history, warnings=warnings, root_cause=root_cause, forecast=forecast,
+            stock_out=stock_out,
         )  # fmt: skip
         self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
         self.app = create_app(parts, self.live)

@@ -7,7 +7,9 @@ ready for `POST /api/whatif` — and every machine's detector state. `GET
 /api/plan/orders/{order}/rootcause` answers why an order of the live plan is late, walked back
 through the event log to the first event, with the evidence (`cloud/rootcause.py`). `GET
 /api/forecast` answers each product's demand forecast and its expected orders beyond the order
-book, marked as forecast (`cloud/forecast/demand.py`). Viewer
+book, marked as forecast (`cloud/forecast/demand.py`). `GET
+/api/stockouts/rootcause?material=M&point=P` why a material runs out at its point of use (a
+transport, a late replenishment, a late delivery, or demand; `cloud.rootcause.stock_out`). Viewer
 role; without the parts (a web server built without them, no plan), 404s.
 """
 
@@ -31,6 +33,7 @@ def routes(
     view: Callable[[], dict[str, Any]] | None,
     root_cause: Callable[[str], dict[str, Any] | None] | None = None,
     forecast: Callable[[], dict[str, Any]] | None = None,
+    stock_out: Callable[[str, str], dict[str, Any] | None] | None = None,
 ) -> list[Route]:
     """The early-warning and root-cause routes (a part absent: 404)."""
 
@@ -48,6 +51,22 @@ def routes(
             raise Problem(404, f"no order {order!r} in the plan")
         return json_response(found)
 
+    async def ran_out(request: Request) -> Response:
+        material = request.query_params.get("material", "")
+        point = request.query_params.get("point", "")
+        if not 1 <= len(material) <= 100 or not 1 <= len(point) <= 100:
+            raise Problem(
+                400,
+                "give the material and the point of use: ?material=ID&point=STATION",
+                errors=[{"path": "material", "reason": "1 to 100 characters, and point too"}],
+            )
+        found = None
+        if stock_out is not None:
+            found = await run_in_threadpool(stock_out, material, point)
+        if found is None:
+            raise Problem(404, f"no material {material!r} in the plant model")
+        return json_response(found)
+
     async def expected(request: Request) -> Response:
         if forecast is None:
             raise Problem(404, "this server makes no demand forecast (it plans no orders)")
@@ -56,5 +75,6 @@ def routes(
     return [
         Route("/api/warnings", warnings, methods=["GET"]),
         Route("/api/forecast", expected, methods=["GET"]),
+        Route("/api/stockouts/rootcause", ran_out, methods=["GET"]),
         Route("/api/plan/orders/{order}/rootcause", cause, methods=["GET"]),
     ]

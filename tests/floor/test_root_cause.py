@@ -162,3 +162,57 @@ def test_the_command_explains_a_late_order_at_a_past_moment(
     assert found["first"]["at"] in (at(4), at(5))
     assert main([*args, "--order", "H-999"]) == 1
     assert "no order 'H-999' in the plan" in capsys.readouterr().err
+
+
+def test_a_stock_out_is_put_down_to_the_transport_or_the_late_replenishment(
+    tmp_path: Path,
+) -> None:
+    from cloud.plant import KanbanLoop
+    from cloud.recorder import CloudRecorder
+    from cloud.rootcause import stock_out
+    from cloud.status import ResourceStatus
+    from cloud.store import EventLog
+    from contract.logistics import LOGISTICS_SOURCE
+    from taktline.clock import FakeClock
+    from tests.status.events import Feed
+
+    with EventLog(tmp_path / "cloud.db") as log:
+        status = ResourceStatus()
+        clock = FakeClock(T0 + timedelta(minutes=10))
+        logistics = CloudRecorder(log, status, LOGISTICS_SOURCE, clock=clock)
+        order = {"transport": "tr-1", "manufacturer": "acme", "serial": "agv-01",
+                 "material": "connector-8p", "pick": "SM-LINE-1", "drop": "assy-01",
+                 "quantity": 100.0, "reason": "plan", "order": "H-101", "step": "assemble",
+                 "due": at(30)}  # fmt: skip
+        logistics.record("transport.order", order)
+        clock.advance(5 * 60)
+        logistics.record(
+            "transport.state", {"transport": "tr-1", "state": "accepted", "detail": ""}
+        )
+        clock.advance(7 * 60)
+        logistics.record(
+            "transport.state", {"transport": "tr-1", "state": "failed", "detail": "path blocked"}
+        )
+        found = stock_out("connector-8p", "assy-01", status, log, T0 + timedelta(minutes=30))
+        assert found.kind == "transport_failed"
+        assert found.summary == (
+            "the transport of connector-8p to assy-01 (tr-1, AGV agv-01) failed since 06:22: "
+            "path blocked"
+        )
+        assert found.first is not None and found.first.position is not None
+        # a kanban card out longer than its loop's lead time: the replenishment is late
+        feed = Feed(status, log)
+        feed("kanban.empty", {"card": "0C080001"}, 15, station="assy-01", source="pi-assy-01-rfid",
+             agent="pi-assy-01")  # fmt: skip
+        loop = KanbanLoop("L1", "terminal-a", 100, 30.0, supplier="acme", cards=("0C080001",))
+        late = stock_out("terminal-a", "assy-01", status, log, T0 + timedelta(minutes=60),
+                         loops=[loop])  # fmt: skip
+        assert late.kind == "replenishment_late"
+        assert late.summary == (
+            "the replenishment of terminal-a is late: card 0C080001 empty since 06:15, 45 min "
+            "against the loop's 30 min lead time (acme)"
+        )
+        assert late.first is not None and late.first.type == "kanban.empty"
+        on_time = stock_out("terminal-a", "assy-01", status, log, T0 + timedelta(minutes=40),
+                            loops=[loop])  # fmt: skip
+        assert on_time.kind == "demand"  # within the lead time: the line used more than it holds
