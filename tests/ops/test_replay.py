@@ -70,6 +70,12 @@ def test_an_unregistered_agent_is_registered_and_its_events_replayed_once(
         wait_for(lambda: cloud.log.count() == 30, 20, "every event in the log after the replay")
         keys = cloud.log.event_keys()
         assert len(set(keys)) == len(keys) == 30
+        # a letter's outcome is marked just after its event is committed: wait for the last
+        wait_for(
+            lambda: all(d["replay_outcome"] for d in cloud.log.find_dead_letters()),
+            10,
+            "every replay's outcome recorded",
+        )
         outcomes = [letter["replay_outcome"] for letter in cloud.log.find_dead_letters()]
         assert outcomes == ["1 committed, 0 duplicate, 0 dead-lettered again"] * 30
         # nothing left to replay: a second replay applies nothing twice
