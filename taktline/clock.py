@@ -9,6 +9,7 @@ their boot ids match, which is how the cloud corrects a Pi's wrong wall clock (s
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -48,14 +49,12 @@ def parse_moment(text: str, *, naive_is_utc: bool = False) -> datetime:
     scheduler's CLI reads those as UTC, as its help says). Every command and route that takes a
     time parses it here, so they refuse the same things in the same words.
     """
-    try:
+    with contextlib.suppress(ValueError, OverflowError):  # refused below, in words
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
         if moment.tzinfo is None and naive_is_utc:
             moment = moment.replace(tzinfo=UTC)
         if moment.tzinfo is not None:
             return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        pass
     if naive_is_utc:
         raise ValueError(f"{text!r} is not an ISO 8601 time such as 2026-03-23T05:00:00Z")
     raise ValueError(f"{text!r} is not a time with its offset, such as 2026-12-06T10:14:00+01:00")

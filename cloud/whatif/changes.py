@@ -58,7 +58,7 @@ class ScenarioInvalid(CloudError, ValueError):
 
 
 class _Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind"):
-    pass
+    """One change of a scenario; its `kind` tag names which (the subclasses)."""
 
 
 class MachineDown(_Change, frozen=True, tag="machine_down"):
