@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from cloud.web import (
     account,
+    advice,
     andon,
     corrections,
     gaps,
@@ -35,7 +36,6 @@ from cloud.web import (
     report,
     status,
     times,
-    warnings,
     whatif,
 )
 from cloud.web.guard import Guard, WebAuth
@@ -70,7 +70,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *times.routes(parts.times),
         *history.routes(parts.history),
         *whatif.routes(parts.replanner, parts.desk),
-        *warnings.routes(parts.warnings, parts.root_cause, parts.forecast, parts.stock_out),
+        *advice.routes(parts.warnings, parts.root_cause, parts.forecast, parts.stock_out),
         *report.routes(parts.reports),
         *master.routes(parts.master),
         *corrections.routes(parts.snapshot, parts.corrections),

@@ -1,4 +1,4 @@
-"""The early-warning and root-cause routes: what is about to go wrong, and why it went wrong.
+"""The advice routes: what is about to go wrong, why it went wrong, what demand is coming.
 
 `GET /api/warnings` answers `EarlyWarnings.view()` (`cloud/early_warnings.py`): the standing
 alerts — `cycle_drift` and `stops_rising`, each with its baseline, current value, threshold,
@@ -35,7 +35,7 @@ def routes(
     forecast: Callable[[], dict[str, Any]] | None = None,
     stock_out: Callable[[str, str], dict[str, Any] | None] | None = None,
 ) -> list[Route]:
-    """The early-warning and root-cause routes (a part absent: 404)."""
+    """The early-warning, root-cause, stock-out and forecast routes (a part absent: 404)."""
 
     async def warnings(request: Request) -> Response:
         if view is None:
