@@ -294,8 +294,6 @@ class EarlyWarnings:
         self.drift: dict[tuple[str, str], CycleDrift] = {}
         self.stops: dict[str, StopTrend] = {}
         self.machines: dict[str, _Machine] = {}
-        self.raised: list[Alert] = []
-        self.latest: str | None = None
         self._lock = threading.Lock()  # ingest's thread feeds, the web's threads read
 
     def apply(self, event: Mapping[str, Any], at: str) -> Alert | None:
@@ -307,8 +305,6 @@ class EarlyWarnings:
         station = event.get("station")
         if station is None:
             return None
-        if self.latest is None or at > self.latest:
-            self.latest = at
         kind, payload = event["type"], event["payload"]
         machine = self.machines.setdefault(station, _Machine())
         if kind == "job.ticket":
@@ -330,35 +326,30 @@ class EarlyWarnings:
             machine.last_cycle = None
             if was and not machine.running:
                 stops = self.stops.setdefault(station, StopTrend(station))
-                return self._raise(stops.stopped(at))
+                return stops.stopped(at)
             return None
         trend = self.stops.get(station)
         raised = trend.tick(at) if trend is not None else None
         if name != "cycle" or not machine.running:
-            return self._raise(raised)
+            return raised
         count = int(payload["count"])
         step = (self.process_of(machine.ticket) if machine.ticket else None) or ""
         last, machine.last_cycle = machine.last_cycle, (at, step)
         if last is None or last[1] != step or count <= 0 or at <= last[0]:
-            return self._raise(raised)
+            return raised
         seconds = (_when(at) - _when(last[0])).total_seconds() / count
         if seconds > MAX_CYCLE_S:
-            return self._raise(raised)
+            return raised
         detector = self.drift.get((station, step))
         if detector is None:
             detector = self.drift[(station, step)] = CycleDrift(station, step)
-        return self._raise(detector.feed(seconds, at) or raised)
+        return detector.feed(seconds, at) or raised
 
     def maintained(self, station: str) -> None:
         """After maintenance: the machine's baselines are learned anew."""
         for key in [k for k in self.drift if k[0] == station]:
             del self.drift[key]
         self.stops.pop(station, None)
-
-    def _raise(self, alert: Alert | None) -> Alert | None:
-        if alert is not None:
-            self.raised = [*self.raised[-99:], alert]
-        return alert
 
     def alerts(self) -> list[Alert]:
         """The standing alerts, oldest first."""
