@@ -2,9 +2,11 @@
 
 `create_app(parts)` is the factory (no globals): one module per group of routes — status,
 live (the SSE push), andon, plan, report, master, corrections, kanban, pages — and the
-middleware every route shares. Errors are problem documents (`problems.py`); bodies are
-bounded and typed (`bodies.py`). The HTTP server around it (`server.py`) adds what an ASGI
-application cannot see: a deadline for each request to arrive, and a connection limit.
+middleware every route shares. Every JSON answer's times are on the plant's clock, ISO 8601
+with its offset (`zoned.py`, the one place that formats them for the API). Errors are problem
+documents (`problems.py`); bodies are bounded and typed (`bodies.py`). The HTTP server around it
+(`server.py`) adds what an ASGI application cannot see: a deadline for each request to arrive,
+and a connection limit.
 
 The middleware runs outside in: the guard (`guard.py`: Host, Origin, sessions and tokens, the
 role each route needs, CSRF, the audit of every write, security headers) before compression, so
@@ -43,6 +45,7 @@ from cloud.web.live import Live, StatusFeed
 from cloud.web.parts import WebParts
 from cloud.web.plan_view import PlanView
 from cloud.web.problems import exception_handlers
+from cloud.web.zoned import PlantZone, ZonedTimes, plant_zone
 
 __all__ = ["create_app", "served_routes"]
 
@@ -50,17 +53,22 @@ __all__ = ["create_app", "served_routes"]
 GZIP_ABOVE: Final = 4096
 
 
-def _middleware(auth: WebAuth) -> list[Middleware]:
+def _middleware(auth: WebAuth, zone: PlantZone) -> list[Middleware]:
     return [
         Middleware(Guard, auth=auth),
         Middleware(GZipMiddleware, minimum_size=GZIP_ABOVE, compresslevel=5),
+        Middleware(ZonedTimes, zone=zone),  # inside gzip: it reads the bodies uncompressed
     ]
 
 
 def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
     """The application serving `parts`; `live` (made here when None) drives the pushes."""
+    zone = plant_zone(parts)
     if live is None:
-        live = Live(StatusFeed(parts.snapshot, parts.status), PlanView(parts.replanner, parts.desk))
+        live = Live(
+            StatusFeed(parts.snapshot, parts.status, zone),
+            PlanView(parts.replanner, parts.desk, zone),
+        )
     routes: list[BaseRoute] = [
         *status.routes(parts, live.feed, live.plan),
         *andon.routes(parts, live.plan),
@@ -77,12 +85,12 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
         *kanban.routes(parts.status, parts.kanban),
         *logistics.routes(parts.status, lambda: parts.master.plant.site if parts.master else ""),
         *account.routes(parts.auth),
-        *pages.routes(lambda: parts.master.plant.timezone if parts.master else "UTC"),
+        *pages.routes(lambda: zone.name),
         *metrics.routes(parts.metrics, parts.metrics_token),
     ]
     app = Starlette(
         routes=routes,
-        middleware=_middleware(parts.auth),
+        middleware=_middleware(parts.auth, zone),
         exception_handlers=dict(exception_handlers),
     )
     app.router.redirect_slashes = False  # an API answers where it is asked, or 404

@@ -5,7 +5,8 @@ version and the plan's signature (both cheap reads) and sends what changed — `
 with the whole status, `event: plan` with a small summary the Plan and Gap pages fetch again
 on. Bursts of changes coalesce into one push per interval; a `: keep-alive` comment goes out
 after `KEEPALIVE_S` of quiet. The encoded status is cached per status version (`StatusFeed`),
-so fifty pages and `GET /api/status` share one snapshot and one encoding per change.
+so fifty pages and `GET /api/status` share one snapshot and one encoding per change, its times
+on the plant's clock (`zoned.PlantZone`) as every other JSON answer's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.routing import Route
 from cloud.status import ResourceStatus
 from cloud.web.parts import Snapshot
 from cloud.web.plan_view import PlanView
+from cloud.web.zoned import PlantZone
 
 __all__ = ["KEEPALIVE_S", "PUSH_INTERVAL_S", "Live", "StatusFeed"]
 
@@ -37,17 +39,27 @@ UNWATCHED_PUSH_S: Final = 1.0
 class StatusFeed:
     """The status snapshot encoded as JSON, computed once per status version."""
 
-    def __init__(self, snapshot: Snapshot, status: ResourceStatus | None) -> None:
+    def __init__(
+        self, snapshot: Snapshot, status: ResourceStatus | None, zone: PlantZone | None = None
+    ) -> None:
         self._snapshot = snapshot
         self._status = status
+        self._zone = zone
         self._cache: tuple[int, bytes] | None = None
         self._lock: asyncio.Lock | None = None
+
+    @property
+    def zoned(self) -> bool:
+        """Whether `encoded()` writes the plant's times already (a zone was given)."""
+        return self._zone is not None
 
     def version(self) -> int | None:
         """The status's version (None: no status to watch)."""
         return self._status.version if self._status is not None else None
 
     def _encode(self) -> bytes:
+        if self._zone is not None:
+            return self._zone.encode(self._snapshot())
         return msgspec.json.encode(self._snapshot())
 
     async def encoded(self) -> bytes:

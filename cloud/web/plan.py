@@ -27,6 +27,7 @@ from cloud.web.guard import actor
 from cloud.web.plan_chart import chart_state
 from cloud.web.plan_view import NO_PLAN, PlanView, iso
 from cloud.web.problems import Problem
+from cloud.web.zoned import ZONED
 
 __all__ = ["DecisionBody", "ManualBody", "MoveBody", "OrdersBody", "routes"]
 
@@ -96,6 +97,8 @@ def routes(view: PlanView) -> list[Route]:
         # The plan is megabytes: its gzip encoding is made once per plan by the view (the
         # middleware leaves an answer with a Content-Encoding alone).
         current = planning()
+        if current.zone is not None:
+            request.scope[ZONED] = True  # the view writes the plan's times on the plant's clock
         if "gzip" in request.headers.get("Accept-Encoding", ""):
             packed = await run_in_threadpool(current.document_gzip)
             zipped = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}

@@ -20,6 +20,7 @@ import msgspec
 
 from cloud.plant import Order
 from cloud.replan import OrderDesk, Replanner
+from cloud.web.zoned import PlantZone
 from contract.downlink import PlanSnapshot
 from contract.topics import plan_topic
 
@@ -47,9 +48,13 @@ def _order_fields(order: Order) -> dict[str, Any]:
 class PlanView:
     """Reads one replanner and its order desk (either may be absent)."""
 
-    def __init__(self, replanner: Replanner | None, desk: OrderDesk | None) -> None:
+    def __init__(
+        self, replanner: Replanner | None, desk: OrderDesk | None, zone: PlantZone | None = None
+    ) -> None:
         self.replanner = replanner
         self.desk = desk
+        #: The plant's zone the encoded plan's times are written in (None: UTC, as published).
+        self.zone = zone
         self.version = 0
         self._cache: tuple[int, dict[str, Any]] | None = None
         self._published: tuple[bytes, dict[str, Any]] | None = None
@@ -114,12 +119,13 @@ class PlanView:
         return document
 
     def document_bytes(self) -> bytes:
-        """`document()` encoded as JSON, encoded once per plan."""
+        """`document()` encoded as JSON (times on the plant's clock), encoded once per plan."""
         document = self.document()
         with self._cache_lock:
             if self._encoded is not None and self._encoded[0] is document:
                 return self._encoded[1]
-        body = msgspec.json.encode(document)
+        zone = self.zone
+        body = zone.encode(document) if zone is not None else msgspec.json.encode(document)
         with self._cache_lock:
             self._encoded = (document, body)
         return body

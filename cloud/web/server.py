@@ -37,6 +37,7 @@ from cloud.web.live import Live, StatusFeed
 from cloud.web.parts import DeadLetters, Snapshot, WebParts
 from cloud.web.plan_view import PlanView
 from cloud.web.protocol import deadline_protocol
+from cloud.web.zoned import plant_zone
 
 __all__ = ["KEEP_ALIVE_S", "MAX_CONNECTIONS", "REQUEST_TIMEOUT_S", "WebServer"]
 
@@ -92,7 +93,8 @@ class WebServer:
             history=history, warnings=warnings, root_cause=root_cause, forecast=forecast,
             stock_out=stock_out,
         )  # fmt: skip
-        self.live = Live(StatusFeed(snapshot, status), PlanView(replanner, desk))
+        zone = plant_zone(parts)
+        self.live = Live(StatusFeed(snapshot, status, zone), PlanView(replanner, desk, zone))
         self.app = create_app(parts, self.live)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)

@@ -26,6 +26,7 @@ from cloud.web.machine_plan import upcoming
 from cloud.web.parts import WebParts
 from cloud.web.plan_view import PlanView
 from cloud.web.problems import Problem
+from cloud.web.zoned import ZONED
 
 __all__ = ["STATION", "routes"]
 
@@ -58,6 +59,8 @@ def routes(parts: WebParts, feed: StatusFeed, plan: PlanView | None = None) -> l
         return detail
 
     async def status(request: Request) -> Response:
+        if feed.zoned:
+            request.scope[ZONED] = True  # the feed's encoding has the plant's times already
         return encoded_response(await feed.encoded())
 
     async def machine(request: Request) -> Response:
