@@ -1,7 +1,8 @@
 """The logistics routes: suppliers' call-offs (JSON and CSV) and the AGV transports.
 
 `GET /api/calloffs` answers every supplier's current call-off with the versions before it;
-`GET /api/calloffs/{supplier}` one supplier's current call-off as sent (404 before its first);
+`GET /api/calloffs/{supplier}` one supplier's current call-off as sent (404 before its first; its
+times in UTC as the call-off schema has them, where every other answer has the plant's offset);
 `GET /api/calloffs/{supplier}/csv` the same as CSV (`cloud.calloff.document.CSV_COLUMNS`);
 `GET /api/transports` the AGV transports, newest first, each with its state history. All are
 reads behind the guard (role viewer); what they show is folded from the event log
@@ -22,6 +23,7 @@ from cloud.calloff import calloff_document, to_csv
 from cloud.status import ResourceStatus
 from cloud.web.bodies import json_response
 from cloud.web.problems import Problem
+from cloud.web.zoned import ZONED
 
 __all__ = ["routes"]
 
@@ -48,6 +50,9 @@ def routes(status: ResourceStatus | None, site: Callable[[], str]) -> list[Route
         return json_response({"calloffs": (await run_in_threadpool(view))["calloffs"]})
 
     async def calloff(request: Request) -> Response:
+        # The supplier's document exactly as sent (docs/schemas/calloff.schema.json: UTC, `Z`),
+        # as its CSV is: the one answer whose times are not put on the plant's clock.
+        request.scope[ZONED] = True
         return json_response(await run_in_threadpool(one, request))
 
     async def calloff_csv(request: Request) -> Response:

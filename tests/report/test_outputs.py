@@ -99,7 +99,7 @@ def test_the_rest_routes(shift: EventLog) -> None:
         assert [d["reason"] for d in data["downtime"]] == [
             "material_shortage", "breakdown", "unexplained",
         ]  # fmt: skip
-        assert data["from"] == "2026-03-23T06:00:00Z"
+        assert data["from"] == "2026-03-23T06:00:00+00:00"  # the API writes the offset
         code, kind, body = get(f"{base}/api/report.csv?table=machines&from={FROM}&to={TO}")
         assert code == 200 and kind.startswith("text/csv")
         assert [r["station"] for r in parse(body)] == ["m1", "m2", "m3"]

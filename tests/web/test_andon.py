@@ -239,5 +239,5 @@ def test_the_board_as_it_was_at_a_past_moment(stack: Stack) -> None:
     assert crimp["text"].startswith("down 10 min")
     assert past["history"]["position"] == 5 and "late orders" in past["history"]["note"]
     code, span = call(stack, "get", "/api/andon/history", who=VERA)
-    assert code == 200 and span["from"] == "2026-03-23T06:00:00.000000Z"
+    assert code == 200 and span["from"] == "2026-03-23T07:00:00.000000+01:00"  # plant's clock
     assert call(stack, "get", "/api/andon?at=yesterday", who=VERA)[0] == 400

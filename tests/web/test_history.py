@@ -14,6 +14,7 @@ from cloud.web.app import create_app
 from cloud.web.guard import WebAuth
 from cloud.web.parts import WebParts
 from tests.store.plant_log import log_of, moment
+from tests.web.times import utc
 
 
 def _client(log: EventLog, status: ResourceStatus, *, public_read: bool = True) -> TestClient:
@@ -42,9 +43,9 @@ def test_a_moment_answers_the_status_the_cloud_knew_then(tmp_path: Path) -> None
             assert answer.status_code == 200
             shown = answer.json()
             assert shown["moment"]["position"] == 501
-            assert shown["moment"]["received_at"] == moment(500, 6)
+            assert utc(shown["moment"]["received_at"]) == moment(500, 6)
             expected = then.snapshot(datetime(2026, 11, 23, 6, 0, 0, 500_000, tzinfo=UTC))
-            assert shown["machines"] == expected["machines"]
+            assert utc(shown["machines"]) == expected["machines"]
             assert any(m["cycles"] for m in shown["machines"].values())
             by_position = client.get("/api/history/status", params={"position": "501"}).json()
             assert by_position["machines"] == shown["machines"]

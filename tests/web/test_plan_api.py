@@ -39,6 +39,7 @@ from tests.web.plan_app import (
     write_orders,
     write_plant,
 )
+from tests.web.times import utc
 
 pytestmark = pytest.mark.mqtt
 
@@ -186,8 +187,8 @@ def test_manual_mode_holds_triggers_and_a_planner_moves_a_step(cloud: CloudServi
     code, body, _ = call(cloud, "post", "/api/plan/steps/O-99/crimp", {"start": start}, user="c")
     assert code == 404
     code, body, _ = call(cloud, "post", move, {"start": start}, user="cleo")
-    assert code == 200 and body["start"] == start and body["by"] == "cleo"
-    assert _step(call(cloud, "get", "/api/plan")[1], "O-5")["start"] == start
+    assert code == 200 and _at(body["start"]) == _at(start) and body["by"] == "cleo"
+    assert _at(_step(call(cloud, "get", "/api/plan")[1], "O-5")["start"]) == _at(start)
     code, body, _ = call(cloud, "post", "/api/manual", {"on": False}, user="dave")
     assert (code, body) == (200, {"on": False, "by": None})
     wait_for(lambda: not replanner._pending, 10, "the waiting breakdown replanned")
@@ -202,7 +203,7 @@ def test_manual_mode_holds_triggers_and_a_planner_moves_a_step(cloud: CloudServi
         ("cleo", "move_step"),
         ("dave", "manual_mode_off"),
     ]
-    assert audit[1]["detail"] == {"order": "O-5", "step": "crimp", "start": start}
+    assert utc(audit[1]["detail"]) == {"order": "O-5", "step": "crimp", "start": start}
     assert all(_at(a["when"]) <= replanner.clock.now() for a in audit)
 
 
@@ -268,7 +269,7 @@ def test_without_a_publisher_the_plan_is_computed_from_the_engine(tmp_path: Path
     with WebServer(dict, lambda n: [], port=0, replanner=replanner, auth=auth) as web:
         with urllib.request.urlopen(web.url + "api/plan", timeout=30) as response:
             document = json.load(response)
-        assert document == replanner.document()
+        assert utc(document) == replanner.document()  # with the plant's offset: UTC here
         assert sorted(o["order"] for o in document["orders"]) == sorted(ORDERS)
         request = urllib.request.Request(
             web.url + "api/orders", data=b'{"orders": []}', method="POST",
