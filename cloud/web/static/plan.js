@@ -115,7 +115,7 @@
       const hits = rows.filter((o) => (!filters.late || o.status === "late") && (!filters.product || o.product === filters.product)
         && (!filters.customer || o.customer === filters.customer)
         && (!q || o.order.toLowerCase().includes(q) || (o.product || "").toLowerCase().includes(q) || (o.customer || "").toLowerCase().includes(q)));
-      hits.sort((a, b) => (b.tardiness_min || 0) - (a.tardiness_min || 0) || a.due.localeCompare(b.due));
+      hits.sort((a, b) => (b.tardiness_min || 0) - (a.tardiness_min || 0) || Date.parse(a.due) - Date.parse(b.due));
       count.textContent = hits.length > LISTED ? `${hits.length} orders, the first ${LISTED} shown` : `${hits.length} orders`;
       body.replaceChildren(...hits.slice(0, LISTED).map((o) => {
         const tr = el("tr", { "data-order": o.order, class: o.status === "late" ? "late" : "" },
