@@ -50,7 +50,13 @@ try {
     process: c.dataset.process, ticks: [...c.querySelectorAll(".tick")].map((t) => t.textContent),
     actual: c.querySelectorAll("polyline.actual").length, standard: c.querySelectorAll("polyline.standard").length })));
   result.inline_styles = await page.locator("style").count();
+  result.groups = await page.locator("#report-machines tr.groups th").evaluateAll((ths) => ths.map((th) => [th.innerText, th.colSpan]));
+  result.hidden_heads = await page.locator("#report-machines th.detail-col").evaluateAll((ths) => ths.map((th) => th.textContent));
   await page.screenshot({ path: shot, fullPage: true });  // the tour's picture (docs/ui.md)
+  // Every column: the details toggle shows the rarely needed ones, and the groups widen.
+  await page.click("#report-details");
+  result.all_machines = await page.locator("#report-machines").innerText();
+  result.all_groups = await page.locator("#report-machines tr.groups th").evaluateAll((ths) => ths.map((th) => [th.innerText, th.colSpan]));
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });

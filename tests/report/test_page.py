@@ -3,7 +3,8 @@
 Chromium opens `/report?from=..&to=..` on a web server over a real event log: the plant's
 Pareto bars must be drawn in Pareto order and the machine table filled; then a shorter period is
 picked with the page's own fields and the report redrawn. Opened with no period, the page shows
-the last completed shift (the default period) with units, explained headers and a cycle-time
+the last completed shift (the default period) with its columns grouped under headings that name
+the unit, explained headers, the rarely needed columns behind "All columns", and a cycle-time
 chart per process. Standard vs learned times are shown
 below the tables (three short jobs and a jammed one on m2 after the period: 48 s per unit
 learned against the 60 s standard, the jam dropped). A screenshot goes to
@@ -67,6 +68,11 @@ def web(tmp_path: Path) -> Iterator[WebServer]:
             yield server
 
 
+def _row(table: str, name: str) -> list[str]:
+    """The cells of the row of `table` (innerText: tab-separated) that starts with `name`."""
+    return next(r for r in table.split("\n") if r.startswith(name)).split("\t")
+
+
 def test_the_report_page_draws_the_pareto_and_follows_the_pickers(
     driver: Path, web: WebServer
 ) -> None:
@@ -81,7 +87,7 @@ def test_the_report_page_draws_the_pareto_and_follows_the_pickers(
     assert result["errors"] == []
     assert result["bars"] == ["material_shortage", "breakdown", "unexplained"]
     assert "PRESS-1" in result["machines"] and "(m1)" not in result["machines"]  # m1 on hover
-    assert "81.1 %" in result["machines"]
+    assert _row(result["machines"], "PRESS-1")[-5] == "81.1"  # availability, in the OEE (%) group
     assert result["bars_after"] == ["breakdown"]
     assert "from=2026-03-23T06%3A30%3A00.000Z" in result["address"]
     learned = result["learned"].split("\n")[-1].split("\t")
@@ -94,10 +100,17 @@ def test_the_report_page_draws_the_pareto_and_follows_the_pickers(
         "2026-03-23 14:00",
     )
     assert "the last completed shift" in result["default_period"]
-    press = next(r for r in result["default_machines"].split("\n") if r.startswith("PRESS-1"))
-    assert press.split("\t")[2:8] == ["7 h 30 min", "6 h 5 min", "1 h 25 min", "0 min", "0 min",
-                                       "240 pcs"]  # fmt: skip
-    assert press.split("\t")[-2] == "46.3 %"  # 81.1 % x 60.8 % x 93.9 %
+    press = _row(result["default_machines"], "PRESS-1")
+    assert press[2:6] == ["7 h 30 min", "6 h 5 min", "1 h 25 min", "240"]
+    assert press[-2] == "46.3"  # OEE: 81.1 % x 60.8 % x 93.9 %
+    # Grouped columns, the group naming the unit; the rarely needed ones behind "All columns".
+    assert result["groups"] == [["", 1], ["", 1], ["TIME (H MIN)", 3], ["OUTPUT (PCS)", 1],
+                                ["CYCLE TIME (S)", 2], ["OEE (%)", 4], ["", 1]]  # fmt: skip
+    assert result["hidden_heads"] == ["Idle", "No data", "Good / scrap", "Avg cycle"]
+    every = _row(result["all_machines"], "PRESS-1")
+    assert every[2:10] == ["7 h 30 min", "6 h 5 min", "1 h 25 min", "0 min", "0 min", "240",
+                           "230 / 15", "98.8"] and every[-2] == "46.3"  # fmt: skip
+    assert [g[1] for g in result["all_groups"]] == [1, 1, 5, 2, 3, 4, 1]
     tips = dict(result["header_tips"])
     assert "middle" in tips["Median cycle"] and "running time divided" in tips["Avg cycle"]
     assert "Median cycle" in result["legend"]

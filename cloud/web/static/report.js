@@ -30,7 +30,6 @@
   const toField = (date) => clock.toInput(date).replace("T", " ");
   const fromField = (text) => clock.fromInput((text || "").trim().replace(/^(\S+)\s+/, "$1T"));
   const secs = (value) => (value === null || value === undefined ? "—" : `${clock.rounded(value)} s`);
-  const pieces = (value) => `${clock.rounded(value)} pcs`;
 
   function pareto(rows) {
     if (!rows.length) return el("p", { class: "empty", id: "pareto" }, "no downtime in the period");
@@ -124,51 +123,86 @@
         el("b", {}, "- - standard"), " seconds per unit of the job steps run (the plant model's routing).")];
   }
 
-  // [header, what it means]: the meaning is the header's tooltip.
-  const HEADS = [
-    ["Planned", "planned time: the calendar's shifts minus breaks and closures, within the period"],
-    ["Running", "running time within planned time"],
-    ["Down", "stopped with a job allocated (downtime, by reason in the Pareto)"],
-    ["Idle", "stopped with no job allocated"],
-    ["No data", "planned time before the machine's first known state"],
-    ["Output", "units counted: cycles (or good + scrap where no cycles are counted)"],
-    ["Good / scrap", "good and scrap pieces counted"],
-    ["Avg cycle", "average cycle time: all running time divided by the units counted (short stops while running included)"],
-    ["Median cycle", "median cycle time: the middle of the cycle times between counts — a typical cycle, not pulled up by a few long ones"],
-    ["Standard", "standard seconds per unit of the job steps run (the plant model's routing)"],
-    ["Availability", "running time ÷ planned time"],
-    ["Performance", "standard time × units ÷ running time"],
-    ["Quality", "good ÷ (good + scrap)"],
-    ["OEE", "availability × performance × quality"],
-    ["Unknown because", "why a figure is unknown (—) instead of made up"],
+  // The machine and process tables' columns: grouped under a heading that names the unit, each
+  // header explained on hover (its title); `detail` columns are rarely needed and shown only
+  // with "All columns" (the CSV files hold every column either way).
+  const COLUMNS = [
+    { key: "planned", group: "Time (h min)", head: "Planned", tip: "planned time: the calendar's shifts minus breaks and closures, within the period" },
+    { key: "running", group: "Time (h min)", head: "Running", tip: "running time within planned time" },
+    { key: "down", group: "Time (h min)", head: "Down", tip: "stopped with a job allocated (downtime, by reason in the Pareto)" },
+    { key: "idle", group: "Time (h min)", head: "Idle", tip: "stopped with no job allocated", detail: true },
+    { key: "no_data", group: "Time (h min)", head: "No data", tip: "planned time before the machine's first known state", detail: true },
+    { key: "output", group: "Output (pcs)", head: "Output", tip: "units counted: cycles (or good + scrap where no cycles are counted)" },
+    { key: "good_scrap", group: "Output (pcs)", head: "Good / scrap", tip: "good and scrap pieces counted", detail: true },
+    { key: "avg_cycle", group: "Cycle time (s)", head: "Avg cycle", tip: "average cycle time: all running time divided by the units counted (short stops while running included)", detail: true },
+    { key: "median_cycle", group: "Cycle time (s)", head: "Median cycle", tip: "median cycle time: the middle of the cycle times between counts — a typical cycle, not pulled up by a few long ones" },
+    { key: "standard", group: "Cycle time (s)", head: "Standard", tip: "standard seconds per unit of the job steps run (the plant model's routing)" },
+    { key: "availability", group: "OEE (%)", head: "Availability", tip: "running time ÷ planned time" },
+    { key: "performance", group: "OEE (%)", head: "Performance", tip: "standard time × units ÷ running time" },
+    { key: "quality", group: "OEE (%)", head: "Quality", tip: "good ÷ (good + scrap)" },
+    { key: "oee", group: "OEE (%)", head: "OEE", tip: "availability × performance × quality" },
+    { key: "notes", group: "", head: "Unknown because", tip: "why a figure is unknown (—) instead of made up", text: true },
   ];
+
+  const share = (value) => (value === null || value === undefined ? "—" : (value * 100).toFixed(1));
+  const plain = (value) => (value === null || value === undefined ? "—" : clock.rounded(value));
 
   function figures(row) {
     const planned = row.planned_basis === "period"
       ? el("span", { class: "named", title: "no calendar known for it: the whole period counts as planned" }, `${minutes(row.planned_min)} *`)
       : minutes(row.planned_min);
-    return [planned, minutes(row.run_min), minutes(row.downtime_min), minutes(row.idle_min),
-      minutes(row.no_data_min), pieces(row.total_count), `${clock.rounded(row.good)} / ${clock.rounded(row.scrap)}`,
-      secs(row.avg_cycle_s), secs(row.median_cycle_s), secs(row.standard_s),
-      percent(row.availability), percent(row.performance), percent(row.quality), percent(row.oee), row.notes];
+    return {
+      planned, running: minutes(row.run_min), down: minutes(row.downtime_min), idle: minutes(row.idle_min),
+      no_data: minutes(row.no_data_min), output: plain(row.total_count), good_scrap: `${plain(row.good)} / ${plain(row.scrap)}`,
+      avg_cycle: plain(row.avg_cycle_s), median_cycle: plain(row.median_cycle_s), standard: plain(row.standard_s),
+      availability: share(row.availability), performance: share(row.performance), quality: share(row.quality),
+      oee: share(row.oee), notes: row.notes || "",
+    };
   }
 
-  // A table whose headers explain themselves on hover; figures right-aligned.
-  function explained(heads, rows, empty, id, textColumns) {
-    const out = table(heads.map((h) => h[0]), rows, empty);
-    out.id = id;
-    out.querySelectorAll("th").forEach((th, i) => { if (heads[i][1]) th.title = heads[i][1]; });
-    out.querySelectorAll("tbody tr").forEach((tr) => tr.querySelectorAll("td").forEach((td, i) => {
-      if (i >= textColumns && i < heads.length - 1) td.classList.add("num");
-    }));
-    return out;
+  // A table with a row of column groups above the headers; `lead` are the first, text columns
+  // ([key, head, tip]); each cell carries its column's key (data-col), detail columns a class.
+  function grouped(lead, rows, empty, id) {
+    const columns = [...lead.map(([key, head, tip]) => ({ key, head, tip, group: "", text: true })), ...COLUMNS];
+    const groups = [];
+    for (const c of columns) {
+      const last = groups[groups.length - 1];
+      if (last && last.name === c.group && c.group) last.columns.push(c); else groups.push({ name: c.group, columns: [c] });
+    }
+    const top = el("tr", { class: "groups" }, ...groups.map((g) => el("th", { class: g.name ? "group" : "", "data-all": g.columns.length,
+      "data-main": g.columns.filter((c) => !c.detail).length, colSpan: g.columns.filter((c) => !c.detail).length }, g.name)));
+    const cls = (c) => [c.detail ? "detail-col" : "", c.text ? "" : "num"].filter(Boolean).join(" ");
+    const heads = el("tr", {}, ...columns.map((c) => el("th", { class: cls(c), title: c.tip || "", "data-col": c.key }, c.head)));
+    const body = el("tbody");
+    if (!rows.length) body.append(el("tr", {}, el("td", { class: "empty", colSpan: columns.length }, empty)));
+    for (const row of rows) {
+      body.append(el("tr", {}, ...columns.map((c) => {
+        const value = row[c.key];
+        return el("td", { class: cls(c), "data-col": c.key }, value instanceof Node ? value : String(value ?? "—"));
+      })));
+    }
+    return el("table", { id, class: "report-table" }, el("thead", {}, top, heads), body);
+  }
+
+  // Shows or hides the detail columns of every report table (and fits the group headings).
+  function showDetails(on) {
+    document.querySelectorAll("#report .report-table").forEach((t) => {
+      t.classList.toggle("show-details", on);
+      t.querySelectorAll("tr.groups th").forEach((th) => { th.colSpan = Number(on ? th.dataset.all : th.dataset.main) || 1; });
+    });
+    const button = document.getElementById("report-details");
+    if (button) {
+      button.setAttribute("aria-pressed", String(on));
+      button.textContent = on ? "Fewer columns" : "All columns (idle, no data, good / scrap, average cycle)";
+    }
   }
 
   const legend = () => el("p", { class: "legend", id: "report-legend" },
     el("b", {}, "Avg cycle"), " is all running time divided by the units counted, so short stops while the machine runs raise it; ",
     el("b", {}, "Median cycle"), " is the middle of the cycle times measured between counts — a typical cycle. ",
-    "An average well above the median means some long cycles or short stops. Hover a header for its meaning; times are hours and minutes, ",
-    "— is unknown (see the last column). The CSV files hold every column in minutes and seconds.");
+    "An average well above the median means some long cycles or short stops. Hover a header for its meaning; the heading above ",
+    "names the unit (times in hours and minutes, cycle times in seconds, OEE and its factors in per cent); — is unknown (see the last column). ",
+    "\"All columns\" shows idle and no-data time, good and scrap pieces and the average cycle; the CSV files hold every column in minutes and seconds.");
 
   function seconds(value) {
     return clock.rounded(value, 4);
@@ -203,10 +237,12 @@
     if (!response.ok) { out.replaceChildren(el("p", { class: "flag", id: "report-error" }, report.detail)); return; }
     const links = el("p", {}, "CSV (every column): ", ...["machines", "processes", "downtime"].flatMap((t) =>
       [el("a", { href: `/api/report.csv?table=${t}&${query}`, download: `${t}.csv` }, t), " "]));
-    const machines = explained([["Machine", "the machine (its station on hover)"], ["Process", "the product steps it serves"], ...HEADS],
-      report.machines.map((m) => [named(m.name, `station ${m.station}`), m.process, ...figures(m)]), "no machines", "report-machines", 2);
-    const processes = explained([["Process", "product steps, summed over their machines"], ["Machines", "how many machines serve it"], ...HEADS],
-      report.processes.map((p) => [p.process, p.machines, ...figures(p)]), "no processes", "report-processes", 2);
+    const machines = grouped([["machine", "Machine", "the machine (its station on hover)"], ["process", "Process", "the product steps it serves"]],
+      report.machines.map((m) => ({ machine: named(m.name, `station ${m.station}`), process: m.process, ...figures(m) })), "no machines", "report-machines");
+    const processes = grouped([["process", "Process", "product steps, summed over their machines"], ["machines", "Machines", "how many machines serve it"]],
+      report.processes.map((p) => ({ process: p.process, machines: p.machines, ...figures(p) })), "no processes", "report-processes");
+    const details = el("button", { type: "button", id: "report-details", class: "details-toggle", "aria-pressed": "false" });
+    details.addEventListener("click", () => showDetails(details.getAttribute("aria-pressed") !== "true"));
     const span = clock.duration((Date.parse(report.to) - Date.parse(report.from)) / 1000);
     const period = el("p", { id: "report-period", "data-rule": chosen ? chosen.rule : "asked" },
       chosen ? `${RULES[chosen.rule] || chosen.rule}${chosen.calendar ? ` (calendar ${chosen.calendar})` : ""}: ` : "",
@@ -216,8 +252,9 @@
       el("h2", {}, "Downtime by reason (plant)"), pareto(report.downtime),
       table(["#", "Reason", "OEE loss", "Down time", "Stops", "Share", "Cumulative"],
         report.downtime.map((d) => [d.rank, d.reason.replace("_", " "), d.loss, minutes(d.minutes), d.stops, percent(d.share), percent(d.cumulative_share)]), "no downtime"),
-      el("h2", {}, "Machines"), machines, legend(), el("h2", {}, "Processes"), processes,
+      el("h2", {}, "Machines ", details), machines, legend(), el("h2", {}, "Processes"), processes,
       el("h2", {}, "Cycle time per process"), ...cycleCharts(report), ...await learned());
+    showDetails(false);
     document.body.dataset.report = "shown";
   }
 
