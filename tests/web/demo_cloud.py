@@ -1,20 +1,22 @@
 """A demo-like cloud for the web and browser tests: the demo's plant, orders and floor, restarted.
 
 The demo's master data (`demo.plant_model.write_master_data`: the harness line, its operators,
-tools, the lorry's supplier, twelve orders, Europe/Berlin) from `START`, 40 minutes before now on
-the real clock, and a log as the demo's agents would have sent it since: every station of the
+tools, the lorry's supplier, twelve orders, Europe/Berlin) from the start, 40 minutes before now
+on the real clock, and a log as the demo's agents would have sent it since: every station of the
 line badged in and running its job tickets (runs of cycles at the station's cycle time, the
-simulated machines' pattern of tests/warnings/machine_day.py), crimp-02 broken down ten minutes
-ago, and the lorry loaded with delivery D-2001 (wire and terminals for the seat harness) on its
-way in, 11 km out. The log is written first and the cloud started on it, as after a restart: a
-real `CloudService` (status, replanner, reports, the web on a free port) with a real Mosquitto
-and the users of tests/web/auth.py.
+simulated machines' pattern of tests/warnings/machine_day.py, with a good or, one in twenty, a
+scrap pulse per cycle as demo/floor.py's), crimp-02 broken down ten minutes ago, and the lorry
+loaded with delivery D-2001 (wire and terminals for the seat harness) on its way in, 11 km out.
+The log is written first and the cloud started on it, as after a restart: a real `CloudService`
+(status, replanner, reports, the web on a free port) with a real Mosquitto and the users of
+tests/web/auth.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,6 +66,7 @@ def _floor(start: datetime, now: datetime) -> list[tuple[str, str, str, dict[str
     out: list[tuple[str, str, str, dict[str, Any]]] = []
     for n, plan in enumerate(HARNESS_LINE):
         source = f"{plan.station}-io"
+        rng = random.Random(n)
         badge = next(tag for tag in plan.operators if tag != ABSENT)
         badged = {"type": "badge.read", "station": plan.station, "payload": {"tag": badge}}
         out.append((utc_iso(start), plan.agent, f"{plan.station}-reader", badged))
@@ -74,6 +77,10 @@ def _floor(start: datetime, now: datetime) -> list[tuple[str, str, str, dict[str
             if plan.station == BROKEN and moment >= broke:
                 break
             out.append((utc_iso(moment), plan.agent, source, event))
+            if event["payload"].get("signal") == "cycle":  # a good or a scrap pulse per cycle
+                made = "good" if rng.random() > 0.05 else "scrap"
+                pulse = {**event, "payload": {"signal": made, "count": 1}}
+                out.append((utc_iso(moment + timedelta(milliseconds=1)), plan.agent, source, pulse))
         if plan.station == BROKEN:
             stop = {"type": "machine.signal", "station": BROKEN,
                     "payload": {"signal": "run", "on": False}}  # fmt: skip
