@@ -40,8 +40,8 @@ test: $(STAMP) services lint typecheck typecheck-firmware
 # The pictures of docs/ui.md: the browser tests (tests/browser and the Report page's,
 # tests/report/test_page.py) save every page into build/screenshots/ (real headless Chromium);
 # the tour's pictures are copied from there into docs/ui/.
-UI_SHOTS := andon andon-acknowledged overview machine-detail tooling labour deliveries kanban \
-	corrections plan gaps report
+UI_SHOTS := andon andon-acknowledged overview machine-detail tooling labour deliveries-feeds \
+	kanban corrections plan gaps report report-demo
 screenshots: $(STAMP) services
 	$(BIN)/python -m pytest -q -m browser tests/browser tests/report/test_page.py $(PYTEST_ARGS)
 	mkdir -p docs/ui
