@@ -4,9 +4,9 @@ The cloud's parts keep and compute times in UTC (the event log, the MQTT payload
 document as published stay so); the REST API answers them as the plant's people read them:
 `2026-03-23T07:30:00+01:00`, the same moment with the offset of the plant model's time zone at
 that moment (summer time included). `PlantZone` knows the zone (the master data's plant, else the
-planner's plant, else UTC) and rewrites a JSON document: every string that is a whole UTC time
-(`...Z` or `...+00:00`, to the second or finer) becomes the local form, keeping its precision;
-other strings (ids that embed a time, texts, dates) are left alone. `ZonedTimes` is the
+planner's plant, else UTC) and rewrites an encoded JSON document: every string that is a whole
+UTC time (`...Z` or `...+00:00`, to the second or finer) becomes the local form, keeping its
+precision; other strings (ids that embed a time, texts, dates) are left alone. `ZonedTimes` is the
 middleware that does it to every JSON answer (`application/json`, `application/problem+json`),
 so no route formats a time itself; a body the route has localised already (the plan, the status
 feed, which cache their encodings) says so in the scope (`ZONED`) and passes as it is, as does
@@ -29,11 +29,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from cloud.web.parts import WebParts
 
-__all__ = ["UTC_TIME", "ZONED", "PlantZone", "ZonedTimes", "plant_zone"]
+__all__ = ["QUOTED_UTC", "ZONED", "PlantZone", "ZonedTimes", "plant_zone"]
 
-#: A whole UTC time as the cloud's parts write it (seconds optional, fraction up to ns).
-UTC_TIME: Final = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.(\d{1,9}))?)?(?:Z|\+00:00)\Z"
+#: A whole UTC time as the cloud's parts write it (seconds optional, fraction up to ns) as a JSON
+#: string in encoded bytes, quotes included (not after a backslash: that quote is escaped).
+QUOTED_UTC: Final = re.compile(
+    rb'(?<!\\)"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.(\d{1,9}))?)?(?:Z|\+00:00))"'
 )
 #: The scope key a route sets when its JSON body holds plant-zone times already.
 ZONED: Final = "taktline.zoned"
@@ -76,56 +77,46 @@ class PlantZone:
         """An aware moment as the API writes it: ISO 8601 with the plant's offset."""
         return moment.astimezone(self.tz).isoformat(timespec=timespec)
 
-    def localize(self, value: Any) -> Any:
-        """`value` (JSON-ready) with every UTC time string in the plant's zone, as a copy."""
-        tz = self.tz
-        seen: dict[str, str] = {}
-
-        def one(text: str) -> str:
-            if len(text) < 17 or len(text) > 36 or text[10:11] != "T":
-                return text  # the fast path: most strings are no time
-            done = seen.get(text)
-            if done is not None:
-                return done
-            match = UTC_TIME.match(text)
-            if match is None:
-                seen[text] = text
-                return text
-            digits = len(match[1] or "")
-            spec = _SPEC.get(digits, "microseconds" if digits else "seconds")
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            out = moment.astimezone(tz).isoformat(timespec=spec)
-            seen[text] = out
-            return out
-
-        def walk(item: Any) -> Any:
-            if isinstance(item, str):
-                return one(item)
-            if isinstance(item, dict):
-                return {one(k) if isinstance(k, str) else k: walk(v) for k, v in item.items()}
-            if isinstance(item, list | tuple):
-                return [walk(v) for v in item]
-            return item
-
-        return walk(value)
-
     def encode(self, value: Any) -> bytes:
-        """`value` localised and encoded as JSON (NaN and Infinity as null, as `bodies`)."""
-        return msgspec.json.encode(self.localize(value))
+        """`value` encoded as JSON (NaN and Infinity as null, as `bodies`), times localised."""
+        return self.localize(msgspec.json.encode(value))
+
+    def localize(self, body: bytes) -> bytes:
+        """A JSON document's bytes with every UTC time string on the plant's clock.
+
+        Works on the encoding, not on decoded values: a time is a whole JSON string (value or
+        key), quotes included, so the bytes say where each one is; the 2,000-order plan (8 MB)
+        takes a tenth of a second where a walk over its decoded values took half a second.
+        """
+        tz = self.tz
+        seen: dict[bytes, bytes] = {}
+
+        def one(match: re.Match[bytes]) -> bytes:
+            text = match[1]
+            done = seen.get(text)
+            if done is None:
+                digits = len(match[2] or b"")
+                spec = _SPEC.get(digits, "microseconds" if digits else "seconds")
+                moment = datetime.fromisoformat(text.decode().replace("Z", "+00:00"))
+                done = b'"' + moment.astimezone(tz).isoformat(timespec=spec).encode() + b'"'
+                seen[text] = done
+            return done
+
+        return QUOTED_UTC.sub(one, body)
 
     def recode(self, body: bytes) -> bytes:
-        """A JSON body with its UTC times in the plant's zone (the same bytes object: cached)."""
+        """`localize`, the big documents' answers kept.
+
+        A big document comes again as the same bytes object (a cached encoding whose route
+        did not localise it itself): answered from the last few.
+        """
         name = self.name
         with self._lock:
             for seen, zone, out in self._recoded:
                 if seen is body and zone == name:
                     return out
-        try:
-            value = msgspec.json.decode(body)
-        except msgspec.DecodeError:
-            return body  # not JSON after all: passed on as it is
-        out = self.encode(value)
-        if len(body) >= 65536:  # the big cached documents are sent again as the same object
+        out = self.localize(body)
+        if len(body) >= 65536:
             with self._lock:
                 self._recoded = [(body, name, out), *self._recoded[:3]]
         return out

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from cloud.web.zoned import PlantZone
 from demo.plant import TIMEZONE
 from demo.plant_model import SUPPLIER
 from tests.conftest import started_mosquitto
@@ -168,3 +169,34 @@ def test_inputs_take_any_iso_form_and_answer_on_the_plant_s_clock(demo: DemoClou
         assert code == 200, body[:300]
         answers.append(json.loads(body)["now"])
     assert answers == [now.isoformat()] * 3
+
+
+def test_a_document_s_utc_times_and_nothing_else_move_to_the_plant_s_clock() -> None:
+    """Winter and summer offsets, precision kept, keys too; ids, texts and escapes untouched."""
+    zone = PlantZone(lambda: TIMEZONE)
+    document = {
+        "winter": "2026-03-23T06:30:00Z",
+        "summer": "2026-07-23T06:30:00.250000+00:00",
+        "ms": "2026-03-23T06:30:00.250Z",
+        "2026-03-23T06:30:00Z": "a key",
+        "id": "stop:crimp-02:2026-03-23T06:30:00Z",
+        "quoted": 'said "2026-03-23T06:30:00Z"',
+        "local": "2026-03-23T07:30:00+01:00",
+        "day": "2026-03-23",
+        "list": ["2026-03-23T06:30Z", 1.5, None],
+    }
+    shown = json.loads(zone.encode(document))
+    assert shown == {
+        "winter": "2026-03-23T07:30:00+01:00",
+        "summer": "2026-07-23T08:30:00.250000+02:00",
+        "ms": "2026-03-23T07:30:00.250+01:00",
+        "2026-03-23T07:30:00+01:00": "a key",
+        "id": "stop:crimp-02:2026-03-23T06:30:00Z",
+        "quoted": 'said "2026-03-23T06:30:00Z"',
+        "local": "2026-03-23T07:30:00+01:00",
+        "day": "2026-03-23",
+        "list": ["2026-03-23T07:30:00+01:00", 1.5, None],
+    }
+    assert json.loads(PlantZone(lambda: None).encode({"t": "2026-03-23T06:30:00Z"})) == {
+        "t": "2026-03-23T06:30:00+00:00"  # no plant model: UTC, still with its offset
+    }
