@@ -43,6 +43,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloud.auth import AuditTrail, AuthStore, Identity, LoginThrottle, Role, Sessions, allows
+from cloud.auth.shared import SharedSessions, SharedThrottle
 from cloud.web.problems import Problem, problem_response
 
 __all__ = [
@@ -144,8 +145,9 @@ class WebAuth:
     public_read: bool = False
     #: Host names served ("*": any); None: `default_hosts` of the bound address.
     allowed_hosts: frozenset[str] | None = None
-    sessions: Sessions = field(default_factory=Sessions)
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    #: In memory for one process; in the database for web replicas (`cloud.auth.shared`).
+    sessions: Sessions | SharedSessions = field(default_factory=Sessions)
+    throttle: LoginThrottle | SharedThrottle = field(default_factory=LoginThrottle)
     _admin_seen: float = field(default=-1e9, repr=False)
 
     def has_admin(self) -> bool:
