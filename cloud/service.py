@@ -189,6 +189,10 @@ class CloudService:
             **ingest_options(settings),
         )
         self.master = MasterData.load(settings.plant) if settings.plant is not None else None
+        #: A web replica's own parts (`cloud.web.replica`): the leader's plan, where it is.
+        self.replica: ReplicaParts | None = None
+        if settings.role == "web":
+            self.replica = _replica(settings, self.master, self.status)
         self.sparkplug: SparkplugBridge | None = None
         if settings.sparkplug is not None and settings.role != "web":
             group, node = settings.sparkplug
@@ -282,10 +286,6 @@ class CloudService:
         #: The Prometheus metrics (cloud/metrics.py), on GET /metrics.
         self.metrics = cloud_metrics(self)
         self.auth_store = AuthStore(self.log.url)
-        #: A web replica's own parts (`cloud.web.replica`): the leader's plan, where it is.
-        self.replica = (
-            _replica(settings, self.master, self.status) if settings.role == "web" else None
-        )
         audit = CloudRecorder(
             self.log,
             self.status,
