@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cloud.replan import Replanner
 from cloud.roles import LeaderLock, lead, planner_lock_key, reachable
 from cloud.service import CloudService, CloudSettings
 from cloud.store import EventLog, LogRecord
@@ -56,6 +57,11 @@ class Leader:
             kwargs={"lock": self.lock, "advertise": where},
         )  # fmt: skip
         self.thread.start()
+
+    @property
+    def replanner(self) -> Replanner:
+        assert self.service is not None and self.service.replanner is not None
+        return self.service.replanner
 
     @property
     def url(self) -> str:
@@ -160,7 +166,7 @@ def test_two_web_replicas_share_logins_and_show_the_leaders_plan(
         order = {"orders": [{"id": "O-WEB", "product": "P", "quantity": 10, "due": due}]}
         sent = browser.post(f"{b}/api/orders", json=order, headers={"X-CSRF-Token": csrf})
         assert sent.status_code == 202, sent.text
-        wait_for(lambda: "O-WEB" in leader.service.replanner.engine.orders, 10, "the order")
+        wait_for(lambda: "O-WEB" in leader.replanner.engine.orders, 10, "the order")
 
         def planned(base: str) -> bool:
             return "O-WEB" in {row["order"] for row in _plan(base).get("orders", [])}
@@ -171,14 +177,14 @@ def test_two_web_replicas_share_logins_and_show_the_leaders_plan(
         # Manual mode through replica A: the leader's planner is in it, by pia.
         manual = browser.post(f"{a}/api/manual", json={"on": True}, headers={"X-CSRF-Token": csrf})
         assert manual.status_code == 200, manual.text
-        assert leader.service.replanner.manual == "pia"
+        assert leader.replanner.manual == "pia"
         # The replicas read the planner's state from the leader too.
         state = browser.get(f"{b}/api/plan/state").json()
         assert state["manual"] == {"on": True, "by": "pia"}
         # Without the CSRF token the change is refused on the replica (and never sent on).
         refused = browser.post(f"{b}/api/manual", json={"on": False})
         assert refused.status_code == 403
-        assert leader.service.replanner.manual == "pia"
+        assert leader.replanner.manual == "pia"
         # Logging out on B ends the session on A too.
         assert browser.post(f"{b}/api/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
         assert browser.get(f"{a}/api/session").json()["user"] is None
