@@ -169,7 +169,7 @@ class LeaderLock:
         The row names this lock's database backend: it is current only while that backend
         holds the lock (`leader_url`), so a dead leader's row is never followed.
         """
-        if self._conn is None:
+        if not self.held():  # a standby's address would hide the leader's
             return
         from cloud import schema
 

@@ -6,7 +6,7 @@ status and the client's address — before the answer leaves, through a `CloudRe
 own source `cloud-audit` (a web replica's: `cloud-audit-web-HOST-PORT`, so that two processes
 never write one source). `/api/audit/requests` reads them back from the log, newest first: the
 log is the one truth, as it is for the planning ledger's audit (`/api/audit`). A change a web
-replica sends on to the leading planner is recorded there, by the leader.
+replica sends on to the leading planner, and the leader answers, is recorded once, by the leader.
 
 Anonymous refusals are the one thing an outsider can make at will, so they are bounded: at most
 `ANONYMOUS_PER_MINUTE` refused anonymous writes per client address and minute become events; the

@@ -17,7 +17,8 @@ ASGI middleware (it must not buffer the event stream); for each request, in orde
    - a role below the rule's: 403; a write by session without the session's CSRF token in
      `X-CSRF-Token`: 403;
 4. every write, served or refused, is recorded as a `web.request` event (`AuditTrail`) before
-   its answer leaves.
+   its answer leaves — on a web replica, a write the leading planner answered is recorded by
+   the leader instead (`cloud/web/replica.py`), so each is recorded once.
 
 Every answer gets security headers; pages a strict Content-Security-Policy; HSTS over TLS.
 Endpoints read who acts with `actor(request)`.
@@ -261,7 +262,8 @@ class Guard:
             return
 
         async def audited(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # A web replica's change answered by the leader is the leader's to record (once).
+            if message["type"] == "http.response.start" and not scope.get("taktline.sent_on"):
                 # The login route names who tried (its own identity is set on success).
                 tried = scope.get("taktline.identity") or who
                 await self._audit(scope, tried, method, template, int(message["status"]))

@@ -431,6 +431,7 @@ class LeaderForward:
                 f"{maybe}",
                 headers={"Retry-After": "5"},
             ) from exc
+        scope["taktline.sent_on"] = True  # the leader recorded it: the guard here does not
         content = answer.content  # decoded: the leader's gzip is not passed on
         response = Response(content, status_code=answer.status_code)
         response.raw_headers = [

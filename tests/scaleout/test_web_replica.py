@@ -174,6 +174,11 @@ def test_two_web_replicas_share_logins_and_show_the_leaders_plan(
         wait_for(lambda: planned(leader.url), 20, "O-WEB in the leader's plan")
         wait_for(lambda: planned(a) and planned(b), 20, "O-WEB in both replicas' plans")
         assert _plan(a) == _plan(b) == _plan(leader.url) != first
+        # The change is recorded once, by the leader that made it (not by the replica too).
+        admin = cloud["grants"].token("auditor", "admin")
+        rows = _read(a, "/api/audit/requests?limit=50", admin)
+        orders = [r for r in rows if r["route"] == "/api/orders"]
+        assert [(r["actor"], r["status"]) for r in orders] == [("pia", 202)]
         # Manual mode through replica A: the leader's planner is in it, by pia.
         manual = browser.post(f"{a}/api/manual", json={"on": True}, headers={"X-CSRF-Token": csrf})
         assert manual.status_code == 200, manual.text
