@@ -312,7 +312,7 @@ def plan_routes(view: ReplicaPlanView) -> list[Route]:
 
 
 class Leaders:
-    """Where the leading planner's web interface is: read from the database, briefly cached."""
+    """Where the leading planner's web interface is: read from the database, cached a second."""
 
     def __init__(self, url: str, key: int = PLANNER_LOCK) -> None:
         self.key = key
@@ -328,8 +328,8 @@ class Leaders:
                 return self._cached[1]
         with self._engine.connect() as conn:
             found = leader_url(conn, self.key)
-        with self._lock:
-            self._cached = (now, found)
+        with self._lock:  # "nobody leads" is asked again at once: a standby is taking over
+            self._cached = (now, found) if found is not None else (-1e9, None)
         return found
 
     def forget(self) -> None:
