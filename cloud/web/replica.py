@@ -127,7 +127,8 @@ class RetainedPlan:
         self.plan_topic = plan_topic(site)
         self.gaps_topic = gap_report_topic(site)
         self._bodies: dict[str, bytes] = {}
-        self._changed = threading.Condition()
+        self._versions: dict[str, int] = {}
+        self._lock = threading.Lock()
         self._session = Session(broker, client_id, on_connect=self._subscribe)
         self._session.client.on_message = self._message
         self.worker = Worker("retained-plan", self._run, backoff_s=0.2, backoff_max_s=10.0)
@@ -158,19 +159,7 @@ class RetainedPlan:
 
     def version(self) -> int:
         """The version of the plan held (0: none yet)."""
-        body = self._bodies.get(self.plan_topic)
-        return PlanSnapshot.decode(body).version if body is not None else 0
-
-    def wait_for_version(self, above: int, timeout: float) -> bool:
-        """Waits until a plan of a version above `above` arrived; False after `timeout`."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while self.version() <= above:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._changed.wait(left)
-        return True
+        return self._versions.get(self.plan_topic, 0)
 
     def _subscribe(self) -> None:
         self._session.client.subscribe([(self.plan_topic, 1), (self.gaps_topic, 1)])
@@ -187,12 +176,11 @@ class RetainedPlan:
         except ValueError as exc:  # a message the leader did not write: keep what we have
             log.warning("retained plan: %s refused (%s)", message.topic, exc)
             return
-        with self._changed:
-            held = self._bodies.get(message.topic)
-            if held is not None and _version_of(message.topic, held, self) >= incoming:
+        with self._lock:
+            if self._versions.get(message.topic, 0) >= incoming:
                 return  # an older version re-delivered after a reconnect
             self._bodies[message.topic] = body
-            self._changed.notify_all()
+            self._versions[message.topic] = incoming
 
     def _run(self, worker: Worker) -> None:
         session = self._session
@@ -204,12 +192,6 @@ class RetainedPlan:
                     worker.beat()
         finally:
             session.disconnect()
-
-
-def _version_of(topic: str, body: bytes, plan: RetainedPlan) -> int:
-    if topic == plan.plan_topic:
-        return PlanSnapshot.decode(body).version
-    return GapReport.decode(body).version
 
 
 class ReplicaPlanView(PlanView):
@@ -395,7 +377,8 @@ class LeaderForward:
         if target is None:
             raise Problem(
                 503,
-                f"no planner leads now (a standby takes over within seconds): {not_made}",
+                "no planner leads now (a standby takes over within seconds; a leader takes "
+                f"changes from replicas only with its web interface on): {not_made}",
                 headers={"Retry-After": "5"},
             )
         scheme = "https" if scope.get("scheme") == "https" else "http"
