@@ -209,6 +209,10 @@ class ReplicaPlanView(PlanView):
         self._planning = planning
         self._clock = clock or SystemClock()
 
+    def has_plan(self) -> bool:
+        """Whether the leader's plan has arrived."""
+        return self.plan.version() > 0
+
     def document(self) -> dict[str, Any]:
         """The plan the leader published last (decoded once per version)."""
         body = self.plan.retained(self.plan.plan_topic)

@@ -162,7 +162,7 @@ def test_two_web_replicas_share_logins_and_show_the_leaders_plan(
         assert (on_b["user"], on_b["role"], on_b["csrf"]) == ("pia", "planner", csrf)
 
         # A change through replica B reaches the leader: a new order, planned by the leader.
-        due = stamp(SystemClock().now() + timedelta(hours=3))
+        due = stamp(SystemClock().now() + timedelta(minutes=5))  # 10 min of work: late
         order = {"orders": [{"id": "O-WEB", "product": "P", "quantity": 10, "due": due}]}
         sent = browser.post(f"{b}/api/orders", json=order, headers={"X-CSRF-Token": csrf})
         assert sent.status_code == 202, sent.text
@@ -174,6 +174,14 @@ def test_two_web_replicas_share_logins_and_show_the_leaders_plan(
         wait_for(lambda: planned(leader.url), 20, "O-WEB in the leader's plan")
         wait_for(lambda: planned(a) and planned(b), 20, "O-WEB in both replicas' plans")
         assert _plan(a) == _plan(b) == _plan(leader.url) != first
+
+        # The andon board of a replica shows the late orders of the leader's plan.
+        def late(base: str) -> set[str]:
+            alarms = _read(base, "/api/andon", token)["alarms"]
+            return {a["subject"] for a in alarms if a["kind"] == "late_order"}
+
+        assert "O-WEB" in late(leader.url)
+        assert late(a) == late(b) == late(leader.url)
         # The change is recorded once, by the leader that made it (not by the replica too).
         admin = cloud["grants"].token("auditor", "admin")
         rows = _read(a, "/api/audit/requests?limit=50", admin)
