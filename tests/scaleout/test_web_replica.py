@@ -182,6 +182,14 @@ def test_two_web_replicas_share_logins_and_show_the_leaders_plan(
 
         assert "O-WEB" in late(leader.url)
         assert late(a) == late(b) == late(leader.url)
+
+        # A machine's page on a replica lists its coming jobs of the leader's plan.
+        def coming(base: str) -> list[tuple[str, str, str]]:
+            shown = _read(base, "/api/machines/crimp-02", token)["upcoming"]
+            assert shown["planned"], base
+            return [(j["order"], j["start"], j["end"]) for j in shown["steps"]]
+
+        assert coming(leader.url) and coming(a) == coming(leader.url)
         # The change is recorded once, by the leader that made it (not by the replica too).
         admin = cloud["grants"].token("auditor", "admin")
         rows = _read(a, "/api/audit/requests?limit=50", admin)
