@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -782,7 +783,10 @@ def _replica(
         raise ConfigError(
             "--role web serves the plan of one site: give --site SITE (or the plant, --plant)"
         )
-    name = re.sub(r"[^A-Za-z0-9._-]", "-", f"web-{socket.gethostname()}-{settings.web_port}")[:52]
+    # a new name each start, so no two replicas ever write one audit source (or share a client
+    # id on the broker), wherever and however many run
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40]
+    name = f"web-{host}-{secrets.token_hex(4)}"
     plan = RetainedPlan(_broker(settings), site, client_id=f"{settings.client_id}-{name}")
     return ReplicaParts(
         ReplicaPlanView(plan, lambda: status.planning),

@@ -3,7 +3,7 @@
 The guard (`cloud/web/guard.py`) records one event per POST, PUT, PATCH or DELETE — who acted
 (the session's user or the token's name, or nobody), by which means, the route, the answer's
 status and the client's address — before the answer leaves, through a `CloudRecorder` of its
-own source `cloud-audit` (a web replica's: `cloud-audit-web-HOST-PORT`, so that two processes
+own source `cloud-audit` (a web replica's: `cloud-audit-web-HOST-RANDOM`, so that two processes
 never write one source). `/api/audit/requests` reads them back from the log, newest first: the
 log is the one truth, as it is for the planning ledger's audit (`/api/audit`). A change a web
 replica sends on to the leading planner, and the leader answers, is recorded once, by the leader.

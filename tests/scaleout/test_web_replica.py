@@ -216,6 +216,11 @@ def test_two_web_replicas_share_logins_and_show_the_leaders_plan(
             assert _login(guesser, base, "sam", "wrong password!").status_code == 401
         for base in (a, b):  # even the right password waits now, on either replica
             assert _login(guesser, base, "sam", PASSWORD).status_code == 429
+    # Each replica recorded the logins it served, in an audit source of its own.
+    admin = cloud["grants"].token("auditor", "admin")
+    logins = [r for r in _read(b, "/api/audit/requests?limit=100", admin)
+              if r["route"] == "/api/login"]  # fmt: skip
+    assert sorted(r["status"] for r in logins) == [200] + [401] * 5 + [429] * 2
 
     # The status the leader folds from the log, the replicas fold too.
     _log_machine_run(postgres_url, "crimp-01")
