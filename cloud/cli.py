@@ -404,11 +404,11 @@ def _lead(settings: CloudSettings, stop: threading.Event) -> int:
         logging.info("status restored: %d logged events replayed", service.rebuilt)
         return service.start()
 
+    def where(service: CloudService) -> str | None:
+        """The address written beside the planner lock, where web replicas send changes."""
+        return reachable(service.web.url) if service.web is not None else None
+
     try:
-
-        def where(service: CloudService) -> str | None:  # for the web replicas
-            return reachable(service.web.url) if service.web is not None else None
-
         return 0 if lead(settings, stop, start, advertise=where) else 1
     except (CloudError, ValueError, OSError) as exc:
         print(f"taktline cloud: {exc}", file=sys.stderr)

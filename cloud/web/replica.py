@@ -428,10 +428,6 @@ class LeaderForward:
         ] + [(b"content-length", str(len(content)).encode())]
         return response
 
-    async def close(self) -> None:
-        """Closes the connections to the leader."""
-        await self._client.aclose()
-
 
 def _origin_for(origin: str, scheme: str, target: str) -> str:
     """A same-origin `Origin` as the leader sees it (its scheme may differ from this replica's)."""
