@@ -6,7 +6,8 @@ and the plan the leader published retained. A login on replica A holds on replic
 PostgreSQL); failed logins tried on both count against one limit; a change made through B (a
 new order, manual mode) is sent on to the leader, which plans it, and both replicas then show
 the plan the leader has; events logged by an ingest worker show on every replica as they show
-on the leader. Without a leader a change is refused with a 503 that says so.
+on the leader. Without a leader a change is refused with a 503 that says so; once another
+planner leads, the replica finds it, sends it the change, and shows its plan.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ def cloud(
         for name in ("a", "b"):
             web = replace(base, role="web", client_id=f"replica-{name}")
             replicas.append(CloudService(web).start())
-        yield {"leader": leader, "a": replicas[0], "b": replicas[1], "grants": grants}
+        yield {"leader": leader, "a": replicas[0], "b": replicas[1], "grants": grants,
+               "planner": planner}  # fmt: skip
     finally:
         for replica in replicas:
             replica.stop()
@@ -234,15 +236,38 @@ def test_two_web_replicas_share_logins_and_show_the_leaders_plan(
     assert machine(a)["state"] == "RUNNING"
 
 
-def test_a_change_without_a_leader_is_refused_in_words(
+def test_without_a_leader_a_change_is_refused_and_the_next_leader_takes_it(
     cloud: dict[str, Any], postgres_url: str
 ) -> None:
     a = _url(cloud["a"])
+    replica: CloudService = cloud["a"]
+    assert replica.replica is not None
+    retained = replica.replica.view.plan
+    wait_for(lambda: retained.version() > 0, 20, "the first leader's plan on the replica")
+    before = retained.version()
     with httpx.Client() as browser:
         csrf = _login(browser, a, "pia", PASSWORD).json()["csrf"]
+
+        def manual_on() -> httpx.Response:
+            token = {"X-CSRF-Token": csrf}
+            return browser.post(f"{a}/api/manual", json={"on": True}, headers=token)
+
         cloud["leader"].close()  # the planner stops: its lock (and its address) go with it
-        answer = browser.post(f"{a}/api/manual", json={"on": True}, headers={"X-CSRF-Token": csrf})
-    assert answer.status_code == 503
-    assert answer.headers["Retry-After"] == "5"
-    assert "no planner leads now" in answer.json()["detail"]
-    assert "the change was not made" in answer.json()["detail"]
+        answer = manual_on()
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "5"
+        assert "no planner leads now" in answer.json()["detail"]
+        assert "the change was not made" in answer.json()["detail"]
+        # Another planner takes the lock: the replica finds it and sends the change there.
+        successor = Leader(replace(cloud["planner"], client_id="successor"))
+        try:
+            wait_for(lambda: successor.service is not None and successor.service.web is not None,
+                     30, "the next planner to lead")  # fmt: skip
+            answer = manual_on()
+            assert answer.status_code == 200, answer.text
+            assert successor.replanner.manual == "pia"
+            # and the replica shows the new leader's plan, its versions going on
+            wait_for(lambda: retained.version() > before, 20, "the next leader's plan")
+            assert "0.0.0.0" not in successor.url
+        finally:
+            successor.close()
