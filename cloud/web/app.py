@@ -43,6 +43,7 @@ from cloud.web.live import Live, StatusFeed
 from cloud.web.parts import WebParts
 from cloud.web.plan_view import PlanView
 from cloud.web.problems import exception_handlers
+from cloud.web.replica import LeaderForward, ReplicaParts, plan_routes
 
 __all__ = ["create_app", "served_routes"]
 
@@ -50,18 +51,30 @@ __all__ = ["create_app", "served_routes"]
 GZIP_ABOVE: Final = 4096
 
 
-def _middleware(auth: WebAuth) -> list[Middleware]:
+def _middleware(auth: WebAuth, replica: ReplicaParts | None) -> list[Middleware]:
+    forward = (
+        [Middleware(LeaderForward, leaders=replica.leaders, name=replica.name)] if replica else []
+    )
     return [
         Middleware(Guard, auth=auth),
+        *forward,  # behind the guard: what is sent on was checked (and is checked again there)
         Middleware(GZipMiddleware, minimum_size=GZIP_ABOVE, compresslevel=5),
     ]
 
 
-def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
-    """The application serving `parts`; `live` (made here when None) drives the pushes."""
+def create_app(
+    parts: WebParts, live: Live | None = None, replica: ReplicaParts | None = None
+) -> Starlette:
+    """The application serving `parts`; `live` (made here when None) drives the pushes.
+
+    With `replica` it is a web replica's (`cloud/web/replica.py`): the plan is the leader's
+    retained one, and the planner's changes and reads are sent on to the leader.
+    """
     if live is None:
-        live = Live(StatusFeed(parts.snapshot, parts.status), PlanView(parts.replanner, parts.desk))
+        view = replica.view if replica else PlanView(parts.replanner, parts.desk)
+        live = Live(StatusFeed(parts.snapshot, parts.status), view)
     routes: list[BaseRoute] = [
+        *(plan_routes(replica.view) if replica else []),
         *status.routes(parts, live.feed, live.plan),
         *andon.routes(parts, live.plan),
         *live.routes(),
@@ -82,7 +95,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=_middleware(parts.auth),
+        middleware=_middleware(parts.auth, replica),
         exception_handlers=dict(exception_handlers),
     )
     app.router.redirect_slashes = False  # an API answers where it is asked, or 404
