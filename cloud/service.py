@@ -644,6 +644,10 @@ class CloudService:
                 self.times.update()  # learned times accepted (or, auto, learned) before the stop
             self.replanner.flush(restore=True)  # plan from there; every schedule goes out
             self.replanner.publish_all()
+            # A tool's transfer hold needs the plan's jobs (which machine wants it next): with the
+            # job book filled, the tools are looked at again and any hold is planned at once.
+            self.reactions.tools_changed(self._clock.now())
+            self.replanner.flush()
             if self.master is not None:
                 self._needs = self.replanner.material_needs()
                 self._demand = self.replanner.material_demand()
@@ -718,15 +722,18 @@ def _plan_of_operators(
     here (expected but not badged in yet, absent, on leave or off shift): whom the plan relies
     on who is not here.
     """
-    held: dict[str, list[Any]] = {}
+    # A job step is in the book of every resource it holds (its machine's, the operator's):
+    # counted once per operator, by order and step.
+    held: dict[str, dict[tuple[str, str], Any]] = {}
     for per in jobs.values():
         for job in per.values():
             if datetime.fromisoformat(job.end.replace("Z", "+00:00")) <= now:
                 continue
             for operator in job.operators:
-                held.setdefault(operator, []).append(job)
+                held.setdefault(operator, {})[(job.order, job.step)] = job
     for row in labour.values():
-        mine = sorted(held.get(row.get("operator") or "", []), key=lambda j: j.start)
+        own = held.get(row.get("operator") or "", {})
+        mine = sorted(own.values(), key=lambda j: j.start)
         row["planned_jobs"] = len(mine)
         row["next_job"] = f"{mine[0].order}/{mine[0].step} at {mine[0].start}" if mine else None
         row["relied_on"] = bool(mine) and row.get("presence") in NOT_HERE
