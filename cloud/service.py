@@ -67,6 +67,7 @@ from cloud.snapshots import Restored, Snapshotter
 from cloud.sparkplug import SparkplugBridge
 from cloud.stack_lights import StackLights
 from cloud.status import ResourceStatus, StatusMaster
+from cloud.status.labour import Settle
 from cloud.store import EventLog, LogRecord
 from cloud.timetravel import TimeTravel
 from cloud.web import WebServer
@@ -130,6 +131,9 @@ class CloudSettings:
     #: How often the floor clock looks at what time alone changes: an operator who has not
     #: badged in by shift start + the plant's grace is absent (`cloud.reactions`).
     floor_tick_s: float = 15.0
+    #: After a start, an absence that fell due while the cloud was down waits this long: badge
+    #: reads kept in the agents' outboxes meanwhile arrive first (`cloud.status.labour.Settle`).
+    absent_settle_s: float = 30.0
     #: Where gap reports are mailed (only when the report changed).
     smtp: SmtpSettings | None = None
     mail_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -639,6 +643,13 @@ class CloudService:
             self.publisher.start()
             if self.logistics is not None:
                 self.logistics.start()
+            started = self._clock.now()
+            known = self.status.latest
+            self.status.settle = Settle(
+                datetime.fromisoformat(known.replace("Z", "+00:00")) if known else None,
+                started,
+                started + timedelta(seconds=self.settings.absent_settle_s),
+            )
             self.reactions.catch_up()  # the floor as the log left it: breakdowns, progress
             if self.times is not None:
                 self.times.update()  # learned times accepted (or, auto, learned) before the stop
