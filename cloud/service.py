@@ -71,6 +71,7 @@ from cloud.snapshots import Restored, Snapshotter
 from cloud.sparkplug import SparkplugBridge
 from cloud.stack_lights import StackLights
 from cloud.status import ResourceStatus, StatusMaster
+from cloud.status.labour import Settle
 from cloud.store import EventLog, LogRecord
 from cloud.timetravel import TimeTravel
 from cloud.web import WebServer
@@ -135,6 +136,9 @@ class CloudSettings:
     #: How often the floor clock looks at what time alone changes: an operator who has not
     #: badged in by shift start + the plant's grace is absent (`cloud.reactions`).
     floor_tick_s: float = 15.0
+    #: After a start, an absence that fell due while the cloud was down waits this long: badge
+    #: reads kept in the agents' outboxes meanwhile arrive first (`cloud.status.labour.Settle`).
+    absent_settle_s: float = 30.0
     #: Where gap reports are mailed (only when the report changed).
     smtp: SmtpSettings | None = None
     mail_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -672,11 +676,22 @@ class CloudService:
             self.publisher.start()
             if self.logistics is not None:
                 self.logistics.start()
+            started = self._clock.now()
+            known = self.status.latest
+            self.status.settle = Settle(
+                datetime.fromisoformat(known.replace("Z", "+00:00")) if known else None,
+                started,
+                started + timedelta(seconds=self.settings.absent_settle_s),
+            )
             self.reactions.catch_up()  # the floor as the log left it: breakdowns, progress
             if self.times is not None:
                 self.times.update()  # learned times accepted (or, auto, learned) before the stop
             self.replanner.flush(restore=True)  # plan from there; every schedule goes out
             self.replanner.publish_all()
+            # A tool's transfer hold needs the plan's jobs (which machine wants it next): with the
+            # job book filled, the tools are looked at again and any hold is planned at once.
+            self.reactions.tools_changed(self._clock.now())
+            self.replanner.flush()
             if self.master is not None:
                 self._needs = self.replanner.material_needs()
                 self._demand = self.replanner.material_demand()
@@ -760,15 +775,18 @@ def _plan_of_operators(
     here (expected but not badged in yet, absent, on leave or off shift): whom the plan relies
     on who is not here.
     """
-    held: dict[str, list[Any]] = {}
+    # A job step is in the book of every resource it holds (its machine's, the operator's):
+    # counted once per operator, by order and step.
+    held: dict[str, dict[tuple[str, str], Any]] = {}
     for per in jobs.values():
         for job in per.values():
             if datetime.fromisoformat(job.end.replace("Z", "+00:00")) <= now:
                 continue
             for operator in job.operators:
-                held.setdefault(operator, []).append(job)
+                held.setdefault(operator, {})[(job.order, job.step)] = job
     for row in labour.values():
-        mine = sorted(held.get(row.get("operator") or "", []), key=lambda j: j.start)
+        own = held.get(row.get("operator") or "", {})
+        mine = sorted(own.values(), key=lambda j: j.start)
         row["planned_jobs"] = len(mine)
         row["next_job"] = f"{mine[0].order}/{mine[0].step} at {mine[0].start}" if mine else None
         row["relied_on"] = bool(mine) and row.get("presence") in NOT_HERE
