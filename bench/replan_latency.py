@@ -10,12 +10,18 @@ are out (plant budget); the time until the replan is complete and the E+T the ph
 reported too.
 
     python bench/replan_latency.py [--quick] [--events N] [--orders N] [--departures] [--from-agent]
-                                   [--learned]
+                                   [--learned] [--floor]
 
 With `--learned` learned standard times are in force first: every product step's time per unit
 is set to 90 % of its standard by a `TimesChanged` (what an acceptance sends, docs/replan.md),
 timed as `learned_replan_ms` (a full rebuild of the 2,000-order plan), and the breakdowns then
 replan a plant planned with learned times.
+
+With `--floor` the floor's labour and tooling inputs are in force first (docs/replan.md): one
+operator in ten absent for the rest of the shift (`ResourceLost(absent)`), the others here
+(`OperatorsPresent`: preferred when steps are placed), one tool in ten on its way from the crib
+for 20 minutes (`tool_transfer`) and one tool per group due for service (`tool_service`, out
+until further notice) — timed as `floor_replan_ms` — and the breakdowns then replan with them.
 
 With `--from-agent` the clock starts earlier: at the breakdown event's `append()` in a real agent
 (outbox + uplink) on the same Mosquitto; the cloud's ingest commits it to its event log, the status
@@ -37,6 +43,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -51,7 +58,14 @@ from agent.uplink import Uplink
 from cloud.ingest import Ingest
 from cloud.plant import parse_orders, parse_plant
 from cloud.reactions import FloorReactions
-from cloud.replan import Engine, PlanPublisher, Replanner, ResourceLost, TimesChanged
+from cloud.replan import (
+    Engine,
+    OperatorsPresent,
+    PlanPublisher,
+    Replanner,
+    ResourceLost,
+    TimesChanged,
+)
 from cloud.status import ResourceStatus
 from cloud.store import EventLog
 from contract import AgentPath
@@ -127,10 +141,12 @@ class FromAgent:
             raise RuntimeError("the agent or the cloud could not reach the broker")
 
     def _append(self, machine: str, kind: str, payload: dict[str, object]) -> None:
-        self.outbox.append(kind, payload, source=self.AGENT, station=machine)
+        self.outbox.append(kind, payload, source=f"{machine}-io", station=machine)
 
     def breakdown(self, machine: str, at: datetime) -> float:
         """Readies `machine` (a job on it, running, stopped), then times the breakdown button."""
+        # Ingest takes a station's events only from a device the registry places there.
+        self.log.register_device(f"{machine}-io", self.AGENT, machine)
         self.clock.set_wall(at)
         self._append(machine, "job.ticket", {"tag": "0A000001", "action": "start"})
         self._append(machine, "machine.signal", {"signal": "run", "on": True})
@@ -156,6 +172,23 @@ class FromAgent:
         self.log.close()
 
 
+def floor_inputs(plant: Any) -> list[Any]:
+    """The labour and tooling triggers of `--floor` (see the module text), in one burst."""
+    operators = [r.id for r in plant.resources if r.kind == "operator"]
+    tools = [r.id for r in plant.resources if r.kind == "tool"]
+    local = NOW.astimezone(plant.tz)  # the plant's early shift ends at 14:00 there
+    shift_end = local.replace(hour=14, minute=0, second=0, microsecond=0).astimezone(UTC)
+    absent = operators[::10]
+    triggers: list[Any] = [ResourceLost(o, NOW, shift_end, reason="absent") for o in absent]
+    triggers.append(OperatorsPresent(frozenset(operators) - frozenset(absent), NOW))
+    triggers += [
+        ResourceLost(t, NOW, NOW + timedelta(minutes=20), reason="tool_transfer")
+        for t in tools[3::10]
+    ]
+    triggers += [ResourceLost(t, NOW, None, reason="tool_service") for t in tools[7::10]]
+    return triggers
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10 events (same plant size)")
@@ -169,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         help="start at the breakdown event's append() in an agent (ingest, status, reactions)",
     )
     ap.add_argument("--learned", action="store_true", help="learned times (90 %% of standard)")
+    ap.add_argument(
+        "--floor", action="store_true", help="absences, operators here, tool transfers and service"
+    )
     args = ap.parse_args(argv)
     events = 10 if args.quick else args.events
     plant_doc, orders_doc = synthetic_plant(args.seed, args.orders, args.departures)
@@ -188,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         outcome = engine.apply([TimesChanged(times)], NOW)
         learned_s = outcome.seconds
         print(f"learned times: {outcome.orders_moved} orders replanned in {learned_s:.2f} s")
+    floor_s = None
+    if args.floor:
+        outcome = engine.apply(floor_inputs(plant), NOW)
+        floor_s = outcome.seconds
+        print(f"floor inputs: {outcome.orders_moved} orders replanned in {floor_s:.2f} s")
     with PrivateMosquitto() as broker:
         watcher = Watcher(broker.port, plant.site)
         settings = BrokerSettings.from_url(broker.url)
@@ -267,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if learned_s is not None:
         summary["learned_replan_ms"] = round(learned_s * 1000, 1)
+    if floor_s is not None:
+        summary["floor_replan_ms"] = round(floor_s * 1000, 1)
     print(json.dumps(summary))
     return 0
 

@@ -76,12 +76,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", default="+", help="serve one site only (default: every site)")
     parser.add_argument(
         "--role",
-        choices=("all", "ingest", "planner"),
+        choices=("all", "ingest", "planner", "web"),
         default="all",
         help="what this process does (docs/deployment.md, 'Scale-out'): all (one process), "
         "ingest (one of several workers sharing the uplink), planner (status and plan from the "
-        "log; one leads, others wait as standbys); ingest and planner need PostgreSQL "
-        "(default: %(default)s)",
+        "log; one leads, others wait as standbys), web (a web replica: status from the log, the "
+        "leader's published plan, changes sent on to the leading planner); ingest, planner and "
+        "web need PostgreSQL (default: %(default)s)",
     )
     parser.add_argument(
         "--share-group",
@@ -292,6 +293,15 @@ def settings_from(args: argparse.Namespace) -> CloudSettings:
             "--role ingest keeps no status and makes no plan: --plant, --orders and "
             "--sparkplug belong to the planner role"
         )
+    if role == "web" and (
+        args.orders or args.order_drop or args.smtp or getattr(args, "sparkplug", None)
+    ):
+        raise ConfigError(
+            "--role web serves the web interface only: --orders, --order-drop, --smtp and "
+            "--sparkplug belong to the planner role (a replica shows the leader's plan)"
+        )
+    if role == "web" and args.web == "off":
+        raise ConfigError("--role web serves the web interface: --web off leaves it nothing")
     if args.order_drop and not args.orders:
         raise ConfigError("--order-drop needs --orders (the plan the dropped orders change)")
     for option, url in (("--broker", args.broker), ("--smtp", args.smtp)):
@@ -386,7 +396,7 @@ def _read_token(path: str | None) -> str | None:
 
 def _lead(settings: CloudSettings, stop: threading.Event) -> int:
     """The planner role: standby until the planner lock is ours, then the service while held."""
-    from cloud.roles import lead
+    from cloud.roles import lead, reachable
     from cloud.service import CloudService
 
     def start() -> CloudService:
@@ -394,8 +404,12 @@ def _lead(settings: CloudSettings, stop: threading.Event) -> int:
         logging.info("status restored: %d logged events replayed", service.rebuilt)
         return service.start()
 
+    def where(service: CloudService) -> str | None:
+        """The address written beside the planner lock, where web replicas send changes."""
+        return reachable(service.web.url) if service.web is not None else None
+
     try:
-        return 0 if lead(settings, stop, start) else 1
+        return 0 if lead(settings, stop, start, advertise=where) else 1
     except (CloudError, ValueError, OSError) as exc:
         print(f"taktline cloud: {exc}", file=sys.stderr)
         return 2

@@ -230,7 +230,7 @@ class FloorReactions:
                 continue
             tag = badges.get(operator.id)
             person = self.status.people.get(tag) if tag is not None else None
-            shown = master.presence(operator, person, now)
+            shown = master.presence(operator, person, now, self.status.settle)
             if shown in ("present", "on_break"):
                 here.add(operator.id)
             told = self._absent.get(operator.id)

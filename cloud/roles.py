@@ -1,4 +1,4 @@
-"""Roles of a cloud process, for scale-out: `taktline cloud --role all|ingest|planner`.
+"""Roles of a cloud process, for scale-out: `taktline cloud --role all|ingest|planner|web`.
 
 - `all` (default): one process does everything, on SQLite or PostgreSQL.
 - `ingest`: one of several workers sharing the agents' uplink through an MQTT 5 shared
@@ -15,6 +15,14 @@
   a standby waits for the lock (`lead`), and when the holder dies (its database session ends
   with it) takes over: it restores the status from snapshot + log, goes on with the schedule
   versions the log holds, and tails the log (`Ingest(feed="log")`) instead of the uplink.
+  The leader writes the address of its web interface beside the lock (`planner_leaders`), so
+  web replicas know where to send changes.
+- `web`: a web replica (`cloud.web.replica`): the web interface and API only. It keeps a
+  read-only status tailing the log as a standby does, and serves the plan the leader published
+  (the retained plan and gap report on the broker); it plans nothing, lights nothing and takes
+  no snapshot. Sessions, tokens and the login throttle are in PostgreSQL, so any replica
+  serves any logged-in browser; a change (an order, a decision, a correction...) is sent on to
+  the leading planner, whose process alone writes planning events: no two writers diverge.
 
 Scale-out needs PostgreSQL: a SQLite file is one machine's, so the other roles refuse it.
 """
@@ -30,6 +38,7 @@ import time
 import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from cloud.errors import ConfigError
 
@@ -45,13 +54,15 @@ __all__ = [
     "check_role",
     "ingest_options",
     "lead",
+    "leader_url",
     "planner_lock_key",
+    "reachable",
 ]
 
 log = logging.getLogger(__name__)
 
-Role = Literal["all", "ingest", "planner"]
-ROLES: Final = ("all", "ingest", "planner")
+Role = Literal["all", "ingest", "planner", "web"]
+ROLES: Final = ("all", "ingest", "planner", "web")
 #: The session expiry of an ingest worker: None, a clean session ending with the connection.
 INGEST_SESSION_S: Final = None
 #: The PostgreSQL advisory lock key the leading planner of every site holds (`--site +`); a
@@ -72,14 +83,14 @@ def check_role(role: str, database: str) -> Role:
     """The role; refuses a scale-out role on anything but PostgreSQL (`ConfigError`, saying why)."""
     if role == "all":
         return "all"
-    if role not in ("ingest", "planner"):
+    if role not in ("ingest", "planner", "web"):
         raise ConfigError(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
     if not database.startswith("postgresql"):
         raise ConfigError(
             f"--role {role}: scale-out needs PostgreSQL (--db postgresql+psycopg://...); a "
             "SQLite file is one machine's and cannot be shared by several cloud processes"
         )
-    return "ingest" if role == "ingest" else "planner"
+    return "ingest" if role == "ingest" else "planner" if role == "planner" else "web"
 
 
 def ingest_options(settings: CloudSettings) -> dict[str, Any]:
@@ -93,6 +104,12 @@ def ingest_options(settings: CloudSettings) -> dict[str, Any]:
         }
     if settings.role == "planner":
         return {"client_id": f"{settings.client_id}-planner", "feed": "log"}
+    if settings.role == "web":  # a read-only fold; many replicas, so each its own client id
+        return {
+            "client_id": f"{settings.client_id}-web-{socket.gethostname()}-{os.getpid()}",
+            "session_expiry_s": None,
+            "feed": "log",
+        }
     return {"client_id": settings.client_id}
 
 
@@ -146,10 +163,60 @@ class LeaderLock:
                 self._conn.close()
             self._conn = None
 
+    def advertise(self, url: str) -> None:
+        """Writes `url` (this leader's web interface) beside the lock, for the web replicas.
+
+        The row names this lock's database backend: it is current only while that backend
+        holds the lock (`leader_url`), so a dead leader's row is never followed.
+        """
+        if not self.held():  # a standby's address would hide the leader's
+            return
+        from cloud import schema
+
+        table = schema.planner_leaders
+        try:
+            pid = self._conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            self._conn.execute(table.delete().where(table.c.lock_key == self.key))
+            self._conn.execute(
+                table.insert().values(
+                    lock_key=self.key,
+                    url=url,
+                    backend_pid=int(pid),
+                    since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                )
+            )
+            self._conn.commit()
+        except self._sa.exc.DBAPIError as exc:  # held() notices a lost session next
+            log.warning("planner lock: could not advertise %s (%s)", url, exc.__class__.__name__)
+
     def release(self) -> None:
         """Gives the lock up (closing the session releases it)."""
         self._drop()
         self._engine.dispose()
+
+
+def reachable(url: str) -> str:
+    """A web address other machines can reach: a wildcard bind names this host instead."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").strip("[]")
+    if host in ("0.0.0.0", "::", ""):
+        port = f":{parts.port}" if parts.port else ""
+        return urlunsplit((parts.scheme, socket.getfqdn() + port, parts.path, "", ""))
+    return url
+
+
+def leader_url(conn: Any, key: int = PLANNER_LOCK) -> str | None:
+    """The web address of the planner holding lock `key` now (None: no leader, or no web).
+
+    `conn` is a SQLAlchemy connection to the cloud's PostgreSQL database.
+    """
+    key = int(key)  # an int, so the text below holds numbers only
+    found = conn.exec_driver_sql(
+        "SELECT l.url FROM planner_leaders l JOIN pg_locks k ON k.pid = l.backend_pid"
+        f" WHERE l.lock_key = {key} AND k.locktype = 'advisory' AND k.granted"
+        f" AND k.classid = {key >> 32 & 0xFFFFFFFF} AND k.objid = {key & 0xFFFFFFFF}"
+    ).first()
+    return None if found is None else str(found[0])
 
 
 def lead(
@@ -158,12 +225,14 @@ def lead(
     run: Callable[[], Any],
     *,
     lock: LeaderLock | None = None,
+    advertise: Callable[[Any], str | None] | None = None,
 ) -> bool:
     """Waits for the planner lock, then `run()`s (start the service) while it is held.
 
     Returns True when stopped, False when the lock was lost while leading (the process should
     exit, so that it cannot publish beside a new leader; its supervisor starts it as a standby).
-    `run` returns something with `stop()`.
+    `run` returns something with `stop()`; `advertise(service)`, when given, names the web
+    address written beside the lock for the web replicas (`LeaderLock.advertise`).
     """
     lock = lock or LeaderLock(str(settings.database), planner_lock_key(settings.site))
     waited = time.monotonic()
@@ -177,6 +246,9 @@ def lead(
                 return True
         log.info("planner lock taken after %.2f s: leading", time.monotonic() - waited)
         service = run()
+        where = advertise(service) if advertise is not None else None
+        if where:
+            lock.advertise(where)
         try:
             while not stop.wait(POLL_S):
                 if not lock.held():

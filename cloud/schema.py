@@ -23,12 +23,15 @@ __all__ = [
     "dead_letters",
     "devices",
     "events",
+    "login_failures",
     "metadata",
     "migrate",
     "plan_versions",
+    "planner_leaders",
     "schema_version",
     "snapshots",
     "users",
+    "web_sessions",
 ]
 
 metadata = sa.MetaData()
@@ -158,6 +161,38 @@ api_tokens = sa.Table(
     sa.Column("revoked_at", sa.Text),
 )
 
+#: Logged-in browsers, shared by every web process (`cloud.auth.shared`): the SHA-256 of the
+#: session id (the cookie), its user and CSRF token, and when it ends (Unix seconds).
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id_sha256", sa.Text, primary_key=True),
+    sa.Column("user_name", sa.Text, nullable=False, index=True),
+    sa.Column("csrf", sa.Text, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+    sa.Column("idle_until", sa.Float, nullable=False),
+)
+
+#: Failed logins per throttle key (`u:ACCOUNT`, `a:ADDRESS`), shared by every web process.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.Text, nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+#: The web address of the process holding each planner lock (`cloud.roles.LeaderLock`), with
+#: the PostgreSQL backend that holds it: a row is current only while that backend holds the lock.
+planner_leaders = sa.Table(
+    "planner_leaders",
+    metadata,
+    sa.Column("lock_key", sa.BigInteger, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("backend_pid", sa.Integer, nullable=False),
+    sa.Column("since", sa.Text, nullable=False),
+)
+
 schema_version = sa.Table(
     "schema_version",
     metadata,
@@ -197,6 +232,11 @@ def _v6_users(conn: sa.Connection) -> None:
     api_tokens.create(conn, checkfirst=True)
 
 
+def _v7_web_replicas(conn: sa.Connection) -> None:
+    for table in (web_sessions, login_failures, planner_leaders):
+        table.create(conn, checkfirst=True)
+
+
 #: Version n is MIGRATIONS[n - 1]. Append; never edit one that has shipped.
 MIGRATIONS: Final[list[Callable[[sa.Connection], None]]] = [
     _v1_base,
@@ -205,6 +245,7 @@ MIGRATIONS: Final[list[Callable[[sa.Connection], None]]] = [
     _v4_plan_versions,
     _v5_dead_letter_replay,
     _v6_users,
+    _v7_web_replicas,
 ]
 
 

@@ -22,6 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import secrets
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +34,7 @@ from typing import Any, Final
 
 from cloud.andon import AndonRecorder
 from cloud.auth import AUDIT_SOURCE, AuditTrail, AuthStore
+from cloud.auth.shared import SharedSessions, SharedThrottle
 from cloud.corrections import CorrectionRecorder
 from cloud.early_warnings import REPLAY_HOURS, EarlyWarnings
 from cloud.errors import CloudError, ConfigError, EarlierThanTheLog
@@ -61,16 +65,18 @@ from cloud.replan.record import PlanningRecorder
 from cloud.replan.restore import restore_planning
 from cloud.replan.triggers import Trigger
 from cloud.report import Reports
-from cloud.roles import Role, ingest_options
+from cloud.roles import Role, ingest_options, planner_lock_key
 from cloud.rootcause import root_cause, stock_out
 from cloud.snapshots import Restored, Snapshotter
 from cloud.sparkplug import SparkplugBridge
 from cloud.stack_lights import StackLights
 from cloud.status import ResourceStatus, StatusMaster
+from cloud.status.labour import Settle
 from cloud.store import EventLog, LogRecord
 from cloud.timetravel import TimeTravel
 from cloud.web import WebServer
 from cloud.web.guard import WebAuth
+from cloud.web.replica import Leaders, ReplicaParts, ReplicaPlanView, RetainedPlan
 from taktline.clock import Clock, SystemClock, utc_iso
 from taktline.mqtt import BrokerSettings
 from taktline.supervise import Worker
@@ -130,6 +136,9 @@ class CloudSettings:
     #: How often the floor clock looks at what time alone changes: an operator who has not
     #: badged in by shift start + the plant's grace is absent (`cloud.reactions`).
     floor_tick_s: float = 15.0
+    #: After a start, an absence that fell due while the cloud was down waits this long: badge
+    #: reads kept in the agents' outboxes meanwhile arrive first (`cloud.status.labour.Settle`).
+    absent_settle_s: float = 30.0
     #: Where gap reports are mailed (only when the report changed).
     smtp: SmtpSettings | None = None
     mail_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -144,7 +153,8 @@ class CloudSettings:
     sparkplug: tuple[str, str] | None = None
     #: What this process does (`cloud.roles`): "all" (one process), "ingest" (one of several
     #: workers sharing the uplink; commits and confirms, no status, no plan) or "planner" (the
-    #: status, lights and plan from the log; run it under `cloud.roles.lead`, one at a time).
+    #: status, lights and plan from the log; run it under `cloud.roles.lead`, one at a time) or
+    #: "web" (a web replica: status from the log, the leader's retained plan, changes sent on).
     role: Role = "all"
     #: The MQTT 5 shared-subscription group of the ingest workers.
     share_group: str = "taktline-ingest"
@@ -184,8 +194,12 @@ class CloudService:
             **ingest_options(settings),
         )
         self.master = MasterData.load(settings.plant) if settings.plant is not None else None
+        #: A web replica's own parts (`cloud.web.replica`): the leader's plan, where it is.
+        self.replica: ReplicaParts | None = None
+        if settings.role == "web":
+            self.replica = _replica(settings, self.master, self.status)
         self.sparkplug: SparkplugBridge | None = None
-        if settings.sparkplug is not None:
+        if settings.sparkplug is not None and settings.role != "web":
             group, node = settings.sparkplug
             self.sparkplug = SparkplugBridge(
                 _broker(settings),
@@ -218,7 +232,7 @@ class CloudService:
         #: Learned standard times offered, accepted and planned (cloud/replan/times.py).
         self.times: StandardTimes | None = None
         self._watcher: OrderFolderWatcher | None = None
-        planning = settings.orders is not None and settings.role != "ingest"
+        planning = settings.orders is not None and settings.role not in ("ingest", "web")
         self.replanner: Replanner | None = (
             self._plan(settings, clock or SystemClock()) if planning else None
         )
@@ -278,7 +292,11 @@ class CloudService:
         self.metrics = cloud_metrics(self)
         self.auth_store = AuthStore(self.log.url)
         audit = CloudRecorder(
-            self.log, self.status, AUDIT_SOURCE, clock=clock, write_lock=self.ingest.write_lock
+            self.log,
+            self.status,
+            f"{AUDIT_SOURCE}-{self.replica.name}"[:64] if self.replica else AUDIT_SOURCE,
+            clock=clock,
+            write_lock=self.ingest.write_lock,
         )
         self.audit = AuditTrail(audit)
         self.web: WebServer | None = None
@@ -290,6 +308,9 @@ class CloudService:
                 public_read=settings.public_read,
                 allowed_hosts=settings.allowed_hosts,
             )
+            if settings.role != "all":  # several web processes: sessions and throttle shared
+                auth.sessions = SharedSessions(self.log.url)
+                auth.throttle = SharedThrottle(self.log.url)
             # A connection of its own per jump: a long jump's reads never wait behind ingest's.
             database, busy = settings.database, settings.busy_timeout_s
             self.history = TimeTravel(
@@ -321,6 +342,7 @@ class CloudService:
                 auth=auth,
                 certfile=settings.certfile,
                 keyfile=settings.keyfile,
+                replica=self.replica,
             )
 
     def _plan(self, settings: CloudSettings, clock: Clock) -> Replanner:
@@ -467,6 +489,9 @@ class CloudService:
 
     def _committed(self, records: list[LogRecord]) -> None:
         """After each ingest round: lights and replan triggers, then maybe a snapshot."""
+        if self.settings.role == "web":  # a replica reads: the leader lights, plans, snapshots
+            self._warn(records)
+            return
         try:
             self.reactions.committed(records)
             if self.times is not None:
@@ -609,6 +634,16 @@ class CloudService:
                 self.replanner.worker, publisher_up, publisher_running, floor_clock_running
             )
             health.add("planner", check, *workers)
+        replica = self.replica
+        if replica is not None:
+            retained = replica.view.plan
+
+            def plan_received() -> str | None:
+                return None if retained.is_connected else "not connected to the broker"
+
+            health.add(
+                "retained_plan", worker_check(retained.worker, plan_received), retained.worker
+            )
         if self._watcher is not None:
             health.add("order_drop", worker_check(self._watcher.worker), self._watcher.worker)
         bridge = self.sparkplug
@@ -624,6 +659,8 @@ class CloudService:
         return health
 
     def _agent_status(self, agent: str, online: bool) -> None:
+        if self.settings.role == "web":
+            return
         if online:
             self.lights.agent_online(agent)  # a restarted agent gets its lights again
         if self.sparkplug is not None:
@@ -639,11 +676,22 @@ class CloudService:
             self.publisher.start()
             if self.logistics is not None:
                 self.logistics.start()
+            started = self._clock.now()
+            known = self.status.latest
+            self.status.settle = Settle(
+                datetime.fromisoformat(known.replace("Z", "+00:00")) if known else None,
+                started,
+                started + timedelta(seconds=self.settings.absent_settle_s),
+            )
             self.reactions.catch_up()  # the floor as the log left it: breakdowns, progress
             if self.times is not None:
                 self.times.update()  # learned times accepted (or, auto, learned) before the stop
             self.replanner.flush(restore=True)  # plan from there; every schedule goes out
             self.replanner.publish_all()
+            # A tool's transfer hold needs the plan's jobs (which machine wants it next): with the
+            # job book filled, the tools are looked at again and any hold is planned at once.
+            self.reactions.tools_changed(self._clock.now())
+            self.replanner.flush()
             if self.master is not None:
                 self._needs = self.replanner.material_needs()
                 self._demand = self.replanner.material_demand()
@@ -659,6 +707,8 @@ class CloudService:
             self._watcher.start()
         if self.sparkplug is not None:
             self.sparkplug.start()  # births from the restored status, before new events
+        if self.replica is not None:
+            self.replica.view.plan.start()
         self.ingest.start()
         if self.web is not None:
             self.web.start()
@@ -668,6 +718,9 @@ class CloudService:
         """Stops the web interface, ingest and the planner, then closes the log."""
         if self.web is not None:
             self.web.stop()
+        if self.replica is not None:
+            self.replica.view.plan.close()
+            self.replica.leaders.close()
         self.ingest.stop()
         if self.sparkplug is not None:
             self.sparkplug.close()  # its NDEATH goes out
@@ -683,13 +736,17 @@ class CloudService:
         if self.snapshots.pending and self.settings.role == "all":
             with self.ingest.write_lock:
                 self.snapshots.take(self.status)  # the next start replays nothing
-        elif self.snapshots.pending and self.ingest.feed == "log":
+        elif self.snapshots.pending and self.settings.role == "planner":
             with self.ingest.write_lock:
                 if self.log.pending_own() == 0:
                     self.snapshots.take(self.status, self.ingest.position)
         self.audit.close()
         self.andon.close()
         self.auth_store.close()
+        if self.web is not None:
+            for shared in (self.web.auth.sessions, self.web.auth.throttle):
+                if isinstance(shared, SharedSessions | SharedThrottle):
+                    shared.close_all()
         self.log.close()
 
     def __enter__(self) -> CloudService:
@@ -718,18 +775,42 @@ def _plan_of_operators(
     here (expected but not badged in yet, absent, on leave or off shift): whom the plan relies
     on who is not here.
     """
-    held: dict[str, list[Any]] = {}
+    # A job step is in the book of every resource it holds (its machine's, the operator's):
+    # counted once per operator, by order and step.
+    held: dict[str, dict[tuple[str, str], Any]] = {}
     for per in jobs.values():
         for job in per.values():
             if datetime.fromisoformat(job.end.replace("Z", "+00:00")) <= now:
                 continue
             for operator in job.operators:
-                held.setdefault(operator, []).append(job)
+                held.setdefault(operator, {})[(job.order, job.step)] = job
     for row in labour.values():
-        mine = sorted(held.get(row.get("operator") or "", []), key=lambda j: j.start)
+        own = held.get(row.get("operator") or "", {})
+        mine = sorted(own.values(), key=lambda j: j.start)
         row["planned_jobs"] = len(mine)
         row["next_job"] = f"{mine[0].order}/{mine[0].step} at {mine[0].start}" if mine else None
         row["relied_on"] = bool(mine) and row.get("presence") in NOT_HERE
+
+
+def _replica(
+    settings: CloudSettings, master: MasterData | None, status: ResourceStatus
+) -> ReplicaParts:
+    """A web replica's parts: the retained plan of its site, the leader's address, its name."""
+    site = settings.site if settings.site != "+" else master.plant.site if master else "+"
+    if site == "+":
+        raise ConfigError(
+            "--role web serves the plan of one site: give --site SITE (or the plant, --plant)"
+        )
+    # a new name each start, so no two replicas ever write one audit source (or share a client
+    # id on the broker), wherever and however many run
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40]
+    name = f"web-{host}-{secrets.token_hex(4)}"
+    plan = RetainedPlan(_broker(settings), site, client_id=f"{settings.client_id}-{name}")
+    return ReplicaParts(
+        ReplicaPlanView(plan, lambda: status.planning),
+        Leaders(str(settings.database), planner_lock_key(settings.site)),
+        name,
+    )
 
 
 def _broker(settings: CloudSettings) -> BrokerSettings:

@@ -3,8 +3,10 @@
 The guard (`cloud/web/guard.py`) records one event per POST, PUT, PATCH or DELETE — who acted
 (the session's user or the token's name, or nobody), by which means, the route, the answer's
 status and the client's address — before the answer leaves, through a `CloudRecorder` of its
-own source `cloud-audit`. `/api/audit/requests` reads them back from the log, newest first: the
-log is the one truth, as it is for the planning ledger's audit (`/api/audit`).
+own source `cloud-audit` (a web replica's: `cloud-audit-web-HOST-RANDOM`, so that two processes
+never write one source). `/api/audit/requests` reads them back from the log, newest first: the
+log is the one truth, as it is for the planning ledger's audit (`/api/audit`). A change a web
+replica sends on to the leading planner, and the leader answers, is recorded once, by the leader.
 
 Anonymous refusals are the one thing an outsider can make at will, so they are bounded: at most
 `ANONYMOUS_PER_MINUTE` refused anonymous writes per client address and minute become events; the
@@ -95,7 +97,13 @@ class AuditTrail:
         table = schema.events
         query = (
             sa.select(table.c.pos, table.c.corrected_time, table.c.body)
-            .where(table.c.type == AUDIT_TYPE, table.c.source == AUDIT_SOURCE)
+            .where(
+                table.c.type == AUDIT_TYPE,
+                sa.or_(
+                    table.c.source == AUDIT_SOURCE,
+                    table.c.source.like(f"{AUDIT_SOURCE}-web-%"),  # web replicas' own
+                ),
+            )
             .order_by(table.c.pos.desc())
             .limit(limit)
         )

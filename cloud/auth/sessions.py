@@ -5,6 +5,8 @@ A session is a random id (the cookie) with its user, a CSRF token (sent back by 
 or `IDLE_S` after its last use, whichever comes first. Sessions live in memory: a restart logs
 everyone out. The throttle counts failed logins per account and per client address over
 `WINDOW_S`; past the limit a login is refused (429) until the window's oldest failure ages out.
+Both are one process's; the scale-out roles keep them in the database instead, with the same
+rules, so that every web replica shares them (`cloud.auth.shared`).
 """
 
 from __future__ import annotations

@@ -338,12 +338,31 @@ class OrderFolderWatcher:
         for sub in ("done", "rejected"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         self.worker = Worker("order-drop", self._run, backoff_s=poll_s, backoff_max_s=60.0)
+        #: (size, mtime) of each file the previous scan left for not being settled yet.
+        self._last_seen: dict[str, tuple[int, int]] = {}
 
-    def scan_once(self) -> list[tuple[str, dict[str, Any]]]:
-        """Handles every file in the folder now; returns (file name, result or rejection)."""
+    def scan_once(self, *, settled_only: bool = False) -> list[tuple[str, dict[str, Any]]]:
+        """Handles the files in the folder now; returns (file name, result or rejection).
+
+        With `settled_only` (the polling thread), a file is handled only once its size and
+        modification time are the same as at the previous scan: an ERP still writing a file is
+        not read half-written (which would reject it). A writer that creates the file under
+        another name (`*.tmp`, a dot file) and renames it when complete is handled at once.
+        """
         results: list[tuple[str, dict[str, Any]]] = []
+        seen: dict[str, tuple[int, int]] = {}
         for path in sorted(self.folder.iterdir()):
-            if not path.is_file() or path.suffix.lower() not in (".csv", ".json"):
+            if path.name.startswith(".") or path.suffix.lower() not in (".csv", ".json"):
+                continue
+            try:
+                if not path.is_file():
+                    continue
+                stat = path.stat()
+            except OSError:  # gone meanwhile
+                continue
+            mark = (stat.st_size, stat.st_mtime_ns)
+            if settled_only and self._last_seen.get(path.name) != mark:
+                seen[path.name] = mark  # new or still growing: handled at the next scan
                 continue
             try:
                 result = self._handle(path)
@@ -351,6 +370,7 @@ class OrderFolderWatcher:
                 log.exception("order drop: cannot handle %s", path.name)
                 continue
             results.append((path.name, result))
+        self._last_seen = seen
         return results
 
     def _handle(self, path: Path) -> dict[str, Any]:
@@ -394,5 +414,5 @@ class OrderFolderWatcher:
 
     def _run(self, worker: Worker) -> None:
         while not worker.wait(self.poll_s):
-            self.scan_once()
+            self.scan_once(settled_only=True)
             worker.beat()

@@ -178,6 +178,8 @@ def estimate(
         "ready": None,
         "needed": _iso(needed) if needed else None,
         "late": False,
+        #: the first loading scan: where the root cause starts looking (`cloud.rootcause`)
+        "loaded_at": delivery.loaded_at,
         "arrived_at": delivery.arrived_at,
         #: why ready is later than arrival: these minutes at the plant, in this order
         "handling": {"unload_min": unload, "inspect_min": inspect, "shelve_min": shelve},

@@ -14,6 +14,11 @@ is rebuilt from the log, decides the same:
 - `expected`: on shift, not badged yet, within the plant's grace (`planning.absent_grace_min`);
 - `absent`: on shift, not badged by shift start + grace, no leave.
 
+After a restart (`Settle`), an absence that fell due while the cloud was down — shift start +
+grace later than the newest event the log held, and not later than the start — stays `expected`
+for a settle time after the start: badge reads the agents kept in their outboxes meanwhile are
+still on their way, and the plan should not move the operator's work out and back again.
+
 An operator working a machine their skills do not cover is flagged there (see
 `cloud.status.master.StatusMaster.qualified`).
 """
@@ -27,7 +32,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from cloud.plant import Plant
 
-__all__ = ["EARLY", "OperatorState", "Shift", "presence", "shift_at"]
+__all__ = ["EARLY", "OperatorState", "Settle", "Shift", "presence", "shift_at"]
 
 #: A badge read this long before a shift starts counts as arriving for it.
 EARLY: Final = timedelta(hours=1)
@@ -62,6 +67,25 @@ class Shift:
     end: datetime
 
 
+@dataclass(frozen=True)
+class Settle:
+    """A (re)started cloud's settle time for absences that fell due while it was down.
+
+    Attributes:
+        known: The newest event time the log held at the start (None: an empty log).
+        started: When the cloud started.
+        until: Absences due in (`known`, `started`] are judged from this time on.
+    """
+
+    known: datetime | None
+    started: datetime
+    until: datetime
+
+    def holds(self, due: datetime, now: datetime) -> bool:
+        """Whether an absence due at `due` waits at `now` (agents may still be catching up)."""
+        return now < self.until and due <= self.started and (self.known is None or due > self.known)
+
+
 def shift_at(plant: Plant, calendar: str, now: datetime) -> Shift | None:
     """The shift of `calendar` that covers `now` (None: off shift, a holiday or unknown)."""
     cal = plant.calendars.get(calendar)
@@ -90,6 +114,7 @@ def presence(
     grace: timedelta,
     *,
     on_leave: bool = False,
+    settle: Settle | None = None,
 ) -> str:
     """The one presence rule (see the module text): what the page shows and the plan uses."""
     if on_leave:
@@ -99,7 +124,10 @@ def presence(
         return "present" if person is not None and person.station is not None else "off_shift"
     if person is not None and seen is not None and seen >= shift.start - EARLY:
         return "on_break" if person.activity == "rest" else "present"
-    return "expected" if now < shift.start + grace else "absent"
+    due = shift.start + grace
+    if now < due or (settle is not None and settle.holds(due, now)):
+        return "expected"
+    return "absent"
 
 
 def _when(text: str) -> datetime:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cloud.plant import Leave, Logistics, Plant, Resource, TagEntry
-from cloud.status.labour import OperatorState, Shift, presence, shift_at
+from cloud.status.labour import OperatorState, Settle, Shift, presence, shift_at
 
 __all__ = ["StatusMaster"]
 
@@ -125,13 +125,19 @@ class StatusMaster:
                 return record
         return None
 
-    def presence(self, operator: Resource, person: OperatorState | None, now: datetime) -> str:
+    def presence(
+        self,
+        operator: Resource,
+        person: OperatorState | None,
+        now: datetime,
+        settle: Settle | None = None,
+    ) -> str:
         """The one presence rule (`cloud.status.labour.presence`) for an operator resource."""
         plant = self.plant
         shift = shift_at(plant, operator.calendar, now) if plant is not None else None
         grace = timedelta(minutes=plant.absent_grace_min if plant is not None else 15.0)
         leave = self.on_leave(operator.id, now) is not None
-        return presence(person, shift, now, grace, on_leave=leave)
+        return presence(person, shift, now, grace, on_leave=leave, settle=settle)
 
     def shift_of(self, operator: Resource, now: datetime) -> Shift | None:
         """The operator's shift covering `now`, if any."""

@@ -23,7 +23,7 @@ from typing import Any, Final
 from cloud.status.deliveries import ArrivalAdjuster, DeliveryState, LorryState
 from cloud.status.jobs import SAMPLES, CycleSample, JobStep, seconds_between
 from cloud.status.kanban import KANBAN_TYPES, KanbanLedger, render_kanban
-from cloud.status.labour import OperatorState
+from cloud.status.labour import OperatorState, Settle
 from cloud.status.learned import LearnedTime, learned_times
 from cloud.status.logistics import LOGISTICS_TYPES, LogisticsLedger, render_logistics
 from cloud.status.machines import MachineState
@@ -95,6 +95,8 @@ class ResourceStatus:
         #: Call-offs and AGV transports (`cloud.status.logistics`).
         self.logistics = LogisticsLedger()
         self.latest: str | None = None
+        #: After a restart: absences that fell due while the cloud was down wait (`Settle`).
+        self.settle: Settle | None = None
         self.applied = 0
         self.position = 0
         #: Events whose fold raised (dead-lettered at ingest, skipped by a rebuild).
@@ -106,6 +108,7 @@ class ResourceStatus:
         state = self.__dict__.copy()
         for key in ("_lock", "_changed", "_master", "_adjusters"):
             state.pop(key)
+        state["settle"] = None  # a start's, not the fold's
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -116,6 +119,7 @@ class ResourceStatus:
         self._changed = threading.Condition(self._lock)
         self._master = StatusMaster()
         self._adjusters = ()
+        self.settle = None
 
     # --- configuration -------------------------------------------------------------------------
 

@@ -143,7 +143,11 @@ def _labour(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
         person = status.people.get(tag)
         operator = master.operator_of(tag)
         leave = master.on_leave(operator.id, now) if operator is not None and now else None
-        shown = master.presence(operator, person, now) if operator is not None and now else None
+        shown = (
+            master.presence(operator, person, now, status.settle)
+            if operator is not None and now
+            else None
+        )
         station = person.station if person else None
         job = status.machines[station].job if station in status.machines else None
         out[tag] = {
@@ -165,7 +169,7 @@ def _labour(status: ResourceStatus, now: datetime | None) -> dict[str, Any]:
         if resource.kind != "operator" or resource.id in badged:
             continue
         leave = master.on_leave(resource.id, now) if now else None
-        shown = master.presence(resource, None, now) if now else None
+        shown = master.presence(resource, None, now, status.settle) if now else None
         out[resource.id] = {
             "operator": resource.id,
             "name": resource.name or resource.id,

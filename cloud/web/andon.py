@@ -78,7 +78,7 @@ def routes(parts: WebParts, plan: PlanView) -> list[Route]:
             else datetime.now(UTC)
         )
         master = parts.master.plant if parts.master is not None else None
-        document = plan.document() if plan.replanner is not None else None
+        document = plan.document() if plan.has_plan() else None
         return build(snapshot, master, document, acks, now)
 
     def board_then(when: datetime) -> dict[str, Any]:

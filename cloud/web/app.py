@@ -45,6 +45,7 @@ from cloud.web.live import Live, StatusFeed
 from cloud.web.parts import WebParts
 from cloud.web.plan_view import PlanView
 from cloud.web.problems import exception_handlers
+from cloud.web.replica import LeaderForward, ReplicaParts, plan_routes
 from cloud.web.zoned import PlantZone, ZonedTimes, plant_zone
 
 __all__ = ["create_app", "served_routes"]
@@ -53,23 +54,34 @@ __all__ = ["create_app", "served_routes"]
 GZIP_ABOVE: Final = 4096
 
 
-def _middleware(auth: WebAuth, zone: PlantZone) -> list[Middleware]:
+def _middleware(auth: WebAuth, replica: ReplicaParts | None, zone: PlantZone) -> list[Middleware]:
+    forward = (
+        [Middleware(LeaderForward, leaders=replica.leaders, name=replica.name)] if replica else []
+    )
     return [
         Middleware(Guard, auth=auth),
+        *forward,  # behind the guard: what is sent on was checked (and is checked again there)
         Middleware(GZipMiddleware, minimum_size=GZIP_ABOVE, compresslevel=5),
         Middleware(ZonedTimes, zone=zone),  # inside gzip: it reads the bodies uncompressed
     ]
 
 
-def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
-    """The application serving `parts`; `live` (made here when None) drives the pushes."""
+def create_app(
+    parts: WebParts, live: Live | None = None, replica: ReplicaParts | None = None
+) -> Starlette:
+    """The application serving `parts`; `live` (made here when None) drives the pushes.
+
+    With `replica` it is a web replica's (`cloud/web/replica.py`): the plan is the leader's
+    retained one, and the planner's changes and reads are sent on to the leader.
+    """
     zone = plant_zone(parts)
     if live is None:
-        live = Live(
-            StatusFeed(parts.snapshot, parts.status, zone),
-            PlanView(parts.replanner, parts.desk, zone),
-        )
+        view = replica.view if replica else PlanView(parts.replanner, parts.desk, zone)
+        live = Live(StatusFeed(parts.snapshot, parts.status, zone), view)
+    if live.plan.zone is None:  # a replica's view of the leader's plan: on this plant's clock
+        live.plan.zone = zone
     routes: list[BaseRoute] = [
+        *(plan_routes(replica.view) if replica else []),
         *status.routes(parts, live.feed, live.plan),
         *andon.routes(parts, live.plan),
         *live.routes(),
@@ -90,7 +102,7 @@ def create_app(parts: WebParts, live: Live | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=_middleware(parts.auth, zone),
+        middleware=_middleware(parts.auth, replica, zone),
         exception_handlers=dict(exception_handlers),
     )
     app.router.redirect_slashes = False  # an API answers where it is asked, or 404

@@ -17,7 +17,8 @@ ASGI middleware (it must not buffer the event stream); for each request, in orde
    - a role below the rule's: 403; a write by session without the session's CSRF token in
      `X-CSRF-Token`: 403;
 4. every write, served or refused, is recorded as a `web.request` event (`AuditTrail`) before
-   its answer leaves.
+   its answer leaves — on a web replica, a write the leading planner answered is recorded by
+   the leader instead (`cloud/web/replica.py`), so each is recorded once.
 
 Every answer gets security headers; pages a strict Content-Security-Policy; HSTS over TLS.
 Endpoints read who acts with `actor(request)`.
@@ -43,6 +44,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloud.auth import AuditTrail, AuthStore, Identity, LoginThrottle, Role, Sessions, allows
+from cloud.auth.shared import SharedSessions, SharedThrottle
 from cloud.web.problems import Problem, problem_response
 
 __all__ = [
@@ -144,8 +146,9 @@ class WebAuth:
     public_read: bool = False
     #: Host names served ("*": any); None: `default_hosts` of the bound address.
     allowed_hosts: frozenset[str] | None = None
-    sessions: Sessions = field(default_factory=Sessions)
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    #: In memory for one process; in the database for web replicas (`cloud.auth.shared`).
+    sessions: Sessions | SharedSessions = field(default_factory=Sessions)
+    throttle: LoginThrottle | SharedThrottle = field(default_factory=LoginThrottle)
     _admin_seen: float = field(default=-1e9, repr=False)
 
     def has_admin(self) -> bool:
@@ -259,7 +262,8 @@ class Guard:
             return
 
         async def audited(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # A web replica's change answered by the leader is the leader's to record (once).
+            if message["type"] == "http.response.start" and not scope.get("taktline.sent_on"):
                 # The login route names who tried (its own identity is set on success).
                 tried = scope.get("taktline.identity") or who
                 await self._audit(scope, tried, method, template, int(message["status"]))

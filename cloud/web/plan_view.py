@@ -62,6 +62,10 @@ class PlanView:
         self._packed: tuple[bytes, bytes] | None = None
         self._cache_lock = threading.Lock()
 
+    def has_plan(self) -> bool:
+        """Whether there is a plan to read (a web replica's: once the leader's arrived)."""
+        return self.replanner is not None
+
     # --- the live push -----------------------------------------------------------------------
 
     def changed(self, *_: object) -> None:

@@ -37,6 +37,7 @@ from cloud.web.live import Live, StatusFeed
 from cloud.web.parts import DeadLetters, Snapshot, WebParts
 from cloud.web.plan_view import PlanView
 from cloud.web.protocol import deadline_protocol
+from cloud.web.replica import ReplicaParts
 from cloud.web.zoned import plant_zone
 
 __all__ = ["KEEP_ALIVE_S", "MAX_CONNECTIONS", "REQUEST_TIMEOUT_S", "WebServer"]
@@ -81,6 +82,7 @@ class WebServer:
         auth: WebAuth | None = None,
         certfile: Path | None = None,
         keyfile: Path | None = None,
+        replica: ReplicaParts | None = None,
     ) -> None:
         auth = auth or WebAuth()
         if auth.allowed_hosts is None:
@@ -94,8 +96,9 @@ class WebServer:
             stock_out=stock_out,
         )  # fmt: skip
         zone = plant_zone(parts)
-        self.live = Live(StatusFeed(snapshot, status, zone), PlanView(replanner, desk, zone))
-        self.app = create_app(parts, self.live)
+        view = replica.view if replica is not None else PlanView(replanner, desk, zone)
+        self.live = Live(StatusFeed(snapshot, status, zone), view)
+        self.app = create_app(parts, self.live, replica)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

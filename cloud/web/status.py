@@ -52,7 +52,8 @@ def routes(parts: WebParts, feed: StatusFeed, plan: PlanView | None = None) -> l
         detail = parts.status.machine(station)
         if detail is not None:
             replanner = plan.replanner if plan is not None else None
-            document = plan.document() if plan is not None and replanner is not None else None
+            # a web replica's plan is the leader's retained one (no replanner of its own)
+            document = plan.document() if plan is not None and plan.has_plan() else None
             now = replanner.clock.now() if replanner is not None else datetime.now(UTC)
             key = _plan_key(replanner, station) if replanner is not None else None
             detail["upcoming"] = upcoming(document, key or detail.get("resource"), now)

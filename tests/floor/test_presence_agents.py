@@ -49,7 +49,9 @@ OPERATORS = {
 ANNA, BEN, CARLA = OPERATORS
 
 
-def _plant(folder: Path, start: datetime, crimpers: list[str]) -> Path:
+def _plant(
+    folder: Path, start: datetime, crimpers: list[str], machines: tuple[str, ...] = STATIONS
+) -> Path:
     days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     shift = start.replace(second=0, microsecond=0)
     grace_min = ((start - shift).total_seconds() + GRACE_S) / 60
@@ -67,13 +69,13 @@ def _plant(folder: Path, start: datetime, crimpers: list[str]) -> Path:
             {"id": "day", "shifts": [{"days": days, "start": hhmm, "end": hhmm}]},
         ],
         "resources": [
-            *({"id": s, "kind": "machine", "calendar": "always"} for s in STATIONS),
+            *({"id": s, "kind": "machine", "calendar": "always"} for s in machines),
             *({"id": op, "kind": "operator", "calendar": "day", "tag": tag,
                "skills": skills if op in crimpers or "crimp" not in skills else ["test"]}
               for tag, (op, skills) in OPERATORS.items()),
         ],
         "groups": [
-            {"id": "crimpers", "kind": "machine", "members": list(STATIONS)},
+            {"id": "crimpers", "kind": "machine", "members": list(machines)},
             {"id": "crimp-operators", "kind": "operator", "skill": "crimp"},
         ],
         "products": [{"id": "P", "steps": [step]}],
@@ -97,15 +99,27 @@ def _orders(folder: Path, now: datetime) -> Path:
 
 @contextmanager
 def _floor(
-    tmp_path: Path, mosquitto: PrivateMosquitto, crimpers: list[str]
-) -> Iterator[tuple[CloudService, Any]]:
-    """The cloud and one station agent reading badges at crimp-01; yields (cloud, chip)."""
+    tmp_path: Path,
+    mosquitto: PrivateMosquitto,
+    crimpers: list[str],
+    *,
+    machines: tuple[str, ...] = STATIONS,
+    orders: Path | None = None,
+    station: dict[str, Any] | None = None,
+    repair_minutes: float | None = None,
+) -> Iterator[tuple[CloudService, Any, EmulatedHardware]]:
+    """The cloud and one station agent reading badges at crimp-01: (cloud, chip, hardware).
+
+    `machines` are the crimp presses (crimp-01 has the agent), `orders` replace the six,
+    `station` adds (or replaces) keys of crimp-01's station section (stop buttons, readers)
+    and `repair_minutes` is the cloud's mean time to repair.
+    """
     clock = SystemClock()
     now = clock.now()
     settings = CloudSettings(
         database=tmp_path / "cloud.db", broker=mosquitto.url, site=SITE, web_port=None,
-        plant=_plant(tmp_path, now, crimpers), orders=_orders(tmp_path, now),
-        frozen_minutes=0, floor_tick_s=0.5,
+        plant=_plant(tmp_path, now, crimpers, machines), orders=orders or _orders(tmp_path, now),
+        frozen_minutes=0, floor_tick_s=0.5, repair_minutes=repair_minutes,
     )  # fmt: skip
     config = parse_config(
         {
@@ -115,6 +129,7 @@ def _floor(
                 "id": "crimp-01", "inputs": {"run": 17},
                 "reader": [{"name": "crimp-01-rfid", "device": 0, "reset_pin": 25,
                             "reads": ["badge"]}],
+                **(station or {}),
             }],
         },
         "agent.toml",
@@ -126,6 +141,7 @@ def _floor(
         [{"agent": AGENT, "site": SITE, "area": AREA, "devices": [
             {"source": "crimp-01-io", "station": "crimp-01"},
             {"source": "crimp-01-rfid", "station": "crimp-01"},
+            {"source": "crimp-01-tickets", "station": "crimp-01"},  # a reader `station` may add
         ]}],
     )  # fmt: skip
     cloud.ingest.reload_registry()
@@ -134,7 +150,7 @@ def _floor(
     with cloud, hardware, Agent(config, clock=clock) as agent:
         role: Any = start_role(agent, hardware)
         try:
-            yield cloud, chip
+            yield cloud, chip, hardware
         finally:
             role.stop()
 
@@ -158,7 +174,7 @@ def _absent_planned(cloud: CloudService) -> set[str]:
 def test_an_operator_not_badged_in_is_replaced_by_one_who_is(
     tmp_path: Path, mosquitto: PrivateMosquitto
 ) -> None:
-    with _floor(tmp_path, mosquitto, crimpers=["OP-ANNA", "OP-BEN"]) as (cloud, chip):
+    with _floor(tmp_path, mosquitto, crimpers=["OP-ANNA", "OP-BEN"]) as (cloud, chip, _):
         replanner = cloud.replanner
         assert replanner is not None
         start = cloud._clock.now()
@@ -194,7 +210,7 @@ def test_an_operator_not_badged_in_is_replaced_by_one_who_is(
 def test_with_no_qualified_operator_here_the_gap_names_the_skill(
     tmp_path: Path, mosquitto: PrivateMosquitto
 ) -> None:
-    with _floor(tmp_path, mosquitto, crimpers=["OP-ANNA"]) as (cloud, chip):
+    with _floor(tmp_path, mosquitto, crimpers=["OP-ANNA"]) as (cloud, chip, _):
         replanner = cloud.replanner
         assert replanner is not None
         _badge(chip, CARLA)  # Carla is here, but cannot crimp

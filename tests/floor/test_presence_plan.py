@@ -18,6 +18,7 @@ from cloud.plant import load_orders, load_plant
 from cloud.reactions import FloorReactions
 from cloud.replan import Engine, ResourceBack, ResourceLost
 from cloud.status import ResourceStatus, StatusMaster
+from cloud.status.labour import Settle
 from cloud.store import EventLog, LogRecord
 from tests.status.events import INSTANCE, Feed
 
@@ -182,3 +183,41 @@ def test_operators_here_are_preferred_when_steps_are_placed() -> None:
     after = _holders(eng, SHIFT_START, SHIFT_END)
     assert after.get("OP-BEN", 0) > before.get("OP-BEN", 0)
     assert after.get("OP-ANNA", 0) < before.get("OP-ANNA", 0)
+
+
+def test_a_restarted_cloud_waits_for_badge_reads_still_on_their_way(tmp_path: Path) -> None:
+    """An absence that fell due while the cloud was down waits for the settle after its start."""
+    path = str(tmp_path / "cloud.db")
+    floor = Floor(path)
+    floor("machine.signal", {"signal": "run", "on": True}, DAY - 70, station="crimp-01")
+    seq = floor.feed.seq
+    floor.log.close()
+    # Down from 04:50 UTC (before the 05:00 shift) to 05:30; Ben badged in at 05:10, and his
+    # station agent still holds the read. The grace (15 min) ended while the cloud was down.
+    again = Floor(path)
+    again.feed.seq = seq
+    for position, body, corrected in again.log.replay(after=0):
+        again.status.apply(body, corrected, position)
+    started = SHIFT_START + timedelta(minutes=30)
+    known = SHIFT_START - timedelta(minutes=10)
+    again.status.settle = Settle(known, started, started + timedelta(seconds=30))
+    again.reactions.catch_up()
+    again.reactions.tick(started + timedelta(seconds=10))
+
+    def told_absent() -> set[str]:
+        return {t.resource for t in again.sink.triggers if isinstance(t, ResourceLost)}
+
+    assert not told_absent()
+    shown = again.status.snapshot(started + timedelta(seconds=10))["labour"]
+    assert shown[ANNA]["presence"] == shown[BEN]["presence"] == "expected"
+    # Without the settle the restarted cloud would call both absent at once.
+    due = SHIFT_START + timedelta(minutes=15)
+    assert not Settle(known, started, started).holds(due, started)
+    again("badge.read", {"tag": BEN}, DAY - 50, station="crimp-01")  # arrives now, read at 05:10
+    again.reactions.tick(started + timedelta(seconds=31))  # the settle is over
+    assert "OP-ANNA" in told_absent() and "OP-BEN" not in told_absent()
+    shown = again.status.snapshot(started + timedelta(seconds=31))["labour"]
+    assert (shown[ANNA]["presence"], shown[BEN]["presence"]) == ("absent", "present")
+    # An absence due before the log's newest event was told by the old process: judged at once.
+    old = Settle(SHIFT_START + timedelta(minutes=20), started, started + timedelta(seconds=30))
+    assert not old.holds(due, started)

@@ -207,6 +207,22 @@ def test_the_watcher_thread_survives_a_bad_file(tmp_path: Path, desk: OrderDesk)
         watcher.close()
 
 
+def test_a_file_still_being_written_is_not_read_half_written(
+    tmp_path: Path, desk: OrderDesk
+) -> None:
+    watcher = OrderFolderWatcher(tmp_path, desk)
+    text = json.dumps({"orders": [order(id="SO-SLOW")]})
+    path = tmp_path / "slow.json"
+    path.write_text(text[:10])  # the ERP has written a part of it
+    assert watcher.scan_once(settled_only=True) == []
+    with path.open("a") as tail:
+        tail.write(text[10:])
+    assert watcher.scan_once(settled_only=True) == []  # grown since the last scan
+    ((name, result),) = watcher.scan_once(settled_only=True)
+    assert name == "slow.json" and "rejected" not in result
+    assert (tmp_path / "done" / "slow.json").exists()
+
+
 def test_csv_and_json_rows_of_any_shape_are_reasons_not_crashes(desk: OrderDesk) -> None:
     plant = desk.plant
     for text, fmt in [

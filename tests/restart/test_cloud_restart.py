@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +104,15 @@ def stations(
             proc.quit()
 
 
+def _empty(proc: StationProcess) -> bool:
+    return bool(proc.stats()["depth"] == 0)
+
+
 def drained(stations: dict[str, StationProcess]) -> dict[str, dict[str, Any]]:
     """Each station's uplink counters once its outbox is empty (everything settled)."""
     out: dict[str, dict[str, Any]] = {}
     for station, proc in stations.items():
-        wait_for(lambda p=proc: p.stats()["depth"] == 0, 20, f"{station}'s outbox drained")
+        wait_for(partial(_empty, proc), 20, f"{station}'s outbox drained")
         out[station] = proc.stats()
     return out
 
