@@ -6,7 +6,7 @@ on the real clock, and a log as the demo's agents would have sent it since: ever
 line badged in and running its job tickets (runs of cycles at the station's cycle time, the
 simulated machines' pattern of tests/warnings/machine_day.py, with a good or, one in twenty, a
 scrap pulse per cycle as demo/floor.py's), crimp-02 broken down ten minutes ago, and the lorry
-loaded with delivery D-2001 (wire and terminals for the seat harness) on its way in, 11 km out.
+loaded with delivery D-2001 (wire and terminals for the seat harness) on its way in, 11 km out as the crow flies.
 The log is written first and the cloud started on it, as after a restart: a real `CloudService`
 (status, replanner, reports, the web on a free port) with a real Mosquitto and the users of
 tests/web/auth.py.
@@ -45,10 +45,11 @@ _BROKEN_MIN = 10
 
 @dataclass
 class DemoCloud:
-    """The running cloud, when its floor began, and the users' tokens."""
+    """The running cloud, when its floor began, when crimp-02 broke down, the users' tokens."""
 
     cloud: CloudService
     start: datetime
+    broke: datetime
     grants: Grants
 
     @property
@@ -132,7 +133,8 @@ def demo_cloud(folder: Path, broker_url: str) -> Iterator[DemoCloud]:
     start = now - timedelta(minutes=_SPAN_MIN)
     plant, orders = write_master_data(folder, start)
     database = folder / "cloud.db"
-    _write_log(database, start, now - timedelta(seconds=30))
+    until = now - timedelta(seconds=30)
+    _write_log(database, start, until)
     settings = CloudSettings(
         database=database, broker=broker_url, site=SITE, web_port=0, plant=plant,
         orders=orders, frozen_minutes=0,
@@ -140,6 +142,7 @@ def demo_cloud(folder: Path, broker_url: str) -> Iterator[DemoCloud]:
     with CloudService(settings, clock=SystemClock()) as cloud:
         grants = Grants(database)
         try:
-            yield DemoCloud(cloud, start.astimezone(UTC), grants)
+            broke = until - timedelta(minutes=_BROKEN_MIN)
+            yield DemoCloud(cloud, start.astimezone(UTC), broke.astimezone(UTC), grants)
         finally:
             grants.close()
