@@ -6,10 +6,10 @@ on the real clock, and a log as the demo's agents would have sent it since: ever
 line badged in and running its job tickets (runs of cycles at the station's cycle time, the
 simulated machines' pattern of tests/warnings/machine_day.py, with a good or, one in twenty, a
 scrap pulse per cycle as demo/floor.py's), crimp-02 broken down ten minutes ago, and the lorry
-loaded with delivery D-2001 (wire and terminals for the seat harness) on its way in, 11 km out as the crow flies.
-The log is written first and the cloud started on it, as after a restart: a real `CloudService`
-(status, replanner, reports, the web on a free port) with a real Mosquitto and the users of
-tests/web/auth.py.
+loaded with delivery D-2001 (wire and terminals for the seat harness) on its way in, 11 km out
+as the crow flies. The log is written first and the cloud started on it, as after a restart: a
+real `CloudService` (status, replanner, reports, the web on a free port) with a real Mosquitto
+and the users of tests/web/auth.py.
 """
 
 from __future__ import annotations
