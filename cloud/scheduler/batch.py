@@ -204,21 +204,27 @@ class _StackedKernel(Kernel):
                 self._take_state(i, job.state)
 
     def _calendars(self, problems: list[Problem]) -> None:
-        """Distinct calendar rows of all scenarios, their index, and the initial free runs."""
+        """Distinct calendar rows of all scenarios, their index, and the initial free runs.
+
+        A scenario's calendars are compared with the first scenario's as packed bits, so only
+        the rows a scenario changes (a closure, a cancelled shift) are looked up one by one.
+        """
         r, width = self.res_per, self.width
         ids: dict[bytes, int] = {}
         rows: list[B] = []
         cal = np.empty(2 * self.n_res, dtype=np.int64)
-        seen: dict[int, I64] = {}
+        first: list[tuple[NDArray[np.uint8], int, I64]] = []
         for i, q in enumerate(problems):
             for mode, open_ in enumerate((q.open_, q.open_span)):
                 at = mode * self.n_res + i * r
-                known = seen.get(id(open_))
-                if known is not None:  # scenarios sharing one calendar array
-                    cal[at : at + r] = known
-                    continue
                 packed = np.packbits(open_, axis=1)
-                for k in range(r):
+                same = np.zeros(r, dtype=np.bool_)
+                if i > 0:
+                    ref, ref_slots, ref_cal = first[mode]
+                    if ref.shape == packed.shape and ref_slots == q.n_slots:
+                        same = ~(ref != packed).any(axis=1)
+                        cal[at : at + r][same] = ref_cal[same]
+                for k in np.flatnonzero(~same).tolist():
                     key = packed[k].tobytes() + q.n_slots.to_bytes(4, "little")
                     c = ids.get(key)
                     if c is None:
@@ -227,7 +233,8 @@ class _StackedKernel(Kernel):
                         row[: q.n_slots] = open_[k]
                         rows.append(row)
                     cal[at + k] = c
-                seen[id(open_)] = cal[at : at + r].copy()
+                if i == 0:
+                    first.append((packed, q.n_slots, cal[at : at + r].copy()))
         self.cal_of_row = cal
         opened = np.array(rows)
         t = np.arange(width, dtype=np.int32)[None, :]
@@ -235,9 +242,89 @@ class _StackedKernel(Kernel):
         self.last_closed = np.maximum.accumulate(np.where(opened, -1, t), axis=1).astype(np.int32)
         frun_c, _ = _runs_of(opened, self.sat)
         frun_c = frun_c.astype(self.frun.dtype)
-        for c0 in range(0, self.frun.shape[0], 4096):  # bounded temporaries
-            c1 = min(c0 + 4096, self.frun.shape[0])
-            self.frun[c0:c1] = frun_c[cal[c0:c1]]
+        for row in range(self.frun.shape[0]):
+            self.frun[row] = frun_c[cal[row]]
+        self._requirement_calendars()
+
+    def _requirement_calendars(self) -> None:
+        """Per requirement and mode, the distinct calendars among its candidates.
+
+        The calendar bound of a requirement is the latest over its candidates, and it depends
+        on a candidate only through its calendar: most groups share one, so the bound is
+        computed once per distinct calendar instead of once per candidate.
+        """
+        q = self.p.req_off.shape[0]
+        first = self.p.cand_ptr[:-1]
+        self.qcal_ptr: list[I64] = []
+        self.qcal: list[I64] = []
+        for mode in range(self.modes):
+            c = self.cal_of_row[self.row_res + mode * self.n_res]
+            lo = np.minimum.reduceat(c, first)
+            mixed = np.flatnonzero(lo != np.maximum.reduceat(c, first))
+            counts = np.ones(q, dtype=np.int64)
+            cals = [lo]
+            if mixed.shape[0]:  # the few requirements whose candidates differ in calendar
+                rows = ranges(first[mixed], np.diff(self.p.cand_ptr)[mixed])
+                order = np.lexsort((c[rows], self.row_req[rows]))
+                key_q, key_c = self.row_req[rows][order], c[rows][order]
+                keep = np.ones(order.shape[0], dtype=np.bool_)
+                keep[1:] = (key_q[1:] != key_q[:-1]) | (key_c[1:] != key_c[:-1])
+                counts[mixed] = np.bincount(key_q[keep], minlength=q)[mixed]
+                at = np.repeat(np.arange(q, dtype=np.int64), counts)
+                merged = np.repeat(lo, counts)
+                merged[np.isin(at, mixed)] = key_c[keep]
+                cals = [merged]
+            self.qcal.append(cals[0])
+            self.qcal_ptr.append(np.concatenate(([0], np.cumsum(counts))))
+
+    def calendar_bound(self, steps: I64, hi: I64) -> I64:
+        """`Kernel.calendar_bound`, over each requirement's distinct calendars."""
+        p = self.p
+        nq = p.req_ptr[steps + 1] - p.req_ptr[steps]
+        reqs = ranges(p.req_ptr[steps], nq)
+        req_step = np.repeat(np.arange(steps.shape[0], dtype=np.int64), nq)
+        span = p.span[steps][req_step]
+        best = np.empty(reqs.shape[0], dtype=np.int64)
+        for mode in range(self.modes):
+            sel = np.flatnonzero(span == bool(mode))
+            if sel.shape[0] == 0:
+                continue
+            ptr = self.qcal_ptr[mode]
+            q = reqs[sel]
+            counts = ptr[q + 1] - ptr[q]
+            cal = self.qcal[mode][ranges(ptr[q], counts)]
+            row_q = np.repeat(sel, counts)
+            off = p.req_off[reqs[row_q]]
+            length = p.req_len[reqs[row_q]]
+            x = np.maximum(hi[req_step[row_q]] + off + length - 1, 0)
+            y = self.last_open[cal, x].astype(np.int64)
+            run0 = self.last_closed[cal, np.maximum(y, 0)].astype(np.int64) + 1
+            short = y - run0 + 1 < length
+            y2 = self.last_open[cal, np.maximum(run0 - 1, 0)].astype(np.int64)
+            y2 = np.where(run0 - 1 < 0, -1, y2)
+            end = np.where(short, y2, y)
+            bound = np.where(end < 0, -(2**40), end - length + 1 - off)
+            best[sel] = np.maximum.reduceat(bound, _starts_of(row_q))
+        return np.minimum(hi, np.minimum.reduceat(best, _starts_of(req_step)))
+
+    def search(self, steps: I64, t0: I64, width: I64) -> tuple[B, I64, I64, B]:
+        """`Kernel.search`, gathering each candidate's window as one contiguous slice."""
+        p = self.p
+        w = int(width.max())
+        rows, row_step, req, rr = self._rows_of(steps)
+        length = p.req_len[req]
+        base = t0[row_step] + p.req_off[req]
+        if int(base.max(initial=0)) + w > self.width:
+            return super().search(steps, t0, width)
+        windows = np.lib.stride_tricks.sliding_window_view(self.frun, w, axis=1)
+        okc = windows[rr, base] >= length.astype(self.frun.dtype)[:, None]
+        okc &= np.arange(w, dtype=np.int64)[None, :] < width[row_step][:, None]
+        q_first = _starts_of(req)
+        okq = np.logical_or.reduceat(okc, q_first, axis=0)
+        q_step = row_step[q_first]
+        s_first = _starts_of(q_step)
+        ok = np.logical_and.reduceat(okq, s_first, axis=0)
+        return ok, rows, row_step, okc
 
     def _take_state(self, i: int, state: Kernel) -> None:
         """Starts scenario i from a single kernel's state (its holds and closures)."""
