@@ -94,7 +94,9 @@ def scenarios(p: Problem, base: Plan, count: int, seed: int) -> list[tuple[str, 
         elif kind == "rush order":
             like = int(rng.integers(p.n_orders))
             due = int(rng.integers(2 * day, 3 * day))
-            out.append((f"{kind} (like order {like}, due slot {due})", with_order(p, like, due, 2.0, 50.0)))
+            out.append(
+                (f"{kind} (like order {like}, due slot {due})", with_order(p, like, due, 2.0, 50.0))
+            )
         elif kind == "due dates earlier":
             q = copy.copy(p)
             q.due = p.due.copy()
@@ -163,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print(f"plain-Python reference: {n} plan_reference calls, {reference_s:.2f} s")
-    differ = [name for (name, _), a, b in zip(cases, batched, sequential, strict=True) if not same(a, b)]
+    differ = [
+        name for (name, _), a, b in zip(cases, batched, sequential, strict=True) if not same(a, b)
+    ]
     differ += [
         f"reference: {name}"
         for (name, _), a, b in zip(cases, reference, sequential, strict=False)

@@ -31,9 +31,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cloud.scheduler._kernel import Kernel, _runs_of, _starts_of, ranges
+from cloud.scheduler.backward import _run, plan_backward
 from cloud.scheduler.problem import I64, NO_DUE, B, Plan, Problem, jit_sequence, level_sequence
 
-__all__ = ["ScenarioJob", "plan_scenarios", "state_bytes"]
+__all__ = ["ScenarioJob", "plan_one", "plan_scenarios", "state_bytes"]
 
 _WINDOW = 256
 _MAX_BATCH = 128
@@ -51,12 +52,14 @@ class ScenarioJob:
             the orders of `sequence` already released, closures already in the calendars);
             every order not in `sequence` keeps what it holds there.
         previous: with `state`, the plan it belongs to (forward / unplaced of other orders).
+        with_busy: compute the plan's busy map (`replan` in a tight loop skips it).
     """
 
     problem: Problem
     sequence: I64 | None = None
     state: Kernel | None = None
     previous: Plan | None = None
+    with_busy: bool = True
 
 
 def state_bytes(p: Problem, window: int = _WINDOW) -> int:
@@ -65,6 +68,26 @@ def state_bytes(p: Problem, window: int = _WINDOW) -> int:
     sat = int(p.req_len.max(initial=1)) + 1
     width = p.n_slots + _pad(p, window)
     return rows * width * (1 if sat <= 255 else 2)
+
+
+def plan_one(
+    job: ScenarioJob | Problem,
+    *,
+    window: int = _WINDOW,
+    max_batch: int = _MAX_BATCH,
+    with_busy: bool = True,
+) -> Plan:
+    """The single construction of one job: what `plan_scenarios` equals scenario by scenario.
+
+    `plan_backward(problem, sequence)`, or with a `state` the placement `replan` continues
+    with once it has released the orders and closed the resources.
+    """
+    if isinstance(job, Problem):
+        job = ScenarioJob(job)
+    if job.state is None:
+        return plan_backward(job.problem, job.sequence, window=window, max_batch=max_batch)
+    sequence = job.sequence if job.sequence is not None else jit_sequence(job.problem)
+    return _run(job.state, sequence, max_batch, job.previous, with_busy)
 
 
 def plan_scenarios(
@@ -192,12 +215,11 @@ class _StackedKernel(Kernel):
         dtype = np.uint8 if self.sat <= 255 else np.int16
         self.frun = np.empty((self.modes * self.n_res, self.width), dtype=dtype)
         self._calendars(problems)
+        self._rows_cache: tuple[I64, tuple[I64, I64, I64, I64]] | None = None
         self.start = np.full(p.n_steps, -1, dtype=np.int64)
         self.res = np.full(p.req_off.shape[0], -1, dtype=np.int64)
         self.step_off = np.concatenate(([0], np.cumsum([q.n_steps for q in problems])))
-        self.req_off_of = np.concatenate(
-            ([0], np.cumsum([q.req_off.shape[0] for q in problems]))
-        )
+        self.req_off_of = np.concatenate(([0], np.cumsum([q.req_off.shape[0] for q in problems])))
         self.order_off = np.concatenate(([0], np.cumsum([q.n_orders for q in problems])))
         for i, job in enumerate(jobs):
             if job.state is not None:
@@ -242,8 +264,8 @@ class _StackedKernel(Kernel):
         self.last_closed = np.maximum.accumulate(np.where(opened, -1, t), axis=1).astype(np.int32)
         frun_c, _ = _runs_of(opened, self.sat)
         frun_c = frun_c.astype(self.frun.dtype)
-        for row in range(self.frun.shape[0]):
-            self.frun[row] = frun_c[cal[row]]
+        for k in range(self.frun.shape[0]):
+            self.frun[k] = frun_c[cal[k]]
         self._requirement_calendars()
 
     def _requirement_calendars(self) -> None:
@@ -306,6 +328,15 @@ class _StackedKernel(Kernel):
             bound = np.where(end < 0, -(2**40), end - length + 1 - off)
             best[sel] = np.maximum.reduceat(bound, _starts_of(row_q))
         return np.minimum(hi, np.minimum.reduceat(best, _starts_of(req_step)))
+
+    def _rows_of(self, steps: I64) -> tuple[I64, I64, I64, I64]:
+        """`Kernel._rows_of`, remembered for the last batch (`fits_at`, then `assign_at`)."""
+        cached = self._rows_cache
+        if cached is not None and cached[0] is steps:
+            return cached[1]
+        rows = super()._rows_of(steps)
+        self._rows_cache = (steps, rows)
+        return rows
 
     def search(self, steps: I64, t0: I64, width: I64) -> tuple[B, I64, I64, B]:
         """`Kernel.search`, gathering each candidate's window as one contiguous slice."""
@@ -403,7 +434,8 @@ class _StackedKernel(Kernel):
         """Slots scenario i's plan takes (as `Plan.busy`)."""
         q = self.problems[i]
         rows = slice(i * self.res_per, (i + 1) * self.res_per)
-        return (self.frun[rows, : q.n_slots] == 0) & q.open_
+        busy: B = (self.frun[rows, : q.n_slots] == 0) & q.open_
+        return busy
 
     def single_state(self, i: int, job: ScenarioJob) -> Kernel:
         """A single kernel's state for scenario i, as the single construction leaves it."""
@@ -586,17 +618,17 @@ class _Batch:
             o0, o1 = int(k.order_off[i]), int(k.order_off[i + 1])
             res = k.res[q0:q1]
             state = k.single_state(i, job) if keep_state else None
-            if state is not None:
-                busy = state.blk[: k.res_per, : job.problem.n_slots] & job.problem.open_
-            else:
-                busy = k.busy(i) if with_busy else np.zeros((0, 0), np.bool_)
+            busy = np.zeros((0, 0), np.bool_)
+            if with_busy and job.with_busy:
+                q = job.problem
+                busy = k.busy(i) if state is None else state.blk[: k.res_per, : q.n_slots] & q.open_
             out.append(
                 Plan(
                     start=k.start[s0:s1].copy(),
                     res=np.where(res >= 0, res - i * k.res_per, -1),
                     forward=forward[o0:o1].copy(),
                     unplaced=unplaced[o0:o1].copy(),
-                    busy=busy if with_busy else np.zeros((0, 0), np.bool_),
+                    busy=busy,
                     state=state,
                 )
             )
