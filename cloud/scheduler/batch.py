@@ -3,10 +3,15 @@
 `plan_scenarios` places the orders of N problems (scenarios of one plant: the same resources,
 different closures, due dates, releases or order sets) by the rule of `backward.plan_backward`
 and returns, scenario by scenario, the plan a single call would give. The scenarios advance in
-lock step: in every round each scenario takes its next batch of steps exactly as the single
-construction would (same batch size, same cut at the first collision, same one-at-a-time
-fallback), and the gathers of all scenarios' batches are one gather. The fixed cost of a round —
-some hundred numpy calls — is paid once for N scenarios instead of N times.
+lock step: in every round each scenario takes its next batch of steps the way the single
+construction does (latest starts first, the windowed search for the misses, acceptance up to
+the first collision with an earlier step of the same scenario's batch, the one-at-a-time
+fallback and the forward placement), and the gathers of all scenarios' batches are one gather.
+The fixed cost of a round — some hundred numpy calls — is paid once for N scenarios instead of
+N times. Batches are smaller than the single construction's (16 steps per scenario at most, not
+128: fewer steps are searched in vain past a collision); the plan does not depend on the batch
+size, because what is accepted from a batch is exactly what one-at-a-time placement gives (the
+argument in `backward`'s docstring), and the tests check it scenario by scenario.
 
 Memory: the scenarios share one calendar index (last open / last closed slot per *distinct*
 calendar row: a machine down in one scenario adds one row, not a copy of the plant), and the
@@ -38,6 +43,9 @@ __all__ = ["ScenarioJob", "plan_one", "plan_scenarios", "state_bytes"]
 
 _WINDOW = 256
 _MAX_BATCH = 128
+#: steps per scenario and round in a batched call: a round's fixed cost is shared by all
+#: scenarios, so smaller batches (fewer steps searched past a collision) pay off
+_SCENARIO_BATCH = 16
 _MAX_BYTES = 1 << 30
 
 
@@ -94,7 +102,7 @@ def plan_scenarios(
     jobs: Sequence[ScenarioJob | Problem],
     *,
     window: int = _WINDOW,
-    max_batch: int = _MAX_BATCH,
+    max_batch: int = _SCENARIO_BATCH,
     with_busy: bool = True,
     keep_state: bool = False,
     max_bytes: int = _MAX_BYTES,
@@ -108,7 +116,8 @@ def plan_scenarios(
     Args:
         jobs: the scenarios (all with the same resources).
         window: candidate starts evaluated per step and gather (as `plan_backward`).
-        max_batch: most steps of one scenario evaluated in one gather (as `plan_backward`).
+        max_batch: most steps of one scenario evaluated in one round (the single construction
+            takes 128; the plan does not depend on it, see the module docstring).
         with_busy: compute each plan's busy map.
         keep_state: give each plan a `Kernel` state like the single construction's, so it can
             be replanned incrementally or improved (costs a full state per scenario).
@@ -495,7 +504,7 @@ class _Batch:
         level_end = np.concatenate(level_ends) if level_ends else np.zeros(0, dtype=np.int64)
         ends = np.cumsum([s.shape[0] for s in seqs]).astype(np.int64)
         pos = ends - np.array([s.shape[0] for s in seqs], dtype=np.int64)
-        batch = np.full(n, 16, dtype=np.int64)
+        batch = np.full(n, min(16, max_batch), dtype=np.int64)
         while True:
             act = np.flatnonzero(pos < ends)
             if act.shape[0] == 0:
