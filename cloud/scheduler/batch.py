@@ -548,21 +548,22 @@ class _Batch:
                 batch[full] = np.minimum(max_batch, batch[full] * 2)
                 part = has_ok & ~full
                 batch[part] = np.maximum(8, 2 * cut[part])
-            for i in live.tolist():
-                ni = int(seg_n[i])
-                c = int(consumed[i])
-                if c < ni and (bool(single[i]) or c == int(n_ok[i])):
-                    j = int(seg_start[i]) + c
-                    s = int(steps[j])
-                    placed = width[j] > 0 and k.place_one(s, int(lo[j]), int(hi[j]), False)
-                    if not placed:
-                        o = int(step_order[s])
-                        k.release_orders([o])
-                        done[o] = True
-                        forward[o] = True
-                        unplaced[o] = not self._place_forward(o, int(n_slots[i]))
-                    c += 1
-                pos[i] = int(idx[int(seg_start[i]) + c - 1]) + 1
+            # steps that go one at a time (a wider search, distinct picks, or forward): the
+            # first window of all of them is one search
+            one = live[
+                (consumed[live] < seg_n[live]) & (single[live] | (consumed[live] == n_ok[live]))
+            ]
+            if one.shape[0]:
+                js = seg_start[one] + consumed[one]
+                placed = self._place_latest(steps[js], lo[js], hi[js], width[js] > 0)
+                for i, j in zip(one[~placed].tolist(), js[~placed].tolist(), strict=True):
+                    o = int(step_order[steps[j]])
+                    k.release_orders([o])
+                    done[o] = True
+                    forward[o] = True
+                    unplaced[o] = not self._place_forward(o, int(n_slots[i]))
+                consumed[one] += 1
+            pos[live] = idx[seg_start[live] + consumed[live] - 1] + 1
         return self._plans(forward, unplaced, with_busy, keep_state)
 
     def _batch(
@@ -605,6 +606,37 @@ class _Batch:
         if acc.shape[0]:
             k.occupy(qreq[acc], crow[acc], start[qstep[acc]])
         return cut, single
+
+    def _place_latest(self, steps: I64, lo: I64, hi: I64, may: B) -> B:
+        """`Kernel.place_one` backward for steps of different scenarios, first window at once.
+
+        Each step goes to its latest start in [lo, hi] where its requirements find distinct
+        resources. The first window (as `place_one` searches it) of every step is one search;
+        a step with no such start there continues alone below it (the latest start does not
+        depend on how the range is cut into windows).
+        """
+        k = self.k
+        placed = np.zeros(steps.shape[0], dtype=np.bool_)
+        todo = np.flatnonzero(may)
+        if todo.shape[0] == 0:
+            return placed
+        bound = k.calendar_bound(steps[todo], hi[todo])
+        todo, bound = todo[bound >= lo[todo]], bound[bound >= lo[todo]]
+        if todo.shape[0] == 0:
+            return placed
+        t0 = np.maximum(lo[todo], bound - k.window + 1)
+        ok, rows, row_step, okc = k.search(steps[todo], t0, bound - t0 + 1)
+        seg = np.searchsorted(row_step, np.arange(todo.shape[0] + 1))
+        for x, i in enumerate(todo.tolist()):
+            s, start = int(steps[i]), int(t0[x])
+            mine = slice(int(seg[x]), int(seg[x + 1]))
+            for w in np.flatnonzero(ok[x])[::-1].tolist():
+                if k._try_distinct(s, rows[mine], okc[mine], w, start):
+                    placed[i] = True
+                    break
+            else:
+                placed[i] = start > lo[i] and k.place_one(s, int(lo[i]), start - 1, False)
+        return placed
 
     def _place_forward(self, o: int, n_slots: int) -> bool:
         """Order `o` (stacked index) forward, each step at its earliest feasible start."""
