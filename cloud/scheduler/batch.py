@@ -574,23 +574,35 @@ class _Batch:
         n = n_ok.shape[0]
         hi = t0 + width - 1
         start = hi.copy()
-        has = k.fits_at(bs, hi)
+        # every step at its latest start: whether it fits, and each requirement's first
+        # fitting candidate (`fits_at` and `assign_at` of the single kernel in one gather)
+        has, qreq, crow = self._first_fit(bs, hi)
         miss = np.flatnonzero(~has & (width > 1))
+        found = np.zeros(0, dtype=np.bool_)
         if miss.shape[0]:
             ok, _, _, _ = k.search(bs[miss], t0[miss], width[miss] - 1)
             found = ok.any(axis=1)
             w = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
             start[miss] = t0[miss] + w
             has[miss] = found
+        nq = p.req_ptr[bs + 1] - p.req_ptr[bs]
+        if bool(found.any()):
+            moved = miss[found]  # the candidates again, at the start the search found
+            _, _, again = self._first_fit(bs[moved], start[moved])
+            crow[ranges((np.cumsum(nq) - nq)[moved], nq[moved])] = again
         cut = n_ok.copy()
         no = np.flatnonzero(~has)
         np.minimum.at(cut, scen[no], local[no])
-        qreq, crow, dup = k.assign_at(bs, np.where(has, start, hi))
+        qstep = np.repeat(np.arange(bs.shape[0], dtype=np.int64), nq)
+        res = k.row_res[crow]
+        order = np.lexsort((res, qstep))
+        twice = (np.diff(qstep[order]) == 0) & (np.diff(res[order]) == 0)
+        dup = np.zeros(bs.shape[0], dtype=np.bool_)
+        dup[qstep[order][1:][twice]] = True
         d = np.flatnonzero(dup & (local < cut[scen]))
         np.minimum.at(cut, scen[d], local[d])
         single = cut < n_ok
         # collisions with earlier steps of the same scenario's batch: intervals on one resource
-        qstep = np.repeat(np.arange(bs.shape[0], dtype=np.int64), np.diff(p.req_ptr)[bs])
         a = start[qstep] + p.req_off[qreq]
         b = a + p.req_len[qreq]
         r = k.row_res[crow]
@@ -607,35 +619,54 @@ class _Batch:
             k.occupy(qreq[acc], crow[acc], start[qstep[acc]])
         return cut, single
 
+    def _first_fit(self, steps: I64, start: I64) -> tuple[B, I64, I64]:
+        """Each step at its start: (fits, its requirements, their first fitting candidate).
+
+        A requirement with no fitting candidate gets an arbitrary one (its step does not fit;
+        callers cut the batch before it), as in `Kernel.assign_at`.
+        """
+        k = self.k
+        rows, row_step, req, fit = k._fit_rows(steps, start)
+        q_first = _starts_of(req)
+        okq = np.logical_or.reduceat(fit, q_first)
+        fits = np.logical_and.reduceat(okq, _starts_of(row_step[q_first]))
+        key = np.where(fit, np.arange(rows.shape[0]), np.iinfo(np.int64).max)
+        chosen = np.minimum(np.minimum.reduceat(key, q_first), rows.shape[0] - 1)
+        return fits, req[q_first], rows[chosen]
+
     def _place_latest(self, steps: I64, lo: I64, hi: I64, may: B) -> B:
-        """`Kernel.place_one` backward for steps of different scenarios, first window at once.
+        """`Kernel.place_one` backward for steps of different scenarios, all at once.
 
         Each step goes to its latest start in [lo, hi] where its requirements find distinct
-        resources. The first window (as `place_one` searches it) of every step is one search;
-        a step with no such start there continues alone below it (the latest start does not
-        depend on how the range is cut into windows).
+        resources, searched window by window from `hi` down, each window twice as wide as the
+        one before — as `place_one` does, with one search per round for all the steps.
         """
         k = self.k
         placed = np.zeros(steps.shape[0], dtype=np.bool_)
-        todo = np.flatnonzero(may)
-        if todo.shape[0] == 0:
-            return placed
-        bound = k.calendar_bound(steps[todo], hi[todo])
-        todo, bound = todo[bound >= lo[todo]], bound[bound >= lo[todo]]
-        if todo.shape[0] == 0:
-            return placed
-        t0 = np.maximum(lo[todo], bound - k.window + 1)
-        ok, rows, row_step, okc = k.search(steps[todo], t0, bound - t0 + 1)
-        seg = np.searchsorted(row_step, np.arange(todo.shape[0] + 1))
-        for x, i in enumerate(todo.tolist()):
-            s, start = int(steps[i]), int(t0[x])
-            mine = slice(int(seg[x]), int(seg[x + 1]))
-            for w in np.flatnonzero(ok[x])[::-1].tolist():
-                if k._try_distinct(s, rows[mine], okc[mine], w, start):
-                    placed[i] = True
-                    break
-            else:
-                placed[i] = start > lo[i] and k.place_one(s, int(lo[i]), start - 1, False)
+        cur_hi = hi.copy()
+        span = np.full(steps.shape[0], k.window, dtype=np.int64)
+        todo = np.flatnonzero(may & (lo <= hi))
+        while todo.shape[0]:
+            bound = k.calendar_bound(steps[todo], cur_hi[todo])
+            keep = bound >= lo[todo]
+            todo, bound = todo[keep], bound[keep]
+            if todo.shape[0] == 0:
+                break
+            t0 = np.maximum(lo[todo], bound - span[todo] + 1)
+            ok, rows, row_step, okc = k.search(steps[todo], t0, bound - t0 + 1)
+            seg = np.searchsorted(row_step, np.arange(todo.shape[0] + 1))
+            for x in np.flatnonzero(ok.any(axis=1)).tolist():
+                i, start = int(todo[x]), int(t0[x])
+                mine = slice(int(seg[x]), int(seg[x + 1]))
+                for w in np.flatnonzero(ok[x])[::-1].tolist():
+                    if k._try_distinct(int(steps[i]), rows[mine], okc[mine], w, start):
+                        placed[i] = True
+                        break
+            rest = ~placed[todo]
+            todo, t0 = todo[rest], t0[rest]
+            cur_hi[todo] = t0 - 1
+            span[todo] *= 2  # nights and weekends: widen the search geometrically
+            todo = todo[lo[todo] <= cur_hi[todo]]
         return placed
 
     def _place_forward(self, o: int, n_slots: int) -> bool:
