@@ -578,10 +578,10 @@ class _Batch:
         # fitting candidate (`fits_at` and `assign_at` of the single kernel in one gather)
         has, qreq, crow = self._first_fit(bs, hi)
         miss = np.flatnonzero(~has & (width > 1))
-        found = np.zeros(0, dtype=np.bool_)
+        found: B = np.zeros(0, dtype=np.bool_)
         if miss.shape[0]:
             ok, _, _, _ = k.search(bs[miss], t0[miss], width[miss] - 1)
-            found = ok.any(axis=1)
+            found = np.asarray(ok.any(axis=1), dtype=np.bool_)
             w = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
             start[miss] = t0[miss] + w
             has[miss] = found
