@@ -214,3 +214,37 @@ def test_the_benchmark_runs_and_finds_the_same_plans() -> None:
     summary = json.loads(lines[-1])
     assert summary["same_plans"] is True and summary["reference_extrapolated"] is True
     assert summary["scenarios"] == 5 and summary["speedup_vs_sequential"] > 0
+
+
+def test_windows_longer_than_a_byte_and_an_empty_scenario() -> None:
+    p = random_problem(4, n_res=5, n_orders=10, n_slots=300)
+
+    def stretched(f: int) -> Problem:  # every time 40x: holding windows past 255 slots
+        return dataclasses.replace(
+            p,
+            open_=np.repeat(p.open_, f, axis=1),
+            open_span=np.repeat(p.open_span, f, axis=1),
+            dur=p.dur * f,
+            due=np.where(p.due < NO_DUE, p.due * f, p.due),
+            release=p.release * f,
+            transfer=p.transfer * f,
+            req_off=p.req_off * f,
+            req_len=p.req_len * f,
+        )
+
+    long = stretched(40)
+    assert int(long.req_len.max()) > 255
+    empty = dataclasses.replace(
+        p,
+        order_ptr=np.zeros(1, dtype=np.int64),
+        req_ptr=np.zeros(1, dtype=np.int64),
+        cand_ptr=np.zeros(1, dtype=np.int64),
+        **{f: getattr(p, f)[:0] for f in ("dur", "due", "release", "transfer", "span",
+                                          "req_off", "req_len", "cand_res", "w_early",
+                                          "w_tardy")},
+    )  # fmt: skip
+    problems = [long, p, empty]
+    singles = [plan_backward(copy.deepcopy(q)) for q in problems]
+    for one, many in zip(singles, plan_scenarios(problems), strict=True):
+        _same(one, many)
+        assert np.array_equal(one.busy, many.busy)
