@@ -19,7 +19,10 @@ per-scenario state is only what placing changes — the free-run length per reso
 one byte when every holding window is shorter than 255 slots. The blocked map and the backward
 runs `Kernel` keeps are derived (a slot is blocked when its free run is 0; a window blocks at
 most `sat` slots before it), and rows for steps that may span breaks exist only when some step
-may. Scenarios are planned in chunks that keep that state under `max_bytes`.
+may. Scenarios are planned in chunks that keep that state under `max_bytes` (256 MiB: about 26
+scenarios of a 300-resource, three-week, one-minute plant at a time). Chunks keep memory and its
+first-touch cost down (fresh memory costs the first call of a process seconds per GB here) while
+a round's fixed cost is still shared by tens of scenarios.
 
 Steps, requirements and candidates of all scenarios are stacked with offsets (resource r of
 scenario i is resource i * R + r), so the single kernel's batch search (`Kernel.search`,
@@ -39,14 +42,14 @@ from cloud.scheduler._kernel import Kernel, _runs_of, _starts_of, ranges
 from cloud.scheduler.backward import _run, plan_backward
 from cloud.scheduler.problem import I64, NO_DUE, B, Plan, Problem, jit_sequence, level_sequence
 
-__all__ = ["ScenarioJob", "plan_one", "plan_scenarios", "state_bytes"]
+__all__ = ["ScenarioJob", "chunk_sizes", "plan_one", "plan_scenarios", "state_bytes"]
 
 _WINDOW = 256
 _MAX_BATCH = 128
 #: steps per scenario and round in a batched call: a round's fixed cost is shared by all
 #: scenarios, so smaller batches (fewer steps searched past a collision) pay off
 _SCENARIO_BATCH = 16
-_MAX_BYTES = 1 << 30
+_MAX_BYTES = 256 << 20
 
 
 @dataclass
@@ -122,7 +125,7 @@ def plan_scenarios(
         keep_state: give each plan a `Kernel` state like the single construction's, so it can
             be replanned incrementally or improved (costs a full state per scenario).
         max_bytes: most bytes of placement state held at once; scenarios beyond it are planned
-            in further chunks.
+            in further chunks (`chunk_sizes`).
 
     Returns:
         One plan per job, in order.
@@ -137,17 +140,28 @@ def plan_scenarios(
                 f"scenarios of one plant have the same resources: {j.problem.n_res} != {n_res}"
             )
     plans: list[Plan] = []
-    chunk: list[ScenarioJob] = []
-    held = 0
-    for job in todo:
-        size = state_bytes(job.problem, window)
-        if chunk and held + size > max_bytes:
-            plans += _Batch(chunk, window).run(max_batch, with_busy, keep_state)
-            chunk, held = [], 0
-        chunk.append(job)
-        held += size
-    plans += _Batch(chunk, window).run(max_batch, with_busy, keep_state)
+    at = 0
+    for size in chunk_sizes([j.problem for j in todo], window=window, max_bytes=max_bytes):
+        plans += _Batch(todo[at : at + size], window).run(max_batch, with_busy, keep_state)
+        at += size
     return plans
+
+
+def chunk_sizes(
+    problems: Sequence[Problem], *, window: int = _WINDOW, max_bytes: int = _MAX_BYTES
+) -> list[int]:
+    """How many scenarios `plan_scenarios` plans together, chunk by chunk (in order)."""
+    sizes: list[int] = []
+    held = 0
+    for p in problems:
+        size = state_bytes(p, window)
+        if sizes and held + size <= max_bytes:
+            sizes[-1] += 1
+            held += size
+        else:
+            sizes.append(1)
+            held = size
+    return sizes
 
 
 def _pad(p: Problem, window: int) -> int:
