@@ -150,18 +150,26 @@ def plan_scenarios(
 def chunk_sizes(
     problems: Sequence[Problem], *, window: int = _WINDOW, max_bytes: int = _MAX_BYTES
 ) -> list[int]:
-    """How many scenarios `plan_scenarios` plans together, chunk by chunk (in order)."""
-    sizes: list[int] = []
-    held = 0
-    for p in problems:
-        size = state_bytes(p, window)
-        if sizes and held + size <= max_bytes:
-            sizes[-1] += 1
-            held += size
-        else:
-            sizes.append(1)
-            held = size
-    return sizes
+    """How many scenarios `plan_scenarios` plans together, chunk by chunk (in order).
+
+    As many chunks as `max_bytes` needs, with about as many scenarios in each.
+    """
+
+    def cut(most: int) -> list[int]:
+        sizes: list[int] = []
+        held = 0
+        for p in problems:
+            size = state_bytes(p, window)
+            if sizes and held + size <= max_bytes and sizes[-1] < most:
+                sizes[-1] += 1
+                held += size
+            else:
+                sizes.append(1)
+                held = size
+        return sizes
+
+    greedy = cut(len(problems))
+    return cut(-(-len(problems) // max(1, len(greedy))))
 
 
 def _pad(p: Problem, window: int) -> int:
