@@ -265,10 +265,10 @@ class _StackedKernel(Kernel):
         r, width = self.res_per, self.width
         ids: dict[bytes, int] = {}
         rows: list[B] = []
-        cal = np.empty(2 * self.n_res, dtype=np.int64)
+        cal = np.full(2 * self.n_res, -1, dtype=np.int64)  # -1: a mode no step uses
         first: list[tuple[NDArray[np.uint8], int, I64]] = []
         for i, q in enumerate(problems):
-            for mode, open_ in enumerate((q.open_, q.open_span)):
+            for mode, open_ in enumerate((q.open_, q.open_span)[: self.modes]):
                 at = mode * self.n_res + i * r
                 packed = np.packbits(open_, axis=1)
                 same = np.zeros(r, dtype=np.bool_)
@@ -295,8 +295,8 @@ class _StackedKernel(Kernel):
         self.last_closed = np.maximum.accumulate(np.where(opened, -1, t), axis=1).astype(np.int32)
         frun_c, _ = _runs_of(opened, self.sat)
         frun_c = frun_c.astype(self.frun.dtype)
-        for k in range(self.frun.shape[0]):
-            self.frun[k] = frun_c[cal[k]]
+        for k in range(0, self.frun.shape[0], r):
+            np.take(frun_c, cal[k : k + r], axis=0, out=self.frun[k : k + r])
         self._requirement_calendars()
 
     def _requirement_calendars(self) -> None:
