@@ -19,15 +19,19 @@ per-scenario state is only what placing changes — the free-run length per reso
 one byte when every holding window is shorter than 255 slots. The blocked map and the backward
 runs `Kernel` keeps are derived (a slot is blocked when its free run is 0; a window blocks at
 most `sat` slots before it), and rows for steps that may span breaks exist only when some step
-may. Scenarios are planned in chunks that keep that state under `max_bytes` (256 MiB: about 26
-scenarios of a 300-resource, three-week, one-minute plant at a time). Chunks keep memory and its
-first-touch cost down (fresh memory costs the first call of a process seconds per GB here) while
-a round's fixed cost is still shared by tens of scenarios.
+may. Scenarios are planned in chunks of about equal size that keep that state under
+`max_bytes` (256 MiB: 22 scenarios of the 300-resource, three-week, one-minute benchmark plant
+at a time). Chunks keep memory and its first-touch cost down (fresh memory costs the first call
+of a process seconds per GB on a loaded machine) while a round's fixed cost is still shared by
+tens of scenarios.
 
 Steps, requirements and candidates of all scenarios are stacked with offsets (resource r of
-scenario i is resource i * R + r), so the single kernel's batch search (`Kernel.search`,
-`fits_at`, `assign_at`, `place_one`) runs unchanged on the stack; only holding and releasing
-windows, which touch the state, are written here for the leaner state.
+scenario i is resource i * R + r), so the single kernel's machinery (`Kernel._fit_rows`,
+`place_one`, `_try_distinct`) runs unchanged on the stack. Written here: holding and releasing
+windows (the lean state), the calendar bound (once per distinct calendar of a requirement's
+candidates), the windowed search (each candidate's window gathered as one contiguous slice),
+fit and first fitting candidate in one gather, and the one-at-a-time steps of all scenarios
+searched together.
 """
 
 from __future__ import annotations
@@ -220,9 +224,10 @@ def _stack(problems: list[Problem], n_res: int) -> Problem:
 class _StackedKernel(Kernel):
     """`Kernel` over stacked scenarios with the lean state (see the module docstring).
 
-    The search methods are inherited; holding and releasing windows are redefined for a state
-    of free runs only (`frun`): blocked is `frun == 0`, and a window starting at `a` shortens
-    the runs of at most `sat - 1` slots before it.
+    Holding and releasing windows are redefined for a state of free runs only (`frun`):
+    blocked is `frun == 0`, and a window starting at `a` shortens the runs of at most `sat - 1`
+    slots before it. The calendar bound and the windowed search are redefined for speed with
+    the same results; the rest is `Kernel`'s.
     """
 
     def __init__(self, jobs: list[ScenarioJob], window: int) -> None:
@@ -236,7 +241,7 @@ class _StackedKernel(Kernel):
         self.n_res = r * n
         self.res_per = r
         self.row_req = np.repeat(np.arange(p.req_off.shape[0], dtype=np.int64), np.diff(p.cand_ptr))
-        self.row_res = p.cand_res.astype(np.int64)
+        self.row_res = p.cand_res.astype(np.int64, copy=False)
         self.step_rows_ptr = p.cand_ptr[p.req_ptr]
         self.max_hold = int((p.req_off + p.req_len).max(initial=1))
         pad = window + self.max_hold + int(p.req_len.max(initial=1)) + 1
