@@ -84,7 +84,13 @@ def construct(steps: Generator[ScenarioJob, Plan, _R]) -> _R:
     try:
         job = next(steps)
         while True:
-            job = steps.send(plan_one(job, with_busy=job.with_busy))
+            try:
+                plan = plan_one(job, with_busy=job.with_busy)
+            except Exception as failed:
+                # raised where the construction waits, so its own cleanup (pins) runs first
+                job = steps.throw(failed)
+                continue
+            job = steps.send(plan)
     except StopIteration as done:
         value: _R = done.value
         return value
