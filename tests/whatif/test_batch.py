@@ -248,3 +248,39 @@ def test_windows_longer_than_a_byte_and_an_empty_scenario() -> None:
     for one, many in zip(singles, plan_scenarios(problems), strict=True):
         _same(one, many)
         assert np.array_equal(one.busy, many.busy)
+
+
+def test_a_failed_kernel_call_undoes_the_pins_of_the_construction_waiting_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cloud.replan import ResourceLost
+
+    plant_path, orders_path = write_master_data(tmp_path, START)
+    plant = load_plant(plant_path)
+    engine = Engine(plant, load_orders(orders_path, plant), START)
+    p = engine.model.problem
+    before = [a.copy() for a in (p.release, p.due, p.w_early, p.w_tardy, p.cand_res)]
+
+    def failing(job: ScenarioJob, **kwargs: bool) -> Plan:
+        # the construction waits with its pins in the arrays
+        assert not np.array_equal(job.problem.release, before[0])
+        raise RuntimeError("kernel failed")
+
+    monkeypatch.setattr("cloud.replan.engine.plan_one", failing)
+    # the suspended construction stays referenced (as a kept traceback's frames would keep it):
+    # its pins must be undone by the failure itself, not whenever it is collected
+    held: list[object] = []
+    steps = Engine.apply_steps
+
+    def holding(self: Engine, *args: object, **kwargs: object) -> object:
+        run = steps(self, *args, **kwargs)  # type: ignore[arg-type]
+        held.append(run)
+        return run
+
+    monkeypatch.setattr(Engine, "apply_steps", holding)
+    lost = ResourceLost("crimp-02", START, START + timedelta(hours=2))
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        engine.apply([lost], START + timedelta(minutes=5))
+    assert held
+    after = (p.release, p.due, p.w_early, p.w_tardy, p.cand_res)
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
