@@ -19,9 +19,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,14 +48,15 @@ from cloud.replan.triggers import (
 )
 from cloud.scheduler._kernel import Kernel
 from cloud.scheduler.arrays import Model, build
-from cloud.scheduler.backward import Plan, plan_backward, replan, step_costs
+from cloud.scheduler.backward import Plan, plan_backward, release_and_close, step_costs
+from cloud.scheduler.batch import ScenarioJob, plan_one
 from cloud.scheduler.calendar import slot_of
 from cloud.scheduler.causes import Circumstances, OrderCauses, explain
 from cloud.scheduler.check import Check, check_plan
 from cloud.scheduler.improve import improve_plan
 from cloud.scheduler.problem import jit_sequence
 
-__all__ = ["Engine", "Outcome"]
+__all__ = ["Engine", "Outcome", "construct"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,26 @@ class Outcome:
     cost_before_improvement: float = 0.0
     cost_after_improvement: float = 0.0
     improve_seconds: float = 0.0
+
+
+_R = TypeVar("_R")
+
+
+def construct(steps: Generator[ScenarioJob, Plan, _R]) -> _R:
+    """Runs a construction that hands its kernel job out (`Engine.apply_steps`), the single way."""
+    try:
+        job = next(steps)
+        while True:
+            try:
+                plan = plan_one(job, with_busy=job.with_busy)
+            except Exception as failed:
+                # raised where the construction waits, so its own cleanup (pins) runs first
+                job = steps.throw(failed)
+                continue
+            job = steps.send(plan)
+    except StopIteration as done:
+        value: _R = done.value
+        return value
 
 
 class Engine:
@@ -147,6 +169,17 @@ class Engine:
         only real progress and manual moves pinned: the plan before the restart is not known,
         so nothing is frozen by it. A progress trigger for an order the plan does not hold (a
         cancelled order's ticket) is logged and skipped.
+        """
+        return construct(self.apply_steps(triggers, now, restore=restore))
+
+    def apply_steps(
+        self, triggers: list[Trigger], now: datetime, *, restore: bool = False
+    ) -> Generator[ScenarioJob, Plan, Outcome]:
+        """`apply`, handing its kernel construction out: yields the job, is sent its plan.
+
+        Many engines' constructions can so be run in one batched call
+        (`cloud.scheduler.batch.plan_scenarios`, as `cloud.whatif.run` does); `construct` runs
+        one the single way.
         """
         t0 = time.perf_counter()
         needs_full = restore
@@ -251,9 +284,9 @@ class Engine:
             return Outcome("fast", 0, time.perf_counter() - t0)  # a preference, nothing moved
         if needs_full:
             pins = self._pins(now, closures, progress_only=restore)
-            moved = self._rebuild(now, pins, drop_pins)
+            moved = yield from self._rebuild_steps(now, pins, drop_pins)
             return Outcome("full", moved, time.perf_counter() - t0)
-        moved = self._fast(now, closures, again)
+        moved = yield from self._fast(now, closures, again)
         return Outcome("fast", moved, time.perf_counter() - t0)
 
     def improve(self, now: datetime, seconds: float | None = None) -> Outcome:
@@ -286,7 +319,9 @@ class Engine:
 
     # --- the two paths -----------------------------------------------------------------------
 
-    def _fast(self, now: datetime, closures: list[tuple[int, int, int]], again: set[int]) -> int:
+    def _fast(
+        self, now: datetime, closures: list[tuple[int, int, int]], again: set[int]
+    ) -> Generator[ScenarioJob, Plan, int]:
         p = self.model.problem
         step_of_req = np.repeat(np.arange(p.n_steps, dtype=np.int64), np.diff(p.req_ptr))
         a = self.plan.start[step_of_req] + p.req_off
@@ -300,7 +335,9 @@ class Engine:
         pins = {s: v for s, v in self._pin_steps(self._pins(now, closures)).items() if hit[so[s]]}
         undo = self._apply_pins(pins, self.slot(now), orders)
         try:
-            self.plan = replan(self.plan, orders, closures, with_busy=False)
+            state = release_and_close(self.plan, orders, closures)
+            job = ScenarioJob(p, orders, state=state, previous=self.plan, with_busy=False)
+            self.plan = yield job
         finally:
             undo()
         self.rebuilt = False
@@ -331,6 +368,11 @@ class Engine:
     def _rebuild(
         self, now: datetime, pins: dict[tuple[str, str], Pin], drop: set[str] | None = None
     ) -> int:
+        return construct(self._rebuild_steps(now, pins, drop))
+
+    def _rebuild_steps(
+        self, now: datetime, pins: dict[tuple[str, str], Pin], drop: set[str] | None = None
+    ) -> Generator[ScenarioJob, Plan, int]:
         pins = {k: v for k, v in pins.items() if k[0] not in (drop or set())}
         resources = tuple(
             dataclasses.replace(r, unavailable=(*r.unavailable, *self.down.get(r.id, ())))
@@ -350,7 +392,7 @@ class Engine:
         by_step = self._pin_steps(pins)
         undo = self._apply_pins(by_step, self.slot(now))
         try:
-            self.plan = plan_backward(p, seq)
+            self.plan = yield ScenarioJob(p, seq)
         finally:
             undo(kernel=self.plan.state)
         self.rebuilt = True

@@ -48,6 +48,7 @@ __all__ = [
     "Problem",
     "ideal_starts",
     "plan_backward",
+    "release_and_close",
     "replan",
     "restore",
     "step_costs",
@@ -113,6 +114,18 @@ def replan(
     Returns:
         The new plan.
     """
+    k = release_and_close(plan, orders, closures)
+    return _run(k, np.asarray(orders, dtype=np.int64), max_batch, plan, with_busy)
+
+
+def release_and_close(
+    plan: Plan, orders: I64, closures: Sequence[tuple[int, int, int]] = ()
+) -> Kernel:
+    """The first half of `replan`: takes `plan`'s kernel state, releases `orders`, closes.
+
+    Returns the state the placement continues from (`replan` runs it at once; the batched
+    construction, `cloud.scheduler.batch`, runs many such states together).
+    """
     k = plan.state
     if k is None:
         raise ValueError("this plan's kernel state was handed on; replan from the newest plan")
@@ -128,7 +141,7 @@ def replan(
         touched += [r, r + k.n_res]
     if touched:
         k.refresh_rows(np.array(touched, dtype=np.int64))
-    return _run(k, np.asarray(orders, dtype=np.int64), max_batch, plan, with_busy)
+    return k
 
 
 def restore(plan: Plan, orders: I64, old: Plan) -> Plan:
