@@ -43,6 +43,13 @@ def test_kernel_matches_reference_and_is_feasible(seed: int) -> None:
         np.testing.assert_array_equal(a.res, b.res)
         np.testing.assert_array_equal(a.forward, b.forward)
         assert_feasible(p, a)
+        # the busy map: the slots the placements hold where the resource is open
+        held = np.zeros(p.open_.shape, dtype=np.bool_)
+        for s in np.flatnonzero(a.start >= 0).tolist():
+            for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1])):
+                x = int(a.start[s] + p.req_off[q])
+                held[int(a.res[q]), x : x + int(p.req_len[q])] = True
+        np.testing.assert_array_equal(a.busy, held & p.open_)
 
 
 @settings(max_examples=40, deadline=None)
