@@ -57,6 +57,9 @@ _MAX_BYTES = 256 << 20
 #: slots just below a missed step's latest start searched first (about three in four misses
 #: of the benchmark plant fit within 64 slots; the rest search their whole window after)
 _NEAR = 64
+#: candidates of a requirement tried first when fitting steps at a start (the first fitting
+#: one is among the first 8 for about 95 in 100 requirements of the benchmark plant)
+_FIRST = 8
 
 
 @dataclass
@@ -671,17 +674,44 @@ class _Batch:
     def _first_fit(self, steps: I64, start: I64) -> tuple[B, I64, I64]:
         """Each step at its start: (fits, its requirements, their first fitting candidate).
 
-        A requirement with no fitting candidate gets an arbitrary one (its step does not fit;
-        callers cut the batch before it), as in `Kernel.assign_at`.
+        The first `_FIRST` candidates of every requirement are tried in one gather, the rest
+        only for the requirements none of those fit (the first fitting candidate is among the
+        first few for most). A requirement with no fitting candidate gets an arbitrary one
+        (its step does not fit; callers cut the batch before it), as in `Kernel.assign_at`.
+        """
+        k, p = self.k, self.k.p
+        nq = p.req_ptr[steps + 1] - p.req_ptr[steps]
+        reqs = ranges(p.req_ptr[steps], nq)
+        q_step = np.repeat(np.arange(steps.shape[0], dtype=np.int64), nq)
+        at = start[q_step] + p.req_off[reqs]
+        if k.modes == 2:
+            at = at + (k.n_res * k.width) * p.span[steps][q_step]
+        length = p.req_len[reqs].astype(k.frun.dtype)
+        c0 = p.cand_ptr[reqs]
+        n_cand = p.cand_ptr[reqs + 1] - c0
+        chosen = self._first_of(c0, np.minimum(n_cand, _FIRST), at, length)
+        rest = np.flatnonzero((chosen < 0) & (n_cand > _FIRST))
+        if rest.shape[0]:
+            chosen[rest] = self._first_of(
+                c0[rest] + _FIRST, n_cand[rest] - _FIRST, at[rest], length[rest]
+            )
+        okq = chosen >= 0
+        fits = np.logical_and.reduceat(okq, np.cumsum(nq) - nq) if nq.shape[0] else okq
+        return fits, reqs, np.where(okq, chosen, c0)
+
+    def _first_of(self, c0: I64, count: I64, at: I64, length: NDArray[np.generic]) -> I64:
+        """Per requirement, the first of its candidates `c0 .. c0 + count` that fits.
+
+        Fits: a free run of `length` at flat slot offset `at` (`count` >= 1); -1 where none.
         """
         k = self.k
-        rows, row_step, req, fit = k._fit_rows(steps, start)
-        q_first = _starts_of(req)
-        okq = np.logical_or.reduceat(fit, q_first)
-        fits = np.logical_and.reduceat(okq, _starts_of(row_step[q_first]))
-        key = np.where(fit, np.arange(rows.shape[0]), np.iinfo(np.int64).max)
-        chosen = np.minimum(np.minimum.reduceat(key, q_first), rows.shape[0] - 1)
-        return fits, req[q_first], rows[chosen]
+        rows = ranges(c0, count)
+        first = np.cumsum(count) - count
+        row_q = np.repeat(np.arange(c0.shape[0], dtype=np.int64), count)
+        fit = k.frun.ravel()[k.row_res[rows] * k.width + at[row_q]] >= length[row_q]
+        key = np.where(fit, rows, np.iinfo(np.int64).max)
+        best = np.minimum.reduceat(key, first)
+        return np.where(best == np.iinfo(np.int64).max, -1, best)
 
     def _place_latest(self, steps: I64, lo: I64, hi: I64, may: B) -> B:
         """`Kernel.place_one` backward for steps of different scenarios, all at once.
