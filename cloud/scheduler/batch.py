@@ -258,6 +258,7 @@ class _StackedKernel(Kernel):
         self.frun = np.empty((self.modes * self.n_res, self.width), dtype=dtype)
         self._calendars(problems)
         self._rows_cache: tuple[I64, tuple[I64, I64, I64, I64]] | None = None
+        self._windows: dict[int, NDArray[np.generic]] = {}
         self.start = np.full(p.n_steps, -1, dtype=np.int64)
         self.res = np.full(p.req_off.shape[0], -1, dtype=np.int64)
         self.step_off = np.concatenate(([0], np.cumsum([q.n_steps for q in problems])))
@@ -389,7 +390,11 @@ class _StackedKernel(Kernel):
         base = t0[row_step] + p.req_off[req]
         if int(base.max(initial=0)) + w > self.width:
             return super().search(steps, t0, width)
-        windows = np.lib.stride_tricks.sliding_window_view(self.frun, w, axis=1)
+        windows = self._windows.get(w)
+        if windows is None:  # a view of `frun`, made once per window width
+            windows = self._windows[w] = np.lib.stride_tricks.sliding_window_view(
+                self.frun, w, axis=1
+            )
         okc = windows[rr, base] >= length.astype(self.frun.dtype)[:, None]
         if int(width.min()) < w:
             okc &= np.arange(w, dtype=np.int64)[None, :] < width[row_step][:, None]
@@ -431,12 +436,18 @@ class _StackedKernel(Kernel):
         width = self.width
         frun = self.frun.ravel()
         frun[ranges(res * width + a, b - a)] = 0
-        # a slot t before a window: its free run now ends at a at the latest
-        lo = np.maximum(a - self.sat + 1, 0)
-        cnt = a - lo
-        flat = ranges(res * width + lo, cnt)
-        dist = np.repeat(res * width + a, cnt) - flat
-        np.minimum.at(frun, flat, dist.astype(frun.dtype))
+        # a slot t before a window: its free run now ends at a at the latest, and at the
+        # nearest window start after t of all the windows (on one row) held here: each slot
+        # is updated for that window alone (from just after the window before it on its row),
+        # so the updated slots are distinct and one gather and one scatter do
+        key = np.sort(res * width + a)
+        lo = np.maximum(key - self.sat + 1, key - key % width)
+        if key.shape[0] > 1:
+            lo[1:] = np.maximum(lo[1:], key[:-1] + 1)
+        cnt = key - lo
+        flat = ranges(lo, cnt)
+        dist = (np.repeat(key, cnt) - flat).astype(frun.dtype)
+        frun[flat] = np.minimum(frun[flat], dist)
 
     def release_orders(self, orders: Iterable[int]) -> None:
         """Frees everything the given orders (stacked indices) hold; their rows are rebuilt."""
