@@ -65,6 +65,8 @@ class Kernel:
         self.max_hold = int((p.req_off + p.req_len).max(initial=1))
         pad = window + self.max_hold + int(p.req_len.max(initial=1)) + 1
         # Rows 0..R-1: blocked for ordinary steps; rows R..2R-1: blocked for steps spanning breaks.
+        # the rows for steps spanning breaks are kept up to date only when some step spans
+        self.modes = 2 if bool(p.span.any()) else 1
         blk = np.ones((2 * r, t + pad), dtype=np.bool_)
         blk[:r, :t] = ~p.open_
         blk[r:, :t] = ~p.open_span
@@ -210,8 +212,11 @@ class Kernel:
         a = step_start + p.req_off[qreq]
         b = a + p.req_len[qreq]
         self.res[qreq] = res
-        rows = np.concatenate((res, res + self.n_res))
-        a2, b2 = np.concatenate((a, a)), np.concatenate((b, b))
+        if self.modes == 2:
+            rows = np.concatenate((res, res + self.n_res))
+            a2, b2 = np.concatenate((a, a)), np.concatenate((b, b))
+        else:
+            rows, a2, b2 = res, a, b
         width = self.blk.shape[1]
         blk, frun, brun = self.blk.ravel(), self.frun.ravel(), self.brun.ravel()
         # free runs around each window, read before anything changes
@@ -258,8 +263,10 @@ class Kernel:
                     a = int(self.start[s] + p.req_off[q])
                     b = a + int(p.req_len[q])
                     self.blk[r, a:b] = ~p.open_[r, a:b]
-                    self.blk[r + self.n_res, a:b] = ~p.open_span[r, a:b]
-                    touched.extend((r, r + self.n_res))
+                    touched.append(r)
+                    if self.modes == 2:
+                        self.blk[r + self.n_res, a:b] = ~p.open_span[r, a:b]
+                        touched.append(r + self.n_res)
                     self.res[q] = -1
                 self.start[s] = -1
         if touched:

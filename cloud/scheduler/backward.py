@@ -85,7 +85,7 @@ def plan_backward(
     k = Kernel(p, window)
     if fixed is not None:
         _keep(k, p, fixed, sequence)
-        k.refresh_rows(np.arange(2 * p.n_res, dtype=np.int64))
+        k.refresh_rows(np.arange(k.modes * p.n_res, dtype=np.int64))
     return _run(k, sequence, max_batch)
 
 
