@@ -71,7 +71,10 @@ class Kernel:
         blk[:r, :t] = ~p.open_
         blk[r:, :t] = ~p.open_span
         self.blk = blk
+        self.width = t + pad
         self._calendar_index(~blk)
+        self._requirement_calendars()
+        self._windows: dict[int, NDArray[np.generic]] = {}
         # free runs: frun[r, t] free slots starting at t, brun[r, t] free slots ending at t
         # (saturated just above the longest holding window: feasibility stays exact and an
         # update never has to look further than that)
@@ -82,6 +85,12 @@ class Kernel:
         self.brun = brun_c[self.cal_of_row]
         self.start = np.full(p.n_steps, -1, dtype=np.int64)
         self.res = np.full(q, -1, dtype=np.int64)
+
+    def __getstate__(self) -> dict[str, object]:
+        """A copy (`copy.deepcopy` of a planning state) makes its window views afresh."""
+        state = self.__dict__.copy()
+        state["_windows"] = {}
+        return state
 
     def _calendar_index(self, open_rows: B) -> None:
         """Per distinct calendar row: last open slot and last closed slot at or before t."""
@@ -96,39 +105,107 @@ class Kernel:
         self.last_open = np.maximum.accumulate(np.where(cal, t, -1), axis=1).astype(np.int32)
         self.last_closed = np.maximum.accumulate(np.where(cal, -1, t), axis=1).astype(np.int32)
 
+    def _requirement_calendars(self) -> None:
+        """Per requirement and mode, the distinct calendars among its candidates.
+
+        The calendar bound of a requirement is the latest over its candidates, and it depends
+        on a candidate only through its calendar: most groups share one, so the bound is
+        computed once per distinct calendar instead of once per candidate.
+        """
+        q = self.p.req_off.shape[0]
+        first = self.p.cand_ptr[:-1]
+        self.qcal_ptr: list[I64] = []
+        self.qcal: list[I64] = []
+        for mode in range(self.modes):
+            c = self.cal_of_row[self.row_res + mode * self.n_res]
+            lo = np.minimum.reduceat(c, first)
+            mixed = np.flatnonzero(lo != np.maximum.reduceat(c, first))
+            counts = np.ones(q, dtype=np.int64)
+            cals = [lo]
+            if mixed.shape[0]:  # the few requirements whose candidates differ in calendar
+                rows = ranges(first[mixed], np.diff(self.p.cand_ptr)[mixed])
+                order = np.lexsort((c[rows], self.row_req[rows]))
+                key_q, key_c = self.row_req[rows][order], c[rows][order]
+                keep = np.ones(order.shape[0], dtype=np.bool_)
+                keep[1:] = (key_q[1:] != key_q[:-1]) | (key_c[1:] != key_c[:-1])
+                counts[mixed] = np.bincount(key_q[keep], minlength=q)[mixed]
+                at = np.repeat(np.arange(q, dtype=np.int64), counts)
+                merged = np.repeat(lo, counts)
+                merged[np.isin(at, mixed)] = key_c[keep]
+                cals = [merged]
+            self.qcal.append(cals[0])
+            self.qcal_ptr.append(np.concatenate(([0], np.cumsum(counts))))
+
     def calendar_bound(self, steps: I64, hi: I64) -> I64:
         """Latest start <= hi not ruled out by the calendars alone (skips nights, weekends).
 
         Only starts that would put a holding window over a closed slot are skipped, so the
-        search result is the same as without the bound, only cheaper.
+        search result is the same as without the bound, only cheaper. Computed once per
+        distinct calendar among a requirement's candidates (`_requirement_calendars`).
         """
         p = self.p
-        rs = self.step_rows_ptr[steps]
-        counts = self.step_rows_ptr[steps + 1] - rs
-        rows = ranges(rs, counts)
-        row_step = np.repeat(np.arange(steps.shape[0], dtype=np.int64), counts)
-        req = self.row_req[rows]
-        off = p.req_off[req]
-        length = p.req_len[req]
-        cal = self.cal_of_row[self.row_res[rows] + self.n_res * p.span[steps][row_step]]
-        x = np.maximum(hi[row_step] + off + length - 1, 0)
-        y = self.last_open[cal, x].astype(np.int64)
-        run0 = self.last_closed[cal, np.maximum(y, 0)].astype(np.int64) + 1
-        short = y - run0 + 1 < length
-        y2 = self.last_open[cal, np.maximum(run0 - 1, 0)].astype(np.int64)
-        y2 = np.where(run0 - 1 < 0, -1, y2)
-        end = np.where(short, y2, y)
-        bound = np.where(end < 0, -(2**40), end - length + 1 - off)
-        q_first = _starts_of(req)
-        best = np.maximum.reduceat(bound, q_first)
-        q_step = row_step[q_first]
-        s_first = _starts_of(q_step)
-        return np.minimum(hi, np.minimum.reduceat(best, s_first))
+        nq = p.req_ptr[steps + 1] - p.req_ptr[steps]
+        reqs = ranges(p.req_ptr[steps], nq)
+        req_step = np.repeat(np.arange(steps.shape[0], dtype=np.int64), nq)
+        span = p.span[steps][req_step]
+        best = np.empty(reqs.shape[0], dtype=np.int64)
+        for mode in range(self.modes):
+            sel = np.flatnonzero(span == bool(mode))
+            if sel.shape[0] == 0:
+                continue
+            ptr = self.qcal_ptr[mode]
+            q = reqs[sel]
+            counts = ptr[q + 1] - ptr[q]
+            cal = self.qcal[mode][ranges(ptr[q], counts)]
+            row_q = np.repeat(sel, counts)
+            off = p.req_off[reqs[row_q]]
+            length = p.req_len[reqs[row_q]]
+            x = np.maximum(hi[req_step[row_q]] + off + length - 1, 0)
+            y = self.last_open[cal, x].astype(np.int64)
+            run0 = self.last_closed[cal, np.maximum(y, 0)].astype(np.int64) + 1
+            short = y - run0 + 1 < length
+            y2 = self.last_open[cal, np.maximum(run0 - 1, 0)].astype(np.int64)
+            y2 = np.where(run0 - 1 < 0, -1, y2)
+            end = np.where(short, y2, y)
+            bound = np.where(end < 0, -(2**40), end - length + 1 - off)
+            best[sel] = np.maximum.reduceat(bound, _starts_of(row_q))
+        return np.minimum(hi, np.minimum.reduceat(best, _starts_of(req_step)))
 
     # -- search ------------------------------------------------------------------------------
 
     def search(self, steps: I64, t0: I64, width: I64) -> tuple[B, I64, I64, B]:
         """Evaluates every start in `[t0, t0 + width)` for each step, all at once.
+
+        Each candidate's window is gathered as one contiguous slice of its free runs.
+
+        Returns:
+            (ok (B, W), rows (K,), row_step (K,), okc (K, W)) where ok[i, w] says step i can
+            start at t0[i] + w ignoring distinctness, and okc says which candidate fits there.
+        """
+        p = self.p
+        w = int(width.max())
+        rows, row_step, req, rr = self._rows_of(steps)
+        length = p.req_len[req]
+        base = t0[row_step] + p.req_off[req]
+        if int(base.max(initial=0)) + w > self.width:
+            return self._search_flat(steps, t0, width)
+        windows = self._windows.get(w)
+        if windows is None:  # a view of `frun`, made once per window width
+            windows = self._windows[w] = np.lib.stride_tricks.sliding_window_view(
+                self.frun, w, axis=1
+            )
+        okc = windows[rr, base] >= length.astype(self.frun.dtype)[:, None]
+        if int(width.min()) < w:
+            okc &= np.arange(w, dtype=np.int64)[None, :] < width[row_step][:, None]
+        q_first = _starts_of(req)
+        okq = np.logical_or.reduceat(okc, q_first, axis=0)
+        q_step = row_step[q_first]
+        s_first = _starts_of(q_step)
+        ok = np.logical_and.reduceat(okq, s_first, axis=0)
+        return ok, rows, row_step, okc
+
+    def _search_flat(self, steps: I64, t0: I64, width: I64) -> tuple[B, I64, I64, B]:
+        """`search` with one flat gather (a window reaching past the padding).
 
         Returns:
             (ok (B, W), rows (K,), row_step (K,), okc (K, W)) where ok[i, w] says step i can

@@ -311,67 +311,6 @@ class _StackedKernel(Kernel):
             np.take(frun_c, cal[k : k + r], axis=0, out=self.frun[k : k + r])
         self._requirement_calendars()
 
-    def _requirement_calendars(self) -> None:
-        """Per requirement and mode, the distinct calendars among its candidates.
-
-        The calendar bound of a requirement is the latest over its candidates, and it depends
-        on a candidate only through its calendar: most groups share one, so the bound is
-        computed once per distinct calendar instead of once per candidate.
-        """
-        q = self.p.req_off.shape[0]
-        first = self.p.cand_ptr[:-1]
-        self.qcal_ptr: list[I64] = []
-        self.qcal: list[I64] = []
-        for mode in range(self.modes):
-            c = self.cal_of_row[self.row_res + mode * self.n_res]
-            lo = np.minimum.reduceat(c, first)
-            mixed = np.flatnonzero(lo != np.maximum.reduceat(c, first))
-            counts = np.ones(q, dtype=np.int64)
-            cals = [lo]
-            if mixed.shape[0]:  # the few requirements whose candidates differ in calendar
-                rows = ranges(first[mixed], np.diff(self.p.cand_ptr)[mixed])
-                order = np.lexsort((c[rows], self.row_req[rows]))
-                key_q, key_c = self.row_req[rows][order], c[rows][order]
-                keep = np.ones(order.shape[0], dtype=np.bool_)
-                keep[1:] = (key_q[1:] != key_q[:-1]) | (key_c[1:] != key_c[:-1])
-                counts[mixed] = np.bincount(key_q[keep], minlength=q)[mixed]
-                at = np.repeat(np.arange(q, dtype=np.int64), counts)
-                merged = np.repeat(lo, counts)
-                merged[np.isin(at, mixed)] = key_c[keep]
-                cals = [merged]
-            self.qcal.append(cals[0])
-            self.qcal_ptr.append(np.concatenate(([0], np.cumsum(counts))))
-
-    def calendar_bound(self, steps: I64, hi: I64) -> I64:
-        """`Kernel.calendar_bound`, over each requirement's distinct calendars."""
-        p = self.p
-        nq = p.req_ptr[steps + 1] - p.req_ptr[steps]
-        reqs = ranges(p.req_ptr[steps], nq)
-        req_step = np.repeat(np.arange(steps.shape[0], dtype=np.int64), nq)
-        span = p.span[steps][req_step]
-        best = np.empty(reqs.shape[0], dtype=np.int64)
-        for mode in range(self.modes):
-            sel = np.flatnonzero(span == bool(mode))
-            if sel.shape[0] == 0:
-                continue
-            ptr = self.qcal_ptr[mode]
-            q = reqs[sel]
-            counts = ptr[q + 1] - ptr[q]
-            cal = self.qcal[mode][ranges(ptr[q], counts)]
-            row_q = np.repeat(sel, counts)
-            off = p.req_off[reqs[row_q]]
-            length = p.req_len[reqs[row_q]]
-            x = np.maximum(hi[req_step[row_q]] + off + length - 1, 0)
-            y = self.last_open[cal, x].astype(np.int64)
-            run0 = self.last_closed[cal, np.maximum(y, 0)].astype(np.int64) + 1
-            short = y - run0 + 1 < length
-            y2 = self.last_open[cal, np.maximum(run0 - 1, 0)].astype(np.int64)
-            y2 = np.where(run0 - 1 < 0, -1, y2)
-            end = np.where(short, y2, y)
-            bound = np.where(end < 0, -(2**40), end - length + 1 - off)
-            best[sel] = np.maximum.reduceat(bound, _starts_of(row_q))
-        return np.minimum(hi, np.minimum.reduceat(best, _starts_of(req_step)))
-
     def _rows_of(self, steps: I64) -> tuple[I64, I64, I64, I64]:
         """`Kernel._rows_of`, remembered for the last batch (`fits_at`, then `assign_at`)."""
         cached = self._rows_cache
@@ -380,30 +319,6 @@ class _StackedKernel(Kernel):
         rows = super()._rows_of(steps)
         self._rows_cache = (steps, rows)
         return rows
-
-    def search(self, steps: I64, t0: I64, width: I64) -> tuple[B, I64, I64, B]:
-        """`Kernel.search`, gathering each candidate's window as one contiguous slice."""
-        p = self.p
-        w = int(width.max())
-        rows, row_step, req, rr = self._rows_of(steps)
-        length = p.req_len[req]
-        base = t0[row_step] + p.req_off[req]
-        if int(base.max(initial=0)) + w > self.width:
-            return super().search(steps, t0, width)
-        windows = self._windows.get(w)
-        if windows is None:  # a view of `frun`, made once per window width
-            windows = self._windows[w] = np.lib.stride_tricks.sliding_window_view(
-                self.frun, w, axis=1
-            )
-        okc = windows[rr, base] >= length.astype(self.frun.dtype)[:, None]
-        if int(width.min()) < w:
-            okc &= np.arange(w, dtype=np.int64)[None, :] < width[row_step][:, None]
-        q_first = _starts_of(req)
-        okq = np.logical_or.reduceat(okc, q_first, axis=0)
-        q_step = row_step[q_first]
-        s_first = _starts_of(q_step)
-        ok = np.logical_and.reduceat(okq, s_first, axis=0)
-        return ok, rows, row_step, okc
 
     def _take_state(self, i: int, state: Kernel) -> None:
         """Starts scenario i from a single kernel's state (its holds and closures)."""

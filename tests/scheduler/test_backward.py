@@ -1,9 +1,11 @@
+import copy
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud.scheduler.backward import NO_DUE, Plan, Problem, plan_backward
+from cloud.scheduler.backward import NO_DUE, Plan, Problem, plan_backward, replan
 from cloud.scheduler.reference import plan_reference
 
 from .problems import random_problem
@@ -77,3 +79,20 @@ def test_uncongested_orders_finish_at_due(seed: int) -> None:
     # each step ends at its own due or right before its successor; last steps exactly at due
     np.testing.assert_array_equal(ends[last], p.due[last])
     assert (ends[own] <= p.due[own]).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_copied_planning_state_replans_like_the_original(seed: int) -> None:
+    # the kernel keeps views of its own arrays; a deep copy must not look at the original's
+    p = random_problem(seed, n_orders=12, load=2)
+    plan = plan_backward(p)
+    twin = copy.deepcopy(plan)
+    held = int(np.flatnonzero(plan.res >= 0)[0])
+    r = int(plan.res[held])
+    orders = np.arange(p.n_orders, dtype=np.int64)
+    closure = [(r, 0, p.n_slots // 2)]
+    a = replan(plan, orders, closure)
+    b = replan(twin, orders, closure)
+    np.testing.assert_array_equal(a.start, b.start)
+    np.testing.assert_array_equal(a.res, b.res)
+    assert not np.array_equal(a.start, plan.start) or not np.array_equal(a.res, plan.res)
