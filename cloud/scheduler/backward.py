@@ -271,10 +271,7 @@ def _batch(k: Kernel, bs: I64, t0: I64, width: I64) -> tuple[int, bool]:
     has = k.fits_at(bs, hi)
     miss = np.flatnonzero(~has & (width > 1))
     if miss.shape[0]:
-        ok, _, _, _ = k.search(bs[miss], t0[miss], width[miss] - 1)
-        found = ok.any(axis=1)
-        w = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
-        start[miss] = t0[miss] + w
+        found, start[miss] = k.latest(bs[miss], t0[miss], width[miss] - 1)
         has[miss] = found
     cut = int(np.argmin(has)) if not has.all() else n_ok
     qreq, crow, dup = k.assign_at(bs, np.where(has, start, hi))

@@ -54,9 +54,6 @@ _MAX_BATCH = 128
 #: scenarios, so smaller batches (fewer steps searched past a collision) pay off
 _SCENARIO_BATCH = 16
 _MAX_BYTES = 256 << 20
-#: slots just below a missed step's latest start searched first (about three in four misses
-#: of the benchmark plant fit within 64 slots; the rest search their whole window after)
-_NEAR = 64
 #: candidates of a requirement tried first when fitting steps at a start (the first fitting
 #: one is among the first 8 for about 95 in 100 requirements of the benchmark plant)
 _FIRST = 8
@@ -540,7 +537,7 @@ class _Batch:
         miss = np.flatnonzero(~has & (width > 1))
         found: B = np.zeros(0, dtype=np.bool_)
         if miss.shape[0]:
-            found, start[miss] = self._latest(bs[miss], t0[miss], width[miss] - 1)
+            found, start[miss] = k.latest(bs[miss], t0[miss], width[miss] - 1)
             has[miss] = found
         nq = p.req_ptr[bs + 1] - p.req_ptr[bs]
         if bool(found.any()):
@@ -575,27 +572,6 @@ class _Batch:
         if acc.shape[0]:
             k.occupy(qreq[acc], crow[acc], start[qstep[acc]])
         return cut, single
-
-    def _latest(self, steps: I64, t0: I64, width: I64) -> tuple[B, I64]:
-        """Latest start in `[t0, t0 + width)` where each step fits: (found, start).
-
-        The slots just below the top are searched first (`_NEAR` of them: most misses fit
-        there); only the steps without a fit there search the rest of their window. The
-        result is the latest fitting start of the whole window either way.
-        """
-        k = self.k
-        near = np.minimum(width, _NEAR)
-        top = t0 + width - near
-        ok, _, _, _ = k.search(steps, top, near)
-        found = np.asarray(ok.any(axis=1), dtype=np.bool_)
-        start = top + ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
-        rest = np.flatnonzero(~found & (width > near))
-        if rest.shape[0]:
-            ok, _, _, _ = k.search(steps[rest], t0[rest], width[rest] - near[rest])
-            hit = np.asarray(ok.any(axis=1), dtype=np.bool_)
-            start[rest] = t0[rest] + ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
-            found[rest] = hit
-        return found, start
 
     def _first_fit(self, steps: I64, start: I64) -> tuple[B, I64, I64]:
         """Each step at its start: (fits, its requirements, their first fitting candidate).
