@@ -84,8 +84,10 @@ class Kernel:
         self.sat = min(int(p.req_len.max(initial=1)) + 1, _SAT)
         cal = ~blk[np.unique(self.cal_of_row, return_index=True)[1]]
         frun_c, brun_c = _runs_of(cal, self.sat)
-        self.frun = frun_c[self.cal_of_row]
-        self.brun = brun_c[self.cal_of_row]
+        # one byte a slot when every holding window is shorter than 255 slots
+        dtype = np.uint8 if self.sat <= 255 else np.int16
+        self.frun = frun_c.astype(dtype)[self.cal_of_row]
+        self.brun = brun_c.astype(dtype)[self.cal_of_row]
         self.start = np.full(p.n_steps, -1, dtype=np.int64)
         self.res = np.full(q, -1, dtype=np.int64)
 
