@@ -3,6 +3,12 @@
 `Kernel` holds, per resource and mode (ordinary steps / steps that may span breaks), which slots
 are blocked and the free-run lengths around every slot, and answers "where can these steps go"
 for a whole batch with a few gathers. `backward` drives it; nothing here loops over slots.
+
+Free runs take one byte a slot when every holding window is shorter than 255 slots, and the
+rows for steps that may span breaks are kept up to date only when some step may. The calendar
+bound is computed once per distinct calendar among a requirement's candidates; the search
+reads each candidate's window as a contiguous slice, the slots just below a missed step's
+latest start first (`latest`).
 """
 
 from __future__ import annotations

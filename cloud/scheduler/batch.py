@@ -26,12 +26,11 @@ of a process seconds per GB on a loaded machine) while a round's fixed cost is s
 tens of scenarios.
 
 Steps, requirements and candidates of all scenarios are stacked with offsets (resource r of
-scenario i is resource i * R + r), so the single kernel's machinery (`Kernel._fit_rows`,
-`place_one`, `_try_distinct`) runs unchanged on the stack. Written here: holding and releasing
-windows (the lean state), the calendar bound (once per distinct calendar of a requirement's
-candidates), the windowed search (each candidate's window gathered as one contiguous slice),
-fit and first fitting candidate in one gather, and the one-at-a-time steps of all scenarios
-searched together.
+scenario i is resource i * R + r), so the single kernel's machinery (the calendar bound, the
+windowed search and `Kernel.latest`, `place_one`, `_try_distinct`) runs unchanged on the stack.
+Written here: holding and releasing windows (the lean state), fit and first fitting candidate
+(the first `_FIRST` candidates of each requirement in one gather, the rest only where none of
+those fits), and the one-at-a-time steps of all scenarios searched together.
 """
 
 from __future__ import annotations
@@ -229,8 +228,8 @@ class _StackedKernel(Kernel):
 
     Holding and releasing windows are redefined for a state of free runs only (`frun`):
     blocked is `frun == 0`, and a window starting at `a` shortens the runs of at most `sat - 1`
-    slots before it. The calendar bound and the windowed search are redefined for speed with
-    the same results; the rest is `Kernel`'s.
+    slots before it. The calendar index is built once for all scenarios (`_calendars`); the
+    rest is `Kernel`'s.
     """
 
     def __init__(self, jobs: list[ScenarioJob], window: int) -> None:
