@@ -133,12 +133,79 @@ def _best_start_sequences(p: Problem, plan: Plan, model: TimingModel) -> list[I6
     best_cost = timing.cost if timing is not None else np.inf
     ideal = ideal_starts(p)
     # ties broken by step index keep one global order, so ideal sequences never form a cycle
-    for key in (ideal, ideal + p.dur):
+    keys = [ideal, ideal + p.dur]
+    keys += [_dispatch_starts(p, plan.res, rule) for rule in _DISPATCH]
+    for key in keys:
         seqs = resource_sequences(p, plan, key)
         timing = model.solve(*pairs(p, model.step_of_req, seqs)[:3])
         if timing is not None and timing.cost < best_cost:
             best, best_cost = seqs, timing.cost
     return best
+
+
+#: dispatch rules of the forward starts: "due" (earliest due date first, active schedule),
+#: "slack" (due date minus the order's remaining work), "nodelay" (due, non-delay schedule)
+_DISPATCH = ("due",)
+
+
+def _dispatch_starts(p: Problem, res: I64, rule: str = "due") -> I64:
+    """Start times of a forward dispatch on the plan's resources, earliest due date first.
+
+    Giffler & Thompson's active schedule: of the orders' next steps, the one that can end
+    first fixes a resource; among the steps that could start on that resource before that
+    end, the one with the earliest due date (its own, else its order's next) goes first. A
+    start for tight due dates, where the backward plan and the ideal times leave most steps
+    far late once the sequences are timed.
+    """
+    step_order = p.step_order()
+    due = np.where(p.due < NO_DUE, p.due, np.iinfo(np.int64).max // 4)
+    # a step without a due date takes its order's next due date
+    for s in range(p.n_steps - 2, -1, -1):
+        if p.due[s] >= NO_DUE and step_order[s] == step_order[s + 1]:
+            due[s] = due[s + 1]
+    if rule == "slack":
+        rest = p.dur.astype(np.int64).copy()
+        for s in range(p.n_steps - 2, -1, -1):
+            if step_order[s] == step_order[s + 1]:
+                rest[s] += rest[s + 1]
+        due = due - rest
+    res_of = [
+        [int(res[q]) for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1])) if res[q] >= 0]
+        for s in range(p.n_steps)
+    ]
+    free = np.zeros(p.n_res, dtype=np.int64)
+    nxt = p.order_ptr[:-1].copy()
+    ready = np.zeros(p.n_orders, dtype=np.int64)
+    start = np.zeros(p.n_steps, dtype=np.int64)
+    while True:
+        live = np.flatnonzero(nxt < p.order_ptr[1:])
+        if live.shape[0] == 0:
+            return start
+        steps = nxt[live]
+        est = np.array(
+            [
+                max([int(ready[x]), int(p.release[s])] + [int(free[r]) for r in res_of[s]])
+                for x, s in zip(live.tolist(), steps.tolist(), strict=True)
+            ],
+            dtype=np.int64,
+        )
+        ect = est + p.dur[steps]
+        i = int(np.argmin(est if rule == "nodelay" else ect))
+        cut = est[i] + 1 if rule == "nodelay" else ect[i]
+        machines = set(res_of[int(steps[i])])
+        rivals = [
+            j
+            for j in range(live.shape[0])
+            if est[j] < cut and (j == i or machines & set(res_of[int(steps[j])]))
+        ]
+        j = min(rivals, key=lambda j: (int(due[steps[j]]), int(steps[j])))
+        s, x = int(steps[j]), int(live[j])
+        start[s] = est[j]
+        end = int(est[j] + p.dur[s])
+        for r in res_of[s]:
+            free[r] = end
+        ready[x] = end + int(p.transfer[s])
+        nxt[x] += 1
 
 
 def _rows_between(
@@ -163,6 +230,15 @@ def _move(seq: I64, a: int, b: int) -> I64:
 _MOVES = ((1, 0), (1, -1), (0, 2), (1, -3), (0, 4), (1, -7), (0, 8))
 #: costly pairs (highest duals) tried per local-search step
 _TOP = 1000
+#: after the pairs with positive duals, try the tight pairs whose dual is zero (degenerate LP)
+_TIGHT = True
+#: shift a whole order (or the part of it before / after a costly step) one place earlier or
+#: later on every resource it holds, when no single move improves
+_JOB_MOVES = True
+#: forget the failed moves when a perturbation starts a new descent
+_FORGET = True
+#: share of a perturbation's kicks that shift a random part of a random order (else swaps)
+_JOB_KICK = 0.5
 #: perturb with swaps of binding pairs only (False: any neighbours)
 _PERTURB_BINDING = True
 #: most random swaps in one perturbation
@@ -262,12 +338,18 @@ def improve_plan(
         return budget.spent(iters)
 
     stuck = 0
+    # moves that did not improve, by their resource's sequence around them: not tried again
+    # until that stretch changes or a perturbation starts a new descent (don't-look memory)
+    failed: set[tuple[int, int, int, bytes]] = set()
     while not out_of_budget():
         if progress is not None:
             progress(budget.fraction(iters))
         duals = cur.pair_duals
         cand = np.flatnonzero(duals > 1e-9)
         order = cand[np.argsort(-duals[cand], kind="stable")]
+        if _TIGHT:
+            gap = _pair_gaps(p, model.step_of_req, seqs, cur.start)
+            order = np.r_[order, np.flatnonzero((gap == 0) & (duals <= 1e-9))]
         improved = False
         for da, db in _MOVES:
             for c in order[:_TOP].tolist():
@@ -276,9 +358,12 @@ def improve_plan(
                 src, dst = k + da, k + db
                 if not 0 <= dst < n_r:
                     continue
+                lo, hi = min(src, dst), max(src, dst)
+                key = (r, da, db, seqs[r][max(lo - 1, 0) : hi + 2].tobytes())
+                if key in failed:
+                    continue
                 old = seqs[r]
                 seqs[r] = _move(old, src, dst)
-                lo, hi = min(src, dst), max(src, dst)
                 for row in _rows_between(p, model.step_of_req, seqs[r], lo, hi, int(pair0[r])):
                     lp.set_pair(*row)
                 nxt = lp.solve()
@@ -287,6 +372,7 @@ def improve_plan(
                     cur = nxt
                     improved = True
                     break
+                failed.add(key)
                 seqs[r] = old
                 for row in _rows_between(p, model.step_of_req, old, lo, hi, int(pair0[r])):
                     lp.set_pair(*row)
@@ -294,6 +380,11 @@ def improve_plan(
                     break
             if improved or out_of_budget():
                 break
+        if not improved and _JOB_MOVES and not out_of_budget():
+            found, used = _job_moves(p, plan.res, seqs, lp, pair0, cur, failed, spent_with)
+            iters += used
+            if found is not None:
+                cur, improved = found, True
         if cur.cost < best_cost - 1e-9:
             kept, used = _fit_calendars(lp, fits, cur, spent_with)
             iters += used
@@ -308,6 +399,8 @@ def improve_plan(
         if cur.cost <= base_cost * (1 + _ACCEPT) + 1e-9:
             base_cost, base_seqs, base_duals = cur.cost, [s.copy() for s in seqs], cur.pair_duals
         seqs = [s.copy() for s in base_seqs]
+        if _FORGET:
+            failed.clear()
         pool = np.arange(pair_res.shape[0])
         if _PERTURB_BINDING:
             tight = np.flatnonzero(base_duals > 1e-9)
@@ -320,6 +413,9 @@ def improve_plan(
                 c = int(pool[int(rng.choice(pool.shape[0], p=weights))])
             else:
                 c = int(pool[int(rng.integers(pool.shape[0]))])
+            if rng.random() < _JOB_KICK:
+                _shift_order(p, plan.res, seqs, int(rng.integers(p.n_orders)), rng)
+                continue
             r, k = int(pair_res[c]), int(pair_pos[c])
             seqs[r][k], seqs[r][k + 1] = seqs[r][k + 1], seqs[r][k]
         lp.load(seqs)
@@ -539,3 +635,106 @@ def _pair_positions(seqs: list[I64]) -> tuple[I64, I64]:
     starts = np.cumsum(lens) - lens
     pos = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(starts, lens)
     return res, pos
+
+
+def _pair_gaps(p: Problem, step_of_req: I64, seqs: list[I64], start: I64) -> I64:
+    """Idle slots between the two holding windows of every consecutive pair of the sequences."""
+    first = np.concatenate([s[:-1] for s in seqs if s.shape[0] > 1] or [np.zeros(0, np.int64)])
+    second = np.concatenate([s[1:] for s in seqs if s.shape[0] > 1] or [np.zeros(0, np.int64)])
+    end = start[step_of_req[first]] + p.req_off[first] + p.req_len[first]
+    gap: I64 = (start[step_of_req[second]] + p.req_off[second] - end).astype(np.int64)
+    return gap
+
+
+def _job_moves(
+    p: Problem,
+    res: I64,
+    seqs: list[I64],
+    lp: IncrementalTiming | ColdTiming,
+    pair0: I64,
+    cur: Timing,
+    failed: set[tuple[int, int, int, bytes]],
+    stop: Callable[[int], bool],
+) -> tuple[Timing | None, int]:
+    """First improving order-level move: steps of one order each swap with a neighbour.
+
+    A single step moved alone is often held back by its own order's previous or next step
+    (the routing), so a local optimum of single moves can still improve when a part of an
+    order moves together: its tardy tail one place earlier, or its early head one place later,
+    on every resource those steps hold. Orders by their cost, costliest first. Returns the
+    better timing (the sequences changed in place) or None (the sequences as they were), and
+    the number of timing solves.
+    """
+    step_of_req = lp.model.step_of_req
+    e, t = step_costs(p, cur.start)
+    step_order = p.step_order()
+    order_cost = np.bincount(step_order, weights=e + t, minlength=p.n_orders)
+    used = 0
+    for x in np.argsort(-order_cost, kind="stable").tolist():
+        if order_cost[x] <= 1e-9:
+            break
+        steps = list(range(int(p.order_ptr[x]), int(p.order_ptr[x + 1])))
+        groups: list[tuple[list[int], int]] = []
+        for i, s in enumerate(steps):
+            if t[s] > 1e-9:
+                groups.append((steps[i:], -1))
+            if e[s] > 1e-9:
+                groups.append((steps[: i + 1], 1))
+        groups.sort(key=lambda g: -len(g[0]))
+        for group, d in groups:
+            if stop(used):
+                return None, used
+            reqs = [q for s in group for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1]))]
+            key = (
+                -1 - x,
+                d,
+                len(group),
+                b"".join(seqs[int(res[q])].tobytes() for q in reqs if res[q] >= 0),
+            )
+            if key in failed:
+                continue
+            undo: list[tuple[int, I64, int]] = []
+            for q in reqs:
+                r = int(res[q])
+                if r < 0:
+                    continue
+                k = int(np.flatnonzero(seqs[r] == q)[0])
+                if not 0 <= k + d < seqs[r].shape[0]:
+                    continue
+                if step_order[step_of_req[seqs[r][k + d]]] == x:
+                    continue
+                undo.append((r, seqs[r], min(k, k + d)))
+                seqs[r] = _move(seqs[r], k, k + d)
+                for row in _rows_between(p, step_of_req, seqs[r], k - 1, k + 1, int(pair0[r])):
+                    lp.set_pair(*row)
+            if not undo:
+                continue
+            nxt = lp.solve()
+            used += 1
+            if nxt is not None and nxt.cost < cur.cost - 1e-9:
+                return nxt, used
+            failed.add(key)
+            for r, old, k in reversed(undo):
+                seqs[r] = old
+                for row in _rows_between(p, step_of_req, old, k - 1, k + 2, int(pair0[r])):
+                    lp.set_pair(*row)
+    return None, used
+
+
+def _shift_order(p: Problem, res: I64, seqs: list[I64], x: int, rng: np.random.Generator) -> None:
+    """Moves a random head or tail of order x one place earlier or later on its resources."""
+    n = int(p.order_ptr[x + 1] - p.order_ptr[x])
+    if n == 0:
+        return
+    cut = int(rng.integers(n))
+    d = 1 if rng.random() < 0.5 else -1
+    first = int(p.order_ptr[x])
+    steps = range(first, first + cut + 1) if d > 0 else range(first + cut, first + n)
+    for s in steps:
+        for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1])):
+            r = int(res[q])
+            if r < 0:
+                continue
+            k = int(np.flatnonzero(seqs[r] == q)[0])
+            if 0 <= k + d < seqs[r].shape[0]:
+                seqs[r] = _move(seqs[r], k, k + d)
