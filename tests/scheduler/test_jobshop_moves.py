@@ -1,11 +1,20 @@
 """The LP search's job-shop parts: the forward dispatch start and the order-level moves."""
 
+import itertools
+
 import numpy as np
 import pytest
 
 from cloud.scheduler.backward import NO_DUE, Problem, plan_backward
 from cloud.scheduler.improve import _dispatch_starts, _job_moves, _pair_positions
-from cloud.scheduler.timing import TimingModel, open_timing, resource_sequences, solve_timing
+from cloud.scheduler.problem import I64
+from cloud.scheduler.timing import (
+    Timing,
+    TimingModel,
+    open_timing,
+    resource_sequences,
+    solve_timing,
+)
 
 from .problems import random_problem
 from .test_improve import shop
@@ -33,7 +42,9 @@ def two_jobs() -> Problem:
     )
 
 
-def run_job_moves(p: Problem, seqs: list[np.ndarray]) -> tuple[object, list[np.ndarray], object]:
+def run_job_moves(
+    p: Problem, seqs: list[I64]
+) -> tuple[Timing | None, list[I64], tuple[Timing, Timing, int]]:
     model = TimingModel(p)
     lp = open_timing(p, model, seqs)
     cur = lp.solve()
@@ -52,11 +63,11 @@ def test_order_move_takes_a_late_order_ahead_on_its_resources() -> None:
     seqs = [np.array([0, 2], dtype=np.int64), np.array([1, 3], dtype=np.int64)]
     found, seqs, (cur, again, used) = run_job_moves(p, seqs)
     assert found is not None and used >= 1
-    assert found.cost < cur.cost - 1e-9  # type: ignore[attr-defined]
+    assert found.cost < cur.cost - 1e-9
     # the sequences were changed in place and the LP rows follow them
     timed = solve_timing(p, seqs)
-    assert timed is not None and timed.cost == pytest.approx(found.cost)  # type: ignore[attr-defined]
-    assert again.cost == pytest.approx(found.cost)  # type: ignore[attr-defined]
+    assert timed is not None and timed.cost == pytest.approx(found.cost)
+    assert again.cost == pytest.approx(found.cost)
     assert seqs[1].tolist() == [3, 1]
 
 
@@ -76,11 +87,11 @@ def test_order_moves_keep_lp_and_sequences_in_step(seed: int) -> None:
     if found is None:
         # nothing better: sequences and LP rows are as they were
         assert all((a == b).all() for a, b in zip(before, seqs, strict=True))
-        assert again.cost == pytest.approx(cur.cost)  # type: ignore[attr-defined]
+        assert again.cost == pytest.approx(cur.cost)
     else:
-        assert found.cost < cur.cost - 1e-9  # type: ignore[attr-defined]
-        assert again.cost == pytest.approx(found.cost)  # type: ignore[attr-defined]
-    assert timed.cost == pytest.approx(again.cost)  # type: ignore[attr-defined]
+        assert found.cost < cur.cost - 1e-9
+        assert again.cost == pytest.approx(found.cost)
+    assert timed.cost == pytest.approx(again.cost)
     assert _pair_positions(seqs)[0].shape[0] == sum(max(len(s) - 1, 0) for s in seqs)
 
 
@@ -101,7 +112,7 @@ def test_dispatch_start_is_a_feasible_schedule(rule: str, seed: int) -> None:
     for r in range(p.n_res):
         steps = np.unique(step_of_req[plan.res == r])
         iv = sorted((int(start[s]), int(start[s] + p.dur[s])) for s in steps)
-        assert all(b0 >= a1 for (_, a1), (b0, _) in zip(iv, iv[1:], strict=False))
+        assert all(b0 >= a1 for (_, a1), (b0, _) in itertools.pairwise(iv))
 
 
 def test_dispatch_puts_the_earlier_due_date_first() -> None:
