@@ -100,12 +100,21 @@ class _Budget:
         self.time_s = time_s
         self.t_start = time.perf_counter()
         self.stopped_by = "done"
+        self.last_t, self.last_iters, self.pace = self.t_start, 0, 0.0
 
     def spent(self, iters: int) -> bool:
         if iters >= self.max_iters:
             self.stopped_by = "iterations"
             return True
-        if time.perf_counter() - self.t_start > self.time_s:
+        now = time.perf_counter()
+        elapsed = now - self.t_start
+        # the cap is kept to within 10 %: no iteration starts that would likely end later, by
+        # the latest iterations' pace (an order-level trial replan on a large plant takes
+        # 0.1 s or more, the first one longer)
+        if iters > self.last_iters:
+            self.pace = (now - self.last_t) / (iters - self.last_iters)
+            self.last_t, self.last_iters = now, iters
+        if elapsed > self.time_s or elapsed + self.pace > 1.1 * self.time_s:
             self.stopped_by = "time"
             return True
         return False
