@@ -135,26 +135,32 @@ class _Budget:
         return self.stopped_by
 
 
-def _best_start_sequences(p: Problem, plan: Plan, model: TimingModel) -> list[I64]:
-    """The plan's own sequences or those of the ideal JIT plan, whichever times better."""
-    best: list[I64] = resource_sequences(p, plan)
-    timing = model.solve(*pairs(p, model.step_of_req, best)[:3])
-    best_cost = timing.cost if timing is not None else np.inf
+def _start_sequences(p: Problem, plan: Plan, model: TimingModel) -> list[list[I64]]:
+    """Candidate start sequences, best timed first (those that form a cycle left out).
+
+    The plan's own, the ideal JIT order (by start and by end) and the forward dispatches
+    (`_DISPATCH`), each once.
+    """
     ideal = ideal_starts(p)
     # ties broken by step index keep one global order, so ideal sequences never form a cycle
     keys = [ideal, ideal + p.dur]
     keys += [_dispatch_starts(p, plan.res, rule) for rule in _DISPATCH]
-    for key in keys:
-        seqs = resource_sequences(p, plan, key)
+    found: list[tuple[float, int, list[I64]]] = []
+    for i, seqs in enumerate(
+        [resource_sequences(p, plan)] + [resource_sequences(p, plan, key) for key in keys]
+    ):
         timing = model.solve(*pairs(p, model.step_of_req, seqs)[:3])
-        if timing is not None and timing.cost < best_cost:
-            best, best_cost = seqs, timing.cost
-    return best
+        if timing is not None and not any(
+            all((a == b).all() for a, b in zip(seqs, other, strict=True)) for _, _, other in found
+        ):
+            found.append((timing.cost, i, seqs))
+    found.sort(key=lambda x: (x[0], x[1]))
+    return [seqs for _, _, seqs in found] or [resource_sequences(p, plan)]
 
 
 #: dispatch rules of the forward starts: "due" (earliest due date first, active schedule),
 #: "slack" (due date minus the order's remaining work), "nodelay" (due, non-delay schedule)
-_DISPATCH = ("due",)
+_DISPATCH = ("due", "slack", "nodelay")
 
 
 def _dispatch_starts(p: Problem, res: I64, rule: str = "due") -> I64:
@@ -239,6 +245,10 @@ def _move(seq: I64, a: int, b: int) -> I64:
 _MOVES = ((1, 0), (1, -1), (0, 2), (1, -3), (0, 4), (1, -7), (0, 8))
 #: costly pairs (highest duals) tried per local-search step
 _TOP = 1000
+#: most start sequences that get a descent of their own (the best timed first)
+_STARTS = 2
+#: most of the iteration budget one of the other starts' descents may take
+_START_SHARE = 0.2
 #: after the pairs with positive duals, try the tight pairs whose dual is zero (degenerate LP)
 _TIGHT = True
 #: shift a whole order (or the part of it before / after a costly step) one place earlier or
@@ -302,7 +312,8 @@ def improve_plan(
     model = TimingModel(p)
     fits = CalendarFilter(p, plan.res)
     rng = np.random.default_rng(seed)
-    seqs = _best_start_sequences(p, plan, model)
+    starts = _start_sequences(p, plan, model)
+    seqs, pending = starts[0], starts[1:_STARTS]
     lp = open_timing(p, model, seqs)
     lens = np.array([max(s.shape[0] - 1, 0) for s in seqs], dtype=np.int64)
     pair0 = np.cumsum(lens) - lens
@@ -318,6 +329,7 @@ def improve_plan(
 
     reqs = flow_route(p, plan.res)
     if reqs is not None and _PERMUTATION_SHARE > 0:
+        pending = []  # the permutation search is the flow shop's own start
         # a flow shop: first one order sequence on every machine, with part of the budget
         last = plan.start[reqs[:, -1]]
         perm0 = np.lexsort((np.arange(p.n_orders), last)).astype(np.int64)
@@ -347,6 +359,9 @@ def improve_plan(
         return budget.spent(iters)
 
     stuck = 0
+    # the other starts each get one descent (at most `_START_SHARE` of the budget) before the
+    # perturbations begin from the best of their local optima
+    start_iters, start_limit = iters, int(max_iters * _START_SHARE)
     # moves that did not improve, by their resource's sequence around them: not tried again
     # until that stretch changes or a perturbation starts a new descent (don't-look memory)
     failed: set[tuple[int, int, int, bytes]] = set()
@@ -400,13 +415,23 @@ def improve_plan(
             if kept is not None and kept.cost < best_cost - 1e-9:
                 best_cost, best_start = kept.cost, kept.start
                 stuck = 0
-        if improved:
+        if improved and not (pending and iters - start_iters >= start_limit):
             continue
         # stuck at a local optimum: keep it as the base if it is close enough to the base,
         # then perturb the base with a few random swaps of binding pairs
         stuck += 1
         if cur.cost <= base_cost * (1 + _ACCEPT) + 1e-9:
             base_cost, base_seqs, base_duals = cur.cost, [s.copy() for s in seqs], cur.pair_duals
+        if pending:
+            seqs = pending.pop(0)
+            lp.load(seqs)
+            nxt = lp.solve()
+            iters += 1
+            failed.clear()
+            start_iters = iters
+            if nxt is not None:
+                cur = nxt
+                continue
         seqs = [s.copy() for s in base_seqs]
         if _FORGET:
             failed.clear()
