@@ -3,9 +3,13 @@
 Sequence is separated from timing. For fixed resource sequences the best start times under
 earliness and tardiness costs are a linear programme over difference constraints (precedence,
 transfer, one holding window after the other on each resource), solved exactly with scipy's HiGHS;
-its duals say which resource-sequence constraints cost money. A seeded local search swaps
-neighbours on those constraints (most expensive first), keeps improvements, and perturbs when it
-is stuck (iterated local search). With a seed and an iteration budget it is deterministic.
+its duals say which resource-sequence constraints cost money. A seeded local search moves steps
+1-8 places around those constraints (most expensive first, then the tight ones with zero dual),
+then whole parts of an order one place on every resource it holds, keeps improvements (a move
+that failed is not retried until its stretch of sequence changes), and perturbs when it is
+stuck (iterated local search). It starts from the two best-timed of the plan's own sequences,
+the ideal JIT order and forward dispatches (`dispatch_starts`), one descent each. With a seed
+and an iteration budget it is deterministic.
 
 The LP ignores calendars: a timing that puts a holding window across closed time is re-solved
 with that step bounded to the nearer side of the closure (a few rounds, `_fit_calendars`), and a
@@ -17,7 +21,8 @@ Budgets: the iteration budget (`max_iters`, timing solves or trial replans) is t
 bind, so the same seed and budget give the same plan on a quiet or a loaded machine. The wall-clock
 cap (`time_s`) is a safety net; when it ends a search first, the result says so
 (`Improvement.stopped_by == "time"`) and a warning is logged, because that plan then depends on
-the machine's load.
+the machine's load. The cap is kept to within 10 %: no iteration starts that would end past 1.1 x
+the cap at the pace of the latest iterations.
 """
 
 from __future__ import annotations
@@ -38,6 +43,15 @@ from cloud.scheduler.backward import (
     replan,
     restore,
     step_costs,
+)
+from cloud.scheduler.moves import (
+    dispatch_starts,
+    move,
+    order_moves,
+    pair_gaps,
+    pair_positions,
+    rows_between,
+    shift_order,
 )
 from cloud.scheduler.permutation import flow_route, permutation_search, permutation_sequences
 from cloud.scheduler.single import decomposes, improve_single
@@ -144,7 +158,7 @@ def _start_sequences(p: Problem, plan: Plan, model: TimingModel) -> list[list[I6
     ideal = ideal_starts(p)
     # ties broken by step index keep one global order, so ideal sequences never form a cycle
     keys = [ideal, ideal + p.dur]
-    keys += [_dispatch_starts(p, plan.res, rule) for rule in _DISPATCH]
+    keys += [dispatch_starts(p, plan.res, rule) for rule in _DISPATCH]
     found: list[tuple[float, int, list[I64]]] = []
     for i, seqs in enumerate(
         [resource_sequences(p, plan)] + [resource_sequences(p, plan, key) for key in keys]
@@ -163,85 +177,6 @@ def _start_sequences(p: Problem, plan: Plan, model: TimingModel) -> list[list[I6
 _DISPATCH = ("due", "slack", "nodelay")
 
 
-def _dispatch_starts(p: Problem, res: I64, rule: str = "due") -> I64:
-    """Start times of a forward dispatch on the plan's resources, earliest due date first.
-
-    Giffler & Thompson's active schedule: of the orders' next steps, the one that can end
-    first fixes a resource; among the steps that could start on that resource before that
-    end, the one with the earliest due date (its own, else its order's next) goes first. A
-    start for tight due dates, where the backward plan and the ideal times leave most steps
-    far late once the sequences are timed.
-    """
-    step_order = p.step_order()
-    due = np.where(p.due < NO_DUE, p.due, np.iinfo(np.int64).max // 4)
-    # a step without a due date takes its order's next due date
-    for s in range(p.n_steps - 2, -1, -1):
-        if p.due[s] >= NO_DUE and step_order[s] == step_order[s + 1]:
-            due[s] = due[s + 1]
-    if rule == "slack":
-        rest = p.dur.astype(np.int64).copy()
-        for s in range(p.n_steps - 2, -1, -1):
-            if step_order[s] == step_order[s + 1]:
-                rest[s] += rest[s + 1]
-        due = due - rest
-    res_of = [
-        [int(res[q]) for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1])) if res[q] >= 0]
-        for s in range(p.n_steps)
-    ]
-    free = np.zeros(p.n_res, dtype=np.int64)
-    nxt = p.order_ptr[:-1].copy()
-    ready = np.zeros(p.n_orders, dtype=np.int64)
-    start = np.zeros(p.n_steps, dtype=np.int64)
-    while True:
-        live = np.flatnonzero(nxt < p.order_ptr[1:])
-        if live.shape[0] == 0:
-            return start
-        steps = nxt[live]
-        est = np.array(
-            [
-                max([int(ready[x]), int(p.release[s])] + [int(free[r]) for r in res_of[s]])
-                for x, s in zip(live.tolist(), steps.tolist(), strict=True)
-            ],
-            dtype=np.int64,
-        )
-        ect = est + p.dur[steps]
-        i = int(np.argmin(est if rule == "nodelay" else ect))
-        cut = est[i] + 1 if rule == "nodelay" else ect[i]
-        machines = set(res_of[int(steps[i])])
-        rivals = [
-            j
-            for j in range(live.shape[0])
-            if est[j] < cut and (j == i or machines & set(res_of[int(steps[j])]))
-        ]
-        j = min(rivals, key=lambda j: (int(due[steps[j]]), int(steps[j])))
-        s, x = int(steps[j]), int(live[j])
-        start[s] = est[j]
-        end = int(est[j] + p.dur[s])
-        for r in res_of[s]:
-            free[r] = end
-        ready[x] = end + int(p.transfer[s])
-        nxt[x] += 1
-
-
-def _rows_between(
-    p: Problem, step_of_req: I64, seq: I64, lo: int, hi: int, pair0: int
-) -> list[tuple[int, int, int, float]]:
-    """Pair rows (c, i, j, bound) for positions lo-1 .. hi of one sequence."""
-    out = []
-    for pos in range(lo - 1, hi + 1):
-        if 0 <= pos < seq.shape[0] - 1:
-            q1, q2 = int(seq[pos]), int(seq[pos + 1])
-            bound = float(p.req_off[q2] - p.req_off[q1] - p.req_len[q1])
-            out.append((pair0 + pos, int(step_of_req[q1]), int(step_of_req[q2]), bound))
-    return out
-
-
-def _move(seq: I64, a: int, b: int) -> I64:
-    """`seq` with the element at position a moved to position b."""
-    return np.insert(np.delete(seq, a), b, seq[a])
-
-
-#: moves tried around a costly pair at positions (k, k+1): (element offset, new position offset)
 _MOVES = ((1, 0), (1, -1), (0, 2), (1, -3), (0, 4), (1, -7), (0, 8))
 #: costly pairs (highest duals) tried per local-search step
 _TOP = 1000
@@ -317,7 +252,7 @@ def improve_plan(
     lp = open_timing(p, model, seqs)
     lens = np.array([max(s.shape[0] - 1, 0) for s in seqs], dtype=np.int64)
     pair0 = np.cumsum(lens) - lens
-    pair_res, pair_pos = _pair_positions(seqs)
+    pair_res, pair_pos = pair_positions(seqs)
     cur = lp.solve()
     iters = 1
     if cur is None:
@@ -372,7 +307,7 @@ def improve_plan(
         cand = np.flatnonzero(duals > 1e-9)
         order = cand[np.argsort(-duals[cand], kind="stable")]
         if _TIGHT:
-            gap = _pair_gaps(p, model.step_of_req, seqs, cur.start)
+            gap = pair_gaps(p, model.step_of_req, seqs, cur.start)
             order = np.r_[order, np.flatnonzero((gap == 0) & (duals <= 1e-9))]
         improved = False
         for da, db in _MOVES:
@@ -387,8 +322,8 @@ def improve_plan(
                 if key in failed:
                     continue
                 old = seqs[r]
-                seqs[r] = _move(old, src, dst)
-                for row in _rows_between(p, model.step_of_req, seqs[r], lo, hi, int(pair0[r])):
+                seqs[r] = move(old, src, dst)
+                for row in rows_between(p, model.step_of_req, seqs[r], lo, hi, int(pair0[r])):
                     lp.set_pair(*row)
                 nxt = lp.solve()
                 iters += 1
@@ -398,14 +333,14 @@ def improve_plan(
                     break
                 failed.add(key)
                 seqs[r] = old
-                for row in _rows_between(p, model.step_of_req, old, lo, hi, int(pair0[r])):
+                for row in rows_between(p, model.step_of_req, old, lo, hi, int(pair0[r])):
                     lp.set_pair(*row)
                 if out_of_budget():
                     break
             if improved or out_of_budget():
                 break
         if not improved and _JOB_MOVES and not out_of_budget():
-            found, used = _job_moves(p, plan.res, seqs, lp, pair0, cur, failed, spent_with)
+            found, used = order_moves(p, plan.res, seqs, lp, pair0, cur, failed, spent_with)
             iters += used
             if found is not None:
                 cur, improved = found, True
@@ -448,7 +383,7 @@ def improve_plan(
             else:
                 c = int(pool[int(rng.integers(pool.shape[0]))])
             if rng.random() < _JOB_KICK:
-                _shift_order(p, plan.res, seqs, int(rng.integers(p.n_orders)), rng)
+                shift_order(p, plan.res, seqs, int(rng.integers(p.n_orders)), rng)
                 continue
             r, k = int(pair_res[c]), int(pair_pos[c])
             seqs[r][k], seqs[r][k + 1] = seqs[r][k + 1], seqs[r][k]
@@ -660,115 +595,3 @@ def _blockers(
     orders = np.unique(np.concatenate(found))
     orders = orders[orders != x]
     return rng.permutation(orders)
-
-
-def _pair_positions(seqs: list[I64]) -> tuple[I64, I64]:
-    """For every consecutive pair in the sequences: its resource and the index of its first."""
-    lens = np.array([max(s.shape[0] - 1, 0) for s in seqs], dtype=np.int64)
-    res = np.repeat(np.arange(len(seqs), dtype=np.int64), lens)
-    starts = np.cumsum(lens) - lens
-    pos = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(starts, lens)
-    return res, pos
-
-
-def _pair_gaps(p: Problem, step_of_req: I64, seqs: list[I64], start: I64) -> I64:
-    """Idle slots between the two holding windows of every consecutive pair of the sequences."""
-    first = np.concatenate([s[:-1] for s in seqs if s.shape[0] > 1] or [np.zeros(0, np.int64)])
-    second = np.concatenate([s[1:] for s in seqs if s.shape[0] > 1] or [np.zeros(0, np.int64)])
-    end = start[step_of_req[first]] + p.req_off[first] + p.req_len[first]
-    gap: I64 = (start[step_of_req[second]] + p.req_off[second] - end).astype(np.int64)
-    return gap
-
-
-def _job_moves(
-    p: Problem,
-    res: I64,
-    seqs: list[I64],
-    lp: IncrementalTiming | ColdTiming,
-    pair0: I64,
-    cur: Timing,
-    failed: set[tuple[int, int, int, bytes]],
-    stop: Callable[[int], bool],
-) -> tuple[Timing | None, int]:
-    """First improving order-level move: steps of one order each swap with a neighbour.
-
-    A single step moved alone is often held back by its own order's previous or next step
-    (the routing), so a local optimum of single moves can still improve when a part of an
-    order moves together: its tardy tail one place earlier, or its early head one place later,
-    on every resource those steps hold. Orders by their cost, costliest first. Returns the
-    better timing (the sequences changed in place) or None (the sequences as they were), and
-    the number of timing solves.
-    """
-    step_of_req = lp.model.step_of_req
-    e, t = step_costs(p, cur.start)
-    step_order = p.step_order()
-    order_cost = np.bincount(step_order, weights=e + t, minlength=p.n_orders)
-    used = 0
-    for x in np.argsort(-order_cost, kind="stable").tolist():
-        if order_cost[x] <= 1e-9:
-            break
-        steps = list(range(int(p.order_ptr[x]), int(p.order_ptr[x + 1])))
-        groups: list[tuple[list[int], int]] = []
-        for i, s in enumerate(steps):
-            if t[s] > 1e-9:
-                groups.append((steps[i:], -1))
-            if e[s] > 1e-9:
-                groups.append((steps[: i + 1], 1))
-        groups.sort(key=lambda g: -len(g[0]))
-        for group, d in groups:
-            if stop(used):
-                return None, used
-            reqs = [q for s in group for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1]))]
-            key = (
-                -1 - x,
-                d,
-                len(group),
-                b"".join(seqs[int(res[q])].tobytes() for q in reqs if res[q] >= 0),
-            )
-            if key in failed:
-                continue
-            undo: list[tuple[int, I64, int]] = []
-            for q in reqs:
-                r = int(res[q])
-                if r < 0:
-                    continue
-                k = int(np.flatnonzero(seqs[r] == q)[0])
-                if not 0 <= k + d < seqs[r].shape[0]:
-                    continue
-                if step_order[step_of_req[seqs[r][k + d]]] == x:
-                    continue
-                undo.append((r, seqs[r], min(k, k + d)))
-                seqs[r] = _move(seqs[r], k, k + d)
-                for row in _rows_between(p, step_of_req, seqs[r], k - 1, k + 1, int(pair0[r])):
-                    lp.set_pair(*row)
-            if not undo:
-                continue
-            nxt = lp.solve()
-            used += 1
-            if nxt is not None and nxt.cost < cur.cost - 1e-9:
-                return nxt, used
-            failed.add(key)
-            for r, old, k in reversed(undo):
-                seqs[r] = old
-                for row in _rows_between(p, step_of_req, old, k - 1, k + 2, int(pair0[r])):
-                    lp.set_pair(*row)
-    return None, used
-
-
-def _shift_order(p: Problem, res: I64, seqs: list[I64], x: int, rng: np.random.Generator) -> None:
-    """Moves a random head or tail of order x one place earlier or later on its resources."""
-    n = int(p.order_ptr[x + 1] - p.order_ptr[x])
-    if n == 0:
-        return
-    cut = int(rng.integers(n))
-    d = 1 if rng.random() < 0.5 else -1
-    first = int(p.order_ptr[x])
-    steps = range(first, first + cut + 1) if d > 0 else range(first + cut, first + n)
-    for s in steps:
-        for q in range(int(p.req_ptr[s]), int(p.req_ptr[s + 1])):
-            r = int(res[q])
-            if r < 0:
-                continue
-            k = int(np.flatnonzero(seqs[r] == q)[0])
-            if 0 <= k + d < seqs[r].shape[0]:
-                seqs[r] = _move(seqs[r], k, k + d)

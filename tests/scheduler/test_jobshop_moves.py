@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cloud.scheduler.backward import NO_DUE, Problem, plan_backward
-from cloud.scheduler.improve import _dispatch_starts, _job_moves, _pair_positions
+from cloud.scheduler.moves import dispatch_starts, order_moves, pair_positions
 from cloud.scheduler.problem import I64
 from cloud.scheduler.timing import (
     Timing,
@@ -51,7 +51,7 @@ def run_job_moves(
     assert cur is not None
     lens = np.array([max(s.shape[0] - 1, 0) for s in seqs], dtype=np.int64)
     pair0 = np.cumsum(lens) - lens
-    found, used = _job_moves(p, p.cand_res, seqs, lp, pair0, cur, set(), lambda u: False)
+    found, used = order_moves(p, p.cand_res, seqs, lp, pair0, cur, set(), lambda u: False)
     again = lp.solve()
     assert again is not None
     return found, seqs, (cur, again, used)
@@ -92,7 +92,7 @@ def test_order_moves_keep_lp_and_sequences_in_step(seed: int) -> None:
         assert found.cost < cur.cost - 1e-9
         assert again.cost == pytest.approx(found.cost)
     assert timed.cost == pytest.approx(again.cost)
-    assert _pair_positions(seqs)[0].shape[0] == sum(max(len(s) - 1, 0) for s in seqs)
+    assert pair_positions(seqs)[0].shape[0] == sum(max(len(s) - 1, 0) for s in seqs)
 
 
 @pytest.mark.parametrize("rule", ["due", "slack", "nodelay"])
@@ -100,7 +100,7 @@ def test_order_moves_keep_lp_and_sequences_in_step(seed: int) -> None:
 def test_dispatch_start_is_a_feasible_schedule(rule: str, seed: int) -> None:
     p = random_problem(seed, breaks=False)
     plan = plan_backward(p)
-    start = _dispatch_starts(p, plan.res, rule)
+    start = dispatch_starts(p, plan.res, rule)
     step_of_req = np.repeat(np.arange(p.n_steps), np.diff(p.req_ptr))
     # routing order with transfers, releases
     order = p.step_order()
@@ -117,5 +117,5 @@ def test_dispatch_start_is_a_feasible_schedule(rule: str, seed: int) -> None:
 
 def test_dispatch_puts_the_earlier_due_date_first() -> None:
     p = two_jobs()
-    start = _dispatch_starts(p, p.cand_res, "due")
+    start = dispatch_starts(p, p.cand_res, "due")
     assert start[2] < start[0]  # B (due 4) before A (due 20) on machine 0
