@@ -81,7 +81,7 @@ def run(
     for (n, m), (t, r), k in itertools.product(sizes, FACTORS, range(per)):
         inst = generate(n, m, t, r, k, seed)
         t0 = time.perf_counter()
-        starts = jit_jobshop.solve(inst, time_s, seed, iters)
+        starts, _ = jit_jobshop.solve(inst, time_s, seed, iters)
         elapsed = time.perf_counter() - t0
         ours = jit_jobshop.evaluate(inst, starts)
         times.append(elapsed)

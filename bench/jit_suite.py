@@ -353,7 +353,7 @@ def _jobshop(args: argparse.Namespace) -> object:
     import contextlib
     import io
 
-    argv = ["--iters", "2000", "--time", "2"] + (["--quick"] if args.quick else [])
+    argv = ["--budget", "2000", "--time", "2.2"] + (["--quick"] if args.quick else [])
     if args.cpsat is not None:
         argv += ["--cpsat", str(args.cpsat)]
     buf = io.StringIO()

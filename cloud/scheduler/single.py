@@ -87,12 +87,20 @@ class _Jobs:
             and (lo == lo[0]).all()
             and int((hi + dur).min()) >= max(int(due[0]), int(lo[0])) + total
         )
+        self._base: I64 | None = None
+        self._pre: tuple[F64, F64, I64, F64, F64, F64, F64] | None = None
         self.d = int(due[0]) if self.n else 0
         self.low = int(lo[0]) if self.n else 0
 
-    def costs(self, seqs: I64) -> F64:
-        """Exact best cost of every row of `seqs` (inf where no timing fits)."""
+    def costs(self, seqs: I64, base: I64 | None = None, lo: int = 0, hi: int = -1) -> F64:
+        """Exact best cost of every row of `seqs` (inf where no timing fits).
+
+        With `base`: every row equals `base` outside positions lo .. hi-1, and in the
+        common-due-date case only that window is scored (`_window_costs`).
+        """
         if self.common:
+            if base is not None and hi - lo < self.n // 2:
+                return self._window_costs(seqs[:, lo:hi], base, lo, hi)
             return self._common_costs(seqs)
         out = np.empty(seqs.shape[0], dtype=np.float64)
         for i, row in enumerate(seqs):
@@ -112,6 +120,60 @@ class _Jobs:
         cost = np.where(late < 0, -a * late, b * late)
         out: F64 = cost.sum(axis=1)
         return out
+
+    def _window_costs(self, win: I64, base: I64, lo: int, hi: int) -> F64:
+        """`_common_costs` of rows that differ from `base` only in positions lo .. hi-1.
+
+        The window holds the same jobs in every row, so the jobs before and after it keep
+        their completion offsets (relative to the block's start) and their share of the
+        weighted-median count: per row only the window is summed, in O(hi - lo); the jobs
+        outside cost a closed form in the block's shift (prefix sums over their offsets,
+        which increase along the sequence), found by one binary search per row.
+        """
+        # the same base for all of one job's batches (a move makes a new array, never in place)
+        if self._pre is None or self._base is not base:
+            self._base, self._pre = base, self._prefix_sums(base)
+        comp, before, n_fits, ca, cac, cb, cbc = self._pre
+        b_all = float(cb[-1])
+        # the median job: last k with (sum of a + b before k) <= sum of all b; outside the
+        # window "before" is the same in every row, inside it is the row's own
+        n_out = int(n_fits[lo] + n_fits[-1] - n_fits[hi])
+        pw, aw, bw = self.dur[win], self.a[win], self.b[win]
+        pre = float(comp[lo - 1]) if lo > 0 else 0.0
+        comp_w = pre + np.cumsum(pw, axis=1)
+        ww = aw + bw
+        before_w = float(before[lo]) + np.cumsum(ww, axis=1) - ww
+        k = n_out + (before_w <= b_all).sum(axis=1) - 1
+        rows = np.arange(win.shape[0])
+        inside = (k >= lo) & (k < hi)
+        comp_k = np.where(inside, comp_w[rows, np.clip(k - lo, 0, hi - lo - 1)], comp[k])
+        # shift: jobs end at start + offset; the block starts at max(d - comp_k, low)
+        shift = self.d - np.maximum(self.d - comp_k, self.low)
+        late = comp_w - shift[:, None]
+        win_cost = np.where(late < 0, -aw * late, bw * late).sum(axis=1)
+        # jobs outside ending before the shift: the first j of the prefix, and of the suffix
+        # those before position j (offsets increase along the whole sequence)
+        j = np.searchsorted(comp, shift)
+        e1, e2 = np.minimum(j, lo), np.maximum(j, hi)
+        early = shift * (ca[e1] + ca[e2] - ca[hi]) - (cac[e1] + cac[e2] - cac[hi])
+        tardy = (cbc[lo] - cbc[e1] + cbc[-1] - cbc[e2]) - shift * (
+            cb[lo] - cb[e1] + cb[-1] - cb[e2]
+        )
+        out: F64 = win_cost + early + tardy
+        return out
+
+    def _prefix_sums(self, base: I64) -> tuple[F64, F64, I64, F64, F64, F64, F64]:
+        """Offsets, median sums and prefix sums (0 first) of one sequence, for `_window_costs`."""
+        p, a, b = self.dur[base], self.a[base], self.b[base]
+        comp = np.cumsum(p).astype(np.float64)
+        w = a + b
+        before = np.cumsum(w) - w
+        fits = np.concatenate([[0], np.cumsum(before <= b.sum())]).astype(np.int64)
+
+        def acc(x: F64) -> F64:
+            return np.concatenate([[0.0], np.cumsum(x)])
+
+        return comp, before, fits, acc(a), acc(a * comp), acc(b), acc(b * comp)
 
     def cost_of(self, seq: I64) -> tuple[float, I64 | None]:
         """Exact cost and start times (in sequence order) of one sequence."""
@@ -180,26 +242,40 @@ def _best_move(jobs: _Jobs, seq: I64, i: int, reach: int) -> tuple[I64, float]:
         far = far[(far - i) % stride == 0]
     else:
         stride = 1  # few enough to try them all
-    parts = [_insertions(seq, i, near), _swaps(seq, i, near)]
+
+    def span(js: I64, length: int = 1) -> tuple[int, int]:
+        return min(i, int(js.min())), max(i, int(js.max())) + length
+
+    parts: list[tuple[I64, int, int]] = []
+    if near.shape[0]:
+        lo, hi = span(near)
+        parts += [(_insertions(seq, i, near), lo, hi), (_swaps(seq, i, near), lo, hi)]
     for length in (2, 3):
         jb = _window(i, -LOCAL // 2, LOCAL // 2, n - length + 1)
         if i + length <= n and jb.shape[0]:
-            parts.append(_block_moves(seq, i, length, jb))
+            parts.append((_block_moves(seq, i, length, jb), *span(jb, length)))
     k_far = far.shape[0]
     if k_far:
-        parts += [_insertions(seq, i, far), _swaps(seq, i, far)]
-    rows = np.concatenate(parts)
-    costs = jobs.costs(rows)
+        lo, hi = span(far)
+        parts += [(_insertions(seq, i, far), lo, hi), (_swaps(seq, i, far), lo, hi)]
+    scored: dict[int, F64] = {}
     if k_far:
-        ins, swp = costs[-2 * k_far : -k_far], costs[-k_far:]
+        ins = scored[len(parts) - 2] = jobs.costs(parts[-2][0], seq, parts[-2][1], parts[-2][2])
+        swp = scored[len(parts) - 1] = jobs.costs(parts[-1][0], seq, parts[-1][1], parts[-1][2])
         j_ins, j_swp = int(far[int(np.argmin(ins))]), int(far[int(np.argmin(swp))])
         fine_ins = _window(i, j_ins - i - stride + 1, j_ins - i + stride - 1, n)
         fine_swp = _window(i, j_swp - i - stride + 1, j_swp - i + stride - 1, n)
-        more = np.concatenate([_insertions(seq, i, fine_ins), _swaps(seq, i, fine_swp)])
-        rows = np.concatenate([rows, more])
-        costs = np.concatenate([costs, jobs.costs(more)])
-    k = int(np.argmin(costs))
-    return rows[k], float(costs[k])
+        if fine_ins.shape[0]:
+            parts.append((_insertions(seq, i, fine_ins), *span(fine_ins)))
+        if fine_swp.shape[0]:
+            parts.append((_swaps(seq, i, fine_swp), *span(fine_swp)))
+    best_row, best_cost = seq, float("inf")
+    for x, (rows, lo, hi) in enumerate(parts):
+        costs = scored[x] if x in scored else jobs.costs(rows, seq, lo, hi)
+        k = int(np.argmin(costs))
+        if costs[k] < best_cost:
+            best_row, best_cost = rows[k], float(costs[k])
+    return best_row, best_cost
 
 
 def _initial(jobs: _Jobs, own: I64) -> I64:

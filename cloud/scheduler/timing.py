@@ -31,8 +31,9 @@ __all__ = [
     "solve_timing",
 ]
 
-#: extra HiGHS options for the warm timing LP (none needed so far)
-HIGHS_OPTIONS: dict[str, object] = {}
+#: extra HiGHS options for the warm timing LP: dual simplex with Dantzig pricing re-solves a
+#: move's few changed rows about 20 % faster than the default edge weights (JIT job shop 20x10)
+HIGHS_OPTIONS: dict[str, object] = {"simplex_strategy": 1, "simplex_dual_edge_weight_strategy": 0}
 
 
 @dataclass

@@ -75,3 +75,27 @@ def test_order_level_budgets() -> None:
     assert a.iterations > 0
     cut = improve_orders(p, plan_backward(p), seed=4, max_iters=10**9, time_s=0.0)
     assert cut.stopped_by == "time" and cut.cut_by_time
+
+
+def test_cap_is_kept_to_within_ten_percent_by_the_pace_of_iterations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No iteration starts that would end past 1.1 x the cap at the latest iterations' pace."""
+    import cloud.scheduler.improve as improve
+
+    clock = [0.0]
+    monkeypatch.setattr("cloud.scheduler.improve.time.perf_counter", lambda: clock[0])
+    budget = improve._Budget(max_iters=1000, time_s=1.0)
+    for i, now in enumerate((0.3, 0.6), start=1):
+        clock[0] = now
+        assert not budget.spent(i)
+    clock[0] = 0.9  # a fourth iteration at 0.3 each would end at 1.2
+    assert budget.spent(3)
+    assert budget.stopped_by == "time"
+    quick = improve._Budget(max_iters=1000, time_s=1.0)
+    clock[0] = 0.0
+    for i in range(1, 100):
+        clock[0] = 0.01 * i  # short iterations run up to the cap itself
+        if quick.spent(i):
+            break
+    assert 0.99 <= clock[0] <= 1.1

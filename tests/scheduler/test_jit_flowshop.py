@@ -61,11 +61,11 @@ def test_permutation_search_is_feasible_deterministic_and_helps(
         inst = jit_flowshop.generate(10, 3, 0.4, 0.2, k)
         p = jit_jobshop.to_problem(inst)
         assert flow_route(p, p.cand_res) is not None
-        ours = jit_jobshop.evaluate(inst, jit_jobshop.solve(inst, 60.0, 0, 300))
-        again = jit_jobshop.evaluate(inst, jit_jobshop.solve(inst, 60.0, 0, 300))
+        ours = jit_jobshop.evaluate(inst, jit_jobshop.solve(inst, 60.0, 0, 300)[0])
+        again = jit_jobshop.evaluate(inst, jit_jobshop.solve(inst, 60.0, 0, 300)[0])
         assert ours == again  # same seed, same budget, same plan
         monkeypatch.setattr(improve, "_PERMUTATION_SHARE", 0.0)
-        without = jit_jobshop.evaluate(inst, jit_jobshop.solve(inst, 60.0, 0, 300))
+        without = jit_jobshop.evaluate(inst, jit_jobshop.solve(inst, 60.0, 0, 300)[0])
         monkeypatch.undo()
         better += ours < without - 1e-9
         assert ours <= without * 1.05

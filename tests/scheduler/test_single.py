@@ -137,3 +137,35 @@ def test_plans_that_do_not_decompose_keep_the_lp_search() -> None:
     p = one_machine(np.ones(n), np.full(n, 5), np.ones(n), np.ones(n), np.zeros(n), 20)
     p.open_[0, 3] = False  # a calendar: the single-resource timing knows none
     assert not decomposes(p)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_window_scoring_equals_full_scoring(seed: int) -> None:
+    """Scoring only the changed window of insertions, swaps and block moves is exact."""
+    from cloud.scheduler.single import _block_moves, _insertions, _swaps
+
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        n = int(rng.integers(4, 80))
+        p = rng.integers(1, 20, n)
+        a = rng.integers(0, 10, n).astype(np.float64)
+        b = rng.integers(0, 15, n).astype(np.float64)
+        d = int(float(rng.choice([0.2, 0.5, 0.8])) * int(p.sum()))
+        low = int(rng.integers(0, 5))
+        jobs = _Jobs(p, np.full(n, d), a, b, np.full(n, low), np.full(n, 10**6))
+        assert jobs.common
+        seq = rng.permutation(n).astype(np.int64)
+        i = int(rng.integers(n - 2))
+        js = np.unique(rng.integers(0, n - 2, 6))
+        js = js[js != i]
+        if js.shape[0] == 0:
+            continue
+        lo, hi = min(i, int(js.min())), max(i, int(js.max())) + 1
+        for rows, top in (
+            (_insertions(seq, i, js), hi),
+            (_swaps(seq, i, js), hi),
+            (_block_moves(seq, i, 2, js), hi + 1),
+        ):
+            full = jobs._common_costs(rows)
+            assert np.allclose(jobs._window_costs(rows[:, lo:top], seq, lo, top), full)
+            assert np.allclose(jobs.costs(rows, seq, lo, top), full)
