@@ -36,6 +36,17 @@ class Session:
     expires: float
     idle_until: float = field(default=0.0)
 
+    @classmethod
+    def new(cls, user: str, now: float, lifetime_s: float, idle_s: float) -> Session:
+        """A fresh session of `user` at `now`: random id and CSRF token, both deadlines set."""
+        return cls(
+            secrets.token_urlsafe(32),
+            user,
+            secrets.token_urlsafe(32),
+            now + lifetime_s,
+            now + idle_s,
+        )
+
 
 class Sessions:
     """Sessions by id, expired on use; `clock` is monotonic seconds (passed in for tests)."""
@@ -56,13 +67,7 @@ class Sessions:
     def open(self, user: str) -> Session:
         """A new session for `user`."""
         now = self._clock()
-        session = Session(
-            secrets.token_urlsafe(32),
-            user,
-            secrets.token_urlsafe(32),
-            now + self.lifetime_s,
-            now + self.idle_s,
-        )
+        session = Session.new(user, now, self.lifetime_s, self.idle_s)
         with self._lock:
             if len(self._sessions) >= MAX_SESSIONS:
                 self._sweep(now)

@@ -19,7 +19,6 @@ The clock is wall time (`time.time`), the one all processes share; a test passes
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -69,13 +68,7 @@ class SharedSessions:
     def open(self, user: str) -> Session:
         """A new session for `user`; the expired sessions of everyone are swept meanwhile."""
         now = self._clock()
-        session = Session(
-            secrets.token_urlsafe(32),
-            user,
-            secrets.token_urlsafe(32),
-            now + self.lifetime_s,
-            now + self.idle_s,
-        )
+        session = Session.new(user, now, self.lifetime_s, self.idle_s)
         with self._engine.begin() as conn:
             conn.execute(sa.delete(_T).where(sa.or_(_T.c.expires <= now, _T.c.idle_until <= now)))
             conn.execute(
