@@ -20,11 +20,14 @@ one byte when every holding window is shorter than 255 slots. The blocked map an
 runs `Kernel` keeps are derived (a slot is blocked when its free run is 0; a window blocks at
 most `sat` slots before it), and rows for steps that may span breaks exist only when some step
 may. Scenarios are planned in chunks of about equal size that keep that state under
-`max_bytes` (1 GiB: all 64 scenarios of the 300-resource, three-week, one-minute benchmark
-plant, 605 MB, in one chunk). A round's fixed cost is paid once per chunk: one chunk of 64
-planned them in 3.3-3.7 s of CPU against 4.2-4.3 s for 22 + 22 + 20 (256 MiB), for ~0.8 GB
-more peak memory (`bench/whatif.py --max-bytes`, `docs/whatif.md`); a smaller `max_bytes`
-trades that time for memory.
+`max_bytes` (256 MiB: 22 scenarios of the 300-resource, three-week, one-minute benchmark plant
+at a time). Chunks keep memory and its first-touch cost down (fresh memory costs the first call
+of a process seconds per GB on a loaded machine) while a round's fixed cost is still shared by
+tens of scenarios. Measured (`bench/whatif.py --max-bytes`, four runs each, `docs/whatif.md`):
+one chunk of all 64 (1 GiB) pays a round's fixed cost once and its second call in a process
+took ~15 % less CPU, but its first call — the only one of a `taktline whatif` run — took ~13 %
+more on average (two of four runs at 6-7 s) and the peak memory was ~0.8 GB higher, so the
+default stays.
 
 Steps, requirements and candidates of all scenarios are stacked with offsets (resource r of
 scenario i is resource i * R + r), so the single kernel's machinery (the calendar bound, the
@@ -53,8 +56,7 @@ _MAX_BATCH = 128
 #: steps per scenario and round in a batched call: a round's fixed cost is shared by all
 #: scenarios, so smaller batches (fewer steps searched past a collision) pay off
 _SCENARIO_BATCH = 16
-#: placement state held at once (one chunk of the benchmark's 64 scenarios, see above)
-_MAX_BYTES = 1 << 30
+_MAX_BYTES = 256 << 20
 #: candidates of a requirement tried first when fitting steps at a start (the first fitting
 #: one is among the first 8 for about 95 in 100 requirements of the benchmark plant)
 _FIRST = 8
