@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     # the first batched call also pays for fresh memory (the placement state is new to the
     # process; the sequential plans reuse theirs from the warm-up plan): printed, not compared
     limit = {} if args.max_bytes is None else {"max_bytes": args.max_bytes << 20}
+    limit_text = "default" if args.max_bytes is None else f"{args.max_bytes} MiB"
     rss0 = peak_rss_mb()
     _, cold = timed(lambda: plan_scenarios(problems, **limit))
     batched, bat = timed(lambda: plan_scenarios(problems, **limit))
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         f"batched: {n} scenarios in one call, {bat[1]:.2f} s CPU ({bat[0]:.2f} s wall); the "
         f"process's first such call {cold[1]:.2f} s CPU ({cold[0]:.2f} s wall); placement "
         f"state {mb:.0f} MB in all, in lock step by {'+'.join(map(str, chunks))} scenarios "
-        f"(max_bytes {args.max_bytes or 'default'} MiB); peak resident memory {rss0:.0f} -> "
+        f"(max_bytes {limit_text}); peak resident memory {rss0:.0f} -> "
         f"{rss1:.0f} MB (+{rss1 - rss0:.0f} MB)"
     )
     sequential, seq = timed(lambda: [plan_backward(q) for q in problems])
