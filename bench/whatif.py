@@ -14,6 +14,11 @@ and its time for all 64 is extrapolated from them; the output says so. Without i
 reference runs on all 64.
 
     python bench/whatif.py [--quick] [--scenarios N] [--orders N] [--reference-runs K]
+        [--max-bytes MIB]
+
+`--max-bytes` is `plan_scenarios`' chunk limit in MiB (default: its own). The process's peak
+resident memory is printed before and after the batched calls: the growth is what the batched
+call's chunks (state and stacked arrays) cost at their peak.
 
 The batched call is timed the second time it runs in the process (the first, printed too, also
 pays for fresh memory: the sequential plans reuse theirs from a warm-up plan). Times are CPU
@@ -21,7 +26,8 @@ seconds of this process (the machine is shared; wall-clock seconds are printed b
 in the JSON as *_wall_s), and the speedups are ratios of CPU seconds.
 
 Last line: JSON with batched_s, batched_first_call_s, sequential_s, reference_s (CPU), their
-*_wall_s, reference_runs, reference_extrapolated, state_mb, chunks, speedup_vs_reference
+*_wall_s, reference_runs, reference_extrapolated, state_mb, chunks, max_bytes_mib,
+peak_rss_mb and batched_peak_growth_mb, speedup_vs_reference
 (target >= 10), speedup_vs_sequential (target >= 3), same_plans.
 """
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -143,6 +150,11 @@ def timed(run: Callable[[], T]) -> tuple[T, tuple[float, float]]:
     return out, (time.perf_counter() - wall, time.process_time() - cpu)
 
 
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="reference on a few, extrapolated")
@@ -150,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orders", type=int, default=2000)
     ap.add_argument("--reference-runs", type=int, default=8, help="with --quick")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-bytes", type=int, help="chunk limit of the batched call, MiB")
     args = ap.parse_args(argv)
     plant_doc, orders_doc = synthetic_plant(args.seed, args.orders)
     plant = parse_plant(plant_doc)
@@ -164,14 +177,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     # the first batched call also pays for fresh memory (the placement state is new to the
     # process; the sequential plans reuse theirs from the warm-up plan): printed, not compared
-    _, cold = timed(lambda: plan_scenarios(problems))
-    batched, bat = timed(lambda: plan_scenarios(problems))
+    limit = {} if args.max_bytes is None else {"max_bytes": args.max_bytes << 20}
+    limit_text = "default" if args.max_bytes is None else f"{args.max_bytes} MiB"
+    rss0 = peak_rss_mb()
+    _, cold = timed(lambda: plan_scenarios(problems, **limit))
+    batched, bat = timed(lambda: plan_scenarios(problems, **limit))
+    rss1 = peak_rss_mb()
     mb = sum(state_bytes(q) for q in problems) / 2**20
-    chunks = chunk_sizes(problems)
+    chunks = chunk_sizes(problems, **limit)
     print(
         f"batched: {n} scenarios in one call, {bat[1]:.2f} s CPU ({bat[0]:.2f} s wall); the "
         f"process's first such call {cold[1]:.2f} s CPU ({cold[0]:.2f} s wall); placement "
-        f"state {mb:.0f} MB in all, in lock step by {'+'.join(map(str, chunks))} scenarios"
+        f"state {mb:.0f} MB in all, in lock step by {'+'.join(map(str, chunks))} scenarios "
+        f"(max_bytes {limit_text}); peak resident memory {rss0:.0f} -> "
+        f"{rss1:.0f} MB (+{rss1 - rss0:.0f} MB)"
     )
     sequential, seq = timed(lambda: [plan_backward(q) for q in problems])
     print(f"sequential numpy: {n} plan_backward calls, {seq[1]:.2f} s CPU ({seq[0]:.2f} s wall)")
@@ -223,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         "reference_extrapolated": runs < n,
         "state_mb": round(mb, 1),
         "chunks": chunks,
+        "max_bytes_mib": args.max_bytes,  # None: plan_scenarios' default
+        "peak_rss_mb": round(rss1),
+        "batched_peak_growth_mb": round(rss1 - rss0),
         "speedup_vs_reference": round(vs_ref, 2),
         "speedup_vs_sequential": round(vs_seq, 2),
         "same_plans": not differ,

@@ -23,7 +23,11 @@ may. Scenarios are planned in chunks of about equal size that keep that state un
 `max_bytes` (256 MiB: 22 scenarios of the 300-resource, three-week, one-minute benchmark plant
 at a time). Chunks keep memory and its first-touch cost down (fresh memory costs the first call
 of a process seconds per GB on a loaded machine) while a round's fixed cost is still shared by
-tens of scenarios.
+tens of scenarios. Measured (`bench/whatif.py --max-bytes`, four runs each, `docs/whatif.md`):
+one chunk of all 64 (1 GiB) pays a round's fixed cost once and its second call in a process
+took ~15 % less CPU, but its first call — the only one of a `taktline whatif` run — took ~13 %
+more on average (two of four runs at 6-7 s) and the peak memory was ~0.8 GB higher, so the
+default stays.
 
 Steps, requirements and candidates of all scenarios are stacked with offsets (resource r of
 scenario i is resource i * R + r), so the single kernel's machinery (the calendar bound, the
