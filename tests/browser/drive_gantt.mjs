@@ -110,14 +110,25 @@ try {
   const late = fresh.orders.filter((o) => o.status === "late" && (o.cause || "").includes("crimp-02"));
   result.late_orders = late.map((o) => o.order);
   let label = null;
-  for (const o of late) {
-    label = now.drawn.labels.find((l) => l.order === o.order);
-    if (label) break;
+  // A plan pushed meanwhile may lay the chart out anew: the label is looked up on the chart as
+  // drawn just before the click, and clicked again (up to three times) until it is selected.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    now = await info(page);
+    label = null;
+    for (const o of late) {
+      label = now.drawn.labels.find((l) => l.order === o.order);
+      if (label) break;
+    }
+    if (!label) break;
+    const chosen = label.order;
+    await page.mouse.click(box.x + label.x + 6, box.y + label.y + now.row / 2);
+    const selected = await page.waitForFunction((id) => window.taktlineGantt.current.selected === id,
+      chosen, { timeout: 3000, polling: 50 }).then(() => true, () => false);
+    if (selected) break;
   }
   result.clicked = label && label.order;
   if (label) {
-    await page.mouse.click(box.x + label.x + 6, box.y + label.y + now.row / 2);
-    await page.locator("#order-causes .cause").waitFor({ timeout: 5000 });
+    await page.locator("#order-causes .cause").waitFor({ timeout: 20000 });
     result.panel = await page.locator("#order-panel").innerText();
     result.selected = (await info(page)).selected;
   }
