@@ -91,6 +91,16 @@ class PlanView:
 
     # --- reading -----------------------------------------------------------------------------
 
+    def _decoded(self, body: bytes) -> dict[str, Any]:
+        """The schedule document of a published plan `body`, decoded once per body."""
+        with self._cache_lock:
+            if self._published is not None and self._published[0] is body:
+                return self._published[1]
+        document = dict(PlanSnapshot.decode(body).plan)
+        with self._cache_lock:
+            self._published = (body, document)
+        return document
+
     def document(self) -> dict[str, Any]:
         """The current plan as a schedule document: the one last published to the planners.
 
@@ -103,13 +113,7 @@ class PlanView:
         publisher = replanner.publisher
         body = publisher.retained(plan_topic(publisher.site)) if publisher is not None else None
         if body is not None:
-            with self._cache_lock:
-                if self._published is not None and self._published[0] is body:
-                    return self._published[1]
-            document = dict(PlanSnapshot.decode(body).plan)
-            with self._cache_lock:
-                self._published = (body, document)
-            return document
+            return self._decoded(body)
         # The replanner's lock keeps a replan from changing the engine while it is read (the
         # order desk reaches into the replanner the same way).
         with replanner._lock:

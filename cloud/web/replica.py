@@ -223,13 +223,7 @@ class ReplicaPlanView(PlanView):
                 "no plan yet: the leading planner has not published one this replica received",
                 headers={"Retry-After": "5"},
             )
-        with self._cache_lock:
-            if self._published is not None and self._published[0] is body:
-                return self._published[1]
-        document = dict(PlanSnapshot.decode(body).plan)
-        with self._cache_lock:
-            self._published = (body, document)
-        return document
+        return self._decoded(body)
 
     def gap_report(self) -> dict[str, Any]:
         """The gap report the leader published last (as `Replanner.gap_report`)."""
